@@ -1,0 +1,217 @@
+/**
+ * Making tensors: from host data, factories, and seeded random numbers.
+ *
+ * @module
+ */
+
+import { type Device, parseDevice } from "./device.ts";
+import { type DType, DTYPE_CODES, dtypeOf, type TypedArray } from "./dtype.ts";
+import { checkPtr, checkStatus } from "./errors.ts";
+import { native } from "./ffi.ts";
+import { int64s, Tensor } from "./tensor.ts";
+
+/** Where and of what type a factory makes its tensor. */
+export interface TensorOptions {
+  /** Element type (default float32). */
+  dtype?: DType;
+  /** Device (default cpu). */
+  device?: Device | "cuda";
+}
+
+/** A seedable random number generator (CPU), for reproducible draws. */
+export class Generator {
+  #ptr: Deno.PointerObject | null;
+
+  /** A generator seeded with `seed`. */
+  constructor(seed: number | bigint) {
+    this.#ptr = checkPtr(native().lade_generator_new(BigInt(seed)), "generator");
+  }
+
+  /** The native handle. */
+  get ptr(): Deno.PointerObject {
+    if (this.#ptr === null) throw new TypeError("generator used after dispose()");
+    return this.#ptr;
+  }
+
+  /** The full state as bytes (to save in a checkpoint). */
+  getState(): Uint8Array {
+    const t = new Tensor(checkPtr(native().lade_generator_get_state(this.ptr), "generator state"));
+    try {
+      return t.toArray() as Uint8Array;
+    } finally {
+      t.dispose();
+    }
+  }
+
+  /** Restores a state made by getState(). */
+  setState(state: Uint8Array): void {
+    const t = tensor(state, [state.length], "uint8");
+    try {
+      checkStatus(native().lade_generator_set_state(this.ptr, t.ptr), "generator state");
+    } finally {
+      t.dispose();
+    }
+  }
+
+  /** Frees the generator. */
+  dispose(): void {
+    if (this.#ptr !== null) native().lade_generator_free(this.#ptr);
+    this.#ptr = null;
+  }
+
+  /** Frees the generator at the end of a `using` block. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
+
+function deviceCode(device: Device | "cuda" | undefined): { type: number; index: number } {
+  return device === undefined ? { type: 0, index: 0 } : parseDevice(device).code;
+}
+
+/**
+ * A tensor holding a copy of `data`. The dtype is inferred from a typed array
+ * (Float32Array is float32, BigInt64Array int64, Uint8Array uint8, ...) or is
+ * float32 for a number array; pass `dtype` to convert. `shape` defaults to 1-D.
+ */
+export function tensor(
+  data: TypedArray | readonly number[] | readonly boolean[],
+  shape?: readonly number[],
+  dtype?: DType,
+): Tensor {
+  let src: TypedArray;
+  let srcType: DType;
+  if (ArrayBuffer.isView(data)) {
+    src = data;
+    srcType = dtypeOf(data);
+  } else if (data.length > 0 && typeof data[0] === "boolean") {
+    src = Uint8Array.from(data as readonly boolean[], (b) => (b ? 1 : 0));
+    srcType = "bool";
+  } else {
+    src = Float64Array.from(data as readonly number[]);
+    srcType = "float64";
+    dtype ??= "float32";
+  }
+  const dims = shape ?? [src.length];
+  const s = int64s(dims);
+  const bytes = new Uint8Array(src.buffer, src.byteOffset, src.byteLength);
+  const made = new Tensor(
+    checkPtr(
+      native().lade_from_data(bytes, BigInt(bytes.byteLength), s, s.length, DTYPE_CODES[srcType]),
+      "tensor",
+    ),
+  );
+  if (dtype === undefined || dtype === srcType) return made;
+  try {
+    return made.to(dtype);
+  } finally {
+    made.dispose();
+  }
+}
+
+/** A tensor of `shape` filled with `value`. */
+export function full(shape: readonly number[], value: number, options: TensorOptions = {}): Tensor {
+  const s = int64s(shape);
+  const { type, index } = deviceCode(options.device);
+  const p = native().lade_full(
+    s,
+    s.length,
+    value,
+    DTYPE_CODES[options.dtype ?? "float32"],
+    type,
+    index,
+  );
+  return new Tensor(checkPtr(p, "full"));
+}
+
+/** A tensor of zeros. */
+export function zeros(shape: readonly number[], options: TensorOptions = {}): Tensor {
+  return full(shape, 0, options);
+}
+
+/** A tensor of ones. */
+export function ones(shape: readonly number[], options: TensorOptions = {}): Tensor {
+  return full(shape, 1, options);
+}
+
+/** start, start + step, ... below end (int64 by default, like torch.arange with integers). */
+export function arange(
+  start: number,
+  end?: number,
+  step = 1,
+  options: TensorOptions = {},
+): Tensor {
+  if (end === undefined) [start, end] = [0, start];
+  const { type, index } = deviceCode(options.device);
+  const dt = DTYPE_CODES[options.dtype ?? "int64"];
+  return new Tensor(checkPtr(native().lade_arange(start, end, step, dt, type, index), "arange"));
+}
+
+/** Options of the random factories. */
+export interface RandomOptions extends TensorOptions {
+  /** Draw from this generator instead of the global one. */
+  generator?: Generator;
+}
+
+function random(kind: number, shape: readonly number[], options: RandomOptions): Tensor {
+  const s = int64s(shape);
+  const { type, index } = deviceCode(options.device);
+  const p = native().lade_random(
+    kind,
+    s,
+    s.length,
+    DTYPE_CODES[options.dtype ?? "float32"],
+    type,
+    index,
+    options.generator?.ptr ?? null,
+  );
+  return new Tensor(checkPtr(p, kind === 0 ? "rand" : "randn"));
+}
+
+/** Uniform random values in [0, 1). */
+export function rand(shape: readonly number[], options: RandomOptions = {}): Tensor {
+  return random(0, shape, options);
+}
+
+/** Standard normal random values. */
+export function randn(shape: readonly number[], options: RandomOptions = {}): Tensor {
+  return random(1, shape, options);
+}
+
+/** A random permutation of 0..n-1 (int64). */
+export function randperm(n: number, options: Omit<RandomOptions, "dtype"> = {}): Tensor {
+  const { type, index } = deviceCode(options.device);
+  const p = native().lade_randperm(BigInt(n), type, index, options.generator?.ptr ?? null);
+  return new Tensor(checkPtr(p, "randperm"));
+}
+
+/** Random integers in [low, high) (int64). */
+export function randint(
+  low: number,
+  high: number,
+  shape: readonly number[],
+  options: Omit<RandomOptions, "dtype"> = {},
+): Tensor {
+  const s = int64s(shape);
+  const { type, index } = deviceCode(options.device);
+  const p = native().lade_randint(
+    BigInt(low),
+    BigInt(high),
+    s,
+    s.length,
+    type,
+    index,
+    options.generator?.ptr ?? null,
+  );
+  return new Tensor(checkPtr(p, "randint"));
+}
+
+/** Runs `fn` with gradient recording off (torch.no_grad), restoring the previous mode after. */
+export function noGrad<T>(fn: () => T): T {
+  const prev = native().lade_set_grad_enabled(0);
+  try {
+    return fn();
+  } finally {
+    native().lade_set_grad_enabled(prev);
+  }
+}

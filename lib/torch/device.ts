@@ -1,0 +1,72 @@
+/**
+ * Devices, CPU threads and CUDA availability.
+ *
+ * @module
+ */
+
+import { checkStatus } from "./errors.ts";
+import { native } from "./ffi.ts";
+
+/** A device name: `cpu`, `cuda` (device 0) or `cuda:N`. */
+export type Device = "cpu" | `cuda:${number}`;
+
+/** A parsed device: type 0 = CPU, 1 = CUDA, and its index. */
+export interface DeviceCode {
+  readonly type: number;
+  readonly index: number;
+}
+
+/** Parses and normalises a device name; throws a TypeError on a malformed one. */
+export function parseDevice(name: string): { name: Device; code: DeviceCode } {
+  if (name === "cpu") return { name: "cpu", code: { type: 0, index: 0 } };
+  const m = /^cuda(?::(\d+))?$/.exec(name);
+  if (!m) throw new TypeError(`unknown device '${name}' (use cpu, cuda or cuda:N)`);
+  const index = m[1] === undefined ? 0 : Number(m[1]);
+  return { name: `cuda:${index}`, code: { type: 1, index } };
+}
+
+/** The device name of a native device code (type * 1000 + index). */
+export function deviceName(code: number): Device {
+  return code === 0 ? "cpu" : `cuda:${code % 1000}`;
+}
+
+/** Throws a TorchError when the device cannot be used here (no CUDA, no such GPU). */
+export function checkDevice(name: string): Device {
+  const { name: device, code } = parseDevice(name);
+  checkStatus(native().lade_device_check(code.type, code.index), `device ${device}`);
+  return device;
+}
+
+/** Waits until queued work on the device has finished (for timing). */
+export function synchronize(name: Device): void {
+  const { code } = parseDevice(name);
+  checkStatus(native().lade_device_synchronize(code.type, code.index), "synchronize");
+}
+
+/** True when this libtorch has CUDA and a GPU is visible. */
+export function cudaAvailable(): boolean {
+  return native().lade_cuda_is_available() === 1;
+}
+
+/** Number of visible CUDA devices. */
+export function cudaDeviceCount(): number {
+  return native().lade_cuda_device_count();
+}
+
+/** Sets libtorch's intra-op CPU threads. */
+export function setNumThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1) {
+    throw new RangeError(`threads must be a positive integer, got ${n}`);
+  }
+  checkStatus(native().lade_set_num_threads(n), "set threads");
+}
+
+/** libtorch's intra-op CPU threads. */
+export function getNumThreads(): number {
+  return native().lade_get_num_threads();
+}
+
+/** Seeds libtorch's global generators. */
+export function manualSeed(seed: number | bigint): void {
+  checkStatus(native().lade_manual_seed(BigInt(seed)), "manual seed");
+}

@@ -1,0 +1,82 @@
+/**
+ * Ownership of native handles: scopes that free what was made inside them,
+ * the live-handle count, and a FinalizationRegistry as a last-resort safety
+ * net for handles that were dropped without `dispose()`.
+ *
+ * @module
+ */
+
+import { native } from "./ffi.ts";
+
+/** Something that owns a native handle and can free it. */
+export interface Disposable {
+  dispose(): void;
+}
+
+const scopes: Set<Disposable>[] = [];
+
+/** Registers a freshly made handle owner with the innermost scope, if any. */
+export function track(owner: Disposable): void {
+  if (scopes.length > 0) scopes[scopes.length - 1].add(owner);
+}
+
+/** Forgets an owner that was disposed by hand. */
+export function untrack(owner: Disposable): void {
+  if (scopes.length > 0) scopes[scopes.length - 1].delete(owner);
+}
+
+/** Walks a scope's return value (a Disposable, or arrays and plain objects of them) for what it keeps. */
+function collect(value: unknown, out: Set<unknown>, depth = 0): void {
+  if (value === null || typeof value !== "object" || depth > 4) return;
+  if (Array.isArray(value)) {
+    for (const v of value) collect(v, out, depth + 1);
+  } else if (typeof (value as Disposable).dispose === "function") {
+    out.add(value);
+  } else if (Object.getPrototypeOf(value) === Object.prototype) {
+    for (const v of Object.values(value)) collect(v, out, depth + 1);
+  }
+}
+
+/**
+ * Runs `fn` and frees every tensor made inside it, except those in its return
+ * value (a tensor, or arrays and plain objects of tensors), which move to the
+ * enclosing scope. Scopes nest. `fn` must be synchronous.
+ */
+export function scope<T>(fn: () => T): T {
+  const mine = new Set<Disposable>();
+  scopes.push(mine);
+  let result: T;
+  try {
+    result = fn();
+    if (result instanceof Promise) {
+      throw new TypeError("scope() takes a synchronous function; await outside it");
+    }
+  } finally {
+    scopes.pop();
+  }
+  const kept = new Set<unknown>();
+  collect(result, kept);
+  for (const owner of mine) {
+    if (kept.has(owner)) track(owner);
+    else owner.dispose();
+  }
+  return result;
+}
+
+/** Moves `owner` out of the innermost scope (into the enclosing one, or none). */
+export function keep<T extends Disposable>(owner: T): T {
+  if (scopes.length > 0 && scopes[scopes.length - 1].delete(owner) && scopes.length > 1) {
+    scopes[scopes.length - 2].add(owner);
+  }
+  return owner;
+}
+
+/** Number of native tensor handles alive right now. */
+export function liveTensors(): number {
+  return Number(native().lade_live_tensors());
+}
+
+/** Frees tensor handles whose owners were garbage-collected without dispose(). */
+export const tensorFinalizer: FinalizationRegistry<Deno.PointerObject> = new FinalizationRegistry(
+  (ptr) => native().lade_tensor_free(ptr),
+);

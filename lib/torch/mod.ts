@@ -1,0 +1,37 @@
+/**
+ * lib/torch: libtorch tensors from TypeScript.
+ *
+ * @module
+ */
+
+export { cat, type Operand, stack, Tensor, where } from "./tensor.ts";
+export {
+  arange,
+  full,
+  Generator,
+  noGrad,
+  ones,
+  rand,
+  randint,
+  randn,
+  type RandomOptions,
+  randperm,
+  tensor,
+  type TensorOptions,
+  zeros,
+} from "./create.ts";
+export { type DType, type TypedArray } from "./dtype.ts";
+export {
+  checkDevice,
+  cudaAvailable,
+  cudaDeviceCount,
+  type Device,
+  getNumThreads,
+  manualSeed,
+  parseDevice,
+  setNumThreads,
+  synchronize,
+} from "./device.ts";
+export { TorchError } from "./errors.ts";
+export { NativeLibraryError, nativeLibraryPath } from "./ffi.ts";
+export { keep, liveTensors, scope } from "./memory.ts";

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# One-command set-up on a Debian machine: installs what is missing (apt
+# packages, npm packages through Deno), then builds the native library
+# (cached). Safe to run again: a second run does nothing but check.
+#
+#   bash scripts/setup.sh          # what train/test/evaluate need
+#   bash scripts/setup.sh --bench  # also python3-torch, for benchmarks
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(libtorch-dev cmake g++ pkg-config dataset-fashion-mnist libopenblas0-openmp
+  libjpeg62-turbo-dev libpng-dev)
+[[ "${1:-}" == "--bench" ]] && packages+=(python3-torch)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+
+if ((${#missing[@]} > 0)); then
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    echo "installing: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "error: missing Debian packages: ${missing[*]}" >&2
+    echo "install them with: sudo apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+# npm packages named in deno.json (pinned by deno.lock).
+deno="${DENO_EXEC_PATH:-$(command -v deno || true)}"
+if [[ -z "$deno" ]]; then
+  echo "error: no deno found; run through 'npx deno@2.9.6 task ...'" >&2
+  exit 1
+fi
+"$deno" install --quiet
+
+bash scripts/build-native.sh
