@@ -24,6 +24,15 @@ export function buildProgram(): Command {
     .option("--json", "print JSON")
     .action((options) => infoCommand(options));
 
+  // ---- data commands (lib/cli/data_inspect.ts) ----
+  // (end of data commands)
+
+  // ---- train command (lib/cli/train.ts) ----
+  // (end of train command)
+
+  // ---- evaluation commands (lib/cli/evaluate.ts, lib/cli/estimate_prior.ts) ----
+  // (end of evaluation commands)
+
   return program as unknown as Command;
 }
 
