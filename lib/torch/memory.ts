@@ -51,9 +51,12 @@ export function scope<T>(fn: () => T): T {
     if (result instanceof Promise) {
       throw new TypeError("scope() takes a synchronous function; await outside it");
     }
-  } finally {
+  } catch (error) {
     scopes.pop();
+    for (const owner of mine) owner.dispose();
+    throw error;
   }
+  scopes.pop();
   const kept = new Set<unknown>();
   collect(result, kept);
   for (const owner of mine) {

@@ -1,0 +1,17 @@
+/**
+ * lade as a library: libtorch tensors from TypeScript, long-tailed data and
+ * label-shift protocols, the LADE losses and target-prior estimation.
+ *
+ * ```ts
+ * import { ladeLoss, tensor } from "./mod.ts";
+ * const logits = tensor([2, 0.5, -1, 0.1, 1.2, 0.3], [2, 3]);
+ * logits.requiresGrad = true;
+ * const labels = tensor(new BigInt64Array([0n, 1n]));
+ * const loss = ladeLoss(logits, labels, [0.7, 0.2, 0.1], { alpha: 0.1, lambda: 0.1 });
+ * loss.backward();
+ * ```
+ *
+ * @module
+ */
+
+export * from "./lib/torch/mod.ts";

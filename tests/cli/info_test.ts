@@ -1,0 +1,37 @@
+import assert from "node:assert/strict";
+
+const main = new URL("../../main.ts", import.meta.url).pathname;
+
+async function lade(args: string[], env: Record<string, string> = {}) {
+  const out = await new Deno.Command(Deno.execPath(), { args: ["run", "-A", main, ...args], env })
+    .output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+Deno.test("info --json reports versions, threads, CUDA and the library path", async () => {
+  const { code, stdout } = await lade(["info", "--json"]);
+  assert.equal(code, 0);
+  const info = JSON.parse(stdout);
+  assert.equal(info.deno, Deno.version.deno);
+  assert.match(info.libtorch, /^\d+\.\d+\.\d+$/);
+  assert.ok(info.threads >= 1);
+  assert.equal(typeof info.cuda.available, "boolean");
+  assert.ok(info.nativeLibrary.endsWith("liblade.so"));
+});
+
+Deno.test("a missing native library is one clear line and a non-zero exit", async () => {
+  const { code, stderr } = await lade(["info"], { LADE_NATIVE_LIB: "/nonexistent/liblade.so" });
+  assert.notEqual(code, 0);
+  const lines = stderr.trim().split("\n");
+  assert.equal(lines.length, 1, stderr);
+  assert.match(lines[0], /cannot open lade's native library \/nonexistent\/liblade\.so/);
+  assert.match(lines[0], /LADE_NATIVE_LIB/);
+});
+
+Deno.test("an unknown command is one line and a non-zero exit", async () => {
+  const { code, stderr } = await lade(["frobnicate"]);
+  assert.notEqual(code, 0);
+  assert.equal(stderr.trim().split("\n").length, 1, stderr);
+  assert.match(stderr, /unknown command 'frobnicate'/);
+});
