@@ -6,7 +6,11 @@
 
 import { Command } from "@commander-js/extra-typings";
 import { exitWithError } from "./lib/cli/errors.ts";
+import { dataInspectCommand } from "./lib/cli/data_inspect.ts";
 import { infoCommand } from "./lib/cli/info.ts";
+import { evaluateCommand } from "./lib/cli/evaluate.ts";
+import { estimatePriorCommand } from "./lib/cli/estimate_prior.ts";
+import { trainCommand } from "./lib/cli/train.ts";
 import { VERSION } from "./lib/version.ts";
 
 /** Builds the command tree. */
@@ -25,12 +29,85 @@ export function buildProgram(): Command {
     .action((options) => infoCommand(options));
 
   // ---- data commands (lib/cli/data_inspect.ts) ----
+  const data = program.command("data").description("datasets: formats, long-tail counts, shifts");
+  data
+    .command("inspect")
+    .description("per-class training and test counts after the long-tail construction, shot groups")
+    .requiredOption("--dataset <name>", "fashion-mnist, mnist, cifar10, cifar100, image-list, -lt")
+    .option("--root <dir>", "folder of the data files")
+    .option("--imbalance <R>", "head-to-tail ratio R >= 1 (default 100 for -lt names, else 1)")
+    .option("--imbalance-type <type>", "exp or step (default exp)")
+    .option("--seed <n>", "seed of the long-tail selection (default 0)")
+    .option("--shift <name>", "test counts under a target shift: uniform, forward10, ...")
+    .option("--train-list <file>", "image-list: the training list")
+    .option("--test-list <file>", "image-list: the test list")
+    .option("--image-root <dir>", "image-list: folder the listed paths are relative to")
+    .option("--image-size <px>", "image-list: side of the batch images (default 224)")
+    .option("--skip-bad-images", "image-list: skip unreadable images with a warning")
+    .option("--json", "print JSON")
+    .action((options) => dataInspectCommand(options));
   // (end of data commands)
 
   // ---- train command (lib/cli/train.ts) ----
+  program
+    .command("train")
+    .description("train a model (default: Fashion-MNIST-LT, R = 100, LADE)")
+    .option("--config <file>", "YAML recipe (see configs/); flags override it")
+    .option("--dataset <name>", "fashion-mnist(-lt), cifar10(-lt), cifar100(-lt), image-list(-lt)")
+    .option(
+      "--method <name>",
+      "softmax, prior-ce, lade, logit-adjusted, focal, class-balanced, ldam-drw",
+    )
+    .option("--epochs <n>", "epochs")
+    .option("--batch-size <b>", "batch size")
+    .option("--lr <x>", "base learning rate")
+    .option("--alpha <a>", "LADE: weight of LADER")
+    .option("--lambda <l>", "LADE: REMINE regulariser weight")
+    .option("--device <device>", "cpu or cuda:N")
+    .option("--threads <n>", "CPU threads (default: all cores)")
+    .option("--seed <s>", "seed of the long tail, the initial weights and the batches")
+    .option("--out <dir>", "run directory (default: runs/<dataset>_<method>_<time>)")
+    .option("--resume <dir>", "continue the run in <dir> from its checkpoint")
+    .action((options) => trainCommand(options));
   // (end of train command)
 
   // ---- evaluation commands (lib/cli/evaluate.ts, lib/cli/estimate_prior.ts) ----
+  program
+    .command("evaluate")
+    .description("accuracy and calibration on shifted test sets, per prediction rule")
+    .option("--run <dir>", "a training run directory")
+    .option("--shift <name>", "uniform, forwardR, backwardR, or all (the paper's grid)", "uniform")
+    .option("--prior <mode>", "target prior: known, em, bbse or all (known + estimates)", "known")
+    .option("--json", "print JSON")
+    .option("--logits <file>", "external logits [N, C] (.npy) instead of --run")
+    .option("--labels <file>", "labels [N] (.npy) of --logits")
+    .option("--train-counts <file>", "training class counts (.npy or JSON array) of --logits")
+    .option("--model-method <name>", "training method of --logits (decides the rules)", "softmax")
+    .option("--source-logits <file>", "labelled source logits for bbse with --logits (.npy)")
+    .option("--source-labels <file>", "their labels (.npy)")
+    .option("--report <dir>", "write the report here (default: DIR/report for --run)")
+    .option("--no-report", "do not write a report")
+    .option("--export-npy <dir>", "also write logits.npy, labels.npy, train_counts.npy")
+    .option("--device <device>", "device for --run predictions (cpu, cuda:N)")
+    .action((options) => evaluateCommand(options));
+
+  program
+    .command("estimate-prior")
+    .description("estimate a shifted test set's class prior from unlabelled predictions")
+    .requiredOption("--shift <name>", "the shifted test set (uniform, forwardR, backwardR)")
+    .option("--run <dir>", "a training run directory")
+    .option("--method <name>", "em or bbse", "em")
+    .option("--json", "print JSON")
+    .option("--logits <file>", "external logits [N, C] (.npy) instead of --run")
+    .option("--labels <file>", "labels [N] (.npy) of --logits")
+    .option("--train-counts <file>", "training class counts (.npy or JSON array) of --logits")
+    .option("--model-method <name>", "training method of --logits", "softmax")
+    .option("--source-logits <file>", "labelled source logits for bbse with --logits (.npy)")
+    .option("--source-labels <file>", "their labels (.npy)")
+    .option("--device <device>", "device for --run predictions (cpu, cuda:N)")
+    .action(async (options) => {
+      await estimatePriorCommand(options);
+    });
   // (end of evaluation commands)
 
   return program as unknown as Command;

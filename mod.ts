@@ -15,3 +15,45 @@
  */
 
 export * from "./lib/torch/mod.ts";
+export {
+  type Batch,
+  BatchLoader,
+  classCounts,
+  type DataSplits,
+  type ImageSet,
+  loadDataset,
+  type LoaderOptions,
+  type LoadOptions,
+  longTailCounts,
+  parseShift,
+  SHIFT_GRID,
+  shiftedCounts,
+  shiftIndices,
+  shotGroups,
+} from "./lib/data/mod.ts";
+export {
+  classBalancedWeights,
+  createLoss,
+  crossEntropyLoss,
+  focalLoss,
+  ladeLoss,
+  type LadeOptions,
+  laderLoss,
+  type LaderOptions,
+  ldamLoss,
+  logitAdjustedLoss,
+  type LossContext,
+  type LossFn,
+  type LossOptions,
+  METHODS,
+  priorCELoss,
+} from "./lib/losses/mod.ts";
+export {
+  bbsePrior,
+  emPrior,
+  type EstimateOptions,
+  estimateTargetPrior,
+  klDivergence,
+  l1Distance,
+  sourcePrior,
+} from "./lib/priors/mod.ts";

@@ -157,9 +157,101 @@ export const symbols = {
   /** Tensor* lade_stack(Tensor* const* handles, int32_t n, int32_t dim). */
   lade_stack: { parameters: ["buffer", "i32", "i32"], result: "pointer" },
   // ---- data: readers, image decoding, batches (native/src/data_*.cpp) ----
+  /** Tensor* lade_image_read(const char* path /* NUL-terminated *\/): a JPEG or PNG file as uint8 [C, H, W], C 1 (grey) or 3. */
+  lade_image_read: { parameters: ["buffer"], result: "pointer" },
+  /** int32_t lade_image_write(Tensor* image /* uint8 [C, H, W], C 1 or 3 *\/, const char* path /* .png, .jpg or .jpeg *\/, int32_t quality /* JPEG 1..100 *\/): atomic. */
+  lade_image_write: { parameters: ["pointer", "buffer", "i32"], result: "i32" },
+  /** int32_t lade_image_probe(const char* paths /* n NUL-separated *\/, int64_t nbytes, int32_t n, int32_t threads, int32_t* out /* n x 3: width, height, channels; zeros when bad *\/): the number of unreadable headers (-1 on failure); the first one's reason becomes the last error. */
+  lade_image_probe: { parameters: ["buffer", "i64", "i32", "i32", "buffer"], result: "i32" },
+  /** Loader* lade_data_loader_from_tensor(Tensor* images /* uint8 [N, C, S, S] *\/, const int32_t* labels, int64_t n, int32_t train, int32_t pad, int32_t flip, const float* mean, const float* std /* C values *\/, int32_t device_type, int32_t device_index, uint64_t seed, int32_t workers). */
+  lade_data_loader_from_tensor: {
+    parameters: [
+      "pointer",
+      "buffer",
+      "i64",
+      "i32",
+      "i32",
+      "i32",
+      "buffer",
+      "buffer",
+      "i32",
+      "i32",
+      "u64",
+      "i32",
+    ],
+    result: "pointer",
+  },
+  /** Loader* lade_data_loader_from_list(const char* paths /* n NUL-separated *\/, int64_t nbytes, const int32_t* labels, int64_t n, int32_t image_size, int32_t train, int32_t flip, const float* mean, const float* std /* 3 values *\/, int32_t device_type, int32_t device_index, uint64_t seed, int32_t workers). */
+  lade_data_loader_from_list: {
+    parameters: [
+      "buffer",
+      "i64",
+      "buffer",
+      "i64",
+      "i32",
+      "i32",
+      "i32",
+      "buffer",
+      "buffer",
+      "i32",
+      "i32",
+      "u64",
+      "i32",
+    ],
+    result: "pointer",
+  },
+  /** int32_t lade_data_loader_submit(Loader* l, int64_t seq, const int32_t* indices, int32_t n, int32_t epoch, int64_t position /* of indices[0] in the epoch *\/): queues a batch. */
+  lade_data_loader_submit: {
+    parameters: ["pointer", "i64", "buffer", "i32", "i32", "i64"],
+    result: "i32",
+  },
+  /** int32_t lade_data_loader_wait(Loader* l, int64_t seq): blocks (off the JS thread) until batch seq is ready or failed. */
+  lade_data_loader_wait: { parameters: ["pointer", "i64"], result: "i32", nonblocking: true },
+  /** int32_t lade_data_loader_take(Loader* l, int64_t seq, Tensor** out /* [images float32 [B,C,S,S], labels int64 [B]] *\/). */
+  lade_data_loader_take: { parameters: ["pointer", "i64", "buffer"], result: "i32" },
+  /** int32_t lade_data_loader_cancel(Loader* l): drops queued batches, waits for the workers to go idle. */
+  lade_data_loader_cancel: { parameters: ["pointer"], result: "i32" },
+  /** void lade_data_loader_free(Loader* l). */
+  lade_data_loader_free: { parameters: ["pointer"], result: "void" },
   // (end of data section)
 
   // ---- models and optimiser (native/src/model_*.cpp, native/src/optim.cpp) ----
+  /** Model* lade_model_new(const char* arch /* NUL-terminated *\/, int32_t classes, int32_t in_channels, int32_t head /* 0 linear, 1 cosine *\/, double scale /* cosine only *\/): on the CPU, train mode, drawn from the global generator. */
+  lade_model_new: { parameters: ["buffer", "i32", "i32", "i32", "f64"], result: "pointer" },
+  /** void lade_model_free(Model* m). */
+  lade_model_free: { parameters: ["pointer"], result: "void" },
+  /** int32_t lade_model_to(Model* m, int32_t device_type, int32_t device_index). */
+  lade_model_to: { parameters: ["pointer", "i32", "i32"], result: "i32" },
+  /** int32_t lade_model_set_train(Model* m, int32_t train /* 1 train, 0 eval *\/). */
+  lade_model_set_train: { parameters: ["pointer", "i32"], result: "i32" },
+  /** int64_t lade_model_num_params(Model* m): parameter elements, -1 on error. */
+  lade_model_num_params: { parameters: ["pointer"], result: "i64" },
+  /** int32_t lade_model_feature_dim(Model* m): features before the head, -1 on error. */
+  lade_model_feature_dim: { parameters: ["pointer"], result: "i32" },
+  /** Tensor* lade_model_forward(Model* m, Tensor* images): logits [N, classes], with autograd. */
+  lade_model_forward: { parameters: ["pointer", "pointer"], result: "pointer" },
+  /** int32_t lade_model_forward_features(Model* m, Tensor* images, Tensor** out /* [features, logits] *\/). */
+  lade_model_forward_features: { parameters: ["pointer", "pointer", "buffer"], result: "i32" },
+  /** Tensor* lade_model_state_vector(Model* m, int32_t buffers /* 1: add float buffers *\/): parameters flattened, float32 CPU. */
+  lade_model_state_vector: { parameters: ["pointer", "i32"], result: "pointer" },
+  /** int32_t lade_model_save(Model* m, const char* path /* NUL-terminated *\/). */
+  lade_model_save: { parameters: ["pointer", "buffer"], result: "i32" },
+  /** int32_t lade_model_load(Model* m, const char* path /* NUL-terminated *\/): onto the model's device. */
+  lade_model_load: { parameters: ["pointer", "buffer"], result: "i32" },
+  /** Sgd* lade_sgd_new(Model* m, double lr, double momentum, double weight_decay, int32_t nesterov): over the model's parameters, on its device. */
+  lade_sgd_new: { parameters: ["pointer", "f64", "f64", "f64", "i32"], result: "pointer" },
+  /** void lade_sgd_free(Sgd* o). */
+  lade_sgd_free: { parameters: ["pointer"], result: "void" },
+  /** int32_t lade_sgd_set_lr(Sgd* o, double lr): every parameter group. */
+  lade_sgd_set_lr: { parameters: ["pointer", "f64"], result: "i32" },
+  /** int32_t lade_sgd_zero_grad(Sgd* o). */
+  lade_sgd_zero_grad: { parameters: ["pointer"], result: "i32" },
+  /** int32_t lade_sgd_step(Sgd* o). */
+  lade_sgd_step: { parameters: ["pointer"], result: "i32" },
+  /** int32_t lade_sgd_save(Sgd* o, const char* path /* NUL-terminated *\/): momentum buffers and options. */
+  lade_sgd_save: { parameters: ["pointer", "buffer"], result: "i32" },
+  /** int32_t lade_sgd_load(Sgd* o, const char* path /* NUL-terminated *\/). */
+  lade_sgd_load: { parameters: ["pointer", "buffer"], result: "i32" },
   // (end of models section)
 } as const satisfies Deno.ForeignLibraryInterface;
 

@@ -1,0 +1,266 @@
+/**
+ * BatchLoader: batches of an image set, prepared on native threads while the
+ * previous batch is being used. The images stay in native memory as uint8;
+ * one native job per batch gathers, crops, flips and normalises it and puts
+ * it on the target device (see native/src/data_batch.cpp). Waiting for a
+ * batch is a `nonblocking` FFI call, so the JavaScript thread is free
+ * meanwhile.
+ *
+ * @module
+ */
+
+import { UsageError } from "../cli/errors.ts";
+import { type Device, parseDevice } from "../torch/device.ts";
+import { checkPtr, checkStatus, TorchError } from "../torch/errors.ts";
+import { native } from "../torch/ffi.ts";
+import { Tensor } from "../torch/tensor.ts";
+import { encodePaths } from "./image_list.ts";
+import { FileImageSet, TensorImageSet } from "./image_set.ts";
+import { epochOrder, type SamplerKind, SAMPLERS } from "./sampler.ts";
+import type { DataSplits, ImageSet } from "./types.ts";
+
+/** One batch on the loader's device; the receiver owns and disposes it. */
+export interface Batch {
+  /** float32 [N, C, S, S], normalised. */
+  images: Tensor;
+  /** int64 [N]. */
+  labels: Tensor;
+  /** Frees both tensors. */
+  dispose(): void;
+}
+
+/** How a BatchLoader draws and prepares batches. */
+export interface LoaderOptions {
+  /** Samples per batch. */
+  batchSize: number;
+  /** Shuffle (or the sampler) and augmentation when true; file order and centre crop when false. */
+  train: boolean;
+  /** Where batches land. */
+  device: Device;
+  /** Keys the epoch order and the augmentation draws. */
+  seed: number;
+  /** Training order (default shuffle). */
+  sampler?: SamplerKind;
+  /** Drop the last, smaller batch (default false). */
+  dropLast?: boolean;
+  /** Padding of the random crop of small images (default 4 for 32 px and up, 2 below). */
+  pad?: number;
+  /** Horizontal flips when training (default true). */
+  flip?: boolean;
+  /** Native threads preparing batches (default 1 for in-memory images, CPUs - 1 for files). */
+  workers?: number;
+  /** Batches prepared ahead, counting the one being waited for (default 2, 3 for files). */
+  prefetch?: number;
+}
+
+const loaderFinalizer = new FinalizationRegistry<Deno.PointerObject>((ptr) =>
+  native().lade_data_loader_free(ptr)
+);
+
+function positiveInt(value: number, what: string): number {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new UsageError(`${what} must be a positive integer, got ${value}`);
+  }
+  return value;
+}
+
+/** Batches of one image set, epoch by epoch. */
+export class BatchLoader {
+  /** Batches each epoch yields. */
+  readonly batchesPerEpoch: number;
+  readonly #set: ImageSet;
+  readonly #base: Int32Array;
+  readonly #opts: Required<Omit<LoaderOptions, "workers" | "prefetch" | "pad">>;
+  readonly #prefetch: number;
+  #ptr: Deno.PointerObject | null;
+  #nextSeq = 0;
+
+  /** A loader over `set`, normalised with `splits.mean` and `splits.std`. */
+  constructor(set: ImageSet, splits: Pick<DataSplits, "mean" | "std">, opts: LoaderOptions) {
+    const batchSize = positiveInt(opts.batchSize, "batch size");
+    const sampler = opts.sampler ?? "shuffle";
+    if (!SAMPLERS.includes(sampler)) {
+      throw new UsageError(`unknown sampler '${sampler}' (use ${SAMPLERS.join(", ")})`);
+    }
+    this.#opts = {
+      batchSize,
+      train: opts.train,
+      device: opts.device,
+      seed: opts.seed,
+      sampler,
+      dropLast: opts.dropLast ?? false,
+      flip: opts.flip ?? true,
+    };
+    if (!Number.isSafeInteger(opts.seed) || opts.seed < 0) {
+      throw new UsageError(`seed must be a non-negative integer, got ${opts.seed}`);
+    }
+    const n = set.size;
+    this.batchesPerEpoch = this.#opts.dropLast
+      ? Math.floor(n / batchSize)
+      : Math.ceil(n / batchSize);
+    this.#set = set;
+    const c = set.channels;
+    if (splits.mean.length !== c || splits.std.length !== c) {
+      throw new RangeError(`normalisation needs ${c} mean and std values`);
+    }
+    const mean = Float32Array.from(splits.mean);
+    const std = Float32Array.from(splits.std);
+    const { type, index } = parseDevice(opts.device).code;
+    const seed = BigInt(opts.seed);
+    const train = opts.train ? 1 : 0;
+    const flip = this.#opts.flip ? 1 : 0;
+    if (set instanceof TensorImageSet) {
+      const pad = opts.pad ?? (set.imageSize >= 32 ? 4 : 2);
+      const workers = positiveInt(opts.workers ?? 1, "workers");
+      this.#base = set.indices;
+      this.#ptr = checkPtr(
+        native().lade_data_loader_from_tensor(
+          set.images.ptr,
+          set.baseLabels,
+          BigInt(set.baseLabels.length),
+          train,
+          pad,
+          flip,
+          mean,
+          std,
+          type,
+          index,
+          seed,
+          workers,
+        ),
+        "data loader",
+      );
+      this.#prefetch = positiveInt(opts.prefetch ?? 2, "prefetch");
+    } else if (set instanceof FileImageSet) {
+      const workers = positiveInt(
+        opts.workers ?? Math.max(1, navigator.hardwareConcurrency - 1),
+        "workers",
+      );
+      this.#base = set.indices;
+      const paths = encodePaths(set.basePaths);
+      this.#ptr = checkPtr(
+        native().lade_data_loader_from_list(
+          paths,
+          BigInt(paths.length),
+          set.baseLabels,
+          BigInt(set.baseLabels.length),
+          set.imageSize,
+          train,
+          flip,
+          mean,
+          std,
+          type,
+          index,
+          seed,
+          workers,
+        ),
+        "data loader",
+      );
+      this.#prefetch = positiveInt(opts.prefetch ?? 3, "prefetch");
+    } else {
+      throw new TypeError("BatchLoader needs an image set made by lib/data");
+    }
+    loaderFinalizer.register(this, this.#ptr, this);
+  }
+
+  get #handle(): Deno.PointerObject {
+    if (this.#ptr === null) throw new TypeError("BatchLoader used after dispose()");
+    return this.#ptr;
+  }
+
+  /** Positions (in the set) that epoch `epoch` visits, in order. */
+  order(epoch: number): Int32Array {
+    const { train, sampler, seed } = this.#opts;
+    if (!train) return Int32Array.from({ length: this.#set.size }, (_, i) => i);
+    return epochOrder(this.#set.labels, sampler, seed, epoch);
+  }
+
+  /**
+   * The batches of epoch `epoch` (0-based). Their order and augmentation
+   * depend only on (seed, epoch). Leaving the loop early drops the batches
+   * prepared ahead.
+   */
+  async *epoch(epoch: number): AsyncIterableIterator<Batch> {
+    if (!Number.isInteger(epoch) || epoch < 0 || epoch > 2 ** 31 - 1) {
+      throw new RangeError(`epoch must be a non-negative integer, got ${epoch}`);
+    }
+    const lib = native();
+    const handle = this.#handle;
+    checkStatus(lib.lade_data_loader_cancel(handle), "data loader");
+    const order = this.order(epoch);
+    const base = new Int32Array(order.length);
+    for (let i = 0; i < order.length; i++) base[i] = this.#base[order[i]];
+    const { batchSize } = this.#opts;
+    const batches = this.batchesPerEpoch;
+    const first = this.#nextSeq;
+    this.#nextSeq += batches;
+    let submitted = 0;
+    let complete = false;
+    try {
+      for (let b = 0; b < batches; b++) {
+        while (submitted < Math.min(batches, b + this.#prefetch)) {
+          const start = submitted * batchSize;
+          const slice = base.subarray(start, Math.min(base.length, start + batchSize));
+          checkStatus(
+            lib.lade_data_loader_submit(
+              handle,
+              BigInt(first + submitted),
+              slice,
+              slice.length,
+              epoch,
+              BigInt(start),
+            ),
+            "data loader",
+          );
+          submitted++;
+        }
+        // Off the JS thread; a failure is reported by take() below.
+        await lib.lade_data_loader_wait(handle, BigInt(first + b));
+        yield this.#take(first + b);
+      }
+      complete = true;
+    } finally {
+      if (!complete && this.#ptr !== null) lib.lade_data_loader_cancel(this.#ptr);
+    }
+  }
+
+  #take(seq: number): Batch {
+    const out = new BigUint64Array(2);
+    if (native().lade_data_loader_take(this.#handle, BigInt(seq), out) !== 0) {
+      try {
+        checkStatus(-1, "preparing a batch");
+      } catch (e) {
+        // A bad image file is the user's data, not a bug.
+        const message = (e as Error).message;
+        if (/cannot (decode|open|read) (JPEG |PNG )?image/.test(message)) {
+          throw new UsageError(message.replace(/^preparing a batch: /, ""));
+        }
+        throw e;
+      }
+      throw new TorchError("preparing a batch failed");
+    }
+    const images = new Tensor(checkPtr(Deno.UnsafePointer.create(out[0]), "batch images"));
+    const labels = new Tensor(checkPtr(Deno.UnsafePointer.create(out[1]), "batch labels"));
+    return {
+      images,
+      labels,
+      dispose() {
+        images.dispose();
+        labels.dispose();
+      },
+    };
+  }
+
+  /** Stops the native threads and frees the loader (the image set stays valid). */
+  dispose(): void {
+    if (this.#ptr === null) return;
+    loaderFinalizer.unregister(this);
+    native().lade_data_loader_free(this.#ptr);
+    this.#ptr = null;
+  }
+
+  /** Frees the loader at the end of a `using` block. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}

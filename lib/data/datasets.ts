@@ -1,0 +1,344 @@
+/**
+ * The datasets lade knows, where their files are, and `loadDataset`: read the
+ * splits, then build the long tail of the training split.
+ *
+ * @module
+ */
+
+import { isAbsolute, join } from "node:path";
+import { UsageError } from "../cli/errors.ts";
+import { tensor } from "../torch/create.ts";
+import { readCifar } from "./cifar.ts";
+import { firstExisting } from "./files.ts";
+import { readIdx } from "./idx.ts";
+import { FileImageSet, TensorImageSet } from "./image_set.ts";
+import { type ImageList, probeImages, readImageList } from "./image_list.ts";
+import {
+  checkRatio,
+  classCounts,
+  type ImbalanceType,
+  longTailCounts,
+  longTailIndices,
+} from "./long_tail.ts";
+import type { DataSplits, ImageSet, LoadOptions } from "./types.ts";
+
+/** Where Debian's dataset-fashion-mnist package installs the files. */
+export const FASHION_MNIST_ROOT = "/usr/share/datasets/fashion-mnist";
+
+/** The base dataset names (each also with `-lt`). */
+export const DATASETS: readonly string[] = [
+  "fashion-mnist",
+  "mnist",
+  "cifar10",
+  "cifar100",
+  "image-list",
+];
+
+const FASHION_CLASSES = [
+  "T-shirt/top",
+  "Trouser",
+  "Pullover",
+  "Dress",
+  "Coat",
+  "Sandal",
+  "Shirt",
+  "Sneaker",
+  "Bag",
+  "Ankle boot",
+];
+
+const CIFAR10_CLASSES = [
+  "airplane",
+  "automobile",
+  "bird",
+  "cat",
+  "deer",
+  "dog",
+  "frog",
+  "horse",
+  "ship",
+  "truck",
+];
+
+// CIFAR-100's fine labels in label order (as in fine_label_names.txt).
+const CIFAR100_CLASSES = (
+  "apple aquarium_fish baby bear beaver bed bee beetle bicycle bottle bowl boy bridge bus " +
+  "butterfly camel can castle caterpillar cattle chair chimpanzee clock cloud cockroach couch " +
+  "crab crocodile cup dinosaur dolphin elephant flatfish forest fox girl hamster house kangaroo " +
+  "keyboard lamp lawn_mower leopard lion lizard lobster man maple_tree motorcycle mountain mouse " +
+  "mushroom oak_tree orange orchid otter palm_tree pear pickup_truck pine_tree plain plate poppy " +
+  "porcupine possum rabbit raccoon ray road rocket rose sea seal shark shrew skunk skyscraper " +
+  "snail snake spider squirrel streetcar sunflower sweet_pepper table tank telephone television " +
+  "tiger tractor train trout tulip turtle wardrobe whale willow_tree wolf woman worm"
+).split(" ");
+
+/** A dataset name split into its base and whether it is the `-lt` variant. */
+export interface DatasetName {
+  base: string;
+  lt: boolean;
+}
+
+/** Parses `cifar100-lt` and friends; an unknown name is a UsageError listing the known ones. */
+export function parseDatasetName(name: string): DatasetName {
+  const lt = name.endsWith("-lt");
+  const base = lt ? name.slice(0, -3) : name;
+  if (!DATASETS.includes(base)) {
+    throw new UsageError(
+      `unknown dataset '${name}' (use ${DATASETS.join(", ")}, each also with -lt)`,
+    );
+  }
+  return { base, lt };
+}
+
+/** A dataset's full splits before the long-tail construction. */
+interface Balanced {
+  classes: number;
+  classNames: string[];
+  train: ImageSet;
+  test: ImageSet;
+  mean: number[];
+  std: number[];
+}
+
+async function idxFile(root: string, stem: string): Promise<string> {
+  const gz = join(root, `${stem}.gz`);
+  return (await firstExisting([gz, join(root, stem)])) ?? gz;
+}
+
+async function readIdxSplit(
+  root: string,
+  prefix: string,
+  classes: number,
+  source: string,
+): Promise<TensorImageSet> {
+  const imagesPath = await idxFile(root, `${prefix}-images-idx3-ubyte`);
+  const labelsPath = await idxFile(root, `${prefix}-labels-idx1-ubyte`);
+  const images = await readIdx(imagesPath, source);
+  const labels = await readIdx(labelsPath, source);
+  if (images.dims.length !== 3 || images.dims[1] !== images.dims[2]) {
+    throw new UsageError(`${imagesPath}: expected square images [N, S, S], got [${images.dims}]`);
+  }
+  if (labels.dims.length !== 1) {
+    throw new UsageError(`${labelsPath}: expected a label vector [N], got [${labels.dims}]`);
+  }
+  const [n, s] = images.dims;
+  if (labels.dims[0] !== n) {
+    throw new UsageError(`${labelsPath} has ${labels.dims[0]} labels for ${n} images`);
+  }
+  const y = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const label = labels.data[i];
+    if (label >= classes) {
+      throw new UsageError(
+        `${labelsPath}: label ${label} of sample ${i} outside the class range 0..${classes - 1}`,
+      );
+    }
+    y[i] = label;
+  }
+  return new TensorImageSet(tensor(images.data, [n, 1, s, s]), y);
+}
+
+async function loadIdxDataset(base: string, rootOption: string | undefined): Promise<Balanced> {
+  const fashion = base === "fashion-mnist";
+  if (!fashion && rootOption === undefined) {
+    throw new UsageError(
+      "mnist needs --root DIR: a folder with train-images-idx3-ubyte(.gz), " +
+        "train-labels-idx1-ubyte(.gz), t10k-images-idx3-ubyte(.gz) and t10k-labels-idx1-ubyte(.gz)",
+    );
+  }
+  const root = rootOption ?? FASHION_MNIST_ROOT;
+  const source = fashion
+    ? rootOption === undefined
+      ? "install Debian's dataset-fashion-mnist or pass --root"
+      : "Fashion-MNIST's IDX files; pass --root with the folder that holds them"
+    : "MNIST's IDX files; pass --root with the folder that holds them";
+  const train = await readIdxSplit(root, "train", 10, source);
+  try {
+    const test = await readIdxSplit(root, "t10k", 10, source);
+    return {
+      classes: 10,
+      classNames: fashion ? [...FASHION_CLASSES] : Array.from({ length: 10 }, (_, i) => `${i}`),
+      train,
+      test,
+      mean: fashion ? [0.2860] : [0.1307],
+      std: fashion ? [0.3530] : [0.3081],
+    };
+  } catch (e) {
+    train.dispose();
+    throw e;
+  }
+}
+
+async function loadCifarDataset(base: string, rootOption: string | undefined): Promise<Balanced> {
+  const ten = base === "cifar10";
+  const folder = ten ? "cifar-10-batches-bin" : "cifar-100-binary";
+  const root = rootOption ?? "data";
+  const source = `download the ${ten ? "CIFAR-10" : "CIFAR-100"} binary version (${
+    ten ? "cifar-10-binary.tar.gz" : "cifar-100-binary.tar.gz"
+  }) from https://www.cs.toronto.edu/~kriz/cifar.html, unpack it and pass --root`;
+  const marker = ten ? "test_batch.bin" : "test.bin";
+  // Accept the unpacked folder itself or the folder that holds it.
+  const dir = (await firstExisting([join(root, marker)])) ? root : join(root, folder);
+  const format = ten
+    ? { labelBytes: 1 as const, classes: 10 }
+    : { labelBytes: 2 as const, classes: 100, coarseClasses: 20 };
+  const trainFiles = ten
+    ? [1, 2, 3, 4, 5].map((i) => join(dir, `data_batch_${i}.bin`))
+    : [join(dir, "train.bin")];
+  const train = await readCifar(trainFiles, format, source);
+  let classNames = ten ? [...CIFAR10_CLASSES] : [...CIFAR100_CLASSES];
+  const namesFile = await firstExisting([
+    join(dir, ten ? "batches.meta.txt" : "fine_label_names.txt"),
+  ]);
+  if (namesFile) {
+    const names = (await Deno.readTextFile(namesFile)).split(/\r?\n/).map((s) => s.trim())
+      .filter((s) => s !== "");
+    if (names.length === format.classes) classNames = names;
+  }
+  const trainSet = new TensorImageSet(train.images, train.labels);
+  try {
+    const test = await readCifar([join(dir, ten ? "test_batch.bin" : "test.bin")], format, source);
+    return {
+      classes: format.classes,
+      classNames,
+      train: trainSet,
+      test: new TensorImageSet(test.images, test.labels),
+      mean: ten ? [0.4914, 0.4822, 0.4465] : [0.5071, 0.4865, 0.4409],
+      std: ten ? [0.2023, 0.1994, 0.2010] : [0.2673, 0.2564, 0.2762],
+    };
+  } catch (e) {
+    trainSet.dispose();
+    throw e;
+  }
+}
+
+async function findList(root: string, kinds: readonly string[]): Promise<string | undefined> {
+  for (const kind of kinds) {
+    const exact = await firstExisting([join(root, `${kind}.txt`)]);
+    if (exact) return exact;
+    const matches: string[] = [];
+    try {
+      for await (const entry of Deno.readDir(root)) {
+        if (entry.isFile && entry.name.toLowerCase().endsWith(`_${kind}.txt`)) {
+          matches.push(join(root, entry.name));
+        }
+      }
+    } catch {
+      return undefined;
+    }
+    if (matches.length > 0) return matches.sort()[0];
+  }
+  return undefined;
+}
+
+async function loadImageListDataset(opts: LoadOptions): Promise<Balanced> {
+  const root = opts.root;
+  const layout = "a folder with train.txt and test.txt (or *_train.txt, *_test.txt / *_val.txt), " +
+    "lines 'relative/path label', and the images";
+  if (root === undefined && (opts.trainList === undefined || opts.testList === undefined)) {
+    throw new UsageError(`image-list needs --root DIR: ${layout}`);
+  }
+  const listRoot = root ?? ".";
+  const source = `image-list expects ${layout}`;
+  const trainPath = opts.trainList ?? await findList(listRoot, ["train"]);
+  const testPath = opts.testList ?? await findList(listRoot, ["test", "val"]);
+  if (trainPath === undefined) {
+    throw new UsageError(`missing data file ${join(listRoot, "train.txt")} (${source})`);
+  }
+  if (testPath === undefined) {
+    throw new UsageError(`missing data file ${join(listRoot, "test.txt")} (${source})`);
+  }
+  const train = await readImageList(trainPath, source);
+  const test = await readImageList(testPath, source);
+  let classes = 0;
+  for (const y of train.labels) classes = Math.max(classes, y + 1);
+  test.labels.forEach((y, i) => {
+    if (y >= classes) {
+      throw new UsageError(
+        `${testPath}:${test.lines[i]}: label ${y} outside the class range 0..${classes - 1} ` +
+          `of the training list`,
+      );
+    }
+  });
+  const imageRoot = opts.imageRoot ?? listRoot;
+  const resolve = (p: string) => (isAbsolute(p) ? p : join(imageRoot, p));
+  const size = opts.imageSize ?? 224;
+  if (!Number.isInteger(size) || size < 8) {
+    throw new UsageError(`image size must be an integer >= 8, got ${size}`);
+  }
+  const checked = (list: ImageList, listPath: string): FileImageSet => {
+    const paths = list.paths.map(resolve);
+    const probe = probeImages(paths, navigator.hardwareConcurrency);
+    if (probe.bad === 0) return new FileImageSet(paths, list.labels, size);
+    if (!opts.skipBadImages) {
+      throw new UsageError(
+        `${probe.firstError} (listed in ${listPath}; ${probe.bad} unreadable image(s); ` +
+          `pass --skip-bad-images to skip them)`,
+      );
+    }
+    console.warn(
+      `lade: warning: skipping ${probe.bad} unreadable image(s) of ${listPath}, e.g. ${probe.firstError}`,
+    );
+    const keep: number[] = [];
+    probe.sizes.forEach((s, i) => s !== null && keep.push(i));
+    return new FileImageSet(paths, list.labels, size, Int32Array.from(keep));
+  };
+  return {
+    classes,
+    classNames: Array.from({ length: classes }, (_, i) => `${i}`),
+    train: checked(train, trainPath),
+    test: checked(test, testPath),
+    mean: [0.485, 0.456, 0.406],
+    std: [0.229, 0.224, 0.225],
+  };
+}
+
+/**
+ * Loads a dataset and builds the long tail of its training split: R defaults
+ * to 100 for `-lt` names and 1 otherwise; R = 1 keeps the training split as
+ * it is. n_max is the training size over the number of classes, and a class
+ * with fewer samples than its count keeps them all.
+ */
+export async function loadDataset(opts: LoadOptions): Promise<DataSplits> {
+  const { base, lt } = parseDatasetName(opts.dataset);
+  const ratio = opts.imbalance ?? (lt ? 100 : 1);
+  checkRatio(ratio, "--imbalance");
+  const type: ImbalanceType = opts.imbalanceType ?? "exp";
+  if (type !== "exp" && type !== "step") {
+    throw new UsageError(`unknown imbalance type '${type}' (use exp or step)`);
+  }
+  const seed = opts.seed ?? 0;
+  if (!Number.isSafeInteger(seed) || seed < 0) {
+    throw new UsageError(`--seed must be a non-negative integer, got ${seed}`);
+  }
+  const data = base === "image-list"
+    ? await loadImageListDataset(opts)
+    : base.startsWith("cifar")
+    ? await loadCifarDataset(base, opts.root)
+    : await loadIdxDataset(base, opts.root);
+  let train = data.train;
+  if (ratio !== 1) {
+    const nMax = Math.floor(data.train.size / data.classes);
+    const wanted = longTailCounts(nMax, data.classes, ratio, type);
+    const keep = longTailIndices(data.train.labels, wanted, seed);
+    train = data.train.subset(keep);
+    data.train.dispose();
+  }
+  const test = data.test;
+  return {
+    name: opts.dataset,
+    classes: data.classes,
+    classNames: data.classNames,
+    train,
+    test,
+    trainCounts: classCounts(train.labels, data.classes),
+    testCounts: classCounts(test.labels, data.classes),
+    imbalance: { ratio, type },
+    mean: data.mean,
+    std: data.std,
+    dispose() {
+      train.dispose();
+      test.dispose();
+    },
+  };
+}

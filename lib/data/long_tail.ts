@@ -1,0 +1,91 @@
+/**
+ * Long-tail construction from a balanced training set (CIFAR-LT style), as
+ * design.md fixes it: class c keeps n_c = floor(n_max * (1/R)^(c/(C-1)))
+ * samples (exp), or n_max for the first half of the classes and
+ * floor(n_max / R) for the rest (step); which samples a class keeps is a
+ * seeded shuffle of its indices.
+ *
+ * @module
+ */
+
+import { UsageError } from "../cli/errors.ts";
+import { Generator, randperm } from "../torch/create.ts";
+
+/** How class counts fall from the head to the tail. */
+export type ImbalanceType = "exp" | "step";
+
+/** Throws a UsageError unless `ratio` is a finite number >= 1. */
+export function checkRatio(ratio: number, what = "imbalance ratio"): void {
+  if (!Number.isFinite(ratio) || ratio < 1) {
+    throw new UsageError(`${what} must be a number >= 1, got ${ratio}`);
+  }
+}
+
+/**
+ * Per-class training counts of a long-tailed set: class 0 keeps `nMax`, the
+ * last class floor(nMax / ratio). `ratio` 1 keeps every class at `nMax`.
+ */
+export function longTailCounts(
+  nMax: number,
+  classes: number,
+  ratio: number,
+  type: ImbalanceType = "exp",
+): number[] {
+  if (!Number.isInteger(nMax) || nMax < 0) {
+    throw new UsageError(`n_max must be a non-negative integer, got ${nMax}`);
+  }
+  if (!Number.isInteger(classes) || classes < 1) {
+    throw new UsageError(`the number of classes must be a positive integer, got ${classes}`);
+  }
+  checkRatio(ratio);
+  if (type !== "exp" && type !== "step") {
+    throw new UsageError(`unknown imbalance type '${type}' (use exp or step)`);
+  }
+  const counts: number[] = [];
+  for (let c = 0; c < classes; c++) {
+    if (type === "step") {
+      counts.push(c < Math.floor(classes / 2) ? nMax : Math.floor(nMax / ratio));
+    } else {
+      const power = classes === 1 ? 0 : c / (classes - 1);
+      counts.push(Math.floor(nMax * Math.pow(1 / ratio, power)));
+    }
+  }
+  return counts;
+}
+
+/** Number of samples of each class among `labels` (labels must lie in 0..classes-1). */
+export function classCounts(labels: Int32Array, classes: number): number[] {
+  const counts = new Array<number>(classes).fill(0);
+  for (const y of labels) counts[y]++;
+  return counts;
+}
+
+/**
+ * The indices (ascending, i.e. in file order) of a long-tailed selection:
+ * for each class in order, its indices shuffled with a generator seeded with
+ * `seed`, the first `counts[c]` kept (all of them when the class has fewer).
+ */
+export function longTailIndices(
+  labels: Int32Array,
+  counts: readonly number[],
+  seed: number,
+): Int32Array {
+  const classes = counts.length;
+  const byClass: number[][] = Array.from({ length: classes }, () => []);
+  for (let i = 0; i < labels.length; i++) byClass[labels[i]].push(i);
+  const keep: number[] = [];
+  using gen = new Generator(seed);
+  for (let c = 0; c < classes; c++) {
+    const members = byClass[c];
+    const n = Math.min(counts[c], members.length);
+    if (n === 0) continue;
+    if (n === members.length) {
+      keep.push(...members);
+      continue;
+    }
+    using perm = randperm(members.length, { generator: gen });
+    const order = perm.toArray() as BigInt64Array;
+    for (let k = 0; k < n; k++) keep.push(members[Number(order[k])]);
+  }
+  return Int32Array.from(keep).sort();
+}

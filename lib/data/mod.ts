@@ -1,0 +1,26 @@
+/**
+ * lib/data: dataset formats (IDX, CIFAR binary, image lists), the long-tail
+ * construction, shifted test sets, samplers and batches.
+ *
+ * @module
+ */
+
+export type { DataSplits, ImageSet, LoadOptions } from "./types.ts";
+export { DATASETS, FASHION_MNIST_ROOT, loadDataset, parseDatasetName } from "./datasets.ts";
+export { type Batch, BatchLoader, type LoaderOptions } from "./batch_loader.ts";
+export { classCounts, type ImbalanceType, longTailCounts, longTailIndices } from "./long_tail.ts";
+export {
+  parseShift,
+  rankClasses,
+  type Shift,
+  SHIFT_GRID,
+  shiftedCounts,
+  shiftIndices,
+} from "./shift.ts";
+export { type ShotGroups, shotGroups } from "./shots.ts";
+export { epochOrder, epochSeed, type SamplerKind, SAMPLERS } from "./sampler.ts";
+export { FileImageSet, TensorImageSet } from "./image_set.ts";
+export { type IdxArray, parseIdx, readIdx } from "./idx.ts";
+export { type CifarData, type CifarFormat, readCifar } from "./cifar.ts";
+export { type ImageList, parseImageList, probeImages, readImageList } from "./image_list.ts";
+export { readImage, writeImage } from "./image_io.ts";

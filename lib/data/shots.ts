@@ -1,0 +1,24 @@
+/**
+ * Shot groups: the classes with many (> 100), medium (20..100) and few (< 20)
+ * training images, the usual split for reporting long-tail accuracy.
+ *
+ * @module
+ */
+
+/** Class indices of each shot group. */
+export interface ShotGroups {
+  many: number[];
+  medium: number[];
+  few: number[];
+}
+
+/** Splits classes by their training counts: many > 100, medium 20..100, few < 20. */
+export function shotGroups(trainCounts: readonly number[]): ShotGroups {
+  const groups: ShotGroups = { many: [], medium: [], few: [] };
+  trainCounts.forEach((n, c) => {
+    if (n > 100) groups.many.push(c);
+    else if (n >= 20) groups.medium.push(c);
+    else groups.few.push(c);
+  });
+  return groups;
+}

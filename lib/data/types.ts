@@ -1,0 +1,74 @@
+/**
+ * The shapes lib/data hands to training and evaluation (see the contract in
+ * design.md): image sets, dataset splits and load options.
+ *
+ * @module
+ */
+
+import type { ImbalanceType } from "./long_tail.ts";
+
+/** One split of a dataset: images kept in native memory (uint8), labels on the host. */
+export interface ImageSet {
+  /** Number of samples. */
+  readonly size: number;
+  /** Class index per sample. */
+  readonly labels: Int32Array;
+  /** 1 or 3. */
+  readonly channels: number;
+  /** Side of the images a batch yields (28, 32, 224). */
+  readonly imageSize: number;
+  /** A view of some samples (positions in this set); shares the native images. */
+  subset(indices: Int32Array): ImageSet;
+  /** Frees this view's native handle (other views stay valid). */
+  dispose(): void;
+}
+
+/** A dataset after the long-tail construction. */
+export interface DataSplits {
+  /** The dataset name as given, e.g. `fashion-mnist-lt`. */
+  name: string;
+  /** Number of classes. */
+  classes: number;
+  /** A name per class. */
+  classNames: string[];
+  /** The training split after the long-tail construction. */
+  train: ImageSet;
+  /** The full (balanced) test split, in file order. */
+  test: ImageSet;
+  /** Per-class training counts after the long-tail construction. */
+  trainCounts: number[];
+  /** Per-class counts of the test split. */
+  testCounts: number[];
+  /** The imbalance ratio R and type applied to the training split. */
+  imbalance: { ratio: number; type: ImbalanceType };
+  /** Per-channel normalisation mean (0..1 scale). */
+  mean: number[];
+  /** Per-channel normalisation standard deviation (0..1 scale). */
+  std: number[];
+  /** Frees both splits. */
+  dispose(): void;
+}
+
+/** What loadDataset reads and how it builds the long tail. */
+export interface LoadOptions {
+  /** `fashion-mnist`, `mnist`, `cifar10`, `cifar100`, `image-list`, or any of them with `-lt`. */
+  dataset: string;
+  /** Folder of the data files (default: Debian's Fashion-MNIST for fashion-mnist). */
+  root?: string;
+  /** Head-to-tail ratio R >= 1 (default 100 for `-lt` names, else 1). */
+  imbalance?: number;
+  /** exp (default) or step. */
+  imbalanceType?: ImbalanceType;
+  /** Seed of the per-class selection (default 0). */
+  seed?: number;
+  /** image-list: the training list (default: train.txt or *_train.txt in root). */
+  trainList?: string;
+  /** image-list: the test list (default: test.txt, *_test.txt, val.txt or *_val.txt in root). */
+  testList?: string;
+  /** image-list: the folder the listed paths are relative to (default: root). */
+  imageRoot?: string;
+  /** image-list: the side of the images a batch yields (default 224). */
+  imageSize?: number;
+  /** image-list: drop unreadable images with a warning instead of failing. */
+  skipBadImages?: boolean;
+}

@@ -1,0 +1,144 @@
+import assert from "node:assert/strict";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { cifarRecords, idxBytes, writeFlatImage, writeIdxDataset } from "./fixtures.ts";
+
+const repo = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+async function lade(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", join(repo, "main.ts"), ...args],
+    cwd: repo,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** Asserts a one-line error on stderr matching `pattern`, a non-zero exit, nothing on stdout. */
+function assertOneLineError(r: { code: number; stdout: string; stderr: string }, pattern: RegExp) {
+  assert.notEqual(r.code, 0);
+  assert.equal(r.stdout, "");
+  const lines = r.stderr.trimEnd().split("\n");
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0], /^lade: error: /);
+  assert.match(lines[0], pattern);
+}
+
+Deno.test("data inspect --dataset fashion-mnist-lt --json (Debian's install, no configuration)", async () => {
+  const r = await lade("data", "inspect", "--dataset", "fashion-mnist-lt", "--json");
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.equal(report.dataset, "fashion-mnist-lt");
+  assert.equal(report.classes, 10);
+  assert.deepEqual(report.train.counts, [6000, 3596, 2156, 1292, 774, 464, 278, 166, 100, 60]);
+  assert.equal(report.train.total, 14886);
+  assert.deepEqual(report.test.counts, new Array(10).fill(1000));
+  assert.equal(report.test.total, 10000);
+  assert.deepEqual(report.shots, { many: [0, 1, 2, 3, 4, 5, 6, 7], medium: [8, 9], few: [] });
+});
+
+Deno.test("data inspect --shift forward10 and a table with step imbalance", async () => {
+  const r = await lade(
+    "data",
+    "inspect",
+    "--dataset",
+    "fashion-mnist-lt",
+    "--shift",
+    "forward10",
+    "--json",
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(
+    JSON.parse(r.stdout).test.counts,
+    [1000, 774, 599, 464, 359, 278, 215, 166, 129, 100],
+  );
+  const t = await lade(
+    "data",
+    "inspect",
+    "--dataset",
+    "fashion-mnist",
+    "--imbalance",
+    "10",
+    "--imbalance-type",
+    "step",
+  );
+  assert.equal(t.code, 0, t.stderr);
+  // Step, R = 10: classes 0-4 keep 6000, 5-9 keep 600.
+  assert.match(t.stdout, /\n\s+4\s+Coat\s+6000\s+1000\s+many\n\s+5\s+Sandal\s+600\s+1000\s+many\n/);
+  assert.match(t.stdout, /total\s+33000\s+10000/);
+});
+
+Deno.test("data inspect: bad input ends with one line and a non-zero exit", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // Missing files: the message names the path and where the data comes from.
+    assertOneLineError(
+      await lade("data", "inspect", "--dataset", "fashion-mnist", "--root", dir),
+      new RegExp(`missing data file ${join(dir, "train-images-idx3-ubyte.gz")}.*pass --root`),
+    );
+    // Wrong magic number.
+    await writeIdxDataset(dir, 10, 10, { raw: true });
+    const bad = idxBytes([10], new Uint8Array(10));
+    bad[1] = 3;
+    await Deno.writeFile(join(dir, "t10k-labels-idx1-ubyte"), bad);
+    assertOneLineError(
+      await lade("data", "inspect", "--dataset", "fashion-mnist", "--root", dir),
+      /t10k-labels-idx1-ubyte is not an IDX file \(wrong magic number\)/,
+    );
+    // A label outside the class range.
+    await Deno.writeFile(
+      join(dir, "t10k-labels-idx1-ubyte"),
+      idxBytes([10], new Uint8Array(10).fill(12)),
+    );
+    assertOneLineError(
+      await lade("data", "inspect", "--dataset", "fashion-mnist", "--root", dir),
+      /label 12 of sample 0 outside the class range 0\.\.9/,
+    );
+    // A CIFAR file whose length is not a whole number of records.
+    await Deno.writeFile(join(dir, "train.bin"), cifarRecords(2, 2, () => [0, 0]).subarray(1));
+    await Deno.writeFile(join(dir, "test.bin"), cifarRecords(2, 2, () => [0, 0]));
+    assertOneLineError(
+      await lade("data", "inspect", "--dataset", "cifar100", "--root", dir),
+      /train\.bin: truncated or corrupted CIFAR file/,
+    );
+    // An unreadable image in a list; skipped with a warning on request.
+    writeFlatImage(join(dir, "a.png"), [1, 2, 3], 8, 8);
+    await Deno.writeTextFile(join(dir, "bad.jpg"), "GIF89a, not a JPEG");
+    await Deno.writeTextFile(join(dir, "train.txt"), "a.png 0\nbad.jpg 1\na.png 1\n");
+    await Deno.writeTextFile(join(dir, "test.txt"), "a.png 0\na.png 1\n");
+    assertOneLineError(
+      await lade("data", "inspect", "--dataset", "image-list", "--root", dir),
+      /bad\.jpg: not a JPEG or PNG file .*--skip-bad-images/,
+    );
+    const skipped = await lade(
+      "data",
+      "inspect",
+      "--dataset",
+      "image-list",
+      "--root",
+      dir,
+      "--skip-bad-images",
+      "--json",
+    );
+    assert.equal(skipped.code, 0, skipped.stderr);
+    assert.deepEqual(JSON.parse(skipped.stdout).train.counts, [1, 1]);
+    assert.match(skipped.stderr, /warning: skipping 1 unreadable image/);
+    // Bad flag values.
+    assertOneLineError(
+      await lade("data", "inspect", "--dataset", "fashion-mnist", "--imbalance", "abc"),
+      /--imbalance expects a number, got 'abc'/,
+    );
+    assertOneLineError(
+      await lade("data", "inspect", "--dataset", "fashion-mnist", "--shift", "sideways3"),
+      /unknown shift 'sideways3'/,
+    );
+    assertOneLineError(
+      await lade("data", "inspect", "--dataset", "svhn"),
+      /unknown dataset 'svhn'/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
