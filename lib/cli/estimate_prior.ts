@@ -1,0 +1,81 @@
+/**
+ * `lade estimate-prior`: estimates the target prior of a shifted test set from
+ * the model's unlabelled predictions (EM or BBSE), and reports the estimate,
+ * the true prior, the L1 and KL errors and the accuracy when predicting with it.
+ *
+ * @module
+ */
+
+import { UsageError } from "./errors.ts";
+import { evaluateShift } from "../eval/grid.ts";
+import { type InputOptions, loadPredictions, loadSourceData } from "../eval/inputs.ts";
+import type { SourceData } from "../eval/shifted.ts";
+import { rulesForMethod, usesTargetPrior } from "../eval/rules.ts";
+
+/** The flags of `estimate-prior`. */
+export interface EstimatePriorOptions extends InputOptions {
+  shift: string;
+  method?: string;
+  json?: boolean;
+}
+
+/** What `estimate-prior --json` prints. */
+export interface PriorReport {
+  shift: string;
+  method: "em" | "bbse";
+  estimate: number[];
+  truth: number[];
+  l1: number;
+  kl: number;
+  /** Top-1 (%) of the prior-using rule with the estimate, with the true prior, and without adjustment. */
+  accuracy: { rule: string; estimated: number; known: number; unadjusted: number };
+}
+
+/** Runs `estimate-prior`. */
+export async function estimatePriorCommand(options: EstimatePriorOptions): Promise<PriorReport> {
+  const method = options.method ?? "em";
+  if (method !== "em" && method !== "bbse") {
+    throw new UsageError(`unknown --method '${method}' (expected em or bbse)`);
+  }
+  const preds = await loadPredictions(options);
+  let source: SourceData | undefined;
+  try {
+    if (method === "bbse") source = await loadSourceData(options, preds.trainCounts.length);
+    const e = evaluateShift(preds, options.shift, { prior: method, source });
+    const rule = rulesForMethod(preds.method).find(usesTargetPrior)!;
+    const est = e.estimates[method];
+    const report: PriorReport = {
+      shift: e.shift,
+      method,
+      estimate: est.prior,
+      truth: e.targetPrior,
+      l1: est.l1,
+      kl: est.kl,
+      accuracy: {
+        rule,
+        estimated: e.results[`${rule}+${method}`].top1,
+        known: e.results[rule].top1,
+        unadjusted: e.rawTop1,
+      },
+    };
+    if (options.json) {
+      console.log(JSON.stringify(report));
+    } else {
+      const p = (xs: number[]) => xs.map((x) => x.toFixed(4)).join(" ");
+      console.log(`shift ${report.shift}, ${method} estimate (${preds.method} model)`);
+      console.log(`estimate  ${p(report.estimate)}`);
+      console.log(`true      ${p(report.truth)}`);
+      console.log(`L1 ${report.l1.toFixed(4)}  KL ${report.kl.toFixed(4)}`);
+      console.log(
+        `top-1 with ${rule}: estimated prior ${report.accuracy.estimated.toFixed(2)}%, ` +
+          `true prior ${report.accuracy.known.toFixed(2)}%, unadjusted ${
+            report.accuracy.unadjusted.toFixed(2)
+          }%`,
+      );
+    }
+    return report;
+  } finally {
+    preds.logits.dispose();
+    source?.logits.dispose();
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * `lade evaluate`: accuracy and calibration of a trained run (or of logits
+ * made elsewhere) on shifted test sets, for every prediction rule of the
+ * model, with the known target prior or an estimated one; writes the run's
+ * report (runDir/report/) and can export the logits as .npy.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { UsageError } from "./errors.ts";
+import { shiftNames } from "../eval/grid.ts";
+import { evaluateShift } from "../eval/grid.ts";
+import { type InputOptions, loadPredictions, loadSourceData } from "../eval/inputs.ts";
+import { writeNpy } from "../eval/npy.ts";
+import { writeReport } from "../eval/report.ts";
+import {
+  evaluationJson,
+  PRIOR_MODES,
+  type PriorMode,
+  type ShiftEvaluation,
+  type SourceData,
+} from "../eval/shifted.ts";
+import type { Tensor } from "../torch/tensor.ts";
+
+/** The flags of `evaluate`. */
+export interface EvaluateOptions extends InputOptions {
+  shift?: string;
+  prior?: string;
+  json?: boolean;
+  /** false: do not write the run's report. */
+  report?: boolean | string;
+  exportNpy?: string;
+}
+
+/** Parses `--prior`. */
+export function parsePriorMode(text: string | undefined): PriorMode {
+  const mode = (text ?? "known") as PriorMode;
+  if (!PRIOR_MODES.includes(mode)) {
+    throw new UsageError(`unknown --prior '${text}' (expected one of: ${PRIOR_MODES.join(", ")})`);
+  }
+  return mode;
+}
+
+function cell(v: number | null, digits = 2): string {
+  return v === null ? "-" : v.toFixed(digits);
+}
+
+/** A plain-text table of one evaluation. */
+export function formatEvaluation(e: ShiftEvaluation): string {
+  const header = ["variant", "top1", "top5", "many", "medium", "few", "ECE", "NLL", "Brier"];
+  const rows = Object.entries(e.results).map(([name, m]) => [
+    name,
+    cell(m.top1),
+    cell(m.top5),
+    cell(m.many),
+    cell(m.medium),
+    cell(m.few),
+    cell(m.ece),
+    cell(m.nll, 4),
+    cell(m.brier, 4),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (r: string[]) =>
+    r.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join("  ");
+  const total = e.counts.reduce((a, b) => a + b, 0);
+  const out = [`shift ${e.shift}: ${total} test samples`, line(header), ...rows.map(line)];
+  for (const [name, est] of Object.entries(e.estimates)) {
+    out.push(`  ${name} prior estimate: L1 ${est.l1.toFixed(4)}, KL ${est.kl.toFixed(4)}`);
+  }
+  return out.join("\n");
+}
+
+/** Writes the predictions as logits.npy, labels.npy (int64) and train_counts.npy (int64). */
+export async function exportNpy(
+  dir: string,
+  logits: Tensor,
+  labels: Int32Array,
+  trainCounts: number[],
+): Promise<void> {
+  await Deno.mkdir(dir, { recursive: true });
+  const f = logits.to("float32");
+  try {
+    await writeNpy(join(dir, "logits.npy"), {
+      dtype: "float32",
+      shape: [...f.shape],
+      data: f.toArray(),
+    });
+  } finally {
+    f.dispose();
+  }
+  await writeNpy(join(dir, "labels.npy"), {
+    dtype: "int64",
+    shape: [labels.length],
+    data: BigInt64Array.from(labels, (y) => BigInt(y)),
+  });
+  await writeNpy(join(dir, "train_counts.npy"), {
+    dtype: "int64",
+    shape: [trainCounts.length],
+    data: BigInt64Array.from(trainCounts, (n) => BigInt(n)),
+  });
+}
+
+/** Runs `evaluate`. */
+export async function evaluateCommand(options: EvaluateOptions): Promise<void> {
+  const mode = parsePriorMode(options.prior);
+  const names = shiftNames(options.shift ?? "uniform");
+  const preds = await loadPredictions(options);
+  let source: SourceData | undefined;
+  try {
+    if (mode === "bbse" || mode === "all") {
+      source = await loadSourceData(options, preds.trainCounts.length);
+    }
+    const evals = names.map((s) => evaluateShift(preds, s, { prior: mode, source }));
+    if (options.json) {
+      const json = evals.map(evaluationJson);
+      const all = (options.shift ?? "").trim().toLowerCase() === "all";
+      console.log(JSON.stringify(all ? json : json[0]));
+    } else {
+      console.log(`${preds.dataset}, method ${preds.method}, ${preds.labels.length} test samples`);
+      for (const e of evals) console.log("\n" + formatEvaluation(e));
+    }
+    const reportDir = typeof options.report === "string"
+      ? options.report
+      : options.report !== false && options.run !== undefined
+      ? join(options.run, "report")
+      : undefined;
+    if (reportDir !== undefined) {
+      const files = await writeReport(reportDir, evals, {
+        method: preds.method,
+        dataset: preds.dataset,
+        trainCounts: preds.trainCounts,
+        classNames: preds.classNames,
+      });
+      if (!options.json) console.log(`\nreport: ${files.length} files in ${reportDir}`);
+    }
+    if (options.exportNpy !== undefined) {
+      await exportNpy(options.exportNpy, preds.logits, preds.labels, preds.trainCounts);
+      if (!options.json) {
+        console.log(`exported logits.npy, labels.npy, train_counts.npy to ${options.exportNpy}`);
+      }
+    }
+  } finally {
+    preds.logits.dispose();
+    source?.logits.dispose();
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * Shifted evaluation by shift name, and over the paper's grid (forward 50 ...
+ * uniform ... backward 50).
+ *
+ * @module
+ */
+
+import { parseShift, SHIFT_GRID, shiftIndices, shotGroups } from "../data/mod.ts";
+import {
+  evaluateSelection,
+  type Predictions,
+  type PriorMode,
+  type ShiftEvaluation,
+  type SourceData,
+} from "./shifted.ts";
+
+/** Options of the shifted evaluation. */
+export interface ShiftOptions {
+  prior?: PriorMode;
+  source?: SourceData;
+}
+
+/** The shift names a `--shift` value stands for: the grid for `all`, else the one (validated) name. */
+export function shiftNames(shift: string): string[] {
+  if (shift.trim().toLowerCase() === "all") return [...SHIFT_GRID];
+  return [parseShift(shift).name];
+}
+
+/** Evaluates the model on the shifted test set `shift` (e.g. forward10). */
+export function evaluateShift(
+  preds: Predictions,
+  shift: string,
+  options: ShiftOptions = {},
+): ShiftEvaluation {
+  const name = parseShift(shift).name;
+  const indices = shiftIndices(preds.labels, preds.trainCounts, name);
+  return evaluateSelection(preds, indices, name, {
+    prior: options.prior,
+    source: options.source,
+    groups: shotGroups(preds.trainCounts),
+  });
+}
+
+/** Evaluates every shift of `names` (default: the paper's grid). */
+export function evaluateGrid(
+  preds: Predictions,
+  options: ShiftOptions = {},
+  names: readonly string[] = SHIFT_GRID,
+): ShiftEvaluation[] {
+  return names.map((s) => evaluateShift(preds, s, options));
+}

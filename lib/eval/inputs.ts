@@ -1,0 +1,203 @@
+/**
+ * Where `evaluate` and `estimate-prior` get predictions from: a run directory
+ * (through the trainer's `predictRun`) or logits made elsewhere (.npy files),
+ * checked so that bad input ends in one UsageError line.
+ *
+ * @module
+ */
+
+import { UsageError } from "../cli/errors.ts";
+import { METHODS } from "../losses/mod.ts";
+import { tensor } from "../torch/create.ts";
+import type { Tensor } from "../torch/tensor.ts";
+import type { Device } from "../torch/device.ts";
+import { readNpy } from "./npy.ts";
+import type { Predictions, SourceData } from "./shifted.ts";
+
+/** Predictions plus what a report wants to show. */
+export interface LoadedPredictions extends Predictions {
+  classNames: string[];
+  dataset: string;
+}
+
+/** Where the predictions come from (the command's flags). */
+export interface InputOptions {
+  run?: string;
+  logits?: string;
+  labels?: string;
+  trainCounts?: string;
+  /** Training method of external logits (default softmax). */
+  modelMethod?: string;
+  sourceLogits?: string;
+  sourceLabels?: string;
+  device?: string;
+}
+
+/** Checks that logits [N, C] and labels [N] agree and the labels lie in 0..C-1. */
+export function checkPredictions(
+  logits: Tensor,
+  labels: Int32Array,
+  classes: number,
+  what: string,
+) {
+  if (logits.ndim !== 2) {
+    throw new UsageError(`${what}: logits must be 2-D [N, C], got shape [${logits.shape}]`);
+  }
+  if (logits.shape[1] !== classes) {
+    throw new UsageError(
+      `${what}: logits have ${logits.shape[1]} classes but the training counts list ${classes}`,
+    );
+  }
+  if (logits.shape[0] !== labels.length) {
+    throw new UsageError(
+      `${what}: ${logits.shape[0]} rows of logits but ${labels.length} labels`,
+    );
+  }
+  for (let i = 0; i < labels.length; i++) {
+    if (labels[i] < 0 || labels[i] >= classes) {
+      throw new UsageError(
+        `${what}: label ${labels[i]} at index ${i} is out of range 0..${classes - 1}`,
+      );
+    }
+  }
+}
+
+async function readLogits(path: string): Promise<Tensor> {
+  const a = await readNpy(path);
+  if (a.dtype !== "float32" && a.dtype !== "float64") {
+    throw new UsageError(`${path}: logits must be float32 or float64, got ${a.dtype}`);
+  }
+  if (a.shape.length !== 2) {
+    throw new UsageError(`${path}: logits must be 2-D [N, C], got shape (${a.shape.join(", ")})`);
+  }
+  return tensor(a.data, a.shape, "float32");
+}
+
+async function readLabels(path: string): Promise<Int32Array> {
+  const a = await readNpy(path);
+  if (!["int64", "int32", "int16", "int8", "uint8"].includes(a.dtype)) {
+    throw new UsageError(`${path}: labels must be integers, got ${a.dtype}`);
+  }
+  if (a.shape.length !== 1) {
+    throw new UsageError(`${path}: labels must be 1-D, got shape (${a.shape.join(", ")})`);
+  }
+  return Int32Array.from(a.data as ArrayLike<number | bigint>, Number);
+}
+
+/** Training counts from a .npy file or a JSON array. */
+export async function readTrainCounts(path: string): Promise<number[]> {
+  let counts: unknown;
+  if (path.endsWith(".npy")) {
+    const a = await readNpy(path);
+    counts = Array.from(a.data as ArrayLike<number | bigint>, Number);
+  } else {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(path);
+    } catch (e) {
+      throw new UsageError(`cannot read ${path}: ${(e as Error).message.split("\n")[0]}`);
+    }
+    try {
+      counts = JSON.parse(text);
+    } catch {
+      throw new UsageError(`${path}: training counts must be a .npy file or a JSON array`);
+    }
+  }
+  if (
+    !Array.isArray(counts) || counts.length < 2 ||
+    !counts.every((n) => Number.isInteger(n) && n > 0)
+  ) {
+    throw new UsageError(`${path}: training counts must be at least two positive integers`);
+  }
+  return counts as number[];
+}
+
+async function checkRunDir(run: string): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(run);
+  } catch {
+    throw new UsageError(`run directory ${run} does not exist`);
+  }
+  if (!info.isDirectory) throw new UsageError(`${run} is not a run directory`);
+}
+
+/**
+ * The trainer's predictRun, imported on first use so that evaluating external
+ * logits needs nothing of the training stack.
+ */
+async function predictRun(
+  runDir: string,
+  opts: { split: "test" | "train"; device?: Device },
+) {
+  const mod = await import("../train/predict.ts");
+  return await mod.predictRun(runDir, opts);
+}
+
+/** Loads the test-set predictions named by the flags. */
+export async function loadPredictions(opts: InputOptions): Promise<LoadedPredictions> {
+  if (opts.run !== undefined) {
+    if (opts.logits !== undefined) throw new UsageError("give either --run or --logits, not both");
+    await checkRunDir(opts.run);
+    const p = await predictRun(opts.run, { split: "test", device: opts.device as Device });
+    checkPredictions(p.logits, p.labels, p.trainCounts.length, opts.run);
+    return {
+      logits: p.logits,
+      labels: p.labels,
+      trainCounts: p.trainCounts,
+      method: p.method,
+      classNames: p.classNames,
+      dataset: p.dataset,
+    };
+  }
+  if (opts.logits === undefined || opts.labels === undefined || opts.trainCounts === undefined) {
+    throw new UsageError("give --run DIR, or --logits F --labels F --train-counts F");
+  }
+  const method = opts.modelMethod ?? "softmax";
+  if (!METHODS.includes(method)) {
+    throw new UsageError(`unknown method '${method}' (expected one of: ${METHODS.join(", ")})`);
+  }
+  const trainCounts = await readTrainCounts(opts.trainCounts);
+  const labels = await readLabels(opts.labels);
+  const logits = await readLogits(opts.logits);
+  try {
+    checkPredictions(logits, labels, trainCounts.length, opts.logits);
+  } catch (e) {
+    logits.dispose();
+    throw e;
+  }
+  return {
+    logits,
+    labels,
+    trainCounts,
+    method,
+    classNames: trainCounts.map((_, c) => String(c)),
+    dataset: "external",
+  };
+}
+
+/** Labelled source-distribution predictions for BBSE: the run's training split, or given files. */
+export async function loadSourceData(
+  opts: InputOptions,
+  classes: number,
+): Promise<SourceData> {
+  if (opts.run !== undefined) {
+    // The training split is labelled source data; the model has seen it, so its
+    // confusion is optimistic (BBSE then leans toward the predicted-class mix).
+    const p = await predictRun(opts.run, { split: "train", device: opts.device as Device });
+    checkPredictions(p.logits, p.labels, classes, `${opts.run} (train split)`);
+    return { logits: p.logits, labels: p.labels };
+  }
+  if (opts.sourceLogits === undefined || opts.sourceLabels === undefined) {
+    throw new UsageError("bbse with --logits needs --source-logits F --source-labels F");
+  }
+  const labels = await readLabels(opts.sourceLabels);
+  const logits = await readLogits(opts.sourceLogits);
+  try {
+    checkPredictions(logits, labels, classes, opts.sourceLogits);
+  } catch (e) {
+    logits.dispose();
+    throw e;
+  }
+  return { logits, labels };
+}

@@ -1,0 +1,75 @@
+/**
+ * The run's evaluation report: runDir/report/ with results.json, SVG plots
+ * (accuracy across the shift grid, reliability diagram, per-class accuracy
+ * against training count) and an index.html that shows them.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { accuracyGridSpec, perClassSpec, reliabilitySpec, renderSvg } from "./plots.ts";
+import type { ShiftEvaluation } from "./shifted.ts";
+
+/** What the report describes besides the evaluations. */
+export interface ReportContext {
+  method: string;
+  dataset: string;
+  trainCounts: number[];
+  classNames: string[];
+}
+
+async function writeAtomic(path: string, text: string): Promise<void> {
+  const tmp = `${path}.tmp-${Deno.pid}`;
+  await Deno.writeTextFile(tmp, text);
+  await Deno.rename(tmp, path);
+}
+
+function fmt(v: number | null, digits = 2): string {
+  return v === null ? "-" : v.toFixed(digits);
+}
+
+/** Writes the report into `dir` (created if needed); returns the files written. */
+export async function writeReport(
+  dir: string,
+  evals: readonly ShiftEvaluation[],
+  ctx: ReportContext,
+): Promise<string[]> {
+  if (evals.length === 0) return [];
+  await Deno.mkdir(dir, { recursive: true });
+  const written: string[] = [];
+  const put = async (name: string, text: string) => {
+    await writeAtomic(join(dir, name), text);
+    written.push(join(dir, name));
+  };
+  await put("results.json", JSON.stringify({ ...ctx, evaluations: evals }, null, 1) + "\n");
+  // The reliability and per-class plots show the uniform target when it was evaluated.
+  const focus = evals.find((e) => e.shift === "uniform") ?? evals[0];
+  const plots: [string, string][] = [
+    ["reliability.svg", await renderSvg(reliabilitySpec(focus))],
+    ["per_class.svg", await renderSvg(perClassSpec(focus, ctx.trainCounts, ctx.classNames))],
+  ];
+  if (evals.length > 1) {
+    plots.unshift(["accuracy_grid.svg", await renderSvg(accuracyGridSpec(evals))]);
+  }
+  for (const [name, svg] of plots) await put(name, svg);
+
+  const rows = evals.flatMap((e) =>
+    Object.entries(e.results).map(([v, m]) =>
+      `<tr><td>${e.shift}</td><td>${v}</td><td>${fmt(m.top1)}</td><td>${fmt(m.top5)}</td>` +
+      `<td>${fmt(m.many)}</td><td>${fmt(m.medium)}</td><td>${fmt(m.few)}</td>` +
+      `<td>${fmt(m.ece)}</td><td>${fmt(m.nll, 4)}</td><td>${fmt(m.brier, 4)}</td></tr>`
+    )
+  ).join("\n");
+  const html = `<!doctype html>
+<html><head><meta charset="utf-8"><title>lade report: ${ctx.dataset} ${ctx.method}</title>
+<style>body{font-family:sans-serif;margin:2em}td,th{padding:2px 8px;text-align:right}</style></head>
+<body><h1>${ctx.dataset}, ${ctx.method}</h1>
+<p>Accuracies and ECE in percent; NLL in nats; Brier = sum_c p_c^2 - 2 p_y + 1.</p>
+${plots.map(([name]) => `<p><img src="${name}"></p>`).join("\n")}
+<table><tr><th>shift</th><th>variant</th><th>top-1</th><th>top-5</th><th>many</th><th>medium</th><th>few</th><th>ECE</th><th>NLL</th><th>Brier</th></tr>
+${rows}
+</table></body></html>
+`;
+  await put("index.html", html);
+  return written;
+}

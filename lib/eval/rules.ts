@@ -1,0 +1,65 @@
+/**
+ * Prediction rules: how a trained model's logits f(x) become predictions for
+ * a target prior p_t (design.md):
+ * - `softmax`: argmax f;
+ * - `pc_softmax` (post-compensation): argmax f - log p_s + log p_t;
+ * - `lade` (LADE / prior CE models, whose f models the uniform-prior posterior): argmax f + log p_t.
+ *
+ * @module
+ */
+
+import { UsageError } from "../cli/errors.ts";
+import { priorTensor } from "../losses/source_prior.ts";
+import { scope } from "../torch/memory.ts";
+import type { Tensor } from "../torch/tensor.ts";
+
+/** The prediction rules. */
+export type Rule = "softmax" | "pc_softmax" | "lade";
+
+/** All rules. */
+export const RULES: readonly Rule[] = ["softmax", "pc_softmax", "lade"];
+
+/** Methods whose logits model the uniform-prior posterior (trained on f + log p_s). */
+const UNIFORM_METHODS = new Set(["lade", "prior-ce", "logit-adjusted"]);
+
+/** The rules that apply to a model trained with `method`. */
+export function rulesForMethod(method: string): Rule[] {
+  return UNIFORM_METHODS.has(method) ? ["lade"] : ["softmax", "pc_softmax"];
+}
+
+/** The prior that softmax(f) of a `method` model is calibrated to: p_s, or uniform for LADE-like models. */
+export function calibratedPrior(method: string, sourcePrior: readonly number[]): number[] {
+  return UNIFORM_METHODS.has(method)
+    ? sourcePrior.map(() => 1 / sourcePrior.length)
+    : [...sourcePrior];
+}
+
+/** Whether a rule uses the target prior. */
+export function usesTargetPrior(rule: Rule): boolean {
+  return rule !== "softmax";
+}
+
+/**
+ * The adjusted logits of `rule`: their argmax is the prediction and their
+ * softmax the rule's probabilities. Priors are clipped at 1e-12 before the log.
+ */
+export function adjustLogits(
+  logits: Tensor,
+  rule: Rule,
+  sourcePrior: readonly number[],
+  targetPrior: readonly number[],
+): Tensor {
+  return scope(() => {
+    const logPt = () => priorTensor(targetPrior, logits).clamp(1e-12).log();
+    switch (rule) {
+      case "softmax":
+        return logits.clone();
+      case "pc_softmax":
+        return logits.sub(priorTensor(sourcePrior, logits).clamp(1e-12).log()).add(logPt());
+      case "lade":
+        return logits.add(logPt());
+      default:
+        throw new UsageError(`unknown prediction rule '${rule}'`);
+    }
+  });
+}

@@ -1,0 +1,159 @@
+/**
+ * Evaluation of one shifted test set: every prediction-rule variant of a
+ * model, with the known target prior and, on request, with priors estimated
+ * from the unlabelled shifted predictions (`+em`, `+bbse`).
+ *
+ * @module
+ */
+
+import { UsageError } from "../cli/errors.ts";
+import { countsToPrior } from "../losses/source_prior.ts";
+import { bbsePrior } from "../priors/bbse.ts";
+import { klDivergence, l1Distance } from "../priors/distance.ts";
+import { emPrior } from "../priors/em.ts";
+import { tensor } from "../torch/create.ts";
+import { scope } from "../torch/memory.ts";
+import type { Tensor } from "../torch/tensor.ts";
+import { computeMetrics, type Metrics, type ShotGroupIndices } from "./metrics.ts";
+import { adjustLogits, calibratedPrior, rulesForMethod, usesTargetPrior } from "./rules.ts";
+
+/** A model's raw outputs on the (unshifted) test set, in file order. */
+export interface Predictions {
+  /** float [N, C] raw logits, on the CPU. */
+  logits: Tensor;
+  labels: Int32Array;
+  trainCounts: number[];
+  /** The training method (decides the prediction rules). */
+  method: string;
+}
+
+/** Labelled source-distribution predictions, for BBSE's confusion matrix. */
+export interface SourceData {
+  logits: Tensor;
+  labels: Int32Array;
+}
+
+/** Which target priors to evaluate with: the known one always, plus estimates. */
+export type PriorMode = "known" | "em" | "bbse" | "all";
+
+/** The modes accepted on the command line. */
+export const PRIOR_MODES: readonly PriorMode[] = ["known", "em", "bbse", "all"];
+
+/** An estimated prior and its error against the shifted set's true prior. */
+export interface PriorEstimate {
+  prior: number[];
+  l1: number;
+  kl: number;
+}
+
+/** The evaluation of one shifted test set. */
+export interface ShiftEvaluation {
+  shift: string;
+  /** Samples of each class in the shifted set. */
+  counts: number[];
+  /** The true target prior (counts normalised). */
+  targetPrior: number[];
+  /** Metrics by variant name. */
+  results: Record<string, Metrics>;
+  /** Estimated priors by estimator (em, bbse). */
+  estimates: Record<string, PriorEstimate>;
+  /** Top-1 (%) of argmax f, the raw logits without any prior adjustment. */
+  rawTop1: number;
+}
+
+/** Options of `evaluateSelection`. */
+export interface SelectionOptions {
+  prior?: PriorMode;
+  /** Needed for bbse. */
+  source?: SourceData;
+  /** The shot groups of the classes. */
+  groups: ShotGroupIndices;
+}
+
+/**
+ * Evaluates the test samples `indices` (the shifted set called `shift`) with
+ * every variant of the model's prediction rules.
+ */
+export function evaluateSelection(
+  preds: Predictions,
+  indices: Int32Array,
+  shift: string,
+  options: SelectionOptions,
+): ShiftEvaluation {
+  const mode = options.prior ?? "known";
+  const classes = preds.trainCounts.length;
+  if (preds.logits.ndim !== 2 || preds.logits.shape[1] !== classes) {
+    throw new UsageError(
+      `logits have shape [${preds.logits.shape}] but the training counts list ${classes} classes`,
+    );
+  }
+  if (preds.logits.shape[0] !== preds.labels.length) {
+    throw new UsageError(
+      `${preds.logits.shape[0]} rows of logits but ${preds.labels.length} labels`,
+    );
+  }
+  const wantEm = mode === "em" || mode === "all";
+  const wantBbse = mode === "bbse" || mode === "all";
+  if (wantBbse && !options.source) {
+    throw new UsageError("bbse needs labelled source predictions");
+  }
+  const labels = indices.map((i) => preds.labels[i]);
+  const counts = new Array<number>(classes).fill(0);
+  for (const y of labels) counts[y]++;
+  const targetPrior = countsToPrior(counts);
+  const ps = countsToPrior(preds.trainCounts);
+  const rules = rulesForMethod(preds.method);
+
+  return scope(() => {
+    const logits = preds.logits.indexSelect(0, tensor(indices, [indices.length], "int64"));
+    const priors: Record<string, number[]> = { "": targetPrior };
+    const estimates: Record<string, PriorEstimate> = {};
+    const record = (name: string, prior: number[]) => {
+      priors[`+${name}`] = prior;
+      estimates[name] = {
+        prior,
+        l1: l1Distance(prior, targetPrior),
+        kl: klDivergence(targetPrior, prior),
+      };
+    };
+    if (wantEm) {
+      const probs = logits.softmax(1);
+      record("em", emPrior(probs, calibratedPrior(preds.method, ps)).prior);
+    }
+    if (wantBbse) {
+      record("bbse", bbsePrior(logits, options.source!.logits, options.source!.labels).prior);
+    }
+    const results: Record<string, Metrics> = {};
+    for (const [suffix, prior] of Object.entries(priors)) {
+      for (const rule of rules) {
+        if (suffix !== "" && !usesTargetPrior(rule)) continue;
+        results[rule + suffix] = scope(() =>
+          computeMetrics(adjustLogits(logits, rule, ps, prior), labels, options.groups)
+        );
+      }
+    }
+    const y = tensor(labels, [labels.length], "int64");
+    const rawTop1 = logits.argmax(1).eq(y).to("float64").mean().item() * 100;
+    return { shift, counts, targetPrior, results, estimates, rawTop1 };
+  });
+}
+
+/** The contract's JSON of an evaluation: shift, counts and the summary metrics per variant. */
+export function evaluationJson(e: ShiftEvaluation): Record<string, unknown> {
+  const results: Record<string, unknown> = {};
+  for (const [name, m] of Object.entries(e.results)) {
+    results[name] = {
+      top1: m.top1,
+      top5: m.top5,
+      many: m.many,
+      medium: m.medium,
+      few: m.few,
+      ece: m.ece,
+      nll: m.nll,
+      brier: m.brier,
+    };
+  }
+  const out: Record<string, unknown> = { shift: e.shift, counts: e.counts, results };
+  if (Object.keys(e.estimates).length > 0) out.estimates = e.estimates;
+  return out;
+}

@@ -1,0 +1,34 @@
+/**
+ * LADE = Prior CE + alpha * LADER (Hong et al., CVPR 2021).
+ *
+ * @module
+ */
+
+import { scope } from "../torch/memory.ts";
+import type { Tensor } from "../torch/tensor.ts";
+import { laderLoss } from "./lader.ts";
+import { priorCELoss } from "./prior_ce.ts";
+import type { PriorLike } from "./source_prior.ts";
+
+/** Options of LADE. */
+export interface LadeOptions {
+  /** Weight of LADER (default 0.1, the paper's CIFAR-100-LT value). */
+  alpha?: number;
+  /** REMINE weight of LADER (default 0.1). */
+  lambda?: number;
+}
+
+/** The LADE objective of a batch: a scalar tensor with gradients. */
+export function ladeLoss(
+  logits: Tensor,
+  labels: Tensor,
+  sourcePrior: PriorLike,
+  options: LadeOptions = {},
+): Tensor {
+  const alpha = options.alpha ?? 0.1;
+  return scope(() =>
+    priorCELoss(logits, labels, sourcePrior).add(
+      laderLoss(logits, labels, sourcePrior, { lambda: options.lambda }).mul(alpha),
+    )
+  );
+}

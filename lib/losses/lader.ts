@@ -1,0 +1,42 @@
+/**
+ * LADER, the LAbel distribution DisEntangling Regulariser (Hong et al., CVPR
+ * 2021), per design.md: per class c over the batch
+ *   T1_c = sum_{i: y_i = c} f_c(x_i) / (n_c,batch + 1e-8)   (0 for a class absent from the batch)
+ *   T2_c = logsumexp_i [ f_c(x_i) - log(p_s(c) + 1e-9) + log(1/C) ] - log N
+ *   bound_c = T1_c - T2_c - lambda T2_c^2
+ *   LADER = - sum_c p_s(c) bound_c
+ *
+ * @module
+ */
+
+import { scope } from "../torch/memory.ts";
+import type { Tensor } from "../torch/tensor.ts";
+import { labelsInt64, type PriorLike, priorTensor } from "./source_prior.ts";
+
+/** Options of LADER. */
+export interface LaderOptions {
+  /** The REMINE regulariser weight lambda (default 0.1). */
+  lambda?: number;
+}
+
+/** The LADER regulariser of a batch: a scalar tensor with gradients. */
+export function laderLoss(
+  logits: Tensor,
+  labels: Tensor,
+  sourcePrior: PriorLike,
+  options: LaderOptions = {},
+): Tensor {
+  const lambda = options.lambda ?? 0.1;
+  return scope(() => {
+    const [n, classes] = logits.shape;
+    const ps = priorTensor(sourcePrior, logits);
+    // One-hot membership [N, C] in the logits' dtype: the masked sum gives T1 in one matmul-free op.
+    const member = labelsInt64(labels).oneHot(classes).to(logits.dtype);
+    const perClass = member.sum(0);
+    const t1 = logits.mul(member).sum(0).div(perClass.add(1e-8));
+    const shifted = logits.sub(ps.add(1e-9).log()).add(Math.log(1 / classes));
+    const t2 = shifted.logsumexp(0).sub(Math.log(n));
+    const bound = t1.sub(t2).sub(t2.square().mul(lambda));
+    return bound.mul(ps).sum().neg();
+  });
+}

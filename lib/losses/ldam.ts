@@ -1,0 +1,37 @@
+/**
+ * LDAM (Cao et al., NeurIPS 2019): cross-entropy on s * (f(x) - m_y e_y)
+ * with per-class margins m_c proportional to n_c^(-1/4), the largest equal to
+ * `maxMargin`; with deferred re-weighting (DRW) the class-balanced weights
+ * (beta 0.9999) apply from `drwEpoch` on, plain mean before.
+ *
+ * @module
+ */
+
+import { scope } from "../torch/memory.ts";
+import type { Tensor } from "../torch/tensor.ts";
+import { crossEntropyLoss } from "./cross_entropy.ts";
+import { labelsInt64, priorTensor } from "./source_prior.ts";
+
+/** The LDAM margins of class counts: C * n_c^(-1/4), scaled so the largest is `maxMargin`. */
+export function ldamMargins(counts: readonly number[], maxMargin = 0.5): number[] {
+  const raw = counts.map((n) => 1 / Math.sqrt(Math.sqrt(n)));
+  const top = Math.max(...raw);
+  return raw.map((m) => (m * maxMargin) / top);
+}
+
+/** The LDAM loss of a batch, optionally class-weighted (`weight`, length C). */
+export function ldamLoss(
+  logits: Tensor,
+  labels: Tensor,
+  margins: readonly number[],
+  scale = 30,
+  weight?: readonly number[],
+): Tensor {
+  return scope(() => {
+    const classes = logits.shape[1];
+    const y = labelsInt64(labels);
+    // m_y on the true class only: the one-hot rows times the margin vector.
+    const m = y.oneHot(classes).to(logits.dtype).mul(priorTensor(margins, logits));
+    return crossEntropyLoss(logits.sub(m).mul(scale), y, weight);
+  });
+}

@@ -1,0 +1,85 @@
+/**
+ * Black-box shift estimation (Lipton, Wang & Smola 2018): with the confusion
+ * of a fixed classifier on labelled source data, P(yhat | y), the target's
+ * distribution of predictions mu(yhat) = sum_y P(yhat | y) p_t(y) is solved
+ * for p_t; negatives are clipped and the result renormalised.
+ *
+ * The conditional form needs only P(yhat | y), which label shift leaves
+ * unchanged, so the labelled data need not follow the source prior.
+ *
+ * @module
+ */
+
+import { tensor } from "../torch/create.ts";
+import { scope } from "../torch/memory.ts";
+import type { Tensor } from "../torch/tensor.ts";
+import { solveLinear } from "./solve.ts";
+
+/** Labels as an int64 tensor. */
+function labelTensor(labels: Tensor | Int32Array): Tensor {
+  if (labels instanceof Int32Array) return tensor(labels, [labels.length], "int64");
+  return labels.to("int64");
+}
+
+/** The row-normalised confusion P(yhat = j | y = i) [C, C] of predictions `scores` [N, C]. */
+export function confusionMatrix(scores: Tensor, labels: Tensor | Int32Array): Tensor {
+  return scope(() => {
+    const classes = scores.shape[1];
+    const y = labelTensor(labels);
+    const pred = scores.argmax(1);
+    const joint = y.mul(classes).add(pred).bincount(classes * classes).reshape(classes, classes)
+      .to("float64");
+    return joint.div(joint.sum(1, true).clamp(1));
+  });
+}
+
+/** What BBSE found. */
+export interface BbseResult {
+  /** The estimated target prior (sums to 1). */
+  prior: number[];
+  /** True when the confusion was singular and a ridge-regularised least-squares solve was used. */
+  regularised: boolean;
+}
+
+/**
+ * Estimates the target prior from target scores [N, C] (any classifier's
+ * scores: only their argmax is used) and labelled source scores and labels.
+ */
+export function bbsePrior(
+  targetScores: Tensor,
+  sourceScores: Tensor,
+  sourceLabels: Tensor | Int32Array,
+): BbseResult {
+  const classes = targetScores.shape[1];
+  if (sourceScores.shape[1] !== classes) {
+    throw new RangeError(
+      `BBSE: source scores have ${sourceScores.shape[1]} classes, target ${classes}`,
+    );
+  }
+  return scope(() => {
+    // a[j][i] = P(yhat = j | y = i): mu = a p_t.
+    const a = confusionMatrix(sourceScores, sourceLabels).t().contiguous();
+    const mu = targetScores.argmax(1).bincount(classes).to("float64").div(targetScores.shape[0]);
+    let regularised = false;
+    let w = solveLinear(a, mu);
+    if (w === null) {
+      // Some class is never predicted (or never labelled): least squares with a small ridge.
+      regularised = true;
+      const at = a.t();
+      const eye = tensor(
+        Float64Array.from(
+          { length: classes * classes },
+          (_, k) => (k % (classes + 1) === 0 ? 1e-6 : 0),
+        ),
+        [classes, classes],
+      );
+      w = solveLinear(at.matmul(a).add(eye), at.matmul(mu.unsqueeze(1)).squeeze(1), 0);
+    }
+    const clipped = w!.clamp(0);
+    const total = clipped.sum().item();
+    const prior = total > 0
+      ? (clipped.div(total).toList())
+      : new Array<number>(classes).fill(1 / classes);
+    return { prior, regularised };
+  });
+}

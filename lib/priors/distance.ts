@@ -1,0 +1,15 @@
+/**
+ * Errors of an estimated prior against the true one.
+ *
+ * @module
+ */
+
+/** L1 distance sum_c |p_c - q_c|. */
+export function l1Distance(p: readonly number[], q: readonly number[]): number {
+  return p.reduce((s, v, c) => s + Math.abs(v - q[c]), 0);
+}
+
+/** KL(p || q) = sum_c p_c log(p_c / q_c), with q clipped at 1e-12 (p_c = 0 adds nothing). */
+export function klDivergence(p: readonly number[], q: readonly number[]): number {
+  return p.reduce((s, v, c) => (v > 0 ? s + v * Math.log(v / Math.max(q[c], 1e-12)) : s), 0);
+}

@@ -1,0 +1,13 @@
+/**
+ * lib/priors: source priors from counts, target priors of the named shifts,
+ * and estimation of an unknown target prior (EM, BBSE).
+ *
+ * @module
+ */
+
+export { countsToPrior as sourcePrior } from "../losses/source_prior.ts";
+export { bbsePrior, type BbseResult, confusionMatrix } from "./bbse.ts";
+export { klDivergence, l1Distance } from "./distance.ts";
+export { type EmOptions, emPrior, type EmResult } from "./em.ts";
+export { type EstimateOptions, estimateTargetPrior, ESTIMATORS } from "./estimate.ts";
+export { solveLinear } from "./solve.ts";

@@ -1,0 +1,175 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { encodeNpy, readNpy } from "../../lib/eval/npy.ts";
+import { SHIFT_GRID, shiftedCounts, shiftIndices } from "../../lib/data/mod.ts";
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+const C = 6;
+const PER_CLASS = 40;
+const TRAIN = [400, 150, 60, 30, 12, 5];
+
+/** Deterministic pseudo-random logits (an LCG), so the test computes the expected accuracy itself. */
+function fixture() {
+  const n = C * PER_CLASS;
+  const labels = Int32Array.from({ length: n }, (_, i) => i % C);
+  const logits = new Float32Array(n * C);
+  let s = 12345;
+  const rnd = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
+  for (let i = 0; i < n; i++) {
+    for (let c = 0; c < C; c++) logits[i * C + c] = rnd() * 2 + (c === labels[i] ? 1.2 : 0);
+  }
+  return { labels, logits };
+}
+
+async function lade(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+async function writeFixtures(dir: string) {
+  const { labels, logits } = fixture();
+  await Deno.writeFile(
+    join(dir, "logits.npy"),
+    encodeNpy({ dtype: "float32", shape: [labels.length, C], data: logits }),
+  );
+  await Deno.writeFile(
+    join(dir, "labels.npy"),
+    encodeNpy({ dtype: "int64", shape: [labels.length], data: BigInt64Array.from(labels, BigInt) }),
+  );
+  await Deno.writeTextFile(join(dir, "counts.json"), JSON.stringify(TRAIN));
+  return { labels, logits };
+}
+
+Deno.test("evaluate --logits ... --shift forward10 --json prints the contract's JSON", async () => {
+  const dir = await Deno.makeTempDir();
+  const { labels, logits } = await writeFixtures(dir);
+  const files = [
+    "--logits",
+    join(dir, "logits.npy"),
+    "--labels",
+    join(dir, "labels.npy"),
+    "--train-counts",
+    join(dir, "counts.json"),
+  ];
+  const r = await lade("evaluate", ...files, "--shift", "forward10", "--json");
+  assert.equal(r.code, 0, r.stderr);
+  const json = JSON.parse(r.stdout);
+  assert.equal(json.shift, "forward10");
+  assert.deepEqual(json.counts, shiftedCounts(TRAIN, PER_CLASS, "forward10"));
+  assert.deepEqual(Object.keys(json.results).sort(), ["pc_softmax", "softmax"]);
+  for (const v of Object.values(json.results) as Record<string, number>[]) {
+    for (const k of ["top1", "many", "medium", "few", "ece", "nll", "brier"]) {
+      assert.equal(typeof v[k], "number", k);
+    }
+  }
+  // Top-1 of plain softmax, counted here in JS over the shifted samples.
+  const idx = shiftIndices(labels, TRAIN, "forward10");
+  let correct = 0;
+  for (const i of idx) {
+    const row = Array.from(logits.subarray(i * C, i * C + C));
+    if (row.indexOf(Math.max(...row)) === labels[i]) correct++;
+  }
+  assert.ok(Math.abs(json.results.softmax.top1 - (100 * correct) / idx.length) < 1e-9);
+
+  // --shift all: one object per grid entry; and a report with plots when asked.
+  const all = await lade(
+    "evaluate",
+    ...files,
+    "--shift",
+    "all",
+    "--prior",
+    "em",
+    "--json",
+    "--report",
+    join(dir, "rep"),
+  );
+  assert.equal(all.code, 0, all.stderr);
+  const arr = JSON.parse(all.stdout);
+  assert.deepEqual(arr.map((e: { shift: string }) => e.shift), [...SHIFT_GRID]);
+  assert.ok("pc_softmax+em" in arr[0].results);
+  for (
+    const f of [
+      "results.json",
+      "accuracy_grid.svg",
+      "reliability.svg",
+      "per_class.svg",
+      "index.html",
+    ]
+  ) {
+    const text = await Deno.readTextFile(join(dir, "rep", f));
+    if (f.endsWith(".svg")) assert.match(text, /^<svg/);
+  }
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("estimate-prior and --export-npy through the command line", async () => {
+  const dir = await Deno.makeTempDir();
+  await writeFixtures(dir);
+  const files = [
+    "--logits",
+    join(dir, "logits.npy"),
+    "--labels",
+    join(dir, "labels.npy"),
+    "--train-counts",
+    join(dir, "counts.json"),
+  ];
+  const r = await lade("estimate-prior", ...files, "--shift", "backward5", "--json");
+  assert.equal(r.code, 0, r.stderr);
+  const rep = JSON.parse(r.stdout);
+  const truth = shiftedCounts(TRAIN, PER_CLASS, "backward5");
+  const total = truth.reduce((a, b) => a + b);
+  rep.truth.forEach((p: number, c: number) => assert.ok(Math.abs(p - truth[c] / total) < 1e-12));
+  assert.equal(rep.estimate.length, C);
+  assert.ok(Math.abs(rep.estimate.reduce((a: number, b: number) => a + b) - 1) < 1e-9);
+  assert.ok(rep.l1 >= 0 && rep.kl >= 0 && typeof rep.accuracy.estimated === "number");
+
+  const x = await lade("evaluate", ...files, "--export-npy", join(dir, "out"), "--json");
+  assert.equal(x.code, 0, x.stderr);
+  const back = await readNpy(join(dir, "out", "logits.npy"));
+  assert.deepEqual(back.shape, [C * PER_CLASS, C]);
+  assert.deepEqual([...back.data.subarray(0, 12)], [...fixture().logits.subarray(0, 12)]);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("bad input ends in one line and a non-zero exit", async () => {
+  const dir = await Deno.makeTempDir();
+  await writeFixtures(dir);
+  await Deno.writeFile(
+    join(dir, "short.npy"),
+    encodeNpy({ dtype: "int64", shape: [5], data: new BigInt64Array(5) }),
+  );
+  await Deno.writeTextFile(join(dir, "bad.npy"), "not numpy at all");
+  const base = ["--logits", join(dir, "logits.npy"), "--train-counts", join(dir, "counts.json")];
+  const cases: [string[], RegExp][] = [
+    [
+      ["evaluate", ...base, "--labels", join(dir, "labels.npy"), "--shift", "sideways3"],
+      /unknown shift 'sideways3'/,
+    ],
+    [["evaluate", "--run", join(dir, "no-such-run")], /run directory .* does not exist/],
+    [["evaluate", ...base, "--labels", join(dir, "short.npy")], /rows of logits but 5 labels/],
+    [["evaluate", ...base, "--labels", join(dir, "bad.npy")], /not a valid \.npy file/],
+    [[
+      "estimate-prior",
+      ...base,
+      "--labels",
+      join(dir, "labels.npy"),
+      "--shift",
+      "uniform",
+      "--method",
+      "guess",
+    ], /unknown --method/],
+  ];
+  for (const [args, pattern] of cases) {
+    const r = await lade(...args);
+    assert.notEqual(r.code, 0, args.join(" "));
+    const lines = r.stderr.trim().split("\n");
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0], pattern);
+  }
+  await Deno.remove(dir, { recursive: true });
+});
