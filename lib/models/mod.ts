@@ -1,0 +1,18 @@
+/**
+ * lib/models: handles to the networks built in native/ (CNN for 28-pixel
+ * images, ResNet-32 and its two-branch variant, ResNet-10/50, ResNeXt-50)
+ * with linear or cosine heads.
+ *
+ * @module
+ */
+
+export {
+  type Architecture,
+  ARCHITECTURES,
+  cPath,
+  defaultArchitecture,
+  type Head,
+  HEADS,
+  Model,
+  type ModelOptions,
+} from "./model.ts";

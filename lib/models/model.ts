@@ -1,0 +1,207 @@
+/**
+ * `Model`: a handle to a torch::nn network built in native/ (backbone and
+ * classifier head registered once in C++). Its forward pass returns a new
+ * Tensor that carries autograd back into the module's parameters, so losses
+ * are written in TypeScript and `loss.backward()` reaches the weights.
+ *
+ * @module
+ */
+
+import { UsageError } from "../cli/errors.ts";
+import { type Device, parseDevice } from "../torch/device.ts";
+import { checkPtr, checkStatus } from "../torch/errors.ts";
+import { native } from "../torch/ffi.ts";
+import { Tensor } from "../torch/tensor.ts";
+
+/** The architectures native/src/model_*.cpp builds. */
+export const ARCHITECTURES = [
+  "cnn28",
+  "resnet32",
+  "resnet32-2branch",
+  "resnet10",
+  "resnet50",
+  "resnext50",
+] as const;
+
+/** An architecture name. */
+export type Architecture = typeof ARCHITECTURES[number];
+
+/** Classifier heads: a linear layer, or cosine similarity times a scale. */
+export const HEADS = ["linear", "cosine"] as const;
+
+/** A head name. */
+export type Head = typeof HEADS[number];
+
+/** What to build. */
+export interface ModelOptions {
+  /** The network (see ARCHITECTURES). */
+  arch: Architecture;
+  /** Number of classes (logits). */
+  classes: number;
+  /** Image channels (1 grayscale, 3 colour). */
+  inChannels: number;
+  /** Classifier head (default linear). */
+  head?: Head;
+  /** Cosine head: the logit scale (default 16). */
+  scale?: number;
+  /** Where the parameters live (default cpu). */
+  device?: Device;
+}
+
+/** A C string (NUL-terminated UTF-8) for the native side. */
+export function cPath(path: string): Uint8Array {
+  return new TextEncoder().encode(path + "\0");
+}
+
+const modelFinalizer = new FinalizationRegistry<Deno.PointerObject>((ptr) =>
+  native().lade_model_free(ptr)
+);
+
+/** The architecture lade picks for images of `imageSize` pixels when none is named. */
+export function defaultArchitecture(imageSize: number): Architecture {
+  if (imageSize <= 28) return "cnn28";
+  if (imageSize <= 64) return "resnet32";
+  return "resnet50";
+}
+
+/** A network owned by JavaScript; free it with dispose() (or `using`). */
+export class Model {
+  /** The architecture it was built as. */
+  readonly arch: Architecture;
+  /** Number of classes. */
+  readonly classes: number;
+  #ptr: Deno.PointerObject | null;
+  #device: Device = "cpu";
+  #training = true;
+
+  private constructor(ptr: Deno.PointerObject, arch: Architecture, classes: number) {
+    this.#ptr = ptr;
+    this.arch = arch;
+    this.classes = classes;
+    modelFinalizer.register(this, ptr, this);
+  }
+
+  /**
+   * Builds a model in train mode. Its initial weights come from libtorch's
+   * global generator: call manualSeed() first for a reproducible start.
+   */
+  static create(opts: ModelOptions): Model {
+    if (!(ARCHITECTURES as readonly string[]).includes(opts.arch)) {
+      throw new UsageError(
+        `unknown architecture '${opts.arch}' (use ${ARCHITECTURES.join(", ")})`,
+      );
+    }
+    const head = opts.head ?? "linear";
+    if (!(HEADS as readonly string[]).includes(head)) {
+      throw new UsageError(`unknown head '${head}' (use ${HEADS.join(", ")})`);
+    }
+    const p = native().lade_model_new(
+      cPath(opts.arch),
+      opts.classes,
+      opts.inChannels,
+      head === "cosine" ? 1 : 0,
+      opts.scale ?? 16,
+    );
+    const model = new Model(checkPtr(p, `model ${opts.arch}`), opts.arch, opts.classes);
+    if (opts.device !== undefined && opts.device !== "cpu") model.to(opts.device);
+    return model;
+  }
+
+  /** The native handle (throws once disposed). */
+  get ptr(): Deno.PointerObject {
+    if (this.#ptr === null) throw new TypeError("model used after dispose()");
+    return this.#ptr;
+  }
+
+  /** Where the parameters live. */
+  get device(): Device {
+    return this.#device;
+  }
+
+  /** True in train mode (batch-norm statistics updated), false in eval mode. */
+  get training(): boolean {
+    return this.#training;
+  }
+
+  /** Moves parameters and buffers to `device` (create optimisers after this). */
+  to(device: Device): this {
+    const { name, code } = parseDevice(device);
+    checkStatus(native().lade_model_to(this.ptr, code.type, code.index), `model to ${name}`);
+    this.#device = name;
+    return this;
+  }
+
+  /** Train mode (default) or, with `false`, eval mode. */
+  train(flag = true): this {
+    checkStatus(native().lade_model_set_train(this.ptr, flag ? 1 : 0), "model mode");
+    this.#training = flag;
+    return this;
+  }
+
+  /** Eval mode: batch norm uses its running statistics. */
+  eval(): this {
+    return this.train(false);
+  }
+
+  /** Number of parameter elements. */
+  get numParams(): number {
+    const n = native().lade_model_num_params(this.ptr);
+    if (n < 0n) checkStatus(-1, "parameter count");
+    return Number(n);
+  }
+
+  /** Length of the feature vector the head reads. */
+  get featureDim(): number {
+    const n = native().lade_model_feature_dim(this.ptr);
+    if (n < 0) checkStatus(-1, "feature size");
+    return n;
+  }
+
+  /** Logits [N, classes] of normalised images [N, C, S, S] on the model's device. */
+  forward(images: Tensor): Tensor {
+    return new Tensor(checkPtr(native().lade_model_forward(this.ptr, images.ptr), "forward"));
+  }
+
+  /** Features [N, D] (before the head) and logits [N, classes]. */
+  forwardFeatures(images: Tensor): { features: Tensor; logits: Tensor } {
+    const out = new BigUint64Array(2);
+    checkStatus(native().lade_model_forward_features(this.ptr, images.ptr, out), "forward");
+    return {
+      features: new Tensor(checkPtr(Deno.UnsafePointer.create(out[0]), "features")),
+      logits: new Tensor(checkPtr(Deno.UnsafePointer.create(out[1]), "logits")),
+    };
+  }
+
+  /**
+   * Every parameter (and, with `buffers`, batch-norm statistics) flattened
+   * into one float32 CPU vector: for comparing weights.
+   */
+  stateVector(buffers = true): Tensor {
+    return new Tensor(
+      checkPtr(native().lade_model_state_vector(this.ptr, buffers ? 1 : 0), "state vector"),
+    );
+  }
+
+  /** Writes parameters and buffers to `path` (libtorch's archive format). */
+  save(path: string): void {
+    checkStatus(native().lade_model_save(this.ptr, cPath(path)), `saving the model to ${path}`);
+  }
+
+  /** Reads parameters and buffers written by save() for the same architecture. */
+  load(path: string): void {
+    checkStatus(native().lade_model_load(this.ptr, cPath(path)), `loading the model ${path}`);
+  }
+
+  /** Frees the network (idempotent). */
+  dispose(): void {
+    if (this.#ptr === null) return;
+    modelFinalizer.unregister(this);
+    native().lade_model_free(this.#ptr);
+    this.#ptr = null;
+  }
+
+  /** Frees the network at the end of a `using` block. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}

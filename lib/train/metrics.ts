@@ -1,0 +1,54 @@
+/**
+ * Per-epoch metrics of a run, kept as JSON lines in `metrics.jsonl` (one
+ * object per finished epoch) and rewritten atomically after each epoch.
+ *
+ * @module
+ */
+
+import { writeFileAtomic } from "./checkpoint.ts";
+
+/** The metrics file's name inside a run directory. */
+export const METRICS_FILE = "metrics.jsonl";
+
+/** One finished epoch. */
+export interface EpochMetrics {
+  /** Epochs completed (1-based number of the epoch just finished). */
+  epoch: number;
+  /** Mean training loss over the epoch's samples. */
+  loss: number;
+  /** Learning rate used during the epoch. */
+  lr: number;
+  /** Training top-1 (percent) from the logits of the training steps. */
+  train_acc: number;
+  /** Training throughput. */
+  images_per_sec: number;
+  /** Seconds of training steps. */
+  seconds: number;
+  /** Top-1 (percent) on the uniform test set, when evaluated this epoch. */
+  test_top1?: number;
+  test_many?: number;
+  test_medium?: number;
+  test_few?: number;
+  /** ISO time the epoch ended. */
+  time: string;
+}
+
+/** The metrics of `runDir` (empty when there are none yet). */
+export async function readMetrics(runDir: string): Promise<EpochMetrics[]> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(`${runDir}/${METRICS_FILE}`);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
+    throw e;
+  }
+  return text.split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l));
+}
+
+/** Writes all metrics of a run (atomically). */
+export async function writeMetrics(runDir: string, metrics: EpochMetrics[]): Promise<void> {
+  await writeFileAtomic(
+    `${runDir}/${METRICS_FILE}`,
+    metrics.map((m) => JSON.stringify(m)).join("\n") + (metrics.length ? "\n" : ""),
+  );
+}

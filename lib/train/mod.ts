@@ -1,0 +1,42 @@
+/**
+ * lib/train: the training loop, its configuration, schedules, optimiser,
+ * checkpoints, metrics and the predictions of finished runs.
+ *
+ * @module
+ */
+
+export { type Accuracy, accuracy, perClassCorrect, predictLogits } from "./accuracy.ts";
+export {
+  CHECKPOINT_DIR,
+  type CheckpointState,
+  loadCheckpoint,
+  MANIFEST,
+  type Manifest,
+  readManifest,
+  saveCheckpoint,
+  writeFileAtomic,
+} from "./checkpoint.ts";
+export {
+  type ConfigFlags,
+  ConfigSchema,
+  configToYaml,
+  mergeConfig,
+  parseConfigText,
+  readConfigFile,
+  resolveConfig,
+  type TrainConfig,
+  validateConfig,
+} from "./config.ts";
+export { DEFAULT_CONFIG } from "./default_config.ts";
+export { type EpochMetrics, METRICS_FILE, readMetrics } from "./metrics.ts";
+export { SGD, type SgdOptions } from "./optimizer.ts";
+export { predictRun, readRunInfo, type RunPredictions } from "./predict.ts";
+export { learningRate, type ScheduleConfig } from "./schedule.ts";
+export {
+  CONFIG_FILE,
+  loadConfigDataset,
+  RESULT_FILE,
+  train,
+  type TrainOptions,
+  type TrainResult,
+} from "./trainer.ts";

@@ -1,0 +1,107 @@
+/**
+ * Predictions of a trained run: its resolved configuration and latest
+ * checkpoint, the model in eval mode without gradients, over the unshifted
+ * test (or training) split in file order. lib/eval builds its shifted
+ * evaluations and reports on these.
+ *
+ * @module
+ */
+
+import { UsageError } from "../cli/errors.ts";
+import { type Architecture, Model } from "../models/model.ts";
+import type { Device } from "../torch/device.ts";
+import type { Tensor } from "../torch/tensor.ts";
+import { predictLogits } from "./accuracy.ts";
+import { loadCheckpoint, MANIFEST, type Manifest, readManifest } from "./checkpoint.ts";
+import { loadConfigDataset, useDevice } from "./trainer.ts";
+
+/** A run's raw outputs on one split. */
+export interface RunPredictions {
+  /** float32 [N, C] on the CPU: raw model outputs. */
+  logits: Tensor;
+  /** Class index per sample, in the split's order. */
+  labels: Int32Array;
+  /** Per-class training counts of the run. */
+  trainCounts: number[];
+  /** The training method (softmax, lade, ...). */
+  method: string;
+  classes: number;
+  classNames: string[];
+  /** The dataset name of the run's config. */
+  dataset: string;
+}
+
+async function manifestOf(runDir: string): Promise<Manifest> {
+  try {
+    const stat = await Deno.stat(runDir);
+    if (!stat.isDirectory) throw new UsageError(`--run ${runDir} is not a directory`);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new UsageError(`run directory ${runDir} not found`);
+    }
+    throw e;
+  }
+  const m = await readManifest(runDir);
+  if (m === null) {
+    throw new UsageError(`${runDir} has no checkpoint (${MANIFEST}); train it first`);
+  }
+  return m;
+}
+
+/** What a run was trained on and how, from its checkpoint manifest. */
+export async function readRunInfo(
+  runDir: string,
+): Promise<{
+  method: string;
+  dataset: string;
+  trainCounts: number[];
+  config: Record<string, unknown>;
+}> {
+  const m = await manifestOf(runDir);
+  return {
+    method: m.config.method.name,
+    dataset: m.config.dataset.name,
+    trainCounts: m.trainCounts,
+    config: m.config as unknown as Record<string, unknown>,
+  };
+}
+
+/**
+ * Runs the run's latest checkpoint over `split` (default test) in file
+ * order. The caller owns the returned logits.
+ */
+export async function predictRun(
+  runDir: string,
+  opts: { split?: "test" | "train"; device?: Device; batchSize?: number } = {},
+): Promise<RunPredictions> {
+  const m = await manifestOf(runDir);
+  const device = useDevice(opts.device ?? "cpu");
+  const data = await loadConfigDataset(m.config);
+  try {
+    const set = opts.split === "train" ? data.train : data.test;
+    using model = Model.create({
+      arch: m.arch as Architecture,
+      classes: m.classes,
+      inChannels: m.inChannels,
+      head: m.config.model.head,
+      scale: m.config.model.scale,
+      device,
+    });
+    await loadCheckpoint(runDir, model);
+    const logits = await predictLogits(model, set, data, {
+      device,
+      batchSize: opts.batchSize ?? m.config.train.eval_batch_size,
+    });
+    return {
+      logits,
+      labels: set.labels.slice(),
+      trainCounts: [...m.trainCounts],
+      method: m.config.method.name,
+      classes: m.classes,
+      classNames: [...m.classNames],
+      dataset: m.config.dataset.name,
+    };
+  } finally {
+    data.dispose();
+  }
+}

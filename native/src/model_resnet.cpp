@@ -1,0 +1,114 @@
+// ImageNet-style ResNets for 224-pixel images, as torchvision builds them:
+// ResNet-10 (basic blocks [1,1,1,1]), ResNet-50 (bottlenecks [3,4,6,3]) and
+// ResNeXt-50 32x4d (bottlenecks with 32 groups of width 4). A 7x7 stride-2
+// stem and 3x3 max pooling, four stages, global average pooling.
+#include "model_common.h"
+
+namespace lade {
+namespace {
+
+namespace nn = torch::nn;
+
+nn::Conv2d conv(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t groups = 1) {
+  return nn::Conv2d(
+      nn::Conv2dOptions(in, out, k).stride(stride).padding(k / 2).groups(groups).bias(false));
+}
+
+/// Basic or bottleneck residual block; `expansion` is 1 or 4.
+struct Block : nn::Module {
+  Block(bool bottleneck, int64_t in, int64_t planes, int64_t stride, int64_t groups,
+        int64_t base_width)
+      : bottleneck(bottleneck) {
+    const int64_t out = planes * (bottleneck ? 4 : 1);
+    if (bottleneck) {
+      const int64_t width = planes * base_width / 64 * groups;
+      conv1 = register_module("conv1", conv(in, width, 1, 1));
+      bn1 = register_module("bn1", nn::BatchNorm2d(width));
+      conv2 = register_module("conv2", conv(width, width, 3, stride, groups));
+      bn2 = register_module("bn2", nn::BatchNorm2d(width));
+      conv3 = register_module("conv3", conv(width, out, 1, 1));
+      bn3 = register_module("bn3", nn::BatchNorm2d(out));
+    } else {
+      conv1 = register_module("conv1", conv(in, planes, 3, stride));
+      bn1 = register_module("bn1", nn::BatchNorm2d(planes));
+      conv2 = register_module("conv2", conv(planes, planes, 3, 1));
+      bn2 = register_module("bn2", nn::BatchNorm2d(planes));
+    }
+    if (stride != 1 || in != out) {
+      down_conv = register_module("down_conv", conv(in, out, 1, stride));
+      down_bn = register_module("down_bn", nn::BatchNorm2d(out));
+    }
+  }
+
+  torch::Tensor forward(const torch::Tensor& x) {
+    // In-place ReLUs and sum as torchvision's blocks: batch norm's and the
+    // sum's backward passes do not need their outputs.
+    auto out = bn1->forward(conv1->forward(x)).relu_();
+    out = bn2->forward(conv2->forward(out));
+    if (bottleneck) out = bn3->forward(conv3->forward(torch::relu_(out)));
+    auto identity = down_conv ? down_bn->forward(down_conv->forward(x)) : x;
+    out += identity;
+    return torch::relu_(out);
+  }
+
+  bool bottleneck;
+  nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr}, down_conv{nullptr};
+  nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr}, down_bn{nullptr};
+};
+
+struct ResNet : Backbone {
+  ResNet(bool bottleneck, std::vector<int> layers, int64_t groups, int64_t base_width,
+         int64_t in_channels)
+      : out_features(512 * (bottleneck ? 4 : 1)) {
+    conv1 = register_module("conv1", conv(in_channels, 64, 7, 2));
+    bn1 = register_module("bn1", nn::BatchNorm2d(64));
+    int64_t in = 64;
+    for (int s = 0; s < 4; ++s) {
+      const int64_t planes = 64 << s;
+      for (int b = 0; b < layers[s]; ++b) {
+        stages[s]->push_back(std::make_shared<Block>(bottleneck, in, planes,
+                                                     (b == 0 && s > 0) ? 2 : 1, groups, base_width));
+        in = planes * (bottleneck ? 4 : 1);
+      }
+      register_module("layer" + std::to_string(s + 1), stages[s]);
+    }
+    init_resnet_weights(*this);
+  }
+
+  torch::Tensor forward(torch::Tensor x) override {
+    x = bn1->forward(conv1->forward(x)).relu_();
+    x = torch::max_pool2d(x, 3, 2, 1);
+    for (auto& stage : stages) x = stage->forward(x);
+    return torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
+  }
+
+  int64_t feature_dim() const override { return out_features; }
+
+  int64_t out_features;
+  nn::Conv2d conv1{nullptr};
+  nn::BatchNorm2d bn1{nullptr};
+  nn::Sequential stages[4];
+};
+
+}  // namespace
+
+std::shared_ptr<Backbone> make_resnet_imagenet(const std::string& name, int64_t in_channels) {
+  if (name == "resnet10") return std::make_shared<ResNet>(false, std::vector<int>{1, 1, 1, 1}, 1, 64, in_channels);
+  if (name == "resnet50") return std::make_shared<ResNet>(true, std::vector<int>{3, 4, 6, 3}, 1, 64, in_channels);
+  if (name == "resnext50") return std::make_shared<ResNet>(true, std::vector<int>{3, 4, 6, 3}, 32, 4, in_channels);
+  throw std::invalid_argument("unknown ImageNet architecture '" + name + "'");
+}
+
+void init_resnet_weights(torch::nn::Module& m) {
+  torch::NoGradGuard no_grad;
+  for (auto& module : m.modules(/*include_self=*/false)) {
+    if (auto* c = module->as<torch::nn::Conv2d>()) {
+      torch::nn::init::kaiming_normal_(c->weight, 0.0, torch::kFanOut, torch::kReLU);
+    } else if (auto* bn = module->as<torch::nn::BatchNorm2d>()) {
+      torch::nn::init::ones_(bn->weight);
+      torch::nn::init::zeros_(bn->bias);
+    }
+  }
+}
+
+}  // namespace lade

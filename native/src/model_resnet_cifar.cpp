@@ -1,0 +1,94 @@
+// ResNet-32 for 32-pixel images (CIFAR): a 3x3 stem of 16 channels, three
+// stages of 5 basic blocks (16, 32, 64 channels; the last two halve the
+// resolution), global average pooling. Projection shortcuts (1x1 conv + BN)
+// where the shape changes, as in BBN's ResNet-32 that LADE's code builds on.
+//
+// The two-branch variant (LADE's recipe, from BBN) replaces the last block of
+// the third stage with two parallel blocks; each is pooled and the two
+// 64-vectors are concatenated into 128 features.
+#include "model_common.h"
+
+namespace lade {
+namespace {
+
+namespace nn = torch::nn;
+
+nn::Conv2d conv3x3(int64_t in, int64_t out, int64_t stride) {
+  return nn::Conv2d(nn::Conv2dOptions(in, out, 3).stride(stride).padding(1).bias(false));
+}
+
+struct BasicBlock : nn::Module {
+  BasicBlock(int64_t in, int64_t out, int64_t stride) {
+    conv1 = register_module("conv1", conv3x3(in, out, stride));
+    bn1 = register_module("bn1", nn::BatchNorm2d(out));
+    conv2 = register_module("conv2", conv3x3(out, out, 1));
+    bn2 = register_module("bn2", nn::BatchNorm2d(out));
+    if (stride != 1 || in != out) {
+      down_conv = register_module(
+          "down_conv", nn::Conv2d(nn::Conv2dOptions(in, out, 1).stride(stride).bias(false)));
+      down_bn = register_module("down_bn", nn::BatchNorm2d(out));
+    }
+  }
+
+  torch::Tensor forward(const torch::Tensor& x) {
+    // In-place ReLUs and sum as torchvision's blocks: batch norm's and the
+    // sum's backward passes do not need their outputs.
+    auto out = bn1->forward(conv1->forward(x)).relu_();
+    out = bn2->forward(conv2->forward(out));
+    auto identity = down_conv ? down_bn->forward(down_conv->forward(x)) : x;
+    out += identity;
+    return torch::relu_(out);
+  }
+
+  nn::Conv2d conv1{nullptr}, conv2{nullptr}, down_conv{nullptr};
+  nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, down_bn{nullptr};
+};
+
+struct ResNet32 : Backbone {
+  ResNet32(int64_t in_channels, bool two_branch) : two_branch(two_branch) {
+    conv1 = register_module("conv1", conv3x3(in_channels, 16, 1));
+    bn1 = register_module("bn1", nn::BatchNorm2d(16));
+    const int64_t widths[3] = {16, 32, 64};
+    int64_t in = 16;
+    for (int s = 0; s < 3; ++s) {
+      // The two-branch variant builds the last block of stage 3 twice, in parallel.
+      const int blocks = (two_branch && s == 2) ? 4 : 5;
+      for (int b = 0; b < blocks; ++b) {
+        auto block = std::make_shared<BasicBlock>(in, widths[s], (b == 0 && s > 0) ? 2 : 1);
+        stages[s]->push_back(block);
+        in = widths[s];
+      }
+      register_module("layer" + std::to_string(s + 1), stages[s]);
+    }
+    if (two_branch) {
+      cb_block = register_module("cb_block", std::make_shared<BasicBlock>(64, 64, 1));
+      rb_block = register_module("rb_block", std::make_shared<BasicBlock>(64, 64, 1));
+    }
+    init_resnet_weights(*this);
+  }
+
+  torch::Tensor forward(torch::Tensor x) override {
+    x = bn1->forward(conv1->forward(x)).relu_();
+    for (auto& stage : stages) x = stage->forward(x);
+    if (!two_branch) return torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
+    auto a = torch::adaptive_avg_pool2d(cb_block->forward(x), {1, 1}).flatten(1);
+    auto b = torch::adaptive_avg_pool2d(rb_block->forward(x), {1, 1}).flatten(1);
+    return torch::cat({a, b}, 1);
+  }
+
+  int64_t feature_dim() const override { return two_branch ? 128 : 64; }
+
+  bool two_branch;
+  nn::Conv2d conv1{nullptr};
+  nn::BatchNorm2d bn1{nullptr};
+  nn::Sequential stages[3];
+  std::shared_ptr<BasicBlock> cb_block, rb_block;
+};
+
+}  // namespace
+
+std::shared_ptr<Backbone> make_resnet32(int64_t in_channels, bool two_branch) {
+  return std::make_shared<ResNet32>(in_channels, two_branch);
+}
+
+}  // namespace lade

@@ -1,0 +1,152 @@
+import assert from "node:assert/strict";
+import { Model } from "../../lib/models/mod.ts";
+import { SGD } from "../../lib/train/optimizer.ts";
+import { manualSeed } from "../../lib/torch/device.ts";
+import { noGrad, randn, tensor } from "../../lib/torch/create.ts";
+import { liveTensors, scope } from "../../lib/torch/memory.ts";
+
+// Parameter counts by hand: conv k*k*in*out (no bias), batch norm 2*ch, linear in*out+out.
+const conv = (i: number, o: number, k = 3) => i * o * k * k;
+const bn = (c: number) => 2 * c;
+const linear = (i: number, o: number) => i * o + o;
+
+function cifarBlock(i: number, o: number): number {
+  const shortcut = i !== o ? conv(i, o, 1) + bn(o) : 0;
+  return conv(i, o) + bn(o) + conv(o, o) + bn(o) + shortcut;
+}
+
+Deno.test("cnn28: logits shape and parameter count", () => {
+  manualSeed(0);
+  using model = Model.create({ arch: "cnn28", classes: 10, inChannels: 1 });
+  const expected = conv(1, 32) + bn(32) + conv(32, 64) + bn(64) + conv(64, 128) + bn(128) +
+    linear(128 * 9, 256) + linear(256, 10);
+  assert.equal(model.numParams, expected);
+  assert.equal(model.featureDim, 256);
+  scope(() => {
+    const out = model.forward(randn([4, 1, 28, 28]));
+    assert.deepEqual(out.shape, [4, 10]);
+  });
+});
+
+Deno.test("resnet32 and its two-branch variant: parameter counts and features", () => {
+  manualSeed(0);
+  let blocks = 0;
+  let inC = 16;
+  for (const w of [16, 32, 64]) {
+    for (let b = 0; b < 5; b++) {
+      blocks += cifarBlock(inC, w);
+      inC = w;
+    }
+  }
+  using plain = Model.create({ arch: "resnet32", classes: 100, inChannels: 3 });
+  assert.equal(plain.numParams, conv(3, 16) + bn(16) + blocks + linear(64, 100));
+  assert.equal(plain.featureDim, 64);
+  // Two-branch: the fifth block of stage 3 appears twice; the head reads 128 features.
+  using two = Model.create({ arch: "resnet32-2branch", classes: 100, inChannels: 3 });
+  assert.equal(two.featureDim, 128);
+  assert.equal(
+    two.numParams,
+    conv(3, 16) + bn(16) + blocks + cifarBlock(64, 64) + linear(128, 100),
+  );
+  scope(() => {
+    const { features, logits } = two.forwardFeatures(randn([2, 3, 32, 32]));
+    assert.deepEqual(features.shape, [2, 128]);
+    assert.deepEqual(logits.shape, [2, 100]);
+  });
+});
+
+Deno.test("ImageNet networks: torchvision's parameter counts and a forward pass", () => {
+  manualSeed(0);
+  // torchvision: resnet50 25,557,032 and resnext50_32x4d 25,028,904 parameters (1000 classes).
+  const known: [("resnet50" | "resnext50"), number][] = [
+    ["resnet50", 25_557_032],
+    ["resnext50", 25_028_904],
+  ];
+  for (const [arch, n] of known) {
+    using m = Model.create({ arch, classes: 1000, inChannels: 3 });
+    assert.equal(m.numParams, n, arch);
+    m.eval();
+    scope(() => noGrad(() => assert.deepEqual(m.forward(randn([1, 3, 64, 64])).shape, [1, 1000])));
+  }
+  // ResNet-10: one basic block per stage.
+  using r10 = Model.create({ arch: "resnet10", classes: 5, inChannels: 3 });
+  const stem = conv(3, 64, 7) + bn(64);
+  let body = 0;
+  let inC = 64;
+  for (const w of [64, 128, 256, 512]) {
+    body += cifarBlock(inC, w);
+    inC = w;
+  }
+  assert.equal(r10.numParams, stem + body + linear(512, 5));
+  scope(() => assert.deepEqual(r10.forward(randn([2, 3, 64, 64])).shape, [2, 5]));
+});
+
+Deno.test("cosine head: logits bounded by the scale", () => {
+  manualSeed(1);
+  using m = Model.create({ arch: "cnn28", classes: 3, inChannels: 1, head: "cosine", scale: 5 });
+  assert.equal(
+    m.numParams,
+    conv(1, 32) + bn(32) + conv(32, 64) + bn(64) + conv(64, 128) +
+      bn(128) + linear(128 * 9, 256) + 256 * 3,
+  );
+  scope(() => {
+    const logits = m.forward(randn([6, 1, 28, 28]));
+    const max = logits.abs().max().item();
+    assert.ok(max <= 5 + 1e-5 && max > 0, `max |logit| ${max}`);
+  });
+});
+
+Deno.test("backward reaches the parameters; SGD step; save/load round trip", async () => {
+  manualSeed(2);
+  using model = Model.create({ arch: "cnn28", classes: 4, inChannels: 1 });
+  using opt = new SGD(model, { lr: 0.1, momentum: 0.9, weightDecay: 5e-4 });
+  const before = model.stateVector(false);
+  const live = liveTensors();
+  scope(() => {
+    opt.zeroGrad();
+    const x = randn([8, 1, 28, 28]);
+    const y = tensor(new BigInt64Array([0n, 1n, 2n, 3n, 0n, 1n, 2n, 3n]), [8]);
+    const loss = model.forward(x).logSoftmax(1).gather(1, y.unsqueeze(1)).mean().neg();
+    loss.backward();
+    opt.step();
+  });
+  assert.equal(liveTensors(), live, "no handle leaks from a step");
+  const after = model.stateVector(false);
+  const moved = scope(() => after.sub(before).abs().max().item());
+  assert.ok(moved > 0, "a step changes the weights");
+
+  const dir = await Deno.makeTempDir();
+  model.save(`${dir}/m.pt`);
+  opt.save(`${dir}/o.pt`);
+  manualSeed(99);
+  using other = Model.create({ arch: "cnn28", classes: 4, inChannels: 1 });
+  other.load(`${dir}/m.pt`);
+  const loaded = other.stateVector(true);
+  const orig = model.stateVector(true);
+  assert.equal(scope(() => loaded.sub(orig).abs().max().item()), 0);
+  using opt2 = new SGD(other, { lr: 0.1, momentum: 0.9, weightDecay: 5e-4 });
+  opt2.load(`${dir}/o.pt`);
+  // Same step on both: identical weights afterwards (momentum buffers restored).
+  for (const [m, o] of [[model, opt], [other, opt2]] as const) {
+    manualSeed(5);
+    scope(() => {
+      o.zeroGrad();
+      const loss = m.forward(randn([8, 1, 28, 28])).square().mean();
+      loss.backward();
+      o.step();
+    });
+  }
+  const a = model.stateVector(true);
+  const b = other.stateVector(true);
+  assert.equal(scope(() => a.sub(b).abs().max().item()), 0);
+  assert.throws(() => other.load(`${dir}/missing.pt`), /loading the model/);
+  for (const t of [before, after, loaded, orig, a, b]) t.dispose();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("unknown architecture is a usage error", () => {
+  assert.throws(
+    () => Model.create({ arch: "vgg" as "cnn28", classes: 2, inChannels: 1 }),
+    /unknown architecture 'vgg'/,
+  );
+});

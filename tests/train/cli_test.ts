@@ -1,0 +1,117 @@
+import assert from "node:assert/strict";
+import { Model } from "../../lib/models/model.ts";
+import { loadCheckpoint, readManifest } from "../../lib/train/checkpoint.ts";
+import { readMetrics } from "../../lib/train/metrics.ts";
+import { cudaAvailable } from "../../lib/torch/device.ts";
+import { writeFixture } from "./fixture.ts";
+
+const main = new URL("../../main.ts", import.meta.url).pathname;
+
+async function lade(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", main, "train", ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+async function fixtureYaml(root: string, epochs: number): Promise<string> {
+  const path = `${root}/tiny.yaml`;
+  await Deno.writeTextFile(
+    path,
+    `dataset:\n  name: mnist-lt\n  root: ${root}\n  imbalance: 3\n` +
+      `train:\n  epochs: ${epochs}\n  batch_size: 16\n  eval_batch_size: 64\nthreads: 1\n`,
+  );
+  return path;
+}
+
+function assertOneLineError(r: { code: number; stderr: string }, re: RegExp): void {
+  assert.notEqual(r.code, 0);
+  const lines = r.stderr.trim().split("\n");
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0], /^lade: error: /);
+  assert.match(lines[0], re);
+  assert.doesNotMatch(r.stderr, /\s+at /, "no stack trace");
+}
+
+Deno.test("train --epochs 1 writes a run directory with a loadable checkpoint and metrics", async () => {
+  const root = await writeFixture();
+  const out = `${root}/run`;
+  const r = await lade(["--config", await fixtureYaml(root, 3), "--epochs", "1", "--out", out]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /top-1 accuracy \(%\) on the uniform test set/);
+  assert.match(r.stdout, /uniform\s+\d+\.\d\d/);
+  const metrics = await readMetrics(out);
+  assert.equal(metrics.length, 1);
+  assert.equal(metrics[0].epoch, 1);
+  assert.ok(metrics[0].images_per_sec > 0 && Number.isFinite(metrics[0].loss));
+  assert.ok(typeof metrics[0].test_top1 === "number");
+  assert.match(await Deno.readTextFile(`${out}/config.yaml`), /epochs: 1\n/);
+  const m = (await readManifest(out))!;
+  assert.equal(m.epoch, 1);
+  using model = Model.create({ arch: "cnn28", classes: 10, inChannels: 1 });
+  await loadCheckpoint(out, model);
+  // A second run into the same directory is refused rather than overwriting it.
+  const again = await lade(["--config", `${root}/tiny.yaml`, "--out", out]);
+  assertOneLineError(again, /already holds a run; continue it with --resume/);
+  await Deno.remove(root, { recursive: true });
+});
+
+Deno.test("invalid configs and flags: one-line errors and a non-zero exit", async () => {
+  const root = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${root}/bad.yaml`, "train:\n  epochz: 3\n");
+  assertOneLineError(await lade(["--config", `${root}/bad.yaml`]), /unknown key 'train\.epochz'/);
+  assertOneLineError(
+    await lade(["--epochs", "-3"]),
+    /invalid --epochs -3: must be a positive integer/,
+  );
+  assertOneLineError(
+    await lade(["--epochs", "many"]),
+    /invalid --epochs 'many': expected a number/,
+  );
+  assertOneLineError(await lade(["--dataset", "imagenet"]), /unknown dataset 'imagenet'/);
+  assertOneLineError(await lade(["--config", `${root}/none.yaml`]), /config file .* not found/);
+  assertOneLineError(await lade(["--resume", `${root}/nothing`]), /no checkpoint there/);
+  assertOneLineError(
+    await lade(["--resume", root, "--lr", "1"]),
+    /--lr cannot be combined with --resume/,
+  );
+  if (!cudaAvailable()) {
+    assertOneLineError(
+      await lade(["--device", "cuda:0", "--out", `${root}/gpu`]),
+      /--device cuda:0: CUDA is not available/,
+    );
+  }
+  await Deno.remove(root, { recursive: true });
+});
+
+Deno.test("Ctrl-C writes a checkpoint and exits; --resume finishes the run", async () => {
+  const root = await writeFixture();
+  const out = `${root}/run`;
+  const proc = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", main, "train", "--config", await fixtureYaml(root, 200), "--out", out],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  // Interrupt once the first epoch's checkpoint is there.
+  const until = Date.now() + 60_000;
+  while ((await readManifest(out).catch(() => null)) === null) {
+    assert.ok(Date.now() < until, "no checkpoint within a minute");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  proc.kill("SIGINT");
+  const res = await proc.output();
+  const stdout = new TextDecoder().decode(res.stdout);
+  assert.equal(res.code, 130, new TextDecoder().decode(res.stderr));
+  assert.match(stdout, /continue with: lade train --resume/);
+  const m = (await readManifest(out))!;
+  assert.ok(m.epoch >= 1 && m.epoch < 200);
+  const r = await lade(["--resume", out, "--epochs", String(m.epoch + 1)]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /resuming/);
+  assert.equal((await readManifest(out))!.epoch, m.epoch + 1);
+  assert.equal((await readMetrics(out)).length, m.epoch + 1);
+  await Deno.remove(root, { recursive: true });
+});

@@ -1,0 +1,108 @@
+import assert from "node:assert/strict";
+import { UsageError } from "../../lib/cli/errors.ts";
+import {
+  parseConfigText,
+  readConfigFile,
+  resolveConfig,
+  validateConfig,
+} from "../../lib/train/config.ts";
+import { DEFAULT_CONFIG } from "../../lib/train/default_config.ts";
+
+const configsDir = new URL("../../configs/", import.meta.url).pathname;
+
+function fromText(text: string, flags = {}) {
+  return resolveConfig({ patch: parseConfigText(text, "r.yaml"), path: "r.yaml" }, flags);
+}
+
+Deno.test("the embedded default: Fashion-MNIST-LT R=100, LADE alpha 0.1 lambda 0.1", () => {
+  const c = resolveConfig(undefined, {});
+  assert.equal(c.dataset.name, "fashion-mnist-lt");
+  assert.equal(c.dataset.imbalance, 100);
+  assert.deepEqual([c.method.name, c.method.alpha, c.method.lambda], ["lade", 0.1, 0.1]);
+  assert.deepEqual(c, validateConfig(DEFAULT_CONFIG, "default"));
+});
+
+Deno.test("every recipe in configs/ validates; CIFAR-100-LT carries the paper's values", async () => {
+  const names: string[] = [];
+  for await (const e of Deno.readDir(configsDir)) if (e.name.endsWith(".yaml")) names.push(e.name);
+  assert.ok(names.length >= 7, names.join(","));
+  for (const name of names) {
+    const path = configsDir + name;
+    resolveConfig({ patch: await readConfigFile(path), path }, {});
+  }
+  const c = resolveConfig({
+    patch: await readConfigFile(configsDir + "cifar100-lt_lade.yaml"),
+    path: "cifar100",
+  }, {});
+  assert.equal(c.model.arch, "resnet32-2branch");
+  assert.deepEqual(
+    [c.train.batch_size, c.train.lr, c.train.epochs, c.train.momentum, c.train.weight_decay],
+    [256, 0.2, 200, 0.9, 5e-4],
+  );
+  assert.deepEqual(c.train.schedule.milestones, [120, 160]);
+  assert.deepEqual(c.train.schedule.factors, [0.01, 0.0001]);
+  const imagenet = resolveConfig({
+    patch: await readConfigFile(configsDir + "imagenet-lt_lade.yaml"),
+    path: "imagenet",
+  }, {});
+  assert.deepEqual(
+    [
+      imagenet.method.alpha,
+      imagenet.method.lambda,
+      imagenet.train.lr,
+      imagenet.train.schedule.type,
+    ],
+    [0.05, 0.5, 0.05, "cosine"],
+  );
+});
+
+Deno.test("a recipe merges onto the default; flags override the recipe", () => {
+  const c = fromText("train:\n  epochs: 7\nmethod:\n  name: softmax\n", { lr: 0.3, epochs: 2 });
+  assert.equal(c.train.epochs, 2);
+  assert.equal(c.train.lr, 0.3);
+  assert.equal(c.method.name, "softmax");
+  assert.equal(c.train.batch_size, DEFAULT_CONFIG.train.batch_size);
+});
+
+Deno.test("one-line messages: unknown keys, bad values, unknown names", () => {
+  const cases: [() => unknown, RegExp][] = [
+    [() => fromText("train:\n  epoch: 3\n"), /^r\.yaml: unknown key 'train\.epoch'$/],
+    [() => fromText("colour: red\n"), /^r\.yaml: unknown key 'colour'$/],
+    [
+      () => fromText("train:\n  epochs: -2\n"),
+      /^r\.yaml: invalid train\.epochs \(-2\): must be a positive integer$/,
+    ],
+    [() => fromText("train:\n  lr: fast\n"), /^r\.yaml: invalid train\.lr \("fast"\)/],
+    [() => fromText("train: [1, 2\n"), /^r\.yaml: not valid YAML/],
+    [
+      () => resolveConfig(undefined, { epochs: -1 }),
+      /^invalid --epochs -1: must be a positive integer$/,
+    ],
+    [
+      () => resolveConfig(undefined, { batchSize: 0.5 }),
+      /^invalid --batch-size 0\.5: must be an integer$/,
+    ],
+    [
+      () => resolveConfig(undefined, { dataset: "imagenet" }),
+      /^--dataset: unknown dataset 'imagenet'/,
+    ],
+    [() => resolveConfig(undefined, { method: "magic" }), /^--method: unknown method 'magic'/],
+    [() => resolveConfig(undefined, { device: "tpu" }), /^--device: unknown device 'tpu'/],
+    [
+      () => fromText("train:\n  schedule:\n    type: multistep\n    milestones: [3]\n"),
+      /one factor per milestone/,
+    ],
+  ];
+  for (const [fn, re] of cases) {
+    assert.throws(fn, (e: unknown) => {
+      assert.ok(e instanceof UsageError, String(e));
+      assert.ok(!e.message.includes("\n"), "one line");
+      assert.match(e.message, re);
+      return true;
+    });
+  }
+});
+
+Deno.test("a missing config file is a usage error", async () => {
+  await assert.rejects(() => readConfigFile("/nonexistent/x.yaml"), /config file .* not found/);
+});
