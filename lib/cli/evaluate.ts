@@ -13,6 +13,7 @@ import { shiftNames } from "../eval/grid.ts";
 import { evaluateShift } from "../eval/grid.ts";
 import { type InputOptions, loadPredictions, loadSourceData } from "../eval/inputs.ts";
 import { writeNpy } from "../eval/npy.ts";
+import { formatGrid } from "../eval/grid_table.ts";
 import { writeReport } from "../eval/report.ts";
 import {
   evaluationJson,
@@ -118,7 +119,9 @@ export async function evaluateCommand(options: EvaluateOptions): Promise<void> {
       console.log(JSON.stringify(all ? json : json[0]));
     } else {
       console.log(`${preds.dataset}, method ${preds.method}, ${preds.labels.length} test samples`);
-      for (const e of evals) console.log("\n" + formatEvaluation(e));
+      // One table per shift for a single shift; the compact grid for several.
+      if (evals.length === 1) console.log("\n" + formatEvaluation(evals[0]));
+      else console.log("\n" + formatGrid(evals));
     }
     const reportDir = typeof options.report === "string"
       ? options.report

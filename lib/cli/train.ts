@@ -7,6 +7,7 @@
  */
 
 import { UsageError } from "./errors.ts";
+import { evaluateCommand } from "./evaluate.ts";
 import { readManifest } from "../train/checkpoint.ts";
 import {
   type ConfigFlags,
@@ -175,4 +176,6 @@ export async function trainCommand(o: TrainCommandOptions): Promise<void> {
     Deno.exit(130);
   }
   printResult(result);
+  // End with the shift grid, as the paper reports it (and the run's report).
+  await evaluateCommand({ run: runDir, shift: "all" });
 }
