@@ -12,6 +12,7 @@
  */
 
 import { join } from "node:path";
+import { median } from "./python.ts";
 import { BatchLoader } from "../lib/data/batch_loader.ts";
 import { loadDataset } from "../lib/data/datasets.ts";
 import { writeImage } from "../lib/data/image_io.ts";
@@ -32,12 +33,6 @@ function flag(name: string, fallback: string): string {
 
 const device = flag("--device", "cpu") as Device;
 const steps = Number(flag("--steps", "20"));
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 /** Preparation alone: per-batch intervals while the consumer does nothing. */
 async function prepareOnly(loader: BatchLoader, batchSize: number, batches: number) {

@@ -13,6 +13,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { median } from "./python.ts";
 import { createLoss } from "../lib/losses/mod.ts";
 import { type Architecture, Model } from "../lib/models/model.ts";
 import { SGD } from "../lib/train/optimizer.ts";
@@ -39,12 +40,6 @@ const batch = Number(values.batch);
 const steps = Number(values.steps);
 const warmup = Number(values.warmup);
 const repeats = Number(values.repeats);
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 /** lade: the trainer's step (forward, loss, backward, SGD step, loss.item()) on prepared batches. */
 function ladeRates(arch: Architecture): number[] {
