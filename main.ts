@@ -83,7 +83,14 @@ export function buildProgram(): Command {
     .option("--labels <file>", "labels [N] (.npy) of --logits")
     .option("--train-counts <file>", "training class counts (.npy or JSON array) of --logits")
     .option("--model-method <name>", "training method of --logits (decides the rules)", "softmax")
-    .option("--source-logits <file>", "labelled source logits for bbse with --logits (.npy)")
+    .option(
+      "--calibration <kind>",
+      "EM's calibration on labelled source data: bcts, ts or none (default bcts)",
+    )
+    .option(
+      "--source-logits <file>",
+      "labelled source logits (bbse, calibrated em) with --logits (.npy)",
+    )
     .option("--source-labels <file>", "their labels (.npy)")
     .option("--report <dir>", "write the report here (default: DIR/report for --run)")
     .option("--no-report", "do not write a report")
@@ -102,7 +109,14 @@ export function buildProgram(): Command {
     .option("--labels <file>", "labels [N] (.npy) of --logits")
     .option("--train-counts <file>", "training class counts (.npy or JSON array) of --logits")
     .option("--model-method <name>", "training method of --logits", "softmax")
-    .option("--source-logits <file>", "labelled source logits for bbse with --logits (.npy)")
+    .option(
+      "--calibration <kind>",
+      "EM's calibration on labelled source data: bcts, ts or none (default bcts)",
+    )
+    .option(
+      "--source-logits <file>",
+      "labelled source logits (bbse, calibrated em) with --logits (.npy)",
+    )
     .option("--source-labels <file>", "their labels (.npy)")
     .option("--device <device>", "device for --run predictions (cpu, cuda:N)")
     .action(async (options) => {

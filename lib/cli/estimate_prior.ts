@@ -2,20 +2,29 @@
  * `lade estimate-prior`: estimates the target prior of a shifted test set from
  * the model's unlabelled predictions (EM or BBSE), and reports the estimate,
  * the true prior, the L1 and KL errors and the accuracy when predicting with it.
+ * EM calibrates on labelled source data first (BCTS) whenever there is some:
+ * a run's training split, or --source-logits/--source-labels.
  *
  * @module
  */
 
 import { UsageError } from "./errors.ts";
 import { evaluateShift } from "../eval/grid.ts";
-import { type InputOptions, loadPredictions, loadSourceData } from "../eval/inputs.ts";
-import type { SourceData } from "../eval/shifted.ts";
+import {
+  hasSourceData,
+  type InputOptions,
+  loadPredictions,
+  loadSourceData,
+} from "../eval/inputs.ts";
+import { parseEmCalibration, type PriorEstimate, type SourceData } from "../eval/shifted.ts";
 import { rulesForMethod, usesTargetPrior } from "../eval/rules.ts";
 
 /** The flags of `estimate-prior`. */
 export interface EstimatePriorOptions extends InputOptions {
   shift: string;
   method?: string;
+  /** EM's calibration on source data: bcts (default), ts or none. */
+  calibration?: string;
   json?: boolean;
 }
 
@@ -27,6 +36,8 @@ export interface PriorReport {
   truth: number[];
   l1: number;
   kl: number;
+  /** For EM on calibrated posteriors: the calibration fitted on the source data. */
+  calibration?: PriorEstimate["calibration"];
   /** Top-1 (%) of the prior-using rule with the estimate, with the true prior, and without adjustment. */
   accuracy: { rule: string; estimated: number; known: number; unadjusted: number };
 }
@@ -37,11 +48,15 @@ export async function estimatePriorCommand(options: EstimatePriorOptions): Promi
   if (method !== "em" && method !== "bbse") {
     throw new UsageError(`unknown --method '${method}' (expected em or bbse)`);
   }
+  const emCalibration = parseEmCalibration(options.calibration);
   const preds = await loadPredictions(options);
   let source: SourceData | undefined;
   try {
-    if (method === "bbse") source = await loadSourceData(options, preds.trainCounts.length);
-    const e = evaluateShift(preds, options.shift, { prior: method, source });
+    const calibrate = method === "em" && emCalibration !== "none" && hasSourceData(options);
+    if (method === "bbse" || calibrate) {
+      source = await loadSourceData(options, preds.trainCounts.length);
+    }
+    const e = evaluateShift(preds, options.shift, { prior: method, source, emCalibration });
     const rule = rulesForMethod(preds.method).find(usesTargetPrior)!;
     const est = e.estimates[method];
     const report: PriorReport = {
@@ -51,6 +66,7 @@ export async function estimatePriorCommand(options: EstimatePriorOptions): Promi
       truth: e.targetPrior,
       l1: est.l1,
       kl: est.kl,
+      ...(est.calibration ? { calibration: est.calibration } : {}),
       accuracy: {
         rule,
         estimated: e.results[`${rule}+${method}`].top1,
@@ -62,7 +78,13 @@ export async function estimatePriorCommand(options: EstimatePriorOptions): Promi
       console.log(JSON.stringify(report));
     } else {
       const p = (xs: number[]) => xs.map((x) => x.toFixed(4)).join(" ");
-      console.log(`shift ${report.shift}, ${method} estimate (${preds.method} model)`);
+      const cal = report.calibration;
+      const how = cal
+        ? `, after ${cal.kind.toUpperCase()} on source data (T ${cal.temperature.toFixed(3)})`
+        : method === "em"
+        ? ", uncalibrated"
+        : "";
+      console.log(`shift ${report.shift}, ${method} estimate (${preds.method} model${how})`);
       console.log(`estimate  ${p(report.estimate)}`);
       console.log(`true      ${p(report.truth)}`);
       console.log(`L1 ${report.l1.toFixed(4)}  KL ${report.kl.toFixed(4)}`);

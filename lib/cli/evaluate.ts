@@ -11,12 +11,19 @@ import { join } from "node:path";
 import { UsageError } from "./errors.ts";
 import { shiftNames } from "../eval/grid.ts";
 import { evaluateShift } from "../eval/grid.ts";
-import { type InputOptions, loadPredictions, loadSourceData } from "../eval/inputs.ts";
+import {
+  hasSourceData,
+  type InputOptions,
+  loadPredictions,
+  loadSourceData,
+} from "../eval/inputs.ts";
 import { writeNpy } from "../eval/npy.ts";
 import { formatGrid } from "../eval/grid_table.ts";
 import { writeReport } from "../eval/report.ts";
 import {
   evaluationJson,
+  fitSourceCalibration,
+  parseEmCalibration,
   PRIOR_MODES,
   type PriorMode,
   type ShiftEvaluation,
@@ -28,6 +35,8 @@ import type { Tensor } from "../torch/tensor.ts";
 export interface EvaluateOptions extends InputOptions {
   shift?: string;
   prior?: string;
+  /** EM's calibration on source data: bcts (default), ts or none. */
+  calibration?: string;
   json?: boolean;
   /** false: do not write the run's report. */
   report?: boolean | string;
@@ -67,7 +76,12 @@ export function formatEvaluation(e: ShiftEvaluation): string {
   const total = e.counts.reduce((a, b) => a + b, 0);
   const out = [`shift ${e.shift}: ${total} test samples`, line(header), ...rows.map(line)];
   for (const [name, est] of Object.entries(e.estimates)) {
-    out.push(`  ${name} prior estimate: L1 ${est.l1.toFixed(4)}, KL ${est.kl.toFixed(4)}`);
+    const cal = est.calibration
+      ? ` (after ${est.calibration.kind.toUpperCase()}, T ${
+        est.calibration.temperature.toFixed(3)
+      })`
+      : "";
+    out.push(`  ${name} prior estimate: L1 ${est.l1.toFixed(4)}, KL ${est.kl.toFixed(4)}${cal}`);
   }
   return out.join("\n");
 }
@@ -105,14 +119,23 @@ export async function exportNpy(
 /** Runs `evaluate`. */
 export async function evaluateCommand(options: EvaluateOptions): Promise<void> {
   const mode = parsePriorMode(options.prior);
+  const emCalibration = parseEmCalibration(options.calibration);
   const names = shiftNames(options.shift ?? "uniform");
   const preds = await loadPredictions(options);
   let source: SourceData | undefined;
   try {
-    if (mode === "bbse" || mode === "all") {
+    const wantEm = mode === "em" || mode === "all";
+    const calibrate = wantEm && emCalibration !== "none" && hasSourceData(options);
+    if (mode === "bbse" || mode === "all" || calibrate) {
       source = await loadSourceData(options, preds.trainCounts.length);
     }
-    const evals = names.map((s) => evaluateShift(preds, s, { prior: mode, source }));
+    // One calibration for every shift: the source data does not change with the shift.
+    const sourceCalibration = calibrate && source
+      ? fitSourceCalibration(preds, source, emCalibration)
+      : undefined;
+    const evals = names.map((s) =>
+      evaluateShift(preds, s, { prior: mode, source, emCalibration, sourceCalibration })
+    );
     if (options.json) {
       const json = evals.map(evaluationJson);
       const all = (options.shift ?? "").trim().toLowerCase() === "all";

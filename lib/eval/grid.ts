@@ -7,10 +7,13 @@
 
 import { parseShift, SHIFT_GRID, shiftIndices, shotGroups } from "../data/mod.ts";
 import {
+  type EmCalibrationMode,
   evaluateSelection,
+  fitSourceCalibration,
   type Predictions,
   type PriorMode,
   type ShiftEvaluation,
+  type SourceCalibration,
   type SourceData,
 } from "./shifted.ts";
 
@@ -18,6 +21,10 @@ import {
 export interface ShiftOptions {
   prior?: PriorMode;
   source?: SourceData;
+  /** EM's calibration on `source` (default bcts; "none" for plain EM). */
+  emCalibration?: EmCalibrationMode;
+  /** A calibration already fitted on `source` (see `fitSourceCalibration`). */
+  sourceCalibration?: SourceCalibration;
 }
 
 /** The shift names a `--shift` value stands for: the grid for `all`, else the one (validated) name. */
@@ -37,6 +44,8 @@ export function evaluateShift(
   return evaluateSelection(preds, indices, name, {
     prior: options.prior,
     source: options.source,
+    emCalibration: options.emCalibration,
+    sourceCalibration: options.sourceCalibration,
     groups: shotGroups(preds.trainCounts),
   });
 }
@@ -47,5 +56,11 @@ export function evaluateGrid(
   options: ShiftOptions = {},
   names: readonly string[] = SHIFT_GRID,
 ): ShiftEvaluation[] {
-  return names.map((s) => evaluateShift(preds, s, options));
+  // Fit EM's source calibration once for the whole grid rather than per shift.
+  const wantEm = options.prior === "em" || options.prior === "all";
+  const kind = options.emCalibration ?? "bcts";
+  const shared = wantEm && kind !== "none" && options.source && !options.sourceCalibration
+    ? { ...options, sourceCalibration: fitSourceCalibration(preds, options.source, kind) }
+    : options;
+  return names.map((s) => evaluateShift(preds, s, shared));
 }

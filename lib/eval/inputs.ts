@@ -176,20 +176,36 @@ export async function loadPredictions(opts: InputOptions): Promise<LoadedPredict
   };
 }
 
-/** Labelled source-distribution predictions for BBSE: the run's training split, or given files. */
+/**
+ * Whether the flags give labelled source data: a run (its training split) or
+ * source files. Either source file alone counts, so that `loadSourceData`
+ * reports the missing one rather than EM silently running uncalibrated.
+ */
+export function hasSourceData(opts: InputOptions): boolean {
+  return opts.run !== undefined || opts.sourceLogits !== undefined ||
+    opts.sourceLabels !== undefined;
+}
+
+/**
+ * Labelled source-distribution predictions for BBSE and EM's calibration: the
+ * run's training split, or given files.
+ */
 export async function loadSourceData(
   opts: InputOptions,
   classes: number,
 ): Promise<SourceData> {
   if (opts.run !== undefined) {
     // The training split is labelled source data; the model has seen it, so its
-    // confusion is optimistic (BBSE then leans toward the predicted-class mix).
+    // confusion is optimistic (BBSE then leans toward the predicted-class mix)
+    // and a calibration fitted on it under-corrects over-confidence.
     const p = await predictRun(opts.run, { split: "train", device: opts.device as Device });
     checkPredictions(p.logits, p.labels, classes, `${opts.run} (train split)`);
     return { logits: p.logits, labels: p.labels };
   }
   if (opts.sourceLogits === undefined || opts.sourceLabels === undefined) {
-    throw new UsageError("bbse with --logits needs --source-logits F --source-labels F");
+    throw new UsageError(
+      "bbse (and calibrated em) with --logits needs --source-logits F --source-labels F",
+    );
   }
   const labels = await readLabels(opts.sourceLabels);
   const logits = await readLogits(opts.sourceLogits);

@@ -34,6 +34,24 @@ export function calibratedPrior(method: string, sourcePrior: readonly number[]):
     : [...sourcePrior];
 }
 
+/**
+ * Logits of the model's source posterior p(y | x) under the training prior:
+ * f for softmax-trained models, f + log p_s for LADE-like ones (whose f models
+ * the uniform-prior posterior). Calibration on labelled source data and EM
+ * both work on this posterior.
+ */
+export function sourcePosteriorLogits(
+  logits: Tensor,
+  method: string,
+  sourcePrior: readonly number[],
+): Tensor {
+  return scope(() =>
+    UNIFORM_METHODS.has(method)
+      ? logits.add(priorTensor(sourcePrior, logits).clamp(1e-12).log())
+      : logits.clone()
+  );
+}
+
 /** Whether a rule uses the target prior. */
 export function usesTargetPrior(rule: Rule): boolean {
   return rule !== "softmax";

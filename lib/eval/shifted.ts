@@ -1,7 +1,10 @@
 /**
  * Evaluation of one shifted test set: every prediction-rule variant of a
  * model, with the known target prior and, on request, with priors estimated
- * from the unlabelled shifted predictions (`+em`, `+bbse`).
+ * from the unlabelled shifted predictions (`+em`, `+bbse`). With labelled
+ * source data, EM runs on posteriors recalibrated on that data (BCTS by
+ * default; Alexandari et al. 2020), since raw network posteriors are too
+ * miscalibrated for EM's re-weighting.
  *
  * @module
  */
@@ -10,12 +13,26 @@ import { UsageError } from "../cli/errors.ts";
 import { countsToPrior } from "../losses/source_prior.ts";
 import { bbsePrior } from "../priors/bbse.ts";
 import { klDivergence, l1Distance } from "../priors/distance.ts";
+import {
+  applyCalibration,
+  type Calibration,
+  CALIBRATION_KINDS,
+  type CalibrationKind,
+  fitCalibration,
+  labelFrequencies,
+} from "../priors/calibration.ts";
 import { emPrior } from "../priors/em.ts";
 import { tensor } from "../torch/create.ts";
 import { scope } from "../torch/memory.ts";
 import type { Tensor } from "../torch/tensor.ts";
 import { computeMetrics, type Metrics, type ShotGroupIndices } from "./metrics.ts";
-import { adjustLogits, calibratedPrior, rulesForMethod, usesTargetPrior } from "./rules.ts";
+import {
+  adjustLogits,
+  calibratedPrior,
+  rulesForMethod,
+  sourcePosteriorLogits,
+  usesTargetPrior,
+} from "./rules.ts";
 
 /** A model's raw outputs on the (unshifted) test set, in file order. */
 export interface Predictions {
@@ -27,7 +44,7 @@ export interface Predictions {
   method: string;
 }
 
-/** Labelled source-distribution predictions, for BBSE's confusion matrix. */
+/** Labelled source-distribution predictions, for BBSE's confusion matrix and EM's calibration. */
 export interface SourceData {
   logits: Tensor;
   labels: Int32Array;
@@ -39,11 +56,55 @@ export type PriorMode = "known" | "em" | "bbse" | "all";
 /** The modes accepted on the command line. */
 export const PRIOR_MODES: readonly PriorMode[] = ["known", "em", "bbse", "all"];
 
+/** How EM calibrates on source data first: a calibration kind, or "none" for plain EM. */
+export type EmCalibrationMode = CalibrationKind | "none";
+
+/** The EM calibration modes accepted on the command line. */
+export const EM_CALIBRATION_MODES: readonly EmCalibrationMode[] = ["none", ...CALIBRATION_KINDS];
+
+/** Parses an EM calibration option (default bcts). */
+export function parseEmCalibration(text: string | undefined): EmCalibrationMode {
+  const mode = (text ?? "bcts") as EmCalibrationMode;
+  if (!EM_CALIBRATION_MODES.includes(mode)) {
+    throw new UsageError(
+      `unknown calibration '${text}' (expected one of: ${EM_CALIBRATION_MODES.join(", ")})`,
+    );
+  }
+  return mode;
+}
+
+/** A calibration fitted on a model's source data, ready for EM on any shifted set. */
+export interface SourceCalibration {
+  calibration: Calibration;
+  /** What the calibrated posteriors are calibrated to: the source labels' class frequencies. */
+  referencePrior: number[];
+}
+
+/**
+ * Fits `kind` (default BCTS) on the source data's source-posterior logits
+ * (f + log p_s for LADE-like models, see rules.ts), once per model: the
+ * shifted sets of a grid all reuse it.
+ */
+export function fitSourceCalibration(
+  preds: Pick<Predictions, "method" | "trainCounts">,
+  source: SourceData,
+  kind: CalibrationKind = "bcts",
+): SourceCalibration {
+  const classes = preds.trainCounts.length;
+  const ps = countsToPrior(preds.trainCounts);
+  const calibration = scope(() =>
+    fitCalibration(sourcePosteriorLogits(source.logits, preds.method, ps), source.labels, { kind })
+  );
+  return { calibration, referencePrior: labelFrequencies(source.labels, classes) };
+}
+
 /** An estimated prior and its error against the shifted set's true prior. */
 export interface PriorEstimate {
   prior: number[];
   l1: number;
   kl: number;
+  /** For EM on calibrated posteriors: the calibration used. */
+  calibration?: { kind: CalibrationKind; temperature: number; bias: number[] };
 }
 
 /** The evaluation of one shifted test set. */
@@ -64,8 +125,12 @@ export interface ShiftEvaluation {
 /** Options of `evaluateSelection`. */
 export interface SelectionOptions {
   prior?: PriorMode;
-  /** Needed for bbse. */
+  /** Needed for bbse; for em, the data it calibrates on (plain EM without it). */
   source?: SourceData;
+  /** EM's calibration on `source` (default bcts; "none": plain EM even with source data). */
+  emCalibration?: EmCalibrationMode;
+  /** A calibration already fitted by `fitSourceCalibration` (saves refitting per shift). */
+  sourceCalibration?: SourceCalibration;
   /** The shot groups of the classes. */
   groups: ShotGroupIndices;
 }
@@ -108,17 +173,29 @@ export function evaluateSelection(
     const logits = preds.logits.indexSelect(0, tensor(indices, [indices.length], "int64"));
     const priors: Record<string, number[]> = { "": targetPrior };
     const estimates: Record<string, PriorEstimate> = {};
-    const record = (name: string, prior: number[]) => {
+    const record = (name: string, prior: number[], extra: Partial<PriorEstimate> = {}) => {
       priors[`+${name}`] = prior;
       estimates[name] = {
         prior,
         l1: l1Distance(prior, targetPrior),
         kl: klDivergence(targetPrior, prior),
+        ...extra,
       };
     };
     if (wantEm) {
-      const probs = logits.softmax(1);
-      record("em", emPrior(probs, calibratedPrior(preds.method, ps)).prior);
+      const kind = options.emCalibration ?? "bcts";
+      const cal = kind === "none" ? undefined : options.sourceCalibration ??
+        (options.source ? fitSourceCalibration(preds, options.source, kind) : undefined);
+      if (cal === undefined) {
+        record("em", emPrior(logits.softmax(1), calibratedPrior(preds.method, ps)).prior);
+      } else {
+        const z = sourcePosteriorLogits(logits, preds.method, ps).to("float64");
+        const probs = applyCalibration(z, cal.calibration).softmax(1);
+        const c = cal.calibration;
+        record("em", emPrior(probs, cal.referencePrior).prior, {
+          calibration: { kind: c.kind, temperature: c.temperature, bias: c.bias },
+        });
+      }
     }
     if (wantBbse) {
       record("bbse", bbsePrior(logits, options.source!.logits, options.source!.labels).prior);

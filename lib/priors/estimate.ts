@@ -8,14 +8,30 @@ import { UsageError } from "../cli/errors.ts";
 import type { Tensor } from "../torch/tensor.ts";
 import type { PriorLike } from "../losses/source_prior.ts";
 import { bbsePrior } from "./bbse.ts";
+import { calibratedEmPrior, CALIBRATION_KINDS, type CalibrationKind } from "./calibration.ts";
 import { emPrior } from "./em.ts";
+import { scope } from "../torch/memory.ts";
 
 /** The estimators. */
 export const ESTIMATORS: readonly string[] = ["em", "bbse"];
 
 /** Options of `estimateTargetPrior`. */
 export type EstimateOptions =
-  | { method: "em"; maxIterations?: number; tolerance?: number }
+  | {
+    method: "em";
+    maxIterations?: number;
+    tolerance?: number;
+    /**
+     * Calibrate on labelled source data first (Alexandari et al. 2020):
+     * "bcts" (the default when `sourceProbs` and `sourceLabels` are given),
+     * "ts", or "none" for plain EM. Without source data EM runs plain.
+     */
+    calibration?: CalibrationKind | "none";
+    /** Posteriors of labelled source data [M, C] from the same model as `probs`. */
+    sourceProbs?: Tensor;
+    /** Labels of that data. */
+    sourceLabels?: Tensor | Int32Array;
+  }
   | {
     method: "bbse";
     /** Scores of labelled source data [M, C] (probabilities or logits: only the argmax counts). */
@@ -27,7 +43,10 @@ export type EstimateOptions =
 /**
  * Estimates the class prior of unlabelled target data from its posteriors
  * `probs` [N, C], calibrated to `sourcePrior` (for EM; BBSE uses only the
- * argmax and the labelled source predictions). Returns a number array summing to 1.
+ * argmax and the labelled source predictions). EM given labelled source
+ * posteriors first recalibrates both on them (BCTS by default) and then refers
+ * to the source labels' class frequencies instead of `sourcePrior`.
+ * Returns a number array summing to 1.
  */
 export function estimateTargetPrior(
   probs: Tensor,
@@ -35,8 +54,25 @@ export function estimateTargetPrior(
   options: EstimateOptions = { method: "em" },
 ): number[] {
   switch (options.method) {
-    case "em":
-      return emPrior(probs, sourcePrior, options).prior;
+    case "em": {
+      const kind = options.calibration ?? "bcts";
+      if (kind !== "none" && !CALIBRATION_KINDS.includes(kind)) {
+        throw new UsageError(`unknown calibration '${kind}' (expected none, ts or bcts)`);
+      }
+      if (kind === "none" || !options.sourceProbs || !options.sourceLabels) {
+        return emPrior(probs, sourcePrior, options).prior;
+      }
+      const { sourceProbs, sourceLabels } = options;
+      // log p is a logit vector of p (softmax(log p) = p); the clamp keeps zeros finite.
+      return scope(() =>
+        calibratedEmPrior(
+          probs.to("float64").clamp(1e-300).log(),
+          sourceProbs.to("float64").clamp(1e-300).log(),
+          sourceLabels,
+          { ...options, kind },
+        ).prior
+      );
+    }
     case "bbse":
       if (!options.sourceProbs || !options.sourceLabels) {
         throw new UsageError("bbse needs labelled source predictions (sourceProbs, sourceLabels)");

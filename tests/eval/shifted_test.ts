@@ -102,3 +102,53 @@ Deno.test("mismatched logits and labels are rejected", () => {
   );
   logits.dispose();
 });
+
+/**
+ * An over-confident LADE-style model: its source posterior f + log p_s is 3x
+ * the calibrated one 3x + log p_s (so f = 9x + 2 log p_s). `counts` gives the
+ * labels' class counts (interleaved order does not matter here).
+ */
+function overconfidentLade(counts: number[], seed: number): { logits: Tensor; labels: Int32Array } {
+  const labels = Int32Array.from(counts.flatMap((n, c) => new Array<number>(n).fill(c)));
+  const n = labels.length;
+  const g = new Generator(seed);
+  const total = TRAIN.reduce((a, b) => a + b);
+  const logPs = tensor(TRAIN.map((t) => Math.log(t / total)), [1, C], "float64");
+  const logits = scope(() => {
+    const x = tensor(labels, [n], "int64").oneHot(C).to("float64").mul(3)
+      .add(randn([n, C], { dtype: "float64", generator: g }));
+    return x.mul(9).add(logPs.mul(2)).to("float32");
+  });
+  g.dispose();
+  logPs.dispose();
+  return { logits, labels };
+}
+
+Deno.test("EM with source calibration: TS finds T = 3 on f + log p_s of a LADE model and beats plain EM", () => {
+  const test = overconfidentLade(new Array<number>(C).fill(PER_CLASS), 5);
+  // Source data drawn with the training prior, so TS alone is well specified.
+  const source = overconfidentLade(TRAIN, 6);
+  const preds = { logits: test.logits, labels: test.labels, trainCounts: TRAIN, method: "lade" };
+  const groups = shotGroups(TRAIN);
+  const idx = shiftIndices(test.labels, TRAIN, "backward50");
+  const run = (emCalibration: "none" | "ts" | "bcts") =>
+    evaluateSelection(preds, idx, "backward50", { prior: "em", source, emCalibration, groups });
+  const plain = run("none");
+  const ts = run("ts");
+  const bcts = run("bcts");
+  console.log(
+    `L1: plain ${plain.estimates.em.l1.toFixed(4)}, TS ${ts.estimates.em.l1.toFixed(4)} (T ${
+      ts.estimates.em.calibration!.temperature.toFixed(3)
+    }), BCTS ${bcts.estimates.em.l1.toFixed(4)}`,
+  );
+  assert.equal(plain.estimates.em.calibration, undefined);
+  assert.ok(Math.abs(ts.estimates.em.calibration!.temperature / 3 - 1) < 0.1);
+  assert.ok(ts.estimates.em.l1 < plain.estimates.em.l1 / 2, "TS + EM should beat plain EM");
+  assert.ok(bcts.estimates.em.l1 < plain.estimates.em.l1 / 2, "BCTS + EM should beat plain EM");
+  assert.ok(bcts.estimates.em.l1 < 0.1, `BCTS + EM L1 ${bcts.estimates.em.l1}`);
+  // The calibration shows in the JSON of the evaluation.
+  const json = evaluationJson(bcts) as { estimates: { em: { calibration: { kind: string } } } };
+  assert.equal(json.estimates.em.calibration.kind, "bcts");
+  test.logits.dispose();
+  source.logits.dispose();
+});
