@@ -9,7 +9,12 @@ Deno.test("setup without root and with packages missing prints what to install a
     // A dpkg-query that knows no package: everything looks missing.
     await Deno.writeTextFile(`${dir}/dpkg-query`, "#!/bin/sh\nexit 1\n");
     await Deno.chmod(`${dir}/dpkg-query`, 0o755);
-    await Deno.chmod(dir, 0o755);
+    // A copy of the script where the unprivileged user can read it (the
+    // checkout itself may sit in a private folder).
+    await Deno.mkdir(`${dir}/repo/scripts`, { recursive: true });
+    await Deno.copyFile(`${root}scripts/setup.sh`, `${dir}/repo/scripts/setup.sh`);
+    for (const d of [dir, `${dir}/repo`, `${dir}/repo/scripts`]) await Deno.chmod(d, 0o755);
+    await Deno.chmod(`${dir}/repo/scripts/setup.sh`, 0o755);
     const out = await new Deno.Command("setpriv", {
       args: [
         "--reuid=65534",
@@ -18,9 +23,9 @@ Deno.test("setup without root and with packages missing prints what to install a
         "env",
         `PATH=${dir}:/usr/bin:/bin`,
         "bash",
-        "scripts/setup.sh",
+        `${dir}/repo/scripts/setup.sh`,
       ],
-      cwd: root,
+      cwd: dir,
     }).output();
     const stderr = new TextDecoder().decode(out.stderr);
     assert.equal(out.code, 1, stderr);
