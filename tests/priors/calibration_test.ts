@@ -12,6 +12,7 @@ import {
   sourcePrior,
 } from "../../lib/priors/mod.ts";
 import { UsageError } from "../../lib/cli/errors.ts";
+import { gaussianSamples } from "./gaussian_fixture.ts";
 
 /** Labels drawn from softmax(logits) row by row (inverse CDF), so `logits` are calibrated by construction. */
 function sampleLabels(logits: Tensor, g: Generator): Int32Array {
@@ -79,22 +80,11 @@ const TARGET = [0.05, 0.1, 0.15, 0.3, 0.4];
  * exact source-posterior logits log N(x; mu_c, 1) + log p_s(c) of each.
  */
 function gaussian(n: number, prior: number[], seed: number) {
-  const labels = new Int32Array(n);
-  let k = 0;
-  prior.forEach((p, c) => {
-    const count = c === prior.length - 1 ? n - k : Math.round(p * n);
-    labels.fill(c, k, k + count);
-    k += count;
-  });
-  const g = new Generator(seed);
-  const logits = scope(() => {
-    const mu = tensor(Array.from(labels, (y) => MEANS[y]), [n, 1], "float64");
-    const x = mu.add(randn([n, 1], { dtype: "float64", generator: g }));
-    const logLik = x.sub(tensor(MEANS, [1, MEANS.length], "float64")).square().mul(-0.5);
-    return logLik.add(tensor(SOURCE.map(Math.log), [1, MEANS.length], "float64"));
-  });
-  g.dispose();
-  const truth = prior.map((_, c) => labels.filter((y) => y === c).length / n);
+  const { labels, logLik, truth } = gaussianSamples(n, prior, MEANS, seed);
+  const logits = scope(() =>
+    logLik.add(tensor(SOURCE.map(Math.log), [1, MEANS.length], "float64"))
+  );
+  logLik.dispose();
   return { logits, labels, truth };
 }
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Generator, randn, tensor } from "../../lib/torch/create.ts";
+import { tensor } from "../../lib/torch/create.ts";
 import { scope } from "../../lib/torch/memory.ts";
 import type { Tensor } from "../../lib/torch/tensor.ts";
 import {
@@ -13,6 +13,7 @@ import {
   sourcePrior,
 } from "../../lib/priors/mod.ts";
 import { UsageError } from "../../lib/cli/errors.ts";
+import { gaussianSamples } from "./gaussian_fixture.ts";
 
 const MEANS = [0, 2.5, 5, 7.5, 10];
 const SOURCE = sourcePrior([500, 250, 120, 60, 30]);
@@ -23,23 +24,11 @@ const TARGET = [0.05, 0.1, 0.15, 0.3, 0.4];
  * `prior` (exact counts), and their exact posteriors under `calibratedTo`.
  */
 function synthetic(n: number, prior: number[], calibratedTo: number[], seed: number) {
-  const labels = new Int32Array(n);
-  let k = 0;
-  prior.forEach((p, c) => {
-    const count = c === prior.length - 1 ? n - k : Math.round(p * n);
-    labels.fill(c, k, k + count);
-    k += count;
-  });
-  const g = new Generator(seed);
-  const probs = scope(() => {
-    const mu = tensor(Array.from(labels, (y) => MEANS[y]), [n, 1], "float64");
-    const x = mu.add(randn([n, 1], { dtype: "float64", generator: g }));
-    const means = tensor(MEANS, [1, MEANS.length], "float64");
-    const logLik = x.sub(means).square().mul(-0.5);
-    return logLik.add(tensor(calibratedTo.map(Math.log), [1, MEANS.length], "float64")).softmax(1);
-  });
-  g.dispose();
-  const truth = prior.map((_, c) => labels.filter((y) => y === c).length / n);
+  const { labels, logLik, truth } = gaussianSamples(n, prior, MEANS, seed);
+  const probs = scope(() =>
+    logLik.add(tensor(calibratedTo.map(Math.log), [1, MEANS.length], "float64")).softmax(1)
+  );
+  logLik.dispose();
   return { probs, labels, truth };
 }
 
