@@ -45,10 +45,9 @@ async function writeFixtures(dir: string) {
   return { labels, logits };
 }
 
-Deno.test("evaluate --logits ... --shift forward10 --json prints the contract's JSON", async () => {
-  const dir = await Deno.makeTempDir();
-  const { labels, logits } = await writeFixtures(dir);
-  const files = [
+/** The flags that point `evaluate` / `estimate-prior` at the fixtures in `dir`. */
+function fixtureFlags(dir: string): string[] {
+  return [
     "--logits",
     join(dir, "logits.npy"),
     "--labels",
@@ -56,6 +55,12 @@ Deno.test("evaluate --logits ... --shift forward10 --json prints the contract's 
     "--train-counts",
     join(dir, "counts.json"),
   ];
+}
+
+Deno.test("evaluate --logits ... --shift forward10 --json prints the contract's JSON", async () => {
+  const dir = await Deno.makeTempDir();
+  const { labels, logits } = await writeFixtures(dir);
+  const files = fixtureFlags(dir);
   const r = await lade("evaluate", ...files, "--shift", "forward10", "--json");
   assert.equal(r.code, 0, r.stderr);
   const json = JSON.parse(r.stdout);
@@ -110,14 +115,7 @@ Deno.test("evaluate --logits ... --shift forward10 --json prints the contract's 
 Deno.test("estimate-prior and --export-npy through the command line", async () => {
   const dir = await Deno.makeTempDir();
   await writeFixtures(dir);
-  const files = [
-    "--logits",
-    join(dir, "logits.npy"),
-    "--labels",
-    join(dir, "labels.npy"),
-    "--train-counts",
-    join(dir, "counts.json"),
-  ];
+  const files = fixtureFlags(dir);
   const r = await lade("estimate-prior", ...files, "--shift", "backward5", "--json");
   assert.equal(r.code, 0, r.stderr);
   const rep = JSON.parse(r.stdout);
