@@ -7,8 +7,11 @@
 
 /** Class indices of each shot group. */
 export interface ShotGroups {
+  /** Classes with more than 100 training images. */
   many: number[];
+  /** Classes with 20 to 100 training images. */
   medium: number[];
+  /** Classes with fewer than 20 training images. */
   few: number[];
 }
 

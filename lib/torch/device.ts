@@ -12,7 +12,9 @@ export type Device = "cpu" | `cuda:${number}`;
 
 /** A parsed device: type 0 = CPU, 1 = CUDA, and its index. */
 export interface DeviceCode {
+  /** 0 = CPU, 1 = CUDA. */
   readonly type: number;
+  /** The device index (0 for the CPU). */
   readonly index: number;
 }
 

@@ -8,6 +8,7 @@ import { cString, native } from "./ffi.ts";
 
 /** A failure inside libtorch or lade's native library, carrying its message. */
 export class TorchError extends Error {
+  /** Always "TorchError". */
   override name = "TorchError";
 }
 

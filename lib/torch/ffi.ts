@@ -262,6 +262,7 @@ let loaded: { lib: Deno.DynamicLibrary<typeof symbols>; path: string } | undefin
 
 /** Raised when the native library cannot be found or opened. */
 export class NativeLibraryError extends Error {
+  /** Always "NativeLibraryError". */
   override name = "NativeLibraryError";
 }
 

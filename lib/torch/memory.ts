@@ -10,6 +10,7 @@ import { native } from "./ffi.ts";
 
 /** Something that owns a native handle and can free it. */
 export interface Disposable {
+  /** Frees the handle (idempotent). */
   dispose(): void;
 }
 

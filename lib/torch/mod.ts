@@ -26,6 +26,7 @@ export {
   cudaAvailable,
   cudaDeviceCount,
   type Device,
+  type DeviceCode,
   getNumThreads,
   manualSeed,
   parseDevice,
@@ -34,4 +35,4 @@ export {
 } from "./device.ts";
 export { TorchError } from "./errors.ts";
 export { NativeLibraryError, nativeLibraryPath } from "./ffi.ts";
-export { keep, liveTensors, scope } from "./memory.ts";
+export { type Disposable, keep, liveTensors, scope } from "./memory.ts";
