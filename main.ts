@@ -4,7 +4,7 @@
  * @module
  */
 
-import { Command } from "@commander-js/extra-typings";
+import { Command, type OptionValues } from "@commander-js/extra-typings";
 import { exitWithError } from "./lib/cli/errors.ts";
 import { dataInspectCommand } from "./lib/cli/data_inspect.ts";
 import { infoCommand } from "./lib/cli/info.ts";
@@ -12,6 +12,33 @@ import { evaluateCommand } from "./lib/cli/evaluate.ts";
 import { estimatePriorCommand } from "./lib/cli/estimate_prior.ts";
 import { trainCommand } from "./lib/cli/train.ts";
 import { VERSION } from "./lib/version.ts";
+
+/**
+ * The options `evaluate` and `estimate-prior` share: where the predictions
+ * come from (a run, or logits made elsewhere), the source data for BBSE and
+ * calibrated EM, the device and JSON output.
+ */
+function predictionInputs<A extends unknown[], O extends OptionValues, G extends OptionValues>(
+  command: Command<A, O, G>,
+) {
+  return command
+    .option("--run <dir>", "a training run directory")
+    .option("--json", "print JSON")
+    .option("--logits <file>", "external logits [N, C] (.npy) instead of --run")
+    .option("--labels <file>", "labels [N] (.npy) of --logits")
+    .option("--train-counts <file>", "training class counts (.npy or JSON array) of --logits")
+    .option("--model-method <name>", "training method of --logits (decides the rules)", "softmax")
+    .option(
+      "--calibration <kind>",
+      "EM's calibration on labelled source data: bcts, ts or none (default bcts)",
+    )
+    .option(
+      "--source-logits <file>",
+      "labelled source logits (bbse, calibrated em) with --logits (.npy)",
+    )
+    .option("--source-labels <file>", "their labels (.npy)")
+    .option("--device <device>", "device for --run predictions (cpu, cuda:N)");
+}
 
 /** Builds the command tree. */
 export function buildProgram(): Command {
@@ -72,53 +99,33 @@ export function buildProgram(): Command {
   // (end of train command)
 
   // ---- evaluation commands (lib/cli/evaluate.ts, lib/cli/estimate_prior.ts) ----
-  program
-    .command("evaluate")
-    .description("accuracy and calibration on shifted test sets, per prediction rule")
-    .option("--run <dir>", "a training run directory")
-    .option("--shift <name>", "uniform, forwardR, backwardR, or all (the paper's grid)", "uniform")
-    .option("--prior <mode>", "target prior: known, em, bbse or all (known + estimates)", "known")
-    .option("--json", "print JSON")
-    .option("--logits <file>", "external logits [N, C] (.npy) instead of --run")
-    .option("--labels <file>", "labels [N] (.npy) of --logits")
-    .option("--train-counts <file>", "training class counts (.npy or JSON array) of --logits")
-    .option("--model-method <name>", "training method of --logits (decides the rules)", "softmax")
-    .option(
-      "--calibration <kind>",
-      "EM's calibration on labelled source data: bcts, ts or none (default bcts)",
-    )
-    .option(
-      "--source-logits <file>",
-      "labelled source logits (bbse, calibrated em) with --logits (.npy)",
-    )
-    .option("--source-labels <file>", "their labels (.npy)")
+  predictionInputs(
+    program
+      .command("evaluate")
+      .description("accuracy and calibration on shifted test sets, per prediction rule")
+      .option(
+        "--shift <name>",
+        "uniform, forwardR, backwardR, or all (the paper's grid)",
+        "uniform",
+      )
+      .option(
+        "--prior <mode>",
+        "target prior: known, em, bbse or all (known + estimates)",
+        "known",
+      ),
+  )
     .option("--report <dir>", "write the report here (default: DIR/report for --run)")
     .option("--no-report", "do not write a report")
     .option("--export-npy <dir>", "also write logits.npy, labels.npy, train_counts.npy")
-    .option("--device <device>", "device for --run predictions (cpu, cuda:N)")
     .action((options) => evaluateCommand(options));
 
-  program
-    .command("estimate-prior")
-    .description("estimate a shifted test set's class prior from unlabelled predictions")
-    .requiredOption("--shift <name>", "the shifted test set (uniform, forwardR, backwardR)")
-    .option("--run <dir>", "a training run directory")
-    .option("--method <name>", "em or bbse", "em")
-    .option("--json", "print JSON")
-    .option("--logits <file>", "external logits [N, C] (.npy) instead of --run")
-    .option("--labels <file>", "labels [N] (.npy) of --logits")
-    .option("--train-counts <file>", "training class counts (.npy or JSON array) of --logits")
-    .option("--model-method <name>", "training method of --logits", "softmax")
-    .option(
-      "--calibration <kind>",
-      "EM's calibration on labelled source data: bcts, ts or none (default bcts)",
-    )
-    .option(
-      "--source-logits <file>",
-      "labelled source logits (bbse, calibrated em) with --logits (.npy)",
-    )
-    .option("--source-labels <file>", "their labels (.npy)")
-    .option("--device <device>", "device for --run predictions (cpu, cuda:N)")
+  predictionInputs(
+    program
+      .command("estimate-prior")
+      .description("estimate a shifted test set's class prior from unlabelled predictions")
+      .requiredOption("--shift <name>", "the shifted test set (uniform, forwardR, backwardR)")
+      .option("--method <name>", "em or bbse", "em"),
+  )
     .action(async (options) => {
       await estimatePriorCommand(options);
     });
