@@ -4,10 +4,17 @@
 # The build is cached by a hash of the native sources and the libtorch
 # version: when nothing changed, it returns at once.
 #
+# A failed build exits non-zero and stamps nothing: the library and hash in
+# build/native stay those of the last good build. The compiler's output of
+# the last build is kept in build/native/build.log (the tests check it has no
+# warnings).
+#
 # Environment:
 #   LADE_TORCH_DIR   folder of another libtorch (a CUDA 2.x build, or
 #                    torch/ inside a PyTorch wheel); default: Debian's libtorch-dev.
 #   CMAKE_PREFIX_PATH is honoured too.
+#   LADE_WERROR=1    compile with -Werror.
+#   LADE_BUILD_JOBS  parallel compile jobs (default: the number of CPUs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,18 +46,29 @@ fi
 
 echo "building the native library ($hash)..."
 mkdir -p "$out" "$work"
-cmake -S native -B "$work" -DCMAKE_BUILD_TYPE=Release >"$work/configure.log" 2>&1 || {
+werror=OFF
+[[ "${LADE_WERROR:-0}" == 1 ]] && werror=ON
+cmake -S native -B "$work" -DCMAKE_BUILD_TYPE=Release -DLADE_WERROR="$werror" -DLADE_SANITIZE=OFF \
+  >"$work/configure.log" 2>&1 || {
   cat "$work/configure.log" >&2
   echo "error: cmake could not configure native/ (is libtorch installed? see README)" >&2
   exit 1
 }
-cmake --build "$work" -j"$(nproc)" 2>&1 | grep -vE '^\[ *[0-9]+%\] (Building|Linking)' || true
-[[ -f "$work/liblade.so" && "${PIPESTATUS[0]}" == 0 ]] || {
-  echo "error: the native build failed" >&2
+# Never let a library from an earlier build pass for this one.
+rm -f "$work/liblade.so"
+# Show the compiler's messages (warnings, errors) as they come, not the
+# progress lines. With pipefail the pipeline fails when the build does.
+status=0
+cmake --build "$work" -j"${LADE_BUILD_JOBS:-$(nproc)}" 2>&1 | tee "$work/build.log" |
+  { grep -vE '^\[ *[0-9]+%\] (Building|Linking)' || true; } || status=$?
+if [[ "$status" != 0 || ! -f "$work/liblade.so" ]]; then
+  echo "error: the native build failed (see the messages above; full log: $work/build.log)" >&2
   exit 1
-}
-# Replace atomically so a running process never sees a half-written library.
+fi
+# Replace atomically so a running process never sees a half-written library;
+# the hash is stamped last, so it only ever names a library that was built.
 cp "$work/liblade.so" "$out/liblade.so.tmp"
 mv "$out/liblade.so.tmp" "$out/liblade.so"
+cp "$work/build.log" "$out/build.log.tmp" && mv "$out/build.log.tmp" "$out/build.log"
 echo "$hash" >"$out/hash.tmp" && mv "$out/hash.tmp" "$out/hash"
 echo "built $out/liblade.so"
