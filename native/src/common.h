@@ -11,9 +11,17 @@
 
 #include "lade.h"
 
+// The opaque handle types of lade.h, completed here. A handle owns its value.
+struct lade_tensor {
+  torch::Tensor value;
+};
+struct lade_generator {
+  at::Generator value;
+};
+
 namespace lade {
 
-using Handle = torch::Tensor*;
+using Handle = lade_tensor*;
 
 /// Number of tensor handles created and not yet freed (the leak check).
 extern std::atomic<int64_t> live_tensors;
@@ -27,7 +35,7 @@ void record_current_exception();
 /// Moves a tensor onto the heap as a new owned handle.
 inline Handle wrap(torch::Tensor t) {
   live_tensors.fetch_add(1, std::memory_order_relaxed);
-  return new torch::Tensor(std::move(t));
+  return new lade_tensor{std::move(t)};
 }
 
 /// Runs `f` (returning a torch::Tensor) and returns a new handle, or nullptr
@@ -78,7 +86,12 @@ inline std::vector<int64_t> to_vec(const int64_t* data, int32_t n) {
 /// Dereferences a handle, throwing a clear error on NULL.
 inline torch::Tensor& T(Handle h) {
   if (!h) throw std::invalid_argument("null tensor handle");
-  return *h;
+  return h->value;
+}
+/// Dereferences a generator handle, throwing a clear error on NULL.
+inline at::Generator& G(lade_generator* g) {
+  if (!g) throw std::invalid_argument("null generator handle");
+  return g->value;
 }
 
 }  // namespace lade

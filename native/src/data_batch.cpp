@@ -24,7 +24,8 @@
 #include <thread>
 
 #include "common.h"
-#include "data_image.h"
+#include "image_codec.h"
+#include "image_resample.h"
 
 namespace lade::data {
 namespace {
@@ -40,10 +41,13 @@ uint64_t splitmix(uint64_t x) {
 struct Rng {
   uint64_t state;
   Rng(uint64_t seed, int64_t epoch, int64_t position)
-      : state(splitmix(splitmix(splitmix(seed) ^ static_cast<uint64_t>(epoch)) ^ static_cast<uint64_t>(position))) {}
+      : state(splitmix(splitmix(splitmix(seed) ^ static_cast<uint64_t>(epoch)) ^
+                       static_cast<uint64_t>(position))) {}
   uint64_t next() { return state = splitmix(state); }
   double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
-  int64_t below(int64_t n) { return n <= 1 ? 0 : static_cast<int64_t>(next() % static_cast<uint64_t>(n)); }
+  int64_t below(int64_t n) {
+    return n <= 1 ? 0 : static_cast<int64_t>(next() % static_cast<uint64_t>(n));
+  }
 };
 
 struct Job {
@@ -51,9 +55,9 @@ struct Job {
   int32_t epoch = 0;
   int64_t position = 0;
   std::vector<int32_t> indices;
-  torch::Tensor staged;       // uint8 [B, C, S, S] (pinned when the target is CUDA)
-  int64_t claimed = 0;        // samples handed to workers
-  int64_t finished = 0;       // samples done
+  torch::Tensor staged;  // uint8 [B, C, S, S] (pinned when the target is CUDA)
+  int64_t claimed = 0;   // samples handed to workers
+  int64_t finished = 0;  // samples done
   bool done = false;
   torch::Tensor images, labels;
   std::string error;
@@ -101,7 +105,8 @@ class Loader {
     job->indices.assign(idx, idx + n);
     for (int32_t i : job->indices) {
       if (i < 0 || i >= count) {
-        throw std::out_of_range("sample index " + std::to_string(i) + " outside 0.." + std::to_string(count - 1));
+        throw std::out_of_range("sample index " + std::to_string(i) + " outside 0.." +
+                                std::to_string(count - 1));
       }
     }
     auto opts = torch::TensorOptions().dtype(torch::kUInt8);
@@ -109,7 +114,8 @@ class Loader {
     job->staged = torch::empty({n, channels, size, size}, opts);
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (jobs_.count(seq)) throw std::invalid_argument("batch " + std::to_string(seq) + " already submitted");
+      if (jobs_.count(seq))
+        throw std::invalid_argument("batch " + std::to_string(seq) + " already submitted");
       jobs_[seq] = job;
       active_.push_back(job);
     }
@@ -119,7 +125,8 @@ class Loader {
   void wait(int64_t seq) {
     std::unique_lock<std::mutex> lock(mu_);
     auto it = jobs_.find(seq);
-    if (it == jobs_.end()) throw std::invalid_argument("batch " + std::to_string(seq) + " was not submitted");
+    if (it == jobs_.end())
+      throw std::invalid_argument("batch " + std::to_string(seq) + " was not submitted");
     auto job = it->second;
     done_cv_.wait(lock, [&] { return job->done; });
   }
@@ -130,7 +137,8 @@ class Loader {
     {
       std::lock_guard<std::mutex> lock(mu_);
       auto it = jobs_.find(seq);
-      if (it == jobs_.end()) throw std::invalid_argument("batch " + std::to_string(seq) + " was not submitted");
+      if (it == jobs_.end())
+        throw std::invalid_argument("batch " + std::to_string(seq) + " was not submitted");
       job = it->second;
       jobs_.erase(it);
     }
@@ -146,7 +154,8 @@ class Loader {
     done_cv_.wait(lock, [&] { return busy_ == 0; });
     // Wake anyone still waiting on a dropped batch.
     for (auto& [seq, job] : jobs_) {
-      if (!job->done) job->done = true, job->error = "batch " + std::to_string(seq) + " was cancelled";
+      if (!job->done)
+        job->done = true, job->error = "batch " + std::to_string(seq) + " was cancelled";
     }
     jobs_.clear();
     done_cv_.notify_all();
@@ -214,7 +223,8 @@ class Loader {
         dy = static_cast<int>(rng.below(2 * pad + 1));
         mirror = flip && (rng.next() & 1);
       }
-      const uint8_t* src = images.data_ptr<uint8_t>() + static_cast<size_t>(index) * channels * plane;
+      const uint8_t* src =
+          images.data_ptr<uint8_t>() + static_cast<size_t>(index) * channels * plane;
       for (int c = 0; c < channels; c++) {
         for (int y = 0; y < size; y++) {
           const int sy = y + dy - pad;
@@ -244,7 +254,8 @@ class Loader {
       bool found = false;
       for (int attempt = 0; attempt < 10 && !found; attempt++) {
         const double area = W * H * (0.08 + 0.92 * rng.uniform());
-        const double ratio = std::exp(std::log(3.0 / 4.0) + (std::log(4.0 / 3.0) - std::log(3.0 / 4.0)) * rng.uniform());
+        const double ratio = std::exp(std::log(3.0 / 4.0) +
+                                      (std::log(4.0 / 3.0) - std::log(3.0 / 4.0)) * rng.uniform());
         const double cw = std::round(std::sqrt(area * ratio));
         const double ch = std::round(std::sqrt(area / ratio));
         if (cw > 0 && ch > 0 && cw <= W && ch <= H) {
@@ -255,9 +266,12 @@ class Loader {
       }
       if (!found) {  // centre crop with the ratio clamped
         const double in_ratio = W / H;
-        if (in_ratio < 3.0 / 4.0) w = W, h = std::round(W / (3.0 / 4.0));
-        else if (in_ratio > 4.0 / 3.0) h = H, w = std::round(H * 4.0 / 3.0);
-        else w = W, h = H;
+        if (in_ratio < 3.0 / 4.0)
+          w = W, h = std::round(W / (3.0 / 4.0));
+        else if (in_ratio > 4.0 / 3.0)
+          h = H, w = std::round(H * 4.0 / 3.0);
+        else
+          w = W, h = H;
         w = std::min(w, W), h = std::min(h, H);
         x0 = std::floor((W - w) / 2), y0 = std::floor((H - h) / 2);
       }
@@ -309,13 +323,9 @@ class Loader {
   }
 };
 
-Loader* as_loader(void* p) {
-  if (!p) throw std::invalid_argument("null data loader handle");
-  return static_cast<Loader*>(p);
-}
-
-void configure(Loader& l, const int32_t* labels, int64_t n, int32_t train, int32_t flip, const float* mean,
-               const float* stdv, int32_t device_type, int32_t device_index, uint64_t seed) {
+void configure(Loader& l, const int32_t* labels, int64_t n, int32_t train, int32_t flip,
+               const float* mean, const float* stdv, int32_t device_type, int32_t device_index,
+               uint64_t seed) {
   l.count = n;
   l.labels.assign(labels, labels + n);
   l.train = train != 0;
@@ -337,22 +347,26 @@ void configure(Loader& l, const int32_t* labels, int64_t n, int32_t train, int32
 }  // namespace
 }  // namespace lade::data
 
+/// What a loader handle (lade.h's opaque lade_data_loader) points at.
+struct lade_data_loader final : lade::data::Loader {};
+
 using namespace lade;
 using namespace lade::data;
 
-/// A loader over small images held in memory: `images` is a uint8 tensor
-/// [N, C, S, S] (C 1 or 3; the loader keeps its own reference), `labels` N
-/// class indices. `train` != 0 turns on augmentation: a random crop of the
-/// image zero-padded by `pad` pixels, and a horizontal flip when `flip` != 0.
-/// `mean`/`std` hold C per-channel values on the 0..1 scale. Batches land on
-/// device (type, index). `seed` keys the augmentation draws; `workers` is the
-/// number of native threads. Returns an owned handle (free with
-/// lade_data_loader_free) or NULL.
-LADE_EXTERN void* lade_data_loader_from_tensor(torch::Tensor* images, const int32_t* labels, int64_t n, int32_t train,
-                                               int32_t pad, int32_t flip, const float* mean, const float* stdv,
-                                               int32_t device_type, int32_t device_index, uint64_t seed,
-                                               int32_t workers) {
-  return guard_value<void*>(nullptr, [&]() -> void* {
+namespace {
+
+Loader* as_loader(lade_data_loader* p) {
+  if (!p) throw std::invalid_argument("null data loader handle");
+  return p;
+}
+
+}  // namespace
+
+LADE_EXTERN lade_data_loader* lade_data_loader_from_tensor(
+    lade_tensor* images, const int32_t* labels, int64_t n, int32_t train, int32_t pad, int32_t flip,
+    const float* mean, const float* stdv, int32_t device_type, int32_t device_index, uint64_t seed,
+    int32_t workers) {
+  return guard_value<lade_data_loader*>(nullptr, [&] {
     const auto& t = T(images);
     if (t.scalar_type() != torch::kUInt8 || t.dim() != 4 || t.size(2) != t.size(3) ||
         (t.size(1) != 1 && t.size(1) != 3)) {
@@ -360,7 +374,7 @@ LADE_EXTERN void* lade_data_loader_from_tensor(torch::Tensor* images, const int3
     }
     if (t.size(0) != n) throw std::invalid_argument("loader images and labels differ in count");
     if (pad < 0 || pad > t.size(2)) throw std::invalid_argument("crop padding out of range");
-    auto l = std::make_unique<Loader>();
+    auto l = std::make_unique<lade_data_loader>();
     l->images = t.to(torch::kCPU).contiguous();
     l->channels = static_cast<int>(t.size(1));
     l->size = static_cast<int>(t.size(2));
@@ -371,20 +385,13 @@ LADE_EXTERN void* lade_data_loader_from_tensor(torch::Tensor* images, const int3
   });
 }
 
-/// A loader over image files: `paths` holds `n` NUL-separated UTF-8 paths
-/// (`nbytes` bytes in all), `labels` n class indices. Each file is decoded
-/// when its batch is prepared and yields 3 x `image_size` x `image_size`:
-/// with `train` != 0 a random-resized crop (scale 0.08..1, ratio 3/4..4/3)
-/// and a flip when `flip` != 0; otherwise the shorter side resized to
-/// image_size * 256 / 224 and the centre crop. Other arguments as
-/// lade_data_loader_from_tensor (mean/std hold 3 values).
-LADE_EXTERN void* lade_data_loader_from_list(const char* paths, int64_t nbytes, const int32_t* labels, int64_t n,
-                                             int32_t image_size, int32_t train, int32_t flip, const float* mean,
-                                             const float* stdv, int32_t device_type, int32_t device_index,
-                                             uint64_t seed, int32_t workers) {
-  return guard_value<void*>(nullptr, [&]() -> void* {
+LADE_EXTERN lade_data_loader* lade_data_loader_from_list(
+    const char* paths, int64_t nbytes, const int32_t* labels, int64_t n, int32_t image_size,
+    int32_t train, int32_t flip, const float* mean, const float* stdv, int32_t device_type,
+    int32_t device_index, uint64_t seed, int32_t workers) {
+  return guard_value<lade_data_loader*>(nullptr, [&] {
     if (image_size < 1) throw std::invalid_argument("image size must be positive");
-    auto l = std::make_unique<Loader>();
+    auto l = std::make_unique<lade_data_loader>();
     const char* p = paths;
     const char* end = paths + nbytes;
     while (p < end && static_cast<int64_t>(l->paths.size()) < n) {
@@ -392,7 +399,8 @@ LADE_EXTERN void* lade_data_loader_from_list(const char* paths, int64_t nbytes, 
       l->paths.emplace_back(p, len);
       p += len + 1;
     }
-    if (static_cast<int64_t>(l->paths.size()) != n) throw std::invalid_argument("fewer paths than labels");
+    if (static_cast<int64_t>(l->paths.size()) != n)
+      throw std::invalid_argument("fewer paths than labels");
     l->from_list = true;
     l->channels = 3;
     l->size = image_size;
@@ -402,24 +410,18 @@ LADE_EXTERN void* lade_data_loader_from_list(const char* paths, int64_t nbytes, 
   });
 }
 
-/// Queues batch number `seq` (unique until taken): the `n` sample indices in
-/// `indices`, augmented with draws keyed by (seed, `epoch`, `position` + i)
-/// for its i-th sample. Returns at once; workers prepare it in the background.
-LADE_EXTERN int32_t lade_data_loader_submit(void* loader, int64_t seq, const int32_t* indices, int32_t n,
-                                            int32_t epoch, int64_t position) {
+LADE_EXTERN int32_t lade_data_loader_submit(lade_data_loader* loader, int64_t seq,
+                                            const int32_t* indices, int32_t n, int32_t epoch,
+                                            int64_t position) {
   return guard_status([&] { as_loader(loader)->submit(seq, indices, n, epoch, position); });
 }
 
-/// Blocks until batch `seq` is prepared (or has failed). Meant to be called
-/// off the JavaScript thread (Deno `nonblocking`).
-LADE_EXTERN int32_t lade_data_loader_wait(void* loader, int64_t seq) {
+LADE_EXTERN int32_t lade_data_loader_wait(lade_data_loader* loader, int64_t seq) {
   return guard_status([&] { as_loader(loader)->wait(seq); });
 }
 
-/// Hands over batch `seq` (waiting for it if needed): out[0] float32 images
-/// [B, C, S, S] normalised, out[1] int64 labels [B], both on the loader's
-/// device. Returns -1 with the reason (e.g. an unreadable image) on failure.
-LADE_EXTERN int32_t lade_data_loader_take(void* loader, int64_t seq, torch::Tensor** out) {
+LADE_EXTERN int32_t lade_data_loader_take(lade_data_loader* loader, int64_t seq,
+                                          lade_tensor** out) {
   return guard_status([&] {
     auto [images, labels] = as_loader(loader)->take(seq);
     out[0] = wrap(images);
@@ -427,15 +429,13 @@ LADE_EXTERN int32_t lade_data_loader_take(void* loader, int64_t seq, torch::Tens
   });
 }
 
-/// Drops every queued or unclaimed batch and waits for the workers to go idle.
-LADE_EXTERN int32_t lade_data_loader_cancel(void* loader) {
+LADE_EXTERN int32_t lade_data_loader_cancel(lade_data_loader* loader) {
   return guard_status([&] { as_loader(loader)->cancel(); });
 }
 
-/// Stops the workers and frees the loader.
-LADE_EXTERN void lade_data_loader_free(void* loader) {
+LADE_EXTERN void lade_data_loader_free(lade_data_loader* loader) {
   try {
-    delete static_cast<Loader*>(loader);
+    delete loader;
   } catch (...) {
     record_current_exception();
   }

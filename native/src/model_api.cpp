@@ -35,16 +35,48 @@ std::pair<torch::Tensor, torch::Tensor> Classifier::forward(const torch::Tensor&
   return {features, logits};
 }
 
-static std::shared_ptr<Backbone> make_backbone(const std::string& arch, int64_t in_channels) {
-  if (arch == "cnn28") return make_cnn28(in_channels);
-  if (arch == "resnet32") return make_resnet32(in_channels, false);
-  if (arch == "resnet32-2branch") return make_resnet32(in_channels, true);
-  if (arch == "resnet10" || arch == "resnet50" || arch == "resnext50") {
-    return make_resnet_imagenet(arch, in_channels);
-  }
-  throw std::invalid_argument("unknown architecture '" + arch +
-                              "' (cnn28, resnet32, resnet32-2branch, resnet10, resnet50, resnext50)");
+namespace {
+
+/// One architecture the factory builds: its name and how to make its backbone.
+struct Architecture {
+  const char* name;
+  std::shared_ptr<Backbone> (*make)(int64_t in_channels);
+};
+
+/// The one list of architectures: make_backbone() builds from it and
+/// lade_model_architectures() reports it (lib/models checks its own list against that).
+const Architecture kArchitectures[] = {
+    {"cnn28", [](int64_t c) { return make_cnn28(c); }},
+    {"resnet32", [](int64_t c) { return make_resnet32(c, false); }},
+    {"resnet32-2branch", [](int64_t c) { return make_resnet32(c, true); }},
+    {"resnet10", [](int64_t c) { return make_resnet_imagenet("resnet10", c); }},
+    {"resnet50", [](int64_t c) { return make_resnet_imagenet("resnet50", c); }},
+    {"resnext50", [](int64_t c) { return make_resnet_imagenet("resnext50", c); }},
+};
+
+/// The architecture names, comma-separated.
+const std::string& architecture_names() {
+  static const std::string names = [] {
+    std::string out;
+    for (const auto& a : kArchitectures) out += (out.empty() ? "" : ",") + std::string(a.name);
+    return out;
+  }();
+  return names;
 }
+
+std::shared_ptr<Backbone> make_backbone(const std::string& arch, int64_t in_channels) {
+  for (const auto& a : kArchitectures) {
+    if (arch == a.name) return a.make(in_channels);
+  }
+  throw std::invalid_argument("unknown architecture '" + arch + "' (" + architecture_names() + ")");
+}
+
+const char* checked_path(const char* path) {
+  if (!path || !*path) throw std::invalid_argument("empty path");
+  return path;
+}
+
+}  // namespace
 
 void use_memory_format(Model& model) {
   torch::NoGradGuard no_grad;
@@ -56,25 +88,21 @@ void use_memory_format(Model& model) {
   model.net->channels_last = cl;
 }
 
-static const char* checked_path(const char* path) {
-  if (!path || !*path) throw std::invalid_argument("empty path");
-  return path;
-}
-
 }  // namespace lade
 
 using namespace lade;
 
-/// A new model on the CPU in train mode; parameters are drawn from libtorch's
-/// global generator (seed it first). `head`: 0 linear, 1 cosine with `scale`.
-LADE_EXTERN void* lade_model_new(const char* arch, int32_t classes, int32_t in_channels,
-                                 int32_t head, double scale) {
-  return guard_value<void*>(nullptr, [&]() -> void* {
+LADE_EXTERN lade_model* lade_model_new(const char* arch, int32_t classes, int32_t in_channels,
+                                       int32_t head, double scale) {
+  return guard_value<lade_model*>(nullptr, [&] {
     if (!arch) throw std::invalid_argument("null architecture name");
     if (classes < 1) throw std::invalid_argument("classes must be positive");
     if (in_channels < 1) throw std::invalid_argument("input channels must be positive");
-    auto net = std::make_shared<Classifier>(make_backbone(arch, in_channels), classes, head == 1,
-                                            scale);
+    if (head != LADE_HEAD_LINEAR && head != LADE_HEAD_COSINE) {
+      throw std::invalid_argument("unknown head code " + std::to_string(head));
+    }
+    auto net = std::make_shared<Classifier>(make_backbone(arch, in_channels), classes,
+                                            head == LADE_HEAD_COSINE, scale);
     net->train(true);
     auto* model = new Model{std::move(net), torch::Device(torch::kCPU), arch};
     use_memory_format(*model);
@@ -82,11 +110,13 @@ LADE_EXTERN void* lade_model_new(const char* arch, int32_t classes, int32_t in_c
   });
 }
 
-/// Frees a model handle.
-LADE_EXTERN void lade_model_free(void* m) { delete static_cast<Model*>(m); }
+LADE_EXTERN const char* lade_model_architectures() {
+  return guard_value<const char*>("", [] { return architecture_names().c_str(); });
+}
 
-/// Moves the model's parameters and buffers to a device (0 cpu, 1 cuda).
-LADE_EXTERN int32_t lade_model_to(void* m, int32_t device_type, int32_t device_index) {
+LADE_EXTERN void lade_model_free(lade_model* m) { delete m; }
+
+LADE_EXTERN int32_t lade_model_to(lade_model* m, int32_t device_type, int32_t device_index) {
   return guard_status([&] {
     auto& model = M(m);
     model.device = to_device(device_type, device_index);
@@ -95,13 +125,11 @@ LADE_EXTERN int32_t lade_model_to(void* m, int32_t device_type, int32_t device_i
   });
 }
 
-/// Train (1) or eval (0) mode: batch-norm statistics are updated in train mode.
-LADE_EXTERN int32_t lade_model_set_train(void* m, int32_t train) {
+LADE_EXTERN int32_t lade_model_set_train(lade_model* m, int32_t train) {
   return guard_status([&] { M(m).net->train(train != 0); });
 }
 
-/// Number of parameter elements (-1 on error).
-LADE_EXTERN int64_t lade_model_num_params(void* m) {
+LADE_EXTERN int64_t lade_model_num_params(lade_model* m) {
   return guard_value<int64_t>(-1, [&] {
     int64_t n = 0;
     for (const auto& p : M(m).net->parameters()) n += p.numel();
@@ -109,20 +137,16 @@ LADE_EXTERN int64_t lade_model_num_params(void* m) {
   });
 }
 
-/// Length of the feature vector before the head (-1 on error).
-LADE_EXTERN int32_t lade_model_feature_dim(void* m) {
-  return guard_value<int32_t>(-1, [&] {
-    return static_cast<int32_t>(M(m).net->backbone->feature_dim());
-  });
+LADE_EXTERN int32_t lade_model_feature_dim(lade_model* m) {
+  return guard_value<int32_t>(
+      -1, [&] { return static_cast<int32_t>(M(m).net->backbone->feature_dim()); });
 }
 
-/// Logits [N, classes] of images [N, C, S, S] (on the model's device).
-LADE_EXTERN torch::Tensor* lade_model_forward(void* m, torch::Tensor* x) {
+LADE_EXTERN lade_tensor* lade_model_forward(lade_model* m, lade_tensor* x) {
   return guard_tensor([&] { return M(m).net->forward(T(x)).second; });
 }
 
-/// Features [N, D] into out[0] and logits [N, classes] into out[1] (two new handles).
-LADE_EXTERN int32_t lade_model_forward_features(void* m, torch::Tensor* x, torch::Tensor** out) {
+LADE_EXTERN int32_t lade_model_forward_features(lade_model* m, lade_tensor* x, lade_tensor** out) {
   return guard_status([&] {
     auto [features, logits] = M(m).net->forward(T(x));
     out[0] = wrap(std::move(features));
@@ -130,9 +154,7 @@ LADE_EXTERN int32_t lade_model_forward_features(void* m, torch::Tensor* x, torch
   });
 }
 
-/// All parameters (and, when `buffers` is 1, the floating-point buffers such as
-/// batch-norm statistics) flattened into one detached float32 CPU vector.
-LADE_EXTERN torch::Tensor* lade_model_state_vector(void* m, int32_t buffers) {
+LADE_EXTERN lade_tensor* lade_model_state_vector(lade_model* m, int32_t buffers) {
   return guard_tensor([&] {
     torch::NoGradGuard no_grad;
     std::vector<torch::Tensor> parts;
@@ -141,15 +163,15 @@ LADE_EXTERN torch::Tensor* lade_model_state_vector(void* m, int32_t buffers) {
     }
     if (buffers) {
       for (const auto& b : M(m).net->buffers()) {
-        if (b.is_floating_point()) parts.push_back(b.detach().to(torch::kCPU, torch::kFloat32).flatten());
+        if (b.is_floating_point())
+          parts.push_back(b.detach().to(torch::kCPU, torch::kFloat32).flatten());
       }
     }
     return torch::cat(parts);
   });
 }
 
-/// Writes parameters and buffers to `path` (libtorch's archive format).
-LADE_EXTERN int32_t lade_model_save(void* m, const char* path) {
+LADE_EXTERN int32_t lade_model_save(lade_model* m, const char* path) {
   return guard_status([&] {
     torch::serialize::OutputArchive archive;
     M(m).net->save(archive);
@@ -157,9 +179,7 @@ LADE_EXTERN int32_t lade_model_save(void* m, const char* path) {
   });
 }
 
-/// Reads parameters and buffers saved by lade_model_save into the model (same
-/// architecture), onto the model's device.
-LADE_EXTERN int32_t lade_model_load(void* m, const char* path) {
+LADE_EXTERN int32_t lade_model_load(lade_model* m, const char* path) {
   return guard_status([&] {
     auto& model = M(m);
     torch::serialize::InputArchive archive;

@@ -14,8 +14,9 @@ struct Cnn28 : Backbone {
     const int64_t widths[3] = {32, 64, 128};
     int64_t in = in_channels;
     for (int i = 0; i < 3; ++i) {
-      convs[i] = register_module("conv" + std::to_string(i + 1),
-                                 nn::Conv2d(nn::Conv2dOptions(in, widths[i], 3).padding(1).bias(false)));
+      convs[i] =
+          register_module("conv" + std::to_string(i + 1),
+                          nn::Conv2d(nn::Conv2dOptions(in, widths[i], 3).padding(1).bias(false)));
       bns[i] = register_module("bn" + std::to_string(i + 1), nn::BatchNorm2d(widths[i]));
       in = widths[i];
     }

@@ -50,12 +50,18 @@ struct Classifier : torch::nn::Module {
   bool channels_last = false;
 };
 
-/// What a model handle points at.
-struct Model {
-  std::shared_ptr<Classifier> net;
+}  // namespace lade
+
+/// What a model handle (lade.h's opaque lade_model) points at.
+struct lade_model {
+  std::shared_ptr<lade::Classifier> net;
   torch::Device device{torch::kCPU};
   std::string arch;
 };
+
+namespace lade {
+
+using Model = ::lade_model;
 
 /// Puts 4-D parameters in the layout that suits the model's device
 /// (channels-last on the CPU, contiguous elsewhere) and sets
@@ -63,9 +69,9 @@ struct Model {
 void use_memory_format(Model& model);
 
 /// Dereferences a model handle, throwing a clear error on NULL.
-inline Model& M(void* h) {
+inline Model& M(lade_model* h) {
   if (!h) throw std::invalid_argument("null model handle");
-  return *static_cast<Model*>(h);
+  return *h;
 }
 
 }  // namespace lade

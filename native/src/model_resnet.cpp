@@ -66,8 +66,8 @@ struct ResNet : Backbone {
     for (int s = 0; s < 4; ++s) {
       const int64_t planes = 64 << s;
       for (int b = 0; b < layers[s]; ++b) {
-        stages[s]->push_back(std::make_shared<Block>(bottleneck, in, planes,
-                                                     (b == 0 && s > 0) ? 2 : 1, groups, base_width));
+        stages[s]->push_back(std::make_shared<Block>(
+            bottleneck, in, planes, (b == 0 && s > 0) ? 2 : 1, groups, base_width));
         in = planes * (bottleneck ? 4 : 1);
       }
       register_module("layer" + std::to_string(s + 1), stages[s]);
@@ -93,9 +93,12 @@ struct ResNet : Backbone {
 }  // namespace
 
 std::shared_ptr<Backbone> make_resnet_imagenet(const std::string& name, int64_t in_channels) {
-  if (name == "resnet10") return std::make_shared<ResNet>(false, std::vector<int>{1, 1, 1, 1}, 1, 64, in_channels);
-  if (name == "resnet50") return std::make_shared<ResNet>(true, std::vector<int>{3, 4, 6, 3}, 1, 64, in_channels);
-  if (name == "resnext50") return std::make_shared<ResNet>(true, std::vector<int>{3, 4, 6, 3}, 32, 4, in_channels);
+  if (name == "resnet10")
+    return std::make_shared<ResNet>(false, std::vector<int>{1, 1, 1, 1}, 1, 64, in_channels);
+  if (name == "resnet50")
+    return std::make_shared<ResNet>(true, std::vector<int>{3, 4, 6, 3}, 1, 64, in_channels);
+  if (name == "resnext50")
+    return std::make_shared<ResNet>(true, std::vector<int>{3, 4, 6, 3}, 32, 4, in_channels);
   throw std::invalid_argument("unknown ImageNet architecture '" + name + "'");
 }
 

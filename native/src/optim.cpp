@@ -3,43 +3,42 @@
 // TypeScript before each step, so schedules live in lib/train/schedule.ts.
 #include "model_common.h"
 
-namespace lade {
-namespace {
-
-struct Sgd {
+/// What an optimiser handle (lade.h's opaque lade_sgd) points at.
+struct lade_sgd {
   std::unique_ptr<torch::optim::SGD> opt;
   torch::Device device;
 };
 
-Sgd& S(void* h) {
+namespace {
+
+lade_sgd& S(lade_sgd* h) {
   if (!h) throw std::invalid_argument("null optimiser handle");
-  return *static_cast<Sgd*>(h);
+  return *h;
 }
 
 }  // namespace
-}  // namespace lade
 
 using namespace lade;
 
-/// A new SGD optimiser over all parameters of `model` (create it after the
-/// model has been moved to its device).
-LADE_EXTERN void* lade_sgd_new(void* model, double lr, double momentum, double weight_decay,
-                               int32_t nesterov) {
-  return guard_value<void*>(nullptr, [&]() -> void* {
+LADE_EXTERN lade_sgd* lade_sgd_new(lade_model* model, double lr, double momentum,
+                                   double weight_decay, int32_t nesterov) {
+  return guard_value<lade_sgd*>(nullptr, [&] {
     auto& m = M(model);
     if (!(lr >= 0)) throw std::invalid_argument("learning rate must be >= 0");
-    if (nesterov && momentum <= 0) throw std::invalid_argument("Nesterov momentum needs momentum > 0");
-    auto options =
-        torch::optim::SGDOptions(lr).momentum(momentum).weight_decay(weight_decay).nesterov(nesterov != 0);
-    return new Sgd{std::make_unique<torch::optim::SGD>(m.net->parameters(), options), m.device};
+    if (nesterov && momentum <= 0)
+      throw std::invalid_argument("Nesterov momentum needs momentum > 0");
+    auto options = torch::optim::SGDOptions(lr)
+                       .momentum(momentum)
+                       .weight_decay(weight_decay)
+                       .nesterov(nesterov != 0);
+    return new lade_sgd{std::make_unique<torch::optim::SGD>(m.net->parameters(), options),
+                        m.device};
   });
 }
 
-/// Frees an optimiser handle.
-LADE_EXTERN void lade_sgd_free(void* o) { delete static_cast<Sgd*>(o); }
+LADE_EXTERN void lade_sgd_free(lade_sgd* o) { delete o; }
 
-/// Sets the learning rate of every parameter group.
-LADE_EXTERN int32_t lade_sgd_set_lr(void* o, double lr) {
+LADE_EXTERN int32_t lade_sgd_set_lr(lade_sgd* o, double lr) {
   return guard_status([&] {
     for (auto& group : S(o).opt->param_groups()) {
       static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
@@ -47,18 +46,15 @@ LADE_EXTERN int32_t lade_sgd_set_lr(void* o, double lr) {
   });
 }
 
-/// Clears the gradients of the optimised parameters.
-LADE_EXTERN int32_t lade_sgd_zero_grad(void* o) {
+LADE_EXTERN int32_t lade_sgd_zero_grad(lade_sgd* o) {
   return guard_status([&] { S(o).opt->zero_grad(); });
 }
 
-/// One update with the accumulated gradients.
-LADE_EXTERN int32_t lade_sgd_step(void* o) {
+LADE_EXTERN int32_t lade_sgd_step(lade_sgd* o) {
   return guard_status([&] { S(o).opt->step(); });
 }
 
-/// Writes the optimiser state (momentum buffers, options) to `path`.
-LADE_EXTERN int32_t lade_sgd_save(void* o, const char* path) {
+LADE_EXTERN int32_t lade_sgd_save(lade_sgd* o, const char* path) {
   return guard_status([&] {
     if (!path || !*path) throw std::invalid_argument("empty path");
     torch::serialize::OutputArchive archive;
@@ -67,8 +63,7 @@ LADE_EXTERN int32_t lade_sgd_save(void* o, const char* path) {
   });
 }
 
-/// Restores a state written by lade_sgd_save (an optimiser over the same model).
-LADE_EXTERN int32_t lade_sgd_load(void* o, const char* path) {
+LADE_EXTERN int32_t lade_sgd_load(lade_sgd* o, const char* path) {
   return guard_status([&] {
     if (!path || !*path) throw std::invalid_argument("empty path");
     auto& s = S(o);

@@ -60,8 +60,8 @@ int32_t from_scalar_type(c10::ScalarType t) {
 
 torch::Device to_device(int32_t type, int32_t index) {
   switch (type) {
-    case 0: return torch::Device(torch::kCPU);
-    case 1: {
+    case LADE_DEVICE_CPU: return torch::Device(torch::kCPU);
+    case LADE_DEVICE_CUDA: {
       if (!torch::cuda::is_available()) {
         throw std::runtime_error("CUDA is not available in this libtorch build or on this machine");
       }
@@ -80,92 +80,74 @@ torch::Device to_device(int32_t type, int32_t index) {
 
 using namespace lade;
 
-/// The message of this thread's last failed call ("" when none).
 LADE_EXTERN const char* lade_last_error() { return last_error.c_str(); }
 
-/// lade's native ABI version (bumped on breaking changes of this header).
-LADE_EXTERN int32_t lade_abi_version() { return 1; }
+LADE_EXTERN int32_t lade_abi_version() { return LADE_ABI_VERSION; }
 
-/// The libtorch version string this library was compiled against.
 LADE_EXTERN const char* lade_torch_version() {
-  static const std::string v = std::to_string(TORCH_VERSION_MAJOR) + "." +
-                               std::to_string(TORCH_VERSION_MINOR) + "." +
-                               std::to_string(TORCH_VERSION_PATCH);
-  return v.c_str();
+  return guard_value<const char*>("", [] {
+    static const std::string v = std::to_string(TORCH_VERSION_MAJOR) + "." +
+                                 std::to_string(TORCH_VERSION_MINOR) + "." +
+                                 std::to_string(TORCH_VERSION_PATCH);
+    return v.c_str();
+  });
 }
 
-/// Number of live tensor handles.
 LADE_EXTERN int64_t lade_live_tensors() { return live_tensors.load(); }
 
-/// 1 when CUDA is usable, else 0.
 LADE_EXTERN int32_t lade_cuda_is_available() {
   return guard_value<int32_t>(0, [] { return torch::cuda::is_available() ? 1 : 0; });
 }
 
-/// Number of CUDA devices.
 LADE_EXTERN int32_t lade_cuda_device_count() {
   return guard_value<int32_t>(0, [] { return static_cast<int32_t>(torch::cuda::device_count()); });
 }
 
-/// Checks that a device exists: 0 when usable, -1 with the error recorded.
 LADE_EXTERN int32_t lade_device_check(int32_t type, int32_t index) {
   return guard_status([&] { (void)to_device(type, index); });
 }
 
-/// Waits for all queued work on a CUDA device (no-op on CPU).
 LADE_EXTERN int32_t lade_device_synchronize(int32_t type, int32_t index) {
   return guard_status([&] {
-    if (type == 1) {
+    if (type == LADE_DEVICE_CUDA) {
       // A tiny host copy forces a device synchronisation without CUDA headers.
       (void)torch::zeros({1}, torch::TensorOptions().device(to_device(type, index))).cpu();
     }
   });
 }
 
-/// Sets the intra-op thread count.
 LADE_EXTERN int32_t lade_set_num_threads(int32_t n) {
   return guard_status([&] { torch::set_num_threads(n); });
 }
 
-/// The intra-op thread count.
 LADE_EXTERN int32_t lade_get_num_threads() { return torch::get_num_threads(); }
 
-/// Seeds libtorch's global generators (CPU and CUDA).
 LADE_EXTERN int32_t lade_manual_seed(uint64_t seed) {
   return guard_status([&] { torch::manual_seed(seed); });
 }
 
-/// Sets grad mode for this thread; returns the previous mode (1 enabled).
 LADE_EXTERN int32_t lade_set_grad_enabled(int32_t enabled) {
   const bool prev = torch::GradMode::is_enabled();
   torch::GradMode::set_enabled(enabled != 0);
   return prev ? 1 : 0;
 }
 
-/// A new CPU generator seeded with `seed` (an owned handle).
-LADE_EXTERN void* lade_generator_new(uint64_t seed) {
-  return guard_value<void*>(nullptr, [&]() -> void* {
-    auto* g = new at::Generator(at::make_generator<at::CPUGeneratorImpl>(seed));
-    return g;
-  });
+LADE_EXTERN lade_generator* lade_generator_new(uint64_t seed) {
+  return guard_value<lade_generator*>(
+      nullptr, [&] { return new lade_generator{at::make_generator<at::CPUGeneratorImpl>(seed)}; });
 }
 
-/// Frees a generator.
-LADE_EXTERN void lade_generator_free(void* g) { delete static_cast<at::Generator*>(g); }
+LADE_EXTERN void lade_generator_free(lade_generator* g) { delete g; }
 
-/// The generator's state as a new uint8 tensor.
-LADE_EXTERN torch::Tensor* lade_generator_get_state(void* g) {
-  return guard_tensor([&] { return static_cast<at::Generator*>(g)->get_state(); });
+LADE_EXTERN lade_tensor* lade_generator_get_state(lade_generator* g) {
+  return guard_tensor([&] { return G(g).get_state(); });
 }
 
-/// Restores the generator's state from a uint8 tensor made by lade_generator_get_state.
-LADE_EXTERN int32_t lade_generator_set_state(void* g, torch::Tensor* state) {
-  return guard_status([&] { static_cast<at::Generator*>(g)->set_state(T(state)); });
+LADE_EXTERN int32_t lade_generator_set_state(lade_generator* g, lade_tensor* state) {
+  return guard_status([&] { G(g).set_state(T(state)); });
 }
 
-/// A new handle to libtorch's default CPU generator (shares its state; free with lade_generator_free).
-LADE_EXTERN void* lade_generator_default() {
-  return guard_value<void*>(nullptr, [&]() -> void* {
-    return new at::Generator(at::detail::getDefaultCPUGenerator());
-  });
+LADE_EXTERN lade_generator* lade_generator_default() {
+  return guard_value<lade_generator*>(
+      nullptr, [&] { return new lade_generator{at::detail::getDefaultCPUGenerator()}; });
 }

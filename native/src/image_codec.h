@@ -1,7 +1,7 @@
-// Image decoding (JPEG, PNG), encoding and resampling for the data loaders,
-// shared by data_image.cpp (the C ABI for single images) and data_batch.cpp
-// (batches of image-list samples on native threads). No libtorch here: these
-// routines run on the loader's worker threads over plain buffers.
+// Image decoding (JPEG, PNG), header probing and encoding, shared by
+// data_image.cpp (the C ABI for single images) and data_batch.cpp (batches of
+// image-list samples on native threads). No libtorch here: these routines run
+// on the loader's worker threads over plain buffers.
 #pragma once
 
 #include <cstdint>
@@ -40,15 +40,7 @@ ImageInfo probe_image(const std::string& path);
 
 /// Encodes `pixels` (interleaved HWC, channels 1 or 3) as PNG or JPEG, chosen by
 /// the extension of `path` (.png; .jpg or .jpeg), and writes it atomically.
-void write_image(const std::string& path, const uint8_t* pixels, int width, int height, int channels,
-                 int quality);
-
-/// Resamples the box (x0, y0, w, h) of `src` (source pixel units, may be
-/// fractional) to out_w x out_h with a triangle (bilinear) filter widened when
-/// shrinking, so large reductions average instead of aliasing. Writes planar
-/// CHW uint8 into `dst` with `out_channels` channels (grey is replicated to
-/// RGB), mirrored left-right when `flip`.
-void resample_box(const Image& src, double x0, double y0, double w, double h, int out_w, int out_h,
-                  int out_channels, bool flip, uint8_t* dst);
+void write_image(const std::string& path, const uint8_t* pixels, int width, int height,
+                 int channels, int quality);
 
 }  // namespace lade::data
