@@ -4,7 +4,8 @@
  * @module
  */
 
-import { cString, native, nativeLibraryPath } from "../torch/ffi.ts";
+import { native, nativeLibraryPath } from "../torch/ffi.ts";
+import { cString } from "../torch/strings.ts";
 import { cudaAvailable, cudaDeviceCount, getNumThreads } from "../torch/device.ts";
 import { VERSION } from "../version.ts";
 

@@ -13,8 +13,9 @@ import { UsageError } from "../cli/errors.ts";
 import { type Device, parseDevice } from "../torch/device.ts";
 import { checkPtr, checkStatus, TorchError } from "../torch/errors.ts";
 import { native } from "../torch/ffi.ts";
+import { NativeHandle } from "../torch/handle.ts";
+import { toCStringList } from "../torch/strings.ts";
 import { Tensor } from "../torch/tensor.ts";
-import { encodePaths } from "./image_list.ts";
 import { FileImageSet, TensorImageSet } from "./image_set.ts";
 import { epochOrder, type SamplerKind, SAMPLERS } from "./sampler.ts";
 import type { DataSplits, ImageSet } from "./types.ts";
@@ -53,9 +54,10 @@ export interface LoaderOptions {
   prefetch?: number;
 }
 
-const loaderFinalizer = new FinalizationRegistry<Deno.PointerObject>((ptr) =>
-  native().lade_data_loader_free(ptr)
-);
+/** Stops a loader's native threads and frees it (also from the finaliser). */
+function freeLoader(ptr: Deno.PointerObject): void {
+  native().lade_data_loader_free(ptr);
+}
 
 function positiveInt(value: number, what: string): number {
   if (!Number.isInteger(value) || value < 1) {
@@ -65,18 +67,18 @@ function positiveInt(value: number, what: string): number {
 }
 
 /** Batches of one image set, epoch by epoch. */
-export class BatchLoader {
+export class BatchLoader extends NativeHandle {
   /** Batches each epoch yields. */
   readonly batchesPerEpoch: number;
   readonly #set: ImageSet;
   readonly #base: Int32Array;
   readonly #opts: Required<Omit<LoaderOptions, "workers" | "prefetch" | "pad">>;
   readonly #prefetch: number;
-  #ptr: Deno.PointerObject | null;
   #nextSeq = 0;
 
   /** A loader over `set`, normalised with `splits.mean` and `splits.std`. */
   constructor(set: ImageSet, splits: Pick<DataSplits, "mean" | "std">, opts: LoaderOptions) {
+    super("BatchLoader", freeLoader);
     const batchSize = positiveInt(opts.batchSize, "batch size");
     const sampler = opts.sampler ?? "shuffle";
     if (!SAMPLERS.includes(sampler)) {
@@ -113,7 +115,7 @@ export class BatchLoader {
       const pad = opts.pad ?? (set.imageSize >= 32 ? 4 : 2);
       const workers = positiveInt(opts.workers ?? 1, "workers");
       this.#base = set.indices;
-      this.#ptr = checkPtr(
+      this.adopt(checkPtr(
         native().lade_data_loader_from_tensor(
           set.images.ptr,
           set.baseLabels,
@@ -129,7 +131,7 @@ export class BatchLoader {
           workers,
         ),
         "data loader",
-      );
+      ));
       this.#prefetch = positiveInt(opts.prefetch ?? 2, "prefetch");
     } else if (set instanceof FileImageSet) {
       const workers = positiveInt(
@@ -137,8 +139,8 @@ export class BatchLoader {
         "workers",
       );
       this.#base = set.indices;
-      const paths = encodePaths(set.basePaths);
-      this.#ptr = checkPtr(
+      const paths = toCStringList(set.basePaths);
+      this.adopt(checkPtr(
         native().lade_data_loader_from_list(
           paths,
           BigInt(paths.length),
@@ -155,17 +157,11 @@ export class BatchLoader {
           workers,
         ),
         "data loader",
-      );
+      ));
       this.#prefetch = positiveInt(opts.prefetch ?? 3, "prefetch");
     } else {
       throw new TypeError("BatchLoader needs an image set made by lib/data");
     }
-    loaderFinalizer.register(this, this.#ptr, this);
-  }
-
-  get #handle(): Deno.PointerObject {
-    if (this.#ptr === null) throw new TypeError("BatchLoader used after dispose()");
-    return this.#ptr;
   }
 
   /** Positions (in the set) that epoch `epoch` visits, in order. */
@@ -185,7 +181,7 @@ export class BatchLoader {
       throw new RangeError(`epoch must be a non-negative integer, got ${epoch}`);
     }
     const lib = native();
-    const handle = this.#handle;
+    const handle = this.ptr;
     checkStatus(lib.lade_data_loader_cancel(handle), "data loader");
     const order = this.order(epoch);
     const base = new Int32Array(order.length);
@@ -220,13 +216,13 @@ export class BatchLoader {
       }
       complete = true;
     } finally {
-      if (!complete && this.#ptr !== null) lib.lade_data_loader_cancel(this.#ptr);
+      if (!complete && !this.disposed) lib.lade_data_loader_cancel(this.ptr);
     }
   }
 
   #take(seq: number): Batch {
     const out = new BigUint64Array(2);
-    if (native().lade_data_loader_take(this.#handle, BigInt(seq), out) !== 0) {
+    if (native().lade_data_loader_take(this.ptr, BigInt(seq), out) !== 0) {
       try {
         checkStatus(-1, "preparing a batch");
       } catch (e) {
@@ -249,18 +245,5 @@ export class BatchLoader {
         labels.dispose();
       },
     };
-  }
-
-  /** Stops the native threads and frees the loader (the image set stays valid). */
-  dispose(): void {
-    if (this.#ptr === null) return;
-    loaderFinalizer.unregister(this);
-    native().lade_data_loader_free(this.#ptr);
-    this.#ptr = null;
-  }
-
-  /** Frees the loader at the end of a `using` block. */
-  [Symbol.dispose](): void {
-    this.dispose();
   }
 }

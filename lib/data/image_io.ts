@@ -8,16 +8,13 @@
 import { UsageError } from "../cli/errors.ts";
 import { checkPtr, checkStatus, TorchError } from "../torch/errors.ts";
 import { native } from "../torch/ffi.ts";
+import { toCString } from "../torch/strings.ts";
 import { Tensor } from "../torch/tensor.ts";
-
-function cPath(path: string): Uint8Array {
-  return new TextEncoder().encode(path + "\0");
-}
 
 /** Decodes a JPEG or PNG file to uint8 [C, H, W] (C 1 for grey, else 3); a bad file is a UsageError. */
 export function readImage(path: string): Tensor {
   try {
-    return new Tensor(checkPtr(native().lade_image_read(cPath(path)), "reading an image"));
+    return new Tensor(checkPtr(native().lade_image_read(toCString(path)), "reading an image"));
   } catch (e) {
     if (e instanceof TorchError) throw new UsageError(e.message.replace(/^reading an image: /, ""));
     throw e;
@@ -26,5 +23,5 @@ export function readImage(path: string): Tensor {
 
 /** Writes uint8 [C, H, W] (C 1 or 3) as PNG or JPEG by the extension of `path`, atomically. */
 export function writeImage(image: Tensor, path: string, quality = 95): void {
-  checkStatus(native().lade_image_write(image.ptr, cPath(path), quality), `writing ${path}`);
+  checkStatus(native().lade_image_write(image.ptr, toCString(path), quality), `writing ${path}`);
 }

@@ -9,7 +9,8 @@
 
 import { UsageError } from "../cli/errors.ts";
 import { checkStatus } from "../torch/errors.ts";
-import { cString, native } from "../torch/ffi.ts";
+import { native } from "../torch/ffi.ts";
+import { cString, toCStringList } from "../torch/strings.ts";
 import { readDataFile } from "./files.ts";
 
 /** Parsed lines of an image list. */
@@ -58,11 +59,6 @@ export async function readImageList(listPath: string, source: string): Promise<I
   return parseImageList(new TextDecoder().decode(bytes), listPath);
 }
 
-/** NUL-separated UTF-8 paths, the layout the native side reads. */
-export function encodePaths(paths: readonly string[]): Uint8Array {
-  return new TextEncoder().encode(paths.map((p) => p + "\0").join(""));
-}
-
 /** Header facts of each image, or null for an unreadable one. */
 export interface ProbeResult {
   sizes: ({ width: number; height: number; channels: number } | null)[];
@@ -75,7 +71,7 @@ export interface ProbeResult {
 /** Reads the JPEG/PNG headers of `paths` on native threads. */
 export function probeImages(paths: readonly string[], threads: number): ProbeResult {
   const out = new Int32Array(paths.length * 3);
-  const encoded = encodePaths(paths);
+  const encoded = toCStringList(paths);
   const bad = native().lade_image_probe(
     encoded,
     BigInt(encoded.length),

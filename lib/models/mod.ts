@@ -9,7 +9,6 @@
 export {
   type Architecture,
   ARCHITECTURES,
-  cPath,
   defaultArchitecture,
   type Head,
   HEADS,

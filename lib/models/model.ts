@@ -11,6 +11,8 @@ import { UsageError } from "../cli/errors.ts";
 import { type Device, parseDevice } from "../torch/device.ts";
 import { checkPtr, checkStatus } from "../torch/errors.ts";
 import { native } from "../torch/ffi.ts";
+import { NativeHandle } from "../torch/handle.ts";
+import { toCString } from "../torch/strings.ts";
 import { Tensor } from "../torch/tensor.ts";
 
 /** The architectures native/src/model_*.cpp builds. */
@@ -48,14 +50,10 @@ export interface ModelOptions {
   device?: Device;
 }
 
-/** A C string (NUL-terminated UTF-8) for the native side. */
-export function cPath(path: string): Uint8Array {
-  return new TextEncoder().encode(path + "\0");
+/** Frees a model handle (also from the finaliser). */
+function freeModel(ptr: Deno.PointerObject): void {
+  native().lade_model_free(ptr);
 }
-
-const modelFinalizer = new FinalizationRegistry<Deno.PointerObject>((ptr) =>
-  native().lade_model_free(ptr)
-);
 
 /** The architecture lade picks for images of `imageSize` pixels when none is named. */
 export function defaultArchitecture(imageSize: number): Architecture {
@@ -65,20 +63,18 @@ export function defaultArchitecture(imageSize: number): Architecture {
 }
 
 /** A network owned by JavaScript; free it with dispose() (or `using`). */
-export class Model {
+export class Model extends NativeHandle {
   /** The architecture it was built as. */
   readonly arch: Architecture;
   /** Number of classes. */
   readonly classes: number;
-  #ptr: Deno.PointerObject | null;
   #device: Device = "cpu";
   #training = true;
 
   private constructor(ptr: Deno.PointerObject, arch: Architecture, classes: number) {
-    this.#ptr = ptr;
+    super("model", freeModel, ptr);
     this.arch = arch;
     this.classes = classes;
-    modelFinalizer.register(this, ptr, this);
   }
 
   /**
@@ -96,7 +92,7 @@ export class Model {
       throw new UsageError(`unknown head '${head}' (use ${HEADS.join(", ")})`);
     }
     const p = native().lade_model_new(
-      cPath(opts.arch),
+      toCString(opts.arch),
       opts.classes,
       opts.inChannels,
       head === "cosine" ? 1 : 0,
@@ -105,12 +101,6 @@ export class Model {
     const model = new Model(checkPtr(p, `model ${opts.arch}`), opts.arch, opts.classes);
     if (opts.device !== undefined && opts.device !== "cpu") model.to(opts.device);
     return model;
-  }
-
-  /** The native handle (throws once disposed). */
-  get ptr(): Deno.PointerObject {
-    if (this.#ptr === null) throw new TypeError("model used after dispose()");
-    return this.#ptr;
   }
 
   /** Where the parameters live. */
@@ -184,24 +174,11 @@ export class Model {
 
   /** Writes parameters and buffers to `path` (libtorch's archive format). */
   save(path: string): void {
-    checkStatus(native().lade_model_save(this.ptr, cPath(path)), `saving the model to ${path}`);
+    checkStatus(native().lade_model_save(this.ptr, toCString(path)), `saving the model to ${path}`);
   }
 
   /** Reads parameters and buffers written by save() for the same architecture. */
   load(path: string): void {
-    checkStatus(native().lade_model_load(this.ptr, cPath(path)), `loading the model ${path}`);
-  }
-
-  /** Frees the network (idempotent). */
-  dispose(): void {
-    if (this.#ptr === null) return;
-    modelFinalizer.unregister(this);
-    native().lade_model_free(this.#ptr);
-    this.#ptr = null;
-  }
-
-  /** Frees the network at the end of a `using` block. */
-  [Symbol.dispose](): void {
-    this.dispose();
+    checkStatus(native().lade_model_load(this.ptr, toCString(path)), `loading the model ${path}`);
   }
 }

@@ -8,6 +8,8 @@ import { type Device, parseDevice } from "./device.ts";
 import { type DType, DTYPE_CODES, dtypeOf, type TypedArray } from "./dtype.ts";
 import { checkPtr, checkStatus } from "./errors.ts";
 import { native } from "./ffi.ts";
+import { NativeHandle } from "./handle.ts";
+import { RANDOM_KIND } from "./ops.ts";
 import { int64s, Tensor } from "./tensor.ts";
 
 /** Where and of what type a factory makes its tensor. */
@@ -18,19 +20,20 @@ export interface TensorOptions {
   device?: Device | "cuda";
 }
 
-/** A seedable random number generator (CPU), for reproducible draws. */
-export class Generator {
-  #ptr: Deno.PointerObject | null;
+/** Frees a generator handle (also from the finaliser). */
+function freeGenerator(ptr: Deno.PointerObject): void {
+  native().lade_generator_free(ptr);
+}
 
+/** A seedable random number generator (CPU), for reproducible draws. */
+export class Generator extends NativeHandle {
   /** A generator seeded with `seed`. */
   constructor(seed: number | bigint) {
-    this.#ptr = checkPtr(native().lade_generator_new(BigInt(seed)), "generator");
-  }
-
-  /** The native handle. */
-  get ptr(): Deno.PointerObject {
-    if (this.#ptr === null) throw new TypeError("generator used after dispose()");
-    return this.#ptr;
+    super(
+      "generator",
+      freeGenerator,
+      checkPtr(native().lade_generator_new(BigInt(seed)), "generator"),
+    );
   }
 
   /** The full state as bytes (to save in a checkpoint). */
@@ -52,21 +55,10 @@ export class Generator {
       t.dispose();
     }
   }
-
-  /** Frees the generator. */
-  dispose(): void {
-    if (this.#ptr !== null) native().lade_generator_free(this.#ptr);
-    this.#ptr = null;
-  }
-
-  /** Frees the generator at the end of a `using` block. */
-  [Symbol.dispose](): void {
-    this.dispose();
-  }
 }
 
 function deviceCode(device: Device | "cuda" | undefined): { type: number; index: number } {
-  return device === undefined ? { type: 0, index: 0 } : parseDevice(device).code;
+  return device === undefined ? parseDevice("cpu").code : parseDevice(device).code;
 }
 
 /**
@@ -153,7 +145,11 @@ export interface RandomOptions extends TensorOptions {
   generator?: Generator;
 }
 
-function random(kind: number, shape: readonly number[], options: RandomOptions): Tensor {
+function random(
+  kind: typeof RANDOM_KIND[keyof typeof RANDOM_KIND],
+  shape: readonly number[],
+  options: RandomOptions,
+): Tensor {
   const s = int64s(shape);
   const { type, index } = deviceCode(options.device);
   const p = native().lade_random(
@@ -165,17 +161,17 @@ function random(kind: number, shape: readonly number[], options: RandomOptions):
     index,
     options.generator?.ptr ?? null,
   );
-  return new Tensor(checkPtr(p, kind === 0 ? "rand" : "randn"));
+  return new Tensor(checkPtr(p, kind === RANDOM_KIND.uniform ? "rand" : "randn"));
 }
 
 /** Uniform random values in [0, 1). */
 export function rand(shape: readonly number[], options: RandomOptions = {}): Tensor {
-  return random(0, shape, options);
+  return random(RANDOM_KIND.uniform, shape, options);
 }
 
 /** Standard normal random values. */
 export function randn(shape: readonly number[], options: RandomOptions = {}): Tensor {
-  return random(1, shape, options);
+  return random(RANDOM_KIND.normal, shape, options);
 }
 
 /** A random permutation of 0..n-1 (int64). */

@@ -4,27 +4,29 @@
  * @module
  */
 
+import { InputError } from "../errors.ts";
 import { checkStatus } from "./errors.ts";
 import { native } from "./ffi.ts";
+import { DEVICE_TYPE } from "./ops.ts";
 
 /** A device name: `cpu`, `cuda` (device 0) or `cuda:N`. */
 export type Device = "cpu" | `cuda:${number}`;
 
 /** A parsed device: type 0 = CPU, 1 = CUDA, and its index. */
 export interface DeviceCode {
-  /** 0 = CPU, 1 = CUDA. */
+  /** 0 = CPU, 1 = CUDA (`DEVICE_TYPE` in ops.ts). */
   readonly type: number;
   /** The device index (0 for the CPU). */
   readonly index: number;
 }
 
-/** Parses and normalises a device name; throws a TypeError on a malformed one. */
+/** Parses and normalises a device name; throws an InputError on a malformed one. */
 export function parseDevice(name: string): { name: Device; code: DeviceCode } {
-  if (name === "cpu") return { name: "cpu", code: { type: 0, index: 0 } };
+  if (name === "cpu") return { name: "cpu", code: { type: DEVICE_TYPE.cpu, index: 0 } };
   const m = /^cuda(?::(\d+))?$/.exec(name);
-  if (!m) throw new TypeError(`unknown device '${name}' (use cpu, cuda or cuda:N)`);
+  if (!m) throw new InputError(`unknown device '${name}' (use cpu, cuda or cuda:N)`);
   const index = m[1] === undefined ? 0 : Number(m[1]);
-  return { name: `cuda:${index}`, code: { type: 1, index } };
+  return { name: `cuda:${index}`, code: { type: DEVICE_TYPE.cuda, index } };
 }
 
 /** The device name of a native device code (type * 1000 + index). */
@@ -58,7 +60,7 @@ export function cudaDeviceCount(): number {
 /** Sets libtorch's intra-op CPU threads. */
 export function setNumThreads(n: number): void {
   if (!Number.isInteger(n) || n < 1) {
-    throw new RangeError(`threads must be a positive integer, got ${n}`);
+    throw new InputError("threads", `must be a positive integer, got ${n}`);
   }
   checkStatus(native().lade_set_num_threads(n), "set threads");
 }

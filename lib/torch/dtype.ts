@@ -4,6 +4,8 @@
  * @module
  */
 
+import { InputError } from "../errors.ts";
+
 /** Element type names, as PyTorch spells them. */
 export type DType =
   | "float32"
@@ -79,7 +81,7 @@ export function dtypeOf(data: TypedArray): DType {
   if (data instanceof Uint8Array) return "uint8";
   if (data instanceof Int16Array) return "int16";
   if (data instanceof Int8Array) return "int8";
-  throw new TypeError("cannot infer a dtype from this array; pass one explicitly");
+  throw new InputError("data", "cannot infer a dtype from this array; pass one explicitly");
 }
 
 /** Allocates a typed array for `n` elements of `dtype` (float16/bfloat16 as raw Uint16). */

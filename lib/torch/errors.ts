@@ -1,21 +1,22 @@
 /**
- * Errors raised by the tensor layer.
+ * Errors of the tensor layer: the library's {@link TorchError} and
+ * {@link NativeLibraryError} (from lib/errors.ts, re-exported here), and the
+ * checks that turn a native failure into a TorchError carrying libtorch's
+ * message.
  *
  * @module
  */
 
-import { cString, native } from "./ffi.ts";
+import { TorchError } from "../errors.ts";
+import { native } from "./ffi.ts";
+import { cString } from "./strings.ts";
 
-/** A failure inside libtorch or lade's native library, carrying its message. */
-export class TorchError extends Error {
-  /** Always "TorchError". */
-  override name = "TorchError";
-}
+export { DisposedError, NativeLibraryError, TorchError } from "../errors.ts";
 
-/** Throws a TorchError with the native library's last message. */
+/** Throws a TorchError for `context` with the native library's last message. */
 export function throwLastError(context: string): never {
   const message = cString(native().lade_last_error());
-  throw new TorchError(message ? `${context}: ${message}` : `${context} failed`);
+  throw message ? new TorchError(context, message) : new TorchError(`${context} failed`);
 }
 
 /** Returns `ptr`, or throws the native error when it is NULL. */

@@ -1,7 +1,7 @@
 /**
- * Ownership of native handles: scopes that free what was made inside them,
- * the live-handle count, and a FinalizationRegistry as a last-resort safety
- * net for handles that were dropped without `dispose()`.
+ * Ownership of tensors: scopes that free what was made inside them, and the
+ * live-handle count. (Each handle's finaliser, the safety net for handles
+ * dropped without `dispose()`, is in handle.ts.)
  *
  * @module
  */
@@ -79,8 +79,3 @@ export function keep<T extends Disposable>(owner: T): T {
 export function liveTensors(): number {
   return Number(native().lade_live_tensors());
 }
-
-/** Frees tensor handles whose owners were garbage-collected without dispose(). */
-export const tensorFinalizer: FinalizationRegistry<Deno.PointerObject> = new FinalizationRegistry(
-  (ptr) => native().lade_tensor_free(ptr),
-);

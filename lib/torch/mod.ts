@@ -33,6 +33,8 @@ export {
   setNumThreads,
   synchronize,
 } from "./device.ts";
-export { TorchError } from "./errors.ts";
-export { NativeLibraryError, nativeLibraryPath } from "./ffi.ts";
+export { DisposedError, NativeLibraryError, TorchError } from "./errors.ts";
+export { nativeLibraryPath } from "./ffi.ts";
+export { NativeHandle } from "./handle.ts";
 export { type Disposable, keep, liveTensors, scope } from "./memory.ts";
+export { nativeArchitectures, torchVersion } from "./native_info.ts";

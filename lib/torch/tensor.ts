@@ -17,92 +17,11 @@ import {
   type TypedArray,
 } from "./dtype.ts";
 import { type Device, deviceName, parseDevice } from "./device.ts";
-import { checkPtr, checkStatus, TorchError } from "./errors.ts";
+import { checkPtr, checkStatus } from "./errors.ts";
 import { native } from "./ffi.ts";
-import { tensorFinalizer, track, untrack } from "./memory.ts";
-
-/** Op codes of `enum Unary` in native/src/ops.cpp. */
-const U = {
-  neg: 0,
-  exp: 1,
-  log: 2,
-  sqrt: 3,
-  abs: 4,
-  relu: 5,
-  sigmoid: 6,
-  tanh: 7,
-  floor: 8,
-  ceil: 9,
-  round: 10,
-  sign: 11,
-  log1p: 12,
-  expm1: 13,
-  square: 14,
-  logicalNot: 15,
-  reciprocal: 16,
-  sin: 17,
-  cos: 18,
-  isnan: 19,
-  rsqrt: 20,
-  contiguous: 21,
-  clone: 22,
-  detach: 23,
-  flatten: 24,
-  t: 25,
-  isfinite: 26,
-} as const;
-
-/** Op codes of `enum Binary` in native/src/ops.cpp. */
-const B = {
-  add: 0,
-  sub: 1,
-  mul: 2,
-  div: 3,
-  pow: 4,
-  eq: 5,
-  ne: 6,
-  lt: 7,
-  le: 8,
-  gt: 9,
-  ge: 10,
-  maximum: 11,
-  minimum: 12,
-  matmul: 13,
-  logicalAnd: 14,
-  logicalOr: 15,
-  remainder: 16,
-  floorDivide: 17,
-  rsub: 18,
-  rdiv: 19,
-  rpow: 20,
-} as const;
-
-/** Op codes of `enum Reduce` in native/src/ops.cpp. */
-const R = {
-  sum: 0,
-  mean: 1,
-  max: 2,
-  min: 3,
-  argmax: 4,
-  argmin: 5,
-  logsumexp: 6,
-  prod: 7,
-  std: 8,
-  var: 9,
-  all: 10,
-  any: 11,
-} as const;
-
-/** Op codes of `enum DimOp` in native/src/ops.cpp. */
-const D = {
-  softmax: 0,
-  logSoftmax: 1,
-  cumsum: 2,
-  squeeze: 3,
-  unsqueeze: 4,
-  argsortAsc: 5,
-  argsortDesc: 6,
-} as const;
+import { NativeHandle } from "./handle.ts";
+import { track, untrack } from "./memory.ts";
+import { BINARY as B, DIM as D, REDUCE as R, UNARY as U } from "./ops.ts";
 
 /** A tensor operand or a plain number (broadcast as a scalar). */
 export type Operand = Tensor | number;
@@ -129,41 +48,26 @@ function fromSlot(slot: BigUint64Array, i: number, context: string): Tensor {
   return new Tensor(checkPtr(p, context));
 }
 
+/** Frees a tensor handle (also from the finaliser). */
+function freeTensor(ptr: Deno.PointerObject): void {
+  native().lade_tensor_free(ptr);
+}
+
 /** A libtorch tensor owned by JavaScript. */
-export class Tensor {
-  #ptr: Deno.PointerObject | null;
+export class Tensor extends NativeHandle {
   #shape: number[] | undefined;
 
   /** Takes ownership of a native handle. Use the factories (`tensor`, `zeros`, ...) instead. */
   constructor(ptr: Deno.PointerObject) {
-    this.#ptr = ptr;
-    tensorFinalizer.register(this, ptr, this);
+    super("tensor", freeTensor, ptr);
     track(this);
   }
 
-  /** The native handle (throws once disposed). */
-  get ptr(): Deno.PointerObject {
-    if (this.#ptr === null) throw new TorchError("tensor used after dispose()");
-    return this.#ptr;
-  }
-
-  /** True once the handle has been freed. */
-  get disposed(): boolean {
-    return this.#ptr === null;
-  }
-
-  /** Frees the native handle now (idempotent). */
-  dispose(): void {
-    if (this.#ptr === null) return;
-    tensorFinalizer.unregister(this);
-    native().lade_tensor_free(this.#ptr);
-    this.#ptr = null;
+  /** Frees the native handle now (idempotent), and leaves the enclosing scope. */
+  override dispose(): void {
+    if (this.disposed) return;
+    super.dispose();
     untrack(this);
-  }
-
-  /** Frees the handle at the end of a `using` block. */
-  [Symbol.dispose](): void {
-    this.dispose();
   }
 
   // ---------------------------------------------------------------- metadata
@@ -708,7 +612,7 @@ export class Tensor {
   }
 
   /** A readable summary: shape, dtype, device and (for small tensors) values. */
-  toString(): string {
+  override toString(): string {
     if (this.disposed) return "Tensor(disposed)";
     const values = this.numel <= 16 ? ` ${JSON.stringify(this.toList())}` : "";
     return `Tensor(${JSON.stringify(this.shape)}, ${this.dtype}, ${this.device})${values}`;

@@ -6,9 +6,11 @@
  * @module
  */
 
-import { cPath, type Model } from "../models/model.ts";
+import type { Model } from "../models/model.ts";
 import { checkPtr, checkStatus } from "../torch/errors.ts";
 import { native } from "../torch/ffi.ts";
+import { NativeHandle } from "../torch/handle.ts";
+import { toCString } from "../torch/strings.ts";
 
 /** SGD's hyper-parameters. */
 export interface SgdOptions {
@@ -22,13 +24,13 @@ export interface SgdOptions {
   nesterov?: boolean;
 }
 
-const sgdFinalizer = new FinalizationRegistry<Deno.PointerObject>((ptr) =>
-  native().lade_sgd_free(ptr)
-);
+/** Frees an optimiser handle (also from the finaliser). */
+function freeSgd(ptr: Deno.PointerObject): void {
+  native().lade_sgd_free(ptr);
+}
 
 /** An SGD optimiser bound to one model's parameters. */
-export class SGD {
-  #ptr: Deno.PointerObject | null;
+export class SGD extends NativeHandle {
   #lr: number;
 
   /** An optimiser over `model`'s parameters; build it after moving the model to its device. */
@@ -40,14 +42,8 @@ export class SGD {
       opts.weightDecay ?? 0,
       opts.nesterov ? 1 : 0,
     );
-    this.#ptr = checkPtr(p, "SGD");
+    super("optimiser", freeSgd, checkPtr(p, "SGD"));
     this.#lr = opts.lr;
-    sgdFinalizer.register(this, this.#ptr, this);
-  }
-
-  get #handle(): Deno.PointerObject {
-    if (this.#ptr === null) throw new TypeError("optimiser used after dispose()");
-    return this.#ptr;
   }
 
   /** The current learning rate. */
@@ -56,43 +52,30 @@ export class SGD {
   }
 
   set lr(value: number) {
-    checkStatus(native().lade_sgd_set_lr(this.#handle, value), "learning rate");
+    checkStatus(native().lade_sgd_set_lr(this.ptr, value), "learning rate");
     this.#lr = value;
   }
 
   /** Clears the parameters' gradients. */
   zeroGrad(): void {
-    checkStatus(native().lade_sgd_zero_grad(this.#handle), "zero_grad");
+    checkStatus(native().lade_sgd_zero_grad(this.ptr), "zero_grad");
   }
 
   /** Updates the parameters with their accumulated gradients. */
   step(): void {
-    checkStatus(native().lade_sgd_step(this.#handle), "optimiser step");
+    checkStatus(native().lade_sgd_step(this.ptr), "optimiser step");
   }
 
   /** Writes the momentum buffers and options to `path`. */
   save(path: string): void {
     checkStatus(
-      native().lade_sgd_save(this.#handle, cPath(path)),
+      native().lade_sgd_save(this.ptr, toCString(path)),
       `saving the optimiser to ${path}`,
     );
   }
 
   /** Restores a state written by save() (for an optimiser over the same model). */
   load(path: string): void {
-    checkStatus(native().lade_sgd_load(this.#handle, cPath(path)), `loading the optimiser ${path}`);
-  }
-
-  /** Frees the optimiser (idempotent); the model stays valid. */
-  dispose(): void {
-    if (this.#ptr === null) return;
-    sgdFinalizer.unregister(this);
-    native().lade_sgd_free(this.#ptr);
-    this.#ptr = null;
-  }
-
-  /** Frees the optimiser at the end of a `using` block. */
-  [Symbol.dispose](): void {
-    this.dispose();
+    checkStatus(native().lade_sgd_load(this.ptr, toCString(path)), `loading the optimiser ${path}`);
   }
 }

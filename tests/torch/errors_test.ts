@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { scope, tensor, TorchError } from "../../lib/torch/mod.ts";
+import { LadeError } from "../../lib/errors.ts";
+import { DisposedError, scope, tensor, TorchError } from "../../lib/torch/mod.ts";
 
 Deno.test("a bad op raises TorchError with libtorch's message and the next op works", () => {
   scope(() => {
@@ -33,12 +34,30 @@ Deno.test("an index out of range raises TorchError carrying the index", () => {
   });
 });
 
-Deno.test("using a disposed tensor is a TorchError, and dispose is idempotent", () => {
+Deno.test("using a disposed tensor is a DisposedError, and dispose is idempotent", () => {
   const a = tensor([1]);
   a.dispose();
   a.dispose();
   assert.equal(a.disposed, true);
-  assert.throws(() => a.add(1), TorchError);
+  assert.throws(
+    () => a.add(1),
+    (e: unknown) =>
+      e instanceof DisposedError && e instanceof LadeError &&
+      /tensor used after dispose/.test(e.message),
+  );
+});
+
+Deno.test("TorchError is the library's, with libtorch's text as nativeMessage", () => {
+  scope(() => {
+    const a = tensor([1, 2, 3]);
+    assert.throws(
+      () => a.sum(4),
+      (e: unknown) =>
+        e instanceof TorchError && e instanceof LadeError && e.message.startsWith("sum: ") &&
+        typeof e.nativeMessage === "string" && /Dimension out of range/.test(e.nativeMessage) &&
+        e.cause === e.nativeMessage,
+    );
+  });
 });
 
 Deno.test("a CUDA device where there is none is a clear TorchError", async () => {
