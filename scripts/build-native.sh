@@ -6,14 +6,17 @@
 #
 # A failed build exits non-zero and stamps nothing: the library and hash in
 # build/native stay those of the last good build. The compiler's output of
-# the last build is kept in build/native/build.log (the tests check it has no
-# warnings).
+# the last build is kept in build/native/build.log.
+#
+# With Debian's libtorch (the toolchain of the tests and CI) warnings are
+# errors (-Werror), so the library the tests load was compiled warning-free;
+# with another libtorch they stay warnings.
 #
 # Environment:
 #   LADE_TORCH_DIR   folder of another libtorch (a CUDA 2.x build, or
 #                    torch/ inside a PyTorch wheel); default: Debian's libtorch-dev.
 #   CMAKE_PREFIX_PATH is honoured too.
-#   LADE_WERROR=1    compile with -Werror.
+#   LADE_WERROR      1 or 0: warnings are errors, or not (default: see above).
 #   LADE_BUILD_JOBS  parallel compile jobs (default: the number of CPUs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,9 +36,18 @@ torch_version() {
   fi
 }
 
+if [[ -n "${LADE_WERROR:-}" ]]; then
+  werror=$([[ "$LADE_WERROR" == 1 ]] && echo ON || echo OFF)
+elif [[ -z "${LADE_TORCH_DIR:-}" && -z "${CMAKE_PREFIX_PATH:-}" ]]; then
+  werror=ON
+else
+  werror=OFF
+fi
+
 hash=$( {
   torch_version
   echo "${CMAKE_PREFIX_PATH:-}"
+  echo "werror=$werror"
   find native -type f | LC_ALL=C sort | xargs sha256sum
 } | sha256sum | cut -c1-16)
 
@@ -46,8 +58,6 @@ fi
 
 echo "building the native library ($hash)..."
 mkdir -p "$out" "$work"
-werror=OFF
-[[ "${LADE_WERROR:-0}" == 1 ]] && werror=ON
 cmake -S native -B "$work" -DCMAKE_BUILD_TYPE=Release -DLADE_WERROR="$werror" -DLADE_SANITIZE=OFF \
   >"$work/configure.log" 2>&1 || {
   cat "$work/configure.log" >&2
