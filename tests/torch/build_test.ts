@@ -23,6 +23,23 @@ Deno.test("the library the tests load was compiled with -Werror and its build pr
   assert.doesNotMatch(log, /warning:/);
 });
 
+Deno.test("native/ is formatted by its .clang-format (where clang-format is installed)", async () => {
+  const files: string[] = [];
+  for (const dir of ["native/include", "native/src"]) {
+    for await (const e of Deno.readDir(`${root}${dir}`)) {
+      if (/\.(h|cpp)$/.test(e.name)) files.push(`${dir}/${e.name}`);
+    }
+  }
+  let out;
+  try {
+    out = await sh("clang-format", ["--dry-run", "--Werror", ...files.sort()]);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return; // a development tool, not a requirement
+    throw e;
+  }
+  assert.equal(out.code, 0, `run clang-format -i on native/:\n${out.stderr}`);
+});
+
 /** Copies a folder tree (files and folders only). */
 async function copyTree(from: string, to: string): Promise<void> {
   await Deno.mkdir(to, { recursive: true });
