@@ -69,7 +69,7 @@ export const symbols = {
   lade_backward: { parameters: ["pointer", "pointer", "i32"], result: "i32" },
   lade_copy_: { parameters: ["pointer", "pointer"], result: "i32" },
 
-  // ---- ops (ops.cpp); op codes above ----
+  // ---- ops (ops.cpp); op codes in ops.ts ----
   lade_unary: { parameters: ["i32", "pointer"], result: "pointer" },
   lade_binary: { parameters: ["i32", "pointer", "pointer"], result: "pointer" },
   lade_binary_scalar: { parameters: ["i32", "pointer", "f64"], result: "pointer" },
