@@ -27,7 +27,7 @@ export interface ShiftOptions {
   sourceCalibration?: SourceCalibration;
 }
 
-/** The shift names a `--shift` value stands for: the grid for `all`, else the one (validated) name. */
+/** The shift names `shift` stands for: the grid for `all`, else the one (validated) name. */
 export function shiftNames(shift: string): string[] {
   if (shift.trim().toLowerCase() === "all") return [...SHIFT_GRID];
   return [parseShift(shift).name];

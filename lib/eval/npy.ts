@@ -5,7 +5,8 @@
  * @module
  */
 
-import { UsageError } from "../cli/errors.ts";
+import { InputError } from "../errors.ts";
+import { writeFileAtomic } from "../fs.ts";
 import type { DType, TypedArray } from "../torch/dtype.ts";
 
 /** An array read from or written to a .npy file (C order, little-endian). */
@@ -68,7 +69,7 @@ function typedView(dtype: DType, buf: ArrayBuffer, n: number): TypedArray {
 
 /** Parses the bytes of a .npy file; `name` names it in errors. */
 export function parseNpy(bytes: Uint8Array, name = "npy data"): NpyArray {
-  const bad = (why: string) => new UsageError(`${name}: not a valid .npy file (${why})`);
+  const bad = (why: string) => new InputError(`${name}: not a valid .npy file (${why})`);
   if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) throw bad("bad magic");
   const major = bytes[6];
   let headerLen: number;
@@ -117,13 +118,13 @@ export function parseNpy(bytes: Uint8Array, name = "npy data"): NpyArray {
   return { dtype, shape, data: typedView(dtype, buf, n) };
 }
 
-/** Reads a .npy file; a missing or malformed file is a UsageError naming it. */
+/** Reads a .npy file; a missing or malformed file is an InputError naming it. */
 export async function readNpy(path: string): Promise<NpyArray> {
   let bytes: Uint8Array;
   try {
     bytes = await Deno.readFile(path);
   } catch (e) {
-    throw new UsageError(`cannot read ${path}: ${(e as Error).message.split("\n")[0]}`);
+    throw new InputError(`cannot read ${path}: ${(e as Error).message.split("\n")[0]}`);
   }
   return parseNpy(bytes, path);
 }
@@ -153,9 +154,7 @@ export function encodeNpy(array: NpyArray): Uint8Array {
   return out;
 }
 
-/** Writes a .npy v1.0 file atomically (temp file, then rename). */
+/** Writes a .npy v1.0 file atomically (see lib/fs.ts). */
 export async function writeNpy(path: string, array: NpyArray): Promise<void> {
-  const tmp = `${path}.tmp-${Deno.pid}`;
-  await Deno.writeFile(tmp, encodeNpy(array));
-  await Deno.rename(tmp, path);
+  await writeFileAtomic(path, encodeNpy(array));
 }

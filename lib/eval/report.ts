@@ -7,6 +7,7 @@
  */
 
 import { join } from "node:path";
+import { writeFileAtomic } from "../fs.ts";
 import { accuracyGridSpec, perClassSpec, reliabilitySpec, renderSvg } from "./plots.ts";
 import type { ShiftEvaluation } from "./shifted.ts";
 
@@ -16,12 +17,6 @@ export interface ReportContext {
   dataset: string;
   trainCounts: number[];
   classNames: string[];
-}
-
-async function writeAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.tmp-${Deno.pid}`;
-  await Deno.writeTextFile(tmp, text);
-  await Deno.rename(tmp, path);
 }
 
 function fmt(v: number | null, digits = 2): string {
@@ -38,7 +33,7 @@ export async function writeReport(
   await Deno.mkdir(dir, { recursive: true });
   const written: string[] = [];
   const put = async (name: string, text: string) => {
-    await writeAtomic(join(dir, name), text);
+    await writeFileAtomic(join(dir, name), text);
     written.push(join(dir, name));
   };
   await put("results.json", JSON.stringify({ ...ctx, evaluations: evals }, null, 1) + "\n");

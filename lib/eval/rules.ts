@@ -5,33 +5,37 @@
  * - `pc_softmax` (post-compensation): argmax f - log p_s + log p_t;
  * - `lade` (LADE / prior CE models, whose f models the uniform-prior posterior): argmax f + log p_t.
  *
+ * Which rules apply to a model, and what its logits model, is the training
+ * method's entry in the method registry (lib/losses/methods.ts).
+ *
  * @module
  */
 
-import { UsageError } from "../cli/errors.ts";
-import { priorTensor } from "../losses/source_prior.ts";
+import { InputError } from "../errors.ts";
+import { methodByName, type PredictionRule } from "../losses/methods.ts";
+import { priorTensor } from "../priors/source_prior.ts";
 import { scope } from "../torch/memory.ts";
 import type { Tensor } from "../torch/tensor.ts";
 
-/** The prediction rules. */
-export type Rule = "softmax" | "pc_softmax" | "lade";
+/** The prediction rules (the registry's {@link PredictionRule}). */
+export type Rule = PredictionRule;
 
 /** All rules. */
 export const RULES: readonly Rule[] = ["softmax", "pc_softmax", "lade"];
 
-/** Methods whose logits model the uniform-prior posterior (trained on f + log p_s). */
-const UNIFORM_METHODS = new Set(["lade", "prior-ce", "logit-adjusted"]);
+/** Whether a `method` model's logits model the uniform-prior posterior (trained on f + log p_s). */
+function uniformLogits(method: string): boolean {
+  return methodByName(method).logitPrior === "uniform";
+}
 
-/** The rules that apply to a model trained with `method`. */
+/** The rules that apply to a model trained with `method` (an InputError for an unknown method). */
 export function rulesForMethod(method: string): Rule[] {
-  return UNIFORM_METHODS.has(method) ? ["lade"] : ["softmax", "pc_softmax"];
+  return [...methodByName(method).rules];
 }
 
 /** The prior that softmax(f) of a `method` model is calibrated to: p_s, or uniform for LADE-like models. */
 export function calibratedPrior(method: string, sourcePrior: readonly number[]): number[] {
-  return UNIFORM_METHODS.has(method)
-    ? sourcePrior.map(() => 1 / sourcePrior.length)
-    : [...sourcePrior];
+  return uniformLogits(method) ? sourcePrior.map(() => 1 / sourcePrior.length) : [...sourcePrior];
 }
 
 /**
@@ -46,7 +50,7 @@ export function sourcePosteriorLogits(
   sourcePrior: readonly number[],
 ): Tensor {
   return scope(() =>
-    UNIFORM_METHODS.has(method)
+    uniformLogits(method)
       ? logits.add(priorTensor(sourcePrior, logits).clamp(1e-12).log())
       : logits.clone()
   );
@@ -77,7 +81,7 @@ export function adjustLogits(
       case "lade":
         return logits.add(logPt());
       default:
-        throw new UsageError(`unknown prediction rule '${rule}'`);
+        throw new InputError("rule", `unknown prediction rule '${rule}'`);
     }
   });
 }

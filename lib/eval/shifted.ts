@@ -9,8 +9,10 @@
  * @module
  */
 
-import { UsageError } from "../cli/errors.ts";
-import { countsToPrior } from "../losses/source_prior.ts";
+import { InputError } from "../errors.ts";
+import { labelTensor } from "../data/labels.ts";
+import type { ShotGroups } from "../data/shots.ts";
+import { countsToPrior } from "../priors/source_prior.ts";
 import { bbsePrior } from "../priors/bbse.ts";
 import { klDivergence, l1Distance } from "../priors/distance.ts";
 import {
@@ -25,7 +27,7 @@ import { emPrior } from "../priors/em.ts";
 import { tensor } from "../torch/create.ts";
 import { scope } from "../torch/memory.ts";
 import type { Tensor } from "../torch/tensor.ts";
-import { computeMetrics, type Metrics, type ShotGroupIndices } from "./metrics.ts";
+import { computeMetrics, type Metrics } from "./metrics.ts";
 import {
   adjustLogits,
   calibratedPrior,
@@ -66,7 +68,8 @@ export const EM_CALIBRATION_MODES: readonly EmCalibrationMode[] = ["none", ...CA
 export function parseEmCalibration(text: string | undefined): EmCalibrationMode {
   const mode = (text ?? "bcts") as EmCalibrationMode;
   if (!EM_CALIBRATION_MODES.includes(mode)) {
-    throw new UsageError(
+    throw new InputError(
+      "calibration",
       `unknown calibration '${text}' (expected one of: ${EM_CALIBRATION_MODES.join(", ")})`,
     );
   }
@@ -132,7 +135,7 @@ export interface SelectionOptions {
   /** A calibration already fitted by `fitSourceCalibration` (saves refitting per shift). */
   sourceCalibration?: SourceCalibration;
   /** The shot groups of the classes. */
-  groups: ShotGroupIndices;
+  groups: ShotGroups;
 }
 
 /**
@@ -148,19 +151,19 @@ export function evaluateSelection(
   const mode = options.prior ?? "known";
   const classes = preds.trainCounts.length;
   if (preds.logits.ndim !== 2 || preds.logits.shape[1] !== classes) {
-    throw new UsageError(
+    throw new InputError(
       `logits have shape [${preds.logits.shape}] but the training counts list ${classes} classes`,
     );
   }
   if (preds.logits.shape[0] !== preds.labels.length) {
-    throw new UsageError(
+    throw new InputError(
       `${preds.logits.shape[0]} rows of logits but ${preds.labels.length} labels`,
     );
   }
   const wantEm = mode === "em" || mode === "all";
   const wantBbse = mode === "bbse" || mode === "all";
   if (wantBbse && !options.source) {
-    throw new UsageError("bbse needs labelled source predictions");
+    throw new InputError("source", "bbse needs labelled source predictions");
   }
   const labels = indices.map((i) => preds.labels[i]);
   const counts = new Array<number>(classes).fill(0);
@@ -209,7 +212,7 @@ export function evaluateSelection(
         );
       }
     }
-    const y = tensor(labels, [labels.length], "int64");
+    const y = labelTensor(labels);
     const rawTop1 = logits.argmax(1).eq(y).to("float64").mean().item() * 100;
     return { shift, counts, targetPrior, results, estimates, rawTop1 };
   });

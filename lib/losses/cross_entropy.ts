@@ -7,12 +7,13 @@
 
 import { scope } from "../torch/memory.ts";
 import type { Tensor } from "../torch/tensor.ts";
-import { labelsInt64, type PriorLike, priorTensor } from "./source_prior.ts";
+import { labelTensor } from "../data/labels.ts";
+import { type PriorLike, priorTensor } from "../priors/source_prior.ts";
 
 /** Per-sample negative log-likelihood -log softmax(logits)_y, shape [N]. */
 export function perSampleCE(logits: Tensor, labels: Tensor): Tensor {
   return scope(() => {
-    const y = labelsInt64(labels).unsqueeze(1);
+    const y = labelTensor(labels).unsqueeze(1);
     return logits.logSoftmax(1).gather(1, y).squeeze(1).neg();
   });
 }
@@ -25,7 +26,7 @@ export function crossEntropyLoss(logits: Tensor, labels: Tensor, weight?: PriorL
   return scope(() => {
     const nll = perSampleCE(logits, labels);
     if (weight === undefined) return nll.mean();
-    const w = priorTensor(weight, logits).gather(0, labelsInt64(labels));
+    const w = priorTensor(weight, logits).gather(0, labelTensor(labels));
     return nll.mul(w).sum().div(w.sum());
   });
 }

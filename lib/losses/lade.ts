@@ -8,7 +8,7 @@ import { scope } from "../torch/memory.ts";
 import type { Tensor } from "../torch/tensor.ts";
 import { laderLoss } from "./lader.ts";
 import { priorCELoss } from "./prior_ce.ts";
-import type { PriorLike } from "./source_prior.ts";
+import type { PriorLike } from "../priors/source_prior.ts";
 
 /** Options of LADE. */
 export interface LadeOptions {

@@ -11,7 +11,8 @@
 
 import { scope } from "../torch/memory.ts";
 import type { Tensor } from "../torch/tensor.ts";
-import { labelsInt64, type PriorLike, priorTensor } from "./source_prior.ts";
+import { labelTensor } from "../data/labels.ts";
+import { type PriorLike, priorTensor } from "../priors/source_prior.ts";
 
 /** Options of LADER. */
 export interface LaderOptions {
@@ -31,7 +32,7 @@ export function laderLoss(
     const [n, classes] = logits.shape;
     const ps = priorTensor(sourcePrior, logits);
     // One-hot membership [N, C] in the logits' dtype: the masked sum gives T1 in one matmul-free op.
-    const member = labelsInt64(labels).oneHot(classes).to(logits.dtype);
+    const member = labelTensor(labels).oneHot(classes).to(logits.dtype);
     const perClass = member.sum(0);
     const t1 = logits.mul(member).sum(0).div(perClass.add(1e-8));
     const shifted = logits.sub(ps.add(1e-9).log()).add(Math.log(1 / classes));

@@ -10,7 +10,8 @@
 import { scope } from "../torch/memory.ts";
 import type { Tensor } from "../torch/tensor.ts";
 import { crossEntropyLoss } from "./cross_entropy.ts";
-import { labelsInt64, priorTensor } from "./source_prior.ts";
+import { labelTensor } from "../data/labels.ts";
+import { priorTensor } from "../priors/source_prior.ts";
 
 /** The LDAM margins of class counts: C * n_c^(-1/4), scaled so the largest is `maxMargin`. */
 export function ldamMargins(counts: readonly number[], maxMargin = 0.5): number[] {
@@ -29,7 +30,7 @@ export function ldamLoss(
 ): Tensor {
   return scope(() => {
     const classes = logits.shape[1];
-    const y = labelsInt64(labels);
+    const y = labelTensor(labels);
     // m_y on the true class only: the one-hot rows times the margin vector.
     const m = y.oneHot(classes).to(logits.dtype).mul(priorTensor(margins, logits));
     return crossEntropyLoss(logits.sub(m).mul(scale), y, weight);

@@ -8,7 +8,7 @@
 import { scope } from "../torch/memory.ts";
 import type { Tensor } from "../torch/tensor.ts";
 import { crossEntropyLoss } from "./cross_entropy.ts";
-import { type PriorLike, priorTensor } from "./source_prior.ts";
+import { type PriorLike, priorTensor } from "../priors/source_prior.ts";
 
 /** Mean cross-entropy of `logits + log(sourcePrior)` against `labels`. */
 export function priorCELoss(logits: Tensor, labels: Tensor, sourcePrior: PriorLike): Tensor {

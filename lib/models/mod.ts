@@ -8,10 +8,9 @@
 
 export {
   type Architecture,
+  ARCHITECTURE_HELP,
   ARCHITECTURES,
   defaultArchitecture,
-  type Head,
-  HEADS,
-  Model,
-  type ModelOptions,
-} from "./model.ts";
+  isArchitecture,
+} from "./architectures.ts";
+export { type Head, HEADS, Model, type ModelOptions } from "./model.ts";

@@ -7,26 +7,16 @@
  * @module
  */
 
-import { UsageError } from "../cli/errors.ts";
+import { InputError } from "../errors.ts";
 import { type Device, parseDevice } from "../torch/device.ts";
 import { checkPtr, checkStatus } from "../torch/errors.ts";
 import { native } from "../torch/ffi.ts";
 import { NativeHandle } from "../torch/handle.ts";
 import { toCString } from "../torch/strings.ts";
 import { Tensor } from "../torch/tensor.ts";
+import { type Architecture, ARCHITECTURES, isArchitecture } from "./architectures.ts";
 
-/** The architectures native/src/model_*.cpp builds. */
-export const ARCHITECTURES = [
-  "cnn28",
-  "resnet32",
-  "resnet32-2branch",
-  "resnet10",
-  "resnet50",
-  "resnext50",
-] as const;
-
-/** An architecture name. */
-export type Architecture = typeof ARCHITECTURES[number];
+export { type Architecture, ARCHITECTURES, defaultArchitecture } from "./architectures.ts";
 
 /** Classifier heads: a linear layer, or cosine similarity times a scale. */
 export const HEADS = ["linear", "cosine"] as const;
@@ -55,13 +45,6 @@ function freeModel(ptr: Deno.PointerObject): void {
   native().lade_model_free(ptr);
 }
 
-/** The architecture lade picks for images of `imageSize` pixels when none is named. */
-export function defaultArchitecture(imageSize: number): Architecture {
-  if (imageSize <= 28) return "cnn28";
-  if (imageSize <= 64) return "resnet32";
-  return "resnet50";
-}
-
 /** A network owned by JavaScript; free it with dispose() (or `using`). */
 export class Model extends NativeHandle {
   /** The architecture it was built as. */
@@ -82,14 +65,15 @@ export class Model extends NativeHandle {
    * global generator: call manualSeed() first for a reproducible start.
    */
   static create(opts: ModelOptions): Model {
-    if (!(ARCHITECTURES as readonly string[]).includes(opts.arch)) {
-      throw new UsageError(
+    if (!isArchitecture(opts.arch)) {
+      throw new InputError(
+        "arch",
         `unknown architecture '${opts.arch}' (use ${ARCHITECTURES.join(", ")})`,
       );
     }
     const head = opts.head ?? "linear";
     if (!(HEADS as readonly string[]).includes(head)) {
-      throw new UsageError(`unknown head '${head}' (use ${HEADS.join(", ")})`);
+      throw new InputError("head", `unknown head '${head}' (use ${HEADS.join(", ")})`);
     }
     const p = native().lade_model_new(
       toCString(opts.arch),

@@ -10,19 +10,14 @@
  * @module
  */
 
+import { type LabelsLike, labelTensor } from "../data/labels.ts";
 import { tensor } from "../torch/create.ts";
 import { scope } from "../torch/memory.ts";
 import type { Tensor } from "../torch/tensor.ts";
 import { solveLinear } from "./solve.ts";
 
-/** Labels as an int64 tensor. */
-function labelTensor(labels: Tensor | Int32Array): Tensor {
-  if (labels instanceof Int32Array) return tensor(labels, [labels.length], "int64");
-  return labels.to("int64");
-}
-
 /** The row-normalised confusion P(yhat = j | y = i) [C, C] of predictions `scores` [N, C]. */
-export function confusionMatrix(scores: Tensor, labels: Tensor | Int32Array): Tensor {
+export function confusionMatrix(scores: Tensor, labels: LabelsLike): Tensor {
   return scope(() => {
     const classes = scores.shape[1];
     const y = labelTensor(labels);
@@ -48,7 +43,7 @@ export interface BbseResult {
 export function bbsePrior(
   targetScores: Tensor,
   sourceScores: Tensor,
-  sourceLabels: Tensor | Int32Array,
+  sourceLabels: LabelsLike,
 ): BbseResult {
   const classes = targetScores.shape[1];
   if (sourceScores.shape[1] !== classes) {

@@ -19,7 +19,8 @@
  * @module
  */
 
-import { UsageError } from "../cli/errors.ts";
+import { InputError } from "../errors.ts";
+import { labelCount, type LabelsLike, labelTensor } from "../data/labels.ts";
 import { tensor, zeros } from "../torch/create.ts";
 import { scope } from "../torch/memory.ts";
 import type { Tensor } from "../torch/tensor.ts";
@@ -60,13 +61,8 @@ export interface Calibration {
 }
 
 /** Labels as an int64 column [N, 1], ready for gather. */
-function labelColumn(labels: Tensor | Int32Array): Tensor {
-  return scope(() => {
-    const y = labels instanceof Int32Array
-      ? tensor(labels, [labels.length], "int64")
-      : labels.to("int64");
-    return y.reshape(-1, 1);
-  });
+function labelColumn(labels: LabelsLike): Tensor {
+  return scope(() => labelTensor(labels).reshape(-1, 1));
 }
 
 /**
@@ -89,20 +85,20 @@ function meanNll(z: Tensor, y: Tensor, theta: Tensor): Tensor {
  */
 export function fitCalibration(
   sourceLogits: Tensor,
-  sourceLabels: Int32Array | Tensor,
+  sourceLabels: LabelsLike,
   options: CalibrationOptions,
 ): Calibration {
   const { kind } = options;
   if (!CALIBRATION_KINDS.includes(kind)) {
-    throw new UsageError(`unknown calibration '${kind}' (expected ts or bcts)`);
+    throw new InputError("kind", `unknown calibration '${kind}' (expected ts or bcts)`);
   }
   if (sourceLogits.ndim !== 2) {
-    throw new UsageError(`calibration: logits must be 2-D [N, C], got [${sourceLogits.shape}]`);
+    throw new InputError(`calibration: logits must be 2-D [N, C], got [${sourceLogits.shape}]`);
   }
   const [n, classes] = sourceLogits.shape;
-  const labelCount = sourceLabels instanceof Int32Array ? sourceLabels.length : sourceLabels.numel;
-  if (n === 0 || labelCount !== n) {
-    throw new UsageError(`calibration: ${n} rows of source logits but ${labelCount} labels`);
+  const labels = labelCount(sourceLabels);
+  if (n === 0 || labels !== n) {
+    throw new InputError(`calibration: ${n} rows of source logits but ${labels} labels`);
   }
   const steps = options.steps ?? 400;
   const lr0 = options.learningRate ?? 0.05;
@@ -174,15 +170,12 @@ export function applyCalibration(
 }
 
 /** The class frequencies of labels (the prior that a BCTS-calibrated model is calibrated to). */
-export function labelFrequencies(labels: Int32Array | Tensor, classes: number): number[] {
+export function labelFrequencies(labels: LabelsLike, classes: number): number[] {
   const counts = scope(() => {
-    const y = labels instanceof Int32Array
-      ? tensor(labels, [labels.length], "int64")
-      : labels.to("int64");
-    return y.reshape(-1).bincount(classes).toList();
+    return labelTensor(labels).reshape(-1).bincount(classes).toList();
   });
   const total = counts.reduce((a, b) => a + b, 0);
-  if (total === 0) throw new UsageError("calibration: no source labels");
+  if (total === 0) throw new InputError("calibration: no source labels");
   return counts.map((c) => c / total);
 }
 
@@ -207,12 +200,12 @@ export interface CalibratedEmResult extends EmResult {
 export function calibratedEmPrior(
   targetLogits: Tensor,
   sourceLogits: Tensor,
-  sourceLabels: Int32Array | Tensor,
+  sourceLabels: LabelsLike,
   options: CalibrationOptions & EmOptions,
 ): CalibratedEmResult {
   const classes = targetLogits.shape[1];
   if (sourceLogits.shape[1] !== classes) {
-    throw new UsageError(
+    throw new InputError(
       `calibration: source logits have ${sourceLogits.shape[1]} classes, target ${classes}`,
     );
   }

@@ -8,7 +8,7 @@
 
 import { scope } from "../torch/memory.ts";
 import type { Tensor } from "../torch/tensor.ts";
-import { type PriorLike, priorTensor } from "../losses/source_prior.ts";
+import { type PriorLike, priorTensor } from "./source_prior.ts";
 
 /** Options of the EM estimate. */
 export interface EmOptions {

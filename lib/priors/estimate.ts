@@ -4,9 +4,10 @@
  * @module
  */
 
-import { UsageError } from "../cli/errors.ts";
+import { InputError } from "../errors.ts";
+import type { LabelsLike } from "../data/labels.ts";
 import type { Tensor } from "../torch/tensor.ts";
-import type { PriorLike } from "../losses/source_prior.ts";
+import type { PriorLike } from "./source_prior.ts";
 import { bbsePrior } from "./bbse.ts";
 import { calibratedEmPrior, CALIBRATION_KINDS, type CalibrationKind } from "./calibration.ts";
 import { emPrior } from "./em.ts";
@@ -30,14 +31,14 @@ export type EstimateOptions =
     /** Posteriors of labelled source data [M, C] from the same model as `probs`. */
     sourceProbs?: Tensor;
     /** Labels of that data. */
-    sourceLabels?: Tensor | Int32Array;
+    sourceLabels?: LabelsLike;
   }
   | {
     method: "bbse";
     /** Scores of labelled source data [M, C] (probabilities or logits: only the argmax counts). */
     sourceProbs: Tensor;
     /** Labels of that data. */
-    sourceLabels: Tensor | Int32Array;
+    sourceLabels: LabelsLike;
   };
 
 /**
@@ -57,7 +58,10 @@ export function estimateTargetPrior(
     case "em": {
       const kind = options.calibration ?? "bcts";
       if (kind !== "none" && !CALIBRATION_KINDS.includes(kind)) {
-        throw new UsageError(`unknown calibration '${kind}' (expected none, ts or bcts)`);
+        throw new InputError(
+          "calibration",
+          `unknown calibration '${kind}' (expected none, ts or bcts)`,
+        );
       }
       if (kind === "none" || !options.sourceProbs || !options.sourceLabels) {
         return emPrior(probs, sourcePrior, options).prior;
@@ -75,11 +79,15 @@ export function estimateTargetPrior(
     }
     case "bbse":
       if (!options.sourceProbs || !options.sourceLabels) {
-        throw new UsageError("bbse needs labelled source predictions (sourceProbs, sourceLabels)");
+        throw new InputError(
+          "sourceProbs",
+          "bbse needs labelled source predictions (sourceProbs and sourceLabels)",
+        );
       }
       return bbsePrior(probs, options.sourceProbs, options.sourceLabels).prior;
     default:
-      throw new UsageError(
+      throw new InputError(
+        "method",
         `unknown prior estimator '${(options as { method: string }).method}' (expected em or bbse)`,
       );
   }

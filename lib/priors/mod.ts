@@ -6,7 +6,12 @@
  * @module
  */
 
-export { countsToPrior as sourcePrior } from "../losses/source_prior.ts";
+export {
+  countsToPrior,
+  countsToPrior as sourcePrior,
+  type PriorLike,
+  priorTensor,
+} from "./source_prior.ts";
 export { bbsePrior, type BbseResult, confusionMatrix } from "./bbse.ts";
 export {
   applyCalibration,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { encodeNpy, parseNpy, readNpy, writeNpy } from "../../lib/eval/npy.ts";
-import { UsageError } from "../../lib/cli/errors.ts";
+import { InputError } from "../../lib/errors.ts";
 
 Deno.test(".npy v1.0: header, alignment and values round-trip", async () => {
   const dir = await Deno.makeTempDir();
@@ -25,8 +25,8 @@ Deno.test(".npy v1.0: header, alignment and values round-trip", async () => {
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("bad .npy input is a UsageError naming the problem", async () => {
-  assert.throws(() => parseNpy(new Uint8Array([1, 2, 3]), "x.npy"), UsageError);
+Deno.test("bad .npy input is a InputError naming the problem", async () => {
+  assert.throws(() => parseNpy(new Uint8Array([1, 2, 3]), "x.npy"), InputError);
   const good = encodeNpy({ dtype: "float64", shape: [4], data: new Float64Array(4) });
   assert.throws(
     () => parseNpy(good.subarray(0, good.length - 3), "t.npy"),
@@ -36,7 +36,7 @@ Deno.test("bad .npy input is a UsageError naming the problem", async () => {
   const at = new TextDecoder().decode(good.subarray(0, 80)).indexOf("False");
   fortran.set(new TextEncoder().encode("True "), at);
   assert.throws(() => parseNpy(fortran), /Fortran/);
-  await assert.rejects(() => readNpy("/nonexistent/x.npy"), UsageError);
+  await assert.rejects(() => readNpy("/nonexistent/x.npy"), InputError);
 });
 
 Deno.test("NumPy reads what lade writes and lade reads what NumPy writes", async (t) => {

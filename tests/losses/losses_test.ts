@@ -15,7 +15,7 @@ import {
   METHODS,
   priorCELoss,
 } from "../../lib/losses/mod.ts";
-import { UsageError } from "../../lib/cli/errors.ts";
+import { InputError } from "../../lib/errors.ts";
 
 // A batch of 5 samples over 4 classes; class 2 is absent from the labels.
 const ROWS = [
@@ -254,8 +254,8 @@ Deno.test("createLoss builds every method, matches the direct losses, and frees 
 });
 
 Deno.test("createLoss rejects unknown methods and bad options", () => {
-  assert.throws(() => createLoss("nope", { trainCounts: COUNTS }), UsageError);
-  assert.throws(() => createLoss("lade", { trainCounts: [10, 0] }), UsageError);
-  assert.throws(() => createLoss("focal", { trainCounts: COUNTS, gamma: -1 }), UsageError);
-  assert.throws(() => createLoss("class-balanced", { trainCounts: COUNTS, beta: 1 }), UsageError);
+  assert.throws(() => createLoss("nope", { trainCounts: COUNTS }), InputError);
+  assert.throws(() => createLoss("lade", { trainCounts: [10, 0] }), InputError);
+  assert.throws(() => createLoss("focal", { trainCounts: COUNTS, gamma: -1 }), InputError);
+  assert.throws(() => createLoss("class-balanced", { trainCounts: COUNTS, beta: 1 }), InputError);
 });

@@ -11,7 +11,7 @@ import {
   l1Distance,
   sourcePrior,
 } from "../../lib/priors/mod.ts";
-import { UsageError } from "../../lib/cli/errors.ts";
+import { InputError } from "../../lib/errors.ts";
 import { gaussianSamples } from "./gaussian_fixture.ts";
 
 /** Labels drawn from softmax(logits) row by row (inverse CDF), so `logits` are calibrated by construction. */
@@ -140,8 +140,8 @@ Deno.test("fitCalibration rejects an unknown kind and mismatched labels", () => 
   const z = tensor([1, 0, 0, 1], [2, 2], "float64");
   assert.throws(
     () => fitCalibration(z, new Int32Array([0, 1]), { kind: "platt" } as never),
-    UsageError,
+    InputError,
   );
-  assert.throws(() => fitCalibration(z, new Int32Array([0]), { kind: "ts" }), UsageError);
+  assert.throws(() => fitCalibration(z, new Int32Array([0]), { kind: "ts" }), InputError);
   z.dispose();
 });

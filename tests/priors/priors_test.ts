@@ -12,7 +12,7 @@ import {
   solveLinear,
   sourcePrior,
 } from "../../lib/priors/mod.ts";
-import { UsageError } from "../../lib/cli/errors.ts";
+import { InputError } from "../../lib/errors.ts";
 import { gaussianSamples } from "./gaussian_fixture.ts";
 
 const MEANS = [0, 2.5, 5, 7.5, 10];
@@ -118,7 +118,7 @@ Deno.test("BBSE with a class never labelled falls back to a regularised solve an
 
 Deno.test("estimateTargetPrior rejects an unknown method and BBSE without source data", () => {
   const p = tensor([0.5, 0.5], [1, 2]) as Tensor;
-  assert.throws(() => estimateTargetPrior(p, [0.5, 0.5], { method: "mle" } as never), UsageError);
-  assert.throws(() => estimateTargetPrior(p, [0.5, 0.5], { method: "bbse" } as never), UsageError);
+  assert.throws(() => estimateTargetPrior(p, [0.5, 0.5], { method: "mle" } as never), InputError);
+  assert.throws(() => estimateTargetPrior(p, [0.5, 0.5], { method: "bbse" } as never), InputError);
   p.dispose();
 });

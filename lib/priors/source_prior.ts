@@ -1,6 +1,7 @@
 /**
- * The prior arguments of the losses: a Tensor or a number array, turned into
- * a tensor on the logits' device and of their dtype.
+ * Class priors: the source prior p_s(c) = n_c / sum(n) of training counts,
+ * and the prior arguments of the losses and estimators (a Tensor or a number
+ * array), turned into a tensor on the logits' device and of their dtype.
  *
  * @module
  */
@@ -33,11 +34,6 @@ export function priorTensor(prior: PriorLike, logits: Tensor): Tensor {
   }
   const t = prior as Tensor;
   return scope(() => t.reshape(classes).to(logits.device, logits.dtype));
-}
-
-/** Labels as int64 (gather and one-hot need it); a new handle. */
-export function labelsInt64(labels: Tensor): Tensor {
-  return labels.dtype === "int64" ? labels.share() : labels.to("int64");
 }
 
 /** The normalised prior p(c) = n_c / sum(n) of class counts. */

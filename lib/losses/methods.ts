@@ -1,0 +1,221 @@
+/**
+ * The training methods, in one registry: each method's name, its loss, what
+ * its trained logits model (the logit prior) and so which prediction rules
+ * apply, and a line of help. The trainer (`createLoss`), the configuration's
+ * validation, the command line's help and the evaluation's rules all read
+ * it, so adding a method is one entry here plus its test.
+ *
+ * @module
+ */
+
+import { InputError } from "../errors.ts";
+import { countsToPrior } from "../priors/source_prior.ts";
+import type { Tensor } from "../torch/tensor.ts";
+import { classBalancedWeights } from "./class_balanced.ts";
+import { crossEntropyLoss } from "./cross_entropy.ts";
+import { focalLoss } from "./focal.ts";
+import { ladeLoss } from "./lade.ts";
+import { ldamLoss, ldamMargins } from "./ldam.ts";
+import { logitAdjustedLoss } from "./logit_adjusted.ts";
+import { priorCELoss } from "./prior_ce.ts";
+
+/** Where training is, for losses that change over epochs (deferred re-weighting). */
+export interface LossContext {
+  /** 0-based epoch. */
+  epoch: number;
+  /** Total epochs of the run. */
+  epochs: number;
+}
+
+/** A training objective: a scalar Tensor with gradients. */
+export type LossFn = (logits: Tensor, labels: Tensor, ctx: LossContext) => Tensor;
+
+/** Hyper-parameters of the losses; each method reads the ones it needs. */
+export interface LossOptions {
+  /** Per-class training counts n_c (the source prior is n_c / sum n). */
+  trainCounts: number[];
+  /** LADE: weight of LADER. */
+  alpha?: number;
+  /** LADE/LADER: REMINE regulariser weight. */
+  lambda?: number;
+  /** Logit-adjusted loss: temperature of log p_s. */
+  tau?: number;
+  /** Focal loss: focusing exponent. */
+  gamma?: number;
+  /** Class-balanced / DRW: beta of the effective number (1 - beta^n) / (1 - beta). */
+  beta?: number;
+  /** LDAM: largest margin (the rarest class's). */
+  maxMargin?: number;
+  /** LDAM: logit scale s. */
+  scale?: number;
+  /** LDAM-DRW: epoch (0-based) from which the class-balanced weights apply. */
+  drwEpoch?: number;
+}
+
+/**
+ * A prediction rule: how a trained model's logits f(x) become predictions
+ * for a target prior p_t (see lib/eval/rules.ts):
+ * - `softmax`: argmax f;
+ * - `pc_softmax` (post-compensation): argmax f - log p_s + log p_t;
+ * - `lade`: argmax f + log p_t, for logits that model the uniform-prior posterior.
+ */
+export type PredictionRule = "softmax" | "pc_softmax" | "lade";
+
+/**
+ * The class prior that softmax(f) of a trained model is calibrated to:
+ * `source` (p_s, plain cross-entropy and its re-weighted variants) or
+ * `uniform` (methods trained on f + log p_s, whose f models the
+ * uniform-prior posterior).
+ */
+export type LogitPrior = "source" | "uniform";
+
+/** One training method. */
+export interface Method {
+  /** The name in configs and on the command line (`lade`, `prior-ce`). */
+  readonly name: string;
+  /** One line for help texts. */
+  readonly help: string;
+  /** What softmax of the trained logits is calibrated to. */
+  readonly logitPrior: LogitPrior;
+  /** The prediction rules that apply to its models, the rule without target prior first. */
+  readonly rules: readonly PredictionRule[];
+  /**
+   * The loss with its hyper-parameters (defaults filled in); `prior` is
+   * `countsToPrior(options.trainCounts)`.
+   */
+  readonly create: (options: LossOptions, prior: number[]) => LossFn;
+}
+
+const SOURCE_RULES: readonly PredictionRule[] = ["softmax", "pc_softmax"];
+const UNIFORM_RULES: readonly PredictionRule[] = ["lade"];
+
+/** Every training method, in the order help texts list them. */
+export const METHOD_REGISTRY: readonly Method[] = [
+  {
+    name: "softmax",
+    help: "cross-entropy on f(x) (predict with softmax or PC softmax)",
+    logitPrior: "source",
+    rules: SOURCE_RULES,
+    create: () => (logits, labels) => crossEntropyLoss(logits, labels),
+  },
+  {
+    name: "prior-ce",
+    help: "cross-entropy on f(x) + log p_s (LADE-CE, Balanced Softmax)",
+    logitPrior: "uniform",
+    rules: UNIFORM_RULES,
+    create: (_, prior) => (logits, labels) => priorCELoss(logits, labels, prior),
+  },
+  {
+    name: "lade",
+    help: "prior CE + alpha * LADER (alpha 0.1, lambda 0.1 unless set)",
+    logitPrior: "uniform",
+    rules: UNIFORM_RULES,
+    create: (o, prior) => {
+      const opts = { alpha: o.alpha ?? 0.1, lambda: o.lambda ?? 0.1 };
+      return (logits, labels) => ladeLoss(logits, labels, prior, opts);
+    },
+  },
+  {
+    name: "logit-adjusted",
+    help: "cross-entropy on f(x) + tau * log p_s (Menon et al.; tau 1)",
+    logitPrior: "uniform",
+    rules: UNIFORM_RULES,
+    create: (o, prior) => {
+      const tau = o.tau ?? 1;
+      return (logits, labels) => logitAdjustedLoss(logits, labels, prior, tau);
+    },
+  },
+  {
+    name: "focal",
+    help: "focal loss (Lin et al.; gamma 2)",
+    logitPrior: "source",
+    rules: SOURCE_RULES,
+    create: (o) => {
+      const gamma = o.gamma ?? 2;
+      return (logits, labels) => focalLoss(logits, labels, gamma);
+    },
+  },
+  {
+    name: "class-balanced",
+    help: "cross-entropy weighted by the inverse effective number (Cui et al.; beta 0.9999)",
+    logitPrior: "source",
+    rules: SOURCE_RULES,
+    create: (o) => {
+      const weights = classBalancedWeights(o.trainCounts, o.beta ?? 0.9999);
+      return (logits, labels) => crossEntropyLoss(logits, labels, weights);
+    },
+  },
+  {
+    name: "ldam-drw",
+    help: "LDAM margins with deferred re-weighting from 80% of the epochs (Cao et al.)",
+    logitPrior: "source",
+    rules: SOURCE_RULES,
+    create: (o) => {
+      const margins = ldamMargins(o.trainCounts, o.maxMargin ?? 0.5);
+      const weights = classBalancedWeights(o.trainCounts, o.beta ?? 0.9999);
+      const scale = o.scale ?? 30;
+      return (logits, labels, ctx) => {
+        const drwEpoch = o.drwEpoch ?? Math.floor(ctx.epochs * 0.8);
+        return ldamLoss(
+          logits,
+          labels,
+          margins,
+          scale,
+          ctx.epoch >= drwEpoch ? weights : undefined,
+        );
+      };
+    },
+  },
+];
+
+/** The names of the training methods `createLoss` knows. */
+export const METHODS: readonly string[] = METHOD_REGISTRY.map((m) => m.name);
+
+/** The method called `name`; an InputError for `method` naming the known ones otherwise. */
+export function methodByName(name: string): Method {
+  const method = METHOD_REGISTRY.find((m) => m.name === name);
+  if (method === undefined) {
+    throw new InputError("method", `unknown method '${name}' (use ${METHODS.join(", ")})`);
+  }
+  return method;
+}
+
+function checkCounts(counts: readonly number[]): void {
+  if (counts.length < 2) throw new InputError("trainCounts", "must list at least two classes");
+  for (const n of counts) {
+    if (!Number.isFinite(n) || n <= 0) {
+      throw new InputError("trainCounts", `must be positive numbers, got ${n}`);
+    }
+  }
+}
+
+/** The numeric options' valid ranges, as predicates and words. */
+const OPTION_RANGES: readonly [keyof LossOptions, (v: number) => boolean, string][] = [
+  ["alpha", (v) => v >= 0, "must be >= 0"],
+  ["lambda", (v) => v >= 0, "must be >= 0"],
+  ["tau", () => true, "must be a finite number"],
+  ["gamma", (v) => v >= 0, "must be >= 0"],
+  ["beta", (v) => v >= 0 && v < 1, "must be in [0, 1)"],
+  ["maxMargin", (v) => v >= 0, "must be >= 0"],
+  ["scale", (v) => v > 0, "must be > 0"],
+  ["drwEpoch", (v) => v >= 0, "must be >= 0"],
+];
+
+/**
+ * The loss of `method` with its hyper-parameters; throws an InputError
+ * (naming the parameter) on an unknown method or an invalid value. Defaults:
+ * alpha 0.1, lambda 0.1, tau 1, gamma 2, beta 0.9999, maxMargin 0.5,
+ * scale 30, drwEpoch = floor(0.8 epochs) (160 of 200, as LDAM-DRW).
+ */
+export function createLoss(method: string, options: LossOptions): LossFn {
+  const spec = methodByName(method);
+  checkCounts(options.trainCounts);
+  for (const [name, ok, rule] of OPTION_RANGES) {
+    const value = options[name] as number | undefined;
+    if (value !== undefined && !(Number.isFinite(value) && ok(value))) {
+      throw new InputError(name, `${rule}, got ${value}`);
+    }
+  }
+  const resolved = { ...options, trainCounts: [...options.trainCounts] };
+  return spec.create(resolved, countsToPrior(resolved.trainCounts));
+}

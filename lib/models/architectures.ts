@@ -1,0 +1,44 @@
+/**
+ * The architectures lade builds, in one list: their names (as the native
+ * factory in native/src/model_api.cpp knows them; tests/models/
+ * architectures_test.ts checks the two against each other), a line of help
+ * each, and the default for an image size. Adding a network is its C++
+ * module, its row in the native table, and its entry here.
+ *
+ * @module
+ */
+
+/** The architecture names, in the order help texts list them. */
+export const ARCHITECTURES = [
+  "cnn28",
+  "resnet32",
+  "resnet32-2branch",
+  "resnet10",
+  "resnet50",
+  "resnext50",
+] as const;
+
+/** An architecture name. */
+export type Architecture = typeof ARCHITECTURES[number];
+
+/** One line of help for each architecture. */
+export const ARCHITECTURE_HELP: Readonly<Record<Architecture, string>> = {
+  "cnn28": "small CNN for 28-pixel images (Fashion-MNIST, MNIST)",
+  "resnet32": "ResNet-32 for 32-pixel images (CIFAR)",
+  "resnet32-2branch": "ResNet-32 whose last block is two parallel branches (BBN's, LADE's recipe)",
+  "resnet10": "ResNet-10 for ImageNet-sized images",
+  "resnet50": "ResNet-50 for ImageNet-sized images",
+  "resnext50": "ResNeXt-50 for ImageNet-sized images (the paper's ImageNet-LT network)",
+};
+
+/** Whether `name` is an architecture lade builds. */
+export function isArchitecture(name: string): name is Architecture {
+  return (ARCHITECTURES as readonly string[]).includes(name);
+}
+
+/** The architecture lade picks for images of `imageSize` pixels when none is named. */
+export function defaultArchitecture(imageSize: number): Architecture {
+  if (imageSize <= 28) return "cnn28";
+  if (imageSize <= 64) return "resnet32";
+  return "resnet50";
+}

@@ -1,0 +1,22 @@
+import assert from "node:assert/strict";
+import {
+  ARCHITECTURE_HELP,
+  ARCHITECTURES,
+  defaultArchitecture,
+  isArchitecture,
+} from "../../lib/models/mod.ts";
+import { nativeArchitectures } from "../../lib/torch/mod.ts";
+
+Deno.test("the TypeScript architecture list is the native factory's, in the same order", () => {
+  assert.deepEqual([...ARCHITECTURES], nativeArchitectures());
+});
+
+Deno.test("every architecture has help; the defaults are architectures", () => {
+  for (const name of ARCHITECTURES) {
+    assert.ok(isArchitecture(name));
+    assert.ok(ARCHITECTURE_HELP[name].length > 0, name);
+  }
+  assert.deepEqual(Object.keys(ARCHITECTURE_HELP).sort(), [...ARCHITECTURES].sort());
+  assert.ok(!isArchitecture("resnet18"));
+  for (const size of [28, 32, 224]) assert.ok(isArchitecture(defaultArchitecture(size)));
+});
