@@ -9,7 +9,7 @@
  * @module
  */
 
-import { UsageError } from "../cli/errors.ts";
+import { InputError } from "../errors.ts";
 import { type Device, parseDevice } from "../torch/device.ts";
 import { checkPtr, checkStatus, TorchError } from "../torch/errors.ts";
 import { native } from "../torch/ffi.ts";
@@ -59,9 +59,9 @@ function freeLoader(ptr: Deno.PointerObject): void {
   native().lade_data_loader_free(ptr);
 }
 
-function positiveInt(value: number, what: string): number {
+function positiveInt(value: number, parameter: string): number {
   if (!Number.isInteger(value) || value < 1) {
-    throw new UsageError(`${what} must be a positive integer, got ${value}`);
+    throw new InputError(parameter, `must be a positive integer, got ${value}`);
   }
   return value;
 }
@@ -79,10 +79,10 @@ export class BatchLoader extends NativeHandle {
   /** A loader over `set`, normalised with `splits.mean` and `splits.std`. */
   constructor(set: ImageSet, splits: Pick<DataSplits, "mean" | "std">, opts: LoaderOptions) {
     super("BatchLoader", freeLoader);
-    const batchSize = positiveInt(opts.batchSize, "batch size");
+    const batchSize = positiveInt(opts.batchSize, "batchSize");
     const sampler = opts.sampler ?? "shuffle";
     if (!SAMPLERS.includes(sampler)) {
-      throw new UsageError(`unknown sampler '${sampler}' (use ${SAMPLERS.join(", ")})`);
+      throw new InputError("sampler", `unknown sampler '${sampler}' (use ${SAMPLERS.join(", ")})`);
     }
     this.#opts = {
       batchSize,
@@ -94,7 +94,7 @@ export class BatchLoader extends NativeHandle {
       flip: opts.flip ?? true,
     };
     if (!Number.isSafeInteger(opts.seed) || opts.seed < 0) {
-      throw new UsageError(`seed must be a non-negative integer, got ${opts.seed}`);
+      throw new InputError("seed", `must be a non-negative integer, got ${opts.seed}`);
     }
     const n = set.size;
     this.batchesPerEpoch = this.#opts.dropLast
@@ -229,7 +229,7 @@ export class BatchLoader extends NativeHandle {
         // A bad image file is the user's data, not a bug.
         const message = (e as Error).message;
         if (/cannot (decode|open|read) (JPEG |PNG )?image/.test(message)) {
-          throw new UsageError(message.replace(/^preparing a batch: /, ""));
+          throw new InputError(message.replace(/^preparing a batch: /, ""));
         }
         throw e;
       }

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { UsageError } from "../cli/errors.ts";
+import { InputError } from "../errors.ts";
 import { tensor } from "../torch/create.ts";
 import { scope } from "../torch/memory.ts";
 import type { Tensor } from "../torch/tensor.ts";
@@ -38,7 +38,7 @@ export interface CifarData {
 
 /**
  * Reads CIFAR binary files in order. A length that is not a whole number of
- * records, or a label outside the class range, is a UsageError naming the file.
+ * records, or a label outside the class range, is an InputError naming the file.
  */
 export async function readCifar(
   paths: readonly string[],
@@ -50,7 +50,7 @@ export async function readCifar(
   for (const path of paths) {
     const bytes = await readDataFile(path, source);
     if (bytes.length === 0 || bytes.length % record !== 0) {
-      throw new UsageError(
+      throw new InputError(
         `${path}: truncated or corrupted CIFAR file: ${bytes.length} bytes is not a whole number ` +
           `of ${record}-byte records`,
       );
@@ -70,7 +70,7 @@ export async function readCifar(
     for (let r = 0; r < bytes.length / record; r++) {
       const fine = bytes[r * record + format.labelBytes - 1];
       if (fine >= format.classes) {
-        throw new UsageError(
+        throw new InputError(
           `${paths[f]}: label ${fine} of record ${r} outside the class range 0..${
             format.classes - 1
           }`,
@@ -80,7 +80,7 @@ export async function readCifar(
       if (coarse) {
         const c = bytes[r * record];
         if (c >= (format.coarseClasses ?? 20)) {
-          throw new UsageError(
+          throw new InputError(
             `${paths[f]}: coarse label ${c} of record ${r} outside the range 0..${
               (format.coarseClasses ?? 20) - 1
             }`,

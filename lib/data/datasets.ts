@@ -6,7 +6,7 @@
  */
 
 import { isAbsolute, join } from "node:path";
-import { UsageError } from "../cli/errors.ts";
+import { InputError } from "../errors.ts";
 import { tensor } from "../torch/create.ts";
 import { readCifar } from "./cifar.ts";
 import { firstExisting } from "./files.ts";
@@ -78,12 +78,13 @@ export interface DatasetName {
   lt: boolean;
 }
 
-/** Parses `cifar100-lt` and friends; an unknown name is a UsageError listing the known ones. */
+/** Parses `cifar100-lt` and friends; an unknown name is an InputError listing the known ones. */
 export function parseDatasetName(name: string): DatasetName {
   const lt = name.endsWith("-lt");
   const base = lt ? name.slice(0, -3) : name;
   if (!DATASETS.includes(base)) {
-    throw new UsageError(
+    throw new InputError(
+      "dataset",
       `unknown dataset '${name}' (use ${DATASETS.join(", ")}, each also with -lt)`,
     );
   }
@@ -116,20 +117,20 @@ async function readIdxSplit(
   const images = await readIdx(imagesPath, source);
   const labels = await readIdx(labelsPath, source);
   if (images.dims.length !== 3 || images.dims[1] !== images.dims[2]) {
-    throw new UsageError(`${imagesPath}: expected square images [N, S, S], got [${images.dims}]`);
+    throw new InputError(`${imagesPath}: expected square images [N, S, S], got [${images.dims}]`);
   }
   if (labels.dims.length !== 1) {
-    throw new UsageError(`${labelsPath}: expected a label vector [N], got [${labels.dims}]`);
+    throw new InputError(`${labelsPath}: expected a label vector [N], got [${labels.dims}]`);
   }
   const [n, s] = images.dims;
   if (labels.dims[0] !== n) {
-    throw new UsageError(`${labelsPath} has ${labels.dims[0]} labels for ${n} images`);
+    throw new InputError(`${labelsPath} has ${labels.dims[0]} labels for ${n} images`);
   }
   const y = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     const label = labels.data[i];
     if (label >= classes) {
-      throw new UsageError(
+      throw new InputError(
         `${labelsPath}: label ${label} of sample ${i} outside the class range 0..${classes - 1}`,
       );
     }
@@ -141,17 +142,18 @@ async function readIdxSplit(
 async function loadIdxDataset(base: string, rootOption: string | undefined): Promise<Balanced> {
   const fashion = base === "fashion-mnist";
   if (!fashion && rootOption === undefined) {
-    throw new UsageError(
-      "mnist needs --root DIR: a folder with train-images-idx3-ubyte(.gz), " +
-        "train-labels-idx1-ubyte(.gz), t10k-images-idx3-ubyte(.gz) and t10k-labels-idx1-ubyte(.gz)",
+    throw new InputError(
+      "root",
+      "mnist needs a folder with train-images-idx3-ubyte(.gz), train-labels-idx1-ubyte(.gz), " +
+        "t10k-images-idx3-ubyte(.gz) and t10k-labels-idx1-ubyte(.gz)",
     );
   }
   const root = rootOption ?? FASHION_MNIST_ROOT;
   const source = fashion
     ? rootOption === undefined
-      ? "install Debian's dataset-fashion-mnist or pass --root"
-      : "Fashion-MNIST's IDX files; pass --root with the folder that holds them"
-    : "MNIST's IDX files; pass --root with the folder that holds them";
+      ? "install Debian's dataset-fashion-mnist or pass `root`"
+      : "Fashion-MNIST's IDX files; pass `root` with the folder that holds them"
+    : "MNIST's IDX files; pass `root` with the folder that holds them";
   const train = await readIdxSplit(root, "train", 10, source);
   try {
     const test = await readIdxSplit(root, "t10k", 10, source);
@@ -175,7 +177,7 @@ async function loadCifarDataset(base: string, rootOption: string | undefined): P
   const root = rootOption ?? "data";
   const source = `download the ${ten ? "CIFAR-10" : "CIFAR-100"} binary version (${
     ten ? "cifar-10-binary.tar.gz" : "cifar-100-binary.tar.gz"
-  }) from https://www.cs.toronto.edu/~kriz/cifar.html, unpack it and pass --root`;
+  }) from https://www.cs.toronto.edu/~kriz/cifar.html, unpack it and pass \`root\``;
   const marker = ten ? "test_batch.bin" : "test.bin";
   // Accept the unpacked folder itself or the folder that holds it.
   const dir = (await firstExisting([join(root, marker)])) ? root : join(root, folder);
@@ -236,17 +238,20 @@ async function loadImageListDataset(opts: LoadOptions): Promise<Balanced> {
   const layout = "a folder with train.txt and test.txt (or *_train.txt, *_test.txt / *_val.txt), " +
     "lines 'relative/path label', and the images";
   if (root === undefined && (opts.trainList === undefined || opts.testList === undefined)) {
-    throw new UsageError(`image-list needs --root DIR: ${layout}`);
+    throw new InputError(
+      "root",
+      `image-list needs ${layout} (or both \`trainList\` and \`testList\`)`,
+    );
   }
   const listRoot = root ?? ".";
   const source = `image-list expects ${layout}`;
   const trainPath = opts.trainList ?? await findList(listRoot, ["train"]);
   const testPath = opts.testList ?? await findList(listRoot, ["test", "val"]);
   if (trainPath === undefined) {
-    throw new UsageError(`missing data file ${join(listRoot, "train.txt")} (${source})`);
+    throw new InputError(`missing data file ${join(listRoot, "train.txt")} (${source})`);
   }
   if (testPath === undefined) {
-    throw new UsageError(`missing data file ${join(listRoot, "test.txt")} (${source})`);
+    throw new InputError(`missing data file ${join(listRoot, "test.txt")} (${source})`);
   }
   const train = await readImageList(trainPath, source);
   const test = await readImageList(testPath, source);
@@ -254,7 +259,7 @@ async function loadImageListDataset(opts: LoadOptions): Promise<Balanced> {
   for (const y of train.labels) classes = Math.max(classes, y + 1);
   test.labels.forEach((y, i) => {
     if (y >= classes) {
-      throw new UsageError(
+      throw new InputError(
         `${testPath}:${test.lines[i]}: label ${y} outside the class range 0..${classes - 1} ` +
           `of the training list`,
       );
@@ -264,20 +269,20 @@ async function loadImageListDataset(opts: LoadOptions): Promise<Balanced> {
   const resolve = (p: string) => (isAbsolute(p) ? p : join(imageRoot, p));
   const size = opts.imageSize ?? 224;
   if (!Number.isInteger(size) || size < 8) {
-    throw new UsageError(`image size must be an integer >= 8, got ${size}`);
+    throw new InputError("imageSize", `must be an integer >= 8, got ${size}`);
   }
   const checked = (list: ImageList, listPath: string): FileImageSet => {
     const paths = list.paths.map(resolve);
     const probe = probeImages(paths, navigator.hardwareConcurrency);
     if (probe.bad === 0) return new FileImageSet(paths, list.labels, size);
     if (!opts.skipBadImages) {
-      throw new UsageError(
+      throw new InputError(
         `${probe.firstError} (listed in ${listPath}; ${probe.bad} unreadable image(s); ` +
-          `pass --skip-bad-images to skip them)`,
+          "pass `skipBadImages` to skip them)",
       );
     }
-    console.warn(
-      `lade: warning: skipping ${probe.bad} unreadable image(s) of ${listPath}, e.g. ${probe.firstError}`,
+    opts.onWarning?.(
+      `skipping ${probe.bad} unreadable image(s) of ${listPath}, e.g. ${probe.firstError}`,
     );
     const keep: number[] = [];
     probe.sizes.forEach((s, i) => s !== null && keep.push(i));
@@ -302,14 +307,14 @@ async function loadImageListDataset(opts: LoadOptions): Promise<Balanced> {
 export async function loadDataset(opts: LoadOptions): Promise<DataSplits> {
   const { base, lt } = parseDatasetName(opts.dataset);
   const ratio = opts.imbalance ?? (lt ? 100 : 1);
-  checkRatio(ratio, "--imbalance");
+  checkRatio(ratio, "imbalance");
   const type: ImbalanceType = opts.imbalanceType ?? "exp";
   if (type !== "exp" && type !== "step") {
-    throw new UsageError(`unknown imbalance type '${type}' (use exp or step)`);
+    throw new InputError("imbalanceType", `unknown imbalance type '${type}' (use exp or step)`);
   }
   const seed = opts.seed ?? 0;
   if (!Number.isSafeInteger(seed) || seed < 0) {
-    throw new UsageError(`--seed must be a non-negative integer, got ${seed}`);
+    throw new InputError("seed", `must be a non-negative integer, got ${seed}`);
   }
   const data = base === "image-list"
     ? await loadImageListDataset(opts)

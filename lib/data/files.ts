@@ -5,20 +5,20 @@
  * @module
  */
 
-import { UsageError } from "../cli/errors.ts";
+import { InputError } from "../errors.ts";
 
-/** Reads `path`; a missing or unreadable file is a UsageError naming it and `source` (how to get it). */
+/** Reads `path`; a missing or unreadable file is an InputError naming it and `source` (how to get it). */
 export async function readDataFile(path: string, source: string): Promise<Uint8Array> {
   try {
     return await Deno.readFile(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
-      throw new UsageError(`missing data file ${path} (${source})`);
+      throw new InputError(`missing data file ${path} (${source})`);
     }
     if (e instanceof Deno.errors.IsADirectory) {
-      throw new UsageError(`${path} is a folder, not a data file (${source})`);
+      throw new InputError(`${path} is a folder, not a data file (${source})`);
     }
-    throw new UsageError(`cannot read data file ${path}: ${(e as Error).message}`);
+    throw new InputError(`cannot read data file ${path}: ${(e as Error).message}`);
   }
 }
 
@@ -27,7 +27,7 @@ export function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
 }
 
-/** Decompresses gzip data (anything else is returned as is); corrupt data is a UsageError. */
+/** Decompresses gzip data (anything else is returned as is); corrupt data is an InputError. */
 export async function gunzip(bytes: Uint8Array, path: string): Promise<Uint8Array> {
   if (!isGzip(bytes)) return bytes;
   try {
@@ -36,7 +36,7 @@ export async function gunzip(bytes: Uint8Array, path: string): Promise<Uint8Arra
     );
     return new Uint8Array(await new Response(stream).arrayBuffer());
   } catch (e) {
-    throw new UsageError(`corrupted gzip data in ${path}: ${(e as Error).message}`);
+    throw new InputError(`corrupted gzip data in ${path}: ${(e as Error).message}`);
   }
 }
 

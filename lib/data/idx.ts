@@ -6,7 +6,7 @@
  * @module
  */
 
-import { UsageError } from "../cli/errors.ts";
+import { InputError } from "../errors.ts";
 import { gunzip, readDataFile } from "./files.ts";
 
 /** An IDX array of unsigned bytes. */
@@ -17,19 +17,19 @@ export interface IdxArray {
   data: Uint8Array;
 }
 
-/** Parses IDX bytes; a wrong magic number or a length that disagrees with the header is a UsageError. */
+/** Parses IDX bytes; a wrong magic number or a length that disagrees with the header is an InputError. */
 export function parseIdx(bytes: Uint8Array, path: string): IdxArray {
   if (bytes.length < 4 || bytes[0] !== 0 || bytes[1] !== 0) {
-    throw new UsageError(`${path} is not an IDX file (wrong magic number)`);
+    throw new InputError(`${path} is not an IDX file (wrong magic number)`);
   }
   if (bytes[2] !== 0x08) {
-    throw new UsageError(
+    throw new InputError(
       `${path}: IDX element type 0x${bytes[2].toString(16)} is not unsigned bytes (0x08)`,
     );
   }
   const ndim = bytes[3];
   if (ndim < 1 || bytes.length < 4 + 4 * ndim) {
-    throw new UsageError(`${path}: truncated IDX header`);
+    throw new InputError(`${path}: truncated IDX header`);
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const dims: number[] = [];
@@ -38,7 +38,7 @@ export function parseIdx(bytes: Uint8Array, path: string): IdxArray {
   const need = dims.reduce((a, b) => a * b, 1);
   const have = bytes.length - start;
   if (have !== need) {
-    throw new UsageError(
+    throw new InputError(
       `${path}: ${have < need ? "truncated" : "corrupted"} IDX file: header [${
         dims.join(", ")
       }] needs ${need} bytes of data, found ${have}`,

@@ -5,18 +5,18 @@
  * @module
  */
 
-import { UsageError } from "../cli/errors.ts";
+import { InputError } from "../errors.ts";
 import { checkPtr, checkStatus, TorchError } from "../torch/errors.ts";
 import { native } from "../torch/ffi.ts";
 import { toCString } from "../torch/strings.ts";
 import { Tensor } from "../torch/tensor.ts";
 
-/** Decodes a JPEG or PNG file to uint8 [C, H, W] (C 1 for grey, else 3); a bad file is a UsageError. */
+/** Decodes a JPEG or PNG file to uint8 [C, H, W] (C 1 for grey, else 3); a bad file is an InputError. */
 export function readImage(path: string): Tensor {
   try {
     return new Tensor(checkPtr(native().lade_image_read(toCString(path)), "reading an image"));
   } catch (e) {
-    if (e instanceof TorchError) throw new UsageError(e.message.replace(/^reading an image: /, ""));
+    if (e instanceof TorchError) throw new InputError(e.message.replace(/^reading an image: /, ""));
     throw e;
   }
 }

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { UsageError } from "../cli/errors.ts";
+import { InputError } from "../errors.ts";
 import { checkStatus } from "../torch/errors.ts";
 import { native } from "../torch/ffi.ts";
 import { cString, toCStringList } from "../torch/strings.ts";
@@ -37,19 +37,19 @@ export function parseImageList(text: string, listPath: string): ImageList {
     if (row === "" || row.startsWith("#")) continue;
     const m = /^(.*\S)\s+(-?\d+)$/.exec(row);
     if (!m) {
-      throw new UsageError(
+      throw new InputError(
         `${listPath}:${i + 1}: expected 'relative/path label', got '${row.slice(0, 80)}'`,
       );
     }
     const label = Number(m[2]);
     if (label < 0 || !Number.isSafeInteger(label) || label > 2 ** 31 - 1) {
-      throw new UsageError(`${listPath}:${i + 1}: label ${m[2]} outside the class range`);
+      throw new InputError(`${listPath}:${i + 1}: label ${m[2]} outside the class range`);
     }
     paths.push(m[1]);
     labels.push(label);
     lines.push(i + 1);
   }
-  if (paths.length === 0) throw new UsageError(`${listPath}: the image list is empty`);
+  if (paths.length === 0) throw new InputError(`${listPath}: the image list is empty`);
   return { paths, labels: Int32Array.from(labels), lines };
 }
 

@@ -8,16 +8,16 @@
  * @module
  */
 
-import { UsageError } from "../cli/errors.ts";
+import { InputError } from "../errors.ts";
 import { Generator, randperm } from "../torch/create.ts";
 
 /** How class counts fall from the head to the tail. */
 export type ImbalanceType = "exp" | "step";
 
-/** Throws a UsageError unless `ratio` is a finite number >= 1. */
-export function checkRatio(ratio: number, what = "imbalance ratio"): void {
+/** Throws an InputError for `parameter` unless `ratio` is a finite number >= 1. */
+export function checkRatio(ratio: number, parameter = "ratio"): void {
   if (!Number.isFinite(ratio) || ratio < 1) {
-    throw new UsageError(`${what} must be a number >= 1, got ${ratio}`);
+    throw new InputError(parameter, `must be a number >= 1, got ${ratio}`);
   }
 }
 
@@ -32,14 +32,14 @@ export function longTailCounts(
   type: ImbalanceType = "exp",
 ): number[] {
   if (!Number.isInteger(nMax) || nMax < 0) {
-    throw new UsageError(`n_max must be a non-negative integer, got ${nMax}`);
+    throw new InputError("nMax", `must be a non-negative integer, got ${nMax}`);
   }
   if (!Number.isInteger(classes) || classes < 1) {
-    throw new UsageError(`the number of classes must be a positive integer, got ${classes}`);
+    throw new InputError("classes", `must be a positive integer, got ${classes}`);
   }
   checkRatio(ratio);
   if (type !== "exp" && type !== "step") {
-    throw new UsageError(`unknown imbalance type '${type}' (use exp or step)`);
+    throw new InputError("type", `unknown imbalance type '${type}' (use exp or step)`);
   }
   const counts: number[] = [];
   for (let c = 0; c < classes; c++) {

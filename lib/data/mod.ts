@@ -18,6 +18,7 @@ export {
   shiftIndices,
 } from "./shift.ts";
 export { type ShotGroups, shotGroups } from "./shots.ts";
+export { labelCount, type LabelsLike, labelTensor } from "./labels.ts";
 export { epochOrder, epochSeed, type SamplerKind, SAMPLERS } from "./sampler.ts";
 export { FileImageSet, TensorImageSet } from "./image_set.ts";
 export { type IdxArray, parseIdx, readIdx } from "./idx.ts";

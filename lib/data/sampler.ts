@@ -7,7 +7,7 @@
  * @module
  */
 
-import { UsageError } from "../cli/errors.ts";
+import { InputError } from "../errors.ts";
 import { Generator, rand, randperm } from "../torch/create.ts";
 
 /** How a training epoch draws its samples. */
@@ -49,7 +49,7 @@ export function epochOrder(
     return Int32Array.from(perm.toArray() as BigInt64Array, Number);
   }
   if (sampler !== "balanced" && sampler !== "sqrt") {
-    throw new UsageError(`unknown sampler '${sampler}' (use ${SAMPLERS.join(", ")})`);
+    throw new InputError("sampler", `unknown sampler '${sampler}' (use ${SAMPLERS.join(", ")})`);
   }
   if (n === 0) return new Int32Array(0);
   // Per-sample weight: 1/n_c (balanced) or 1/sqrt(n_c) (square root); then

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { UsageError } from "../cli/errors.ts";
+import { InputError } from "../errors.ts";
 
 /** A target class distribution relative to the training one. */
 export interface Shift {
@@ -35,14 +35,15 @@ export const SHIFT_GRID: readonly string[] = [
   "backward50",
 ];
 
-/** Parses `uniform`, `forward10`, `forward-10`, `backward50`; throws a UsageError on a bad name. */
+/** Parses `uniform`, `forward10`, `forward-10`, `backward50`; throws an InputError on a bad name. */
 export function parseShift(name: string): Shift {
   const text = name.trim().toLowerCase();
   if (text === "uniform") return { kind: "uniform", ratio: 1, name: "uniform" };
   const m = /^(forward|backward)-?(\d+(?:\.\d+)?)$/.exec(text);
   const ratio = m ? Number(m[2]) : NaN;
   if (!m || !(ratio >= 1)) {
-    throw new UsageError(
+    throw new InputError(
+      "shift",
       `unknown shift '${name}' (use uniform, forwardR or backwardR with R >= 1, e.g. forward10)`,
     );
   }
@@ -62,9 +63,7 @@ export function shiftedCounts(
 ): number[] {
   const s = typeof shift === "string" ? parseShift(shift) : shift;
   if (!Number.isInteger(perClass) || perClass < 0) {
-    throw new UsageError(
-      `the per-class test count must be a non-negative integer, got ${perClass}`,
-    );
+    throw new InputError("perClass", `must be a non-negative integer, got ${perClass}`);
   }
   const classes = trainCounts.length;
   const counts = new Array<number>(classes).fill(perClass);
@@ -91,7 +90,7 @@ export function shiftIndices(
   const available = new Array<number>(classes).fill(0);
   for (const y of testLabels) {
     if (y < 0 || y >= classes) {
-      throw new UsageError(`test label ${y} outside the class range 0..${classes - 1}`);
+      throw new InputError(`test label ${y} outside the class range 0..${classes - 1}`);
     }
     available[y]++;
   }

@@ -69,6 +69,11 @@ export interface LoadOptions {
   imageRoot?: string;
   /** image-list: the side of the images a batch yields (default 224). */
   imageSize?: number;
-  /** image-list: drop unreadable images with a warning instead of failing. */
+  /** image-list: drop unreadable images (with a warning) instead of failing. */
   skipBadImages?: boolean;
+  /**
+   * Receives warnings (one line each, such as the images `skipBadImages`
+   * dropped); the library never prints them itself. Default: ignored.
+   */
+  onWarning?: (message: string) => void;
 }

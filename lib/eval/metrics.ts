@@ -6,42 +6,55 @@
  * @module
  */
 
-import { tensor, zeros } from "../torch/create.ts";
+import { type LabelsLike, labelTensor } from "../data/labels.ts";
+import type { ShotGroups } from "../data/shots.ts";
+import { zeros } from "../torch/create.ts";
 import { scope } from "../torch/memory.ts";
 import type { Tensor } from "../torch/tensor.ts";
 
-/** Class indices of the shot groups (many > 100, medium 20..100, few < 20 training images). */
-export interface ShotGroupIndices {
-  many: number[];
-  medium: number[];
-  few: number[];
-}
-
 /** One reliability bin: its sample count, mean confidence and accuracy (null when empty). */
 export interface ReliabilityBin {
+  /** The bin's lower confidence bound (exclusive). */
   lower: number;
+  /** The bin's upper confidence bound (inclusive). */
   upper: number;
+  /** Samples whose confidence falls in the bin. */
   count: number;
+  /** Their mean confidence (0..1), null when the bin is empty. */
   confidence: number | null;
+  /** Their accuracy (0..1), null when the bin is empty. */
   accuracy: number | null;
 }
 
-/** The metrics of a set of predictions. Accuracies and ECE are percentages. */
-export interface Metrics {
+/**
+ * Top-1 accuracy in percent: over all samples, per class, and for each shot
+ * group the mean of its classes' accuracies (as the paper's code reports
+ * many/medium/few), so that a shot group's figure does not depend on how
+ * many test samples each of its classes has.
+ */
+export interface Accuracy {
+  /** Correct predictions over all samples. */
   top1: number;
-  top5: number;
   /** Mean per-class accuracy over the many-shot classes present (null if none). */
   many: number | null;
+  /** Mean per-class accuracy over the medium-shot classes present (null if none). */
   medium: number | null;
+  /** Mean per-class accuracy over the few-shot classes present (null if none). */
   few: number | null;
+  /** Accuracy of each class, null for a class without samples. */
+  perClass: (number | null)[];
+}
+
+/** The metrics of a set of predictions. Accuracies and ECE are percentages. */
+export interface Metrics extends Accuracy {
+  /** Whether the label is among the five largest logits, over all samples. */
+  top5: number;
   /** Expected calibration error over 20 equal-width bins, in percent. */
   ece: number;
   /** Mean negative log-likelihood, probabilities clipped at 1e-15. */
   nll: number;
   /** Mean of sum_c p_c^2 - 2 p_y + 1. */
   brier: number;
-  /** Accuracy of each class (percent), null for a class without samples. */
-  perClass: (number | null)[];
   /** The reliability diagram's bins. */
   reliability: ReliabilityBin[];
 }
@@ -49,16 +62,45 @@ export interface Metrics {
 /** Number of equal-width confidence bins of ECE. */
 export const ECE_BINS = 20;
 
-/** Labels as an int64 tensor (a new handle). */
-export function labelTensor(labels: Tensor | Int32Array): Tensor {
-  return labels instanceof Int32Array
-    ? tensor(labels, [labels.length], "int64")
-    : labels.to("int64");
-}
-
 function groupMean(perClass: (number | null)[], group: number[]): number | null {
   const present = group.map((c) => perClass[c]).filter((v): v is number => v !== null);
   return present.length === 0 ? null : present.reduce((a, b) => a + b, 0) / present.length;
+}
+
+/** Per-class and shot-group accuracy from the 0/1 correctness of each sample. */
+function accuracyOf(
+  y: Tensor,
+  correct: Tensor,
+  classes: number,
+  groups: ShotGroups,
+): Accuracy {
+  return scope(() => {
+    const top1 = correct.mean().item() * 100;
+    const perCount = y.bincount(classes).toList();
+    const perCorrect = zeros([classes], { dtype: "float64" }).scatterAdd(0, y, correct).toList();
+    const perClass = perCount.map((c, i) => (c > 0 ? (perCorrect[i] / c) * 100 : null));
+    return {
+      top1,
+      many: groupMean(perClass, groups.many),
+      medium: groupMean(perClass, groups.medium),
+      few: groupMean(perClass, groups.few),
+      perClass,
+    };
+  });
+}
+
+/**
+ * Top-1 accuracy of `logits` [N, C] (argmax) against `labels` [N]: overall,
+ * per class, and the mean per-class accuracy of each shot group (see
+ * {@link Accuracy}); `groups` usually comes from `shotGroups(trainCounts)`.
+ */
+export function accuracy(logits: Tensor, labels: LabelsLike, groups: ShotGroups): Accuracy {
+  const [n, classes] = logits.shape;
+  if (n === 0) throw new RangeError("no samples to evaluate");
+  return scope(() => {
+    const y = labelTensor(labels);
+    return accuracyOf(y, logits.argmax(1).eq(y).to("float64"), classes, groups);
+  });
 }
 
 /**
@@ -67,8 +109,8 @@ function groupMean(perClass: (number | null)[], group: number[]): number | null 
  */
 export function computeMetrics(
   logits: Tensor,
-  labels: Tensor | Int32Array,
-  groups: ShotGroupIndices,
+  labels: LabelsLike,
+  groups: ShotGroups,
 ): Metrics {
   const [n, classes] = logits.shape;
   if (n === 0) throw new RangeError("no samples to evaluate");
@@ -77,14 +119,10 @@ export function computeMetrics(
     const probs = logits.to("float64").softmax(1);
     const pred = logits.argmax(1);
     const correct = pred.eq(y).to("float64");
-    const top1 = correct.mean().item() * 100;
+    const acc = accuracyOf(y, correct, classes, groups);
     const k = Math.min(5, classes);
     const [, topIdx] = logits.topk(k, 1);
     const top5 = topIdx.eq(y.unsqueeze(1)).any(1).to("float64").mean().item() * 100;
-
-    const perCount = y.bincount(classes).toList();
-    const perCorrect = zeros([classes], { dtype: "float64" }).scatterAdd(0, y, correct).toList();
-    const perClass = perCount.map((c, i) => (c > 0 ? (perCorrect[i] / c) * 100 : null));
 
     const py = probs.gather(1, y.unsqueeze(1)).squeeze(1);
     const nll = py.clamp(1e-15).log().neg().mean().item();
@@ -107,17 +145,6 @@ export function computeMetrics(
         accuracy: c > 0 ? binAcc[b] / c : null,
       };
     });
-    return {
-      top1,
-      top5,
-      many: groupMean(perClass, groups.many),
-      medium: groupMean(perClass, groups.medium),
-      few: groupMean(perClass, groups.few),
-      ece: ece * 100,
-      nll,
-      brier,
-      perClass,
-      reliability,
-    };
+    return { ...acc, top5, ece: ece * 100, nll, brier, reliability };
   });
 }

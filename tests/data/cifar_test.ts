@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { UsageError } from "../../lib/cli/errors.ts";
+import { InputError } from "../../lib/errors.ts";
 import { loadDataset } from "../../lib/data/datasets.ts";
 import type { TensorImageSet } from "../../lib/data/image_set.ts";
 import { cifarRecords, pixel } from "./fixtures.ts";
@@ -95,7 +95,7 @@ Deno.test("CIFAR: truncated file, label out of range, missing file", async () =>
     await assert.rejects(
       () => loadDataset({ dataset: "cifar100", root: dir }),
       (e: Error) =>
-        e instanceof UsageError && e.message.includes("train.bin") &&
+        e instanceof InputError && e.message.includes("train.bin") &&
         e.message.includes("not a whole number of 3074-byte records"),
     );
     await Deno.writeFile(join(dir, "train.bin"), cifarRecords(3, 2, (i) => [1, i === 2 ? 100 : 5]));
@@ -108,7 +108,7 @@ Deno.test("CIFAR: truncated file, label out of range, missing file", async () =>
     await assert.rejects(
       () => loadDataset({ dataset: "cifar10", root: dir }),
       (e: Error) =>
-        e instanceof UsageError && e.message.includes("data_batch_1.bin") &&
+        e instanceof InputError && e.message.includes("data_batch_1.bin") &&
         e.message.includes("cifar-10-binary.tar.gz"),
     );
   } finally {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { UsageError } from "../../lib/cli/errors.ts";
+import { InputError } from "../../lib/errors.ts";
 import { loadDataset } from "../../lib/data/datasets.ts";
 import { parseIdx } from "../../lib/data/idx.ts";
 import type { TensorImageSet } from "../../lib/data/image_set.ts";
@@ -97,24 +97,24 @@ Deno.test("IDX: wrong magic, truncated, extra bytes, bad element type", () => {
   assert.throws(() => parseIdx(extra, "d"), /d: corrupted IDX file/);
   const type = good.slice();
   type[2] = 0x0d;
-  assert.throws(() => parseIdx(type, "e"), UsageError);
+  assert.throws(() => parseIdx(type, "e"), InputError);
 });
 
-Deno.test("IDX: missing files, labels out of range, corrupt gzip are UsageErrors naming the file", async () => {
+Deno.test("IDX: missing files, labels out of range, corrupt gzip are InputErrors naming the file", async () => {
   const dir = await Deno.makeTempDir();
   try {
     await assert.rejects(
       () => loadDataset({ dataset: "fashion-mnist", root: dir }),
       (e: Error) =>
-        e instanceof UsageError &&
+        e instanceof InputError &&
         e.message.includes(join(dir, "train-images-idx3-ubyte.gz")) &&
-        e.message.includes("pass --root"),
+        e.message.includes("pass `root`"),
     );
     await writeIdxDataset(dir, 10, 10, { labels: (i) => (i === 7 ? 10 : 0) });
     await assert.rejects(
       () => loadDataset({ dataset: "fashion-mnist", root: dir }),
       (e: Error) =>
-        e instanceof UsageError &&
+        e instanceof InputError &&
         e.message.includes("label 10 of sample 7 outside the class range 0..9"),
     );
     const gz = await gzip(idxBytes([3], new Uint8Array(3)));
@@ -122,7 +122,7 @@ Deno.test("IDX: missing files, labels out of range, corrupt gzip are UsageErrors
     await assert.rejects(
       () => loadDataset({ dataset: "fashion-mnist", root: dir }),
       (e: Error) =>
-        e instanceof UsageError && /corrupted gzip data in .*train-labels/.test(e.message),
+        e instanceof InputError && /corrupted gzip data in .*train-labels/.test(e.message),
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -130,7 +130,21 @@ Deno.test("IDX: missing files, labels out of range, corrupt gzip are UsageErrors
 });
 
 Deno.test("unknown dataset names and bad options", async () => {
-  await assert.rejects(() => loadDataset({ dataset: "imagenet" }), /unknown dataset 'imagenet'/);
-  await assert.rejects(() => loadDataset({ dataset: "fashion-mnist", imbalance: 0.5 }), UsageError);
-  await assert.rejects(() => loadDataset({ dataset: "mnist" }), /mnist needs --root/);
+  // Library messages name the parameter at fault (`parameter` too), never a flag.
+  const rejectsFor = (opts: Parameters<typeof loadDataset>[0], parameter: string, re: RegExp) =>
+    assert.rejects(() => loadDataset(opts), (e: Error) => {
+      assert.ok(e instanceof InputError, String(e));
+      assert.equal(e.parameter, parameter);
+      assert.match(e.message, re);
+      assert.doesNotMatch(e.message, /--/);
+      return true;
+    });
+  await rejectsFor({ dataset: "imagenet" }, "dataset", /^dataset: unknown dataset 'imagenet'/);
+  await rejectsFor(
+    { dataset: "fashion-mnist", imbalance: 0.5 },
+    "imbalance",
+    /^imbalance: must be a number >= 1, got 0\.5$/,
+  );
+  await rejectsFor({ dataset: "fashion-mnist", seed: -1 }, "seed", /^seed: must be a non-negative/);
+  await rejectsFor({ dataset: "mnist" }, "root", /^root: mnist needs a folder with/);
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { UsageError } from "../../lib/cli/errors.ts";
+import { InputError } from "../../lib/errors.ts";
 import { BatchLoader } from "../../lib/data/batch_loader.ts";
 import { loadDataset } from "../../lib/data/datasets.ts";
 import { readImage, writeImage } from "../../lib/data/image_io.ts";
@@ -31,7 +31,7 @@ Deno.test("PNG round trip is exact (RGB and grey); JPEG of flat colour is within
     writeFlatImage(join(dir, "grey.jpg"), [77], 9, 9);
     using grey = readImage(join(dir, "grey.jpg"));
     assert.deepEqual(grey.shape, [1, 9, 9]);
-    assert.throws(() => readImage(join(dir, "none.png")), UsageError);
+    assert.throws(() => readImage(join(dir, "none.png")), InputError);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -182,16 +182,25 @@ Deno.test("image lists: unreadable and missing images, labels out of range, skip
     await assert.rejects(
       () => loadDataset({ dataset: "image-list", root: dir }),
       (e: Error) =>
-        e instanceof UsageError && e.message.includes(join(dir, "img/bad.jpg")) &&
-        e.message.includes("--skip-bad-images"),
+        e instanceof InputError && e.message.includes(join(dir, "img/bad.jpg")) &&
+        e.message.includes("pass `skipBadImages` to skip them"),
     );
-    const skipped = await loadDataset({ dataset: "image-list", root: dir, skipBadImages: true });
+    // Skipped images are reported to onWarning; the library prints nothing.
+    const warnings: string[] = [];
+    const skipped = await loadDataset({
+      dataset: "image-list",
+      root: dir,
+      skipBadImages: true,
+      onWarning: (w) => warnings.push(w),
+    });
     assert.deepEqual(skipped.trainCounts, [4, 3, 2, 1]);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0], /^skipping 1 unreadable image\(s\) of .*Toy_LT_train\.txt, e\.g\. /);
     skipped.dispose();
     await Deno.writeTextFile(trainList, good + "img/missing.png 0\n");
     await assert.rejects(
       () => loadDataset({ dataset: "image-list", root: dir }),
-      (e: Error) => e instanceof UsageError && e.message.includes("img/missing.png"),
+      (e: Error) => e instanceof InputError && e.message.includes("img/missing.png"),
     );
     // A JPEG cut short after its header fails when its batch is made.
     {
@@ -215,7 +224,7 @@ Deno.test("image lists: unreadable and missing images, labels out of range, skip
         for await (const b of loader.epoch(0)) b.dispose();
       },
       (e: Error) =>
-        e instanceof UsageError && /cut\.jpg: premature end of JPEG data/.test(e.message),
+        e instanceof InputError && /cut\.jpg: premature end of JPEG data/.test(e.message),
     );
     await Deno.writeTextFile(trainList, good);
     await Deno.writeTextFile(join(dir, "Toy_LT_test.txt"), "img/te0.png 4\n");
@@ -223,11 +232,14 @@ Deno.test("image lists: unreadable and missing images, labels out of range, skip
       () => loadDataset({ dataset: "image-list", root: dir }),
       /Toy_LT_test\.txt:1: label 4 outside the class range 0\.\.3/,
     );
-    await assert.rejects(() => loadDataset({ dataset: "image-list" }), /image-list needs --root/);
+    await assert.rejects(
+      () => loadDataset({ dataset: "image-list" }),
+      /root: image-list needs a folder with train\.txt .*\(or both `trainList` and `testList`\)$/,
+    );
     await Deno.remove(join(dir, "Toy_LT_test.txt"));
     await assert.rejects(
       () => loadDataset({ dataset: "image-list", root: dir }),
-      (e: Error) => e instanceof UsageError && e.message.includes(join(dir, "test.txt")),
+      (e: Error) => e instanceof InputError && e.message.includes(join(dir, "test.txt")),
     );
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { UsageError } from "../../lib/cli/errors.ts";
+import { InputError } from "../../lib/errors.ts";
 import { classCounts, longTailCounts, longTailIndices } from "../../lib/data/long_tail.ts";
 
 Deno.test("exp long tail of Fashion-MNIST with R = 100 (design.md's counts)", () => {
@@ -26,11 +26,11 @@ Deno.test("any ratio, step type, ratio 1, one class", () => {
   assert.deepEqual(longTailCounts(100, 5, 3, "step"), [100, 100, 33, 33, 33]);
   assert.deepEqual(longTailCounts(7, 3, 1), [7, 7, 7]);
   assert.deepEqual(longTailCounts(7, 1, 50), [7]);
-  assert.throws(() => longTailCounts(100, 10, 0.5), UsageError);
-  assert.throws(() => longTailCounts(100, 10, NaN), UsageError);
-  assert.throws(() => longTailCounts(100, 0, 10), UsageError);
+  assert.throws(() => longTailCounts(100, 10, 0.5), InputError);
+  assert.throws(() => longTailCounts(100, 10, NaN), InputError);
+  assert.throws(() => longTailCounts(100, 0, 10), InputError);
   // deno-lint-ignore no-explicit-any
-  assert.throws(() => longTailCounts(100, 10, 10, "linear" as any), UsageError);
+  assert.throws(() => longTailCounts(100, 10, 10, "linear" as any), InputError);
 });
 
 Deno.test("seeded selection keeps n_c of each class, in file order, reproducibly", () => {

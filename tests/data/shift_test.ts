@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { UsageError } from "../../lib/cli/errors.ts";
+import { InputError } from "../../lib/errors.ts";
 import {
   parseShift,
   rankClasses,
@@ -44,7 +44,7 @@ Deno.test("parseShift names and errors", () => {
   });
   assert.equal(parseShift("uniform").kind, "uniform");
   for (const bad of ["forward", "sideways10", "forward0.5", "backward-", ""]) {
-    assert.throws(() => parseShift(bad), UsageError, bad);
+    assert.throws(() => parseShift(bad), InputError, bad);
   }
   assert.equal(SHIFT_GRID.length, 11);
   for (const name of SHIFT_GRID) parseShift(name);
@@ -57,7 +57,7 @@ Deno.test("shiftIndices keeps the first n_c test samples of each class in file o
   const picked = shiftIndices(labels, [50, 10, 90], "forward4");
   // class 2 keeps all 4 (2, 5, 8, 11); class 0 its first 2 (0, 3); class 1 its first (1).
   assert.deepEqual(Array.from(picked), [0, 1, 2, 3, 5, 8, 11]);
-  assert.throws(() => shiftIndices(Int32Array.from([0, 3]), [1, 1], "uniform"), UsageError);
+  assert.throws(() => shiftIndices(Int32Array.from([0, 3]), [1, 1], "uniform"), InputError);
 });
 
 Deno.test("shot groups: many > 100, medium 20..100, few < 20", () => {
