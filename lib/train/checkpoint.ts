@@ -16,7 +16,8 @@
  */
 
 import { decodeBase64, encodeBase64 } from "./base64.ts";
-import { UsageError } from "../cli/errors.ts";
+import { InputError } from "../errors.ts";
+import { writeFileAtomic } from "../fs.ts";
 import type { Model } from "../models/model.ts";
 import { checkPtr, checkStatus } from "../torch/errors.ts";
 import { native } from "../torch/ffi.ts";
@@ -109,21 +110,6 @@ export function setDefaultGeneratorState(state: Uint8Array): void {
   }
 }
 
-/** Writes `text` to `path` atomically (temporary file, fsync, rename). */
-export async function writeFileAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.${Deno.pid}.tmp`;
-  const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
-  try {
-    const bytes = new TextEncoder().encode(text);
-    let written = 0;
-    while (written < bytes.length) written += await file.write(bytes.subarray(written));
-    await file.sync();
-  } finally {
-    file.close();
-  }
-  await Deno.rename(tmp, path);
-}
-
 function tag(state: CheckpointState): string {
   return `e${String(state.epoch).padStart(4, "0")}-s${String(state.step).padStart(6, "0")}`;
 }
@@ -142,16 +128,8 @@ export async function saveCheckpoint(
   const suffix = `${tag(state)}-${Date.now().toString(36)}`;
   const modelRel = `${CHECKPOINT_DIR}/model-${suffix}.pt`;
   const optimRel = `${CHECKPOINT_DIR}/optimizer-${suffix}.pt`;
-  for (
-    const [rel, save] of [
-      [modelRel, (p: string) => model.save(p)],
-      [optimRel, (p: string) => optimizer.save(p)],
-    ] as const
-  ) {
-    const tmp = `${runDir}/${rel}.tmp`;
-    save(tmp);
-    await Deno.rename(tmp, `${runDir}/${rel}`);
-  }
+  await writeFileAtomic(`${runDir}/${modelRel}`, (tmp) => model.save(tmp));
+  await writeFileAtomic(`${runDir}/${optimRel}`, (tmp) => optimizer.save(tmp));
   const manifest: Manifest = {
     version: 1,
     ...state,
@@ -175,7 +153,7 @@ export async function saveCheckpoint(
   return manifest;
 }
 
-/** The run's manifest, or null when it has none. A damaged manifest is a UsageError. */
+/** The run's manifest, or null when it has none. A damaged manifest is an InputError. */
 export async function readManifest(runDir: string): Promise<Manifest | null> {
   let text: string;
   try {
@@ -191,7 +169,7 @@ export async function readManifest(runDir: string): Promise<Manifest | null> {
     }
     return m;
   } catch (e) {
-    throw new UsageError(`${runDir}/${MANIFEST} is damaged: ${(e as Error).message}`);
+    throw new InputError(`${runDir}/${MANIFEST} is damaged: ${(e as Error).message}`);
   }
 }
 
@@ -203,12 +181,12 @@ async function verified(runDir: string, rel: string, digest: string): Promise<st
     actual = await sha256File(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
-      throw new UsageError(`checkpoint file ${path} is missing`);
+      throw new InputError(`checkpoint file ${path} is missing`);
     }
     throw e;
   }
   if (actual !== digest) {
-    throw new UsageError(`checkpoint file ${path} is damaged (SHA-256 mismatch)`);
+    throw new InputError(`checkpoint file ${path} is damaged (SHA-256 mismatch)`);
   }
   return path;
 }
@@ -216,7 +194,7 @@ async function verified(runDir: string, rel: string, digest: string): Promise<st
 /**
  * Loads the run's latest checkpoint into `model` (and `optimizer`, when
  * given; with `restoreRng`, also libtorch's default generator). Throws a
- * UsageError when there is none or a file is damaged.
+ * InputError when there is none or a file is damaged.
  */
 export async function loadCheckpoint(
   runDir: string,
@@ -226,7 +204,7 @@ export async function loadCheckpoint(
 ): Promise<Manifest> {
   const m = await readManifest(runDir);
   if (m === null) {
-    throw new UsageError(`${runDir} has no checkpoint (${MANIFEST}); train it first`);
+    throw new InputError(`${runDir} has no checkpoint (${MANIFEST}); train it first`);
   }
   model.load(await verified(runDir, m.model, m.sha256.model));
   if (optimizer) optimizer.load(await verified(runDir, m.optimizer, m.sha256.optimizer));

@@ -1,17 +1,20 @@
 /**
  * Training configurations: the schema (zod) of the YAML recipes in configs/,
- * loading a recipe onto the embedded default, applying command-line flags,
- * and the one-line messages for unknown keys and bad values.
+ * loading a recipe onto the embedded default, applying overrides (what a
+ * front end such as the command line sets), and the one-line messages for
+ * unknown keys and bad values. A bad override is an InputError whose
+ * `parameter` is the configuration key (`train.batch_size`); a bad value in
+ * a recipe file names the file and the key.
  *
  * @module
  */
 
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { z } from "zod";
-import { UsageError } from "../cli/errors.ts";
+import { InputError } from "../errors.ts";
 import { parseDatasetName } from "../data/mod.ts";
-import { METHODS } from "../losses/mod.ts";
-import { ARCHITECTURES, HEADS } from "../models/model.ts";
+import { methodByName } from "../losses/mod.ts";
+import { ARCHITECTURES, HEADS } from "../models/mod.ts";
 import { parseDevice } from "../torch/device.ts";
 import { DEFAULT_CONFIG } from "./default_config.ts";
 
@@ -100,32 +103,38 @@ export function mergeConfig(base: unknown, patch: unknown): unknown {
   return out;
 }
 
-/** The flag that sets each config path, for messages about flag values. */
-const FLAG_OF: Record<string, string> = {
-  "dataset.name": "--dataset",
-  "method.name": "--method",
-  "method.alpha": "--alpha",
-  "method.lambda": "--lambda",
-  "train.epochs": "--epochs",
-  "train.batch_size": "--batch-size",
-  "train.lr": "--lr",
-  "device": "--device",
-  "threads": "--threads",
-  "seed": "--seed",
-};
+/**
+ * The error for `key` with `text`: from a recipe file (`source`), a message
+ * naming the file and the key; from the overrides, an InputError whose
+ * parameter is the key.
+ */
+function configError(source: string | undefined, key: string, text: string): InputError {
+  const k = key || "config";
+  return source === undefined
+    ? new InputError(k, text)
+    : new InputError(`${source}: ${k}: ${text}`);
+}
 
-function describeIssue(issue: z.core.$ZodIssue, source: string, value: unknown): string {
+/** An error's message without the "parameter: " an InputError starts with. */
+function reason(e: unknown): string {
+  const message = (e as Error).message;
+  const p = e instanceof InputError ? e.parameter : undefined;
+  return p !== undefined && message.startsWith(`${p}: `) ? message.slice(p.length + 2) : message;
+}
+
+function describeIssue(
+  issue: z.core.$ZodIssue,
+  source: string | undefined,
+  value: unknown,
+): InputError {
   const path = issue.path.join(".");
   if (issue.code === "unrecognized_keys") {
     const keys = issue.keys.map((k) => (path ? `${path}.${k}` : k));
-    return `${source}: unknown key${keys.length > 1 ? "s" : ""} ${
-      keys.map((k) => `'${k}'`).join(", ")
-    }`;
+    const text = `unknown key${keys.length > 1 ? "s" : ""} ${keys.map((k) => `'${k}'`).join(", ")}`;
+    return new InputError(source === undefined ? text : `${source}: ${text}`);
   }
   const shown = value === undefined ? "missing" : JSON.stringify(value);
-  const flag = FLAG_OF[path];
-  if (source === "flags" && flag) return `invalid ${flag} ${shown}: ${issue.message}`;
-  return `${source}: invalid ${path || "config"} (${shown}): ${issue.message}`;
+  return configError(source, path, `${issue.message}, got ${shown}`);
 }
 
 function valueAt(obj: unknown, path: readonly PropertyKey[]): unknown {
@@ -138,73 +147,75 @@ function valueAt(obj: unknown, path: readonly PropertyKey[]): unknown {
 }
 
 /**
- * Validates a merged configuration; `source` names where the values came
- * from (a file, or "flags") in the one-line UsageError.
+ * Validates a merged configuration. `source` names the recipe file the
+ * values came from, for messages; without it the values are overrides and
+ * an error's `parameter` is the key at fault.
  */
-export function validateConfig(value: unknown, source: string): TrainConfig {
+export function validateConfig(value: unknown, source?: string): TrainConfig {
   const r = ConfigSchema.safeParse(value);
   if (!r.success) {
     const issue = r.error.issues[0];
-    throw new UsageError(describeIssue(issue, source, valueAt(value, issue.path)));
+    throw describeIssue(issue, source, valueAt(value, issue.path));
   }
   const c = r.data;
-  // Names that other modules know: one message each, naming the source.
-  const where = (flag: string) => (source === "flags" ? flag : `${source}: ${flag.slice(2)}`);
+  // Names that other modules know: their message, under the key.
   try {
     parseDatasetName(c.dataset.name);
   } catch (e) {
-    throw new UsageError(`${where("--dataset")}: ${(e as Error).message}`);
+    throw configError(source, "dataset.name", reason(e));
   }
-  if (!METHODS.includes(c.method.name)) {
-    throw new UsageError(
-      `${where("--method")}: unknown method '${c.method.name}' (use ${METHODS.join(", ")})`,
-    );
+  try {
+    methodByName(c.method.name);
+  } catch (e) {
+    throw configError(source, "method.name", reason(e));
   }
   try {
     parseDevice(c.device);
   } catch (e) {
-    throw new UsageError(`${where("--device")}: ${(e as Error).message}`);
+    throw configError(source, "device", reason(e));
   }
   const s = c.train.schedule;
   if (s.type === "multistep" && s.milestones.length !== s.factors.length) {
-    throw new UsageError(
-      `${source}: train.schedule needs one factor per milestone (${s.milestones.length} ` +
-        `milestones, ${s.factors.length} factors)`,
+    throw configError(
+      source,
+      "train.schedule",
+      `needs one factor per milestone (${s.milestones.length} milestones, ` +
+        `${s.factors.length} factors)`,
     );
   }
   if (s.milestones.some((m, i) => i > 0 && m <= s.milestones[i - 1])) {
-    throw new UsageError(`${source}: train.schedule.milestones must increase`);
+    throw configError(source, "train.schedule.milestones", "must increase");
   }
   return c;
 }
 
-/** Parses a YAML recipe (the text of `path`) into a patch; a one-line UsageError when malformed. */
+/** Parses a YAML recipe (the text of `path`) into a patch; a one-line InputError when malformed. */
 export function parseConfigText(text: string, path: string): ConfigPatch {
   let data: unknown;
   try {
     data = parseYaml(text);
   } catch (e) {
-    throw new UsageError(`${path}: not valid YAML: ${(e as Error).message.split("\n")[0]}`);
+    throw new InputError(`${path}: not valid YAML: ${(e as Error).message.split("\n")[0]}`);
   }
   if (data === null || data === undefined) return {};
-  if (!isPlainObject(data)) throw new UsageError(`${path}: expected a mapping of config keys`);
+  if (!isPlainObject(data)) throw new InputError(`${path}: expected a mapping of config keys`);
   return data;
 }
 
-/** Reads a recipe file; a missing file is a UsageError. */
+/** Reads a recipe file; a missing file is an InputError. */
 export async function readConfigFile(path: string): Promise<ConfigPatch> {
   let text: string;
   try {
     text = await Deno.readTextFile(path);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) throw new UsageError(`config file ${path} not found`);
-    throw new UsageError(`cannot read config file ${path}: ${(e as Error).message}`);
+    if (e instanceof Deno.errors.NotFound) throw new InputError(`config file ${path} not found`);
+    throw new InputError(`cannot read config file ${path}: ${(e as Error).message}`);
   }
   return parseConfigText(text, path);
 }
 
-/** Command-line values that override the config. */
-export interface ConfigFlags {
+/** Values that override the configuration (what the command line's flags set). */
+export interface ConfigOverrides {
   dataset?: string;
   method?: string;
   epochs?: number;
@@ -217,8 +228,8 @@ export interface ConfigFlags {
   seed?: number;
 }
 
-/** The patch the flags make. */
-export function flagsPatch(f: ConfigFlags): ConfigPatch {
+/** The patch the overrides make. */
+export function overridesPatch(f: ConfigOverrides): ConfigPatch {
   return {
     dataset: { name: f.dataset },
     method: { name: f.method, alpha: f.alpha, lambda: f.lambda },
@@ -231,20 +242,21 @@ export function flagsPatch(f: ConfigFlags): ConfigPatch {
 
 /**
  * The configuration of a run: the embedded default, the recipe file (if
- * any) merged on it, then the flags. Each layer is validated with messages
- * naming its source.
+ * any) merged on it, then the overrides. Each layer is validated: a bad
+ * value in the file names the file, a bad override is an InputError for its
+ * key.
  */
 export function resolveConfig(
   file: { patch: ConfigPatch; path: string } | undefined,
-  flags: ConfigFlags,
+  overrides: ConfigOverrides,
 ): TrainConfig {
   let merged: unknown = DEFAULT_CONFIG;
   if (file) {
     merged = mergeConfig(merged, file.patch);
     validateConfig(merged, file.path);
   }
-  merged = mergeConfig(merged, flagsPatch(flags));
-  return validateConfig(merged, "flags");
+  merged = mergeConfig(merged, overridesPatch(overrides));
+  return validateConfig(merged);
 }
 
 /** The config as YAML, the form saved with a run. */

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { writeFileAtomic } from "./checkpoint.ts";
+import { writeFileAtomic } from "../fs.ts";
 
 /** The metrics file's name inside a run directory. */
 export const METRICS_FILE = "metrics.jsonl";
@@ -26,9 +26,12 @@ export interface EpochMetrics {
   seconds: number;
   /** Top-1 (percent) on the uniform test set, when evaluated this epoch. */
   test_top1?: number;
-  test_many?: number;
-  test_medium?: number;
-  test_few?: number;
+  /** Mean per-class top-1 (percent) of the many-shot classes (null: none). */
+  test_many?: number | null;
+  /** Mean per-class top-1 (percent) of the medium-shot classes (null: none). */
+  test_medium?: number | null;
+  /** Mean per-class top-1 (percent) of the few-shot classes (null: none). */
+  test_few?: number | null;
   /** ISO time the epoch ended. */
   time: string;
 }

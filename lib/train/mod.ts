@@ -5,7 +5,7 @@
  * @module
  */
 
-export { type Accuracy, accuracy, perClassCorrect, predictLogits } from "./accuracy.ts";
+export { predictLogits } from "./predict_logits.ts";
 export {
   CHECKPOINT_DIR,
   type CheckpointState,
@@ -14,10 +14,9 @@ export {
   type Manifest,
   readManifest,
   saveCheckpoint,
-  writeFileAtomic,
 } from "./checkpoint.ts";
 export {
-  type ConfigFlags,
+  type ConfigOverrides,
   ConfigSchema,
   configToYaml,
   mergeConfig,
@@ -36,7 +35,9 @@ export {
   CONFIG_FILE,
   loadConfigDataset,
   RESULT_FILE,
+  type TestAccuracy,
   train,
   type TrainOptions,
   type TrainResult,
+  useDevice,
 } from "./trainer.ts";

@@ -7,11 +7,11 @@
  * @module
  */
 
-import { UsageError } from "../cli/errors.ts";
+import { InputError } from "../errors.ts";
 import { type Architecture, Model } from "../models/model.ts";
 import type { Device } from "../torch/device.ts";
 import type { Tensor } from "../torch/tensor.ts";
-import { predictLogits } from "./accuracy.ts";
+import { predictLogits } from "./predict_logits.ts";
 import { loadCheckpoint, MANIFEST, type Manifest, readManifest } from "./checkpoint.ts";
 import { loadConfigDataset, useDevice } from "./trainer.ts";
 
@@ -34,16 +34,16 @@ export interface RunPredictions {
 async function manifestOf(runDir: string): Promise<Manifest> {
   try {
     const stat = await Deno.stat(runDir);
-    if (!stat.isDirectory) throw new UsageError(`--run ${runDir} is not a directory`);
+    if (!stat.isDirectory) throw new InputError("runDir", `${runDir} is not a directory`);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
-      throw new UsageError(`run directory ${runDir} not found`);
+      throw new InputError("runDir", `run directory ${runDir} not found`);
     }
     throw e;
   }
   const m = await readManifest(runDir);
   if (m === null) {
-    throw new UsageError(`${runDir} has no checkpoint (${MANIFEST}); train it first`);
+    throw new InputError(`${runDir} has no checkpoint (${MANIFEST}); train it first`);
   }
   return m;
 }
@@ -72,11 +72,17 @@ export async function readRunInfo(
  */
 export async function predictRun(
   runDir: string,
-  opts: { split?: "test" | "train"; device?: Device; batchSize?: number } = {},
+  opts: {
+    split?: "test" | "train";
+    device?: Device;
+    batchSize?: number;
+    /** Receives warnings of loading the dataset (default: ignored). */
+    onWarning?: (message: string) => void;
+  } = {},
 ): Promise<RunPredictions> {
   const m = await manifestOf(runDir);
   const device = useDevice(opts.device ?? "cpu");
-  const data = await loadConfigDataset(m.config);
+  const data = await loadConfigDataset(m.config, { onWarning: opts.onWarning });
   try {
     const set = opts.split === "train" ? data.train : data.test;
     using model = Model.create({

@@ -1,7 +1,9 @@
 /**
  * Progress of an epoch: on a terminal, one bar redrawn in place with ETA,
  * loss and images per second; otherwise nothing until the epoch's summary
- * line (logs stay readable).
+ * line (logs stay readable). This is the one printer outside lib/cli/: it
+ * draws only when asked (`tty`), and its summary lines go to the caller's
+ * `log`.
  *
  * @module
  */
@@ -26,15 +28,10 @@ export class Progress {
   readonly #log: (line: string) => void;
 
   /**
-   * A display for `total` steps; `tty` defaults to whether stdout is a
-   * terminal; summaries go to `log` (default console.log).
+   * A display for `total` steps: with `tty`, a bar redrawn in place on
+   * stdout; summaries go to `log`.
    */
-  constructor(
-    label: string,
-    total: number,
-    tty = Deno.stdout.isTerminal(),
-    log: (line: string) => void = (line) => console.log(line),
-  ) {
+  constructor(label: string, total: number, tty: boolean, log: (line: string) => void) {
     this.#label = label;
     this.#total = total;
     this.#tty = tty;

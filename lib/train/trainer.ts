@@ -8,20 +8,25 @@
  * @module
  */
 
-import { UsageError } from "../cli/errors.ts";
+import { InputError, TorchError } from "../errors.ts";
+import { writeFileAtomic } from "../fs.ts";
 import {
   BatchLoader,
   type DataSplits,
   type ImageSet,
   loadDataset,
+  type LoadOptions,
   shiftIndices,
+  shotGroups,
 } from "../data/mod.ts";
+import { accuracy } from "../eval/metrics.ts";
 import { createLoss } from "../losses/mod.ts";
-import { type Architecture, defaultArchitecture, Model } from "../models/model.ts";
+import { type Architecture, defaultArchitecture, Model } from "../models/mod.ts";
 import { checkDevice, type Device, manualSeed, setNumThreads } from "../torch/device.ts";
 import { scope } from "../torch/memory.ts";
-import { type Accuracy, accuracy, predictLogits } from "./accuracy.ts";
-import { loadCheckpoint, type RunningSums, saveCheckpoint, writeFileAtomic } from "./checkpoint.ts";
+import type { Tensor } from "../torch/tensor.ts";
+import { predictLogits } from "./predict_logits.ts";
+import { loadCheckpoint, type RunningSums, saveCheckpoint } from "./checkpoint.ts";
 import { configToYaml, type TrainConfig } from "./config.ts";
 import { type EpochMetrics, readMetrics, writeMetrics } from "./metrics.ts";
 import { SGD } from "./optimizer.ts";
@@ -43,10 +48,27 @@ export interface TrainOptions {
   stop?: { requested: boolean };
   /** Called after each training step (0-based epoch and step). */
   onStep?: (epoch: number, step: number) => void;
-  /** Where progress lines go (default console.log). */
+  /** Where progress lines go, one line a call (default: nowhere; the library never prints). */
   log?: (line: string) => void;
-  /** Draw a progress bar (default: stdout is a terminal). */
+  /** Draw a progress bar on stdout, redrawn in place (default false; for terminals). */
   tty?: boolean;
+  /** Receives warnings, such as the images the dataset skipped (default: ignored). */
+  onWarning?: (message: string) => void;
+}
+
+/**
+ * Top-1 accuracy (percent) on the uniform test set: overall, and the mean
+ * per-class accuracy of each shot group (null when the group has no class).
+ */
+export interface TestAccuracy {
+  /** Over all test samples. */
+  top1: number;
+  /** Mean per-class accuracy of the many-shot classes. */
+  many: number | null;
+  /** Mean per-class accuracy of the medium-shot classes. */
+  medium: number | null;
+  /** Mean per-class accuracy of the few-shot classes. */
+  few: number | null;
 }
 
 /** What train() ends with. */
@@ -60,7 +82,7 @@ export interface TrainResult {
   /** Metrics of every finished epoch. */
   metrics: EpochMetrics[];
   /** Top-1 on the uniform test set after the last epoch (absent when interrupted). */
-  final?: Accuracy;
+  final?: TestAccuracy;
   /** Number of model parameters. */
   params: number;
 }
@@ -70,10 +92,55 @@ export function resolveArchitecture(config: TrainConfig, imageSize: number): Arc
   return config.model.arch === "auto" ? defaultArchitecture(imageSize) : config.model.arch;
 }
 
-/** Loads the dataset a config names. */
-export function loadConfigDataset(config: TrainConfig): Promise<DataSplits> {
+/** The configuration key of each of loadDataset's options (for messages). */
+const DATASET_KEYS: Readonly<Record<string, string>> = {
+  dataset: "dataset.name",
+  root: "dataset.root",
+  imbalance: "dataset.imbalance",
+  imbalanceType: "dataset.imbalance_type",
+  seed: "seed",
+  imageSize: "dataset.image_size",
+  trainList: "dataset.train_list",
+  testList: "dataset.test_list",
+  imageRoot: "dataset.image_root",
+  skipBadImages: "dataset.skip_bad_images",
+};
+
+/**
+ * Loads the dataset a config names. Bad input is an InputError for the
+ * configuration key (`dataset.root`), not loadDataset's option (`root`).
+ */
+export async function loadConfigDataset(
+  config: TrainConfig,
+  options: Pick<LoadOptions, "onWarning"> = {},
+): Promise<DataSplits> {
+  try {
+    return await loadDataset(datasetOptions(config, options));
+  } catch (e) {
+    throw e instanceof InputError ? inConfigTerms(e) : e;
+  }
+}
+
+/** `e` with loadDataset's option names (leading, or in backticks) said as configuration keys. */
+function inConfigTerms(e: InputError): InputError {
+  const key = (name: string) => Object.hasOwn(DATASET_KEYS, name) ? DATASET_KEYS[name] : undefined;
+  const p = e.parameter;
+  const text = p === undefined ? e.message : e.message.slice(p.length + 2);
+  const renamed = text.replace(/`(\w+)`/g, (whole, name: string) => {
+    const k = key(name);
+    return k === undefined ? whole : `\`${k}\``;
+  });
+  const parameter = p === undefined ? undefined : key(p) ?? p;
+  if (parameter === p && renamed === text) return e;
+  return parameter === undefined
+    ? new InputError(renamed, undefined, { cause: e })
+    : new InputError(parameter, renamed, { cause: e });
+}
+
+function datasetOptions(config: TrainConfig, options: Pick<LoadOptions, "onWarning">): LoadOptions {
   const d = config.dataset;
-  return loadDataset({
+  return {
+    ...options,
     dataset: d.name,
     root: d.root,
     imbalance: d.imbalance,
@@ -84,29 +151,35 @@ export function loadConfigDataset(config: TrainConfig): Promise<DataSplits> {
     testList: d.test_list,
     imageRoot: d.image_root,
     skipBadImages: d.skip_bad_images,
-  });
+  };
 }
 
-/** Checks a device name, turning "no such device" into a one-line usage error. */
+/** Checks a device name: a device this machine lacks (no CUDA, no such GPU) is an InputError for `device`. */
 export function useDevice(name: string): Device {
   try {
     return checkDevice(name);
   } catch (e) {
-    throw new UsageError(
-      `--device ${name}: ${(e as Error).message.replace(/^device \S+: /, "")}`,
-    );
+    if (!(e instanceof TorchError)) throw e;
+    const why = e.nativeMessage ?? e.message.replace(/^device \S+: /, "");
+    throw new InputError("device", `cannot use ${name}: ${why}`, { cause: e });
   }
 }
 
-const pct = (x: number | undefined) =>
-  x === undefined || Number.isNaN(x) ? "  -  " : `${x.toFixed(1)}%`;
+/** Accuracy of test-set logits, as the training logs and result.json record it. */
+function testAccuracy(logits: Tensor, labels: Int32Array, trainCounts: number[]): TestAccuracy {
+  const { top1, many, medium, few } = accuracy(logits, labels, shotGroups(trainCounts));
+  return { top1, many, medium, few };
+}
+
+const pct = (x: number | null | undefined) =>
+  x === undefined || x === null || Number.isNaN(x) ? "  -  " : `${x.toFixed(1)}%`;
 
 /** Trains (or continues) one run as `config` describes. */
 export async function train(config: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
   // ---- set up
   setNumThreads(config.threads > 0 ? config.threads : navigator.hardwareConcurrency);
   const device = useDevice(config.device);
-  const data = await loadConfigDataset(config);
+  const data = await loadConfigDataset(config, { onWarning: opts.onWarning });
   // The uniform test set: the same number of test images of every class.
   const testSet = data.test.subset(shiftIndices(data.test.labels, data.trainCounts, "uniform"));
   try {
@@ -124,7 +197,7 @@ async function trainWith(
   config: TrainConfig,
   opts: TrainOptions,
 ): Promise<TrainResult> {
-  const log = opts.log ?? ((line: string) => console.log(line));
+  const log = opts.log ?? (() => {});
   const stop = opts.stop ?? { requested: false };
   const { runDir } = opts;
   const { epochs } = config.train;
@@ -169,9 +242,9 @@ async function trainWith(
   });
   const batches = loader.batchesPerEpoch;
   if (batches === 0) {
-    throw new UsageError(
-      `--batch-size ${config.train.batch_size} is larger than the training set ` +
-        `(${data.train.size} images)`,
+    throw new InputError(
+      "train.batch_size",
+      `${config.train.batch_size} is larger than the training set (${data.train.size} images)`,
     );
   }
 
@@ -206,7 +279,7 @@ async function trainWith(
       `${epochs} epochs of ${batches} batches`,
   );
 
-  let final: Accuracy | undefined;
+  let final: TestAccuracy | undefined;
   for (let epoch = start.epoch; epoch < epochs; epoch++) {
     // ---- one epoch
     const lr = learningRate(config.train.schedule, config.train.lr, epoch, epochs);
@@ -214,7 +287,7 @@ async function trainWith(
     model.train();
     const skip = epoch === start.epoch ? start.step : 0;
     if (skip === 0) running = { loss: 0, correct: 0, seen: 0, seconds: 0 };
-    const progress = new Progress(`epoch ${epoch + 1}/${epochs}`, batches, opts.tty, log);
+    const progress = new Progress(`epoch ${epoch + 1}/${epochs}`, batches, opts.tty ?? false, log);
     let step = 0;
     for await (const batch of loader.epoch(epoch)) {
       // A resumed epoch replays the same batches; those already done are skipped.
@@ -256,13 +329,13 @@ async function trainWith(
     // ---- end of epoch: evaluate, record, checkpoint
     const last = epoch === epochs - 1;
     const every = config.train.eval_every;
-    let test: Accuracy | undefined;
+    let test: TestAccuracy | undefined;
     if (last || (every > 0 && (epoch + 1) % every === 0)) {
       using logits = await predictLogits(model, testSet, data, {
         device,
         batchSize: config.train.eval_batch_size,
       });
-      test = accuracy(logits, testSet.labels, data.trainCounts);
+      test = testAccuracy(logits, testSet.labels, data.trainCounts);
     }
     const record: EpochMetrics = {
       epoch: epoch + 1,
@@ -312,7 +385,7 @@ async function trainWith(
       device,
       batchSize: config.train.eval_batch_size,
     });
-    final = accuracy(logits, testSet.labels, data.trainCounts);
+    final = testAccuracy(logits, testSet.labels, data.trainCounts);
   }
   await writeFileAtomic(
     `${runDir}/${RESULT_FILE}`,

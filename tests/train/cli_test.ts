@@ -56,6 +56,17 @@ Deno.test("train --epochs 1 writes a run directory with a loadable checkpoint an
   // A second run into the same directory is refused rather than overwriting it.
   const again = await lade(["--config", `${root}/tiny.yaml`, "--out", out]);
   assertOneLineError(again, /already holds a run; continue it with --resume/);
+  // The trainer's parameter (train.batch_size) is said as the flag that sets it.
+  const big = await lade([
+    "--config",
+    `${root}/tiny.yaml`,
+    "--batch-size",
+    "100000",
+    "--out",
+    `${root}/big`,
+  ]);
+  assertOneLineError(big, /--batch-size: 100000 is larger than the training set \(\d+ images\)$/);
+  assert.equal(big.code, 2);
   await Deno.remove(root, { recursive: true });
 });
 
@@ -65,7 +76,7 @@ Deno.test("invalid configs and flags: one-line errors and a non-zero exit", asyn
   assertOneLineError(await lade(["--config", `${root}/bad.yaml`]), /unknown key 'train\.epochz'/);
   assertOneLineError(
     await lade(["--epochs", "-3"]),
-    /invalid --epochs -3: must be a positive integer/,
+    /--epochs: must be a positive integer, got -3$/,
   );
   assertOneLineError(
     await lade(["--epochs", "many"]),
@@ -81,7 +92,7 @@ Deno.test("invalid configs and flags: one-line errors and a non-zero exit", asyn
   if (!cudaAvailable()) {
     assertOneLineError(
       await lade(["--device", "cuda:0", "--out", `${root}/gpu`]),
-      /--device cuda:0: CUDA is not available/,
+      /--device: cannot use cuda:0: CUDA is not available/,
     );
   }
   await Deno.remove(root, { recursive: true });

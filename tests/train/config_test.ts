@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { UsageError } from "../../lib/cli/errors.ts";
+import { describeError } from "../../lib/cli/errors.ts";
+import { InputError } from "../../lib/errors.ts";
 import {
   parseConfigText,
   readConfigFile,
@@ -70,24 +71,14 @@ Deno.test("one-line messages: unknown keys, bad values, unknown names", () => {
     [() => fromText("colour: red\n"), /^r\.yaml: unknown key 'colour'$/],
     [
       () => fromText("train:\n  epochs: -2\n"),
-      /^r\.yaml: invalid train\.epochs \(-2\): must be a positive integer$/,
+      /^r\.yaml: train\.epochs: must be a positive integer, got -2$/,
     ],
-    [() => fromText("train:\n  lr: fast\n"), /^r\.yaml: invalid train\.lr \("fast"\)/],
+    [() => fromText("train:\n  lr: fast\n"), /^r\.yaml: train\.lr: .*got "fast"$/],
     [() => fromText("train: [1, 2\n"), /^r\.yaml: not valid YAML/],
     [
-      () => resolveConfig(undefined, { epochs: -1 }),
-      /^invalid --epochs -1: must be a positive integer$/,
+      () => fromText("dataset:\n  name: imagenet\n"),
+      /^r\.yaml: dataset\.name: unknown dataset 'imagenet'/,
     ],
-    [
-      () => resolveConfig(undefined, { batchSize: 0.5 }),
-      /^invalid --batch-size 0\.5: must be an integer$/,
-    ],
-    [
-      () => resolveConfig(undefined, { dataset: "imagenet" }),
-      /^--dataset: unknown dataset 'imagenet'/,
-    ],
-    [() => resolveConfig(undefined, { method: "magic" }), /^--method: unknown method 'magic'/],
-    [() => resolveConfig(undefined, { device: "tpu" }), /^--device: unknown device 'tpu'/],
     [
       () => fromText("train:\n  schedule:\n    type: multistep\n    milestones: [3]\n"),
       /one factor per milestone/,
@@ -95,9 +86,55 @@ Deno.test("one-line messages: unknown keys, bad values, unknown names", () => {
   ];
   for (const [fn, re] of cases) {
     assert.throws(fn, (e: unknown) => {
-      assert.ok(e instanceof UsageError, String(e));
+      assert.ok(e instanceof InputError, String(e));
       assert.ok(!e.message.includes("\n"), "one line");
       assert.match(e.message, re);
+      // A recipe file's values are not the caller's parameters: the message names the file.
+      assert.equal(e.parameter, undefined);
+      return true;
+    });
+  }
+});
+
+Deno.test("a bad override is an InputError for its configuration key; the command line says the flag", () => {
+  const cases: [() => unknown, string, RegExp, RegExp][] = [
+    [
+      () => resolveConfig(undefined, { epochs: -1 }),
+      "train.epochs",
+      /^train\.epochs: must be a positive integer, got -1$/,
+      /^--epochs: must be a positive integer, got -1$/,
+    ],
+    [
+      () => resolveConfig(undefined, { batchSize: 0.5 }),
+      "train.batch_size",
+      /^train\.batch_size: must be an integer, got 0\.5$/,
+      /^--batch-size: must be an integer, got 0\.5$/,
+    ],
+    [
+      () => resolveConfig(undefined, { dataset: "imagenet" }),
+      "dataset.name",
+      /^dataset\.name: unknown dataset 'imagenet'/,
+      /^--dataset: unknown dataset 'imagenet'/,
+    ],
+    [
+      () => resolveConfig(undefined, { method: "magic" }),
+      "method.name",
+      /^method\.name: unknown method 'magic' \(use softmax, prior-ce, lade/,
+      /^--method: unknown method 'magic'/,
+    ],
+    [
+      () => resolveConfig(undefined, { device: "tpu" }),
+      "device",
+      /^device: unknown device 'tpu'/,
+      /^--device: unknown device 'tpu'/,
+    ],
+  ];
+  for (const [fn, parameter, library, cli] of cases) {
+    assert.throws(fn, (e: unknown) => {
+      assert.ok(e instanceof InputError, String(e));
+      assert.equal(e.parameter, parameter);
+      assert.match(e.message, library);
+      assert.match(describeError(e), cli);
       return true;
     });
   }

@@ -4,7 +4,8 @@ import { loadCheckpoint, readManifest } from "../../lib/train/checkpoint.ts";
 import { readMetrics } from "../../lib/train/metrics.ts";
 import { predictRun, readRunInfo } from "../../lib/train/predict.ts";
 import { train } from "../../lib/train/trainer.ts";
-import { accuracy } from "../../lib/train/accuracy.ts";
+import { accuracy } from "../../lib/eval/metrics.ts";
+import { shotGroups } from "../../lib/data/shots.ts";
 import { liveTensors, scope } from "../../lib/torch/memory.ts";
 import { fixtureConfig, writeFixture } from "./fixture.ts";
 
@@ -97,7 +98,7 @@ Deno.test("a run interrupted (mid-epoch, then at an epoch end) and resumed ends 
   const pred = await predictRun(`${root}/full`);
   assert.deepEqual(pred.logits.shape, [60, 10]);
   assert.deepEqual(Array.from(pred.labels.slice(0, 12)), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]);
-  const acc = scope(() => accuracy(pred.logits, pred.labels, pred.trainCounts));
+  const acc = scope(() => accuracy(pred.logits, pred.labels, shotGroups(pred.trainCounts)));
   assert.equal(acc.top1, full.final!.top1);
   pred.logits.dispose();
   await Deno.remove(root, { recursive: true });

@@ -1,0 +1,47 @@
+/**
+ * Running a model over an image set in eval mode: the logits of every sample
+ * in order (accuracy and the other metrics of logits are lib/eval/metrics.ts).
+ *
+ * @module
+ */
+
+import { BatchLoader, type DataSplits, type ImageSet } from "../data/mod.ts";
+import type { Model } from "../models/model.ts";
+import { cat, noGrad, scope, type Tensor } from "../torch/mod.ts";
+import type { Device } from "../torch/device.ts";
+
+/**
+ * Logits [N, classes] (float32, CPU) of every sample of `set` in order, in
+ * eval mode without gradients; the model is put back in its previous mode.
+ */
+export async function predictLogits(
+  model: Model,
+  set: ImageSet,
+  splits: Pick<DataSplits, "mean" | "std">,
+  opts: { device: Device; batchSize: number },
+): Promise<Tensor> {
+  const wasTraining = model.training;
+  model.eval();
+  const loader = new BatchLoader(set, splits, {
+    batchSize: opts.batchSize,
+    train: false,
+    device: opts.device,
+    seed: 0,
+  });
+  const parts: Tensor[] = [];
+  try {
+    for await (const batch of loader.epoch(0)) {
+      try {
+        parts.push(scope(() => noGrad(() => model.forward(batch.images).to("cpu", "float32"))));
+      } finally {
+        batch.dispose();
+      }
+    }
+    if (parts.length === 0) throw new RangeError("cannot predict an empty image set");
+    return parts.length === 1 ? parts[0].clone() : cat(parts, 0);
+  } finally {
+    for (const p of parts) p.dispose();
+    loader.dispose();
+    model.train(wasTraining);
+  }
+}
