@@ -10,7 +10,7 @@ import { dataInspectCommand } from "./lib/cli/data_inspect.ts";
 import { infoCommand } from "./lib/cli/info.ts";
 import { evaluateCommand } from "./lib/cli/evaluate.ts";
 import { estimatePriorCommand } from "./lib/cli/estimate_prior.ts";
-import { trainCommand } from "./lib/cli/train.ts";
+import { METHODS, methodsHelp, trainCommand } from "./lib/cli/train.ts";
 import { VERSION } from "./lib/version.ts";
 
 /**
@@ -27,7 +27,11 @@ function predictionInputs<A extends unknown[], O extends OptionValues, G extends
     .option("--logits <file>", "external logits [N, C] (.npy) instead of --run")
     .option("--labels <file>", "labels [N] (.npy) of --logits")
     .option("--train-counts <file>", "training class counts (.npy or JSON array) of --logits")
-    .option("--model-method <name>", "training method of --logits (decides the rules)", "softmax")
+    .option(
+      "--model-method <name>",
+      `training method of --logits, which decides the rules (${METHODS.join(", ")})`,
+      "softmax",
+    )
     .option(
       "--calibration <kind>",
       "EM's calibration on labelled source data: bcts, ts or none (default bcts)",
@@ -81,10 +85,7 @@ export function buildProgram(): Command {
     .description("train a model (default: Fashion-MNIST-LT, R = 100, LADE)")
     .option("--config <file>", "YAML recipe (see configs/); flags override it")
     .option("--dataset <name>", "fashion-mnist(-lt), cifar10(-lt), cifar100(-lt), image-list(-lt)")
-    .option(
-      "--method <name>",
-      "softmax, prior-ce, lade, logit-adjusted, focal, class-balanced, ldam-drw",
-    )
+    .option("--method <name>", METHODS.join(", "))
     .option("--epochs <n>", "epochs")
     .option("--batch-size <b>", "batch size")
     .option("--lr <x>", "base learning rate")
@@ -95,6 +96,7 @@ export function buildProgram(): Command {
     .option("--seed <s>", "seed of the long tail, the initial weights and the batches")
     .option("--out <dir>", "run directory (default: runs/<dataset>_<method>_<time>)")
     .option("--resume <dir>", "continue the run in <dir> from its checkpoint")
+    .addHelpText("after", methodsHelp())
     .action((options) => trainCommand(options));
   // (end of train command)
 

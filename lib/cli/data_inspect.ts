@@ -5,7 +5,7 @@
  * @module
  */
 
-import { UsageError } from "./errors.ts";
+import { printWarning, UsageError } from "./errors.ts";
 import { loadDataset } from "../data/datasets.ts";
 import type { ImbalanceType } from "../data/long_tail.ts";
 import { parseShift, shiftIndices } from "../data/shift.ts";
@@ -71,6 +71,7 @@ export async function inspectDataset(options: InspectOptions): Promise<InspectRe
     imageRoot: options.imageRoot,
     imageSize: parseNumber(options.imageSize, "--image-size", true),
     skipBadImages: options.skipBadImages,
+    onWarning: printWarning,
   });
   try {
     let testCounts = splits.testCounts;

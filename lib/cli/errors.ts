@@ -1,27 +1,43 @@
 /**
  * How the command line reports failure: one line on stderr, a non-zero exit,
- * never a stack trace (set LADE_DEBUG=1 to see one).
+ * never a stack trace (set LADE_DEBUG=1 to see one). Bad input (an
+ * {@link InputError}, from the library or the command line) exits with
+ * status 2, anything else with 1; the library's parameter names are said as
+ * the flags that set them (see flags.ts).
  *
  * @module
  */
 
-/** A problem with the user's input (flags, files, configs): reported as one line. */
-export class UsageError extends Error {
+import { InputError } from "../errors.ts";
+import { flagMessage } from "./flags.ts";
+
+/**
+ * A problem only the command line has (a flag that cannot be combined with
+ * another, a value that is not a number): bad input, reported as one line.
+ */
+export class UsageError extends InputError {
+  /** Always "UsageError". */
   override name = "UsageError";
 }
 
-/** One line describing `error` for a user. */
+/** One line describing `error` for a user, in terms of the command line's flags. */
 export function describeError(error: unknown): string {
   if (error instanceof Error) {
-    const firstLine = error.message.split("\n").find((l) => l.trim() !== "") ?? error.name;
+    const message = error instanceof InputError ? flagMessage(error) : error.message;
+    const firstLine = message.split("\n").find((l) => l.trim() !== "") ?? error.name;
     return firstLine.trim();
   }
   return String(error);
 }
 
-/** Prints `error` as one line and exits with status 1 (2 for usage errors). */
+/** Prints a library warning as one line on stderr. */
+export function printWarning(message: string): void {
+  console.error(`lade: warning: ${message}`);
+}
+
+/** Prints `error` as one line and exits with status 1 (2 for bad input). */
 export function exitWithError(error: unknown): never {
   if (Deno.env.get("LADE_DEBUG")) console.error(error);
   console.error(`lade: error: ${describeError(error)}`);
-  Deno.exit(error instanceof UsageError ? 2 : 1);
+  Deno.exit(error instanceof InputError ? 2 : 1);
 }

@@ -10,12 +10,7 @@
 
 import { UsageError } from "./errors.ts";
 import { evaluateShift } from "../eval/grid.ts";
-import {
-  hasSourceData,
-  type InputOptions,
-  loadPredictions,
-  loadSourceData,
-} from "../eval/inputs.ts";
+import { hasSourceData, type InputOptions, loadPredictions, loadSourceData } from "./inputs.ts";
 import { parseEmCalibration, type PriorEstimate, type SourceData } from "../eval/shifted.ts";
 import { rulesForMethod, usesTargetPrior } from "../eval/rules.ts";
 

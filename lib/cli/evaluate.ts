@@ -9,20 +9,13 @@
 
 import { join } from "node:path";
 import { UsageError } from "./errors.ts";
-import { shiftNames } from "../eval/grid.ts";
-import { evaluateShift } from "../eval/grid.ts";
-import {
-  hasSourceData,
-  type InputOptions,
-  loadPredictions,
-  loadSourceData,
-} from "../eval/inputs.ts";
+import { evaluateGrid, shiftNames } from "../eval/grid.ts";
+import { hasSourceData, type InputOptions, loadPredictions, loadSourceData } from "./inputs.ts";
 import { writeNpy } from "../eval/npy.ts";
 import { formatGrid } from "../eval/grid_table.ts";
 import { writeReport } from "../eval/report.ts";
 import {
   evaluationJson,
-  fitSourceCalibration,
   parseEmCalibration,
   PRIOR_MODES,
   type PriorMode,
@@ -129,13 +122,8 @@ export async function evaluateCommand(options: EvaluateOptions): Promise<void> {
     if (mode === "bbse" || mode === "all" || calibrate) {
       source = await loadSourceData(options, preds.trainCounts.length);
     }
-    // One calibration for every shift: the source data does not change with the shift.
-    const sourceCalibration = calibrate && source
-      ? fitSourceCalibration(preds, source, emCalibration)
-      : undefined;
-    const evals = names.map((s) =>
-      evaluateShift(preds, s, { prior: mode, source, emCalibration, sourceCalibration })
-    );
+    // EM calibrates on the source data once for the whole grid.
+    const evals = evaluateGrid(preds, { prior: mode, source, emCalibration }, names);
     if (options.json) {
       const json = evals.map(evaluationJson);
       const all = (options.shift ?? "").trim().toLowerCase() === "all";

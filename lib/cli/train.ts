@@ -6,17 +6,27 @@
  * @module
  */
 
-import { UsageError } from "./errors.ts";
+import { printWarning, UsageError } from "./errors.ts";
 import { evaluateCommand } from "./evaluate.ts";
+import { METHOD_REGISTRY, METHODS } from "../losses/methods.ts";
 import { readManifest } from "../train/checkpoint.ts";
 import {
-  type ConfigFlags,
+  type ConfigOverrides,
   readConfigFile,
   resolveConfig,
   type TrainConfig,
   validateConfig,
 } from "../train/config.ts";
 import { train, type TrainResult } from "../train/trainer.ts";
+
+export { METHODS };
+
+/** The methods, a line each (from the method registry), for the help of `train`. */
+export function methodsHelp(): string {
+  const width = Math.max(...METHODS.map((m) => m.length));
+  return "\nMethods:\n" +
+    METHOD_REGISTRY.map((m) => `  ${m.name.padEnd(width)}  ${m.help}`).join("\n");
+}
 
 /** The flags as commander hands them over (strings). */
 export interface TrainCommandOptions {
@@ -44,7 +54,7 @@ function num(flag: string, value: string | undefined): number | undefined {
 }
 
 /** The flags that override the config, parsed. */
-export function parseFlags(o: TrainCommandOptions): ConfigFlags {
+export function parseFlags(o: TrainCommandOptions): ConfigOverrides {
   return {
     dataset: o.dataset,
     method: o.method,
@@ -69,7 +79,7 @@ function timestamp(d = new Date()): string {
 /** The configuration and run directory of a resumed run (only hardware flags and --epochs may change). */
 async function resumeSetup(
   o: TrainCommandOptions,
-  flags: ConfigFlags,
+  flags: ConfigOverrides,
 ): Promise<{ config: TrainConfig; runDir: string }> {
   const runDir = o.resume!;
   const fixed: [keyof TrainCommandOptions, string][] = [
@@ -101,7 +111,7 @@ async function resumeSetup(
     threads: flags.threads ?? manifest.config.threads,
     train: { ...manifest.config.train, epochs: flags.epochs ?? manifest.config.train.epochs },
   };
-  const config = validateConfig(patched, "flags");
+  const config = validateConfig(patched);
   if (config.train.epochs < manifest.epoch) {
     throw new UsageError(
       `invalid --epochs ${config.train.epochs}: the run has already finished ${manifest.epoch} epochs`,
@@ -113,7 +123,7 @@ async function resumeSetup(
 /** A fresh run's configuration and directory. */
 async function freshSetup(
   o: TrainCommandOptions,
-  flags: ConfigFlags,
+  flags: ConfigOverrides,
 ): Promise<{ config: TrainConfig; runDir: string }> {
   const file = o.config === undefined
     ? undefined
@@ -133,7 +143,7 @@ async function freshSetup(
 export function printResult(result: TrainResult): void {
   const f = result.final;
   if (!f) return;
-  const cell = (x: number) => (Number.isNaN(x) ? "-" : x.toFixed(2)).padStart(7);
+  const cell = (x: number | null) => (x === null ? "-" : x.toFixed(2)).padStart(7);
   console.log("");
   console.log(`top-1 accuracy (%) on the uniform test set`);
   console.log(
@@ -167,7 +177,14 @@ export async function trainCommand(o: TrainCommandOptions): Promise<void> {
   Deno.addSignalListener("SIGINT", onInterrupt);
   let result: TrainResult;
   try {
-    result = await train(config, { runDir, resume: o.resume !== undefined, stop });
+    result = await train(config, {
+      runDir,
+      resume: o.resume !== undefined,
+      stop,
+      log: (line) => console.log(line),
+      tty: Deno.stdout.isTerminal(),
+      onWarning: printWarning,
+    });
   } finally {
     Deno.removeSignalListener("SIGINT", onInterrupt);
   }

@@ -136,7 +136,16 @@ Deno.test("data inspect: bad input ends with one line and a non-zero exit", asyn
     );
     assertOneLineError(
       await lade("data", "inspect", "--dataset", "svhn"),
-      /unknown dataset 'svhn'/,
+      /--dataset: unknown dataset 'svhn'/,
+    );
+    // The library's parameters are said as flags.
+    assertOneLineError(
+      await lade("data", "inspect", "--dataset", "mnist"),
+      /--root: mnist needs a folder with train-images-idx3-ubyte/,
+    );
+    assertOneLineError(
+      await lade("data", "inspect", "--dataset", "fashion-mnist", "--imbalance", "0.5"),
+      /--imbalance: must be a number >= 1, got 0\.5$/,
     );
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -1,18 +1,19 @@
 /**
- * Where `evaluate` and `estimate-prior` get predictions from: a run directory
- * (through the trainer's `predictRun`) or logits made elsewhere (.npy files),
- * checked so that bad input ends in one UsageError line.
+ * Where `evaluate` and `estimate-prior` get predictions from, as their flags
+ * say: a run directory (through the trainer's `predictRun`) or logits made
+ * elsewhere (.npy files), checked so that bad input ends in one line.
  *
  * @module
  */
 
-import { UsageError } from "../cli/errors.ts";
+import { printWarning, UsageError } from "./errors.ts";
 import { METHODS } from "../losses/mod.ts";
+import { readNpy } from "../eval/npy.ts";
+import type { Predictions, SourceData } from "../eval/shifted.ts";
 import { tensor } from "../torch/create.ts";
 import type { Tensor } from "../torch/tensor.ts";
 import type { Device } from "../torch/device.ts";
-import { readNpy } from "./npy.ts";
-import type { Predictions, SourceData } from "./shifted.ts";
+import { predictRun } from "../train/predict.ts";
 
 /** Predictions plus what a report wants to show. */
 export interface LoadedPredictions extends Predictions {
@@ -122,24 +123,16 @@ async function checkRunDir(run: string): Promise<void> {
   if (!info.isDirectory) throw new UsageError(`${run} is not a run directory`);
 }
 
-/**
- * The trainer's predictRun, imported on first use so that evaluating external
- * logits needs nothing of the training stack.
- */
-async function predictRun(
-  runDir: string,
-  opts: { split: "test" | "train"; device?: Device },
-) {
-  const mod = await import("../train/predict.ts");
-  return await mod.predictRun(runDir, opts);
-}
-
 /** Loads the test-set predictions named by the flags. */
 export async function loadPredictions(opts: InputOptions): Promise<LoadedPredictions> {
   if (opts.run !== undefined) {
     if (opts.logits !== undefined) throw new UsageError("give either --run or --logits, not both");
     await checkRunDir(opts.run);
-    const p = await predictRun(opts.run, { split: "test", device: opts.device as Device });
+    const p = await predictRun(opts.run, {
+      split: "test",
+      device: opts.device as Device,
+      onWarning: printWarning,
+    });
     checkPredictions(p.logits, p.labels, p.trainCounts.length, opts.run);
     return {
       logits: p.logits,
@@ -198,7 +191,11 @@ export async function loadSourceData(
     // The training split is labelled source data; the model has seen it, so its
     // confusion is optimistic (BBSE then leans toward the predicted-class mix)
     // and a calibration fitted on it under-corrects over-confidence.
-    const p = await predictRun(opts.run, { split: "train", device: opts.device as Device });
+    const p = await predictRun(opts.run, {
+      split: "train",
+      device: opts.device as Device,
+      onWarning: printWarning,
+    });
     checkPredictions(p.logits, p.labels, classes, `${opts.run} (train split)`);
     return { logits: p.logits, labels: p.labels };
   }

@@ -1,0 +1,77 @@
+/**
+ * The command line's names for the library's parameters. Library errors
+ * ({@link InputError}) name the parameter at fault as the library spells it
+ * (`batchSize`, `root`, or a configuration key such as `train.batch_size`);
+ * the command line says the flag that sets it (`--batch-size`). This table is
+ * the one place that knows which flag sets which parameter.
+ *
+ * @module
+ */
+
+import type { InputError } from "../errors.ts";
+
+/** The flag that sets each library parameter or configuration key. */
+export const PARAMETER_FLAGS: Readonly<Record<string, string>> = {
+  // data (loadDataset's options, `data inspect`)
+  dataset: "--dataset",
+  root: "--root",
+  imbalance: "--imbalance",
+  imbalanceType: "--imbalance-type",
+  seed: "--seed",
+  shift: "--shift",
+  trainList: "--train-list",
+  testList: "--test-list",
+  imageRoot: "--image-root",
+  imageSize: "--image-size",
+  skipBadImages: "--skip-bad-images",
+  // training: configuration keys and the options of the library functions
+  "dataset.name": "--dataset",
+  "method.name": "--method",
+  method: "--method",
+  "method.alpha": "--alpha",
+  alpha: "--alpha",
+  "method.lambda": "--lambda",
+  lambda: "--lambda",
+  "train.epochs": "--epochs",
+  epochs: "--epochs",
+  "train.batch_size": "--batch-size",
+  batchSize: "--batch-size",
+  "train.lr": "--lr",
+  lr: "--lr",
+  device: "--device",
+  threads: "--threads",
+  config: "--config",
+  out: "--out",
+  resume: "--resume",
+  // evaluation
+  run: "--run",
+  runDir: "--run",
+  prior: "--prior",
+  calibration: "--calibration",
+  logits: "--logits",
+  labels: "--labels",
+  trainCounts: "--train-counts",
+  modelMethod: "--model-method",
+  sourceLogits: "--source-logits",
+  sourceLabels: "--source-labels",
+};
+
+/** The flag of `parameter`, or undefined when no flag sets it. */
+export function flagOf(parameter: string): string | undefined {
+  return Object.hasOwn(PARAMETER_FLAGS, parameter) ? PARAMETER_FLAGS[parameter] : undefined;
+}
+
+/**
+ * An InputError's message in the command line's terms: the leading
+ * "parameter: " becomes "--flag: ", and parameters the message mentions in
+ * backticks (`` `root` ``) become their flags. Names no flag sets are left
+ * as they are.
+ */
+export function flagMessage(error: InputError): string {
+  let text = error.message;
+  const p = error.parameter;
+  if (p !== undefined && text.startsWith(`${p}: `)) {
+    text = `${flagOf(p) ?? p}: ${text.slice(p.length + 2)}`;
+  }
+  return text.replace(/`([A-Za-z_][\w.]*)`/g, (whole, name: string) => flagOf(name) ?? whole);
+}

@@ -1,0 +1,50 @@
+import assert from "node:assert/strict";
+import { describeError, UsageError } from "../../lib/cli/errors.ts";
+import { flagOf, PARAMETER_FLAGS } from "../../lib/cli/flags.ts";
+import { InputError, LadeError, TorchError } from "../../lib/errors.ts";
+
+Deno.test("library parameters are said as the flags that set them", () => {
+  assert.equal(
+    describeError(new InputError("batchSize", "must be a positive integer, got 0")),
+    "--batch-size: must be a positive integer, got 0",
+  );
+  assert.equal(
+    describeError(new InputError("train.batch_size", "300 is larger than the training set")),
+    "--batch-size: 300 is larger than the training set",
+  );
+  // Parameters mentioned in backticks become flags too; unknown ones stay as they are.
+  assert.equal(
+    describeError(new InputError("missing data file /x (pass `root`; see `dataset.root`)")),
+    "missing data file /x (pass --root; see `dataset.root`)",
+  );
+  // A parameter no flag sets keeps its name.
+  assert.equal(
+    describeError(new InputError("dataset.root", "not a folder")),
+    "dataset.root: not a folder",
+  );
+  // Other errors: their first line, untouched.
+  assert.equal(
+    describeError(new TorchError("forward", "shape `x` mismatch\nat ...")),
+    "forward: shape `x` mismatch",
+  );
+  assert.equal(describeError("plain"), "plain");
+});
+
+Deno.test("UsageError is the command line's InputError", () => {
+  const e = new UsageError("--lr cannot be combined with --resume");
+  assert.ok(e instanceof InputError && e instanceof LadeError);
+  assert.equal(e.name, "UsageError");
+  assert.equal(describeError(e), "--lr cannot be combined with --resume");
+});
+
+Deno.test("the flag table names real flags", async () => {
+  const main = await Deno.readTextFile(new URL("../../main.ts", import.meta.url));
+  for (const [parameter, flag] of Object.entries(PARAMETER_FLAGS)) {
+    assert.match(flag, /^--[a-z][a-z-]*$/, parameter);
+    assert.ok(
+      main.includes(`"${flag} <`) || main.includes(`"${flag}"`),
+      `${flag} is not in main.ts`,
+    );
+  }
+  assert.equal(flagOf("toString"), undefined);
+});
