@@ -11,10 +11,30 @@
  * loss.backward();
  * ```
  *
+ * Every error lade throws on purpose is a {@link LadeError}: bad input is an
+ * {@link InputError} naming the parameter at fault, native failures are
+ * {@link TorchError}s.
+ *
+ * ```ts
+ * import { InputError, longTailCounts } from "./mod.ts";
+ * try {
+ *   longTailCounts(100, 10, 0.5);
+ * } catch (e) {
+ *   console.assert(e instanceof InputError && e.parameter === "ratio");
+ * }
+ * ```
+ *
  * @module
  */
 
 export * from "./lib/torch/mod.ts";
+export {
+  DisposedError,
+  InputError,
+  LadeError,
+  NativeLibraryError,
+  TorchError,
+} from "./lib/errors.ts";
 export {
   type Batch,
   BatchLoader,
@@ -22,6 +42,8 @@ export {
   type DataSplits,
   type ImageSet,
   type ImbalanceType,
+  type LabelsLike,
+  labelTensor,
   loadDataset,
   type LoaderOptions,
   type LoadOptions,
@@ -46,10 +68,15 @@ export {
   type LaderOptions,
   ldamLoss,
   logitAdjustedLoss,
+  type LogitPrior,
   type LossContext,
   type LossFn,
   type LossOptions,
+  type Method,
+  METHOD_REGISTRY,
+  methodByName,
   METHODS,
+  type PredictionRule,
   priorCELoss,
   type PriorLike,
 } from "./lib/losses/mod.ts";
