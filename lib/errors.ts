@@ -37,7 +37,7 @@ export class InputError extends LadeError {
   /**
    * `new InputError(message)` for a problem with no single parameter, or
    * `new InputError(parameter, message)`, whose message then reads
-   * "`parameter`: message" unless the message already names it.
+   * "parameter: message".
    */
   constructor(parameterOrMessage: string, message?: string, options?: ErrorOptions) {
     const parameter = message === undefined ? undefined : parameterOrMessage;
