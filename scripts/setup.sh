@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(libtorch-dev cmake g++ pkg-config dataset-fashion-mnist libopenblas0-openmp
+packages=(libtorch-dev libgloo-dev cmake g++ pkg-config dataset-fashion-mnist libopenblas0-openmp
   libjpeg62-turbo-dev libpng-dev)
 [[ "${1:-}" == "--bench" ]] && packages+=(python3-torch)
 
