@@ -5,6 +5,7 @@
 // c10d::Backend). CMake defines LADE_WITH_C10D when the c10d headers are
 // there, LADE_WITH_GLOO (with USE_C10D_GLOO) when gloo's headers are, and
 // LADE_WITH_NCCL (with USE_C10D_NCCL) for a CUDA libtorch with nccl.h.
+#include <c10/util/Logging.h>
 #include <torch/torch.h>
 #include <torch/version.h>
 
@@ -12,6 +13,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -98,6 +100,18 @@ bool mentions_timeout(const std::string& m) {
          lower.find("timeout") != std::string::npos;
 }
 
+/// c10d logs its socket failures to stderr (through glog on 1.13) as well as
+/// throwing them; lade reports the exception, as one line. So c10d's log goes
+/// quiet below FATAL unless TORCH_CPP_LOG_LEVEL asks for it.
+void quiet_c10d_log() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    const char* level = std::getenv("TORCH_CPP_LOG_LEVEL");
+    if (level && *level) return;
+    if (FLAGS_caffe2_log_level < 3) FLAGS_caffe2_log_level = 3;
+  });
+}
+
 std::string seconds(std::chrono::milliseconds t) {
   std::ostringstream s;
   s << static_cast<double>(t.count()) / 1000.0 << " s";
@@ -170,7 +184,9 @@ c10::intrusive_ptr<c10d::Store> rendezvous(const std::string& addr, int32_t port
   opts.port = static_cast<std::uint16_t>(port);
   opts.isServer = rank == 0;
   opts.numWorkers = static_cast<std::size_t>(world);
-  opts.waitWorkers = true;
+  // Rank 0 does not wait here for the others to connect: the process group's
+  // own rendezvous through the store waits (once, for the same timeout).
+  opts.waitWorkers = false;
   opts.timeout = timeout;
   const std::string at = addr + ":" + std::to_string(port);
   try {
@@ -336,6 +352,7 @@ LADE_EXTERN lade_process_group* lade_dist_new(int32_t backend, int32_t rank, int
     g->timeout = std::chrono::milliseconds(timeout_ms);
     g->where = "rank " + std::to_string(rank) + " of " + std::to_string(world_size);
     const std::string addr(master_addr);
+    quiet_c10d_log();
     g->store = rendezvous(addr, master_port, rank, world_size, g->timeout, g->where);
     try {
 #ifdef LADE_WITH_GLOO
@@ -348,6 +365,11 @@ LADE_EXTERN lade_process_group* lade_dist_new(int32_t backend, int32_t rank, int
 #endif
     } catch (...) {
       std::string m = current_message();
+      if (mentions_timeout(m)) {
+        throw std::runtime_error("rendezvous at " + addr + ":" + std::to_string(master_port) +
+                                 ": not every rank joined within " + seconds(g->timeout) + " (" +
+                                 g->where + "): " + m);
+      }
       throw std::runtime_error(std::string("cannot create the ") + backend_name(backend) +
                                " process group (" + g->where + ", rendezvous " + addr + ":" +
                                std::to_string(master_port) + "): " + m);
