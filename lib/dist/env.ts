@@ -174,7 +174,9 @@ export function parseRankEnv(env: Env = Deno.env.toObject()): RankEnv | undefine
       if (!present(env, name)) {
         throw new InputError(
           name,
-          `is not set, but ${name === "RANK" ? "WORLD_SIZE" : "RANK"} is (a torchrun-style launch needs both)`,
+          `is not set, but ${
+            name === "RANK" ? "WORLD_SIZE" : "RANK"
+          } is (a torchrun-style launch needs both)`,
         );
       }
     }
@@ -200,7 +202,10 @@ export function parseRankEnv(env: Env = Deno.env.toObject()): RankEnv | undefine
   if (present(env, "SLURM_PROCID") || present(env, "SLURM_NTASKS")) {
     for (const name of ["SLURM_PROCID", "SLURM_NTASKS"]) {
       if (!present(env, name)) {
-        throw new InputError(name, "is not set (a Slurm launch needs SLURM_PROCID and SLURM_NTASKS)");
+        throw new InputError(
+          name,
+          "is not set (a Slurm launch needs SLURM_PROCID and SLURM_NTASKS)",
+        );
       }
     }
     const worldSize = integer(env, "SLURM_NTASKS", 1);
