@@ -11,7 +11,7 @@
  * expandHostList("node[01-03,07]"); // ["node01", "node02", "node03", "node07"]
  * parseRankEnv({ SLURM_PROCID: "5", SLURM_NTASKS: "8", SLURM_LOCALID: "1",
  *   SLURM_JOB_NODELIST: "gpu[3-4]", SLURM_JOB_ID: "4242" });
- * // { rank: 5, worldSize: 8, localRank: 1, masterAddr: "gpu3", masterPort: 19242, launcher: "slurm" }
+ * // { rank: 5, worldSize: 8, localRank: 1, masterAddr: "gpu3", masterPort: 14242, launcher: "slurm" }
  * ```
  *
  * @module
