@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(libtorch-dev cmake g++ pkg-config dataset-fashion-mnist libopenblas0-openmp
-  libjpeg62-turbo-dev libpng-dev)
+  libjpeg62-turbo-dev libpng-dev libgloo-dev)
 [[ "${1:-}" == "--bench" ]] && packages+=(python3-torch)
 
 missing=()

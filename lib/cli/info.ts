@@ -7,6 +7,7 @@
 import { native, nativeLibraryPath } from "../torch/ffi.ts";
 import { cString } from "../torch/strings.ts";
 import { cudaAvailable, cudaDeviceCount, getNumThreads } from "../torch/device.ts";
+import { availableBackends } from "../dist/process_group.ts";
 import { VERSION } from "../version.ts";
 
 /** What `info --json` prints. */
@@ -20,6 +21,8 @@ export interface Info {
   threads: number;
   cpus: number;
   cuda: { available: boolean; devices: number };
+  /** The process-group backends (gloo, nccl) the native library was built with. */
+  distributed: { backends: string[] };
   nativeLibrary: string;
 }
 
@@ -36,6 +39,7 @@ export function gatherInfo(): Info {
     threads: getNumThreads(),
     cpus: navigator.hardwareConcurrency,
     cuda: { available: cudaAvailable(), devices: cudaDeviceCount() },
+    distributed: { backends: availableBackends() },
     nativeLibrary: nativeLibraryPath(),
   };
 }
@@ -53,6 +57,7 @@ export function infoCommand(options: { json?: boolean }): void {
     ["libtorch", info.libtorch],
     ["threads", `${info.threads} of ${info.cpus} CPUs`],
     ["cuda", info.cuda.available ? `yes, ${info.cuda.devices} device(s)` : "no"],
+    ["distributed", info.distributed.backends.join(", ") || "none"],
     ["native library", info.nativeLibrary],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));

@@ -170,6 +170,25 @@ export const symbols = {
   lade_sgd_step: { parameters: ["pointer"], result: "i32" },
   lade_sgd_save: { parameters: ["pointer", "buffer"], result: "i32" },
   lade_sgd_load: { parameters: ["pointer", "buffer"], result: "i32" },
+  // ---- process groups (native/src/dist.cpp) ----
+  /** int32_t lade_dist_backends(void): bit mask, 1 << backend code (0 gloo, 1 nccl). */
+  lade_dist_backends: { parameters: [], result: "i32" },
+  /** ProcessGroup* lade_dist_new(int32_t backend, int32_t rank, int32_t world_size, const char* master_addr /* NUL-terminated *\/, int32_t master_port, int64_t timeout_ms, int32_t device_index): blocks until every rank joined. */
+  lade_dist_new: {
+    parameters: ["i32", "i32", "i32", "buffer", "i32", "i64", "i32"],
+    result: "pointer",
+  },
+  /** void lade_dist_free(ProcessGroup* pg). */
+  lade_dist_free: { parameters: ["pointer"], result: "void" },
+  /** int32_t lade_dist_all_reduce(ProcessGroup* pg, Tensor* flat, int32_t op /* 0 sum, 1 avg *\/, int64_t bucket_bytes): in place, bucketed. */
+  lade_dist_all_reduce: { parameters: ["pointer", "pointer", "i32", "i64"], result: "i32" },
+  /** Tensor* lade_dist_all_gather(ProcessGroup* pg, Tensor* t, const int64_t* sizes /* world_size dim-0 sizes, NULL: all equal *\/): with autograd. */
+  lade_dist_all_gather: { parameters: ["pointer", "pointer", "buffer"], result: "pointer" },
+  /** int32_t lade_dist_broadcast(ProcessGroup* pg, Tensor* const* handles, int32_t n, int32_t root): in place. */
+  lade_dist_broadcast: { parameters: ["pointer", "buffer", "i32", "i32"], result: "i32" },
+  /** int32_t lade_dist_barrier(ProcessGroup* pg). */
+  lade_dist_barrier: { parameters: ["pointer"], result: "i32" },
+  // (end of process groups section)
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The loaded library's symbols. */

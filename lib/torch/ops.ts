@@ -114,6 +114,18 @@ export const HEAD = {
   cosine: 1,
 } as const;
 
+/** Collective backends of `lade_dist_new` (`enum lade_dist_backend`). */
+export const DIST_BACKEND = {
+  gloo: 0,
+  nccl: 1,
+} as const;
+
+/** Reductions of `lade_dist_all_reduce` (`enum lade_dist_reduce`). */
+export const DIST_REDUCE = {
+  sum: 0,
+  avg: 1,
+} as const;
+
 /**
  * Each table above (and the dtype codes) with the lade.h enum it mirrors and
  * the prefix of that enum's C names: what the ABI check compares.
@@ -129,4 +141,6 @@ export const NATIVE_ENUMS: Readonly<
   lade_op_reduce: { prefix: "LADE_REDUCE_", codes: REDUCE },
   lade_op_dim: { prefix: "LADE_DIM_", codes: DIM },
   lade_head: { prefix: "LADE_HEAD_", codes: HEAD },
+  lade_dist_backend: { prefix: "LADE_DIST_", codes: DIST_BACKEND },
+  lade_dist_reduce: { prefix: "LADE_DIST_", codes: DIST_REDUCE },
 };

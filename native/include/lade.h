@@ -44,6 +44,8 @@ typedef struct lade_model lade_model;
 typedef struct lade_sgd lade_sgd;
 /** A batch loader with its worker threads. */
 typedef struct lade_data_loader lade_data_loader;
+/** A c10d process group (Gloo or NCCL) with the TCPStore it met its peers through. */
+typedef struct lade_process_group lade_process_group;
 
 /* ---- codes ---- */
 
@@ -511,5 +513,49 @@ LADE_EXTERN int32_t lade_sgd_save(lade_sgd* o, const char* path);
 
 /// Restores a state written by lade_sgd_save (an optimiser over the same model).
 LADE_EXTERN int32_t lade_sgd_load(lade_sgd* o, const char* path);
+
+/* ---- process groups (dist.cpp) ---- */
+
+/** Collective backends of lade_dist_new; lade_dist_backends() returns 1 << code per backend. */
+enum lade_dist_backend { LADE_DIST_GLOO = 0, LADE_DIST_NCCL = 1 };
+
+/** Reductions of lade_dist_all_reduce. */
+enum lade_dist_reduce { LADE_DIST_SUM = 0, LADE_DIST_AVG = 1 };
+
+/// The backends this build can create, a bit mask: 1 << LADE_DIST_GLOO, 1 << LADE_DIST_NCCL.
+LADE_EXTERN int32_t lade_dist_backends(void);
+
+/// Joins a process group of `world_size` ranks as `rank`. Rank 0 hosts the
+/// TCPStore rendezvous on `master_port` (all interfaces); the others connect
+/// to `master_addr`:`master_port`. `timeout_ms` bounds the rendezvous and
+/// every collective. `device_index`: the CUDA device of an NCCL rank (-1:
+/// the current one); ignored by Gloo. Blocks until every rank has joined.
+LADE_EXTERN lade_process_group* lade_dist_new(int32_t backend, int32_t rank, int32_t world_size,
+                                              const char* master_addr, int32_t master_port,
+                                              int64_t timeout_ms, int32_t device_index);
+
+/// Leaves the process group and frees the handle.
+LADE_EXTERN void lade_dist_free(lade_process_group* pg);
+
+/// All-reduces a flat (1-D, contiguous) tensor in place, in buckets of at most
+/// `bucket_bytes` (<= 0: one bucket): every bucket is launched, then all are
+/// waited for, so their transfers overlap. `op`: enum lade_dist_reduce.
+LADE_EXTERN int32_t lade_dist_all_reduce(lade_process_group* pg, lade_tensor* flat, int32_t op,
+                                         int64_t bucket_bytes);
+
+/// Every rank's `t` concatenated along dim 0 in rank order, with autograd:
+/// the gradient of the result flows back to this rank's rows only. `sizes`:
+/// the world_size dim-0 sizes when they differ between ranks (NULL: all equal
+/// to this rank's).
+LADE_EXTERN lade_tensor* lade_dist_all_gather(lade_process_group* pg, lade_tensor* t,
+                                              const int64_t* sizes);
+
+/// Overwrites `n` tensors on every rank with rank `root`'s values (in place,
+/// without autograd).
+LADE_EXTERN int32_t lade_dist_broadcast(lade_process_group* pg, lade_tensor* const* handles,
+                                        int32_t n, int32_t root);
+
+/// Returns when every rank has reached it (or fails after the timeout).
+LADE_EXTERN int32_t lade_dist_barrier(lade_process_group* pg);
 
 #endif /* LADE_H */

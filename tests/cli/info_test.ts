@@ -17,6 +17,8 @@ Deno.test("info --json reports versions, threads, CUDA and the library path", as
   assert.match(info.libtorch, /^\d+\.\d+\.\d+$/);
   assert.ok(info.threads >= 1);
   assert.equal(typeof info.cuda.available, "boolean");
+  assert.ok(Array.isArray(info.distributed.backends));
+  for (const b of info.distributed.backends) assert.ok(["gloo", "nccl"].includes(b), b);
   assert.ok(info.nativeLibrary.endsWith("liblade.so"));
 });
 
