@@ -10,9 +10,11 @@
  */
 
 import { InputError } from "../errors.ts";
+import { cudaMemory } from "../torch/cuda.ts";
 import { type Device, parseDevice } from "../torch/device.ts";
 import { checkPtr, checkStatus, TorchError } from "../torch/errors.ts";
 import { native } from "../torch/ffi.ts";
+import { DEVICE_TYPE } from "../torch/ops.ts";
 import { NativeHandle } from "../torch/handle.ts";
 import { toCStringList } from "../torch/strings.ts";
 import { Tensor } from "../torch/tensor.ts";
@@ -52,6 +54,33 @@ export interface LoaderOptions {
   workers?: number;
   /** Batches prepared ahead, counting the one being waited for (default 2, 3 for files). */
   prefetch?: number;
+  /**
+   * Keep in-memory images on the target device and prepare each batch there
+   * (gather, crop, flip, normalise as tensor ops; the same batches as the
+   * host loader). "auto" (the default): on a CUDA device when the images take
+   * at most a quarter of its free memory (and 4 GiB); never for image files.
+   */
+  resident?: boolean | "auto";
+}
+
+/** The most device memory "auto" residence gives the images. */
+const RESIDENT_LIMIT_BYTES = 4 * 2 ** 30;
+
+/** Whether a loader keeps `set` on `device` (see LoaderOptions.resident). */
+export function useResidentImages(
+  set: ImageSet,
+  device: Device,
+  resident: boolean | "auto" = "auto",
+  pad = 0,
+): boolean {
+  if (!(set instanceof TensorImageSet)) return false;
+  if (resident !== "auto") return resident;
+  const { code } = parseDevice(device);
+  if (code.type !== DEVICE_TYPE.cuda) return false;
+  const side = set.imageSize + 2 * pad;
+  const bytes = set.baseLabels.length * set.channels * side * side;
+  const free = cudaMemory(code.index).free;
+  return bytes <= Math.min(RESIDENT_LIMIT_BYTES, free / 4);
 }
 
 /** Stops a loader's native threads and frees it (also from the finaliser). */
@@ -70,9 +99,11 @@ function positiveInt(value: number, parameter: string): number {
 export class BatchLoader extends NativeHandle {
   /** Batches each epoch yields. */
   readonly batchesPerEpoch: number;
+  /** True when the images live on the device and batches are prepared there. */
+  readonly resident: boolean = false;
   readonly #set: ImageSet;
   readonly #base: Int32Array;
-  readonly #opts: Required<Omit<LoaderOptions, "workers" | "prefetch" | "pad">>;
+  readonly #opts: Required<Omit<LoaderOptions, "workers" | "prefetch" | "pad" | "resident">>;
   readonly #prefetch: number;
   #nextSeq = 0;
 
@@ -115,24 +146,40 @@ export class BatchLoader extends NativeHandle {
       const pad = opts.pad ?? (set.imageSize >= 32 ? 4 : 2);
       const workers = positiveInt(opts.workers ?? 1, "workers");
       this.#base = set.indices;
+      this.resident = useResidentImages(set, opts.device, opts.resident, pad);
       this.adopt(checkPtr(
-        native().lade_data_loader_from_tensor(
-          set.images.ptr,
-          set.baseLabels,
-          BigInt(set.baseLabels.length),
-          train,
-          pad,
-          flip,
-          mean,
-          std,
-          type,
-          index,
-          seed,
-          workers,
-        ),
+        this.resident
+          ? native().lade_data_loader_resident(
+            set.images.ptr,
+            set.baseLabels,
+            BigInt(set.baseLabels.length),
+            train,
+            pad,
+            flip,
+            mean,
+            std,
+            type,
+            index,
+            seed,
+          )
+          : native().lade_data_loader_from_tensor(
+            set.images.ptr,
+            set.baseLabels,
+            BigInt(set.baseLabels.length),
+            train,
+            pad,
+            flip,
+            mean,
+            std,
+            type,
+            index,
+            seed,
+            workers,
+          ),
         "data loader",
       ));
-      this.#prefetch = positiveInt(opts.prefetch ?? 2, "prefetch");
+      // A resident loader prepares nothing ahead: batches are built when taken.
+      this.#prefetch = this.resident ? 1 : positiveInt(opts.prefetch ?? 2, "prefetch");
     } else if (set instanceof FileImageSet) {
       const workers = positiveInt(
         opts.workers ?? Math.max(1, navigator.hardwareConcurrency - 1),

@@ -13,4 +13,4 @@ export {
   defaultArchitecture,
   isArchitecture,
 } from "./architectures.ts";
-export { type Head, HEADS, Model, type ModelOptions } from "./model.ts";
+export { type Head, HEADS, Model, type ModelOptions, type Precision } from "./model.ts";

@@ -11,7 +11,9 @@ import { InputError } from "../errors.ts";
 import { type Device, parseDevice } from "../torch/device.ts";
 import { checkPtr, checkStatus } from "../torch/errors.ts";
 import { native } from "../torch/ffi.ts";
+import { DTYPE_CODES } from "../torch/dtype.ts";
 import { NativeHandle } from "../torch/handle.ts";
+import { HEAD } from "../torch/ops.ts";
 import { toCString } from "../torch/strings.ts";
 import { Tensor } from "../torch/tensor.ts";
 import { type Architecture, ARCHITECTURES, isArchitecture } from "./architectures.ts";
@@ -40,6 +42,9 @@ export interface ModelOptions {
   device?: Device;
 }
 
+/** The precision a network runs in on CUDA (see Model.precision). */
+export type Precision = "bf16" | "fp32";
+
 /** Frees a model handle (also from the finaliser). */
 function freeModel(ptr: Deno.PointerObject): void {
   native().lade_model_free(ptr);
@@ -53,6 +58,7 @@ export class Model extends NativeHandle {
   readonly classes: number;
   #device: Device = "cpu";
   #training = true;
+  #precision: Precision = "fp32";
 
   private constructor(ptr: Deno.PointerObject, arch: Architecture, classes: number) {
     super("model", freeModel, ptr);
@@ -79,7 +85,7 @@ export class Model extends NativeHandle {
       toCString(opts.arch),
       opts.classes,
       opts.inChannels,
-      head === "cosine" ? 1 : 0,
+      HEAD[head as keyof typeof HEAD],
       opts.scale ?? 16,
     );
     const model = new Model(checkPtr(p, `model ${opts.arch}`), opts.arch, opts.classes);
@@ -90,6 +96,30 @@ export class Model extends NativeHandle {
   /** Where the parameters live. */
   get device(): Device {
     return this.#device;
+  }
+
+  /**
+   * The precision the network runs in on CUDA: "bf16" (autocast: bf16
+   * convolutions and matrix products; the logits still come back as float32,
+   * so losses stay in fp32) or "fp32". On the CPU it always runs in fp32, and
+   * "bf16" needs a CUDA build of libtorch.
+   */
+  get precision(): Precision {
+    return this.#precision;
+  }
+
+  set precision(value: Precision) {
+    if (value !== "bf16" && value !== "fp32") {
+      throw new InputError("precision", `must be bf16 or fp32, got '${value}'`);
+    }
+    checkStatus(
+      native().lade_model_set_precision(
+        this.ptr,
+        DTYPE_CODES[value === "bf16" ? "bfloat16" : "float32"],
+      ),
+      "model precision",
+    );
+    this.#precision = value;
   }
 
   /** True in train mode (batch-norm statistics updated), false in eval mode. */

@@ -121,6 +121,22 @@ export const symbols = {
     ],
     result: "pointer",
   },
+  lade_data_loader_resident: {
+    parameters: [
+      "pointer",
+      "buffer",
+      "i64",
+      "i32",
+      "i32",
+      "i32",
+      "buffer",
+      "buffer",
+      "i32",
+      "i32",
+      "u64",
+    ],
+    result: "pointer",
+  },
   lade_data_loader_from_list: {
     parameters: [
       "buffer",
@@ -154,6 +170,7 @@ export const symbols = {
   lade_model_free: { parameters: ["pointer"], result: "void" },
   lade_model_to: { parameters: ["pointer", "i32", "i32"], result: "i32" },
   lade_model_set_train: { parameters: ["pointer", "i32"], result: "i32" },
+  lade_model_set_precision: { parameters: ["pointer", "i32"], result: "i32" },
   lade_model_num_params: { parameters: ["pointer"], result: "i64" },
   lade_model_feature_dim: { parameters: ["pointer"], result: "i32" },
   lade_model_forward: { parameters: ["pointer", "pointer"], result: "pointer" },
@@ -170,6 +187,20 @@ export const symbols = {
   lade_sgd_step: { parameters: ["pointer"], result: "i32" },
   lade_sgd_save: { parameters: ["pointer", "buffer"], result: "i32" },
   lade_sgd_load: { parameters: ["pointer", "buffer"], result: "i32" },
+  lade_sgd_flat_grad: { parameters: ["pointer"], result: "pointer" },
+
+  // ---- CUDA: build facts, devices, streams, graphs (cuda.cpp) ----
+  lade_build_info: { parameters: [], result: "pointer" },
+  lade_cuda_device_info: { parameters: ["i32"], result: "pointer" },
+  lade_cuda_memory_stats: { parameters: ["i32", "buffer"], result: "i32" },
+  lade_cuda_use_side_stream: { parameters: ["i32", "i32"], result: "i32" },
+  lade_set_cudnn_benchmark: { parameters: ["i32"], result: "i32" },
+  lade_graph_new: { parameters: [], result: "pointer" },
+  lade_graph_capture_begin: { parameters: ["pointer"], result: "i32" },
+  lade_graph_capture_end: { parameters: ["pointer"], result: "i32" },
+  lade_graph_capture_abort: { parameters: ["pointer"], result: "i32" },
+  lade_graph_replay: { parameters: ["pointer"], result: "i32" },
+  lade_graph_free: { parameters: ["pointer"], result: "void" },
   // ---- process groups (native/src/dist.cpp) ----
   /** int32_t lade_dist_backends(void): bit mask, 1 << backend code (0 gloo, 1 nccl). */
   lade_dist_backends: { parameters: [], result: "i32" },

@@ -38,3 +38,14 @@ export { nativeLibraryPath } from "./ffi.ts";
 export { NativeHandle } from "./handle.ts";
 export { type Disposable, keep, liveTensors, scope } from "./memory.ts";
 export { nativeArchitectures, torchVersion } from "./native_info.ts";
+export {
+  type BuildInfo,
+  buildInfo,
+  type CudaDeviceInfo,
+  cudaDeviceInfo,
+  CudaGraph,
+  type CudaMemory,
+  cudaMemory,
+  setCudnnBenchmark,
+  useSideStream,
+} from "./cuda.ts";

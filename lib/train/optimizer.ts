@@ -1,7 +1,11 @@
 /**
- * SGD with momentum, optional Nesterov momentum and weight decay, run by
- * torch::optim::SGD over a model's parameters (native/src/optim.cpp). The
- * learning rate is set before each step from lib/train/schedule.ts.
+ * SGD with momentum, optional Nesterov momentum and weight decay, computed as
+ * torch.optim.SGD does, over flat buffers (native/src/optim.cpp): the
+ * parameters and their gradients are views of two contiguous buffers, so a
+ * step is a few whole-buffer kernels, data-parallel training all-reduces one
+ * gradient buffer, and the learning rate lives on the device (a captured CUDA
+ * graph reads the current rate). The rate is set per epoch from
+ * lib/train/schedule.ts.
  *
  * @module
  */
@@ -11,6 +15,7 @@ import { checkPtr, checkStatus } from "../torch/errors.ts";
 import { native } from "../torch/ffi.ts";
 import { NativeHandle } from "../torch/handle.ts";
 import { toCString } from "../torch/strings.ts";
+import { Tensor } from "../torch/tensor.ts";
 
 /** SGD's hyper-parameters. */
 export interface SgdOptions {
@@ -66,7 +71,15 @@ export class SGD extends NativeHandle {
     checkStatus(native().lade_sgd_step(this.ptr), "optimiser step");
   }
 
-  /** Writes the momentum buffers and options to `path`. */
+  /**
+   * The flat gradient buffer (float32 [P]) whose views are the parameters'
+   * gradients: a new handle the caller owns (it shares the buffer).
+   */
+  flatGrad(): Tensor {
+    return new Tensor(checkPtr(native().lade_sgd_flat_grad(this.ptr), "flat gradient"));
+  }
+
+  /** Writes the momentum buffer to `path`. */
   save(path: string): void {
     checkStatus(
       native().lade_sgd_save(this.ptr, toCString(path)),

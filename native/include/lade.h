@@ -46,6 +46,8 @@ typedef struct lade_sgd lade_sgd;
 typedef struct lade_data_loader lade_data_loader;
 /** A c10d process group (Gloo or NCCL) with the TCPStore it met its peers through. */
 typedef struct lade_process_group lade_process_group;
+/** A captured CUDA graph (a training step replayed as one launch). */
+typedef struct lade_graph lade_graph;
 
 /* ---- codes ---- */
 
@@ -412,6 +414,17 @@ LADE_EXTERN lade_data_loader* lade_data_loader_from_tensor(
     const float* mean, const float* stdv, int32_t device_type, int32_t device_index, uint64_t seed,
     int32_t workers);
 
+/// A loader over uint8 images [N, C, S, S] that keeps them on the target
+/// device and prepares each batch there, on the calling thread and stream,
+/// when it is taken (no worker threads): gather, crop, flip and normalise as
+/// a few tensor ops, with the same draws as lade_data_loader_from_tensor, so
+/// the batches are the same. For data sets that fit in the device's memory.
+LADE_EXTERN lade_data_loader* lade_data_loader_resident(lade_tensor* images, const int32_t* labels,
+                                                        int64_t n, int32_t train, int32_t pad,
+                                                        int32_t flip, const float* mean,
+                                                        const float* std, int32_t device_type,
+                                                        int32_t device_index, uint64_t seed);
+
 /// A loader over image files: `paths` holds `n` NUL-separated UTF-8 paths
 /// (`nbytes` bytes in all), `labels` n class indices. Each file is decoded
 /// when its batch is prepared and yields 3 x `image_size` x `image_size`:
@@ -466,6 +479,11 @@ LADE_EXTERN int32_t lade_model_to(lade_model* m, int32_t device_type, int32_t de
 /// Train (1) or eval (0) mode: batch-norm statistics are updated in train mode.
 LADE_EXTERN int32_t lade_model_set_train(lade_model* m, int32_t train);
 
+/// The precision the network runs in on CUDA: LADE_FLOAT32, or LADE_BFLOAT16
+/// (bf16 autocast; the features and logits it returns are float32). On the
+/// CPU the network always runs in float32; bf16 needs a CUDA build.
+LADE_EXTERN int32_t lade_model_set_precision(lade_model* m, int32_t dtype);
+
 /// Number of parameter elements (-1 on error).
 LADE_EXTERN int64_t lade_model_num_params(lade_model* m);
 
@@ -499,7 +517,8 @@ LADE_EXTERN lade_sgd* lade_sgd_new(lade_model* model, double lr, double momentum
 /// Frees an optimiser handle.
 LADE_EXTERN void lade_sgd_free(lade_sgd* o);
 
-/// Sets the learning rate of every parameter group.
+/// Sets the learning rate (written to a one-element tensor on the parameters'
+/// device, which a captured step reads at every replay).
 LADE_EXTERN int32_t lade_sgd_set_lr(lade_sgd* o, double lr);
 
 /// Clears the gradients of the optimised parameters.
@@ -511,8 +530,54 @@ LADE_EXTERN int32_t lade_sgd_step(lade_sgd* o);
 /// Writes the optimiser state (momentum buffers, options) to `path`.
 LADE_EXTERN int32_t lade_sgd_save(lade_sgd* o, const char* path);
 
-/// Restores a state written by lade_sgd_save (an optimiser over the same model).
+/// Restores a state written by lade_sgd_save (an optimiser over the same model),
+/// or by lade before the flat buffers (torch::optim::SGD's archive).
 LADE_EXTERN int32_t lade_sgd_load(lade_sgd* o, const char* path);
+
+/// The flat gradient buffer (float32 [P]) whose views are the parameters'
+/// gradients: all-reduce it in place for data-parallel training.
+LADE_EXTERN lade_tensor* lade_sgd_flat_grad(lade_sgd* o);
+
+/* ---- CUDA: build facts, devices, streams, graphs (cuda.cpp) ---- */
+
+/// The build as JSON (static storage): libtorch version, whether it has CUDA,
+/// its CUDA architectures when known, and the distributed backends.
+LADE_EXTERN const char* lade_build_info(void);
+
+/// One CUDA device as JSON (name, capability, multiprocessors, memory in
+/// bytes); NULL with the error set when there is no such device.
+LADE_EXTERN const char* lade_cuda_device_info(int32_t index);
+
+/// Memory of a CUDA device in bytes into out[0..3]: allocated by tensors now,
+/// the peak of that, reserved by libtorch's caching allocator, free on the device.
+LADE_EXTERN int32_t lade_cuda_memory_stats(int32_t index, int64_t* out);
+
+/// on = 1: this thread's work on the CUDA device goes to a dedicated stream
+/// (needed to capture CUDA graphs); on = 0: back to the default stream, after
+/// the dedicated one has finished.
+LADE_EXTERN int32_t lade_cuda_use_side_stream(int32_t index, int32_t on);
+
+/// cuDNN's autotuner for convolution algorithms (for fixed input shapes).
+LADE_EXTERN int32_t lade_set_cudnn_benchmark(int32_t on);
+
+/// A new, empty CUDA graph (fails without a CUDA build).
+LADE_EXTERN lade_graph* lade_graph_new(void);
+
+/// Starts capturing the work this thread queues on its current stream (not the
+/// default stream: see lade_cuda_use_side_stream). Nothing runs until replay.
+LADE_EXTERN int32_t lade_graph_capture_begin(lade_graph* g);
+
+/// Ends the capture and instantiates the graph.
+LADE_EXTERN int32_t lade_graph_capture_end(lade_graph* g);
+
+/// Ends a capture that failed half-way and discards it, so the stream works again.
+LADE_EXTERN int32_t lade_graph_capture_abort(lade_graph* g);
+
+/// Replays the captured work on the stream it was captured on.
+LADE_EXTERN int32_t lade_graph_replay(lade_graph* g);
+
+/// Frees a graph.
+LADE_EXTERN void lade_graph_free(lade_graph* g);
 
 /* ---- process groups (dist.cpp) ---- */
 

@@ -24,31 +24,13 @@
 #include <thread>
 
 #include "common.h"
+#include "data_device.h"
+#include "data_rng.h"
 #include "image_codec.h"
 #include "image_resample.h"
 
 namespace lade::data {
 namespace {
-
-uint64_t splitmix(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
-/// A small generator for one sample's augmentation draws.
-struct Rng {
-  uint64_t state;
-  Rng(uint64_t seed, int64_t epoch, int64_t position)
-      : state(splitmix(splitmix(splitmix(seed) ^ static_cast<uint64_t>(epoch)) ^
-                       static_cast<uint64_t>(position))) {}
-  uint64_t next() { return state = splitmix(state); }
-  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
-  int64_t below(int64_t n) {
-    return n <= 1 ? 0 : static_cast<int64_t>(next() % static_cast<uint64_t>(n));
-  }
-};
 
 struct Job {
   int64_t seq = 0;
@@ -81,6 +63,9 @@ class Loader {
   torch::Device device{torch::kCPU};
   torch::Tensor scale_t, shift_t;  // [1, C, 1, 1] on the device
   uint64_t seed = 0;
+  /// Set for a resident loader: the images live on the device and batches
+  /// are built there in take(), with no worker threads.
+  std::unique_ptr<DeviceImages> resident;
 
   void start(int workers) {
     for (int i = 0; i < std::max(1, workers); i++) pool_.emplace_back([this] { work(); });
@@ -108,6 +93,15 @@ class Loader {
         throw std::out_of_range("sample index " + std::to_string(i) + " outside 0.." +
                                 std::to_string(count - 1));
       }
+    }
+    if (resident) {
+      // Nothing to prepare ahead: take() builds the batch on the device.
+      job->done = true;
+      std::lock_guard<std::mutex> lock(mu_);
+      if (jobs_.count(seq))
+        throw std::invalid_argument("batch " + std::to_string(seq) + " already submitted");
+      jobs_[seq] = job;
+      return;
     }
     auto opts = torch::TensorOptions().dtype(torch::kUInt8);
     if (device.is_cuda()) opts = opts.pinned_memory(true);
@@ -143,6 +137,16 @@ class Loader {
       jobs_.erase(it);
     }
     if (!job->error.empty()) throw std::runtime_error(job->error);
+    if (resident) {
+      return resident->batch(job->indices.data(), static_cast<int32_t>(job->indices.size()),
+                             job->epoch, job->position, train, flip);
+    }
+    if (device.is_cuda()) {
+      torch::NoGradGuard no_grad;
+      auto on_device = job->staged.to(device, /*non_blocking=*/true);
+      return {on_device.to(torch::kFloat32).mul_(scale_t).sub_(shift_t),
+              job->labels.to(device, /*non_blocking=*/true)};
+    }
     return {job->images, job->labels};
   }
 
@@ -311,12 +315,14 @@ class Loader {
         }
         job.images = out;
         job.labels = labels_cpu;
+        job.staged = torch::Tensor();
       } else {
-        auto on_device = job.staged.to(device, /*non_blocking=*/true);
-        job.images = on_device.to(torch::kFloat32).mul_(scale_t).sub_(shift_t);
-        job.labels = labels_cpu.to(device);
+        // The upload waits for take(), on the consumer's thread and stream:
+        // memory allocated on a worker's stream and used on another would
+        // need cross-stream bookkeeping, and pinned staging makes the copy
+        // asynchronous anyway.
+        job.labels = labels_cpu;
       }
-      job.staged = torch::Tensor();
     } catch (const std::exception& e) {
       job.error = e.what();
     }
@@ -355,6 +361,16 @@ using namespace lade::data;
 
 namespace {
 
+/// Checks the small-image tensor of a loader: uint8 [n, 1 or 3, S, S], pad <= S.
+void check_small_images(const torch::Tensor& t, int64_t n, int32_t pad) {
+  if (t.scalar_type() != torch::kUInt8 || t.dim() != 4 || t.size(2) != t.size(3) ||
+      (t.size(1) != 1 && t.size(1) != 3)) {
+    throw std::invalid_argument("loader images must be a uint8 tensor [N, 1 or 3, S, S]");
+  }
+  if (t.size(0) != n) throw std::invalid_argument("loader images and labels differ in count");
+  if (pad < 0 || pad > t.size(2)) throw std::invalid_argument("crop padding out of range");
+}
+
 Loader* as_loader(lade_data_loader* p) {
   if (!p) throw std::invalid_argument("null data loader handle");
   return p;
@@ -368,12 +384,7 @@ LADE_EXTERN lade_data_loader* lade_data_loader_from_tensor(
     int32_t workers) {
   return guard_value<lade_data_loader*>(nullptr, [&] {
     const auto& t = T(images);
-    if (t.scalar_type() != torch::kUInt8 || t.dim() != 4 || t.size(2) != t.size(3) ||
-        (t.size(1) != 1 && t.size(1) != 3)) {
-      throw std::invalid_argument("loader images must be a uint8 tensor [N, 1 or 3, S, S]");
-    }
-    if (t.size(0) != n) throw std::invalid_argument("loader images and labels differ in count");
-    if (pad < 0 || pad > t.size(2)) throw std::invalid_argument("crop padding out of range");
+    check_small_images(t, n, pad);
     auto l = std::make_unique<lade_data_loader>();
     l->images = t.to(torch::kCPU).contiguous();
     l->channels = static_cast<int>(t.size(1));
@@ -381,6 +392,28 @@ LADE_EXTERN lade_data_loader* lade_data_loader_from_tensor(
     l->pad = pad;
     configure(*l, labels, n, train, flip, mean, stdv, device_type, device_index, seed);
     l->start(workers);
+    return l.release();
+  });
+}
+
+LADE_EXTERN lade_data_loader* lade_data_loader_resident(lade_tensor* images, const int32_t* labels,
+                                                        int64_t n, int32_t train, int32_t pad,
+                                                        int32_t flip, const float* mean,
+                                                        const float* stdv, int32_t device_type,
+                                                        int32_t device_index, uint64_t seed) {
+  return guard_value<lade_data_loader*>(nullptr, [&] {
+    const auto& t = T(images);
+    check_small_images(t, n, pad);
+    for (int64_t i = 0; i < n; i++) {
+      if (labels[i] < 0) throw std::invalid_argument("negative label");
+    }
+    auto l = std::make_unique<lade_data_loader>();
+    l->channels = static_cast<int>(t.size(1));
+    l->size = static_cast<int>(t.size(2));
+    l->pad = pad;
+    configure(*l, labels, n, train, flip, mean, stdv, device_type, device_index, seed);
+    l->resident =
+        std::make_unique<DeviceImages>(t, labels, n, pad, l->scale, l->shift, l->device, seed);
     return l.release();
   });
 }

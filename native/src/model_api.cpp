@@ -3,7 +3,42 @@
 // into the module's parameters), count and export parameters, save and load.
 #include "model_common.h"
 
+#ifdef LADE_WITH_CUDA
+#include <ATen/autocast_mode.h>
+#endif
+
 namespace lade {
+
+#ifdef LADE_WITH_CUDA
+namespace {
+
+/// bf16 autocast on CUDA for the lifetime of the guard; restores what was set.
+class AutocastBf16 {
+ public:
+  AutocastBf16()
+      : enabled_(at::autocast::is_autocast_enabled(at::kCUDA)),
+        dtype_(at::autocast::get_autocast_dtype(at::kCUDA)),
+        cache_(at::autocast::is_autocast_cache_enabled()) {
+    at::autocast::set_autocast_cache_enabled(false);
+    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+    at::autocast::set_autocast_enabled(at::kCUDA, true);
+  }
+  ~AutocastBf16() {
+    at::autocast::set_autocast_enabled(at::kCUDA, enabled_);
+    at::autocast::set_autocast_dtype(at::kCUDA, dtype_);
+    at::autocast::set_autocast_cache_enabled(cache_);
+  }
+  AutocastBf16(const AutocastBf16&) = delete;
+  AutocastBf16& operator=(const AutocastBf16&) = delete;
+
+ private:
+  bool enabled_;
+  at::ScalarType dtype_;
+  bool cache_;
+};
+
+}  // namespace
+#endif
 
 CosineHead::CosineHead(int64_t in_features, int64_t classes, double scale) : scale(scale) {
   weight = register_parameter("weight", torch::empty({classes, in_features}));
@@ -29,8 +64,21 @@ Classifier::Classifier(std::shared_ptr<Backbone> b, int64_t classes, bool use_co
 }
 
 std::pair<torch::Tensor, torch::Tensor> Classifier::forward(const torch::Tensor& x) {
-  auto features = backbone->forward(
-      channels_last && x.dim() == 4 ? x.contiguous(at::MemoryFormat::ChannelsLast) : x);
+  const auto input =
+      channels_last && x.dim() == 4 ? x.contiguous(at::MemoryFormat::ChannelsLast) : x;
+#ifdef LADE_WITH_CUDA
+  if (autocast_bf16 && input.is_cuda()) {
+    // Mixed precision: convolutions and matrix products in bf16, the rest as
+    // autocast decides; what leaves the network is float32, so losses and
+    // their batch statistics stay in fp32. The cast cache stays off: a CUDA
+    // graph would otherwise keep stale bf16 copies of the weights.
+    const AutocastBf16 autocast;
+    auto features = backbone->forward(input);
+    auto logits = cosine ? cosine->forward(features) : linear->forward(features);
+    return {features.to(torch::kFloat32), logits.to(torch::kFloat32)};
+  }
+#endif
+  auto features = backbone->forward(input);
   auto logits = cosine ? cosine->forward(features) : linear->forward(features);
   return {features, logits};
 }
@@ -80,12 +128,12 @@ const char* checked_path(const char* path) {
 
 void use_memory_format(Model& model) {
   torch::NoGradGuard no_grad;
-  const bool cl = model.device.is_cpu();
-  const auto format = cl ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
+  // Channels-last on every device: oneDNN's faster CPU convolutions, and
+  // cuDNN's tensor-core kernels (NHWC) on CUDA.
   for (auto& p : model.net->parameters()) {
-    if (p.dim() == 4) p.set_data(p.data().contiguous(format));
+    if (p.dim() == 4) p.set_data(p.data().contiguous(at::MemoryFormat::ChannelsLast));
   }
-  model.net->channels_last = cl;
+  model.net->channels_last = true;
 }
 
 }  // namespace lade
@@ -122,6 +170,22 @@ LADE_EXTERN int32_t lade_model_to(lade_model* m, int32_t device_type, int32_t de
     model.device = to_device(device_type, device_index);
     model.net->to(model.device);
     use_memory_format(model);
+  });
+}
+
+LADE_EXTERN int32_t lade_model_set_precision(lade_model* m, int32_t dtype) {
+  return guard_status([&] {
+    auto& model = M(m);
+    if (dtype == LADE_FLOAT32) {
+      model.net->autocast_bf16 = false;
+    } else if (dtype == LADE_BFLOAT16) {
+#ifndef LADE_WITH_CUDA
+      throw std::invalid_argument("bf16 training needs a CUDA build of libtorch (use fp32)");
+#endif
+      model.net->autocast_bf16 = true;
+    } else {
+      throw std::invalid_argument("precision must be float32 or bfloat16");
+    }
   });
 }
 

@@ -48,6 +48,9 @@ struct Classifier : torch::nn::Module {
   /// Run convolutions on channels-last (NHWC) tensors: oneDNN's faster CPU
   /// path. Set by use_memory_format().
   bool channels_last = false;
+  /// Run the network under bf16 autocast on CUDA (the logits come back as
+  /// float32); see lade_model_set_precision.
+  bool autocast_bf16 = false;
 };
 
 }  // namespace lade

@@ -1,12 +1,28 @@
-// SGD with momentum, optional Nesterov momentum and weight decay over a
-// model's parameters (torch::optim::SGD). The learning rate is set from
-// TypeScript before each step, so schedules live in lib/train/schedule.ts.
+// SGD with momentum, optional Nesterov momentum and weight decay, as
+// torch.optim.SGD computes it (dampening 0), over flat buffers.
+//
+// At creation the model's parameters are moved into one contiguous buffer
+// (each parameter becomes a view of it, keeping its memory format) and their
+// gradients into another, so that
+//  - a step is four whole-buffer kernels, whatever the number of parameters;
+//  - data-parallel training all-reduces one gradient buffer (in buckets);
+//  - the learning rate lives in a one-element device tensor, so a CUDA graph
+//    that captured the step reads the current rate at every replay.
+// Autograd accumulates into the existing gradient views in place. Anything
+// that replaces a parameter's storage (loading weights) is detected at the
+// next step and the views are rebuilt, keeping the values.
+#include <sstream>
+
 #include "model_common.h"
 
 /// What an optimiser handle (lade.h's opaque lade_sgd) points at.
 struct lade_sgd {
-  std::unique_ptr<torch::optim::SGD> opt;
-  torch::Device device;
+  std::shared_ptr<lade::Classifier> net;  // keeps the parameters alive
+  std::vector<torch::Tensor> params;
+  torch::Tensor flat_params, flat_grads, momentum_buffer, lr;
+  double momentum = 0, weight_decay = 0;
+  bool nesterov = false;
+  torch::Device device{torch::kCPU};
 };
 
 namespace {
@@ -14,6 +30,72 @@ namespace {
 lade_sgd& S(lade_sgd* h) {
   if (!h) throw std::invalid_argument("null optimiser handle");
   return *h;
+}
+
+/// True when every parameter (and its gradient) is still the view bind() made.
+bool bound(const lade_sgd& s) {
+  if (!s.flat_params.defined()) return false;
+  const char* p0 = static_cast<const char*>(s.flat_params.data_ptr());
+  const char* g0 = static_cast<const char*>(s.flat_grads.data_ptr());
+  const auto esize = static_cast<int64_t>(s.flat_params.element_size());
+  int64_t offset = 0;
+  for (const auto& p : s.params) {
+    const auto& g = p.grad();
+    if (p.device() != s.device || p.scalar_type() != torch::kFloat32 || !g.defined() ||
+        static_cast<const char*>(p.data_ptr()) != p0 + offset * esize ||
+        static_cast<const char*>(g.data_ptr()) != g0 + offset * esize ||
+        g.strides() != p.strides()) {
+      return false;
+    }
+    offset += p.numel();
+  }
+  return offset == s.flat_params.numel();
+}
+
+/// (Re)builds the flat buffers from the parameters' current values and
+/// gradients; the momentum buffer keeps its values.
+void bind(lade_sgd& s) {
+  torch::NoGradGuard no_grad;
+  int64_t total = 0;
+  for (const auto& p : s.params) {
+    if (!p.is_floating_point() || p.scalar_type() != torch::kFloat32) {
+      throw std::invalid_argument("SGD needs float32 parameters");
+    }
+    if (!p.is_non_overlapping_and_dense()) {
+      throw std::invalid_argument("SGD needs dense parameters");
+    }
+    total += p.numel();
+  }
+  s.device = s.params.empty() ? torch::Device(torch::kCPU) : s.params.front().device();
+  auto opts = torch::TensorOptions().dtype(torch::kFloat32).device(s.device);
+  auto flat_params = torch::empty({total}, opts);
+  auto flat_grads = torch::zeros({total}, opts);
+  int64_t offset = 0;
+  for (auto& p : s.params) {
+    const auto n = p.numel();
+    // The view keeps the parameter's strides (channels-last stays channels-last).
+    auto pv = flat_params.narrow(0, offset, n).as_strided(p.sizes(), p.strides());
+    pv.copy_(p.detach());
+    auto gv = flat_grads.narrow(0, offset, n).as_strided(p.sizes(), p.strides());
+    if (p.grad().defined()) gv.copy_(p.grad());
+    p.set_data(pv);
+    p.mutable_grad() = gv;
+    offset += n;
+  }
+  s.flat_params = flat_params;
+  s.flat_grads = flat_grads;
+  if (!s.momentum_buffer.defined() || s.momentum_buffer.numel() != total) {
+    s.momentum_buffer = torch::zeros({total}, opts);
+  } else if (s.momentum_buffer.device() != s.device) {
+    s.momentum_buffer = s.momentum_buffer.to(s.device);
+  }
+  if (!s.lr.defined() || s.lr.device() != s.device) {
+    s.lr = s.lr.defined() ? s.lr.to(s.device) : torch::zeros({1}, opts);
+  }
+}
+
+void ensure_bound(lade_sgd& s) {
+  if (!bound(s)) bind(s);
 }
 
 }  // namespace
@@ -25,14 +107,19 @@ LADE_EXTERN lade_sgd* lade_sgd_new(lade_model* model, double lr, double momentum
   return guard_value<lade_sgd*>(nullptr, [&] {
     auto& m = M(model);
     if (!(lr >= 0)) throw std::invalid_argument("learning rate must be >= 0");
+    if (!(momentum >= 0)) throw std::invalid_argument("momentum must be >= 0");
+    if (!(weight_decay >= 0)) throw std::invalid_argument("weight decay must be >= 0");
     if (nesterov && momentum <= 0)
       throw std::invalid_argument("Nesterov momentum needs momentum > 0");
-    auto options = torch::optim::SGDOptions(lr)
-                       .momentum(momentum)
-                       .weight_decay(weight_decay)
-                       .nesterov(nesterov != 0);
-    return new lade_sgd{std::make_unique<torch::optim::SGD>(m.net->parameters(), options),
-                        m.device};
+    auto s = std::make_unique<lade_sgd>();
+    s->net = m.net;
+    s->params = m.net->parameters();
+    s->momentum = momentum;
+    s->weight_decay = weight_decay;
+    s->nesterov = nesterov != 0;
+    bind(*s);
+    s->lr.fill_(lr);
+    return s.release();
   });
 }
 
@@ -40,25 +127,57 @@ LADE_EXTERN void lade_sgd_free(lade_sgd* o) { delete o; }
 
 LADE_EXTERN int32_t lade_sgd_set_lr(lade_sgd* o, double lr) {
   return guard_status([&] {
-    for (auto& group : S(o).opt->param_groups()) {
-      static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
-    }
+    if (!(lr >= 0)) throw std::invalid_argument("learning rate must be >= 0");
+    auto& s = S(o);
+    ensure_bound(s);
+    torch::NoGradGuard no_grad;
+    s.lr.fill_(lr);
   });
 }
 
 LADE_EXTERN int32_t lade_sgd_zero_grad(lade_sgd* o) {
-  return guard_status([&] { S(o).opt->zero_grad(); });
+  return guard_status([&] {
+    auto& s = S(o);
+    ensure_bound(s);
+    s.flat_grads.zero_();
+  });
 }
 
 LADE_EXTERN int32_t lade_sgd_step(lade_sgd* o) {
-  return guard_status([&] { S(o).opt->step(); });
+  return guard_status([&] {
+    auto& s = S(o);
+    ensure_bound(s);
+    torch::NoGradGuard no_grad;
+    // d = g + wd * p; with momentum, buf = m * buf + d (a zero buffer makes
+    // the first step buf = d, as torch.optim.SGD does) and d = buf, or
+    // d + m * buf for Nesterov; p -= lr * d.
+    auto& g = s.flat_grads;
+    if (s.weight_decay != 0) g.add_(s.flat_params, s.weight_decay);
+    torch::Tensor d = g;
+    if (s.momentum != 0) {
+      s.momentum_buffer.mul_(s.momentum).add_(g);
+      d = s.nesterov ? g.add_(s.momentum_buffer, s.momentum) : s.momentum_buffer;
+    }
+    s.flat_params.addcmul_(d, s.lr, -1.0);
+  });
+}
+
+LADE_EXTERN lade_tensor* lade_sgd_flat_grad(lade_sgd* o) {
+  return guard_tensor([&] {
+    auto& s = S(o);
+    ensure_bound(s);
+    return s.flat_grads;
+  });
 }
 
 LADE_EXTERN int32_t lade_sgd_save(lade_sgd* o, const char* path) {
   return guard_status([&] {
     if (!path || !*path) throw std::invalid_argument("empty path");
+    auto& s = S(o);
+    ensure_bound(s);
     torch::serialize::OutputArchive archive;
-    S(o).opt->save(archive);
+    archive.write("lade_flat_sgd", torch::tensor({int64_t{1}}));
+    archive.write("momentum_buffer", s.momentum_buffer.to(torch::kCPU));
     archive.save_to(path);
   });
 }
@@ -67,8 +186,47 @@ LADE_EXTERN int32_t lade_sgd_load(lade_sgd* o, const char* path) {
   return guard_status([&] {
     if (!path || !*path) throw std::invalid_argument("empty path");
     auto& s = S(o);
+    ensure_bound(s);
+    torch::NoGradGuard no_grad;
     torch::serialize::InputArchive archive;
-    archive.load_from(path, s.device);
-    s.opt->load(archive);
+    archive.load_from(path, torch::Device(torch::kCPU));
+    torch::Tensor marker;
+    if (archive.try_read("lade_flat_sgd", marker)) {
+      torch::Tensor buf;
+      archive.read("momentum_buffer", buf);
+      if (buf.numel() != s.momentum_buffer.numel()) {
+        throw std::invalid_argument("the optimiser state is for another model (" +
+                                    std::to_string(buf.numel()) + " values, expected " +
+                                    std::to_string(s.momentum_buffer.numel()) + ")");
+      }
+      s.momentum_buffer.copy_(buf.reshape({-1}));
+      return;
+    }
+    // A checkpoint written by torch::optim::SGD (lade before the flat buffers):
+    // read it with that optimiser and take its momentum buffers. Its state is
+    // keyed by the parameter's TensorImpl address printed as text.
+    auto params = s.params;
+    torch::optim::SGD legacy(params, torch::optim::SGDOptions(0).momentum(s.momentum));
+    legacy.load(archive);
+    int64_t offset = 0, found = 0;
+    for (auto& p : params) {
+      std::ostringstream key;
+      key << p.unsafeGetTensorImpl();
+      auto it = legacy.state().find(key.str());
+      const auto n = p.numel();
+      if (it != legacy.state().end()) {
+        auto& st = static_cast<torch::optim::SGDParamState&>(*it->second);
+        if (st.momentum_buffer().defined()) {
+          s.momentum_buffer.narrow(0, offset, n)
+              .as_strided(p.sizes(), p.strides())
+              .copy_(st.momentum_buffer());
+          found++;
+        }
+      }
+      offset += n;
+    }
+    if (found == 0 && !legacy.state().empty()) {
+      throw std::runtime_error("cannot match this optimiser state to the model's parameters");
+    }
   });
 }

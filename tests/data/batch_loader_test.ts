@@ -239,3 +239,31 @@ Deno.test("no tensor handle outlives its owner (checked in a process of its own)
   const { before, after } = JSON.parse(text);
   assert.equal(after, before);
 });
+
+Deno.test("resident batches (images kept on the device) equal the host loader's, bit for bit", async () => {
+  for (const channels of [1, 3]) {
+    for (const train of [true, false]) {
+      using set = smallSet(23, channels, S);
+      using subset = set.subset(Int32Array.from([3, 1, 4, 15, 9, 2, 6, 5, 22, 8, 7, 20, 11]));
+      const norm = { mean: Array(channels).fill(0.3), std: Array(channels).fill(0.7) };
+      const opts = { batchSize: 5, train, device: "cpu" as const, seed: 7, pad: 2 };
+      using host = new BatchLoader(subset, norm, { ...opts, resident: false });
+      using resident = new BatchLoader(subset, norm, { ...opts, resident: true });
+      assert.equal(host.resident, false);
+      assert.equal(resident.resident, true);
+      for (const epoch of [0, 3]) {
+        const a = await collect(host, epoch);
+        const b = await collect(resident, epoch);
+        assert.equal(b.length, a.length);
+        assert.deepEqual(b, a, `channels ${channels}, train ${train}, epoch ${epoch}`);
+      }
+    }
+  }
+});
+
+Deno.test("auto residence keeps the images on the host when the device is a CPU", () => {
+  using set = smallSet(6, 3, S);
+  const norm = { mean: [0, 0, 0], std: [1, 1, 1] };
+  using auto = new BatchLoader(set, norm, { batchSize: 2, train: true, device: "cpu", seed: 0 });
+  assert.equal(auto.resident, false);
+});
