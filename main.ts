@@ -41,7 +41,8 @@ function predictionInputs<A extends unknown[], O extends OptionValues, G extends
       "labelled source logits (bbse, calibrated em) with --logits (.npy)",
     )
     .option("--source-labels <file>", "their labels (.npy)")
-    .option("--device <device>", "device for --run predictions (cpu, cuda:N)");
+    .option("--device <device>", "device for --run predictions (default: the run's, if here)")
+    .option("--precision <p>", "on CUDA: bf16 or fp32 for --run predictions (default: the run's)");
 }
 
 /** Builds the command tree. */
@@ -93,6 +94,8 @@ export function buildProgram(): Command {
     .option("--lambda <l>", "LADE: REMINE regulariser weight")
     .option("--device <device>", "cpu or cuda:N")
     .option("--threads <n>", "CPU threads (default: all cores)")
+    .option("--precision <p>", "on CUDA: bf16 (default there) or fp32; the CPU runs fp32")
+    .option("--cuda-graphs <mode>", "on CUDA: replay each step as a CUDA graph: auto, on or off")
     .option("--seed <s>", "seed of the long tail, the initial weights and the batches")
     .option("--out <dir>", "run directory (default: runs/<dataset>_<method>_<time>)")
     .option("--resume <dir>", "continue the run in <dir> from its checkpoint")

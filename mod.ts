@@ -69,6 +69,7 @@ export {
   ldamLoss,
   logitAdjustedLoss,
   type LogitPrior,
+  type Loss,
   type LossContext,
   type LossFn,
   type LossOptions,

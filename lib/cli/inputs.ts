@@ -13,6 +13,7 @@ import type { Predictions, SourceData } from "../eval/shifted.ts";
 import { tensor } from "../torch/create.ts";
 import type { Tensor } from "../torch/tensor.ts";
 import type { Device } from "../torch/device.ts";
+import type { Precision } from "../models/mod.ts";
 import { predictRun } from "../train/predict.ts";
 
 /** Predictions plus what a report wants to show. */
@@ -32,6 +33,18 @@ export interface InputOptions {
   sourceLogits?: string;
   sourceLabels?: string;
   device?: string;
+  /** Precision of a run's model on CUDA: bf16 or fp32 (default: the run's). */
+  precision?: string;
+}
+
+/** The --precision flag's value, checked. */
+function precisionOf(opts: InputOptions): Precision | undefined {
+  const p = opts.precision;
+  if (p === undefined) return undefined;
+  if (p !== "bf16" && p !== "fp32") {
+    throw new UsageError(`--precision: must be bf16 or fp32, got '${p}'`);
+  }
+  return p;
 }
 
 /** Checks that logits [N, C] and labels [N] agree and the labels lie in 0..C-1. */
@@ -130,7 +143,8 @@ export async function loadPredictions(opts: InputOptions): Promise<LoadedPredict
     await checkRunDir(opts.run);
     const p = await predictRun(opts.run, {
       split: "test",
-      device: opts.device as Device,
+      device: opts.device as Device | undefined,
+      precision: precisionOf(opts),
       onWarning: printWarning,
     });
     checkPredictions(p.logits, p.labels, p.trainCounts.length, opts.run);
@@ -193,7 +207,8 @@ export async function loadSourceData(
     // and a calibration fitted on it under-corrects over-confidence.
     const p = await predictRun(opts.run, {
       split: "train",
-      device: opts.device as Device,
+      device: opts.device as Device | undefined,
+      precision: precisionOf(opts),
       onWarning: printWarning,
     });
     checkPredictions(p.logits, p.labels, classes, `${opts.run} (train split)`);

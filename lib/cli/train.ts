@@ -43,6 +43,8 @@ export interface TrainCommandOptions {
   seed?: string;
   out?: string;
   resume?: string;
+  precision?: string;
+  cudaGraphs?: string;
 }
 
 /** A numeric flag's value; a UsageError naming the flag when it is not a number. */
@@ -66,6 +68,8 @@ export function parseFlags(o: TrainCommandOptions): ConfigOverrides {
     device: o.device,
     threads: num("--threads", o.threads),
     seed: num("--seed", o.seed),
+    precision: o.precision,
+    cudaGraphs: o.cudaGraphs,
   };
 }
 
@@ -109,7 +113,12 @@ async function resumeSetup(
     ...manifest.config,
     device: flags.device ?? manifest.config.device,
     threads: flags.threads ?? manifest.config.threads,
-    train: { ...manifest.config.train, epochs: flags.epochs ?? manifest.config.train.epochs },
+    train: {
+      ...manifest.config.train,
+      epochs: flags.epochs ?? manifest.config.train.epochs,
+      precision: flags.precision ?? manifest.config.train.precision,
+      cuda_graphs: flags.cudaGraphs ?? manifest.config.train.cuda_graphs,
+    },
   };
   const config = validateConfig(patched);
   if (config.train.epochs < manifest.epoch) {

@@ -11,7 +11,7 @@ import { scope } from "../torch/memory.ts";
 import type { Tensor } from "../torch/tensor.ts";
 import { crossEntropyLoss } from "./cross_entropy.ts";
 import { labelTensor } from "../data/labels.ts";
-import { priorTensor } from "../priors/source_prior.ts";
+import { type PriorLike, priorTensor } from "../priors/source_prior.ts";
 
 /** The LDAM margins of class counts: C * n_c^(-1/4), scaled so the largest is `maxMargin`. */
 export function ldamMargins(counts: readonly number[], maxMargin = 0.5): number[] {
@@ -24,9 +24,9 @@ export function ldamMargins(counts: readonly number[], maxMargin = 0.5): number[
 export function ldamLoss(
   logits: Tensor,
   labels: Tensor,
-  margins: readonly number[],
+  margins: PriorLike,
   scale = 30,
-  weight?: readonly number[],
+  weight?: PriorLike,
 ): Tensor {
   return scope(() => {
     const classes = logits.shape[1];

@@ -10,6 +10,8 @@
 
 import { InputError } from "../errors.ts";
 import { countsToPrior } from "../priors/source_prior.ts";
+import { tensor } from "../torch/create.ts";
+import type { Device } from "../torch/device.ts";
 import type { Tensor } from "../torch/tensor.ts";
 import { classBalancedWeights } from "./class_balanced.ts";
 import { crossEntropyLoss } from "./cross_entropy.ts";
@@ -29,6 +31,22 @@ export interface LossContext {
 
 /** A training objective: a scalar Tensor with gradients. */
 export type LossFn = (logits: Tensor, labels: Tensor, ctx: LossContext) => Tensor;
+
+/**
+ * A loss made by `createLoss`: a LossFn whose per-class constants (priors,
+ * weights, margins) were put on the training device once, which frees them
+ * on `dispose()`. `phase(ctx)` names the part of training the loss is in;
+ * it changes only where the loss itself changes (LDAM-DRW's re-weighting),
+ * so that a captured training step is captured again exactly then.
+ */
+export interface Loss extends LossFn {
+  /** Frees the constants on the device. */
+  dispose(): void;
+  /** Frees the constants at the end of a `using` block. */
+  [Symbol.dispose](): void;
+  /** The part of training `ctx` is in, for this loss ("" when it never changes). */
+  phase(ctx: LossContext): string;
+}
 
 /** Hyper-parameters of the losses; each method reads the ones it needs. */
 export interface LossOptions {
@@ -50,6 +68,8 @@ export interface LossOptions {
   scale?: number;
   /** LDAM-DRW: epoch (0-based) from which the class-balanced weights apply. */
   drwEpoch?: number;
+  /** Where the logits will be: the per-class constants are put there once (default cpu). */
+  device?: Device;
 }
 
 /**
@@ -81,9 +101,16 @@ export interface Method {
   readonly rules: readonly PredictionRule[];
   /**
    * The loss with its hyper-parameters (defaults filled in); `prior` is
-   * `countsToPrior(options.trainCounts)`.
+   * `countsToPrior(options.trainCounts)` on the training device, and
+   * `constant` puts other per-class values there (freed with the loss).
    */
-  readonly create: (options: LossOptions, prior: number[]) => LossFn;
+  readonly create: (
+    options: LossOptions,
+    prior: Tensor,
+    constant: (values: readonly number[]) => Tensor,
+  ) => LossFn;
+  /** The part of training (see Loss.phase); absent when the loss never changes. */
+  readonly phase?: (options: LossOptions, ctx: LossContext) => string;
 }
 
 const SOURCE_RULES: readonly PredictionRule[] = ["softmax", "pc_softmax"];
@@ -140,8 +167,8 @@ export const METHOD_REGISTRY: readonly Method[] = [
     help: "cross-entropy weighted by the inverse effective number (Cui et al.; beta 0.9999)",
     logitPrior: "source",
     rules: SOURCE_RULES,
-    create: (o) => {
-      const weights = classBalancedWeights(o.trainCounts, o.beta ?? 0.9999);
+    create: (o, _, constant) => {
+      const weights = constant(classBalancedWeights(o.trainCounts, o.beta ?? 0.9999));
       return (logits, labels) => crossEntropyLoss(logits, labels, weights);
     },
   },
@@ -150,23 +177,21 @@ export const METHOD_REGISTRY: readonly Method[] = [
     help: "LDAM margins with deferred re-weighting from 80% of the epochs (Cao et al.)",
     logitPrior: "source",
     rules: SOURCE_RULES,
-    create: (o) => {
-      const margins = ldamMargins(o.trainCounts, o.maxMargin ?? 0.5);
-      const weights = classBalancedWeights(o.trainCounts, o.beta ?? 0.9999);
+    create: (o, _, constant) => {
+      const margins = constant(ldamMargins(o.trainCounts, o.maxMargin ?? 0.5));
+      const weights = constant(classBalancedWeights(o.trainCounts, o.beta ?? 0.9999));
       const scale = o.scale ?? 30;
-      return (logits, labels, ctx) => {
-        const drwEpoch = o.drwEpoch ?? Math.floor(ctx.epochs * 0.8);
-        return ldamLoss(
-          logits,
-          labels,
-          margins,
-          scale,
-          ctx.epoch >= drwEpoch ? weights : undefined,
-        );
-      };
+      return (logits, labels, ctx) =>
+        ldamLoss(logits, labels, margins, scale, drw(o, ctx) ? weights : undefined);
     },
+    phase: (o, ctx) => drw(o, ctx) ? "drw" : "plain",
   },
 ];
+
+/** True once LDAM-DRW's deferred re-weighting applies. */
+function drw(o: LossOptions, ctx: LossContext): boolean {
+  return ctx.epoch >= (o.drwEpoch ?? Math.floor(ctx.epochs * 0.8));
+}
 
 /** The names of the training methods `createLoss` knows. */
 export const METHODS: readonly string[] = METHOD_REGISTRY.map((m) => m.name);
@@ -207,7 +232,7 @@ const OPTION_RANGES: readonly [keyof LossOptions, (v: number) => boolean, string
  * alpha 0.1, lambda 0.1, tau 1, gamma 2, beta 0.9999, maxMargin 0.5,
  * scale 30, drwEpoch = floor(0.8 epochs) (160 of 200, as LDAM-DRW).
  */
-export function createLoss(method: string, options: LossOptions): LossFn {
+export function createLoss(method: string, options: LossOptions): Loss {
   const spec = methodByName(method);
   checkCounts(options.trainCounts);
   for (const [name, ok, rule] of OPTION_RANGES) {
@@ -217,5 +242,29 @@ export function createLoss(method: string, options: LossOptions): LossFn {
     }
   }
   const resolved = { ...options, trainCounts: [...options.trainCounts] };
-  return spec.create(resolved, countsToPrior(resolved.trainCounts));
+  const device = options.device ?? "cpu";
+  // Per-class constants go to the device once: a step then copies nothing
+  // from the host (which a captured CUDA graph could not do either).
+  const held: Tensor[] = [];
+  const constant = (values: readonly number[]): Tensor => {
+    // float64, so that float64 logits (gradient checks) see exact values;
+    // float32 logits take a float32 copy of these few numbers per step.
+    const host = tensor([...values], [values.length], "float64");
+    const t = device === "cpu" ? host : host.to(device);
+    if (t !== host) host.dispose();
+    held.push(t);
+    return t;
+  };
+  const fn = spec.create(resolved, constant(countsToPrior(resolved.trainCounts)), constant);
+  const dispose = () => {
+    for (const t of held.splice(0)) t.dispose();
+  };
+  return Object.assign(
+    (logits: Tensor, labels: Tensor, ctx: LossContext) => fn(logits, labels, ctx),
+    {
+      dispose,
+      [Symbol.dispose]: dispose,
+      phase: (ctx: LossContext) => spec.phase?.(resolved, ctx) ?? "",
+    },
+  );
 }

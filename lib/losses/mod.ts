@@ -18,6 +18,7 @@ export { countsToPrior, type PriorLike, priorTensor } from "../priors/source_pri
 export {
   createLoss,
   type LogitPrior,
+  type Loss,
   type LossContext,
   type LossFn,
   type LossOptions,

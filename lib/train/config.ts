@@ -75,6 +75,16 @@ export const ConfigSchema = z.strictObject({
     /** Evaluate on the test set every N epochs (0: only after the last). */
     eval_every: nonNegInt(),
     eval_batch_size: posInt(),
+    /**
+     * Precision of the network on CUDA: bf16 (autocast; losses stay fp32) or
+     * fp32; "auto" is bf16 on CUDA and fp32 on the CPU, which only runs fp32.
+     */
+    precision: z.enum(["auto", "bf16", "fp32"]).default("auto"),
+    /**
+     * Capture each training step as a CUDA graph and replay it: "auto" (on
+     * CUDA, for single-process runs, whose batch shapes are fixed), "on", "off".
+     */
+    cuda_graphs: z.enum(["auto", "on", "off"]).default("auto"),
   }),
   seed: nonNegInt(),
   device: z.string(),
@@ -226,6 +236,8 @@ export interface ConfigOverrides {
   device?: string;
   threads?: number;
   seed?: number;
+  precision?: string;
+  cudaGraphs?: string;
 }
 
 /** The patch the overrides make. */
@@ -233,7 +245,13 @@ export function overridesPatch(f: ConfigOverrides): ConfigPatch {
   return {
     dataset: { name: f.dataset },
     method: { name: f.method, alpha: f.alpha, lambda: f.lambda },
-    train: { epochs: f.epochs, batch_size: f.batchSize, lr: f.lr },
+    train: {
+      epochs: f.epochs,
+      batch_size: f.batchSize,
+      lr: f.lr,
+      precision: f.precision,
+      cuda_graphs: f.cudaGraphs,
+    },
     device: f.device,
     threads: f.threads,
     seed: f.seed,

@@ -36,6 +36,8 @@ export const DEFAULT_CONFIG: TrainConfig = {
     },
     eval_every: 1,
     eval_batch_size: 512,
+    precision: "auto",
+    cuda_graphs: "auto",
   },
   seed: 0,
   device: "cpu",

@@ -8,8 +8,8 @@
  */
 
 import { InputError } from "../errors.ts";
-import { type Architecture, Model } from "../models/model.ts";
-import type { Device } from "../torch/device.ts";
+import { type Architecture, Model, type Precision } from "../models/model.ts";
+import { checkDevice, type Device } from "../torch/device.ts";
 import type { Tensor } from "../torch/tensor.ts";
 import { predictLogits } from "./predict_logits.ts";
 import { loadCheckpoint, MANIFEST, type Manifest, readManifest } from "./checkpoint.ts";
@@ -66,6 +66,15 @@ export async function readRunInfo(
   };
 }
 
+/** The device a run trained on when this machine has it, else the CPU. */
+function runDevice(name: string): Device {
+  try {
+    return checkDevice(name);
+  } catch {
+    return "cpu";
+  }
+}
+
 /**
  * Runs the run's latest checkpoint over `split` (default test) in file
  * order. The caller owns the returned logits.
@@ -74,14 +83,19 @@ export async function predictRun(
   runDir: string,
   opts: {
     split?: "test" | "train";
+    /** Where to run the model (default: the run's device when this machine has it, else cpu). */
     device?: Device;
     batchSize?: number;
+    /** The precision on CUDA (default: the run's; bf16 for "auto"); the CPU runs fp32. */
+    precision?: Precision;
     /** Receives warnings of loading the dataset (default: ignored). */
     onWarning?: (message: string) => void;
   } = {},
 ): Promise<RunPredictions> {
   const m = await manifestOf(runDir);
-  const device = useDevice(opts.device ?? "cpu");
+  const device = opts.device !== undefined ? useDevice(opts.device) : runDevice(m.config.device);
+  const wanted = opts.precision ?? m.config.train.precision ?? "auto";
+  const precision: Precision = device === "cpu" ? "fp32" : wanted === "fp32" ? "fp32" : "bf16";
   const data = await loadConfigDataset(m.config, { onWarning: opts.onWarning });
   try {
     const set = opts.split === "train" ? data.train : data.test;
@@ -94,6 +108,7 @@ export async function predictRun(
       device,
     });
     await loadCheckpoint(runDir, model);
+    model.precision = precision;
     const logits = await predictLogits(model, set, data, {
       device,
       batchSize: opts.batchSize ?? m.config.train.eval_batch_size,

@@ -30,15 +30,17 @@ export async function predictLogits(
   });
   const parts: Tensor[] = [];
   try {
+    // The logits stay on the device until the end: one copy to the host,
+    // and no wait for the device per batch.
     for await (const batch of loader.epoch(0)) {
       try {
-        parts.push(scope(() => noGrad(() => model.forward(batch.images).to("cpu", "float32"))));
+        parts.push(scope(() => noGrad(() => model.forward(batch.images).to("float32"))));
       } finally {
         batch.dispose();
       }
     }
     if (parts.length === 0) throw new RangeError("cannot predict an empty image set");
-    return parts.length === 1 ? parts[0].clone() : cat(parts, 0);
+    return scope(() => (parts.length === 1 ? parts[0] : cat(parts, 0)).to("cpu").clone());
   } finally {
     for (const p of parts) p.dispose();
     loader.dispose();

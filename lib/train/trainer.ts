@@ -8,7 +8,7 @@
  * @module
  */
 
-import { InputError, TorchError } from "../errors.ts";
+import { InputError, LadeError, TorchError } from "../errors.ts";
 import { writeFileAtomic } from "../fs.ts";
 import {
   BatchLoader,
@@ -21,9 +21,9 @@ import {
 } from "../data/mod.ts";
 import { accuracy } from "../eval/metrics.ts";
 import { createLoss } from "../losses/mod.ts";
-import { type Architecture, defaultArchitecture, Model } from "../models/mod.ts";
+import { type Architecture, defaultArchitecture, Model, type Precision } from "../models/mod.ts";
+import { setCudnnBenchmark, useSideStream } from "../torch/cuda.ts";
 import { checkDevice, type Device, manualSeed, setNumThreads } from "../torch/device.ts";
-import { scope } from "../torch/memory.ts";
 import type { Tensor } from "../torch/tensor.ts";
 import { predictLogits } from "./predict_logits.ts";
 import { loadCheckpoint, type RunningSums, saveCheckpoint } from "./checkpoint.ts";
@@ -32,6 +32,7 @@ import { type EpochMetrics, readMetrics, writeMetrics } from "./metrics.ts";
 import { SGD } from "./optimizer.ts";
 import { formatDuration, Progress } from "./progress.ts";
 import { learningRate } from "./schedule.ts";
+import { TrainStep } from "./step.ts";
 
 /** The resolved configuration's file name inside a run directory. */
 export const CONFIG_FILE = "config.yaml";
@@ -197,14 +198,12 @@ async function trainWith(
   config: TrainConfig,
   opts: TrainOptions,
 ): Promise<TrainResult> {
-  const log = opts.log ?? (() => {});
-  const stop = opts.stop ?? { requested: false };
-  const { runDir } = opts;
-  const { epochs } = config.train;
   const arch = resolveArchitecture(config, data.train.imageSize);
-  const resolved: TrainConfig = { ...config, model: { ...config.model, arch } };
 
   manualSeed(config.seed);
+  const onCuda = device !== "cpu";
+  const precision = resolvePrecision(config, onCuda);
+  const cudaGraphs = resolveCudaGraphs(config, onCuda);
   using model = Model.create({
     arch,
     classes: data.classes,
@@ -213,6 +212,7 @@ async function trainWith(
     scale: config.model.scale,
     device,
   });
+  model.precision = precision;
   using optimizer = new SGD(model, {
     lr: config.train.lr,
     momentum: config.train.momentum,
@@ -220,7 +220,7 @@ async function trainWith(
     nesterov: config.train.nesterov,
   });
   const m = config.method;
-  const lossFn = createLoss(m.name, {
+  using lossFn = createLoss(m.name, {
     trainCounts: data.trainCounts,
     alpha: m.alpha,
     lambda: m.lambda,
@@ -230,6 +230,7 @@ async function trainWith(
     maxMargin: m.max_margin,
     scale: m.scale,
     drwEpoch: m.drw_epoch,
+    device,
   });
   using loader = new BatchLoader(data.train, data, {
     batchSize: config.train.batch_size,
@@ -247,6 +248,83 @@ async function trainWith(
       `${config.train.batch_size} is larger than the training set (${data.train.size} images)`,
     );
   }
+  if (onCuda) {
+    // A stream of this run's own (CUDA graphs cannot capture the default
+    // one), and cuDNN's autotuner, since batch shapes stay fixed.
+    useSideStream(device, true);
+    setCudnnBenchmark(true);
+  }
+  try {
+    using step = new TrainStep({
+      model,
+      optimizer,
+      loss: lossFn,
+      device,
+      cudaGraphs,
+      onWarning: opts.onWarning,
+    });
+    return await runEpochs({
+      data,
+      testSet,
+      device,
+      config: { ...config, model: { ...config.model, arch } },
+      opts,
+      model,
+      optimizer,
+      step,
+      loader,
+      precision,
+      cudaGraphs,
+    });
+  } finally {
+    if (onCuda) useSideStream(device, false);
+  }
+}
+
+/** The precision a config asks for on this device; bf16 needs CUDA. */
+function resolvePrecision(config: TrainConfig, onCuda: boolean): Precision {
+  const p = config.train.precision;
+  if (p === "auto") return onCuda ? "bf16" : "fp32";
+  if (p === "bf16" && !onCuda) {
+    throw new InputError("train.precision", "bf16 needs a CUDA device; the CPU trains in fp32");
+  }
+  return p;
+}
+
+/** Whether to replay steps as CUDA graphs. */
+function resolveCudaGraphs(config: TrainConfig, onCuda: boolean): boolean {
+  const g = config.train.cuda_graphs;
+  if (g === "on" && !onCuda) {
+    throw new InputError("train.cuda_graphs", "CUDA graphs need a CUDA device");
+  }
+  return g === "on" || (g === "auto" && onCuda);
+}
+
+/** What the epoch loop works with. */
+interface EpochsContext {
+  data: DataSplits;
+  testSet: ImageSet;
+  device: Device;
+  config: TrainConfig;
+  opts: TrainOptions;
+  model: Model;
+  optimizer: SGD;
+  step: TrainStep;
+  loader: BatchLoader;
+  precision: Precision;
+  cudaGraphs: boolean;
+}
+
+async function runEpochs(c: EpochsContext): Promise<TrainResult> {
+  const { data, testSet, device, config: resolved, opts, model, optimizer, step, loader } = c;
+  const config = resolved;
+  const log = opts.log ?? (() => {});
+  const stop = opts.stop ?? { requested: false };
+  const { runDir } = opts;
+  const { epochs } = resolved.train;
+  const arch = resolved.model.arch;
+  const m = resolved.method;
+  const batches = loader.batchesPerEpoch;
 
   // ---- a fresh run, or the state of the checkpoint
   await Deno.mkdir(runDir, { recursive: true });
@@ -275,8 +353,9 @@ async function trainWith(
   });
   log(
     `${data.name}: ${data.train.size} training images, ${data.classes} classes; ${arch} ` +
-      `(${model.numParams.toLocaleString("en-US")} parameters) on ${device}; ${m.name}; ` +
-      `${epochs} epochs of ${batches} batches`,
+      `(${model.numParams.toLocaleString("en-US")} parameters) on ${device}` +
+      (device === "cpu" ? "" : ` (${c.precision}${c.cudaGraphs ? ", CUDA graphs" : ""})`) +
+      `; ${m.name}; ${epochs} epochs of ${batches} batches`,
   );
 
   let final: TestAccuracy | undefined;
@@ -287,42 +366,53 @@ async function trainWith(
     model.train();
     const skip = epoch === start.epoch ? start.step : 0;
     if (skip === 0) running = { loss: 0, correct: 0, seen: 0, seconds: 0 };
+    // The step sums loss and accuracy on the device; they are read (which
+    // waits for the device) about once a second and at the end of the epoch.
+    step.sums.set(running);
     const progress = new Progress(`epoch ${epoch + 1}/${epochs}`, batches, opts.tty ?? false, log);
-    let step = 0;
+    const ctx = { epoch, epochs };
+    const begun = performance.now();
+    const before = { seen: running.seen, seconds: running.seconds };
+    let lastRead = begun;
+    const readSums = (stepsDone: number): void => {
+      const sums = step.sums.read();
+      const now = performance.now();
+      if (sums.nonFinite > 0) {
+        throw new LadeError(
+          `training diverged: the loss became NaN or infinite in epoch ${epoch + 1} ` +
+            `(by step ${stepsDone} of ${batches}); the last checkpoint is intact`,
+        );
+      }
+      running.loss = sums.loss;
+      running.correct = sums.correct;
+      running.seconds = before.seconds + (now - begun) / 1000;
+      lastRead = now;
+      progress.update(
+        stepsDone,
+        running.loss / running.seen,
+        (running.seen - before.seen) / ((now - begun) / 1000),
+        (now - begun) / 1000 / Math.max(1, stepsDone - skip),
+      );
+    };
+    let done = 0;
     for await (const batch of loader.epoch(epoch)) {
       // A resumed epoch replays the same batches; those already done are skipped.
-      if (step < skip) {
+      if (done < skip) {
         batch.dispose();
-        step++;
+        done++;
         continue;
       }
-      const t0 = performance.now();
-      const [loss, correct] = scope(() => {
-        optimizer.zeroGrad();
-        const logits = model.forward(batch.images);
-        const loss = lossFn(logits, batch.labels, { epoch, epochs });
-        loss.backward();
-        optimizer.step();
-        return [loss.item(), logits.argmax(1).eq(batch.labels).sum().item()];
-      });
-      const n = batch.labels.shape[0];
+      step.run(batch.images, batch.labels, ctx);
+      running.seen += batch.labels.shape[0];
       batch.dispose();
-      running.seconds += (performance.now() - t0) / 1000;
-      running.loss += loss * n;
-      running.correct += correct;
-      running.seen += n;
-      step++;
-      progress.update(
-        step,
-        running.loss / running.seen,
-        running.seen / running.seconds,
-        running.seconds / (step - skip),
-      );
-      opts.onStep?.(epoch, step - 1);
-      if (stop.requested && step < batches) {
-        await saveCheckpoint(runDir, model, optimizer, checkpointState(epoch, step, running));
-        progress.done(`interrupted in epoch ${epoch + 1} after step ${step}; checkpoint written`);
-        return { runDir, interrupted: true, epoch, step, metrics, params: model.numParams };
+      done++;
+      if (done === batches || performance.now() - lastRead >= 1000) readSums(done);
+      opts.onStep?.(epoch, done - 1);
+      if (stop.requested && done < batches) {
+        readSums(done);
+        await saveCheckpoint(runDir, model, optimizer, checkpointState(epoch, done, running));
+        progress.done(`interrupted in epoch ${epoch + 1} after step ${done}; checkpoint written`);
+        return { runDir, interrupted: true, epoch, step: done, metrics, params: model.numParams };
       }
     }
 

@@ -251,6 +251,16 @@ Deno.test("createLoss builds every method, matches the direct losses, and frees 
   );
   close(value(() => drw(logitsT(), labelsT(), { epoch: 8, epochs: 10 })), weighted, 1e-12);
   assert.notEqual(weighted.toFixed(6), value(direct["ldam-drw"]).toFixed(6));
+  // The phase changes exactly where the loss does (a captured step is captured again there).
+  assert.equal(drw.phase({ epoch: 7, epochs: 10 }), "plain");
+  assert.equal(drw.phase({ epoch: 8, epochs: 10 }), "drw");
+  const lade = createLoss("lade", { trainCounts: COUNTS });
+  assert.equal(lade.phase({ epoch: 0, epochs: 10 }), lade.phase({ epoch: 9, epochs: 10 }));
+  // The constants it put on the device are freed with it.
+  const before = liveTensors();
+  drw.dispose();
+  assert.equal(liveTensors(), before - 3, "prior, margins and weights freed");
+  lade.dispose();
 });
 
 Deno.test("createLoss rejects unknown methods and bad options", () => {

@@ -1,0 +1,256 @@
+/**
+ * One training step (zero the gradients, forward, loss, backward, optimiser
+ * step), run eagerly or, on CUDA, captured once as a CUDA graph and replayed.
+ *
+ * The step never waits for the device: the running loss, the correct
+ * predictions and a count of non-finite losses are summed into tensors on
+ * the device (`DeviceSums`), which the trainer reads about once a second and
+ * at the end of an epoch. That is what lets a GPU run ahead of the host.
+ *
+ * With `cudaGraphs`, after a few eager warm-up steps the whole step — the
+ * network, the TypeScript loss, backward and the optimiser (whose learning
+ * rate lives on the device) — is captured once on this thread's stream and
+ * then replayed for every batch: each batch is copied into the tensors the
+ * capture read, and one replay runs the hundreds of kernels of a step with
+ * no per-kernel launch cost. The capture is taken again when the loss's
+ * phase changes (LDAM-DRW's re-weighting) and skipped for a batch of another
+ * shape. Replayed steps compute what eager steps compute (a test checks).
+ *
+ * @module
+ */
+
+import type { Loss, LossContext } from "../losses/mod.ts";
+import type { Model } from "../models/model.ts";
+import { full } from "../torch/create.ts";
+import { CudaGraph } from "../torch/cuda.ts";
+import type { Device } from "../torch/device.ts";
+import { scope, untrack } from "../torch/memory.ts";
+import type { Tensor } from "../torch/tensor.ts";
+import type { SGD } from "./optimizer.ts";
+
+/** What DeviceSums hold, read back to the host. */
+export interface SumsRead {
+  /** Sum of the batch losses times the batch sizes. */
+  loss: number;
+  /** Training samples whose argmax was their label. */
+  correct: number;
+  /** Steps whose loss was NaN or infinite. */
+  nonFinite: number;
+}
+
+/** Running sums of an epoch, kept on the training device. */
+export class DeviceSums {
+  readonly #loss: Tensor;
+  readonly #correct: Tensor;
+  readonly #nonFinite: Tensor;
+
+  /** Zeroed sums on `device`. */
+  constructor(device: Device) {
+    this.#loss = held(full([], 0, { dtype: "float64", device }));
+    this.#correct = held(full([], 0, { dtype: "int64", device }));
+    this.#nonFinite = held(full([], 0, { dtype: "int64", device }));
+  }
+
+  /** Adds a step: its (detached) scalar loss, logits and labels. Queues work; never waits. */
+  add(loss: Tensor, logits: Tensor, labels: Tensor): void {
+    scope(() => {
+      const n = labels.shape[0];
+      this.#loss.copy_(this.#loss.add(loss.detach().to("float64").mul(n)));
+      this.#correct.copy_(this.#correct.add(logits.detach().argmax(1).eq(labels).sum()));
+      this.#nonFinite.copy_(this.#nonFinite.add(loss.detach().isfinite().logicalNot()));
+    });
+  }
+
+  /** The sums now (waits for the device to get there). */
+  read(): SumsRead {
+    return {
+      loss: this.#loss.item(),
+      correct: this.#correct.item(),
+      nonFinite: this.#nonFinite.item(),
+    };
+  }
+
+  /** Sets the sums (zero, or a checkpoint's values on resume). */
+  set(values: { loss: number; correct: number; nonFinite?: number }): void {
+    scope(() => {
+      this.#loss.copy_(full([], values.loss, { dtype: "float64", device: this.device }));
+      this.#correct.copy_(full([], values.correct, { dtype: "int64", device: this.device }));
+      this.#nonFinite.copy_(
+        full([], values.nonFinite ?? 0, { dtype: "int64", device: this.device }),
+      );
+    });
+  }
+
+  /** Where the sums live. */
+  get device(): Device {
+    return this.#loss.device;
+  }
+
+  /** Frees the sums. */
+  dispose(): void {
+    this.#loss.dispose();
+    this.#correct.dispose();
+    this.#nonFinite.dispose();
+  }
+
+  /** Frees the sums at the end of a `using` block. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
+
+/** How a TrainStep runs. */
+export interface TrainStepOptions {
+  /** The network (in train mode while stepping). */
+  model: Model;
+  /** Its optimiser. */
+  optimizer: SGD;
+  /** The loss (its phase decides when a capture is taken again). */
+  loss: Loss;
+  /** The training device. */
+  device: Device;
+  /** Capture the step as a CUDA graph after the warm-up (CUDA only; default false). */
+  cudaGraphs?: boolean;
+  /** Eager steps before the capture (default 3: lazily built state settles first). */
+  warmup?: number;
+  /**
+   * Replaces a step's batch by the one the loss sees (data-parallel training
+   * gathers every rank's logits and labels); the default is the batch itself.
+   */
+  gather?: (logits: Tensor, labels: Tensor) => [Tensor, Tensor];
+  /** Runs between backward and the optimiser step (data-parallel gradient all-reduce). */
+  afterBackward?: () => void;
+  /** Told once when a capture fails and the steps go on eagerly. */
+  onWarning?: (message: string) => void;
+}
+
+/** A training step, eager or replayed from a CUDA graph. */
+export class TrainStep {
+  /** The epoch's running sums (on the device). */
+  readonly sums: DeviceSums;
+  readonly #o: TrainStepOptions;
+  readonly #warmup: number;
+  #graphs: boolean;
+  #eagerSteps = 0;
+  #graph: CudaGraph | null = null;
+  #phase = "";
+  #images: Tensor | null = null;
+  #labels: Tensor | null = null;
+
+  /** A step over `options.model` and `options.optimizer`. */
+  constructor(options: TrainStepOptions) {
+    this.#o = options;
+    this.#warmup = options.warmup ?? 3;
+    this.#graphs = (options.cudaGraphs ?? false) && options.device !== "cpu";
+    this.sums = new DeviceSums(options.device);
+  }
+
+  /** True once steps are replayed from a captured graph. */
+  get graphed(): boolean {
+    return this.#graph !== null;
+  }
+
+  /** Queues one step on `images` [N, C, S, S] and `labels` [N]; returns without waiting. */
+  run(images: Tensor, labels: Tensor, ctx: LossContext): void {
+    if (!this.#graphs) return this.#eager(images, labels, ctx);
+    const phase = this.#o.loss.phase(ctx);
+    const fits = this.#images !== null && sameShape(this.#images, images) &&
+      sameShape(this.#labels!, labels);
+    if (this.#graph !== null && phase === this.#phase && fits) {
+      this.#images!.copy_(images);
+      this.#labels!.copy_(labels);
+      this.#graph.replay();
+      return;
+    }
+    if (this.#eagerSteps < this.#warmup || (this.#images !== null && !fits)) {
+      return this.#eager(images, labels, ctx);
+    }
+    this.#capture(images, labels, ctx, phase);
+  }
+
+  #eager(images: Tensor, labels: Tensor, ctx: LossContext): void {
+    this.#body(images, labels, ctx);
+    this.#eagerSteps++;
+  }
+
+  /** The step itself: every tensor it makes is freed at its end. */
+  #body(images: Tensor, labels: Tensor, ctx: LossContext): void {
+    const { model, optimizer, loss, gather, afterBackward } = this.#o;
+    scope(() => {
+      optimizer.zeroGrad();
+      const logits = model.forward(images);
+      const [l, y] = gather ? gather(logits, labels) : [logits, labels];
+      const value = loss(l, y, ctx);
+      value.backward();
+      afterBackward?.();
+      optimizer.step();
+      this.sums.add(value, l, y);
+    });
+  }
+
+  #capture(images: Tensor, labels: Tensor, ctx: LossContext, phase: string): void {
+    this.#dropGraph();
+    if (this.#images === null) {
+      // The tensors a captured step reads its batch from (kept across replays).
+      this.#images = held(images.clone());
+      this.#labels = held(labels.clone());
+    } else {
+      this.#images.copy_(images);
+      this.#labels!.copy_(labels);
+    }
+    const graph = new CudaGraph();
+    try {
+      graph.captureBegin();
+      try {
+        this.#body(this.#images, this.#labels!, ctx);
+      } catch (e) {
+        graph.captureAbort();
+        throw e;
+      }
+      graph.captureEnd();
+    } catch (e) {
+      // Something in the step cannot be captured: go on eagerly, once told.
+      graph.dispose();
+      this.#graphs = false;
+      this.#o.onWarning?.(
+        `CUDA graph capture failed (${(e as Error).message.split("\n")[0]}); ` +
+          `training continues without CUDA graphs`,
+      );
+      return this.#eager(images, labels, ctx);
+    }
+    this.#graph = graph;
+    this.#phase = phase;
+    // Capturing records the step without running it: run it now.
+    graph.replay();
+  }
+
+  #dropGraph(): void {
+    this.#graph?.dispose();
+    this.#graph = null;
+  }
+
+  /** Frees the graph, its input tensors and the sums. */
+  dispose(): void {
+    this.#dropGraph();
+    this.#images?.dispose();
+    this.#labels?.dispose();
+    this.#images = this.#labels = null;
+    this.sums.dispose();
+  }
+
+  /** Frees everything at the end of a `using` block. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
+
+/** `t`, owned by its holder rather than by any enclosing scope(). */
+function held(t: Tensor): Tensor {
+  untrack(t);
+  return t;
+}
+
+function sameShape(a: Tensor, b: Tensor): boolean {
+  const x = a.shape, y = b.shape;
+  return x.length === y.length && x.every((v, i) => v === y[i]) && a.dtype === b.dtype;
+}
