@@ -186,6 +186,28 @@ export class Model extends NativeHandle {
     );
   }
 
+  /**
+   * The model's own tensors, in place: its parameters, its buffers
+   * (batch-norm statistics and counters), or both (parameters first), in
+   * registration order. The handles share the model's storage, so an in-place
+   * write (a broadcast from another rank) changes the model; the caller
+   * disposes them.
+   */
+  tensors(which: "parameters" | "buffers" | "all" = "all"): Tensor[] {
+    const code = which === "parameters" ? 1 : which === "buffers" ? 2 : 3;
+    const lib = native();
+    const count = lib.lade_model_tensors(this.ptr, code, null, 0);
+    if (count < 0) checkStatus(-1, "model tensors");
+    const out = new BigUint64Array(count);
+    if (count > 0 && lib.lade_model_tensors(this.ptr, code, out, count) !== count) {
+      checkStatus(-1, "model tensors");
+    }
+    return Array.from(
+      out,
+      (h) => new Tensor(checkPtr(Deno.UnsafePointer.create(h), "model tensor")),
+    );
+  }
+
   /** Writes parameters and buffers to `path` (libtorch's archive format). */
   save(path: string): void {
     checkStatus(native().lade_model_save(this.ptr, toCString(path)), `saving the model to ${path}`);

@@ -176,6 +176,7 @@ export const symbols = {
   lade_model_forward: { parameters: ["pointer", "pointer"], result: "pointer" },
   lade_model_forward_features: { parameters: ["pointer", "pointer", "buffer"], result: "i32" },
   lade_model_state_vector: { parameters: ["pointer", "i32"], result: "pointer" },
+  lade_model_tensors: { parameters: ["pointer", "i32", "buffer", "i32"], result: "i32" },
   lade_model_save: { parameters: ["pointer", "buffer"], result: "i32" },
   lade_model_load: { parameters: ["pointer", "buffer"], result: "i32" },
 

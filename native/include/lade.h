@@ -500,6 +500,14 @@ LADE_EXTERN int32_t lade_model_forward_features(lade_model* m, lade_tensor* x, l
 /// batch-norm statistics) flattened into one detached float32 CPU vector.
 LADE_EXTERN lade_tensor* lade_model_state_vector(lade_model* m, int32_t buffers);
 
+/// The model's own tensors, in place (detached handles that share their storage: an in-place
+/// write such as a broadcast changes the model): its parameters when `which` & 1, then its
+/// buffers (batch-norm statistics and counters) when `which` & 2, in registration order.
+/// Writes min(count, capacity) new handles into `out` and returns the count (capacity 0
+/// counts), or -1 on error.
+LADE_EXTERN int32_t lade_model_tensors(lade_model* m, int32_t which, lade_tensor** out,
+                                       int32_t capacity);
+
 /// Writes parameters and buffers to `path` (libtorch's archive format).
 LADE_EXTERN int32_t lade_model_save(lade_model* m, const char* path);
 

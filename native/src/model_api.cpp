@@ -3,6 +3,8 @@
 // into the module's parameters), count and export parameters, save and load.
 #include "model_common.h"
 
+#include <algorithm>
+
 #ifdef LADE_WITH_CUDA
 #include <ATen/autocast_mode.h>
 #endif
@@ -232,6 +234,28 @@ LADE_EXTERN lade_tensor* lade_model_state_vector(lade_model* m, int32_t buffers)
       }
     }
     return torch::cat(parts);
+  });
+}
+
+LADE_EXTERN int32_t lade_model_tensors(lade_model* m, int32_t which, lade_tensor** out,
+                                       int32_t capacity) {
+  return guard_value<int32_t>(-1, [&] {
+    if (which < 1 || which > 3) {
+      throw std::invalid_argument("lade_model_tensors: `which` must be 1, 2 or 3");
+    }
+    if (capacity < 0 || (capacity > 0 && !out)) {
+      throw std::invalid_argument("lade_model_tensors: bad output array");
+    }
+    std::vector<torch::Tensor> all;
+    if (which & 1) {
+      for (const auto& p : M(m).net->parameters()) all.push_back(p.detach());
+    }
+    if (which & 2) {
+      for (const auto& b : M(m).net->buffers()) all.push_back(b.detach());
+    }
+    const auto n = static_cast<int32_t>(all.size());
+    for (int32_t i = 0; i < std::min(n, capacity); i++) out[i] = wrap(all[static_cast<size_t>(i)]);
+    return n;
   });
 }
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Model } from "../../lib/models/mod.ts";
 import { SGD } from "../../lib/train/optimizer.ts";
 import { manualSeed } from "../../lib/torch/device.ts";
-import { noGrad, randn, tensor } from "../../lib/torch/create.ts";
+import { full, noGrad, randn, tensor } from "../../lib/torch/create.ts";
 import { liveTensors, scope } from "../../lib/torch/memory.ts";
 
 // Parameter counts by hand: conv k*k*in*out (no bias), batch norm 2*ch, linear in*out+out.
@@ -149,4 +149,31 @@ Deno.test("unknown architecture is a usage error", () => {
     () => Model.create({ arch: "vgg" as "cnn28", classes: 2, inChannels: 1 }),
     /unknown architecture 'vgg'/,
   );
+});
+
+Deno.test("tensors(): the parameters and buffers themselves, in place (after SGD's flat buffers too)", () => {
+  manualSeed(3);
+  using model = Model.create({ arch: "cnn28", classes: 10, inChannels: 1 });
+  using _sgd = new SGD(model, { lr: 0.1 });
+  const params = model.tensors("parameters");
+  const buffers = model.tensors("buffers");
+  const all = model.tensors();
+  try {
+    assert.equal(params.reduce((n, t) => n + t.numel, 0), model.numParams);
+    // Three batch norms: running mean, running variance and a step counter each.
+    assert.equal(buffers.length, 9);
+    assert.ok(buffers.some((b) => b.dtype === "int64"));
+    assert.equal(all.length, params.length + buffers.length);
+    // Writing through a handle changes the model.
+    scope(() =>
+      noGrad(() => {
+        for (const t of params) t.copy_(full([], 0.25));
+        for (const t of buffers) t.copy_(full([], 2, { dtype: t.dtype }));
+      })
+    );
+    using state = model.stateVector(true);
+    assert.ok(state.toList().every((v) => v === 0.25 || v === 2));
+  } finally {
+    for (const t of [...params, ...buffers, ...all]) t.dispose();
+  }
 });
