@@ -61,6 +61,15 @@ export interface LoaderOptions {
    * at most a quarter of its free memory (and 4 GiB); never for image files.
    */
   resident?: boolean | "auto";
+  /**
+   * Data-parallel training: which part of every batch this process prepares,
+   * given the batch's length (lib/dist's `shareRange` for this rank).
+   * `batchSize` stays the global batch and `batchesPerEpoch` counts global
+   * batches; each batch yields only this share, with the augmentation draws
+   * of its global positions, so the ranks' shares concatenated in rank order
+   * are the unsharded batch, bit for bit.
+   */
+  shard?: (batchLength: number) => { start: number; length: number };
 }
 
 /** The most device memory "auto" residence gives the images. */
@@ -103,8 +112,11 @@ export class BatchLoader extends NativeHandle {
   readonly resident: boolean = false;
   readonly #set: ImageSet;
   readonly #base: Int32Array;
-  readonly #opts: Required<Omit<LoaderOptions, "workers" | "prefetch" | "pad" | "resident">>;
+  readonly #opts: Required<
+    Omit<LoaderOptions, "workers" | "prefetch" | "pad" | "resident" | "shard">
+  >;
   readonly #prefetch: number;
+  readonly #shard: LoaderOptions["shard"];
   #nextSeq = 0;
 
   /** A loader over `set`, normalised with `splits.mean` and `splits.std`. */
@@ -115,6 +127,7 @@ export class BatchLoader extends NativeHandle {
     if (!SAMPLERS.includes(sampler)) {
       throw new InputError("sampler", `unknown sampler '${sampler}' (use ${SAMPLERS.join(", ")})`);
     }
+    this.#shard = opts.shard;
     this.#opts = {
       batchSize,
       train: opts.train,
@@ -242,8 +255,21 @@ export class BatchLoader extends NativeHandle {
     try {
       for (let b = 0; b < batches; b++) {
         while (submitted < Math.min(batches, b + this.#prefetch)) {
-          const start = submitted * batchSize;
-          const slice = base.subarray(start, Math.min(base.length, start + batchSize));
+          let start = submitted * batchSize;
+          let slice = base.subarray(start, Math.min(base.length, start + batchSize));
+          if (this.#shard !== undefined) {
+            const share = this.#shard(slice.length);
+            if (
+              !Number.isInteger(share.start) || !Number.isInteger(share.length) ||
+              share.start < 0 || share.length < 1 || share.start + share.length > slice.length
+            ) {
+              throw new RangeError(
+                `shard of a batch of ${slice.length}: [${share.start}, +${share.length}) is empty or outside it`,
+              );
+            }
+            start += share.start;
+            slice = slice.subarray(share.start, share.start + share.length);
+          }
           checkStatus(
             lib.lade_data_loader_submit(
               handle,

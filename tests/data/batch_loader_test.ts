@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { BatchLoader } from "../../lib/data/batch_loader.ts";
 import { TensorImageSet } from "../../lib/data/image_set.ts";
 import { epochOrder } from "../../lib/data/sampler.ts";
+import { shareRange } from "../../lib/dist/shard.ts";
 import { tensor } from "../../lib/torch/create.ts";
 import { makeImages, pixel } from "./fixtures.ts";
 
@@ -266,4 +267,31 @@ Deno.test("auto residence keeps the images on the host when the device is a CPU"
   const norm = { mean: [0, 0, 0], std: [1, 1, 1] };
   using auto = new BatchLoader(set, norm, { batchSize: 2, train: true, device: "cpu", seed: 0 });
   assert.equal(auto.resident, false);
+});
+
+Deno.test("sharded batches: the ranks' shares, concatenated in rank order, are the batch, bit for bit", async () => {
+  using set = smallSet(23, 3, S);
+  const norm = { mean: [0.3, 0.4, 0.5], std: [0.7, 0.6, 0.5] };
+  for (const resident of [false, true]) {
+    const opts = { batchSize: 6, train: true, device: "cpu" as const, seed: 5, pad: 2, resident };
+    using whole = new BatchLoader(set, norm, opts);
+    const expected = await collect(whole, 2);
+    for (const worldSize of [2, 3]) {
+      const shares: Awaited<ReturnType<typeof collect>>[] = [];
+      for (let rank = 0; rank < worldSize; rank++) {
+        using loader = new BatchLoader(set, norm, {
+          ...opts,
+          shard: (n) => shareRange(n, rank, worldSize),
+        });
+        // batchesPerEpoch counts global batches.
+        assert.equal(loader.batchesPerEpoch, whole.batchesPerEpoch);
+        shares.push(await collect(loader, 2));
+      }
+      const joined = expected.map((_, b) => ({
+        images: shares.flatMap((s) => s[b].images),
+        labels: shares.flatMap((s) => s[b].labels),
+      }));
+      assert.deepEqual(joined, expected, `resident ${resident}, ${worldSize} ranks`);
+    }
+  }
 });
