@@ -20,12 +20,14 @@ export {
   availableBackends,
   type Backend,
   BACKENDS,
+  checkBackend,
   DEFAULT_BUCKET_BYTES,
   DEFAULT_TIMEOUT_SECONDS,
   defaultBackend,
   parseBackend,
   ProcessGroup,
   type ProcessGroupOptions,
+  resolveBackend,
 } from "./process_group.ts";
 export { allGatherBatch, allReduceGradients, type GradientReduction } from "./collectives.ts";
 export { localBatchSize, rankShare, shareRange, shareSizes } from "./shard.ts";

@@ -53,6 +53,37 @@ export function defaultBackend(device: Device): Backend {
   return device.startsWith("cuda") ? "nccl" : "gloo";
 }
 
+/**
+ * Checks that this build can run `backend` on `device` (an InputError for
+ * `backend` otherwise: one this build lacks, nccl without CUDA, nccl for a
+ * CPU device).
+ */
+export function checkBackend(backend: Backend, device?: Device): void {
+  const available = availableBackends();
+  if (!available.includes(backend)) {
+    const others = available.length > 0 ? `; use ${available.join(" or ")}` : "";
+    throw new InputError(
+      "backend",
+      backend === "nccl"
+        ? `nccl needs a CUDA build of libtorch with NCCL, and this one has neither${others}`
+        : `${backend} is not in this build of lade's native library${others}`,
+    );
+  }
+  if (backend === "nccl" && device !== undefined && !device.startsWith("cuda")) {
+    throw new InputError("backend", `nccl runs on CUDA devices, not '${device}'; use gloo`);
+  }
+}
+
+/**
+ * The backend a rank on `device` uses: `name` when given (checked with
+ * `checkBackend`), else nccl on CUDA and gloo on the CPU.
+ */
+export function resolveBackend(name: string | undefined, device: Device): Backend {
+  const backend = name === undefined ? defaultBackend(device) : parseBackend(name);
+  checkBackend(backend, device);
+  return backend;
+}
+
 /** What `ProcessGroup.create` needs. */
 export interface ProcessGroupOptions {
   /** gloo or nccl (see `defaultBackend`). */
@@ -133,16 +164,7 @@ export class ProcessGroup extends NativeHandle {
         `must be a positive number of seconds (got ${timeout})`,
       );
     }
-    const available = availableBackends();
-    if (!available.includes(backend)) {
-      const others = available.length > 0 ? `; use ${available.join(" or ")}` : "";
-      throw new InputError(
-        "backend",
-        backend === "nccl"
-          ? `nccl needs a CUDA build of libtorch with NCCL, and this one has neither${others}`
-          : `${backend} is not in this build of lade's native library${others}`,
-      );
-    }
+    checkBackend(backend);
     let deviceIndex = -1;
     if (backend === "nccl") {
       const device = o.device ?? "cuda:0";
