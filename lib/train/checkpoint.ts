@@ -62,6 +62,12 @@ export interface CheckpointState {
   classes: number;
   /** Class names of the dataset. */
   classNames: string[];
+  /**
+   * Ranks that trained the run up to here (absent before distributed
+   * training: 1). A resumed run may use another number of ranks: the global
+   * sample order does not depend on it.
+   */
+  worldSize?: number;
 }
 
 /** The manifest: the state, where the archives are, and their digests. */

@@ -13,12 +13,14 @@ import type { Device } from "../torch/device.ts";
 /**
  * Logits [N, classes] (float32, CPU) of every sample of `set` in order, in
  * eval mode without gradients; the model is put back in its previous mode.
+ * With `onDevice`, the logits stay on `device` (data-parallel evaluation
+ * gathers them there).
  */
 export async function predictLogits(
   model: Model,
   set: ImageSet,
   splits: Pick<DataSplits, "mean" | "std">,
-  opts: { device: Device; batchSize: number },
+  opts: { device: Device; batchSize: number; onDevice?: boolean },
 ): Promise<Tensor> {
   const wasTraining = model.training;
   model.eval();
@@ -40,7 +42,10 @@ export async function predictLogits(
       }
     }
     if (parts.length === 0) throw new RangeError("cannot predict an empty image set");
-    return scope(() => (parts.length === 1 ? parts[0] : cat(parts, 0)).to("cpu").clone());
+    return scope(() => {
+      const all = parts.length === 1 ? parts[0] : cat(parts, 0);
+      return (opts.onDevice ? all : all.to("cpu")).clone();
+    });
   } finally {
     for (const p of parts) p.dispose();
     loader.dispose();

@@ -5,6 +5,10 @@
  * step, each inside scope() so no tensor handle outlives its step), evaluate,
  * write metrics and a checkpoint.
  *
+ * As one rank of a distributed job (`TrainOptions.distributed`), the same
+ * loop runs on every rank over its share of each global batch, with the
+ * collectives of data_parallel.ts; only rank 0 writes the run directory.
+ *
  * @module
  */
 
@@ -24,6 +28,7 @@ import { createLoss } from "../losses/mod.ts";
 import { type Architecture, defaultArchitecture, Model, type Precision } from "../models/mod.ts";
 import { setCudnnBenchmark, useSideStream } from "../torch/cuda.ts";
 import { checkDevice, type Device, manualSeed, setNumThreads } from "../torch/device.ts";
+import { tensor } from "../torch/create.ts";
 import type { Tensor } from "../torch/tensor.ts";
 import { predictLogits } from "./predict_logits.ts";
 import { loadCheckpoint, type RunningSums, saveCheckpoint } from "./checkpoint.ts";
@@ -33,6 +38,13 @@ import { SGD } from "./optimizer.ts";
 import { formatDuration, Progress } from "./progress.ts";
 import { learningRate } from "./schedule.ts";
 import { TrainStep } from "./step.ts";
+import {
+  checkGlobalBatch,
+  DataParallel,
+  type DistributedOptions,
+  rankDevice,
+  rankThreads,
+} from "./data_parallel.ts";
 
 /** The resolved configuration's file name inside a run directory. */
 export const CONFIG_FILE = "config.yaml";
@@ -55,6 +67,19 @@ export interface TrainOptions {
   tty?: boolean;
   /** Receives warnings, such as the images the dataset skipped (default: ignored). */
   onWarning?: (message: string) => void;
+  /**
+   * Train as one rank of a distributed job (data-parallel; see
+   * data_parallel.ts). Every rank calls train() with the same config; the
+   * run directory is written by rank 0 only, and a resumed run reads it on
+   * every rank.
+   */
+  distributed?: DistributedOptions;
+  /**
+   * Return the final model's logits on the whole test split
+   * (`TrainResult.test`), for a caller that evaluates them further (the
+   * shift grid) without predicting again.
+   */
+  keepTestLogits?: boolean;
 }
 
 /**
@@ -86,6 +111,15 @@ export interface TrainResult {
   final?: TestAccuracy;
   /** Number of model parameters. */
   params: number;
+  /** This process's rank and the number of ranks (0 and 1 outside a distributed job). */
+  rank: number;
+  worldSize: number;
+  /**
+   * With `keepTestLogits`, after a finished run: logits [N, classes]
+   * (float32, CPU; the caller disposes them) of the whole test split in file
+   * order, with its labels, the training counts and the class names.
+   */
+  test?: { logits: Tensor; labels: Int32Array; trainCounts: number[]; classNames: string[] };
 }
 
 /** The architecture a config asks for, resolved against the data. */
@@ -178,32 +212,52 @@ const pct = (x: number | null | undefined) =>
 /** Trains (or continues) one run as `config` describes. */
 export async function train(config: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
   // ---- set up
-  setNumThreads(config.threads > 0 ? config.threads : navigator.hardwareConcurrency);
-  const device = useDevice(config.device);
+  const dist = opts.distributed;
+  setNumThreads(
+    config.threads > 0
+      ? config.threads
+      : dist
+      ? rankThreads(dist.env)
+      : navigator.hardwareConcurrency,
+  );
+  const device = useDevice(dist ? rankDevice(config.device, dist.env) : config.device);
+  // A distributed run joins its process group before the (slow) data: a
+  // configuration every rank rejects fails on every rank at once.
+  if (dist) checkGlobalBatch(config.train.batch_size, dist.env.worldSize);
+  using dp = dist ? DataParallel.create(dist, device) : undefined;
   const data = await loadConfigDataset(config, { onWarning: opts.onWarning });
   // The uniform test set: the same number of test images of every class.
-  const testSet = data.test.subset(shiftIndices(data.test.labels, data.trainCounts, "uniform"));
+  const uniform = shiftIndices(data.test.labels, data.trainCounts, "uniform");
+  const testSet = data.test.subset(uniform);
   try {
-    return await trainWith(data, testSet, device, config, opts);
+    return await trainWith({ data, testSet, uniform, device, config, opts, dp });
   } finally {
     testSet.dispose();
     data.dispose();
   }
 }
 
-async function trainWith(
-  data: DataSplits,
-  testSet: ImageSet,
-  device: Device,
-  config: TrainConfig,
-  opts: TrainOptions,
-): Promise<TrainResult> {
+/** What set-up hands to the training proper. */
+interface SetUp {
+  data: DataSplits;
+  /** The uniform test set, and its positions in the test split. */
+  testSet: ImageSet;
+  uniform: Int32Array;
+  device: Device;
+  config: TrainConfig;
+  opts: TrainOptions;
+  /** This rank's side of a distributed job. */
+  dp: DataParallel | undefined;
+}
+
+async function trainWith(s: SetUp): Promise<TrainResult> {
+  const { data, device, config, opts, dp } = s;
   const arch = resolveArchitecture(config, data.train.imageSize);
 
   manualSeed(config.seed);
   const onCuda = device !== "cpu";
   const precision = resolvePrecision(config, onCuda);
-  const cudaGraphs = resolveCudaGraphs(config, onCuda);
+  const cudaGraphs = resolveCudaGraphs(config, onCuda, dp?.worldSize ?? 1, opts.onWarning);
   using model = Model.create({
     arch,
     classes: data.classes,
@@ -240,6 +294,8 @@ async function trainWith(
     sampler: config.train.sampler,
     // A last batch of one sample would break batch norm; the epoch order changes every epoch.
     dropLast: true,
+    // Each rank prepares its share of every global batch.
+    ...(dp ? { shard: dp.shard() } : {}),
   });
   const batches = loader.batchesPerEpoch;
   if (batches === 0) {
@@ -262,13 +318,11 @@ async function trainWith(
       device,
       cudaGraphs,
       onWarning: opts.onWarning,
+      ...(dp ? dp.stepHooks(optimizer) : {}),
     });
     return await runEpochs({
-      data,
-      testSet,
-      device,
+      ...s,
       config: { ...config, model: { ...config.model, arch } },
-      opts,
       model,
       optimizer,
       step,
@@ -291,22 +345,34 @@ function resolvePrecision(config: TrainConfig, onCuda: boolean): Precision {
   return p;
 }
 
-/** Whether to replay steps as CUDA graphs. */
-function resolveCudaGraphs(config: TrainConfig, onCuda: boolean): boolean {
+/**
+ * Whether to replay steps as CUDA graphs. Not with more than one rank: the
+ * gather and the all-reduce of a step are not captured in the graph yet, so
+ * the steps run eagerly (a warning when "on" asked for graphs).
+ */
+function resolveCudaGraphs(
+  config: TrainConfig,
+  onCuda: boolean,
+  worldSize: number,
+  onWarning?: (message: string) => void,
+): boolean {
   const g = config.train.cuda_graphs;
   if (g === "on" && !onCuda) {
     throw new InputError("train.cuda_graphs", "CUDA graphs need a CUDA device");
+  }
+  if (worldSize > 1) {
+    if (g === "on") {
+      onWarning?.(
+        "CUDA graphs are off with more than one rank (a step's collectives are not captured yet)",
+      );
+    }
+    return false;
   }
   return g === "on" || (g === "auto" && onCuda);
 }
 
 /** What the epoch loop works with. */
-interface EpochsContext {
-  data: DataSplits;
-  testSet: ImageSet;
-  device: Device;
-  config: TrainConfig;
-  opts: TrainOptions;
+interface EpochsContext extends SetUp {
   model: Model;
   optimizer: SGD;
   step: TrainStep;
@@ -316,7 +382,7 @@ interface EpochsContext {
 }
 
 async function runEpochs(c: EpochsContext): Promise<TrainResult> {
-  const { data, testSet, device, config: resolved, opts, model, optimizer, step, loader } = c;
+  const { data, testSet, device, config: resolved, opts, model, optimizer, step, loader, dp } = c;
   const config = resolved;
   const log = opts.log ?? (() => {});
   const stop = opts.stop ?? { requested: false };
@@ -325,21 +391,34 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
   const arch = resolved.model.arch;
   const m = resolved.method;
   const batches = loader.batchesPerEpoch;
+  const rank = dp?.rank ?? 0;
+  const worldSize = dp?.worldSize ?? 1;
+  // Only rank 0 writes the run directory.
+  const writer = rank === 0;
 
   // ---- a fresh run, or the state of the checkpoint
-  await Deno.mkdir(runDir, { recursive: true });
+  if (writer) await Deno.mkdir(runDir, { recursive: true });
   let start = { epoch: 0, step: 0 };
   let running: RunningSums = { loss: 0, correct: 0, seen: 0, seconds: 0 };
   let metrics: EpochMetrics[] = [];
   if (opts.resume) {
+    // Every rank reads the checkpoint (the run directory must be visible to
+    // all of them). The global sample order depends on the seed, the epoch
+    // and the global batch only, so another world size continues it.
     const manifest = await loadCheckpoint(runDir, model, optimizer, true);
     start = { epoch: manifest.epoch, step: manifest.step };
     running = manifest.running;
     metrics = (await readMetrics(runDir)).filter((x) => x.epoch <= manifest.epoch);
-    log(`resuming ${runDir} at epoch ${start.epoch + 1}, step ${start.step}`);
-  } else {
+    const before = manifest.worldSize ?? 1;
+    log(
+      `resuming ${runDir} at epoch ${start.epoch + 1}, step ${start.step}` +
+        (before !== worldSize ? ` (written by ${before} rank(s), continued by ${worldSize})` : ""),
+    );
+  } else if (writer) {
     await writeFileAtomic(`${runDir}/${CONFIG_FILE}`, configToYaml(resolved));
   }
+  // Every rank starts from rank 0's weights and statistics.
+  dp?.broadcastModel(model, "all");
   const checkpointState = (epoch: number, step: number, sums: RunningSums) => ({
     epoch,
     step,
@@ -350,144 +429,214 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
     inChannels: data.train.channels,
     classes: data.classes,
     classNames: data.classNames,
+    worldSize,
   });
   log(
     `${data.name}: ${data.train.size} training images, ${data.classes} classes; ${arch} ` +
       `(${model.numParams.toLocaleString("en-US")} parameters) on ${device}` +
       (device === "cpu" ? "" : ` (${c.precision}${c.cudaGraphs ? ", CUDA graphs" : ""})`) +
-      `; ${m.name}; ${epochs} epochs of ${batches} batches`,
+      `; ${m.name}; ${epochs} epochs of ${batches} batches` +
+      (dp
+        ? `; ${worldSize} ranks (${dp.pg.backend}), ` +
+          `${config.train.batch_size / worldSize} samples of each batch of ` +
+          `${config.train.batch_size} a rank`
+        : ""),
   );
 
-  let final: TestAccuracy | undefined;
-  for (let epoch = start.epoch; epoch < epochs; epoch++) {
-    // ---- one epoch
-    const lr = learningRate(config.train.schedule, config.train.lr, epoch, epochs);
-    optimizer.lr = lr;
-    model.train();
-    const skip = epoch === start.epoch ? start.step : 0;
-    if (skip === 0) running = { loss: 0, correct: 0, seen: 0, seconds: 0 };
-    // The step sums loss and accuracy on the device; they are read (which
-    // waits for the device) about once a second and at the end of the epoch.
-    step.sums.set(running);
-    const progress = new Progress(`epoch ${epoch + 1}/${epochs}`, batches, opts.tty ?? false, log);
-    const ctx = { epoch, epochs };
-    const begun = performance.now();
-    const before = { seen: running.seen, seconds: running.seconds };
-    let lastRead = begun;
-    const readSums = (stepsDone: number): void => {
-      const sums = step.sums.read();
-      const now = performance.now();
-      if (sums.nonFinite > 0) {
-        throw new LadeError(
-          `training diverged: the loss became NaN or infinite in epoch ${epoch + 1} ` +
-            `(by step ${stepsDone} of ${batches}); the last checkpoint is intact`,
-        );
-      }
-      running.loss = sums.loss;
-      running.correct = sums.correct;
-      running.seconds = before.seconds + (now - begun) / 1000;
-      lastRead = now;
-      progress.update(
-        stepsDone,
-        running.loss / running.seen,
-        (running.seen - before.seen) / ((now - begun) / 1000),
-        (now - begun) / 1000 / Math.max(1, stepsDone - skip),
+  // Logits of the test split (sharded over the ranks in a distributed run):
+  // the uniform test set's, or with `full` the whole split's.
+  const predictTest = (full: boolean): Promise<Tensor> => {
+    const set = full ? data.test : testSet;
+    const o = { device, batchSize: config.train.eval_batch_size };
+    return dp ? dp.predictLogits(model, set, data, o) : predictLogits(model, set, data, o);
+  };
+  // The uniform accuracy, and with `keepTestLogits` after the last epoch the
+  // whole split's logits (whose uniform rows give the same accuracy).
+  let kept: Tensor | undefined;
+  const evaluateTest = async (keep: boolean): Promise<TestAccuracy> => {
+    if (!keep) {
+      using logits = await predictTest(false);
+      return testAccuracy(logits, testSet.labels, data.trainCounts);
+    }
+    kept?.dispose();
+    kept = await predictTest(true);
+    using rows = tensor(c.uniform, [c.uniform.length], "int64");
+    using logits = kept.indexSelect(0, rows);
+    return testAccuracy(logits, testSet.labels, data.trainCounts);
+  };
+  const keepLogits = opts.keepTestLogits ?? false;
+
+  try {
+    let final: TestAccuracy | undefined;
+    for (let epoch = start.epoch; epoch < epochs; epoch++) {
+      // ---- one epoch
+      const lr = learningRate(config.train.schedule, config.train.lr, epoch, epochs);
+      optimizer.lr = lr;
+      model.train();
+      const skip = epoch === start.epoch ? start.step : 0;
+      if (skip === 0) running = { loss: 0, correct: 0, seen: 0, seconds: 0 };
+      // The step sums loss and accuracy on the device; they are read (which
+      // waits for the device) about once a second and at the end of the epoch.
+      step.sums.set(running);
+      const progress = new Progress(
+        `epoch ${epoch + 1}/${epochs}`,
+        batches,
+        opts.tty ?? false,
+        log,
       );
-    };
-    let done = 0;
-    for await (const batch of loader.epoch(epoch)) {
-      // A resumed epoch replays the same batches; those already done are skipped.
-      if (done < skip) {
+      const ctx = { epoch, epochs };
+      const begun = performance.now();
+      const before = { seen: running.seen, seconds: running.seconds };
+      let lastRead = begun;
+      const readSums = (stepsDone: number): void => {
+        const sums = step.sums.read();
+        const now = performance.now();
+        if (sums.nonFinite > 0) {
+          throw new LadeError(
+            `training diverged: the loss became NaN or infinite in epoch ${epoch + 1} ` +
+              `(by step ${stepsDone} of ${batches}); the last checkpoint is intact`,
+          );
+        }
+        running.loss = sums.loss;
+        running.correct = sums.correct;
+        running.seconds = before.seconds + (now - begun) / 1000;
+        lastRead = now;
+        progress.update(
+          stepsDone,
+          running.loss / running.seen,
+          (running.seen - before.seen) / ((now - begun) / 1000),
+          (now - begun) / 1000 / Math.max(1, stepsDone - skip),
+        );
+      };
+      // With several ranks, the sums are read and a stop is settled at steps
+      // every rank agrees on (about once a second, and at the epoch's end):
+      // every rank stops after the same step.
+      let nextAgreement = skip + 1;
+      let stopAgreed = false;
+      const agree = (stepsDone: number): void => {
+        readSums(stepsDone);
+        const perStep = (performance.now() - begun) / Math.max(1, stepsDone - skip);
+        const proposal = Math.min(10_000, Math.max(1, Math.round(1000 / Math.max(perStep, 0.01))));
+        const a = dp!.agree(stop.requested, proposal);
+        stopAgreed = a.stop;
+        nextAgreement = stepsDone + a.every;
+      };
+      // Samples a step adds: the global batch (every rank's loss sees all of it).
+      const globalBatch = config.train.batch_size;
+      let done = 0;
+      for await (const batch of loader.epoch(epoch)) {
+        // A resumed epoch replays the same batches; those already done are skipped.
+        if (done < skip) {
+          batch.dispose();
+          done++;
+          continue;
+        }
+        step.run(batch.images, batch.labels, ctx);
+        running.seen += dp ? globalBatch : batch.labels.shape[0];
         batch.dispose();
         done++;
-        continue;
+        if (dp) {
+          if (done === nextAgreement || done === batches) agree(done);
+        } else if (done === batches || performance.now() - lastRead >= 1000) {
+          readSums(done);
+        }
+        opts.onStep?.(epoch, done - 1);
+        const stopNow = dp ? stopAgreed : stop.requested;
+        if (stopNow && done < batches) {
+          if (!dp) readSums(done);
+          if (writer) {
+            await saveCheckpoint(runDir, model, optimizer, checkpointState(epoch, done, running));
+          }
+          progress.done(
+            `interrupted in epoch ${epoch + 1} after step ${done}; checkpoint written`,
+          );
+          return result(true, epoch, done);
+        }
       }
-      step.run(batch.images, batch.labels, ctx);
-      running.seen += batch.labels.shape[0];
-      batch.dispose();
-      done++;
-      if (done === batches || performance.now() - lastRead >= 1000) readSums(done);
-      opts.onStep?.(epoch, done - 1);
-      if (stop.requested && done < batches) {
-        readSums(done);
-        await saveCheckpoint(runDir, model, optimizer, checkpointState(epoch, done, running));
-        progress.done(`interrupted in epoch ${epoch + 1} after step ${done}; checkpoint written`);
-        return { runDir, interrupted: true, epoch, step: done, metrics, params: model.numParams };
+
+      // ---- end of epoch: evaluate, record, checkpoint
+      const last = epoch === epochs - 1;
+      const every = config.train.eval_every;
+      let test: TestAccuracy | undefined;
+      if (last || (every > 0 && (epoch + 1) % every === 0)) {
+        test = await evaluateTest(last && keepLogits);
+      }
+      const record: EpochMetrics = {
+        epoch: epoch + 1,
+        loss: running.loss / running.seen,
+        lr,
+        train_acc: (100 * running.correct) / running.seen,
+        images_per_sec: running.seen / running.seconds,
+        seconds: running.seconds,
+        ...(test && {
+          test_top1: test.top1,
+          test_many: test.many,
+          test_medium: test.medium,
+          test_few: test.few,
+        }),
+        time: new Date().toISOString(),
+      };
+      metrics.push(record);
+      if (writer) {
+        await writeMetrics(runDir, metrics);
+        await saveCheckpoint(
+          runDir,
+          model,
+          optimizer,
+          checkpointState(epoch + 1, 0, { loss: 0, correct: 0, seen: 0, seconds: 0 }),
+        );
+      }
+      progress.done(
+        `epoch ${epoch + 1}/${epochs}  loss ${record.loss.toFixed(4)}  lr ${lr.toPrecision(3)}  ` +
+          `train ${pct(record.train_acc)}  test ${pct(test?.top1)}  ` +
+          `${record.images_per_sec.toFixed(0)} img/s  ${formatDuration(record.seconds)}`,
+      );
+      if (last) final = test;
+      if ((dp ? stopAgreed : stop.requested) && !last) {
+        log(`interrupted after epoch ${epoch + 1}; checkpoint written`);
+        return result(true, epoch + 1, 0);
       }
     }
 
-    // ---- end of epoch: evaluate, record, checkpoint
-    const last = epoch === epochs - 1;
-    const every = config.train.eval_every;
-    let test: TestAccuracy | undefined;
-    if (last || (every > 0 && (epoch + 1) % every === 0)) {
-      using logits = await predictLogits(model, testSet, data, {
-        device,
-        batchSize: config.train.eval_batch_size,
-      });
-      test = testAccuracy(logits, testSet.labels, data.trainCounts);
+    // A run resumed after its last epoch evaluates again rather than reporting nothing.
+    if (final === undefined) final = await evaluateTest(keepLogits);
+    if (writer) {
+      await writeFileAtomic(
+        `${runDir}/${RESULT_FILE}`,
+        JSON.stringify({ uniform: final, test_images: testSet.size, epochs }, null, 1) + "\n",
+      );
     }
-    const record: EpochMetrics = {
-      epoch: epoch + 1,
-      loss: running.loss / running.seen,
-      lr,
-      train_acc: (100 * running.correct) / running.seen,
-      images_per_sec: running.seen / running.seconds,
-      seconds: running.seconds,
-      ...(test && {
-        test_top1: test.top1,
-        test_many: test.many,
-        test_medium: test.medium,
-        test_few: test.few,
-      }),
-      time: new Date().toISOString(),
-    };
-    metrics.push(record);
-    await writeMetrics(runDir, metrics);
-    await saveCheckpoint(
-      runDir,
-      model,
-      optimizer,
-      checkpointState(epoch + 1, 0, { loss: 0, correct: 0, seen: 0, seconds: 0 }),
-    );
-    progress.done(
-      `epoch ${epoch + 1}/${epochs}  loss ${record.loss.toFixed(4)}  lr ${lr.toPrecision(3)}  ` +
-        `train ${pct(record.train_acc)}  test ${pct(test?.top1)}  ` +
-        `${record.images_per_sec.toFixed(0)} img/s  ${formatDuration(record.seconds)}`,
-    );
-    if (last) final = test;
-    if (stop.requested && !last) {
-      log(`interrupted after epoch ${epoch + 1}; checkpoint written`);
-      return {
-        runDir,
-        interrupted: true,
-        epoch: epoch + 1,
-        step: 0,
-        metrics,
-        params: model.numParams,
+    const out = result(false, epochs, 0, final);
+    if (kept !== undefined) {
+      out.test = {
+        logits: kept,
+        labels: data.test.labels.slice(),
+        trainCounts: [...data.trainCounts],
+        classNames: [...data.classNames],
       };
     }
+    kept = undefined;
+    return out;
+  } finally {
+    kept?.dispose();
   }
 
-  // A run resumed after its last epoch evaluates again rather than reporting nothing.
-  if (final === undefined) {
-    using logits = await predictLogits(model, testSet, data, {
-      device,
-      batchSize: config.train.eval_batch_size,
-    });
-    final = testAccuracy(logits, testSet.labels, data.trainCounts);
+  function result(
+    interrupted: boolean,
+    epoch: number,
+    stepDone: number,
+    final?: TestAccuracy,
+  ): TrainResult {
+    return {
+      runDir,
+      interrupted,
+      epoch,
+      step: stepDone,
+      metrics,
+      ...(final ? { final } : {}),
+      params: model.numParams,
+      rank,
+      worldSize,
+    };
   }
-  await writeFileAtomic(
-    `${runDir}/${RESULT_FILE}`,
-    JSON.stringify({ uniform: final, test_images: testSet.size, epochs }, null, 1) + "\n",
-  );
-  return {
-    runDir,
-    interrupted: false,
-    epoch: epochs,
-    step: 0,
-    metrics,
-    final,
-    params: model.numParams,
-  };
 }
