@@ -140,12 +140,16 @@ export async function launchLocal(options: LaunchOptions): Promise<LaunchResult>
       // Already gone.
     }
   };
-  /** SIGTERM every rank still running, then SIGKILL those that outlive the grace period. */
+  /**
+   * SIGTERM every rank still running (and SIGCONT, so that a stopped rank
+   * receives it), then SIGKILL those that outlive the grace period.
+   */
   const terminateAll = () => {
     for (let r = 0; r < n; r++) {
       if (exits[r] !== undefined || terminated.has(r)) continue;
       terminated.add(r);
       kill(r, "SIGTERM");
+      kill(r, "SIGCONT");
     }
     killTimers.push(setTimeout(() => {
       for (let r = 0; r < n; r++) kill(r, "SIGKILL");
