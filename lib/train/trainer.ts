@@ -509,14 +509,17 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
         );
       };
       // With several ranks, the sums are read and a stop is settled at steps
-      // every rank agrees on (about once a second, and at the epoch's end):
-      // every rank stops after the same step.
+      // every rank agrees on (about once a second, at least 8 times an epoch,
+      // and at its end): every rank stops after the same step.
       let nextAgreement = skip + 1;
       let stopAgreed = false;
       const agree = (stepsDone: number): void => {
         readSums(stepsDone);
         const perStep = (performance.now() - begun) / Math.max(1, stepsDone - skip);
-        const proposal = Math.min(10_000, Math.max(1, Math.round(1000 / Math.max(perStep, 0.01))));
+        const proposal = Math.min(
+          Math.ceil(batches / 8),
+          Math.max(1, Math.round(1000 / Math.max(perStep, 0.01))),
+        );
         const a = dp!.agree(stop.requested, proposal);
         stopAgreed = a.stop;
         nextAgreement = stepsDone + a.every;
