@@ -10,7 +10,7 @@ import { dataInspectCommand } from "./lib/cli/data_inspect.ts";
 import { infoCommand } from "./lib/cli/info.ts";
 import { evaluateCommand } from "./lib/cli/evaluate.ts";
 import { estimatePriorCommand } from "./lib/cli/estimate_prior.ts";
-import { METHODS, methodsHelp, trainCommand } from "./lib/cli/train.ts";
+import { distributedHelp, METHODS, methodsHelp, trainCommand } from "./lib/cli/train.ts";
 import { VERSION } from "./lib/version.ts";
 
 /**
@@ -99,7 +99,19 @@ export function buildProgram(): Command {
     .option("--seed <s>", "seed of the long tail, the initial weights and the batches")
     .option("--out <dir>", "run directory (default: runs/<dataset>_<method>_<time>)")
     .option("--resume <dir>", "continue the run in <dir> from its checkpoint")
-    .addHelpText("after", methodsHelp())
+    .option(
+      "--nproc-per-node <n>",
+      "start n local ranks of this command, data-parallel (--batch-size stays the global batch)",
+    )
+    .option(
+      "--backend <name>",
+      "distributed: gloo or nccl (default: nccl on CUDA, gloo on the CPU)",
+    )
+    .option(
+      "--dist-timeout <s>",
+      "distributed: seconds a rank waits for a hung peer or the rendezvous (default 120)",
+    )
+    .addHelpText("after", methodsHelp() + distributedHelp())
     .action((options) => trainCommand(options));
   // (end of train command)
 

@@ -10,7 +10,13 @@
 import { join } from "node:path";
 import { UsageError } from "./errors.ts";
 import { evaluateGrid, shiftNames } from "../eval/grid.ts";
-import { hasSourceData, type InputOptions, loadPredictions, loadSourceData } from "./inputs.ts";
+import {
+  hasSourceData,
+  type InputOptions,
+  type LoadedPredictions,
+  loadPredictions,
+  loadSourceData,
+} from "./inputs.ts";
 import { writeNpy } from "../eval/npy.ts";
 import { formatGrid } from "../eval/grid_table.ts";
 import { writeReport } from "../eval/report.ts";
@@ -109,12 +115,19 @@ export async function exportNpy(
   });
 }
 
-/** Runs `evaluate`. */
-export async function evaluateCommand(options: EvaluateOptions): Promise<void> {
+/**
+ * Runs `evaluate`. `predictions`: the test predictions when the caller has
+ * them already (a distributed training run gathers them from its ranks);
+ * otherwise they are made as the options say. Either way they are disposed.
+ */
+export async function evaluateCommand(
+  options: EvaluateOptions,
+  predictions?: LoadedPredictions,
+): Promise<void> {
   const mode = parsePriorMode(options.prior);
   const emCalibration = parseEmCalibration(options.calibration);
   const names = shiftNames(options.shift ?? "uniform");
-  const preds = await loadPredictions(options);
+  const preds = predictions ?? await loadPredictions(options);
   let source: SourceData | undefined;
   try {
     const wantEm = mode === "em" || mode === "all";

@@ -46,6 +46,10 @@ export const PARAMETER_FLAGS: Readonly<Record<string, string>> = {
   config: "--config",
   out: "--out",
   resume: "--resume",
+  // distributed training
+  backend: "--backend",
+  timeoutSeconds: "--dist-timeout",
+  nprocPerNode: "--nproc-per-node",
   // evaluation
   run: "--run",
   runDir: "--run",

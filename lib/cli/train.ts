@@ -1,13 +1,23 @@
 /**
  * `lade train`: resolve the configuration (embedded default, recipe file,
  * flags), pick the run directory, train with Ctrl-C writing a checkpoint,
- * and print the result on the uniform test set.
+ * and print the result on the uniform test set and the shift grid.
+ *
+ * Distributed: with `--nproc-per-node N` this process is a launcher that
+ * starts N ranks of itself (lib/dist/launcher.ts) and exits with the first
+ * failing rank's status; in a rank environment (the launcher's, torchrun's
+ * or Slurm's) it trains as one rank, and only rank 0 prints and writes.
  *
  * @module
  */
 
 import { printWarning, UsageError } from "./errors.ts";
 import { evaluateCommand } from "./evaluate.ts";
+import { parseRankEnv, type RankEnv } from "../dist/env.ts";
+import { launchLocal, watchLauncher } from "../dist/launcher.ts";
+import { DEFAULT_TIMEOUT_SECONDS, resolveBackend } from "../dist/process_group.ts";
+import { checkGlobalBatch, rankDevice } from "../train/data_parallel.ts";
+import { parseDevice } from "../torch/device.ts";
 import { METHOD_REGISTRY, METHODS } from "../losses/methods.ts";
 import { readManifest } from "../train/checkpoint.ts";
 import {
@@ -17,7 +27,7 @@ import {
   type TrainConfig,
   validateConfig,
 } from "../train/config.ts";
-import { train, type TrainResult } from "../train/trainer.ts";
+import { train, type TrainResult, useDevice } from "../train/trainer.ts";
 
 export { METHODS };
 
@@ -26,6 +36,21 @@ export function methodsHelp(): string {
   const width = Math.max(...METHODS.map((m) => m.length));
   return "\nMethods:\n" +
     METHOD_REGISTRY.map((m) => `  ${m.name.padEnd(width)}  ${m.help}`).join("\n");
+}
+
+/** How distributed training is started, for the help of `train`. */
+export function distributedHelp(): string {
+  return `
+
+Distributed (data-parallel; every rank sees its share of each global batch, the
+losses see the whole batch, gradients are summed; batch norm keeps per-rank
+batch statistics):
+  lade train --nproc-per-node 2 ...         ranks on this machine
+  torchrun --nproc-per-node 8 --nnodes 2 ... lade train ...   (RANK, WORLD_SIZE, MASTER_ADDR, ...)
+  srun lade train ...                        (SLURM_PROCID, SLURM_NTASKS, the first host)
+On CUDA each rank uses cuda:LOCAL_RANK. A rank that dies ends the others at once, one
+that hangs after --dist-timeout; --resume works with any number of ranks that divides
+the batch (the run directory must be visible to every rank).`;
 }
 
 /** The flags as commander hands them over (strings). */
@@ -45,7 +70,34 @@ export interface TrainCommandOptions {
   resume?: string;
   precision?: string;
   cudaGraphs?: string;
+  /** Start this many local ranks (data-parallel). */
+  nprocPerNode?: string;
+  /** gloo or nccl. */
+  backend?: string;
+  /** Seconds a rank waits for a peer. */
+  distTimeout?: string;
 }
+
+/** The flags a launcher hands on to its ranks (all but --nproc-per-node). */
+const FORWARDED: readonly [Exclude<keyof TrainCommandOptions, "nprocPerNode">, string][] = [
+  ["config", "--config"],
+  ["dataset", "--dataset"],
+  ["method", "--method"],
+  ["epochs", "--epochs"],
+  ["batchSize", "--batch-size"],
+  ["lr", "--lr"],
+  ["alpha", "--alpha"],
+  ["lambda", "--lambda"],
+  ["device", "--device"],
+  ["threads", "--threads"],
+  ["seed", "--seed"],
+  ["out", "--out"],
+  ["resume", "--resume"],
+  ["precision", "--precision"],
+  ["cudaGraphs", "--cuda-graphs"],
+  ["backend", "--backend"],
+  ["distTimeout", "--dist-timeout"],
+];
 
 /** A numeric flag's value; a UsageError naming the flag when it is not a number. */
 function num(flag: string, value: string | undefined): number | undefined {
@@ -166,22 +218,61 @@ export function printResult(result: TrainResult): void {
   console.log(`run: ${result.runDir}`);
 }
 
+/** `--dist-timeout`: positive seconds (default 120). */
+export function parseDistTimeout(text: string | undefined): number {
+  const t = num("--dist-timeout", text) ?? DEFAULT_TIMEOUT_SECONDS;
+  if (!(t > 0)) throw new UsageError(`invalid --dist-timeout '${text}': expected seconds > 0`);
+  return t;
+}
+
+/** `--nproc-per-node`: a positive integer. */
+function parseNproc(text: string): number {
+  const n = num("--nproc-per-node", text)!;
+  if (!Number.isInteger(n) || n < 1) {
+    throw new UsageError(`invalid --nproc-per-node '${text}': expected a positive integer`);
+  }
+  return n;
+}
+
 /** Runs `train`. */
 export async function trainCommand(o: TrainCommandOptions): Promise<void> {
   const flags = parseFlags(o);
+  const timeoutSeconds = parseDistTimeout(o.distTimeout);
+  // A rank of a distributed job (lade's launcher, torchrun, srun), or not.
+  const env = parseRankEnv();
+  if (o.nprocPerNode !== undefined && env !== undefined) {
+    throw new UsageError(
+      `--nproc-per-node: this process is already rank ${env.rank} of ${env.worldSize} ` +
+        `(started by ${env.launcher}); drop --nproc-per-node`,
+    );
+  }
+  if (env === undefined && o.nprocPerNode === undefined && o.backend !== undefined) {
+    resolveBackend(o.backend, "cpu"); // an unknown name is still one line
+  }
   const { config, runDir } = o.resume !== undefined
     ? await resumeSetup(o, flags)
     : await freshSetup(o, flags);
+  if (o.nprocPerNode !== undefined) {
+    return await launch(o, parseNproc(o.nprocPerNode), config, runDir, timeoutSeconds);
+  }
+  // Only rank 0 prints (errors excepted: every rank reports its own).
+  const lead = env === undefined || env.rank === 0;
+  if (env !== undefined) watchLauncher();
 
   // First Ctrl-C: finish the current step, write a checkpoint, exit. Second: exit at once.
+  // (Every rank receives it; the ranks agree on the step to stop after.)
   const stop = { requested: false };
   const onInterrupt = () => {
     if (stop.requested) {
-      console.error("lade: interrupted again; exiting without a checkpoint");
+      if (lead) console.error("lade: interrupted again; exiting without a checkpoint");
       Deno.exit(130);
     }
     stop.requested = true;
-    console.error("\nlade: stopping after this step to write a checkpoint (Ctrl-C again to quit)");
+    if (lead) {
+      console.error(
+        "\nlade: stopping after this step to write a checkpoint (Ctrl-C again to quit)",
+      );
+    }
   };
   Deno.addSignalListener("SIGINT", onInterrupt);
   let result: TrainResult;
@@ -190,18 +281,75 @@ export async function trainCommand(o: TrainCommandOptions): Promise<void> {
       runDir,
       resume: o.resume !== undefined,
       stop,
-      log: (line) => console.log(line),
-      tty: Deno.stdout.isTerminal(),
-      onWarning: printWarning,
+      log: lead ? (line) => console.log(line) : undefined,
+      tty: lead && Deno.stdout.isTerminal(),
+      onWarning: lead ? printWarning : undefined,
+      ...(env !== undefined
+        ? {
+          distributed: { env, backend: o.backend, timeoutSeconds },
+          keepTestLogits: true,
+        }
+        : {}),
     });
   } finally {
     Deno.removeSignalListener("SIGINT", onInterrupt);
   }
   if (result.interrupted) {
-    console.log(`checkpoint in ${runDir}; continue with: lade train --resume ${runDir}`);
+    if (lead) {
+      const how = env === undefined ? "" : " (with any number of ranks that divides the batch)";
+      console.log(`checkpoint in ${runDir}; continue with: lade train --resume ${runDir}${how}`);
+    }
     Deno.exit(130);
+  }
+  if (!lead) {
+    result.test?.logits.dispose();
+    return;
   }
   printResult(result);
   // End with the shift grid, as the paper reports it (and the run's report).
-  await evaluateCommand({ run: runDir, shift: "all" });
+  // A distributed run has the test logits already, predicted by all ranks.
+  await evaluateCommand(
+    { run: runDir, shift: "all" },
+    result.test === undefined
+      ? undefined
+      : { ...result.test, method: config.method.name, dataset: config.dataset.name },
+  );
+}
+
+/**
+ * `--nproc-per-node N`: checks what every rank would reject (so a bad
+ * configuration is one line, before any rank starts), then starts N ranks of
+ * this program on this machine with the same flags (and the run directory
+ * chosen here) and exits with the first failing rank's status.
+ */
+async function launch(
+  o: TrainCommandOptions,
+  n: number,
+  config: TrainConfig,
+  runDir: string,
+  timeoutSeconds: number,
+): Promise<void> {
+  checkGlobalBatch(config.train.batch_size, n);
+  // The last local rank's device exists (cuda:N-1), and the backend fits it.
+  const last: Pick<RankEnv, "localRank"> = { localRank: n - 1 };
+  const device = parseDevice(config.device).name === "cpu"
+    ? "cpu"
+    : useDevice(rankDevice(config.device, last));
+  resolveBackend(o.backend, device);
+  const args = ["train"];
+  for (const [key, flag] of FORWARDED) {
+    const value = o[key];
+    if (value !== undefined) args.push(flag, String(value));
+  }
+  if (o.resume === undefined && o.out === undefined) args.push("--out", runDir);
+  const result = await launchLocal({
+    nprocPerNode: n,
+    args,
+    // After one rank has finished, the others (rank 0 writes the report) get this long.
+    timeoutSeconds: Math.max(timeoutSeconds, 600),
+  });
+  if (!result.success) {
+    if (result.interrupted === undefined) console.error(`lade: error: ${result.message}`);
+    Deno.exit(result.code);
+  }
 }
