@@ -1,11 +1,20 @@
 /**
- * lib/train: the training loop, its configuration, schedules, optimiser,
- * checkpoints, metrics and the predictions of finished runs.
+ * lib/train: the training loop (in one process, or as one rank of a
+ * data-parallel job), its configuration, schedules, optimiser, checkpoints,
+ * metrics and the predictions of finished runs.
  *
  * @module
  */
 
 export { predictLogits } from "./predict_logits.ts";
+export {
+  type Agreement,
+  checkGlobalBatch,
+  DataParallel,
+  type DistributedOptions,
+  rankDevice,
+  rankThreads,
+} from "./data_parallel.ts";
 export {
   CHECKPOINT_DIR,
   type CheckpointState,
