@@ -88,7 +88,7 @@ export function buildProgram(): Command {
     .option("--dataset <name>", "fashion-mnist(-lt), cifar10(-lt), cifar100(-lt), image-list(-lt)")
     .option("--method <name>", METHODS.join(", "))
     .option("--epochs <n>", "epochs")
-    .option("--batch-size <b>", "batch size")
+    .option("--batch-size <b>", "batch size (with several ranks, the global batch)")
     .option("--lr <x>", "base learning rate")
     .option("--alpha <a>", "LADE: weight of LADER")
     .option("--lambda <l>", "LADE: REMINE regulariser weight")

@@ -42,12 +42,13 @@ export function methodsHelp(): string {
 export function distributedHelp(): string {
   return `
 
-Distributed (data-parallel; every rank sees its share of each global batch, the
-losses see the whole batch, gradients are summed; batch norm keeps per-rank
-batch statistics):
-  lade train --nproc-per-node 2 ...         ranks on this machine
-  torchrun --nproc-per-node 8 --nnodes 2 ... lade train ...   (RANK, WORLD_SIZE, MASTER_ADDR, ...)
-  srun lade train ...                        (SLURM_PROCID, SLURM_NTASKS, the first host)
+Distributed (data-parallel: each rank takes its share of every global batch, the
+loss sees the whole batch, gradients are summed; batch norm keeps per-rank batch
+statistics):
+  lade train --nproc-per-node 2 ...   ranks on this machine
+  torchrun --nnodes 2 --nproc-per-node 8 ... --no-python lade train ...
+                                      RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR/PORT
+  srun lade train ...                 SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID
 On CUDA each rank uses cuda:LOCAL_RANK. A rank that dies ends the others at once, one
 that hangs after --dist-timeout; --resume works with any number of ranks that divides
 the batch (the run directory must be visible to every rank).`;
