@@ -30,6 +30,8 @@ const ScheduleSchema = z.strictObject({
   warmup_from: z.number().min(0, "must be in [0, 1]").max(1, "must be in [0, 1]"),
   milestones: z.array(nonNegInt()),
   factors: z.array(nonNeg()),
+  /** Epochs counted as the official code counts them (see lib/train/schedule.ts). */
+  step_at_epoch_start: z.boolean().default(false),
 });
 
 /** The schema of a resolved training configuration. */
