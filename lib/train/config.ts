@@ -48,6 +48,9 @@ export const ConfigSchema = z.strictObject({
     test_list: z.string().min(1).optional(),
     image_root: z.string().min(1).optional(),
     skip_bad_images: z.boolean(),
+    /** Per-channel normalisation instead of the dataset's own (0..1 units). */
+    mean: z.array(z.number()).optional(),
+    std: z.array(z.number()).optional(),
   }),
   model: z.strictObject({
     arch: z.enum(["auto", ...ARCHITECTURES]),
