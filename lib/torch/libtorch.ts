@@ -22,6 +22,7 @@
  */
 
 import { createHash } from "node:crypto";
+import { InputError } from "../errors.ts";
 
 /** How a libtorch was found. `carried`: none was found; the binary's own library is used as is. */
 export type TorchSource = "LADE_TORCH_DIR" | "CMAKE_PREFIX_PATH" | "python3" | "system" | "carried";
@@ -56,6 +57,14 @@ const SYSTEM_CONFIGS = [
 function isFile(path: string): boolean {
   try {
     return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
   } catch {
     return false;
   }
@@ -144,11 +153,17 @@ export interface FindOptions {
   python?: string;
 }
 
-/** The machine's libtorch (see the module documentation for the order), or undefined. */
+/**
+ * The machine's libtorch (see the module documentation for the order), or
+ * undefined. Throws an `InputError` when `LADE_TORCH_DIR` is not a folder.
+ */
 export function findLibtorch(options: FindOptions = {}): TorchBuild | undefined {
   const env = options.env ?? ((name: string) => Deno.env.get(name));
   const fromEnv = env("LADE_TORCH_DIR");
-  if (fromEnv) return describeLibtorch(fromEnv, "LADE_TORCH_DIR");
+  if (fromEnv) {
+    if (!isDirectory(fromEnv)) throw new InputError("LADE_TORCH_DIR", `${fromEnv} is not a folder`);
+    return describeLibtorch(fromEnv, "LADE_TORCH_DIR");
+  }
   const py = pythonTorchDir(options.python);
   if (py && isFile(`${py}/share/cmake/Torch/TorchConfig.cmake`)) {
     return describeLibtorch(py, "python3");
