@@ -5,6 +5,8 @@
  */
 
 import { native, nativeLibraryPath } from "../torch/ffi.ts";
+import { type LibraryOrigin, nativeLibraryChoice } from "../torch/library_path.ts";
+import type { TorchBuild } from "../torch/libtorch.ts";
 import { cString } from "../torch/strings.ts";
 import { cudaAvailable, cudaDeviceCount, getNumThreads } from "../torch/device.ts";
 import { availableBackends } from "../dist/process_group.ts";
@@ -23,12 +25,26 @@ export interface Info {
   cuda: { available: boolean; devices: number };
   /** The process-group backends (gloo, nccl) the native library was built with. */
   distributed: { backends: string[] };
+  /**
+   * The libtorch the native library was built against (its torch.json):
+   * version, root folder, how it was found (`LADE_TORCH_DIR`, `python3`,
+   * `system`, or `carried` when a single binary found none and uses its own
+   * library), whether it has CUDA; null when unknown (a library without
+   * torch.json beside it).
+   */
+  torch: TorchBuild | null;
+  /** The native library's path. */
+  native_library: string;
+  /** Where it came from: this checkout's build, `LADE_NATIVE_LIB`, a binary's `carried` one or its `built` one. */
+  native_library_origin: LibraryOrigin;
+  /** The same as `native_library` (the older name). */
   nativeLibrary: string;
 }
 
 /** Gathers the facts `info` reports. */
 export function gatherInfo(): Info {
   const lib = native();
+  const choice = nativeLibraryChoice();
   return {
     lade: VERSION,
     deno: Deno.version.deno,
@@ -40,8 +56,19 @@ export function gatherInfo(): Info {
     cpus: navigator.hardwareConcurrency,
     cuda: { available: cudaAvailable(), devices: cudaDeviceCount() },
     distributed: { backends: availableBackends() },
+    torch: choice.torch ?? null,
+    native_library: nativeLibraryPath(),
+    native_library_origin: choice.origin,
     nativeLibrary: nativeLibraryPath(),
   };
+}
+
+/** The libtorch line: "2.11.0+cu130, CUDA 13.0 (python3: /opt/...)". */
+function describeTorch(info: Info): string {
+  const t = info.torch;
+  if (!t) return info.libtorch;
+  const cuda = t.cuda ? `CUDA ${t.cuda_version ?? ""}`.trim() : "CPU only";
+  return `${info.libtorch}, ${cuda} (${t.source}: ${t.dir})`;
 }
 
 /** Runs `info`. */
@@ -54,11 +81,11 @@ export function infoCommand(options: { json?: boolean }): void {
   const rows: [string, string][] = [
     ["lade", info.lade],
     ["deno", `${info.deno} (v8 ${info.v8}, typescript ${info.typescript})`],
-    ["libtorch", info.libtorch],
+    ["libtorch", describeTorch(info)],
     ["threads", `${info.threads} of ${info.cpus} CPUs`],
     ["cuda", info.cuda.available ? `yes, ${info.cuda.devices} device(s)` : "no"],
     ["distributed", info.distributed.backends.join(", ") || "none"],
-    ["native library", info.nativeLibrary],
+    ["native library", `${info.native_library} (${info.native_library_origin})`],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   for (const [k, v] of rows) console.log(`${k.padEnd(width)}  ${v}`);
