@@ -112,7 +112,16 @@ fi
 # 3. The default recipe through the binary, end to end with the grid.
 epochs=()
 [[ $mode == cpu ]] && epochs=(--epochs 1)
-step default_recipe 90 "$lade" train --device "$device" --out "$work/run-default" "${epochs[@]}"
+# The data: Debian's Fashion-MNIST where installed, else the packed copy.
+data_config=()
+if [[ -f .device/fashion-mnist.tar.xz ]]; then
+  mkdir -p "$work/fashion-mnist"
+  tar -xJf .device/fashion-mnist.tar.xz -C "$work/fashion-mnist"
+  printf 'dataset:\n  root: %s\n' "$work/fashion-mnist" >"$work/data.yaml"
+  data_config=(--config "$work/data.yaml")
+fi
+step default_recipe 90 "$lade" train --device "$device" --out "$work/run-default" \
+  "${data_config[@]}" "${epochs[@]}"
 step grid 40 sh -c "'$lade' evaluate --run '$work/run-default' --shift all --json >'$out/grid.json'"
 if [[ $mode == gpu ]]; then
   # Evaluation in bf16 against fp32 on the same weights (one JSON object a line).
@@ -125,7 +134,7 @@ if "${run_deno[@]}" main.ts train --help 2>/dev/null | grep -q -- --nproc-per-no
   backend=gloo
   [[ $mode == gpu ]] && backend=nccl
   step dist 60 "${run_deno[@]}" main.ts train --nproc-per-node 1 --backend "$backend" --device "$device" \
-    --epochs 1 --out "$work/run-dist"
+    --epochs 1 --out "$work/run-dist" "${data_config[@]}"
 fi
 
 # Summary.
