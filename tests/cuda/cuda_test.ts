@@ -18,6 +18,8 @@ import {
 import { cudaAvailable, manualSeed } from "../../lib/torch/device.ts";
 import { liveTensors, scope } from "../../lib/torch/memory.ts";
 import type { Tensor } from "../../lib/torch/tensor.ts";
+import { freePort } from "../../lib/dist/launcher.ts";
+import { availableBackends, ProcessGroup } from "../../lib/dist/process_group.ts";
 import { SGD } from "../../lib/train/optimizer.ts";
 import { TrainStep } from "../../lib/train/step.ts";
 
@@ -242,3 +244,32 @@ cudaTest("no tensor handle outlives a CUDA training run's steps", () => {
   assert.equal(liveTensors(), before);
   for (const [x, y] of data) x.dispose(), y.dispose();
 });
+
+cudaTest(
+  "NCCL at world size 1: a real process group all-reduces and gathers CUDA tensors with autograd",
+  () => {
+    assert.ok(availableBackends().includes("nccl"), "this CUDA build has NCCL");
+    using pg = ProcessGroup.create({
+      backend: "nccl",
+      rank: 0,
+      worldSize: 1,
+      masterAddr: "127.0.0.1",
+      masterPort: freePort(),
+      timeoutSeconds: 60,
+      device: DEV,
+    });
+    scope(() => {
+      const flat = tensor(new Float32Array([1, 2, 3, 4, 5]), [5]).to(DEV);
+      pg.allReduce(flat, { op: "sum", bucketBytes: 8 });
+      assert.deepEqual([...(flat.toArray() as Float32Array)], [1, 2, 3, 4, 5]);
+      const x = randn([3, 4]).to(DEV);
+      x.requiresGrad = true;
+      const gathered = pg.allGather(x);
+      assert.deepEqual(gathered.shape, [3, 4]);
+      gathered.mul(2).sum().backward();
+      assert.ok([...(x.grad!.toArray() as Float32Array)].every((g) => g === 2));
+    });
+    pg.barrier();
+  },
+  true,
+);
