@@ -36,6 +36,9 @@
 #                     torch.json), or `system` to skip python3's torch.
 #   LADE_WERROR       1 or 0: warnings are errors, or not (default: see above).
 #   LADE_BUILD_JOBS   parallel compile jobs (default: the number of CPUs).
+#   LADE_CUDA_FEATURES  0: leave out the CUDA-specific code (CUDA graphs,
+#                     bf16 autocast, NCCL): a fallback for a libtorch whose
+#                     CUDA headers this code does not compile against.
 #
 # `build-native.sh --print-torch` prints the libtorch it would use (as
 # torch.json, without the CUDA architectures) and builds nothing.
@@ -173,6 +176,7 @@ hash=$( {
   echo "$version" "$dir" "$source" "$package"
   echo "${CMAKE_PREFIX_PATH:-}"
   echo "werror=$werror"
+  [[ "${LADE_CUDA_FEATURES:-1}" == 0 ]] && echo "cuda_features=off"
   echo "$sources"
 } | sha256sum | cut -c1-16)
 
@@ -203,7 +207,9 @@ if [[ -f "$work/torch-id" && "$(cat "$work/torch-id")" != "$torch_id" ]]; then
 fi
 mkdir -p "$out" "$work"
 echo "$torch_id" >"$work/torch-id"
+cuda_features=$([[ "${LADE_CUDA_FEATURES:-1}" == 0 ]] && echo OFF || echo ON)
 cmake -S native -B "$work" -DCMAKE_BUILD_TYPE=Release -DLADE_WERROR="$werror" -DLADE_SANITIZE=OFF \
+  -DLADE_CUDA_FEATURES="$cuda_features" \
   -DLADE_TORCH_CUDA_ARCHS="$archs" >"$work/configure.log" 2>&1 || {
   cat "$work/configure.log" >&2
   echo "error: cmake could not configure native/ (is libtorch installed? see README)" >&2

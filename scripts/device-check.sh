@@ -80,18 +80,19 @@ lade="$root/.device/lade"
 chmod +x "$lade"
 
 # 1. The binary on this machine: unpack, find libtorch, build for it if needed.
-if ! step binary_info 240 "$lade" info --json; then
+if ! step binary_info 240 sh -c "'$lade' info --json >'$out/binary_info.json'"; then
   # A failed build of the native library left its output beside the cache.
   for f in "$XDG_CACHE_HOME"/lade/native-*.log; do
     [[ -f "$f" ]] && { echo "--- $f"; tail -n 60 "$f"; } >>"$log"
   done
 fi
-"$lade" info --json >"$out/binary_info.json" 2>>"$log"
 native=$(sed -n 's/.*"native_library": *"\([^"]*\)".*/\1/p' "$out/binary_info.json" | head -1)
 deno_bin=$(ls "$XDG_CACHE_HOME"/lade/app-*/deno 2>/dev/null | head -1)
 if [[ -z "$native" || ! -f "$native" ]]; then
-  say "the binary found no native library; building the tree's"
-  step tree_build 240 bash scripts/build-native.sh
+  # The fallback: the tree's library without the CUDA-specific code (no
+  # graphs, no bf16, no NCCL), so that the rest still runs on the GPU.
+  say "the binary's build failed; building the tree's without the CUDA-specific code"
+  step tree_build 240 env LADE_CUDA_FEATURES=0 bash scripts/build-native.sh
   native="$root/build/native/liblade.so"
 fi
 export LADE_NATIVE_LIB="$native"
