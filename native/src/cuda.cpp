@@ -133,6 +133,9 @@ LADE_EXTERN int32_t lade_cuda_use_side_stream(int32_t index, int32_t on) {
     if (i < 0 || i >= 64) throw std::invalid_argument("CUDA device index out of range");
     if (on) {
       if (!side[i]) side[i] = c10::cuda::getStreamFromPool(/*isHighPriority=*/false, i);
+      // What was queued before (weights moved, constants made) must be done
+      // before the dedicated stream, which does not wait for others, uses it.
+      c10::cuda::getCurrentCUDAStream(i).synchronize();
       c10::cuda::setCurrentCUDAStream(*side[i]);
     } else {
       c10::cuda::getCurrentCUDAStream(i).synchronize();
