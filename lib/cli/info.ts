@@ -9,6 +9,21 @@ import { type LibraryOrigin, nativeLibraryChoice } from "../torch/library_path.t
 import type { TorchBuild } from "../torch/libtorch.ts";
 import { cString } from "../torch/strings.ts";
 import { cudaAvailable, cudaDeviceCount, getNumThreads } from "../torch/device.ts";
+import { buildInfo, type CudaDeviceInfo, cudaDeviceInfo } from "../torch/cuda.ts";
+
+/** CUDA as this process sees it: the build's support and every GPU. */
+function cudaFacts(): Info["cuda"] {
+  const build = buildInfo();
+  const available = cudaAvailable();
+  const devices = available ? cudaDeviceCount() : 0;
+  return {
+    available,
+    devices,
+    build: build.cuda,
+    ...(build.cuda_archs ? { archs: build.cuda_archs } : {}),
+    gpus: Array.from({ length: devices }, (_, i) => cudaDeviceInfo(i)),
+  };
+}
 import { availableBackends } from "../dist/process_group.ts";
 import { VERSION } from "../version.ts";
 
@@ -22,7 +37,16 @@ export interface Info {
   abi: number;
   threads: number;
   cpus: number;
-  cuda: { available: boolean; devices: number };
+  cuda: {
+    available: boolean;
+    devices: number;
+    /** Whether this build of the native library has the CUDA code (graphs, bf16). */
+    build: boolean;
+    /** The libtorch's CUDA architectures, when the build knew them. */
+    archs?: string;
+    /** Each visible GPU: name, compute capability, multiprocessors, memory. */
+    gpus: CudaDeviceInfo[];
+  };
   /** The process-group backends (gloo, nccl) the native library was built with. */
   distributed: { backends: string[] };
   /**
@@ -54,7 +78,7 @@ export function gatherInfo(): Info {
     abi: lib.lade_abi_version(),
     threads: getNumThreads(),
     cpus: navigator.hardwareConcurrency,
-    cuda: { available: cudaAvailable(), devices: cudaDeviceCount() },
+    cuda: cudaFacts(),
     distributed: { backends: availableBackends() },
     torch: choice.torch ?? null,
     native_library: nativeLibraryPath(),
@@ -83,7 +107,16 @@ export function infoCommand(options: { json?: boolean }): void {
     ["deno", `${info.deno} (v8 ${info.v8}, typescript ${info.typescript})`],
     ["libtorch", describeTorch(info)],
     ["threads", `${info.threads} of ${info.cpus} CPUs`],
-    ["cuda", info.cuda.available ? `yes, ${info.cuda.devices} device(s)` : "no"],
+    [
+      "cuda",
+      info.cuda.available
+        ? info.cuda.gpus.map((g) => `${g.index}: ${g.name} (sm_${g.capability.join("")})`).join(
+          "; ",
+        )
+        : info.cuda.build
+        ? "this build has CUDA, but no GPU is visible"
+        : "no (a CPU build of libtorch)",
+    ],
     ["distributed", info.distributed.backends.join(", ") || "none"],
     ["native library", `${info.native_library} (${info.native_library_origin})`],
   ];
