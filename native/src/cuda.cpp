@@ -6,6 +6,7 @@
 // report that CUDA is not available. That keeps one ABI for both builds.
 #include <torch/version.h>
 
+#include <cstdlib>
 #include <sstream>
 
 #include "common.h"
@@ -52,6 +53,23 @@ struct lade_graph {
   bool captured = false;
   bool capturing = false;
 };
+
+namespace {
+
+/// LADE_CUDNN=0 turns cuDNN off (convolutions then use libtorch's own CUDA
+/// kernels, several times slower): a way around a cuDNN that fails in this
+/// process, without rebuilding.
+__attribute__((constructor)) void read_cudnn_switch() {
+  const char* v = std::getenv("LADE_CUDNN");
+  if (v && std::string(v) == "0") {
+    try {
+      at::globalContext().setUserEnabledCuDNN(false);
+    } catch (...) {
+    }
+  }
+}
+
+}  // namespace
 
 using namespace lade;
 
