@@ -5,7 +5,7 @@
  */
 
 import { Command, type OptionValues } from "@commander-js/extra-typings";
-import { exitWithError } from "./lib/cli/errors.ts";
+import { exitWithError, printNativeNotices } from "./lib/cli/errors.ts";
 import { dataInspectCommand } from "./lib/cli/data_inspect.ts";
 import { infoCommand } from "./lib/cli/info.ts";
 import { evaluateCommand } from "./lib/cli/evaluate.ts";
@@ -152,6 +152,7 @@ export function buildProgram(): Command {
 }
 
 if (import.meta.main) {
+  printNativeNotices();
   try {
     await buildProgram().parseAsync(Deno.args, { from: "user" });
   } catch (error) {

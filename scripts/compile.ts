@@ -1,23 +1,36 @@
 /**
- * `deno task compile`: builds one `lade` executable (dist/lade) that can be
- * copied alone to a machine with libtorch.
+ * `deno task compile`: builds one `lade` executable (dist/lade, or the path
+ * given as the first argument) that can be copied alone to a machine with
+ * libtorch.
+ *
+ * The binary carries the native library built here (build/native, made
+ * first by scripts/build-native.sh), its torch.json (which libtorch it was
+ * built against) and the native sources with the build script
+ * (native-sources.tar.gz, small). At start it finds the machine's libtorch;
+ * when the carried library was not built for it, it builds one for it once
+ * into ~/.cache/lade/ (lib/torch/library_path.ts).
  *
  * Two ways, chosen by what this machine can reach:
  * - With `DENORT_BIN` set (the path to Deno's `denort` runtime, which
  *   `deno compile` otherwise downloads from dl.deno.land), a real
- *   `deno compile` binary with the native library embedded; on first use it
- *   unpacks the library to ~/.cache/lade (lib/torch/library_path.ts).
+ *   `deno compile` binary with those files embedded.
  * - Otherwise (no denort here: it is not on the npm registry), a
  *   self-extracting executable: a POSIX shell header followed by a gzipped
  *   tar of this Deno runtime, lade bundled into one JavaScript file
- *   (`deno bundle`, npm dependencies inlined) and the native library. On
- *   first use it unpacks once to ~/.cache/lade/app-<hash>/ and runs from there.
+ *   (`deno bundle`, npm dependencies inlined) and those files. On first use
+ *   it unpacks once to ~/.cache/lade/app-<hash>/ (its app folder) and runs
+ *   from there with `LADE_APP_DIR` naming the folder. With `--xz` the
+ *   payload is xz-compressed instead (about 12 MiB smaller; the machine that
+ *   runs it then needs xz), as scripts/device-pack.sh makes it.
+ *
+ * Usage: `deno run -A scripts/compile.ts [--xz] [OUTPUT]`.
  *
  * @module
  */
 
 const root = new URL("..", import.meta.url).pathname;
-const output = Deno.args[0] ?? `${root}dist/lade`;
+const xz = Deno.args.includes("--xz");
+const output = Deno.args.find((a) => !a.startsWith("--")) ?? `${root}dist/lade`;
 
 async function run(cmd: string, args: string[], cwd = root): Promise<void> {
   const { code } = await new Deno.Command(cmd, { args, cwd, stdout: "inherit", stderr: "inherit" })
@@ -30,14 +43,23 @@ async function sha256(path: string): Promise<string> {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/** The native sources and their build script, for a rebuild on another machine. */
+async function packSources(path: string): Promise<void> {
+  await run("tar", ["-czf", path, "--owner=0", "--group=0", "native", "scripts/build-native.sh"]);
+}
+
 async function denoCompile(): Promise<void> {
+  await Deno.mkdir(`${root}build/compile`, { recursive: true });
+  await packSources(`${root}build/compile/native-sources.tar.gz`);
   await run(Deno.execPath(), [
     "compile",
     "--allow-all",
     "--include",
     "build/native/liblade.so",
     "--include",
-    "build/native/hash",
+    "build/native/torch.json",
+    "--include",
+    "build/compile/native-sources.tar.gz",
     "--output",
     output,
     "main.ts",
@@ -45,17 +67,21 @@ async function denoCompile(): Promise<void> {
 }
 
 const HEADER = `#!/bin/sh
-# lade: a self-extracting single-file build (Deno runtime + lade + native library).
-# It unpacks itself once to \${XDG_CACHE_HOME:-~/.cache}/lade/app-@ID@ and runs from there.
+# lade: a self-extracting single-file build (Deno runtime, lade, the native
+# library and its sources). It unpacks itself once to
+# \${XDG_CACHE_HOME:-~/.cache}/lade/app-@ID@ and runs from there.
 set -e
 dir="\${XDG_CACHE_HOME:-\${HOME:-/tmp}/.cache}/lade/app-@ID@"
 if [ ! -f "$dir/ok" ]; then
   mkdir -p "$dir.tmp.$$"
-  tail -n +@SKIP@ "$0" | tar -xzf - -C "$dir.tmp.$$"
+  tail -n +@SKIP@ "$0" | tar -x@Z@f - -C "$dir.tmp.$$"
   touch "$dir.tmp.$$/ok"
-  rm -rf "$dir" && mv "$dir.tmp.$$" "$dir" || rm -rf "$dir.tmp.$$"
+  # An unfinished folder from an interrupted older run goes; a finished one
+  # from a concurrent run stays (then the rename fails and this copy goes).
+  if [ -d "$dir" ] && [ ! -f "$dir/ok" ]; then rm -rf "$dir"; fi
+  mv -T "$dir.tmp.$$" "$dir" 2>/dev/null || rm -rf "$dir.tmp.$$"
 fi
-export LADE_NATIVE_LIB="\${LADE_NATIVE_LIB:-$dir/liblade.so}" DENO_NO_UPDATE_CHECK=1
+export LADE_APP_DIR="$dir" DENO_NO_UPDATE_CHECK=1
 exec "$dir/deno" run --allow-all --no-config --no-lock --quiet "$dir/lade.js" "$@"
 `;
 
@@ -75,12 +101,25 @@ async function selfExtracting(): Promise<void> {
   await Deno.copyFile(Deno.execPath(), `${stage}/deno`);
   await Deno.chmod(`${stage}/deno`, 0o755);
   await Deno.copyFile(`${root}build/native/liblade.so`, `${stage}/liblade.so`);
-  const payload = `${root}build/compile/payload.tar.gz`;
-  await run("tar", ["-czf", payload, "-C", stage, "deno", "lade.js", "liblade.so"]);
+  await Deno.copyFile(`${root}build/native/torch.json`, `${stage}/torch.json`);
+  await packSources(`${stage}/native.tar.gz`);
+  const payload = `${root}build/compile/payload.tar.${xz ? "xz" : "gz"}`;
+  if (xz) Deno.env.set("XZ_OPT", "-6 -T0");
+  await run("tar", [
+    xz ? "-cJf" : "-czf",
+    payload,
+    "-C",
+    stage,
+    "deno",
+    "lade.js",
+    "liblade.so",
+    "torch.json",
+    "native.tar.gz",
+  ]);
   const id = (await sha256(payload)).slice(0, 16);
   const skip = HEADER.split("\n").length; // the payload starts on the line after the header
   const header = new TextEncoder().encode(
-    HEADER.replaceAll("@ID@", id).replace("@SKIP@", String(skip)),
+    HEADER.replaceAll("@ID@", id).replace("@SKIP@", String(skip)).replace("@Z@", xz ? "J" : "z"),
   );
   const body = await Deno.readFile(payload);
   const tmp = `${output}.tmp`;
@@ -97,6 +136,8 @@ async function selfExtracting(): Promise<void> {
 }
 
 try {
+  // The library and torch.json the binary carries: up to date with the sources.
+  await run("bash", ["scripts/build-native.sh"]);
   if (Deno.env.get("DENORT_BIN")) await denoCompile();
   else await selfExtracting();
   console.log(`compiled ${output}`);

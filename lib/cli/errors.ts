@@ -9,6 +9,7 @@
  */
 
 import { InputError } from "../errors.ts";
+import { onNativeNotice } from "../torch/library_path.ts";
 import { flagMessage } from "./flags.ts";
 
 /**
@@ -33,6 +34,14 @@ export function describeError(error: unknown): string {
 /** Prints a library warning as one line on stderr. */
 export function printWarning(message: string): void {
   console.error(`lade: warning: ${message}`);
+}
+
+/**
+ * Prints the native library loader's notices (a single binary building its
+ * library for this machine's libtorch) as one line each on stderr.
+ */
+export function printNativeNotices(): void {
+  onNativeNotice((line) => console.error(`lade: ${line}`));
 }
 
 /** Prints `error` as one line and exits with status 1 (2 for bad input). */

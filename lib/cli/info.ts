@@ -5,8 +5,25 @@
  */
 
 import { native, nativeLibraryPath } from "../torch/ffi.ts";
+import { type LibraryOrigin, nativeLibraryChoice } from "../torch/library_path.ts";
+import type { TorchBuild } from "../torch/libtorch.ts";
 import { cString } from "../torch/strings.ts";
 import { cudaAvailable, cudaDeviceCount, getNumThreads } from "../torch/device.ts";
+import { buildInfo, type CudaDeviceInfo, cudaDeviceInfo } from "../torch/cuda.ts";
+
+/** CUDA as this process sees it: the build's support and every GPU. */
+function cudaFacts(): Info["cuda"] {
+  const build = buildInfo();
+  const available = cudaAvailable();
+  const devices = available ? cudaDeviceCount() : 0;
+  return {
+    available,
+    devices,
+    build: build.cuda,
+    ...(build.cuda_archs ? { archs: build.cuda_archs } : {}),
+    gpus: Array.from({ length: devices }, (_, i) => cudaDeviceInfo(i)),
+  };
+}
 import { availableBackends } from "../dist/process_group.ts";
 import { VERSION } from "../version.ts";
 
@@ -20,15 +37,38 @@ export interface Info {
   abi: number;
   threads: number;
   cpus: number;
-  cuda: { available: boolean; devices: number };
+  cuda: {
+    available: boolean;
+    devices: number;
+    /** Whether this build of the native library has the CUDA code (graphs, bf16). */
+    build: boolean;
+    /** The libtorch's CUDA architectures, when the build knew them. */
+    archs?: string;
+    /** Each visible GPU: name, compute capability, multiprocessors, memory. */
+    gpus: CudaDeviceInfo[];
+  };
   /** The process-group backends (gloo, nccl) the native library was built with. */
   distributed: { backends: string[] };
+  /**
+   * The libtorch the native library was built against (its torch.json):
+   * version, root folder, how it was found (`LADE_TORCH_DIR`, `python3`,
+   * `system`, or `carried` when a single binary found none and uses its own
+   * library), whether it has CUDA; null when unknown (a library without
+   * torch.json beside it).
+   */
+  torch: TorchBuild | null;
+  /** The native library's path. */
+  native_library: string;
+  /** Where it came from: this checkout's build, `LADE_NATIVE_LIB`, a binary's `carried` one or its `built` one. */
+  native_library_origin: LibraryOrigin;
+  /** The same as `native_library` (the older name). */
   nativeLibrary: string;
 }
 
 /** Gathers the facts `info` reports. */
 export function gatherInfo(): Info {
   const lib = native();
+  const choice = nativeLibraryChoice();
   return {
     lade: VERSION,
     deno: Deno.version.deno,
@@ -38,10 +78,21 @@ export function gatherInfo(): Info {
     abi: lib.lade_abi_version(),
     threads: getNumThreads(),
     cpus: navigator.hardwareConcurrency,
-    cuda: { available: cudaAvailable(), devices: cudaDeviceCount() },
+    cuda: cudaFacts(),
     distributed: { backends: availableBackends() },
+    torch: choice.torch ?? null,
+    native_library: nativeLibraryPath(),
+    native_library_origin: choice.origin,
     nativeLibrary: nativeLibraryPath(),
   };
+}
+
+/** The libtorch line: "2.11.0+cu130, CUDA 13.0 (python3: /opt/...)". */
+function describeTorch(info: Info): string {
+  const t = info.torch;
+  if (!t) return info.libtorch;
+  const cuda = t.cuda ? `CUDA ${t.cuda_version ?? ""}`.trim() : "CPU only";
+  return `${info.libtorch}, ${cuda} (${t.source}: ${t.dir})`;
 }
 
 /** Runs `info`. */
@@ -54,11 +105,20 @@ export function infoCommand(options: { json?: boolean }): void {
   const rows: [string, string][] = [
     ["lade", info.lade],
     ["deno", `${info.deno} (v8 ${info.v8}, typescript ${info.typescript})`],
-    ["libtorch", info.libtorch],
+    ["libtorch", describeTorch(info)],
     ["threads", `${info.threads} of ${info.cpus} CPUs`],
-    ["cuda", info.cuda.available ? `yes, ${info.cuda.devices} device(s)` : "no"],
+    [
+      "cuda",
+      info.cuda.available
+        ? info.cuda.gpus.map((g) => `${g.index}: ${g.name} (sm_${g.capability.join("")})`).join(
+          "; ",
+        )
+        : info.cuda.build
+        ? "this build has CUDA, but no GPU is visible"
+        : "no (a CPU build of libtorch)",
+    ],
     ["distributed", info.distributed.backends.join(", ") || "none"],
-    ["native library", info.nativeLibrary],
+    ["native library", `${info.native_library} (${info.native_library_origin})`],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   for (const [k, v] of rows) console.log(`${k.padEnd(width)}  ${v}`);

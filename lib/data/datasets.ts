@@ -91,6 +91,23 @@ export function parseDatasetName(name: string): DatasetName {
   return { base, lt };
 }
 
+/** The dataset's normalisation, or the one the options give (checked against its channels). */
+function normalisation(
+  data: { mean: number[]; std: number[]; train: ImageSet },
+  opts: LoadOptions,
+): { mean: number[]; std: number[] } {
+  if (opts.mean === undefined && opts.std === undefined) return { mean: data.mean, std: data.std };
+  const mean = opts.mean ?? data.mean, std = opts.std ?? data.std;
+  const c = data.train.channels;
+  for (const [name, v] of [["mean", mean], ["std", std]] as const) {
+    if (v.length !== c || !v.every(Number.isFinite)) {
+      throw new InputError(name, `needs ${c} finite values (one per channel), got [${v}]`);
+    }
+  }
+  if (!std.every((x) => x > 0)) throw new InputError("std", `must be positive, got [${std}]`);
+  return { mean: [...mean], std: [...std] };
+}
+
 /** A dataset's full splits before the long-tail construction. */
 interface Balanced {
   classes: number;
@@ -339,8 +356,7 @@ export async function loadDataset(opts: LoadOptions): Promise<DataSplits> {
     trainCounts: classCounts(train.labels, data.classes),
     testCounts: classCounts(test.labels, data.classes),
     imbalance: { ratio, type },
-    mean: data.mean,
-    std: data.std,
+    ...normalisation(data, opts),
     dispose() {
       train.dispose();
       test.dispose();

@@ -72,6 +72,14 @@ export interface LoadOptions {
   /** image-list: drop unreadable images (with a warning) instead of failing. */
   skipBadImages?: boolean;
   /**
+   * Per-channel normalisation mean and std (0..1 units), instead of the
+   * dataset's own (recipes that reproduce another code base's choice, e.g.
+   * the official LADE code normalises CIFAR-100 with CIFAR-10's statistics).
+   */
+  mean?: number[];
+  /** See `mean`. */
+  std?: number[];
+  /**
    * Receives warnings (one line each, such as the images `skipBadImages`
    * dropped); the library never prints them itself. Default: ignored.
    */

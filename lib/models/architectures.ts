@@ -13,6 +13,8 @@ export const ARCHITECTURES = [
   "cnn28",
   "resnet32",
   "resnet32-2branch",
+  "resnet32-proj",
+  "resnet32-2branch-proj",
   "resnet10",
   "resnet50",
   "resnext50",
@@ -24,8 +26,11 @@ export type Architecture = typeof ARCHITECTURES[number];
 /** One line of help for each architecture. */
 export const ARCHITECTURE_HELP: Readonly<Record<Architecture, string>> = {
   "cnn28": "small CNN for 28-pixel images (Fashion-MNIST, MNIST)",
-  "resnet32": "ResNet-32 for 32-pixel images (CIFAR)",
-  "resnet32-2branch": "ResNet-32 whose last block is two parallel branches (BBN's, LADE's recipe)",
+  "resnet32": "ResNet-32 for 32-pixel images (CIFAR), the official network: option-A shortcuts",
+  "resnet32-2branch":
+    "ResNet-32 whose last block is two parallel branches (BBN's; the official LADE CIFAR network)",
+  "resnet32-proj": "ResNet-32 with 1x1-convolution projection shortcuts (option B)",
+  "resnet32-2branch-proj": "the two-branch ResNet-32 with projection shortcuts (option B)",
   "resnet10": "ResNet-10 for ImageNet-sized images",
   "resnet50": "ResNet-50 for ImageNet-sized images",
   "resnext50": "ResNeXt-50 for ImageNet-sized images (the paper's ImageNet-LT network)",

@@ -35,6 +35,13 @@ export {
 } from "./device.ts";
 export { DisposedError, NativeLibraryError, TorchError } from "./errors.ts";
 export { nativeLibraryPath } from "./ffi.ts";
+export {
+  type LibraryOrigin,
+  type NativeLibraryChoice,
+  nativeLibraryChoice,
+  onNativeNotice,
+} from "./library_path.ts";
+export { type TorchBuild, type TorchSource } from "./libtorch.ts";
 export { NativeHandle } from "./handle.ts";
 export { type Disposable, keep, liveTensors, scope } from "./memory.ts";
 export { nativeArchitectures, torchVersion } from "./native_info.ts";

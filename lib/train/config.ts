@@ -30,6 +30,8 @@ const ScheduleSchema = z.strictObject({
   warmup_from: z.number().min(0, "must be in [0, 1]").max(1, "must be in [0, 1]"),
   milestones: z.array(nonNegInt()),
   factors: z.array(nonNeg()),
+  /** Epochs counted as the official code counts them (see lib/train/schedule.ts). */
+  step_at_epoch_start: z.boolean().default(false),
 });
 
 /** The schema of a resolved training configuration. */
@@ -46,6 +48,9 @@ export const ConfigSchema = z.strictObject({
     test_list: z.string().min(1).optional(),
     image_root: z.string().min(1).optional(),
     skip_bad_images: z.boolean(),
+    /** Per-channel normalisation instead of the dataset's own (0..1 units). */
+    mean: z.array(z.number()).optional(),
+    std: z.array(z.number()).optional(),
   }),
   model: z.strictObject({
     arch: z.enum(["auto", ...ARCHITECTURES]),

@@ -33,6 +33,7 @@ export const DEFAULT_CONFIG: TrainConfig = {
       warmup_from: 1 / 3,
       milestones: [],
       factors: [],
+      step_at_epoch_start: false,
     },
     eval_every: 1,
     eval_batch_size: 512,

@@ -24,19 +24,28 @@ export interface ScheduleConfig {
   milestones: number[];
   /** multistep: the rate's multiplier from each milestone on (not cumulative). */
   factors: number[];
+  /**
+   * Count epochs as the official LADE code does: its scheduler steps at the
+   * start of each epoch, so 0-based epoch e trains at the schedule's value
+   * for e + 1 (warm-up 0.467, 0.6, 0.733, 0.867, 1.0 of the rate; the
+   * milestones land one epoch earlier; a cosine run ends at 0). Default false.
+   */
+  step_at_epoch_start?: boolean;
 }
 
 /**
- * The learning rate of `epoch` (0-based) in a run of `epochs` epochs.
+ * The learning rate of `epoch0` (0-based) in a run of `epochs` epochs.
  * Warm-up: epoch e < W runs at lr * (from + (1 - from) * e / W), as the
- * linear warm-up of LADE's code; afterwards the schedule proper.
+ * linear warm-up of LADE's code; afterwards the schedule proper. With
+ * `step_at_epoch_start`, e is epoch0 + 1 (the official code's counting).
  */
 export function learningRate(
   s: ScheduleConfig,
   baseLr: number,
-  epoch: number,
+  epoch0: number,
   epochs: number,
 ): number {
+  const epoch = s.step_at_epoch_start ? epoch0 + 1 : epoch0;
   if (epoch < s.warmup_epochs) {
     return baseLr * (s.warmup_from + (1 - s.warmup_from) * epoch / s.warmup_epochs);
   }

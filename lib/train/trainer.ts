@@ -139,6 +139,8 @@ const DATASET_KEYS: Readonly<Record<string, string>> = {
   testList: "dataset.test_list",
   imageRoot: "dataset.image_root",
   skipBadImages: "dataset.skip_bad_images",
+  mean: "dataset.mean",
+  std: "dataset.std",
 };
 
 /**
@@ -186,6 +188,8 @@ function datasetOptions(config: TrainConfig, options: Pick<LoadOptions, "onWarni
     testList: d.test_list,
     imageRoot: d.image_root,
     skipBadImages: d.skip_bad_images,
+    mean: d.mean,
+    std: d.std,
   };
 }
 

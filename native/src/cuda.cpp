@@ -6,6 +6,7 @@
 // report that CUDA is not available. That keeps one ABI for both builds.
 #include <torch/version.h>
 
+#include <cstdlib>
 #include <sstream>
 
 #include "common.h"
@@ -52,6 +53,23 @@ struct lade_graph {
   bool captured = false;
   bool capturing = false;
 };
+
+namespace {
+
+/// LADE_CUDNN=0 turns cuDNN off (convolutions then use libtorch's own CUDA
+/// kernels, several times slower): a way around a cuDNN that fails in this
+/// process, without rebuilding.
+__attribute__((constructor)) void read_cudnn_switch() {
+  const char* v = std::getenv("LADE_CUDNN");
+  if (v && std::string(v) == "0") {
+    try {
+      at::globalContext().setUserEnabledCuDNN(false);
+    } catch (...) {
+    }
+  }
+}
+
+}  // namespace
 
 using namespace lade;
 
@@ -133,6 +151,9 @@ LADE_EXTERN int32_t lade_cuda_use_side_stream(int32_t index, int32_t on) {
     if (i < 0 || i >= 64) throw std::invalid_argument("CUDA device index out of range");
     if (on) {
       if (!side[i]) side[i] = c10::cuda::getStreamFromPool(/*isHighPriority=*/false, i);
+      // What was queued before (weights moved, constants made) must be done
+      // before the dedicated stream, which does not wait for others, uses it.
+      c10::cuda::getCurrentCUDAStream(i).synchronize();
       c10::cuda::setCurrentCUDAStream(*side[i]);
     } else {
       c10::cuda::getCurrentCUDAStream(i).synchronize();

@@ -42,6 +42,9 @@ DeviceImages::DeviceImages(const torch::Tensor& images, const int32_t* labels, i
   const auto i64 = torch::TensorOptions().dtype(torch::kInt64).device(device_);
   ar_ = torch::arange(size_, i64);
   channel_ = torch::arange(channels_, i64);
+  // Batches are built on whatever stream is current when they are taken,
+  // which need not wait for this one: finish the uploads now.
+  if (device_.is_cuda()) torch::cuda::synchronize(device_.index());
 }
 
 std::pair<torch::Tensor, torch::Tensor> DeviceImages::batch(const int32_t* indices, int32_t n,

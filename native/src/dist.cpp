@@ -96,8 +96,7 @@ std::string current_message() {
 bool mentions_timeout(const std::string& m) {
   std::string lower(m);
   std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
-  return lower.find("timed out") != std::string::npos ||
-         lower.find("timeout") != std::string::npos;
+  return lower.find("timed out") != std::string::npos || lower.find("timeout") != std::string::npos;
 }
 
 /// c10d logs its socket failures to stderr (through glog on 1.13) as well as
@@ -178,8 +177,8 @@ WorkPtr launch(lade_process_group& g, const char* what, F&& f) {
 }
 
 c10::intrusive_ptr<c10d::Store> rendezvous(const std::string& addr, int32_t port, int32_t rank,
-                                            int32_t world, std::chrono::milliseconds timeout,
-                                            const std::string& where) {
+                                           int32_t world, std::chrono::milliseconds timeout,
+                                           const std::string& where) {
   c10d::TCPStoreOptions opts;
   opts.port = static_cast<std::uint16_t>(port);
   opts.isServer = rank == 0;
@@ -223,7 +222,8 @@ c10::intrusive_ptr<GroupBase> new_gloo(const c10::intrusive_ptr<c10d::Store>& st
     std::stringstream names(ifname);
     std::string name;
     while (std::getline(names, name, ',')) {
-      if (!name.empty()) o->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(name));
+      if (!name.empty())
+        o->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(name));
     }
   } else if (is_loopback(addr)) {
     o->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
@@ -235,8 +235,8 @@ c10::intrusive_ptr<GroupBase> new_gloo(const c10::intrusive_ptr<c10d::Store>& st
 #endif
 
 #ifdef LADE_WITH_NCCL
-c10::intrusive_ptr<GroupBase> new_nccl(const c10::intrusive_ptr<c10d::Store>& store,
-                                       int32_t rank, int32_t world, int32_t device_index,
+c10::intrusive_ptr<GroupBase> new_nccl(const c10::intrusive_ptr<c10d::Store>& store, int32_t rank,
+                                       int32_t world, int32_t device_index,
                                        std::chrono::milliseconds timeout) {
   if (device_index >= 0) c10::cuda::set_device(static_cast<c10::DeviceIndex>(device_index));
   auto o = c10d::ProcessGroupNCCL::Options::create();

@@ -97,8 +97,10 @@ struct Architecture {
 /// lade_model_architectures() reports it (lib/models checks its own list against that).
 const Architecture kArchitectures[] = {
     {"cnn28", [](int64_t c) { return make_cnn28(c); }},
-    {"resnet32", [](int64_t c) { return make_resnet32(c, false); }},
-    {"resnet32-2branch", [](int64_t c) { return make_resnet32(c, true); }},
+    {"resnet32", [](int64_t c) { return make_resnet32(c, false, false); }},
+    {"resnet32-2branch", [](int64_t c) { return make_resnet32(c, true, false); }},
+    {"resnet32-proj", [](int64_t c) { return make_resnet32(c, false, true); }},
+    {"resnet32-2branch-proj", [](int64_t c) { return make_resnet32(c, true, true); }},
     {"resnet10", [](int64_t c) { return make_resnet_imagenet("resnet10", c); }},
     {"resnet50", [](int64_t c) { return make_resnet_imagenet("resnet50", c); }},
     {"resnext50", [](int64_t c) { return make_resnet_imagenet("resnext50", c); }},

@@ -20,7 +20,9 @@ std::shared_ptr<Backbone> make_cnn28(int64_t in_channels);
 /// ResNet-32 for 32-pixel images (16/32/64 channels, 5 basic blocks a stage).
 /// `two_branch`: the LADE/BBN variant whose last stage ends in two parallel
 /// blocks whose pooled outputs are concatenated (128 features).
-std::shared_ptr<Backbone> make_resnet32(int64_t in_channels, bool two_branch);
+/// `projection`: 1x1-convolution shortcuts (option B) instead of the official
+/// parameter-free option A.
+std::shared_ptr<Backbone> make_resnet32(int64_t in_channels, bool two_branch, bool projection);
 /// ImageNet-style networks for 224-pixel images: "resnet10", "resnet50",
 /// "resnext50" (32x4d). Throws on another name.
 std::shared_ptr<Backbone> make_resnet_imagenet(const std::string& name, int64_t in_channels);

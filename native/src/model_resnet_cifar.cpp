@@ -1,7 +1,12 @@
 // ResNet-32 for 32-pixel images (CIFAR): a 3x3 stem of 16 channels, three
 // stages of 5 basic blocks (16, 32, 64 channels; the last two halve the
-// resolution), global average pooling. Projection shortcuts (1x1 conv + BN)
-// where the shape changes, as in BBN's ResNet-32 that LADE's code builds on.
+// resolution), global average pooling. Where the shape changes, the official
+// network (hyperconnect/LADE, models/ResNet32Feature.py, from BBN) uses
+// option-A shortcuts: no parameters, the input subsampled by 2 and its
+// channels zero-padded (planes / 4 on each side); its convolutions start
+// from Kaiming-normal weights (fan-in). `resnet32` and `resnet32-2branch` are
+// that network; the `-proj` variants use 1x1-convolution projections with
+// batch norm instead (torchvision's option B) and fan-out initialisation.
 //
 // The two-branch variant (LADE's recipe, from BBN) replaces the last block of
 // the third stage with two parallel blocks; each is pooled and the two
@@ -18,16 +23,33 @@ nn::Conv2d conv3x3(int64_t in, int64_t out, int64_t stride) {
 }
 
 struct BasicBlock : nn::Module {
-  BasicBlock(int64_t in, int64_t out, int64_t stride) {
+  BasicBlock(int64_t in, int64_t out, int64_t stride, bool projection) {
     conv1 = register_module("conv1", conv3x3(in, out, stride));
     bn1 = register_module("bn1", nn::BatchNorm2d(out));
     conv2 = register_module("conv2", conv3x3(out, out, 1));
     bn2 = register_module("bn2", nn::BatchNorm2d(out));
     if (stride != 1 || in != out) {
-      down_conv = register_module(
-          "down_conv", nn::Conv2d(nn::Conv2dOptions(in, out, 1).stride(stride).bias(false)));
-      down_bn = register_module("down_bn", nn::BatchNorm2d(out));
+      if (projection) {
+        down_conv = register_module(
+            "down_conv", nn::Conv2d(nn::Conv2dOptions(in, out, 1).stride(stride).bias(false)));
+        down_bn = register_module("down_bn", nn::BatchNorm2d(out));
+      } else {
+        // Option A, as the official code: x[:, :, ::2, ::2], then out/4
+        // zero channels on each side.
+        pad_channels = out / 4;
+        subsample = true;
+      }
     }
+  }
+
+  /// The shortcut branch of `x`.
+  torch::Tensor shortcut(const torch::Tensor& x) {
+    if (down_conv) return down_bn->forward(down_conv->forward(x));
+    if (!subsample) return x;
+    using torch::indexing::None;
+    using torch::indexing::Slice;
+    auto sub = x.index({Slice(), Slice(), Slice(None, None, 2), Slice(None, None, 2)});
+    return torch::constant_pad_nd(sub, {0, 0, 0, 0, pad_channels, pad_channels}, 0);
   }
 
   torch::Tensor forward(const torch::Tensor& x) {
@@ -35,17 +57,18 @@ struct BasicBlock : nn::Module {
     // sum's backward passes do not need their outputs.
     auto out = bn1->forward(conv1->forward(x)).relu_();
     out = bn2->forward(conv2->forward(out));
-    auto identity = down_conv ? down_bn->forward(down_conv->forward(x)) : x;
-    out += identity;
+    out += shortcut(x);
     return torch::relu_(out);
   }
 
   nn::Conv2d conv1{nullptr}, conv2{nullptr}, down_conv{nullptr};
   nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, down_bn{nullptr};
+  bool subsample = false;
+  int64_t pad_channels = 0;
 };
 
 struct ResNet32 : Backbone {
-  ResNet32(int64_t in_channels, bool two_branch) : two_branch(two_branch) {
+  ResNet32(int64_t in_channels, bool two_branch, bool projection) : two_branch(two_branch) {
     conv1 = register_module("conv1", conv3x3(in_channels, 16, 1));
     bn1 = register_module("bn1", nn::BatchNorm2d(16));
     const int64_t widths[3] = {16, 32, 64};
@@ -54,17 +77,29 @@ struct ResNet32 : Backbone {
       // The two-branch variant builds the last block of stage 3 twice, in parallel.
       const int blocks = (two_branch && s == 2) ? 4 : 5;
       for (int b = 0; b < blocks; ++b) {
-        auto block = std::make_shared<BasicBlock>(in, widths[s], (b == 0 && s > 0) ? 2 : 1);
+        auto block =
+            std::make_shared<BasicBlock>(in, widths[s], (b == 0 && s > 0) ? 2 : 1, projection);
         stages[s]->push_back(block);
         in = widths[s];
       }
       register_module("layer" + std::to_string(s + 1), stages[s]);
     }
     if (two_branch) {
-      cb_block = register_module("cb_block", std::make_shared<BasicBlock>(64, 64, 1));
-      rb_block = register_module("rb_block", std::make_shared<BasicBlock>(64, 64, 1));
+      cb_block = register_module("cb_block", std::make_shared<BasicBlock>(64, 64, 1, projection));
+      rb_block = register_module("rb_block", std::make_shared<BasicBlock>(64, 64, 1, projection));
     }
-    init_resnet_weights(*this);
+    if (projection) {
+      init_resnet_weights(*this);
+    } else {
+      // The official _weights_init: kaiming_normal_ (fan-in) of every
+      // convolution; batch norm keeps its defaults (weight 1, bias 0).
+      torch::NoGradGuard no_grad;
+      for (auto& module : modules(/*include_self=*/false)) {
+        if (auto* c = module->as<nn::Conv2d>()) {
+          nn::init::kaiming_normal_(c->weight, 0.0, torch::kFanIn, torch::kReLU);
+        }
+      }
+    }
   }
 
   torch::Tensor forward(torch::Tensor x) override {
@@ -87,8 +122,8 @@ struct ResNet32 : Backbone {
 
 }  // namespace
 
-std::shared_ptr<Backbone> make_resnet32(int64_t in_channels, bool two_branch) {
-  return std::make_shared<ResNet32>(in_channels, two_branch);
+std::shared_ptr<Backbone> make_resnet32(int64_t in_channels, bool two_branch, bool projection) {
+  return std::make_shared<ResNet32>(in_channels, two_branch, projection);
 }
 
 }  // namespace lade

@@ -11,6 +11,8 @@
 // Autograd accumulates into the existing gradient views in place. Anything
 // that replaces a parameter's storage (loading weights) is detected at the
 // next step and the views are rebuilt, keeping the values.
+#include <torch/version.h>
+
 #include <sstream>
 
 #include "model_common.h"
@@ -210,9 +212,13 @@ LADE_EXTERN int32_t lade_sgd_load(lade_sgd* o, const char* path) {
     legacy.load(archive);
     int64_t offset = 0, found = 0;
     for (auto& p : params) {
+#if TORCH_VERSION_MAJOR >= 2
+      auto it = legacy.state().find(p.unsafeGetTensorImpl());
+#else
       std::ostringstream key;
       key << p.unsafeGetTensorImpl();
       auto it = legacy.state().find(key.str());
+#endif
       const auto n = p.numel();
       if (it != legacy.state().end()) {
         auto& st = static_cast<torch::optim::SGDParamState&>(*it->second);

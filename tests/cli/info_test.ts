@@ -20,6 +20,15 @@ Deno.test("info --json reports versions, threads, CUDA and the library path", as
   assert.ok(Array.isArray(info.distributed.backends));
   for (const b of info.distributed.backends) assert.ok(["gloo", "nccl"].includes(b), b);
   assert.ok(info.nativeLibrary.endsWith("liblade.so"));
+  // The libtorch the library was built against (build/native/torch.json).
+  assert.equal(info.native_library, info.nativeLibrary);
+  assert.equal(info.native_library_origin, "checkout");
+  assert.ok(info.torch.version.startsWith(info.libtorch), info.torch.version); // 2.11.0+cu130
+  assert.ok(
+    ["LADE_TORCH_DIR", "CMAKE_PREFIX_PATH", "python3", "system"].includes(info.torch.source),
+  );
+  assert.equal(typeof info.torch.cuda, "boolean");
+  assert.ok(Array.isArray(info.torch.cuda_archs));
 });
 
 Deno.test("a missing native library is one clear line and a non-zero exit", async () => {

@@ -10,8 +10,9 @@ const conv = (i: number, o: number, k = 3) => i * o * k * k;
 const bn = (c: number) => 2 * c;
 const linear = (i: number, o: number) => i * o + o;
 
-function cifarBlock(i: number, o: number): number {
-  const shortcut = i !== o ? conv(i, o, 1) + bn(o) : 0;
+/** A CIFAR basic block's parameters: option A shortcuts have none, projections a 1x1 conv + BN. */
+function cifarBlock(i: number, o: number, projection = false): number {
+  const shortcut = projection && i !== o ? conv(i, o, 1) + bn(o) : 0;
   return conv(i, o) + bn(o) + conv(o, o) + bn(o) + shortcut;
 }
 
@@ -30,23 +31,38 @@ Deno.test("cnn28: logits shape and parameter count", () => {
 
 Deno.test("resnet32 and its two-branch variant: parameter counts and features", () => {
   manualSeed(0);
-  let blocks = 0;
-  let inC = 16;
-  for (const w of [16, 32, 64]) {
-    for (let b = 0; b < 5; b++) {
-      blocks += cifarBlock(inC, w);
-      inC = w;
+  const stages = (projection: boolean) => {
+    let blocks = 0;
+    let inC = 16;
+    for (const w of [16, 32, 64]) {
+      for (let b = 0; b < 5; b++) {
+        blocks += cifarBlock(inC, w, projection);
+        inC = w;
+      }
     }
-  }
+    return blocks;
+  };
+  // The official network (option A) has ResNet-32's well-known 464,154
+  // parameters with a 10-class head (He et al.'s 0.46M).
+  using cifar10 = Model.create({ arch: "resnet32", classes: 10, inChannels: 3 });
+  assert.equal(cifar10.numParams, 464_154);
   using plain = Model.create({ arch: "resnet32", classes: 100, inChannels: 3 });
-  assert.equal(plain.numParams, conv(3, 16) + bn(16) + blocks + linear(64, 100));
+  assert.equal(plain.numParams, conv(3, 16) + bn(16) + stages(false) + linear(64, 100));
   assert.equal(plain.featureDim, 64);
+  using proj = Model.create({ arch: "resnet32-proj", classes: 100, inChannels: 3 });
+  assert.equal(proj.numParams, conv(3, 16) + bn(16) + stages(true) + linear(64, 100));
+  assert.ok(proj.numParams > plain.numParams);
   // Two-branch: the fifth block of stage 3 appears twice; the head reads 128 features.
   using two = Model.create({ arch: "resnet32-2branch", classes: 100, inChannels: 3 });
   assert.equal(two.featureDim, 128);
   assert.equal(
     two.numParams,
-    conv(3, 16) + bn(16) + blocks + cifarBlock(64, 64) + linear(128, 100),
+    conv(3, 16) + bn(16) + stages(false) + cifarBlock(64, 64) + linear(128, 100),
+  );
+  using twoProj = Model.create({ arch: "resnet32-2branch-proj", classes: 100, inChannels: 3 });
+  assert.equal(
+    twoProj.numParams,
+    conv(3, 16) + bn(16) + stages(true) + cifarBlock(64, 64, true) + linear(128, 100),
   );
   scope(() => {
     const { features, logits } = two.forwardFeatures(randn([2, 3, 32, 32]));
@@ -74,7 +90,7 @@ Deno.test("ImageNet networks: torchvision's parameter counts and a forward pass"
   let body = 0;
   let inC = 64;
   for (const w of [64, 128, 256, 512]) {
-    body += cifarBlock(inC, w);
+    body += cifarBlock(inC, w, true);
     inC = w;
   }
   assert.equal(r10.numParams, stem + body + linear(512, 5));

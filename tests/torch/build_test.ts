@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { writeFixture } from "../train/fixture.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 
@@ -95,57 +94,6 @@ Deno.test("a failed native build exits non-zero and stamps nothing, even with a 
     });
     assert.notEqual(again.code, 0);
     assert.doesNotMatch(again.stdout, /up to date/);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
-Deno.test("the compiled binary, copied alone into an empty folder, runs info --json and 2 ranks of itself", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "lade-compiled-" });
-  try {
-    const built = `${dir}/build/lade`;
-    const compile = await sh(Deno.execPath(), ["run", "-A", "scripts/compile.ts", built], {
-      env: { DENORT_BIN: "" },
-    });
-    assert.equal(compile.code, 0, compile.stderr);
-    const empty = `${dir}/empty`;
-    await Deno.mkdir(empty);
-    await Deno.copyFile(built, `${empty}/lade`);
-    await Deno.chmod(`${empty}/lade`, 0o755);
-    await Deno.remove(`${dir}/build`, { recursive: true });
-    const out = await new Deno.Command(`${empty}/lade`, {
-      args: ["info", "--json"],
-      cwd: empty,
-      clearEnv: true,
-      env: { HOME: empty, PATH: "/usr/bin:/bin" },
-    }).output();
-    const text = new TextDecoder().decode(out.stdout);
-    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-    const info = JSON.parse(text);
-    assert.equal(info.lade, "0.1.0");
-    assert.match(info.libtorch, /^\d+\.\d+\.\d+$/);
-    assert.ok(info.nativeLibrary.startsWith(empty), info.nativeLibrary);
-    // Distributed training: the binary launches 2 ranks of itself (Gloo on loopback).
-    const data = await writeFixture(8, 2);
-    try {
-      await Deno.writeTextFile(
-        `${data}/recipe.yaml`,
-        `dataset:\n  name: mnist-lt\n  root: ${data}\n  imbalance: 3\n` +
-          `train:\n  epochs: 1\n  batch_size: 8\nthreads: 1\n`,
-      );
-      const run = await new Deno.Command(`${empty}/lade`, {
-        args: ["train", "--config", `${data}/recipe.yaml`, "--nproc-per-node", "2", "--out", "run"],
-        cwd: empty,
-        clearEnv: true,
-        env: { HOME: empty, PATH: "/usr/bin:/bin" },
-      }).output();
-      const stdout = new TextDecoder().decode(run.stdout);
-      assert.equal(run.code, 0, new TextDecoder().decode(run.stderr));
-      assert.match(stdout, /; 2 ranks \(gloo\), 4 samples of each batch of 8 a rank/);
-      assert.equal(stdout.match(/across the shift grid/g)?.length, 1, stdout);
-    } finally {
-      await Deno.remove(data, { recursive: true });
-    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -42,3 +42,39 @@ Deno.test("cosine: half at mid-run, from the full rate after warm-up, 0 at the e
   assert.ok(Math.abs(learningRate(warm, 0.1, 1, 10) - 0.075) < 1e-12);
   assert.equal(learningRate(warm, 0.1, 2, 10), 0.1);
 });
+
+Deno.test("the official counting: the CIFAR rates per epoch equal a table of the official code's", () => {
+  // The official code (hyperconnect/LADE, utils.py WarmupMultiStepLR with
+  // warmup_factor 1/3, warmup_epochs 5, milestones [120, 160], gamma 0.01)
+  // steps its scheduler at the start of each epoch (run_networks.py), so
+  // 1-based epoch E trains at 0.2 * w(E) * 0.01 ** (number of milestones <= E),
+  // w(E) = 1/3 * (1 - E/5) + E/5 for E < 5, else 1. By hand:
+  const official: [number, number][] = [
+    [1, 0.2 * (1 / 3 * 0.8 + 0.2)], // 0.09333 = 0.467 of 0.2
+    [2, 0.2 * (1 / 3 * 0.6 + 0.4)], // 0.12 = 0.6
+    [3, 0.2 * (1 / 3 * 0.4 + 0.6)], // 0.14667 = 0.733
+    [4, 0.2 * (1 / 3 * 0.2 + 0.8)], // 0.17333 = 0.867
+    [5, 0.2],
+    [6, 0.2],
+    [119, 0.2],
+    [120, 0.002],
+    [121, 0.002],
+    [159, 0.002],
+    [160, 0.00002],
+    [200, 0.00002],
+  ];
+  const s = { ...cifar, step_at_epoch_start: true };
+  for (const [epoch1, rate] of official) {
+    const got = learningRate(s, 0.2, epoch1 - 1, 200);
+    assert.ok(Math.abs(got - rate) < 1e-12, `epoch ${epoch1}: ${got} vs ${rate}`);
+  }
+  // The fractions the issue quotes.
+  const fractions = [1, 2, 3, 4, 5].map((e) => learningRate(s, 1, e - 1, 200).toFixed(3));
+  assert.deepEqual(fractions, ["0.467", "0.600", "0.733", "0.867", "1.000"]);
+  // A cosine run counted this way ends its last epoch at 0 (CosineAnnealingLR, T_max = epochs).
+  const cos: ScheduleConfig = { ...s, type: "cosine", warmup_epochs: 0, warmup_from: 1 };
+  assert.equal(learningRate(cos, 0.1, 179, 180), 0);
+  assert.ok(
+    Math.abs(learningRate(cos, 0.1, 0, 180) - 0.1 * 0.5 * (1 + Math.cos(Math.PI / 180))) < 1e-15,
+  );
+});
