@@ -247,15 +247,20 @@ export async function launchLocal(options: LaunchOptions): Promise<LaunchResult>
       waiting.delete(exit.rank);
       const ok = exit.code === 0 && exit.signal === null;
       if (!ok && failure === undefined) {
+        // After a forwarded signal every rank is stopping on its own (rank 0
+        // may still be writing a checkpoint): the others get the timeout to
+        // finish rather than being terminated at once.
+        const stopping = interrupted !== undefined;
         failure = {
           rank: exit.rank,
           code: exit.code === 0 ? 1 : exit.code,
           message: `rank ${exit.rank} (pid ${exit.pid}) ${describe(exit)}${
-            waiting.size > 0 ? "; terminated the other ranks" : ""
+            waiting.size > 0 && !stopping ? "; terminated the other ranks" : ""
           }`,
         };
         deadline = undefined;
-        terminateAll();
+        if (stopping && waiting.size > 0) deadline = Date.now() + timeoutMs;
+        else terminateAll();
       } else if (ok && failure === undefined && deadline === undefined && waiting.size > 0) {
         deadline = Date.now() + timeoutMs;
       }

@@ -57,7 +57,7 @@ Deno.test("a rank that outlives a finished one by the timeout is terminated", as
   assert.equal(result.ranks[1].terminated, true);
 });
 
-Deno.test("SIGINT to the launcher reaches every rank exactly once; its status is theirs", async () => {
+Deno.test("SIGINT to the launcher reaches every rank exactly once, a rank that stops sooner ends none; its status is theirs", async () => {
   const dir = await Deno.makeTempDir({ prefix: "lade-launch-" });
   try {
     const child = new Deno.Command(Deno.execPath(), {

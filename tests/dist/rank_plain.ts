@@ -31,10 +31,11 @@ if (mode === "env") {
   Deno.addSignalListener("SIGINT", () => {
     count++;
     if (count === 1) {
+      // Rank 0 takes a while to stop (as when it writes a checkpoint); rank 1 stops at once.
       setTimeout(() => {
         Deno.writeTextFileSync(`${dir}/sigint${rank}`, String(count));
         Deno.exit(130);
-      }, 500);
+      }, rank === 0 ? 1500 : 200);
     }
   });
   Deno.writeTextFileSync(`${dir}/ready${rank}`, "");
