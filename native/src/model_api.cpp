@@ -83,7 +83,7 @@ void use_memory_format(Model& model) {
   const bool cl = model.device.is_cpu();
   const auto format = cl ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
   for (auto& p : model.net->parameters()) {
-    if (p.dim() == 4) p.set_data(p.data().contiguous(format));
+    if (p.dim() == 4) p.set_data(p.data().to(p.options(), false, false, format));
   }
   model.net->channels_last = cl;
 }
