@@ -86,6 +86,8 @@ void use_memory_format(Model& model) {
     if (p.dim() == 4) p.set_data(p.data().to(p.options(), false, false, format));
   }
   model.net->channels_last = cl;
+  // Parameters were replaced or converted: fold batch norms afresh (BnFolds).
+  model.net->backbone->folds.clear();
 }
 
 }  // namespace lade

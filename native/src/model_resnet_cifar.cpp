@@ -18,7 +18,8 @@ nn::Conv2d conv3x3(int64_t in, int64_t out, int64_t stride) {
 }
 
 struct BasicBlock : nn::Module {
-  BasicBlock(int64_t in, int64_t out, int64_t stride) {
+  /// `folds`: the owning backbone's (it outlives the block).
+  BasicBlock(int64_t in, int64_t out, int64_t stride, BnFolds& folds) : folds(&folds) {
     conv1 = register_module("conv1", conv3x3(in, out, stride));
     bn1 = register_module("bn1", nn::BatchNorm2d(out));
     conv2 = register_module("conv2", conv3x3(out, out, 1));
@@ -33,15 +34,16 @@ struct BasicBlock : nn::Module {
   torch::Tensor forward(const torch::Tensor& x) {
     // In-place ReLUs and sum as torchvision's blocks: batch norm's and the
     // sum's backward passes do not need their outputs.
-    auto out = bn1->forward(conv1->forward(x)).relu_();
-    out = bn2->forward(conv2->forward(out));
-    auto identity = down_conv ? down_bn->forward(down_conv->forward(x)) : x;
+    auto out = folds->conv_bn(x, conv1, bn1).relu_();
+    out = folds->conv_bn(out, conv2, bn2);
+    auto identity = down_conv ? folds->conv_bn(x, down_conv, down_bn) : x;
     out += identity;
     return torch::relu_(out);
   }
 
   nn::Conv2d conv1{nullptr}, conv2{nullptr}, down_conv{nullptr};
   nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, down_bn{nullptr};
+  BnFolds* folds;
 };
 
 struct ResNet32 : Backbone {
@@ -54,21 +56,21 @@ struct ResNet32 : Backbone {
       // The two-branch variant builds the last block of stage 3 twice, in parallel.
       const int blocks = (two_branch && s == 2) ? 4 : 5;
       for (int b = 0; b < blocks; ++b) {
-        auto block = std::make_shared<BasicBlock>(in, widths[s], (b == 0 && s > 0) ? 2 : 1);
+        auto block = std::make_shared<BasicBlock>(in, widths[s], (b == 0 && s > 0) ? 2 : 1, folds);
         stages[s]->push_back(block);
         in = widths[s];
       }
       register_module("layer" + std::to_string(s + 1), stages[s]);
     }
     if (two_branch) {
-      cb_block = register_module("cb_block", std::make_shared<BasicBlock>(64, 64, 1));
-      rb_block = register_module("rb_block", std::make_shared<BasicBlock>(64, 64, 1));
+      cb_block = register_module("cb_block", std::make_shared<BasicBlock>(64, 64, 1, folds));
+      rb_block = register_module("rb_block", std::make_shared<BasicBlock>(64, 64, 1, folds));
     }
     init_resnet_weights(*this);
   }
 
-  torch::Tensor forward(torch::Tensor x) override {
-    x = bn1->forward(conv1->forward(x)).relu_();
+  torch::Tensor features(torch::Tensor x) override {
+    x = folds.conv_bn(x, conv1, bn1).relu_();
     for (auto& stage : stages) x = stage->forward(x);
     if (!two_branch) return torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
     auto a = torch::adaptive_avg_pool2d(cb_block->forward(x), {1, 1}).flatten(1);
