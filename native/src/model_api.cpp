@@ -135,9 +135,12 @@ void use_memory_format(Model& model) {
   // Channels-last on every device: oneDNN's faster CPU convolutions, and
   // cuDNN's tensor-core kernels (NHWC) on CUDA.
   for (auto& p : model.net->parameters()) {
-    if (p.dim() == 4) p.set_data(p.data().contiguous(at::MemoryFormat::ChannelsLast));
+    if (p.dim() == 4)
+      p.set_data(p.data().to(p.options(), false, false, at::MemoryFormat::ChannelsLast));
   }
   model.net->channels_last = true;
+  // Parameters were replaced or converted: fold batch norms afresh (BnFolds).
+  model.net->backbone->folds.clear();
 }
 
 }  // namespace lade

@@ -23,12 +23,12 @@ struct Cnn28 : Backbone {
     fc = register_module("fc", nn::Linear(128 * 3 * 3, 256));
   }
 
-  torch::Tensor forward(torch::Tensor x) override {
+  torch::Tensor features(torch::Tensor x) override {
     for (int i = 0; i < 3; ++i) {
       // relu(maxpool(x)) equals maxpool(relu(x)) and touches a quarter of the
       // values; in place, since neither maxpool's nor linear's backward needs
       // its output.
-      x = torch::max_pool2d(bns[i]->forward(convs[i]->forward(x)), 2).relu_();
+      x = torch::max_pool2d(folds.conv_bn(x, convs[i], bns[i]), 2).relu_();
     }
     // The flattening assumes 28-pixel inputs (3x3 after three poolings).
     return fc->forward(x.flatten(1)).relu_();

@@ -4,15 +4,60 @@
 #pragma once
 #include <memory>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "common.h"
 
 namespace lade {
 
+/// Convolutions with the batch norm that follows each folded in, for
+/// inference (native/src/model_fold.cpp). A backbone owns one and runs every
+/// conv-BN pair through conv_bn(); the folded weights are extra copies, never
+/// registered, so parameter and buffer names do not change.
+class BnFolds {
+ public:
+  /// bn(conv(x)). In eval mode with gradients off, one convolution whose
+  /// weight is conv's times gamma / sqrt(running_var + eps) (per output
+  /// channel) and whose bias is beta - running_mean * that factor (plus conv's
+  /// own bias times it): the same values up to rounding. The folded pair is
+  /// computed on first use and kept with a copy of the tensors it came from;
+  /// each later use compares them with that copy (exactly) and folds again
+  /// when anything changed, however it was changed (an optimiser writing
+  /// through .data(), loading, moving). Otherwise (training, or gradients
+  /// on) the two modules run as they are.
+  torch::Tensor conv_bn(const torch::Tensor& x, torch::nn::Conv2d& conv,
+                        torch::nn::BatchNorm2d& bn);
+  /// Drops every folded pair (the next eval pass folds again).
+  void clear();
+
+ private:
+  struct Folded {
+    /// Copies of conv's weight (and bias), bn's weight, bias, running mean and variance.
+    std::vector<torch::Tensor> sources;
+    double eps = 0;
+    torch::Tensor weight, bias;
+  };
+  std::unordered_map<const torch::nn::Conv2dImpl*, Folded> folded_;
+};
+
 /// A network from images [N, C, S, S] to features [N, feature_dim()].
 struct Backbone : torch::nn::Module {
-  virtual torch::Tensor forward(torch::Tensor x) = 0;
+  /// Features of `x`. In eval mode with gradients off it runs under
+  /// c10::InferenceMode with batch norms folded into their convolutions
+  /// (BnFolds), and returns a normal tensor (a clone made outside inference
+  /// mode) that later autograd may use, as temperature fitting does; in train
+  /// mode or with gradients on it is the plain forward pass.
+  torch::Tensor forward(torch::Tensor x);
   virtual int64_t feature_dim() const = 0;
+  /// Module::train(), and train mode drops the folded weights.
+  void train(bool on = true) override;
+  /// The folded weights (the backbone's blocks run their pairs through it).
+  BnFolds folds;
+
+ protected:
+  /// The network itself; conv-BN pairs go through folds.conv_bn().
+  virtual torch::Tensor features(torch::Tensor x) = 0;
 };
 
 /// The 28-pixel CNN of the default run (5 layers: 3 conv + 2 linear).

@@ -16,9 +16,10 @@ nn::Conv2d conv(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t grou
 
 /// Basic or bottleneck residual block; `expansion` is 1 or 4.
 struct Block : nn::Module {
+  /// `folds`: the owning backbone's (it outlives the block).
   Block(bool bottleneck, int64_t in, int64_t planes, int64_t stride, int64_t groups,
-        int64_t base_width)
-      : bottleneck(bottleneck) {
+        int64_t base_width, BnFolds& folds)
+      : bottleneck(bottleneck), folds(&folds) {
     const int64_t out = planes * (bottleneck ? 4 : 1);
     if (bottleneck) {
       const int64_t width = planes * base_width / 64 * groups;
@@ -43,10 +44,10 @@ struct Block : nn::Module {
   torch::Tensor forward(const torch::Tensor& x) {
     // In-place ReLUs and sum as torchvision's blocks: batch norm's and the
     // sum's backward passes do not need their outputs.
-    auto out = bn1->forward(conv1->forward(x)).relu_();
-    out = bn2->forward(conv2->forward(out));
-    if (bottleneck) out = bn3->forward(conv3->forward(torch::relu_(out)));
-    auto identity = down_conv ? down_bn->forward(down_conv->forward(x)) : x;
+    auto out = folds->conv_bn(x, conv1, bn1).relu_();
+    out = folds->conv_bn(out, conv2, bn2);
+    if (bottleneck) out = folds->conv_bn(torch::relu_(out), conv3, bn3);
+    auto identity = down_conv ? folds->conv_bn(x, down_conv, down_bn) : x;
     out += identity;
     return torch::relu_(out);
   }
@@ -54,6 +55,7 @@ struct Block : nn::Module {
   bool bottleneck;
   nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr}, down_conv{nullptr};
   nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr}, down_bn{nullptr};
+  BnFolds* folds;
 };
 
 struct ResNet : Backbone {
@@ -67,7 +69,7 @@ struct ResNet : Backbone {
       const int64_t planes = 64 << s;
       for (int b = 0; b < layers[s]; ++b) {
         stages[s]->push_back(std::make_shared<Block>(
-            bottleneck, in, planes, (b == 0 && s > 0) ? 2 : 1, groups, base_width));
+            bottleneck, in, planes, (b == 0 && s > 0) ? 2 : 1, groups, base_width, folds));
         in = planes * (bottleneck ? 4 : 1);
       }
       register_module("layer" + std::to_string(s + 1), stages[s]);
@@ -75,8 +77,8 @@ struct ResNet : Backbone {
     init_resnet_weights(*this);
   }
 
-  torch::Tensor forward(torch::Tensor x) override {
-    x = bn1->forward(conv1->forward(x)).relu_();
+  torch::Tensor features(torch::Tensor x) override {
+    x = folds.conv_bn(x, conv1, bn1).relu_();
     x = torch::max_pool2d(x, 3, 2, 1);
     for (auto& stage : stages) x = stage->forward(x);
     return torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);

@@ -23,7 +23,9 @@ nn::Conv2d conv3x3(int64_t in, int64_t out, int64_t stride) {
 }
 
 struct BasicBlock : nn::Module {
-  BasicBlock(int64_t in, int64_t out, int64_t stride, bool projection) {
+  /// `folds`: the owning backbone's (it outlives the block).
+  BasicBlock(int64_t in, int64_t out, int64_t stride, bool projection, BnFolds& folds)
+      : folds(&folds) {
     conv1 = register_module("conv1", conv3x3(in, out, stride));
     bn1 = register_module("bn1", nn::BatchNorm2d(out));
     conv2 = register_module("conv2", conv3x3(out, out, 1));
@@ -44,7 +46,7 @@ struct BasicBlock : nn::Module {
 
   /// The shortcut branch of `x`.
   torch::Tensor shortcut(const torch::Tensor& x) {
-    if (down_conv) return down_bn->forward(down_conv->forward(x));
+    if (down_conv) return folds->conv_bn(x, down_conv, down_bn);
     if (!subsample) return x;
     using torch::indexing::None;
     using torch::indexing::Slice;
@@ -55,8 +57,8 @@ struct BasicBlock : nn::Module {
   torch::Tensor forward(const torch::Tensor& x) {
     // In-place ReLUs and sum as torchvision's blocks: batch norm's and the
     // sum's backward passes do not need their outputs.
-    auto out = bn1->forward(conv1->forward(x)).relu_();
-    out = bn2->forward(conv2->forward(out));
+    auto out = folds->conv_bn(x, conv1, bn1).relu_();
+    out = folds->conv_bn(out, conv2, bn2);
     out += shortcut(x);
     return torch::relu_(out);
   }
@@ -65,6 +67,7 @@ struct BasicBlock : nn::Module {
   nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, down_bn{nullptr};
   bool subsample = false;
   int64_t pad_channels = 0;
+  BnFolds* folds;
 };
 
 struct ResNet32 : Backbone {
@@ -77,16 +80,18 @@ struct ResNet32 : Backbone {
       // The two-branch variant builds the last block of stage 3 twice, in parallel.
       const int blocks = (two_branch && s == 2) ? 4 : 5;
       for (int b = 0; b < blocks; ++b) {
-        auto block =
-            std::make_shared<BasicBlock>(in, widths[s], (b == 0 && s > 0) ? 2 : 1, projection);
+        auto block = std::make_shared<BasicBlock>(in, widths[s], (b == 0 && s > 0) ? 2 : 1,
+                                                  projection, folds);
         stages[s]->push_back(block);
         in = widths[s];
       }
       register_module("layer" + std::to_string(s + 1), stages[s]);
     }
     if (two_branch) {
-      cb_block = register_module("cb_block", std::make_shared<BasicBlock>(64, 64, 1, projection));
-      rb_block = register_module("rb_block", std::make_shared<BasicBlock>(64, 64, 1, projection));
+      cb_block =
+          register_module("cb_block", std::make_shared<BasicBlock>(64, 64, 1, projection, folds));
+      rb_block =
+          register_module("rb_block", std::make_shared<BasicBlock>(64, 64, 1, projection, folds));
     }
     if (projection) {
       init_resnet_weights(*this);
@@ -102,8 +107,8 @@ struct ResNet32 : Backbone {
     }
   }
 
-  torch::Tensor forward(torch::Tensor x) override {
-    x = bn1->forward(conv1->forward(x)).relu_();
+  torch::Tensor features(torch::Tensor x) override {
+    x = folds.conv_bn(x, conv1, bn1).relu_();
     for (auto& stage : stages) x = stage->forward(x);
     if (!two_branch) return torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
     auto a = torch::adaptive_avg_pool2d(cb_block->forward(x), {1, 1}).flatten(1);
