@@ -71,6 +71,36 @@ Deno.test("train --method sade, then evaluate: experts, average and test-time ag
   const one = JSON.parse(plain.stdout) as EvalJson;
   assert.equal(one.aggregation, undefined);
   assert.equal(one.results.sade_tta, undefined);
+  // Exported logits [N, 3C] evaluate as a SADE model's (without views: no aggregation).
+  const npy = `${root}/npy`;
+  const exported = await lade(
+    "evaluate",
+    "--run",
+    run,
+    "--tta-epochs",
+    "0",
+    "--no-report",
+    "--export-npy",
+    npy,
+  );
+  assert.equal(exported.code, 0, exported.stderr);
+  const external = await lade(
+    "evaluate",
+    "--logits",
+    `${npy}/logits.npy`,
+    "--labels",
+    `${npy}/labels.npy`,
+    "--train-counts",
+    `${npy}/train_counts.npy`,
+    "--model-method",
+    "sade",
+    "--json",
+  );
+  assert.equal(external.code, 0, external.stderr);
+  assert.deepEqual(
+    (JSON.parse(external.stdout) as EvalJson).results.sade_avg.top1,
+    one.results.sade_avg.top1,
+  );
   const prior = await lade("evaluate", "--run", run, "--prior", "all", "--no-report");
   assert.equal(prior.code, 0, prior.stderr);
   assert.match(prior.stdout, /use no target prior/);
