@@ -148,3 +148,30 @@ Deno.test("inference-path logits carry later autograd (temperature fitting) and 
   });
   assert.equal(liveTensors(), live, "no handle leaks");
 });
+
+Deno.test("multi-expert (SADE) networks: folded eval logits equal batch norm in the loop", () => {
+  const shapes: [Architecture, number[]][] = [["cnn28-sade", [1, 28, 28]], [
+    "resnet32-sade",
+    [3, 32, 32],
+  ]];
+  for (const [arch, shape] of shapes) {
+    manualSeed(5);
+    using model = Model.create({ arch, classes: 7, inChannels: shape[0] });
+    using opt = new SGD(model, { lr: 0.05, momentum: 0.9 });
+    for (let i = 0; i < 3; i++) {
+      scope(() => {
+        opt.zeroGrad();
+        lossOf(model.forward(randn([16, ...shape]).mul(3).add(1))).backward();
+        opt.step();
+      });
+    }
+    model.eval();
+    scope(() => {
+      const x = randn([6, ...shape]).mul(3).add(1);
+      const fast = folded(model, x);
+      assert.deepEqual(fast.shape, [6, 21]);
+      const err = relErr(fast, reference(model, x));
+      assert.ok(err < 1e-5, `${arch}: folded vs unfolded relative error ${err}`);
+    });
+  }
+});
