@@ -25,3 +25,10 @@ export { type IdxArray, parseIdx, readIdx } from "./idx.ts";
 export { type CifarData, type CifarFormat, readCifar } from "./cifar.ts";
 export { type ImageList, parseImageList, probeImages, readImageList } from "./image_list.ts";
 export { readImage, writeImage } from "./image_io.ts";
+export {
+  applyColorJitter,
+  type ColorJitterDraw,
+  colorJitterDraw,
+  type ColorJitterStrength,
+  colorJitterStrength,
+} from "./color_jitter.ts";
