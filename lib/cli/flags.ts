@@ -43,6 +43,8 @@ export const PARAMETER_FLAGS: Readonly<Record<string, string>> = {
   "train.precision": "--precision",
   precision: "--precision",
   "train.cuda_graphs": "--cuda-graphs",
+  "dataset.val_per_class": "--val-per-class",
+  valPerClass: "--val-per-class",
   config: "--config",
   out: "--out",
   resume: "--resume",

@@ -45,6 +45,7 @@ export interface TrainCommandOptions {
   resume?: string;
   precision?: string;
   cudaGraphs?: string;
+  valPerClass?: string;
 }
 
 /** A numeric flag's value; a UsageError naming the flag when it is not a number. */
@@ -70,10 +71,12 @@ export function parseFlags(o: TrainCommandOptions): ConfigOverrides {
     seed: num("--seed", o.seed),
     precision: o.precision,
     cudaGraphs: o.cudaGraphs,
+    valPerClass: num("--val-per-class", o.valPerClass),
   };
 }
 
-function timestamp(d = new Date()): string {
+/** A run directory's time stamp: 20250101-120000. */
+export function timestamp(d = new Date()): string {
   const p = (n: number) => String(n).padStart(2, "0");
   return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${
     p(d.getMinutes())
@@ -96,6 +99,7 @@ async function resumeSetup(
     ["lambda", "--lambda"],
     ["seed", "--seed"],
     ["out", "--out"],
+    ["valPerClass", "--val-per-class"],
   ];
   for (const [key, flag] of fixed) {
     if (o[key] !== undefined) {

@@ -107,6 +107,8 @@ const DATASET_KEYS: Readonly<Record<string, string>> = {
   skipBadImages: "dataset.skip_bad_images",
   mean: "dataset.mean",
   std: "dataset.std",
+  valPerClass: "dataset.val_per_class",
+  valList: "dataset.val_list",
 };
 
 /**
@@ -156,6 +158,8 @@ function datasetOptions(config: TrainConfig, options: Pick<LoadOptions, "onWarni
     skipBadImages: d.skip_bad_images,
     mean: d.mean,
     std: d.std,
+    valPerClass: d.val_per_class,
+    valList: d.val_list,
   };
 }
 
@@ -244,6 +248,7 @@ async function trainWith(
     sampler: config.train.sampler,
     // A last batch of one sample would break batch norm; the epoch order changes every epoch.
     dropLast: true,
+    colorJitter: config.dataset.color_jitter,
   });
   const batches = loader.batchesPerEpoch;
   if (batches === 0) {
@@ -356,7 +361,9 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
     classNames: data.classNames,
   });
   log(
-    `${data.name}: ${data.train.size} training images, ${data.classes} classes; ${arch} ` +
+    `${data.name}: ${data.train.size} training images` +
+      (data.val ? ` (${data.val.size} more held out for validation)` : "") +
+      `, ${data.classes} classes; ${arch} ` +
       `(${model.numParams.toLocaleString("en-US")} parameters) on ${device}` +
       (device === "cpu" ? "" : ` (${c.precision}${c.cudaGraphs ? ", CUDA graphs" : ""})`) +
       `; ${m.name}; ${epochs} epochs of ${batches} batches`,
@@ -424,12 +431,21 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
     const last = epoch === epochs - 1;
     const every = config.train.eval_every;
     let test: TestAccuracy | undefined;
+    let valTop1: number | undefined;
     if (last || (every > 0 && (epoch + 1) % every === 0)) {
       using logits = await predictLogits(model, testSet, data, {
         device,
         batchSize: config.train.eval_batch_size,
       });
       test = testAccuracy(logits, testSet.labels, data.trainCounts);
+      if (data.val) {
+        // The held-out split: what model selection would look at (lade keeps the last epoch).
+        using v = await predictLogits(model, data.val, data, {
+          device,
+          batchSize: config.train.eval_batch_size,
+        });
+        valTop1 = testAccuracy(v, data.val.labels, data.trainCounts).top1;
+      }
     }
     const record: EpochMetrics = {
       epoch: epoch + 1,
@@ -444,6 +460,7 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
         test_medium: test.medium,
         test_few: test.few,
       }),
+      ...(valTop1 !== undefined && { val_top1: valTop1 }),
       time: new Date().toISOString(),
     };
     metrics.push(record);
