@@ -1,11 +1,11 @@
 /**
- * Shifted evaluation by shift name, and over the paper's grid (forward 50 ...
- * uniform ... backward 50).
+ * Shifted evaluation by shift name, over the paper's grid (forward 50 ...
+ * uniform ... backward 50), and on sets given by index (a shift file).
  *
  * @module
  */
 
-import { parseShift, SHIFT_GRID, shiftIndices, shotGroups } from "../data/mod.ts";
+import { parseShift, SHIFT_GRID, shiftIndices, type ShiftSet, shotGroups } from "../data/mod.ts";
 import {
   type EmCalibrationMode,
   evaluateSelection,
@@ -56,11 +56,37 @@ export function evaluateGrid(
   options: ShiftOptions = {},
   names: readonly string[] = SHIFT_GRID,
 ): ShiftEvaluation[] {
-  // Fit EM's source calibration once for the whole grid rather than per shift.
+  const shared = withSharedCalibration(preds, options);
+  return names.map((s) => evaluateShift(preds, s, shared));
+}
+
+/** The options with EM's source calibration fitted once, for every set rather than per set. */
+function withSharedCalibration(preds: Predictions, options: ShiftOptions): ShiftOptions {
   const wantEm = options.prior === "em" || options.prior === "all";
   const kind = options.emCalibration ?? "bcts";
-  const shared = wantEm && kind !== "none" && options.source && !options.sourceCalibration
+  return wantEm && kind !== "none" && options.source && !options.sourceCalibration
     ? { ...options, sourceCalibration: fitSourceCalibration(preds, options.source, kind) }
     : options;
-  return names.map((s) => evaluateShift(preds, s, shared));
+}
+
+/**
+ * Evaluates the model on shifted sets given by their test-sample indices
+ * (`readShiftFile`'s sets): exactly the samples another code base used.
+ */
+export function evaluateSets(
+  preds: Predictions,
+  sets: readonly ShiftSet[],
+  options: ShiftOptions = {},
+): ShiftEvaluation[] {
+  const shared = withSharedCalibration(preds, options);
+  const groups = shotGroups(preds.trainCounts);
+  return sets.map((s) =>
+    evaluateSelection(preds, s.indices, s.name, {
+      prior: shared.prior,
+      source: shared.source,
+      emCalibration: shared.emCalibration,
+      sourceCalibration: shared.sourceCalibration,
+      groups,
+    })
+  );
 }
