@@ -10,7 +10,9 @@ import { dataInspectCommand } from "./lib/cli/data_inspect.ts";
 import { infoCommand } from "./lib/cli/info.ts";
 import { evaluateCommand } from "./lib/cli/evaluate.ts";
 import { estimatePriorCommand } from "./lib/cli/estimate_prior.ts";
-import { METHODS, methodsHelp, trainCommand } from "./lib/cli/train.ts";
+import { METHODS, methodsHelp } from "./lib/cli/train.ts";
+import { trainEntry } from "./lib/cli/train_seeds.ts";
+import { compareCommand } from "./lib/cli/compare.ts";
 import { VERSION } from "./lib/version.ts";
 
 /**
@@ -97,10 +99,22 @@ export function buildProgram(): Command {
     .option("--precision <p>", "on CUDA: bf16 (default there) or fp32; the CPU runs fp32")
     .option("--cuda-graphs <mode>", "on CUDA: replay each step as a CUDA graph: auto, on or off")
     .option("--seed <s>", "seed of the long tail, the initial weights and the batches")
-    .option("--out <dir>", "run directory (default: runs/<dataset>_<method>_<time>)")
-    .option("--resume <dir>", "continue the run in <dir> from its checkpoint")
+    .option(
+      "--seeds <list>",
+      "run the recipe once per seed (e.g. 0,1,2) into <out>/seed<S>, then compare them",
+    )
+    .option("--repeat <n>", "like --seeds with the seeds s, s+1, ..., s+n-1")
+    .option(
+      "--val-per-class <k>",
+      "hold out k training images per class (or a fraction < 1) as a validation split",
+    )
+    .option(
+      "--out <dir>",
+      "run directory, or the seeds' group folder (default: runs/<dataset>_<method>_<time>)",
+    )
+    .option("--resume <dir>", "continue the run (or the seed group) in <dir> from its checkpoint")
     .addHelpText("after", methodsHelp())
-    .action((options) => trainCommand(options));
+    .action((options) => trainEntry(options));
   // (end of train command)
 
   // ---- evaluation commands (lib/cli/evaluate.ts, lib/cli/estimate_prior.ts) ----
@@ -108,10 +122,10 @@ export function buildProgram(): Command {
     program
       .command("evaluate")
       .description("accuracy and calibration on shifted test sets, per prediction rule")
+      .option("--shift <name>", "uniform (default), forwardR, backwardR, or all (the paper's grid)")
       .option(
-        "--shift <name>",
-        "uniform, forwardR, backwardR, or all (the paper's grid)",
-        "uniform",
+        "--shift-file <file>",
+        "JSON shifted sets instead of --shift: per-class test counts or sample indices",
       )
       .option(
         "--prior <mode>",
@@ -134,6 +148,23 @@ export function buildProgram(): Command {
     .action(async (options) => {
       await estimatePriorCommand(options);
     });
+
+  program
+    .command("compare")
+    .description(
+      "several runs over the shift grid, target prior known, estimated (EM, BBSE) and not used; " +
+        "seeds aggregated as mean ± std",
+    )
+    .argument("<runs...>", "run directories, seed-group folders or evaluate --json files")
+    .option("--json", "print JSON")
+    .option("--markdown", "print Markdown tables")
+    .option("--out <dir>", "write the comparison here (tables, comparison.json, SVG plots)")
+    .option("--prior <mode>", "target priors: known, em, bbse or all", "all")
+    .option("--calibration <kind>", "EM's calibration on labelled source data: bcts, ts or none")
+    .option("--shift-file <file>", "JSON shifted sets instead of the paper's grid")
+    .option("--device <device>", "device for the runs' predictions")
+    .option("--precision <p>", "on CUDA: bf16 or fp32")
+    .action((runs, options) => compareCommand(runs, options));
   // (end of evaluation commands)
 
   return program as unknown as Command;
