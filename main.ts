@@ -89,6 +89,7 @@ export function buildProgram(): Command {
     .option("--config <file>", "YAML recipe (see configs/); flags override it")
     .option("--dataset <name>", "fashion-mnist(-lt), cifar10(-lt), cifar100(-lt), image-list(-lt)")
     .option("--method <name>", METHODS.join(", "))
+    .option("--imbalance <R>", "head-to-tail ratio R of the long tail (default: the recipe's)")
     .option("--epochs <n>", "epochs")
     .option("--batch-size <b>", "batch size")
     .option("--lr <x>", "base learning rate")

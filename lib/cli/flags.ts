@@ -44,6 +44,7 @@ export const PARAMETER_FLAGS: Readonly<Record<string, string>> = {
   precision: "--precision",
   "train.cuda_graphs": "--cuda-graphs",
   "dataset.val_per_class": "--val-per-class",
+  "dataset.imbalance": "--imbalance",
   valPerClass: "--val-per-class",
   config: "--config",
   out: "--out",

@@ -46,6 +46,7 @@ export interface TrainCommandOptions {
   precision?: string;
   cudaGraphs?: string;
   valPerClass?: string;
+  imbalance?: string;
 }
 
 /** A numeric flag's value; a UsageError naming the flag when it is not a number. */
@@ -72,6 +73,7 @@ export function parseFlags(o: TrainCommandOptions): ConfigOverrides {
     precision: o.precision,
     cudaGraphs: o.cudaGraphs,
     valPerClass: num("--val-per-class", o.valPerClass),
+    imbalance: num("--imbalance", o.imbalance),
   };
 }
 
@@ -100,6 +102,7 @@ async function resumeSetup(
     ["seed", "--seed"],
     ["out", "--out"],
     ["valPerClass", "--val-per-class"],
+    ["imbalance", "--imbalance"],
   ];
   for (const [key, flag] of fixed) {
     if (o[key] !== undefined) {

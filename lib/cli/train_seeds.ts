@@ -117,6 +117,7 @@ export async function trainEntry(o: TrainEntryOptions): Promise<void> {
       ["seed", "--seed"],
       ["out", "--out"],
       ["valPerClass", "--val-per-class"],
+      ["imbalance", "--imbalance"],
       ["seeds", "--seeds"],
       ["repeat", "--repeat"],
     ];

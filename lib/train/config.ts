@@ -285,12 +285,14 @@ export interface ConfigOverrides {
   cudaGraphs?: string;
   /** Images per class (or a fraction) held out as the validation split. */
   valPerClass?: number;
+  /** Head-to-tail ratio R of the long tail (dataset.imbalance). */
+  imbalance?: number;
 }
 
 /** The patch the overrides make. */
 export function overridesPatch(f: ConfigOverrides): ConfigPatch {
   return {
-    dataset: { name: f.dataset, val_per_class: f.valPerClass },
+    dataset: { name: f.dataset, val_per_class: f.valPerClass, imbalance: f.imbalance },
     method: { name: f.method, alpha: f.alpha, lambda: f.lambda },
     train: {
       epochs: f.epochs,
