@@ -26,7 +26,9 @@ import { InputError } from "../errors.ts";
 
 /** One shifted test set: a name and its test-sample indices (ascending). */
 export interface ShiftSet {
+  /** The set's name (a file's `name` or `shift`, else the file's name). */
   name: string;
+  /** Test-sample indices, ascending, in the test split's file order. */
   indices: Int32Array;
 }
 
