@@ -22,6 +22,7 @@ import {
   type SummaryMetrics,
 } from "../eval/compare.ts";
 import { evaluateGrid, evaluateSets } from "../eval/grid.ts";
+import { methodExperts } from "../losses/methods.ts";
 import { writeComparisonReport } from "../eval/report.ts";
 import { evaluationJson, parseEmCalibration } from "../eval/shifted.ts";
 import { readManifest } from "../train/checkpoint.ts";
@@ -184,14 +185,18 @@ async function evaluateRun(
   const mode = parsePriorMode(options.prior ?? "all");
   const emCalibration = parseEmCalibration(options.calibration);
   const input = { run: dir, device: options.device, precision: options.precision };
-  const preds = await loadPredictions(input);
+  // A multi-expert (SADE) run also predicts augmented views of the test
+  // images for its test-time aggregation, as evaluate does (5 epochs).
+  const preds = await loadPredictions({ ...input, views: { epochs: 5 } });
   let source: LoadedSource | undefined;
   try {
     const sets = await shiftFileSets(preds.labels, preds.trainCounts.length);
-    const wantSource = mode === "bbse" || mode === "all" ||
-      (mode === "em" && emCalibration !== "none");
+    // A multi-expert model's variants use no target prior: no source data.
+    const wantSource = methodExperts(preds.method) === 1 &&
+      (mode === "bbse" || mode === "all" || (mode === "em" && emCalibration !== "none"));
     if (wantSource) source = await loadSourceData(input, preds.trainCounts.length);
-    const shiftOptions = { prior: mode, source, emCalibration };
+    // LADE-like runs also with their prior-free rule (argmax f), beside SADE's.
+    const shiftOptions = { prior: mode, source, emCalibration, uniformRule: true };
     const evals = sets === undefined
       ? evaluateGrid(preds, shiftOptions)
       : evaluateSets(preds, sets, shiftOptions);
@@ -202,6 +207,7 @@ async function evaluateRun(
     return { evaluations, source };
   } finally {
     preds.logits.dispose();
+    preds.views?.dispose();
     source?.logits.dispose();
   }
 }

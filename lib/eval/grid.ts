@@ -29,6 +29,8 @@ export interface ShiftOptions {
   sourceCalibration?: SourceCalibration;
   /** A multi-expert model's test-time aggregation (default: SADE's settings). */
   aggregation?: AggregationOptions;
+  /** Also the uniform rule of LADE-like models (see `SelectionOptions.uniformRule`). */
+  uniformRule?: boolean;
 }
 
 /** The shift names `shift` stands for: the grid for `all`, else the one (validated) name. */
@@ -52,6 +54,7 @@ export function evaluateShift(
     sourceCalibration: options.sourceCalibration,
     groups: shotGroups(preds.trainCounts),
     aggregation: options.aggregation,
+    uniformRule: options.uniformRule,
   });
 }
 
@@ -95,6 +98,7 @@ export function evaluateSets(
       sourceCalibration: shared.sourceCalibration,
       groups,
       aggregation: shared.aggregation,
+      uniformRule: shared.uniformRule,
     })
   );
 }

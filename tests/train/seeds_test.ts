@@ -118,7 +118,13 @@ Deno.test("train --seeds: a run per seed in one group, a validation split, and t
     assert.deepEqual(cj.groups.map((g: { label: string }) => g.label), ["lade", "softmax"]);
     assert.deepEqual(
       cj.entries.map((e: { series: string; prior: string }) => `${e.prior}:${e.series}`),
-      ["known:lade/lade", "known:softmax/pc_softmax", "none:softmax/softmax"],
+      // LADE's prior-free rule (argmax f) sits beside softmax's.
+      [
+        "known:lade/lade",
+        "known:softmax/pc_softmax",
+        "none:lade/lade_uniform",
+        "none:softmax/softmax",
+      ],
     );
 
     // Resuming a finished group trains nothing and compares again.
