@@ -17,6 +17,8 @@ export const ARCHITECTURES = [
   "resnet32-2branch-proj",
   "resnet10",
   "resnet50",
+  "resnet101",
+  "resnet152",
   "resnext50",
 ] as const;
 
@@ -33,6 +35,8 @@ export const ARCHITECTURE_HELP: Readonly<Record<Architecture, string>> = {
   "resnet32-2branch-proj": "the two-branch ResNet-32 with projection shortcuts (option B)",
   "resnet10": "ResNet-10 for ImageNet-sized images",
   "resnet50": "ResNet-50 for ImageNet-sized images",
+  "resnet101": "ResNet-101 for ImageNet-sized images",
+  "resnet152": "ResNet-152 for ImageNet-sized images (the paper's Places-LT network)",
   "resnext50": "ResNeXt-50 for ImageNet-sized images (the paper's ImageNet-LT network)",
 };
 
