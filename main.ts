@@ -11,6 +11,8 @@ import { infoCommand } from "./lib/cli/info.ts";
 import { evaluateCommand } from "./lib/cli/evaluate.ts";
 import { estimatePriorCommand } from "./lib/cli/estimate_prior.ts";
 import { distributedHelp, METHODS, methodsHelp, trainCommand } from "./lib/cli/train.ts";
+import { predictCommand } from "./lib/cli/predict.ts";
+import { weightsExportCommand, weightsInspectCommand } from "./lib/cli/weights.ts";
 import { VERSION } from "./lib/version.ts";
 
 /**
@@ -99,6 +101,9 @@ export function buildProgram(): Command {
     .option("--seed <s>", "seed of the long tail, the initial weights and the batches")
     .option("--out <dir>", "run directory (default: runs/<dataset>_<method>_<time>)")
     .option("--resume <dir>", "continue the run in <dir> from its checkpoint")
+    .option("--init <file>", "initial weights: safetensors or a PyTorch state dict (.pth/.pt)")
+    .option("--init-skip <part>", "with --init: leave the head as initialised (head or none)")
+    .option("--init-strict <bool>", "with --init: every key must match (default true)")
     .option(
       "--nproc-per-node <n>",
       "start n local ranks of this command, data-parallel (--batch-size stays the global batch)",
@@ -147,6 +152,40 @@ export function buildProgram(): Command {
       await estimatePriorCommand(options);
     });
   // (end of evaluation commands)
+
+  // ---- weights and predict (lib/cli/weights.ts, lib/cli/predict.ts) ----
+  const weights = program
+    .command("weights")
+    .description("model weights in and out: safetensors, PyTorch state dicts");
+  weights
+    .command("export")
+    .description("a run's model weights as safetensors (torchvision names for torchvision nets)")
+    .argument("<run>", "the run directory")
+    .option("--out <file>", "the .safetensors file to write")
+    .action((run, options) => weightsExportCommand(run, options));
+  weights
+    .command("inspect")
+    .description("names, dtypes, shapes and metadata of a safetensors or PyTorch weights file")
+    .argument("<file>", "a .safetensors, .pth or .pt file")
+    .option("--json", "print JSON")
+    .action((file, options) => weightsInspectCommand(file, options));
+  program
+    .command("predict")
+    .description("top-k classes of images or an .npy batch, under a target prior")
+    .argument("[inputs...]", "image files (JPEG, PNG)")
+    .option("--run <dir>", "a training run directory")
+    .option("--weights <file>", "a weights file (safetensors or a PyTorch state dict)")
+    .option("--arch <name>", "with --weights: the architecture (default: the file's metadata)")
+    .option("--classes <n>", "with --weights: the class count (default: the file's)")
+    .option("--list <file>", "a file of image paths, one per line (relative to its folder)")
+    .option("--npy <file>", "a batch [N, C, H, W]: uint8 pixels, or float32 already normalised")
+    .option("--topk <k>", "classes shown per input (default 5)")
+    .option("--prior <p>", "target prior: uniform, train, em, or a JSON file of C numbers")
+    .option("--skip-bad-images", "skip unreadable images with a warning")
+    .option("--save-logits <file>", "also write the raw logits [N, C] as .npy")
+    .option("--device <device>", "cpu (default) or cuda:N")
+    .option("--json", "print JSON")
+    .action((inputs, options) => predictCommand(inputs, options));
 
   return program as unknown as Command;
 }

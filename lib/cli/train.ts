@@ -71,6 +71,12 @@ export interface TrainCommandOptions {
   resume?: string;
   precision?: string;
   cudaGraphs?: string;
+  /** Initial weights (safetensors or a PyTorch state dict). */
+  init?: string;
+  /** head or none. */
+  initSkip?: string;
+  /** true or false. */
+  initStrict?: string;
   /** Start this many local ranks (data-parallel). */
   nprocPerNode?: string;
   /** gloo or nccl. */
@@ -98,6 +104,9 @@ const FORWARDED: readonly [Exclude<keyof TrainCommandOptions, "nprocPerNode">, s
   ["cudaGraphs", "--cuda-graphs"],
   ["backend", "--backend"],
   ["distTimeout", "--dist-timeout"],
+  ["init", "--init"],
+  ["initSkip", "--init-skip"],
+  ["initStrict", "--init-strict"],
 ];
 
 /** A numeric flag's value; a UsageError naming the flag when it is not a number. */
@@ -123,7 +132,17 @@ export function parseFlags(o: TrainCommandOptions): ConfigOverrides {
     seed: num("--seed", o.seed),
     precision: o.precision,
     cudaGraphs: o.cudaGraphs,
+    init: o.init,
+    initSkip: o.initSkip,
+    initStrict: bool("--init-strict", o.initStrict),
   };
+}
+
+/** A true/false flag's value; a UsageError naming the flag otherwise. */
+function bool(flag: string, value: string | undefined): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (value === "true" || value === "false") return value === "true";
+  throw new UsageError(`invalid ${flag} '${value}': expected true or false`);
 }
 
 function timestamp(d = new Date()): string {
@@ -149,6 +168,9 @@ async function resumeSetup(
     ["lambda", "--lambda"],
     ["seed", "--seed"],
     ["out", "--out"],
+    ["init", "--init"],
+    ["initSkip", "--init-skip"],
+    ["initStrict", "--init-strict"],
   ];
   for (const [key, flag] of fixed) {
     if (o[key] !== undefined) {

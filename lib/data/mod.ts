@@ -6,7 +6,14 @@
  */
 
 export type { DataSplits, ImageSet, LoadOptions } from "./types.ts";
-export { DATASETS, FASHION_MNIST_ROOT, loadDataset, parseDatasetName } from "./datasets.ts";
+export {
+  datasetInput,
+  DATASETS,
+  FASHION_MNIST_ROOT,
+  loadDataset,
+  NORMALISATION,
+  parseDatasetName,
+} from "./datasets.ts";
 export { type Batch, BatchLoader, type LoaderOptions } from "./batch_loader.ts";
 export { classCounts, type ImbalanceType, longTailCounts, longTailIndices } from "./long_tail.ts";
 export {
@@ -24,4 +31,4 @@ export { FileImageSet, TensorImageSet } from "./image_set.ts";
 export { type IdxArray, parseIdx, readIdx } from "./idx.ts";
 export { type CifarData, type CifarFormat, readCifar } from "./cifar.ts";
 export { type ImageList, parseImageList, probeImages, readImageList } from "./image_list.ts";
-export { readImage, writeImage } from "./image_io.ts";
+export { prepareImage, readImage, writeImage } from "./image_io.ts";

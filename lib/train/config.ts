@@ -56,6 +56,15 @@ export const ConfigSchema = z.strictObject({
     arch: z.enum(["auto", ...ARCHITECTURES]),
     head: z.enum(HEADS),
     scale: positive(),
+    /**
+     * Initial weights: a safetensors file or a PyTorch state dict (.pth/.pt),
+     * read before training starts (not on resume: the checkpoint has them).
+     */
+    init: z.string().min(1).optional(),
+    /** Parts of the model `init` leaves alone: none, or the classifier head. */
+    init_skip: z.enum(["none", "head"]).default("none"),
+    /** Whether every key must match (missing, unexpected or mismatched keys fail). */
+    init_strict: z.boolean().default(true),
   }),
   method: z.strictObject({
     name: z.string().min(1),
@@ -243,6 +252,10 @@ export interface ConfigOverrides {
   seed?: number;
   precision?: string;
   cudaGraphs?: string;
+  /** model.init, model.init_skip, model.init_strict. */
+  init?: string;
+  initSkip?: string;
+  initStrict?: boolean;
 }
 
 /** The patch the overrides make. */
@@ -250,6 +263,7 @@ export function overridesPatch(f: ConfigOverrides): ConfigPatch {
   return {
     dataset: { name: f.dataset },
     method: { name: f.method, alpha: f.alpha, lambda: f.lambda },
+    model: { init: f.init, init_skip: f.initSkip, init_strict: f.initStrict },
     train: {
       epochs: f.epochs,
       batch_size: f.batchSize,

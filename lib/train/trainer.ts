@@ -32,6 +32,7 @@ import { tensor } from "../torch/create.ts";
 import type { Tensor } from "../torch/tensor.ts";
 import { predictLogits } from "./predict_logits.ts";
 import { loadCheckpoint, type RunningSums, saveCheckpoint } from "./checkpoint.ts";
+import { loadWeights, readWeightsFile } from "../weights/model_weights.ts";
 import { configToYaml, type TrainConfig } from "./config.ts";
 import { type EpochMetrics, readMetrics, writeMetrics } from "./metrics.ts";
 import { SGD } from "./optimizer.ts";
@@ -213,6 +214,38 @@ function testAccuracy(logits: Tensor, labels: Int32Array, trainCounts: number[])
 const pct = (x: number | null | undefined) =>
   x === undefined || x === null || Number.isNaN(x) ? "  -  " : `${x.toFixed(1)}%`;
 
+/**
+ * Loads `config.model.init` into a new model (see lib/weights): strictly
+ * unless init_strict is false, when what did not load is reported as a
+ * warning.
+ */
+async function initWeights(model: Model, config: TrainConfig, opts: TrainOptions): Promise<void> {
+  const path = config.model.init!;
+  const file = await readWeightsFile(path);
+  const report = loadWeights(model, file.tensors, {
+    source: path,
+    skipHead: config.model.init_skip === "head",
+    strict: config.model.init_strict,
+  });
+  const list = (names: string[]) =>
+    names.slice(0, 5).join(", ") + (names.length > 5 ? ` and ${names.length - 5} more` : "");
+  if (report.missing.length > 0) {
+    opts.onWarning?.(
+      `--init ${path}: not in the file (left as initialised): ${list(report.missing)}`,
+    );
+  }
+  if (report.unexpected.length > 0) {
+    opts.onWarning?.(`--init ${path}: not in the model (ignored): ${list(report.unexpected)}`);
+  }
+  if (report.mismatched.length > 0) {
+    opts.onWarning?.(
+      `--init ${path}: other shapes (left as initialised): ${
+        list(report.mismatched.map((m) => m.name))
+      }`,
+    );
+  }
+}
+
 /** Trains (or continues) one run as `config` describes. */
 export async function train(config: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
   // ---- set up
@@ -271,6 +304,7 @@ async function trainWith(s: SetUp): Promise<TrainResult> {
     device,
   });
   model.precision = precision;
+  if (config.model.init !== undefined && !opts.resume) await initWeights(model, config, opts);
   using optimizer = new SGD(model, {
     lr: config.train.lr,
     momentum: config.train.momentum,

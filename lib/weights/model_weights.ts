@@ -179,10 +179,19 @@ export async function exportWeights(
  */
 export async function readWeightsFile(path: string): Promise<WeightsFile> {
   const bytes = await readWholeFile(path);
-  if (isZip(bytes) || (bytes.length > 1 && bytes[0] === 0x80)) {
+  if (isZip(bytes)) {
     return { format: "pytorch", tensors: parseTorchStateDict(bytes, path), rawMetadata: {} };
   }
-  const file = parseSafetensors(bytes, path);
+  let file;
+  try {
+    file = parseSafetensors(bytes, path);
+  } catch (e) {
+    // PyTorch's legacy format: a pickle (PROTO 2, then LONG1: its magic number).
+    if (bytes.length > 3 && bytes[0] === 0x80 && bytes[1] <= 5 && bytes[2] === 0x8a) {
+      parseTorchStateDict(bytes, path); // throws its one-line message
+    }
+    throw e;
+  }
   return {
     format: "safetensors",
     tensors: file.tensors,
