@@ -12,7 +12,11 @@ import { evaluateCommand } from "./lib/cli/evaluate.ts";
 import { estimatePriorCommand } from "./lib/cli/estimate_prior.ts";
 import { distributedHelp, METHODS, methodsHelp, trainCommand } from "./lib/cli/train.ts";
 import { predictCommand } from "./lib/cli/predict.ts";
-import { weightsExportCommand, weightsInspectCommand } from "./lib/cli/weights.ts";
+import {
+  weightsConvertCommand,
+  weightsExportCommand,
+  weightsInspectCommand,
+} from "./lib/cli/weights.ts";
 import { VERSION } from "./lib/version.ts";
 
 /**
@@ -163,6 +167,14 @@ export function buildProgram(): Command {
     .argument("<run>", "the run directory")
     .option("--out <file>", "the .safetensors file to write")
     .action((run, options) => weightsExportCommand(run, options));
+  weights
+    .command("convert")
+    .description("a PyTorch state dict (or safetensors) through a lade model to lade's safetensors")
+    .argument("<file>", "a .pth, .pt or .safetensors file")
+    .option("--out <file>", "the .safetensors file to write")
+    .option("--arch <name>", "the architecture (default: the file's metadata)")
+    .option("--classes <n>", "the class count (default: the file's)")
+    .action((file, options) => weightsConvertCommand(file, options));
   weights
     .command("inspect")
     .description("names, dtypes, shapes and metadata of a safetensors or PyTorch weights file")

@@ -12,6 +12,7 @@ import { type Architecture, Model } from "../models/mod.ts";
 import { loadCheckpoint, MANIFEST, readManifest } from "../train/checkpoint.ts";
 import { DTYPE_BYTES } from "../torch/dtype.ts";
 import { exportWeights, readWeightsFile } from "../weights/model_weights.ts";
+import { weightsPredictor } from "../train/predict_inputs.ts";
 import { UsageError } from "./errors.ts";
 
 /** `weights export` flags. */
@@ -58,6 +59,46 @@ export async function weightsExportCommand(runDir: string, o: WeightsExportOptio
   console.log(
     `wrote ${o.out}: ${m.arch}, ${m.classes} classes, ${model.numParams} parameters, epoch ${m.epoch}`,
   );
+}
+
+/** `weights convert` flags. */
+export interface WeightsConvertOptions {
+  out?: string;
+  arch?: string;
+  classes?: string;
+}
+
+/**
+ * Loads a weights file (a PyTorch state dict, or safetensors) into a lade
+ * model, strictly, and writes the model's weights as safetensors with lade's
+ * metadata: what lade holds, under the names it gives them.
+ */
+export async function weightsConvertCommand(path: string, o: WeightsConvertOptions): Promise<void> {
+  if (o.out === undefined) throw new UsageError("weights convert needs --out FILE.safetensors");
+  const classes = o.classes === undefined ? undefined : Number(o.classes);
+  if (classes !== undefined && !(Number.isInteger(classes) && classes >= 1)) {
+    throw new UsageError(`invalid --classes '${o.classes}': expected a positive integer`);
+  }
+  const p = await weightsPredictor(path, { arch: o.arch, classes });
+  try {
+    await exportWeights(p.model, o.out, {
+      arch: p.model.arch,
+      classes: p.model.classes,
+      inChannels: p.channels,
+      head: "linear",
+      classNames: p.classNames,
+      ...(p.trainCounts ? { trainCounts: p.trainCounts } : {}),
+      method: p.method,
+      imageSize: p.imageSize,
+      mean: p.mean,
+      std: p.std,
+    });
+    console.log(
+      `wrote ${o.out}: ${p.model.arch}, ${p.model.classes} classes, ${p.model.numParams} parameters`,
+    );
+  } finally {
+    p.dispose();
+  }
 }
 
 /** `weights inspect` flags. */

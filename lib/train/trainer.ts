@@ -226,6 +226,7 @@ async function initWeights(model: Model, config: TrainConfig, opts: TrainOptions
     source: path,
     skipHead: config.model.init_skip === "head",
     strict: config.model.init_strict,
+    flagHints: true,
   });
   const list = (names: string[]) =>
     names.slice(0, 5).join(", ") + (names.length > 5 ? ` and ${names.length - 5} more` : "");

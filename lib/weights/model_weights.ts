@@ -222,6 +222,8 @@ export interface LoadOptions {
   skipHead?: boolean;
   /** Fail on the first missing, unexpected or mismatched key (default true). */
   strict?: boolean;
+  /** Name train's flags (--init-strict, --init-skip) in the messages' hints. */
+  flagHints?: boolean;
 }
 
 const shapeText = (s: readonly number[]) => `[${s.join(", ")}]`;
@@ -279,24 +281,25 @@ export function loadWeights(
       if (report.missing.length > 0) {
         throw new InputError(
           `${opts.source}: missing key ${quote(report.missing[0])}${more(report.missing.length)} ` +
-            `for ${model.arch} (use --init-strict false to load what matches)`,
+            `for ${model.arch}` +
+            (opts.flagHints ? " (use --init-strict false to load what matches)" : ""),
         );
       }
       if (report.unexpected.length > 0) {
         throw new InputError(
           `${opts.source}: unexpected key ${quote(report.unexpected[0])}` +
             `${more(report.unexpected.length)} for ${model.arch}` +
-            (report.unexpected.every((n) => headNames.has(n)) && opts.skipHead
-              ? ""
-              : " (use --init-strict false to ignore it)"),
+            (opts.flagHints ? " (use --init-strict false to ignore it)" : ""),
         );
       }
       if (report.mismatched.length > 0) {
         const m = report.mismatched[0];
         const src = tensors.get(m.name)!;
-        const hint = headNames.has(m.name)
+        const hint = !headNames.has(m.name)
+          ? ""
+          : opts.flagHints
           ? " (a different class count? use --init-skip head)"
-          : "";
+          : " (a different class count?)";
         throw new InputError(
           `${opts.source}: ${quote(m.name)} has shape ${shapeText(m.file)} (${src.dtype}) in the ` +
             `file but ${shapeText(m.model)} in ${model.arch}${
