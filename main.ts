@@ -108,6 +108,10 @@ export function buildProgram(): Command {
     .option("--init <file>", "initial weights: safetensors or a PyTorch state dict (.pth/.pt)")
     .option("--init-skip <part>", "with --init: leave the head as initialised (head or none)")
     .option("--init-strict <bool>", "with --init: every key must match (default true)")
+    .option("--backbone-lr <x>", "the backbone's learning rate (fine-tuning); the head keeps --lr")
+    .option("--freeze <part>", "train only the head: backbone (or none)")
+    .option("--lr-step <n>", "StepLR: multiply the rate by --lr-gamma every n epochs")
+    .option("--lr-gamma <g>", "StepLR's factor (default 0.1)")
     .option(
       "--nproc-per-node <n>",
       "start n local ranks of this command, data-parallel (--batch-size stays the global batch)",

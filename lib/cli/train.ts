@@ -77,6 +77,11 @@ export interface TrainCommandOptions {
   initSkip?: string;
   /** true or false. */
   initStrict?: string;
+  /** none or backbone. */
+  freeze?: string;
+  backboneLr?: string;
+  lrStep?: string;
+  lrGamma?: string;
   /** Start this many local ranks (data-parallel). */
   nprocPerNode?: string;
   /** gloo or nccl. */
@@ -107,6 +112,10 @@ const FORWARDED: readonly [Exclude<keyof TrainCommandOptions, "nprocPerNode">, s
   ["init", "--init"],
   ["initSkip", "--init-skip"],
   ["initStrict", "--init-strict"],
+  ["freeze", "--freeze"],
+  ["backboneLr", "--backbone-lr"],
+  ["lrStep", "--lr-step"],
+  ["lrGamma", "--lr-gamma"],
 ];
 
 /** A numeric flag's value; a UsageError naming the flag when it is not a number. */
@@ -135,6 +144,10 @@ export function parseFlags(o: TrainCommandOptions): ConfigOverrides {
     init: o.init,
     initSkip: o.initSkip,
     initStrict: bool("--init-strict", o.initStrict),
+    freeze: o.freeze,
+    backboneLr: num("--backbone-lr", o.backboneLr),
+    lrStep: num("--lr-step", o.lrStep),
+    lrGamma: num("--lr-gamma", o.lrGamma),
   };
 }
 
@@ -171,6 +184,10 @@ async function resumeSetup(
     ["init", "--init"],
     ["initSkip", "--init-skip"],
     ["initStrict", "--init-strict"],
+    ["freeze", "--freeze"],
+    ["backboneLr", "--backbone-lr"],
+    ["lrStep", "--lr-step"],
+    ["lrGamma", "--lr-gamma"],
   ];
   for (const [key, flag] of fixed) {
     if (o[key] !== undefined) {

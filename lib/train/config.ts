@@ -25,13 +25,16 @@ const positive = () => z.number().positive("must be > 0");
 
 /** Where the schedule comes from; see lib/train/schedule.ts. */
 const ScheduleSchema = z.strictObject({
-  type: z.enum(["multistep", "cosine", "constant"]),
+  type: z.enum(["multistep", "cosine", "constant", "step"]),
   warmup_epochs: nonNegInt(),
   warmup_from: z.number().min(0, "must be in [0, 1]").max(1, "must be in [0, 1]"),
   milestones: z.array(nonNegInt()),
   factors: z.array(nonNeg()),
   /** Epochs counted as the official code counts them (see lib/train/schedule.ts). */
   step_at_epoch_start: z.boolean().default(false),
+  /** step (StepLR): the rate times `gamma` every `step_size` epochs. */
+  step_size: posInt().optional(),
+  gamma: nonNeg().optional(),
 });
 
 /** The schema of a resolved training configuration. */
@@ -65,6 +68,8 @@ export const ConfigSchema = z.strictObject({
     init_skip: z.enum(["none", "head"]).default("none"),
     /** Whether every key must match (missing, unexpected or mismatched keys fail). */
     init_strict: z.boolean().default(true),
+    /** A part trained not at all (fine-tuning the classifier alone): none or backbone. */
+    freeze: z.enum(["none", "backbone"]).default("none"),
   }),
   method: z.strictObject({
     name: z.string().min(1),
@@ -81,6 +86,11 @@ export const ConfigSchema = z.strictObject({
     epochs: posInt(),
     batch_size: posInt(),
     lr: positive(),
+    /**
+     * The backbone's learning rate (fine-tuning a pretrained network), on the
+     * same schedule; the head keeps `lr`. Default: `lr` for both.
+     */
+    backbone_lr: nonNeg().optional(),
     momentum: z.number().min(0, "must be in [0, 1)").max(0.9999, "must be in [0, 1)"),
     weight_decay: nonNeg(),
     nesterov: z.boolean(),
@@ -256,6 +266,13 @@ export interface ConfigOverrides {
   init?: string;
   initSkip?: string;
   initStrict?: boolean;
+  /** model.freeze. */
+  freeze?: string;
+  /** train.backbone_lr. */
+  backboneLr?: number;
+  /** A StepLR schedule: train.schedule {type: step, step_size, gamma}. */
+  lrStep?: number;
+  lrGamma?: number;
 }
 
 /** The patch the overrides make. */
@@ -263,11 +280,15 @@ export function overridesPatch(f: ConfigOverrides): ConfigPatch {
   return {
     dataset: { name: f.dataset },
     method: { name: f.method, alpha: f.alpha, lambda: f.lambda },
-    model: { init: f.init, init_skip: f.initSkip, init_strict: f.initStrict },
+    model: { init: f.init, init_skip: f.initSkip, init_strict: f.initStrict, freeze: f.freeze },
     train: {
       epochs: f.epochs,
       batch_size: f.batchSize,
       lr: f.lr,
+      backbone_lr: f.backboneLr,
+      schedule: f.lrStep === undefined && f.lrGamma === undefined
+        ? undefined
+        : { type: "step", step_size: f.lrStep, gamma: f.lrGamma },
       precision: f.precision,
       cuda_graphs: f.cudaGraphs,
     },

@@ -312,6 +312,12 @@ async function trainWith(s: SetUp): Promise<TrainResult> {
     weightDecay: config.train.weight_decay,
     nesterov: config.train.nesterov,
   });
+  if (config.model.freeze === "backbone") {
+    // Only the head trains: the backbone gets no gradients, no update, and
+    // keeps its batch-norm statistics.
+    model.freeze("backbone");
+    optimizer.setFrozen("backbone");
+  }
   const m = config.method;
   using lossFn = createLoss(m.name, {
     trainCounts: data.trainCounts,
@@ -511,6 +517,13 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
       // ---- one epoch
       const lr = learningRate(config.train.schedule, config.train.lr, epoch, epochs);
       optimizer.lr = lr;
+      if (config.train.backbone_lr !== undefined) {
+        // The backbone's own rate, on the same schedule.
+        optimizer.setGroupLr(
+          "backbone",
+          learningRate(config.train.schedule, config.train.backbone_lr, epoch, epochs),
+        );
+      }
       model.train();
       const skip = epoch === start.epoch ? start.step : 0;
       if (skip === 0) running = { loss: 0, correct: 0, seen: 0, seconds: 0 };
