@@ -54,6 +54,7 @@ export interface WeightsMetadata {
   imageSize?: number;
   /** Normalisation mean and std (0..1 scale) of the training data. */
   mean?: number[];
+  /** See `mean`. */
   std?: number[];
 }
 
@@ -61,6 +62,7 @@ export interface WeightsMetadata {
 export interface WeightsFile {
   /** Which format the file was. */
   format: "safetensors" | "pytorch";
+  /** The tensors by name, in the file's order. */
   tensors: Map<string, RawTensor>;
   /** The raw string metadata (safetensors; empty for PyTorch files). */
   rawMetadata: Record<string, string>;

@@ -102,6 +102,7 @@ export interface SafetensorsHeader {
 
 /** A file's tensors and metadata. */
 export interface SafetensorsFile {
+  /** `__metadata__`: string to string (empty when absent). */
   metadata: Record<string, string>;
   /** The tensors by name, in header order. */
   tensors: Map<string, RawTensor>;
