@@ -147,6 +147,8 @@ export function buildProgram(): Command {
     .option("--report <dir>", "write the report here (default: DIR/report for --run)")
     .option("--no-report", "do not write a report")
     .option("--export-npy <dir>", "also write logits.npy, labels.npy, train_counts.npy")
+    .option("--tta-epochs <n>", "SADE runs: epochs of test-time aggregation (default 5; 0: none)")
+    .option("--tta-lr <x>", "SADE runs: learning rate of the test-time aggregation (default 0.1)")
     .action((options) => evaluateCommand(options));
 
   predictionInputs(

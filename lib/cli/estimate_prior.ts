@@ -13,6 +13,7 @@ import { evaluateShift } from "../eval/grid.ts";
 import { hasSourceData, type InputOptions, loadPredictions, loadSourceData } from "./inputs.ts";
 import { parseEmCalibration, type PriorEstimate, type SourceData } from "../eval/shifted.ts";
 import { rulesForMethod, usesTargetPrior } from "../eval/rules.ts";
+import { methodExperts } from "../losses/methods.ts";
 
 /** The flags of `estimate-prior`. */
 export interface EstimatePriorOptions extends InputOptions {
@@ -47,6 +48,12 @@ export async function estimatePriorCommand(options: EstimatePriorOptions): Promi
   const preds = await loadPredictions(options);
   let source: SourceData | undefined;
   try {
+    if (methodExperts(preds.method) > 1) {
+      throw new UsageError(
+        `a ${preds.method} model's predictions use no target prior; estimate-prior needs a ` +
+          `single-expert model (evaluate reports ${preds.method}'s test-time aggregation)`,
+      );
+    }
     const calibrate = method === "em" && emCalibration !== "none" && hasSourceData(options);
     if (method === "bbse" || calibrate) {
       source = await loadSourceData(options, preds.trainCounts.length);

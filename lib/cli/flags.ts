@@ -61,6 +61,8 @@ export const PARAMETER_FLAGS: Readonly<Record<string, string>> = {
   modelMethod: "--model-method",
   sourceLogits: "--source-logits",
   sourceLabels: "--source-labels",
+  ttaEpochs: "--tta-epochs",
+  ttaLr: "--tta-lr",
 };
 
 /** The flag of `parameter`, or undefined when no flag sets it. */

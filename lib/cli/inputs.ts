@@ -7,7 +7,7 @@
  */
 
 import { printWarning, UsageError } from "./errors.ts";
-import { METHODS } from "../losses/mod.ts";
+import { methodExperts, METHODS } from "../losses/mod.ts";
 import { readNpy } from "../eval/npy.ts";
 import type { Predictions, SourceData } from "../eval/shifted.ts";
 import { tensor } from "../torch/create.ts";
@@ -35,6 +35,11 @@ export interface InputOptions {
   device?: string;
   /** Precision of a run's model on CUDA: bf16 or fp32 (default: the run's). */
   precision?: string;
+  /**
+   * For a multi-expert (SADE) run: also predict augmented views for the
+   * test-time aggregation (`epochs` pairs per image, drawn with `seed`).
+   */
+  views?: { epochs?: number; seed?: number };
 }
 
 /** The --precision flag's value, checked. */
@@ -47,19 +52,26 @@ function precisionOf(opts: InputOptions): Precision | undefined {
   return p;
 }
 
-/** Checks that logits [N, C] and labels [N] agree and the labels lie in 0..C-1. */
+/**
+ * Checks that logits [N, C] (of `experts` experts: [N, experts * C]) and
+ * labels [N] agree and the labels lie in 0..C-1.
+ */
 export function checkPredictions(
   logits: Tensor,
   labels: Int32Array,
   classes: number,
   what: string,
+  experts = 1,
 ) {
   if (logits.ndim !== 2) {
     throw new UsageError(`${what}: logits must be 2-D [N, C], got shape [${logits.shape}]`);
   }
-  if (logits.shape[1] !== classes) {
+  if (logits.shape[1] !== experts * classes) {
     throw new UsageError(
-      `${what}: logits have ${logits.shape[1]} classes but the training counts list ${classes}`,
+      experts === 1
+        ? `${what}: logits have ${logits.shape[1]} classes but the training counts list ${classes}`
+        : `${what}: logits of ${experts} experts over ${classes} classes need ` +
+          `${experts * classes} columns, got ${logits.shape[1]}`,
     );
   }
   if (logits.shape[0] !== labels.length) {
@@ -146,10 +158,12 @@ export async function loadPredictions(opts: InputOptions): Promise<LoadedPredict
       device: opts.device as Device | undefined,
       precision: precisionOf(opts),
       onWarning: printWarning,
+      views: opts.views,
     });
-    checkPredictions(p.logits, p.labels, p.trainCounts.length, opts.run);
+    checkPredictions(p.logits, p.labels, p.trainCounts.length, opts.run, methodExperts(p.method));
     return {
       logits: p.logits,
+      views: p.views,
       labels: p.labels,
       trainCounts: p.trainCounts,
       method: p.method,
@@ -168,7 +182,7 @@ export async function loadPredictions(opts: InputOptions): Promise<LoadedPredict
   const labels = await readLabels(opts.labels);
   const logits = await readLogits(opts.logits);
   try {
-    checkPredictions(logits, labels, trainCounts.length, opts.logits);
+    checkPredictions(logits, labels, trainCounts.length, opts.logits, methodExperts(method));
   } catch (e) {
     logits.dispose();
     throw e;

@@ -1,6 +1,7 @@
 /**
  * lib/data: dataset formats (IDX, CIFAR binary, image lists), the long-tail
- * construction, shifted test sets, samplers and batches.
+ * construction, shifted test sets, samplers and batches, and SADE's strong
+ * test-time augmentation.
  *
  * @module
  */
@@ -32,3 +33,4 @@ export { type IdxArray, parseIdx, readIdx } from "./idx.ts";
 export { type CifarData, type CifarFormat, readCifar } from "./cifar.ts";
 export { type ImageList, parseImageList, probeImages, readImageList } from "./image_list.ts";
 export { prepareImage, readImage, writeImage } from "./image_io.ts";
+export { strongAugment, type StrongAugmentInput, type StrongAugmentOptions } from "./augment.ts";

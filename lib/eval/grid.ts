@@ -6,6 +6,8 @@
  */
 
 import { parseShift, SHIFT_GRID, shiftIndices, shotGroups } from "../data/mod.ts";
+import { methodExperts } from "../losses/methods.ts";
+import type { AggregationOptions } from "./aggregation.ts";
 import {
   type EmCalibrationMode,
   evaluateSelection,
@@ -25,6 +27,8 @@ export interface ShiftOptions {
   emCalibration?: EmCalibrationMode;
   /** A calibration already fitted on `source` (see `fitSourceCalibration`). */
   sourceCalibration?: SourceCalibration;
+  /** A multi-expert model's test-time aggregation (default: SADE's settings). */
+  aggregation?: AggregationOptions;
 }
 
 /** The shift names `shift` stands for: the grid for `all`, else the one (validated) name. */
@@ -47,6 +51,7 @@ export function evaluateShift(
     emCalibration: options.emCalibration,
     sourceCalibration: options.sourceCalibration,
     groups: shotGroups(preds.trainCounts),
+    aggregation: options.aggregation,
   });
 }
 
@@ -56,8 +61,10 @@ export function evaluateGrid(
   options: ShiftOptions = {},
   names: readonly string[] = SHIFT_GRID,
 ): ShiftEvaluation[] {
-  // Fit EM's source calibration once for the whole grid rather than per shift.
-  const wantEm = options.prior === "em" || options.prior === "all";
+  // Fit EM's source calibration once for the whole grid rather than per shift
+  // (multi-expert models use no prior estimate).
+  const wantEm = (options.prior === "em" || options.prior === "all") &&
+    methodExperts(preds.method) === 1;
   const kind = options.emCalibration ?? "bcts";
   const shared = wantEm && kind !== "none" && options.source && !options.sourceCalibration
     ? { ...options, sourceCalibration: fitSourceCalibration(preds, options.source, kind) }

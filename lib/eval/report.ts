@@ -55,6 +55,22 @@ export async function writeReport(
       `<td>${fmt(m.ece)}</td><td>${fmt(m.nll, 4)}</td><td>${fmt(m.brier, 4)}</td></tr>`
     )
   ).join("\n");
+  const aggregated = evals.filter((e) => e.aggregation !== undefined);
+  const aggregation = aggregated.length === 0 ? "" : `<h2>Test-time aggregation of the experts</h2>
+<p>The weights of the experts that SADE's test-time self-supervised aggregation learned on
+each shifted test set: transductive, fitted on that set's unlabelled images (never its
+labels) and then used to classify them, as EM's prior estimate is.</p>
+<table><tr><th>shift</th>${
+    aggregated[0].aggregation!.weights.map((_, e) => `<th>expert ${e + 1}</th>`).join("")
+  }<th>epochs</th></tr>
+${
+    aggregated.map((e) =>
+      `<tr><td>${e.shift}</td>${
+        e.aggregation!.weights.map((w) => `<td>${w.toFixed(3)}</td>`).join("")
+      }<td>${e.aggregation!.epochs}</td></tr>`
+    ).join("\n")
+  }
+</table>`;
   const html = `<!doctype html>
 <html><head><meta charset="utf-8"><title>lade report: ${ctx.dataset} ${ctx.method}</title>
 <style>body{font-family:sans-serif;margin:2em}td,th{padding:2px 8px;text-align:right}</style></head>
@@ -63,7 +79,8 @@ export async function writeReport(
 ${plots.map(([name]) => `<p><img src="${name}"></p>`).join("\n")}
 <table><tr><th>shift</th><th>variant</th><th>top-1</th><th>top-5</th><th>many</th><th>medium</th><th>few</th><th>ECE</th><th>NLL</th><th>Brier</th></tr>
 ${rows}
-</table></body></html>
+</table>
+${aggregation}</body></html>
 `;
   await put("index.html", html);
   return written;

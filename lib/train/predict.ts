@@ -11,14 +11,20 @@ import { InputError } from "../errors.ts";
 import { type Architecture, Model, type Precision } from "../models/model.ts";
 import { checkDevice, type Device } from "../torch/device.ts";
 import type { Tensor } from "../torch/tensor.ts";
-import { predictLogits } from "./predict_logits.ts";
+import { predictLogits, predictViews } from "./predict_logits.ts";
 import { loadCheckpoint, MANIFEST, type Manifest, readManifest } from "./checkpoint.ts";
 import { loadConfigDataset, useDevice } from "./trainer.ts";
 
 /** A run's raw outputs on one split. */
 export interface RunPredictions {
-  /** float32 [N, C] on the CPU: raw model outputs. */
+  /** float32 [N, C] on the CPU: raw model outputs ([N, E * C] for E experts). */
   logits: Tensor;
+  /**
+   * float32 [epochs, 2, N, E * C] on the CPU: the logits of two strongly
+   * augmented views of every sample per epoch, for a multi-expert (SADE)
+   * model when `views` was asked for (lib/eval/aggregation.ts learns from them).
+   */
+  views?: Tensor;
   /** Class index per sample, in the split's order. */
   labels: Int32Array;
   /** Per-class training counts of the run. */
@@ -90,6 +96,12 @@ export async function predictRun(
     precision?: Precision;
     /** Receives warnings of loading the dataset (default: ignored). */
     onWarning?: (message: string) => void;
+    /**
+     * For a multi-expert (SADE) run, also the logits of augmented views for
+     * the test-time aggregation: `epochs` pairs per sample (default 5), drawn
+     * with `seed` (default 0). Ignored for other runs.
+     */
+    views?: { epochs?: number; seed?: number };
   } = {},
 ): Promise<RunPredictions> {
   const m = await manifestOf(runDir);
@@ -109,12 +121,20 @@ export async function predictRun(
     });
     await loadCheckpoint(runDir, model);
     model.precision = precision;
-    const logits = await predictLogits(model, set, data, {
-      device,
-      batchSize: opts.batchSize ?? m.config.train.eval_batch_size,
-    });
+    const batchSize = opts.batchSize ?? m.config.train.eval_batch_size;
+    const logits = await predictLogits(model, set, data, { device, batchSize });
+    let views: Tensor | undefined;
+    try {
+      if (opts.views !== undefined && model.experts > 1) {
+        views = await predictViews(model, set, data, { device, batchSize, ...opts.views });
+      }
+    } catch (e) {
+      logits.dispose();
+      throw e;
+    }
     return {
       logits,
+      views,
       labels: set.labels.slice(),
       trainCounts: [...m.trainCounts],
       method: m.config.method.name,

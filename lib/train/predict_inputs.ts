@@ -28,6 +28,7 @@ import { cat, noGrad, scope, stack, type Tensor, tensor } from "../torch/mod.ts"
 import { loadWeights, readWeightsFile, type WeightsMetadata } from "../weights/model_weights.ts";
 import { loadCheckpoint, MANIFEST, readManifest } from "./checkpoint.ts";
 import { methodByName } from "../losses/methods.ts";
+import { expertMean } from "../losses/sade.ts";
 
 /** A model ready to predict, with what its inputs must look like. */
 export interface Predictor {
@@ -45,6 +46,9 @@ export interface Predictor {
   trainCounts?: number[];
   /** Training method (decides the prediction rule); softmax when unknown. */
   method: string;
+  /** The classifier head: linear or cosine, and the cosine head's scale. */
+  head: Head;
+  scale?: number;
   /** Frees the model. */
   dispose(): void;
 }
@@ -111,6 +115,8 @@ export async function runPredictor(runDir: string, device: Device = "cpu"): Prom
     classNames: (await classesFile(`${runDir}/classes.txt`, m.classes)) ?? [...m.classNames],
     trainCounts: [...m.trainCounts],
     method: m.config.method.name,
+    head: m.config.model.head,
+    scale: m.config.model.scale,
     dispose: () => model.dispose(),
   };
 }
@@ -138,7 +144,8 @@ export async function weightsPredictor(
   if (!isArchitecture(arch)) {
     throw new InputError("arch", `unknown architecture '${arch}'`);
   }
-  const headWeight = file.tensors.get("fc.weight") ?? file.tensors.get("head.weight");
+  const headWeight = file.tensors.get("fc.weight") ?? file.tensors.get("head.weight") ??
+    file.tensors.get("head.0.weight");
   const classes = opts.classes ?? meta?.classes ?? headWeight?.shape[0];
   if (classes === undefined) {
     throw new InputError("classes", `cannot tell the class count of ${path}; pass --classes`);
@@ -175,6 +182,8 @@ export async function weightsPredictor(
       Array.from({ length: classes }, (_, i) => `${i}`),
     trainCounts: meta?.trainCounts,
     method: meta?.method ?? "softmax",
+    head: (meta?.head ?? "linear") as Head,
+    scale: meta?.scale,
     dispose: () => model.dispose(),
   };
 }
@@ -219,7 +228,8 @@ export function readImageInputs(
 /**
  * Logits [N, classes] (float32, CPU) of a batch: uint8 pixels [N, C, S, S]
  * are normalised with the predictor's mean and std; float32 inputs are
- * taken as already normalised. Eval mode, no gradients, in chunks.
+ * taken as already normalised. Eval mode, no gradients, in chunks. A
+ * multi-expert (SADE) network gives its experts' average.
  */
 export function predictBatch(p: Predictor, inputs: Tensor, chunk = 64): Tensor {
   const shape = inputs.shape;
@@ -244,7 +254,9 @@ export function predictBatch(p: Predictor, inputs: Tensor, chunk = 64): Tensor {
               .sub(tensor(Float32Array.from(p.mean), [1, c, 1, 1]))
               .div(tensor(Float32Array.from(p.std), [1, c, 1, 1]));
           }
-          return p.model.forward(x.to(p.model.device)).to("float32").to("cpu");
+          const logits = p.model.forward(x.to(p.model.device)).to("float32").to("cpu");
+          // A multi-expert network (SADE): the experts' plain average.
+          return p.model.experts > 1 ? expertMean(logits, p.model.experts) : logits;
         })
       ));
     }

@@ -24,8 +24,14 @@ import {
   shotGroups,
 } from "../data/mod.ts";
 import { accuracy } from "../eval/metrics.ts";
-import { createLoss } from "../losses/mod.ts";
-import { type Architecture, defaultArchitecture, Model, type Precision } from "../models/mod.ts";
+import { createLoss, expertMean, methodExperts } from "../losses/mod.ts";
+import {
+  type Architecture,
+  architectureExperts,
+  defaultArchitecture,
+  Model,
+  type Precision,
+} from "../models/mod.ts";
 import { setCudnnBenchmark, useSideStream } from "../torch/cuda.ts";
 import { checkDevice, type Device, manualSeed, setNumThreads } from "../torch/device.ts";
 import { tensor } from "../torch/create.ts";
@@ -123,9 +129,29 @@ export interface TrainResult {
   test?: { logits: Tensor; labels: Int32Array; trainCounts: number[]; classNames: string[] };
 }
 
-/** The architecture a config asks for, resolved against the data. */
+/**
+ * The architecture a config asks for, resolved against the data and the
+ * method: "auto" picks the multi-expert variant for a multi-expert method
+ * (SADE), and a network whose experts do not match the method's is an
+ * InputError for `model.arch`.
+ */
 export function resolveArchitecture(config: TrainConfig, imageSize: number): Architecture {
-  return config.model.arch === "auto" ? defaultArchitecture(imageSize) : config.model.arch;
+  const experts = methodExperts(config.method.name);
+  const arch = config.model.arch === "auto"
+    ? defaultArchitecture(imageSize, experts)
+    : config.model.arch;
+  const has = architectureExperts(arch);
+  if (has !== experts) {
+    throw new InputError(
+      "model.arch",
+      experts > 1
+        ? `method ${config.method.name} trains ${experts} experts but ${arch} has one ` +
+          `(use auto or a multi-expert network such as ${defaultArchitecture(imageSize, experts)})`
+        : `${arch} is a ${has}-expert network (for method sade); method ` +
+          `${config.method.name} trains one`,
+    );
+  }
+  return arch;
 }
 
 /** The configuration key of each of loadDataset's options (for messages). */
@@ -205,9 +231,18 @@ export function useDevice(name: string): Device {
   }
 }
 
-/** Accuracy of test-set logits, as the training logs and result.json record it. */
-function testAccuracy(logits: Tensor, labels: Int32Array, trainCounts: number[]): TestAccuracy {
-  const { top1, many, medium, few } = accuracy(logits, labels, shotGroups(trainCounts));
+/**
+ * Accuracy of test-set logits, as the training logs and result.json record
+ * it; a multi-expert model's by the plain average of its experts.
+ */
+function testAccuracy(
+  logits: Tensor,
+  labels: Int32Array,
+  trainCounts: number[],
+  experts: number,
+): TestAccuracy {
+  using mean = expertMean(logits, experts);
+  const { top1, many, medium, few } = accuracy(mean, labels, shotGroups(trainCounts));
   return { top1, many, medium, few };
 }
 
@@ -501,13 +536,13 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
   const evaluateTest = async (keep: boolean): Promise<TestAccuracy> => {
     if (!keep) {
       using logits = await predictTest(false);
-      return testAccuracy(logits, testSet.labels, data.trainCounts);
+      return testAccuracy(logits, testSet.labels, data.trainCounts, model.experts);
     }
     kept?.dispose();
     kept = await predictTest(true);
     using rows = tensor(c.uniform, [c.uniform.length], "int64");
     using logits = kept.indexSelect(0, rows);
-    return testAccuracy(logits, testSet.labels, data.trainCounts);
+    return testAccuracy(logits, testSet.labels, data.trainCounts, model.experts);
   };
   const keepLogits = opts.keepTestLogits ?? false;
 

@@ -123,3 +123,19 @@ Deno.test("freeze backbone: no update, no decay, batch-norm statistics kept in t
   using t = tensor(new Float32Array([1]), [1]);
   assert.equal(t.shape[0], 1);
 });
+
+Deno.test("multi-expert (SADE) networks: their heads freeze as one part; names head.0..2", () => {
+  manualSeed(3);
+  using model = Model.create({ arch: "cnn28-sade", classes: 4, inChannels: 1 });
+  const names = model.stateNames();
+  assert.ok(names.includes("head.0.weight") && names.includes("head.2.bias"));
+  using sgd = new SGD(model, { lr: 0.1 });
+  model.freeze("head");
+  sgd.setFrozen("head");
+  const before = flatParts(model);
+  model.train();
+  trainStep(model, sgd);
+  const after = flatParts(model);
+  assert.deepEqual(after.head, before.head);
+  assert.notDeepEqual(after.backbone, before.backbone);
+});
