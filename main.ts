@@ -105,11 +105,15 @@ export function buildProgram(): Command {
     .option("--seed <s>", "seed of the long tail, the initial weights and the batches")
     .option("--out <dir>", "run directory (default: runs/<dataset>_<method>_<time>)")
     .option("--resume <dir>", "continue the run in <dir> from its checkpoint")
-    .option("--init <file>", "initial weights: safetensors or a PyTorch state dict (.pth/.pt)")
+    .option(
+      "--init <file>",
+      "initial weights: safetensors, a PyTorch state dict (.pth/.pt), or a run directory",
+    )
     .option("--init-skip <part>", "with --init: leave the head as initialised (head or none)")
     .option("--init-strict <bool>", "with --init: every key must match (default true)")
     .option("--backbone-lr <x>", "the backbone's learning rate (fine-tuning); the head keeps --lr")
     .option("--freeze <part>", "train only the head: backbone (or none)")
+    .option("--sampler <name>", "shuffle, balanced (class-balanced, as cRT) or sqrt")
     .option("--lr-step <n>", "StepLR: multiply the rate by --lr-gamma every n epochs")
     .option("--lr-gamma <g>", "StepLR's factor (default 0.1)")
     .option(

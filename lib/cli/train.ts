@@ -79,6 +79,8 @@ export interface TrainCommandOptions {
   initStrict?: string;
   /** none or backbone. */
   freeze?: string;
+  /** shuffle, balanced or sqrt. */
+  sampler?: string;
   backboneLr?: string;
   lrStep?: string;
   lrGamma?: string;
@@ -113,6 +115,7 @@ const FORWARDED: readonly [Exclude<keyof TrainCommandOptions, "nprocPerNode">, s
   ["initSkip", "--init-skip"],
   ["initStrict", "--init-strict"],
   ["freeze", "--freeze"],
+  ["sampler", "--sampler"],
   ["backboneLr", "--backbone-lr"],
   ["lrStep", "--lr-step"],
   ["lrGamma", "--lr-gamma"],
@@ -145,6 +148,7 @@ export function parseFlags(o: TrainCommandOptions): ConfigOverrides {
     initSkip: o.initSkip,
     initStrict: bool("--init-strict", o.initStrict),
     freeze: o.freeze,
+    sampler: o.sampler,
     backboneLr: num("--backbone-lr", o.backboneLr),
     lrStep: num("--lr-step", o.lrStep),
     lrGamma: num("--lr-gamma", o.lrGamma),
@@ -185,6 +189,7 @@ async function resumeSetup(
     ["initSkip", "--init-skip"],
     ["initStrict", "--init-strict"],
     ["freeze", "--freeze"],
+    ["sampler", "--sampler"],
     ["backboneLr", "--backbone-lr"],
     ["lrStep", "--lr-step"],
     ["lrGamma", "--lr-gamma"],

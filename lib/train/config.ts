@@ -270,6 +270,8 @@ export interface ConfigOverrides {
   freeze?: string;
   /** train.backbone_lr. */
   backboneLr?: number;
+  /** train.sampler: shuffle, balanced (class-balanced, as cRT), sqrt. */
+  sampler?: string;
   /** A StepLR schedule: train.schedule {type: step, step_size, gamma}. */
   lrStep?: number;
   lrGamma?: number;
@@ -286,6 +288,7 @@ export function overridesPatch(f: ConfigOverrides): ConfigPatch {
       batch_size: f.batchSize,
       lr: f.lr,
       backbone_lr: f.backboneLr,
+      sampler: f.sampler,
       schedule: f.lrStep === undefined && f.lrGamma === undefined
         ? undefined
         : { type: "step", step_size: f.lrStep, gamma: f.lrGamma },

@@ -37,8 +37,15 @@ import { checkDevice, type Device, manualSeed, setNumThreads } from "../torch/de
 import { tensor } from "../torch/create.ts";
 import type { Tensor } from "../torch/tensor.ts";
 import { predictLogits } from "./predict_logits.ts";
-import { loadCheckpoint, type RunningSums, saveCheckpoint } from "./checkpoint.ts";
-import { loadWeights, readWeightsFile } from "../weights/model_weights.ts";
+import {
+  loadCheckpoint,
+  MANIFEST,
+  readManifest,
+  type RunningSums,
+  saveCheckpoint,
+} from "./checkpoint.ts";
+import { loadWeights, modelStateDict, readWeightsFile } from "../weights/model_weights.ts";
+import type { RawTensor } from "../weights/safetensors.ts";
 import { configToYaml, type TrainConfig } from "./config.ts";
 import { type EpochMetrics, readMetrics, writeMetrics } from "./metrics.ts";
 import { SGD } from "./optimizer.ts";
@@ -250,14 +257,34 @@ const pct = (x: number | null | undefined) =>
   x === undefined || x === null || Number.isNaN(x) ? "  -  " : `${x.toFixed(1)}%`;
 
 /**
+ * The tensors `--init` names: a weights file, or a run directory (its latest
+ * checkpoint: the first stage of a two-stage method such as cRT).
+ */
+async function initTensors(path: string): Promise<Map<string, RawTensor>> {
+  const isDir = await Deno.stat(path).then((s) => s.isDirectory, () => false);
+  if (!isDir) return (await readWeightsFile(path)).tensors;
+  const m = await readManifest(path);
+  if (m === null) throw new InputError(`--init ${path}: a directory without a run's ${MANIFEST}`);
+  using run = Model.create({
+    arch: m.arch as Architecture,
+    classes: m.classes,
+    inChannels: m.inChannels,
+    head: m.config.model.head,
+    scale: m.config.model.scale,
+  });
+  await loadCheckpoint(path, run);
+  return new Map(modelStateDict(run));
+}
+
+/**
  * Loads `config.model.init` into a new model (see lib/weights): strictly
  * unless init_strict is false, when what did not load is reported as a
  * warning.
  */
 async function initWeights(model: Model, config: TrainConfig, opts: TrainOptions): Promise<void> {
   const path = config.model.init!;
-  const file = await readWeightsFile(path);
-  const report = loadWeights(model, file.tensors, {
+  const tensors = await initTensors(path);
+  const report = loadWeights(model, tensors, {
     source: path,
     skipHead: config.model.init_skip === "head",
     strict: config.model.init_strict,

@@ -96,6 +96,47 @@ Deno.test("--freeze backbone and --backbone-lr 0 keep the initial backbone; Step
     assert.match(config, /step_size: 1\n/);
     assert.match(config, /gamma: 0\.5\n/);
 
+    // cRT (Kang et al. 2020): the first stage's backbone frozen, a new
+    // classifier trained with class-balanced sampling; --init takes the run.
+    await ok([
+      "train",
+      "--config",
+      "tiny.yaml",
+      "--out",
+      "crt",
+      "--init",
+      "base",
+      "--init-skip",
+      "head",
+      "--freeze",
+      "backbone",
+      "--sampler",
+      "balanced",
+      "--method",
+      "softmax",
+    ]);
+    await ok(["weights", "export", "crt", "--out", "crt.safetensors"]);
+    const crt = await parts(`${dir}/crt.safetensors`);
+    assert.deepEqual(crt.params, base.params);
+    assert.deepEqual(crt.buffers, base.buffers);
+    assert.notDeepEqual(crt.head, base.head);
+    const crtConfig = await Deno.readTextFile(`${dir}/crt/config.yaml`);
+    assert.match(crtConfig, /sampler: balanced\n/);
+    assert.match(crtConfig, /init: base\n/);
+    assert.match(crtConfig, /freeze: backbone\n/);
+    const evaluated = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", main, "evaluate", "--run", "crt", "--json", "--no-report"],
+      cwd: dir,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(evaluated.code, 0, new TextDecoder().decode(evaluated.stderr));
+    const results = JSON.parse(new TextDecoder().decode(evaluated.stdout)).results;
+    assert.ok("softmax" in results && "pc_softmax" in results);
+    const notRun = await lade(["train", "--config", "tiny.yaml", "--out", "y", "--init", "."], dir);
+    assert.equal(notRun.stderr.trim().split("\n").length, 1, notRun.stderr);
+    assert.match(notRun.stderr, /a directory without a run's checkpoint\.json/);
+
     const bad = await lade(
       ["train", "--config", "tiny.yaml", "--out", "x", "--freeze", "head"],
       dir,
