@@ -12,6 +12,7 @@ import { evaluateCommand } from "./lib/cli/evaluate.ts";
 import { estimatePriorCommand } from "./lib/cli/estimate_prior.ts";
 import { distributedHelp, METHODS, methodsHelp, trainCommand } from "./lib/cli/train.ts";
 import { predictCommand } from "./lib/cli/predict.ts";
+import { stage2Command } from "./lib/cli/stage2.ts";
 import {
   weightsConvertCommand,
   weightsExportCommand,
@@ -191,6 +192,21 @@ export function buildProgram(): Command {
     .argument("<file>", "a .safetensors, .pth or .pt file")
     .option("--json", "print JSON")
     .action((file, options) => weightsInspectCommand(file, options));
+  program
+    .command("stage2")
+    .description("a decoupled second stage on a run's classifier: tau-norm or lws, as a new run")
+    .option("--run <dir>", "the trained first-stage run")
+    .option(
+      "--method <name>",
+      "tau-norm (w_c / |w_c|^tau, no bias) or lws (learned per-class scales)",
+    )
+    .option("--out <dir>", "the new run's directory")
+    .option("--tau <t>", "tau-norm: the exponent (default 1)")
+    .option("--epochs <n>", "lws: epochs of class-balanced sampling (default 10)")
+    .option("--lr <x>", "lws: learning rate (default: the run's)")
+    .option("--batch-size <b>", "lws: batch size (default: the run's)")
+    .option("--device <device>", "cpu (default) or cuda:N")
+    .action((options) => stage2Command(options));
   program
     .command("predict")
     .description("top-k classes of images or an .npy batch, under a target prior")

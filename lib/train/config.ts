@@ -111,6 +111,18 @@ export const ConfigSchema = z.strictObject({
     cuda_graphs: z.enum(["auto", "on", "off"]).default("auto"),
   }),
   seed: nonNegInt(),
+  /**
+   * A second stage that made this run from another one (lib/train/stage2.ts:
+   * tau-normalisation or LWS); written by `lade stage2`, never by hand.
+   */
+  stage2: z.strictObject({
+    method: z.enum(["tau-norm", "lws"]),
+    from: z.string(),
+    tau: z.number().optional(),
+    epochs: z.number().optional(),
+    lr: z.number().optional(),
+    scales: z.array(z.number()).optional(),
+  }).optional(),
   device: z.string(),
   /** CPU threads (0: all cores). */
   threads: nonNegInt(),
