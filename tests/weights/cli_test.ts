@@ -125,6 +125,30 @@ Deno.test("weights export / inspect, train --init, predict on images and .npy", 
       /--init cannot be combined with --resume/,
     );
 
+    // ---- inspect a PyTorch file; convert (a file through a lade model)
+    const fixtures = new URL("./fixtures/", import.meta.url).pathname;
+    r = await lade(["weights", "inspect", `${fixtures}lade_layout.pth`, "--json"], dir);
+    assert.equal(r.code, 0, r.stderr);
+    const pth = JSON.parse(r.stdout);
+    assert.equal(pth.format, "pytorch");
+    assert.deepEqual(pth.tensors.map((t: { name: string }) => t.name), [
+      "conv1.weight",
+      "bn1.running_mean",
+      "fc.weight",
+      "fc.bias",
+    ]);
+    oneLineError(
+      await lade(["weights", "convert", `${fixtures}tiny.pth`, "--out", "t.safetensors"], dir),
+      /does not name its architecture; pass --arch/,
+    );
+    r = await lade(["weights", "convert", "w.safetensors", "--out", "again.safetensors"], dir);
+    assert.equal(r.code, 0, r.stderr);
+    const again = JSON.parse(
+      (await lade(["weights", "inspect", "again.safetensors", "--json"], dir)).stdout,
+    );
+    assert.deepEqual(again.tensors, info.tensors);
+    assert.equal(again.metadata.arch, "cnn28");
+
     // ---- predict on images
     for (const c of [1, 4, 8]) {
       using img = tensor(barImage(c), [1, 28, 28]);
@@ -171,6 +195,18 @@ Deno.test("weights export / inspect, train --init, predict on images and .npy", 
     oneLineError(
       await lade(["predict", "bar1.png"], dir),
       /exactly one of --run DIR and --weights FILE/,
+    );
+    await Deno.mkdir(`${dir}/imgs`);
+    await Deno.copyFile(`${dir}/bar8.png`, `${dir}/imgs/b8.png`);
+    await Deno.writeTextFile(`${dir}/imgs/list.txt`, "# images\nb8.png 8\n../bar1.png\n");
+    r = await lade(
+      ["predict", "--run", "run2", "--list", "imgs/list.txt", "--json", "--topk", "1"],
+      dir,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(
+      JSON.parse(r.stdout).predictions.map((p: { input: string }) => p.input),
+      ["imgs/b8.png", "bar1.png"],
     );
 
     // ---- the same pixels as an .npy batch give the same logits; float32
