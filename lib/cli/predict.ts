@@ -16,9 +16,9 @@ import { type Tensor, tensor } from "../torch/mod.ts";
 import {
   applyPrior,
   predictBatch,
+  predictImages,
   type Predictor,
   type PriorChoice,
-  readImageInputs,
   runPredictor,
   weightsPredictor,
 } from "../train/predict_inputs.ts";
@@ -130,14 +130,10 @@ export async function predictCommand(inputs: string[], o: PredictOptions): Promi
       logits = predictBatch(p, batch);
       names = Array.from({ length: array.shape[0] }, (_, i) => `${o.npy}[${i}]`);
     } else {
-      const read = readImageInputs(p, paths, o.skipBadImages === true);
+      const read = predictImages(p, paths, { skipBad: o.skipBadImages === true });
       skipped = read.skipped;
       for (const s of skipped) printWarning(`skipped ${s.error}`);
-      try {
-        logits = predictBatch(p, read.images);
-      } finally {
-        read.images.dispose();
-      }
+      logits = read.logits;
       names = read.paths;
     }
     try {

@@ -218,10 +218,58 @@ export function readImageInputs(
         skipped.push({ path, error: e.message });
       }
     }
-    if (kept.length === 0) throw new InputError("no readable images among the inputs");
+    if (kept.length === 0) throw new NoImagesError(skipped);
     return { images: stack(kept, 0), paths: keptPaths, skipped };
   } finally {
     for (const t of kept) t.dispose();
+  }
+}
+
+/**
+ * Logits [N, classes] of image files, read and run `chunk` at a time (so a
+ * long list never sits in memory at once), with the paths kept and those
+ * skipped (with `skipBad`; otherwise a bad file is an InputError naming it).
+ */
+export function predictImages(
+  p: Predictor,
+  paths: readonly string[],
+  opts: { skipBad?: boolean; chunk?: number } = {},
+): { logits: Tensor; paths: string[]; skipped: { path: string; error: string }[] } {
+  const chunk = opts.chunk ?? 256;
+  const parts: Tensor[] = [];
+  const kept: string[] = [];
+  const skipped: { path: string; error: string }[] = [];
+  try {
+    for (let start = 0; start < paths.length; start += chunk) {
+      let read: ImageInputs;
+      try {
+        read = readImageInputs(p, paths.slice(start, start + chunk), opts.skipBad === true);
+      } catch (e) {
+        // A chunk of unreadable images only, skipped.
+        if (!(e instanceof NoImagesError)) throw e;
+        skipped.push(...e.skipped);
+        continue;
+      }
+      try {
+        parts.push(predictBatch(p, read.images));
+      } finally {
+        read.images.dispose();
+      }
+      kept.push(...read.paths);
+      skipped.push(...read.skipped);
+    }
+    if (parts.length === 0) throw new InputError("no readable images among the inputs");
+    const logits = scope(() => (parts.length === 1 ? parts[0].clone() : cat(parts, 0)));
+    return { logits, paths: kept, skipped };
+  } finally {
+    for (const t of parts) t.dispose();
+  }
+}
+
+/** Every image of a chunk was unreadable (and skipped). */
+class NoImagesError extends InputError {
+  constructor(readonly skipped: { path: string; error: string }[]) {
+    super("no readable images among the inputs");
   }
 }
 

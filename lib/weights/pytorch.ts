@@ -205,11 +205,19 @@ function hasTensors(d: Map<unknown, unknown>): boolean {
 }
 
 /** Tensors of nested dicts, with dotted names. */
-function flatten(d: Map<unknown, unknown>, prefix: string, out: Map<string, RawTensor>): void {
+function flatten(
+  d: Map<unknown, unknown>,
+  prefix: string,
+  out: Map<string, RawTensor>,
+  depth = 0,
+): void {
+  if (depth > 64) {
+    throw new InputError(`dicts nested more than 64 deep at '${prefix.slice(0, 100)}'`);
+  }
   for (const [k, v] of d) {
     const name = `${prefix}${String(k)}`;
     if (isRawTensor(v)) out.set(name, v);
-    else if (v instanceof Map) flatten(v, `${name}.`, out);
+    else if (v instanceof Map) flatten(v, `${name}.`, out, depth + 1);
   }
 }
 
@@ -224,8 +232,20 @@ function stripCommon(tensors: Map<string, RawTensor>, prefix: string): Map<strin
  * notes): tensor names to tensors, in the file's order.
  */
 export function findStateDict(root: PyValue, source: string): Map<string, RawTensor> {
+  try {
+    return findIn(root, source);
+  } catch (e) {
+    if (e instanceof InputError && !e.message.startsWith(`${source}: `)) {
+      throw new InputError(`${source}: ${e.message}`);
+    }
+    throw e;
+  }
+}
+
+function findIn(root: PyValue, source: string): Map<string, RawTensor> {
   let d = root;
-  for (;;) {
+  // A bounded descent: a pickle may make a dict contain itself.
+  for (let level = 0; level < 16; level++) {
     if (!(d instanceof Map)) break;
     if (hasTensors(d)) break;
     const nest = NESTS.find((k) => d instanceof Map && d.get(k) instanceof Map);

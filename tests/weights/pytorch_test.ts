@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { InputError } from "../../lib/errors.ts";
 import { fromBytes } from "../../lib/torch/mod.ts";
 import { unpickle } from "../../lib/weights/pickle.ts";
-import { parseTorchStateDict, readTorchPickle } from "../../lib/weights/pytorch.ts";
+import { findStateDict, parseTorchStateDict, readTorchPickle } from "../../lib/weights/pytorch.ts";
 import type { RawTensor } from "../../lib/weights/safetensors.ts";
 
 const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
@@ -132,4 +132,31 @@ Deno.test("the unpickler: malformed streams are InputErrors, and unknown globals
   const v = unpickle(evil, { source: "p" }) as { callable: { qualified: string }; args: unknown[] };
   assert.equal(v.callable.qualified, "os.system");
   assert.deepEqual([...v.args], ["x"]);
+});
+
+Deno.test("a dict that contains itself ends in one line, not a hang or a stack overflow", () => {
+  // {} memoised as 0, then d['model'] = d; d['x'] = d: PROTO 2, EMPTY_DICT, BINPUT 0,
+  // 'model' BINGET 0 SETITEM, 'x' BINGET 0 SETITEM, STOP.
+  const text = (s: string) => [0x58, s.length, 0, 0, 0, ...new TextEncoder().encode(s)];
+  const pickle = new Uint8Array([
+    0x80,
+    2,
+    0x7d,
+    0x71,
+    0,
+    ...text("model"),
+    0x68,
+    0,
+    0x73,
+    ...text("x"),
+    0x68,
+    0,
+    0x73,
+    0x2e,
+  ]);
+  const root = unpickle(pickle, { source: "loop.pth" });
+  assert.throws(
+    () => findStateDict(root, "loop.pth"),
+    /^InputError: loop\.pth: dicts nested more than 64 deep/,
+  );
 });
