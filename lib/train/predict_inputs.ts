@@ -109,7 +109,8 @@ export async function runPredictor(runDir: string, device: Device = "cpu"): Prom
     model,
     channels: m.inChannels,
     imageSize: spec.imageSize,
-    resizeTo: isImageList ? resizeFor(spec.imageSize) : spec.imageSize,
+    // As the image-list loader evaluates (native/src/data_batch.cpp): 256/224.
+    resizeTo: isImageList ? Math.round(spec.imageSize * 256 / 224) : spec.imageSize,
     mean: spec.mean,
     std: spec.std,
     classNames: (await classesFile(`${runDir}/classes.txt`, m.classes)) ?? [...m.classNames],
