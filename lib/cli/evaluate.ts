@@ -10,13 +10,16 @@
 
 import { join } from "node:path";
 import { UsageError } from "./errors.ts";
-import { evaluateGrid, shiftNames } from "../eval/grid.ts";
+import { evaluateGrid, evaluateSets, shiftNames } from "../eval/grid.ts";
+import { readShiftFile } from "../data/mod.ts";
 import {
   hasSourceData,
   type InputOptions,
   type LoadedPredictions,
+  type LoadedSource,
   loadPredictions,
   loadSourceData,
+  sourceJson,
 } from "./inputs.ts";
 import { writeNpy } from "../eval/npy.ts";
 import { formatAggregation, formatGrid } from "../eval/grid_table.ts";
@@ -28,13 +31,14 @@ import {
   PRIOR_MODES,
   type PriorMode,
   type ShiftEvaluation,
-  type SourceData,
 } from "../eval/shifted.ts";
 import type { Tensor } from "../torch/tensor.ts";
 
 /** The flags of `evaluate`. */
 export interface EvaluateOptions extends InputOptions {
   shift?: string;
+  /** A JSON file of shifted sets (per-class counts or sample indices) instead of --shift. */
+  shiftFile?: string;
   prior?: string;
   /** EM's calibration on source data: bcts (default), ts or none. */
   calibration?: string;
@@ -152,7 +156,10 @@ export async function evaluateCommand(
 ): Promise<void> {
   const mode = parsePriorMode(options.prior);
   const emCalibration = parseEmCalibration(options.calibration);
-  const names = shiftNames(options.shift ?? "uniform");
+  if (options.shiftFile !== undefined && options.shift !== undefined) {
+    throw new UsageError("give either --shift or --shift-file, not both");
+  }
+  const names = options.shiftFile === undefined ? shiftNames(options.shift ?? "uniform") : [];
   const ttaEpochs = numberFlag("--tta-epochs", options.ttaEpochs, true) ?? 5;
   const ttaLr = numberFlag("--tta-lr", options.ttaLr, false);
   // A caller's predictions (the grid a distributed train prints) carry no
@@ -162,8 +169,11 @@ export async function evaluateCommand(
     views: ttaEpochs > 0 ? { epochs: ttaEpochs } : undefined,
   });
   const experts = methodExperts(preds.method);
-  let source: SourceData | undefined;
+  let source: LoadedSource | undefined;
   try {
+    const sets = options.shiftFile === undefined
+      ? undefined
+      : await readShiftFile(options.shiftFile, preds.labels, preds.trainCounts.length);
     const wantEm = mode === "em" || mode === "all";
     const calibrate = wantEm && emCalibration !== "none" && hasSourceData(options);
     // A multi-expert (SADE) model's variants use no target prior: nothing to estimate.
@@ -171,17 +181,27 @@ export async function evaluateCommand(
       source = await loadSourceData(options, preds.trainCounts.length);
     }
     // EM calibrates on the source data once for the whole grid.
-    const evals = evaluateGrid(
-      preds,
-      { prior: mode, source, emCalibration, aggregation: { lr: ttaLr } },
-      names,
-    );
+    const shiftOptions = { prior: mode, source, emCalibration, aggregation: { lr: ttaLr } };
+    const evals = sets === undefined
+      ? evaluateGrid(preds, shiftOptions, names)
+      : evaluateSets(preds, sets, shiftOptions);
     if (options.json) {
-      const json = evals.map(evaluationJson);
-      const all = (options.shift ?? "").trim().toLowerCase() === "all";
+      // Which labelled data calibration and BBSE used, when they used any.
+      const extra = source ? { source: sourceJson(source) } : {};
+      const json = evals.map((e) => ({ ...evaluationJson(e), ...extra }));
+      const all = (options.shift ?? "").trim().toLowerCase() === "all" ||
+        (sets !== undefined && sets.length > 1);
       console.log(JSON.stringify(all ? json : json[0]));
     } else {
       console.log(`${preds.dataset}, method ${preds.method}, ${preds.labels.length} test samples`);
+      if (sets !== undefined) {
+        console.log(
+          `shifted sets from ${options.shiftFile}: ${sets.map((s) => s.name).join(", ")}`,
+        );
+      }
+      if (source) {
+        console.log(`labelled source data (EM's calibration, BBSE): ${source.description}`);
+      }
       // One table per shift for a single shift; the compact grid for several.
       if (evals.length === 1) console.log("\n" + formatEvaluation(evals[0]));
       else console.log("\n" + formatGrid(evals));

@@ -14,7 +14,7 @@ import { tensor } from "../torch/create.ts";
 import type { Tensor } from "../torch/tensor.ts";
 import type { Device } from "../torch/device.ts";
 import type { Precision } from "../models/mod.ts";
-import { predictRun } from "../train/predict.ts";
+import { predictRun, readRunInfo, runHasValidation } from "../train/predict.ts";
 
 /** Predictions plus what a report wants to show. */
 export interface LoadedPredictions extends Predictions {
@@ -207,26 +207,54 @@ export function hasSourceData(opts: InputOptions): boolean {
     opts.sourceLabels !== undefined;
 }
 
+/** Labelled source data and which split it is. */
+export interface LoadedSource extends SourceData {
+  /** `val` (held out, never trained on), `train` (seen in training) or `files` (--source-logits). */
+  split: "val" | "train" | "files";
+  /** The split in words, for the text output. */
+  description: string;
+}
+
+/** What the JSON outputs say about the source data: its split and size. */
+export function sourceJson(s: LoadedSource): { split: string; samples: number } {
+  return { split: s.split, samples: s.labels.length };
+}
+
 /**
  * Labelled source-distribution predictions for BBSE and EM's calibration: the
- * run's training split, or given files.
+ * run's held-out validation split when it has one, else its training split;
+ * or given files.
  */
 export async function loadSourceData(
   opts: InputOptions,
   classes: number,
-): Promise<SourceData> {
+): Promise<LoadedSource> {
   if (opts.run !== undefined) {
-    // The training split is labelled source data; the model has seen it, so its
-    // confusion is optimistic (BBSE then leans toward the predicted-class mix)
-    // and a calibration fitted on it under-corrects over-confidence.
+    // Without a validation split, the training split is the labelled source
+    // data; the model has seen it, so its confusion is optimistic (BBSE then
+    // leans toward the predicted-class mix) and a calibration fitted on it
+    // under-corrects over-confidence.
+    const info = await readRunInfo(opts.run);
+    const split = runHasValidation(info.config as { dataset: Record<string, unknown> })
+      ? "val"
+      : "train";
     const p = await predictRun(opts.run, {
-      split: "train",
+      split,
       device: opts.device as Device | undefined,
       precision: precisionOf(opts),
       onWarning: printWarning,
     });
-    checkPredictions(p.logits, p.labels, classes, `${opts.run} (train split)`);
-    return { logits: p.logits, labels: p.labels };
+    checkPredictions(p.logits, p.labels, classes, `${opts.run} (${split} split)`);
+    const n = p.labels.length;
+    return {
+      logits: p.logits,
+      labels: p.labels,
+      split,
+      description: split === "val"
+        ? `the held-out validation split (${n} images: ${p.splitSource})`
+        : `the training split (${n} images, seen in training; train with --val-per-class K ` +
+          "for a held-out split)",
+    };
   }
   if (opts.sourceLogits === undefined || opts.sourceLabels === undefined) {
     throw new UsageError(
@@ -241,5 +269,10 @@ export async function loadSourceData(
     logits.dispose();
     throw e;
   }
-  return { logits, labels };
+  return {
+    logits,
+    labels,
+    split: "files",
+    description: `${opts.sourceLogits} (${labels.length} labelled samples)`,
+  };
 }

@@ -90,6 +90,10 @@ export interface TrainCommandOptions {
   backend?: string;
   /** Seconds a rank waits for a peer. */
   distTimeout?: string;
+  /** Images per class held out as a validation split (or a fraction). */
+  valPerClass?: string;
+  /** The long tail's imbalance ratio R. */
+  imbalance?: string;
 }
 
 /** The flags a launcher hands on to its ranks (all but --nproc-per-node). */
@@ -119,6 +123,8 @@ const FORWARDED: readonly [Exclude<keyof TrainCommandOptions, "nprocPerNode">, s
   ["backboneLr", "--backbone-lr"],
   ["lrStep", "--lr-step"],
   ["lrGamma", "--lr-gamma"],
+  ["valPerClass", "--val-per-class"],
+  ["imbalance", "--imbalance"],
 ];
 
 /** A numeric flag's value; a UsageError naming the flag when it is not a number. */
@@ -152,6 +158,8 @@ export function parseFlags(o: TrainCommandOptions): ConfigOverrides {
     backboneLr: num("--backbone-lr", o.backboneLr),
     lrStep: num("--lr-step", o.lrStep),
     lrGamma: num("--lr-gamma", o.lrGamma),
+    valPerClass: num("--val-per-class", o.valPerClass),
+    imbalance: num("--imbalance", o.imbalance),
   };
 }
 
@@ -162,7 +170,8 @@ function bool(flag: string, value: string | undefined): boolean | undefined {
   throw new UsageError(`invalid ${flag} '${value}': expected true or false`);
 }
 
-function timestamp(d = new Date()): string {
+/** A run directory's time stamp: 20250101-120000. */
+export function timestamp(d = new Date()): string {
   const p = (n: number) => String(n).padStart(2, "0");
   return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${
     p(d.getMinutes())
@@ -193,6 +202,8 @@ async function resumeSetup(
     ["backboneLr", "--backbone-lr"],
     ["lrStep", "--lr-step"],
     ["lrGamma", "--lr-gamma"],
+    ["valPerClass", "--val-per-class"],
+    ["imbalance", "--imbalance"],
   ];
   for (const [key, flag] of fixed) {
     if (o[key] !== undefined) {

@@ -21,6 +21,7 @@ import {
   longTailIndices,
 } from "./long_tail.ts";
 import type { DataSplits, ImageSet, LoadOptions } from "./types.ts";
+import { checkValPerClass, holdOutPerClass } from "./validation.ts";
 
 /** Where Debian's dataset-fashion-mnist package installs the files. */
 export const FASHION_MNIST_ROOT = "/usr/share/datasets/fashion-mnist";
@@ -149,6 +150,8 @@ interface Balanced {
   classNames: string[];
   train: ImageSet;
   test: ImageSet;
+  /** image-list with `valList`: the validation list's images. */
+  val?: ImageSet;
   mean: number[];
   std: number[];
 }
@@ -305,16 +308,19 @@ async function loadImageListDataset(opts: LoadOptions): Promise<Balanced> {
   }
   const train = await readImageList(trainPath, source);
   const test = await readImageList(testPath, source);
+  const val = opts.valList === undefined ? undefined : await readImageList(opts.valList, source);
   let classes = 0;
   for (const y of train.labels) classes = Math.max(classes, y + 1);
-  test.labels.forEach((y, i) => {
-    if (y >= classes) {
-      throw new InputError(
-        `${testPath}:${test.lines[i]}: label ${y} outside the class range 0..${classes - 1} ` +
-          `of the training list`,
-      );
-    }
-  });
+  for (const [list, path] of [[test, testPath], [val, opts.valList]] as const) {
+    list?.labels.forEach((y, i) => {
+      if (y >= classes) {
+        throw new InputError(
+          `${path}:${list.lines[i]}: label ${y} outside the class range 0..${classes - 1} ` +
+            `of the training list`,
+        );
+      }
+    });
+  }
   const imageRoot = opts.imageRoot ?? listRoot;
   const resolve = (p: string) => (isAbsolute(p) ? p : join(imageRoot, p));
   const size = opts.imageSize ?? 224;
@@ -343,6 +349,7 @@ async function loadImageListDataset(opts: LoadOptions): Promise<Balanced> {
     classNames: Array.from({ length: classes }, (_, i) => `${i}`),
     train: checked(train, trainPath),
     test: checked(test, testPath),
+    ...(val && { val: checked(val, opts.valList!) }),
     ...NORMALISATION["image-list"],
   };
 }
@@ -365,18 +372,50 @@ export async function loadDataset(opts: LoadOptions): Promise<DataSplits> {
   if (!Number.isSafeInteger(seed) || seed < 0) {
     throw new InputError("seed", `must be a non-negative integer, got ${seed}`);
   }
+  if (opts.valPerClass !== undefined) {
+    checkValPerClass(opts.valPerClass);
+    if (opts.valList !== undefined) {
+      throw new InputError("valPerClass", "give either `valPerClass` or `valList`, not both");
+    }
+  }
+  if (opts.valList !== undefined && base !== "image-list") {
+    throw new InputError("valList", "a validation list needs the image-list dataset");
+  }
   const data = base === "image-list"
     ? await loadImageListDataset(opts)
     : base.startsWith("cifar")
     ? await loadCifarDataset(base, opts.root)
     : await loadIdxDataset(base, opts.root);
+  // n_max is the full training split's, with or without a held-out part.
+  const nMax = Math.floor(data.train.size / data.classes);
   let train = data.train;
-  if (ratio !== 1) {
-    const nMax = Math.floor(data.train.size / data.classes);
-    const wanted = longTailCounts(nMax, data.classes, ratio, type);
-    const keep = longTailIndices(data.train.labels, wanted, seed);
-    train = data.train.subset(keep);
-    data.train.dispose();
+  let val = data.val;
+  let valSource = opts.valList;
+  let norm: { mean: number[]; std: number[] };
+  try {
+    norm = normalisation(data, opts);
+    if (opts.valPerClass !== undefined) {
+      const parts = holdOutPerClass(train.labels, data.classes, opts.valPerClass, seed);
+      val = train.subset(parts.val);
+      const rest = train.subset(parts.rest);
+      train.dispose();
+      train = rest;
+      valSource = opts.valPerClass < 1
+        ? `${opts.valPerClass} of each class held out of the training split`
+        : `${opts.valPerClass} per class held out of the training split`;
+    }
+    if (ratio !== 1) {
+      const wanted = longTailCounts(nMax, data.classes, ratio, type);
+      const keep = longTailIndices(train.labels, wanted, seed);
+      const tail = train.subset(keep);
+      train.dispose();
+      train = tail;
+    }
+  } catch (e) {
+    train.dispose();
+    val?.dispose();
+    data.test.dispose();
+    throw e;
   }
   const test = data.test;
   return {
@@ -387,11 +426,13 @@ export async function loadDataset(opts: LoadOptions): Promise<DataSplits> {
     test,
     trainCounts: classCounts(train.labels, data.classes),
     testCounts: classCounts(test.labels, data.classes),
+    ...(val && { val, valCounts: classCounts(val.labels, data.classes), valSource }),
     imbalance: { ratio, type },
-    ...normalisation(data, opts),
+    ...norm,
     dispose() {
       train.dispose();
       test.dispose();
+      val?.dispose();
     },
   };
 }

@@ -154,7 +154,18 @@ export interface SelectionOptions {
   groups: ShotGroups;
   /** A multi-expert model's test-time aggregation (default: SADE's settings). */
   aggregation?: AggregationOptions;
+  /**
+   * Also report {@link UNIFORM_RULE_VARIANT} for a model whose logits model
+   * the uniform-prior posterior (LADE, prior CE): argmax f, the LADE rule with
+   * a uniform target prior whatever the shift, which uses no target prior.
+   * Off by default (not one of the variants of evaluate's JSON contract);
+   * `compare` turns it on to set such models beside prior-free methods.
+   */
+  uniformRule?: boolean;
 }
+
+/** The variant name of `SelectionOptions.uniformRule`. */
+export const UNIFORM_RULE_VARIANT = "lade_uniform";
 
 /**
  * Evaluates the test samples `indices` (the shifted set called `shift`) with
@@ -240,6 +251,15 @@ export function evaluateSelection(
           computeMetrics(adjustLogits(logits, rule, ps, prior), labels, options.groups)
         );
       }
+    }
+    if (options.uniformRule && rules.includes("lade")) {
+      results[UNIFORM_RULE_VARIANT] = scope(() =>
+        computeMetrics(
+          adjustLogits(logits, "lade", ps, calibratedPrior(preds.method, ps)),
+          labels,
+          options.groups,
+        )
+      );
     }
     const y = labelTensor(labels);
     const rawTop1 = logits.argmax(1).eq(y).to("float64").mean().item() * 100;

@@ -103,6 +103,11 @@ export const symbols = {
   lade_image_prepare: { parameters: ["buffer", "i32", "i32", "i32"], result: "pointer" },
   lade_image_write: { parameters: ["pointer", "buffer", "i32"], result: "i32" },
   lade_image_probe: { parameters: ["buffer", "i64", "i32", "i32", "buffer"], result: "i32" },
+  lade_color_jitter_draw: {
+    parameters: ["u64", "i32", "i64", "buffer", "buffer", "buffer"],
+    result: "i32",
+  },
+  lade_image_color_jitter: { parameters: ["pointer", "buffer", "buffer"], result: "pointer" },
 
   // ---- batch loaders (data_batch.cpp) ----
   lade_data_loader_from_tensor: {
@@ -155,6 +160,10 @@ export const symbols = {
       "i32",
     ],
     result: "pointer",
+  },
+  lade_data_loader_set_color_jitter: {
+    parameters: ["pointer", "f32", "f32", "f32"],
+    result: "i32",
   },
   lade_data_loader_submit: {
     parameters: ["pointer", "i64", "buffer", "i32", "i32", "i64"],

@@ -1,7 +1,7 @@
 /**
  * Predictions of a trained run: its resolved configuration and latest
  * checkpoint, the model in eval mode without gradients, over the unshifted
- * test (or training) split in file order. lib/eval builds its shifted
+ * test (or training, or held-out validation) split in file order. lib/eval builds its shifted
  * evaluations and reports on these.
  *
  * @module
@@ -35,6 +35,18 @@ export interface RunPredictions {
   classNames: string[];
   /** The dataset name of the run's config. */
   dataset: string;
+  /** The split predicted. */
+  split: RunSplit;
+  /** For the validation split: where it came from, in words. */
+  splitSource?: string;
+}
+
+/** The splits of a run: test, training (after the long tail) and the held-out validation split. */
+export type RunSplit = "test" | "train" | "val";
+
+/** Whether a run (its resolved config) has a held-out validation split. */
+export function runHasValidation(config: { dataset: Record<string, unknown> }): boolean {
+  return config.dataset.val_per_class !== undefined || config.dataset.val_list !== undefined;
 }
 
 async function manifestOf(runDir: string): Promise<Manifest> {
@@ -88,7 +100,7 @@ function runDevice(name: string): Device {
 export async function predictRun(
   runDir: string,
   opts: {
-    split?: "test" | "train";
+    split?: RunSplit;
     /** Where to run the model (default: the run's device when this machine has it, else cpu). */
     device?: Device;
     batchSize?: number;
@@ -110,7 +122,14 @@ export async function predictRun(
   const precision: Precision = device === "cpu" ? "fp32" : wanted === "fp32" ? "fp32" : "bf16";
   const data = await loadConfigDataset(m.config, { onWarning: opts.onWarning });
   try {
-    const set = opts.split === "train" ? data.train : data.test;
+    const split = opts.split ?? "test";
+    if (split === "val" && data.val === undefined) {
+      throw new InputError(
+        "split",
+        `${runDir} has no validation split (train with --val-per-class K, or dataset.val_list)`,
+      );
+    }
+    const set = split === "train" ? data.train : split === "val" ? data.val! : data.test;
     using model = Model.create({
       arch: m.arch as Architecture,
       classes: m.classes,
@@ -141,6 +160,8 @@ export async function predictRun(
       classes: m.classes,
       classNames: [...m.classNames],
       dataset: m.config.dataset.name,
+      split,
+      ...(split === "val" && { splitSource: data.valSource }),
     };
   } finally {
     data.dispose();

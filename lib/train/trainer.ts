@@ -175,6 +175,8 @@ const DATASET_KEYS: Readonly<Record<string, string>> = {
   skipBadImages: "dataset.skip_bad_images",
   mean: "dataset.mean",
   std: "dataset.std",
+  valPerClass: "dataset.val_per_class",
+  valList: "dataset.val_list",
 };
 
 /**
@@ -224,6 +226,8 @@ function datasetOptions(config: TrainConfig, options: Pick<LoadOptions, "onWarni
     skipBadImages: d.skip_bad_images,
     mean: d.mean,
     std: d.std,
+    valPerClass: d.val_per_class,
+    valList: d.val_list,
   };
 }
 
@@ -403,6 +407,7 @@ async function trainWith(s: SetUp): Promise<TrainResult> {
     dropLast: true,
     // Each rank prepares its share of every global batch.
     ...(dp ? { shard: dp.shard() } : {}),
+    colorJitter: config.dataset.color_jitter,
   });
   const batches = loader.batchesPerEpoch;
   if (batches === 0) {
@@ -539,7 +544,9 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
     worldSize,
   });
   log(
-    `${data.name}: ${data.train.size} training images, ${data.classes} classes; ${arch} ` +
+    `${data.name}: ${data.train.size} training images` +
+      (data.val ? ` (${data.val.size} more held out for validation)` : "") +
+      `, ${data.classes} classes; ${arch} ` +
       `(${model.numParams.toLocaleString("en-US")} parameters) on ${device}` +
       (device === "cpu" ? "" : ` (${c.precision}${c.cudaGraphs ? ", CUDA graphs" : ""})`) +
       `; ${m.name}; ${epochs} epochs of ${batches} batches` +
@@ -556,6 +563,16 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
     const set = full ? data.test : testSet;
     const o = { device, batchSize: config.train.eval_batch_size };
     return dp ? dp.predictLogits(model, set, data, o) : predictLogits(model, set, data, o);
+  };
+  // The held-out validation split's top-1: what model selection would look
+  // at (lade keeps the last epoch).
+  const evaluateVal = async (): Promise<number | undefined> => {
+    if (!data.val) return undefined;
+    const o = { device, batchSize: config.train.eval_batch_size };
+    using v = dp
+      ? await dp.predictLogits(model, data.val, data, o)
+      : await predictLogits(model, data.val, data, o);
+    return testAccuracy(v, data.val.labels, data.trainCounts, model.experts).top1;
   };
   // The uniform accuracy, and with `keepTestLogits` after the last epoch the
   // whole split's logits (whose uniform rows give the same accuracy).
@@ -675,8 +692,10 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
       const last = epoch === epochs - 1;
       const every = config.train.eval_every;
       let test: TestAccuracy | undefined;
+      let valTop1: number | undefined;
       if (last || (every > 0 && (epoch + 1) % every === 0)) {
         test = await evaluateTest(last && keepLogits);
+        valTop1 = await evaluateVal();
       }
       const record: EpochMetrics = {
         epoch: epoch + 1,
@@ -691,6 +710,7 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
           test_medium: test.medium,
           test_few: test.few,
         }),
+        ...(valTop1 !== undefined && { val_top1: valTop1 }),
         time: new Date().toISOString(),
       };
       metrics.push(record);
