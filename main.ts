@@ -233,7 +233,7 @@ export function buildProgram(): Command {
       "tau-norm (w_c / |w_c|^tau, no bias) or lws (learned per-class scales)",
     )
     .option("--out <dir>", "the new run's directory")
-    .option("--tau <t>", "tau-norm: the exponent (default 1)")
+    .option("--tau <t>", "tau-norm: the exponent (default: chosen on the run's validation split)")
     .option("--epochs <n>", "lws: epochs of class-balanced sampling (default 10)")
     .option("--lr <x>", "lws: learning rate (default: the run's)")
     .option("--batch-size <b>", "lws: batch size (default: the run's)")

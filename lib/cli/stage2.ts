@@ -59,7 +59,9 @@ export async function stage2Command(o: Stage2CommandOptions): Promise<void> {
     onProgress: (line) => console.log(line),
     onWarning: printWarning,
   });
-  const what = record.method === "tau-norm" ? `tau ${record.tau}` : `${record.epochs} epochs`;
+  const what = record.method === "tau-norm"
+    ? `tau ${record.tau}${record.selection ? ", chosen on the validation split" : ""}`
+    : `${record.epochs} epochs`;
   console.log(
     `wrote ${o.out}: ${record.method} (${what}) of ${o.run}; evaluate it with --run ${o.out}`,
   );

@@ -136,6 +136,12 @@ export const ConfigSchema = z.strictObject({
     epochs: z.number().optional(),
     lr: z.number().optional(),
     scales: z.array(z.number()).optional(),
+    selection: z.strictObject({
+      tau: z.number(),
+      source: z.string(),
+      accuracy: z.number(),
+      grid: z.array(z.strictObject({ tau: z.number(), accuracy: z.number() })),
+    }).optional(),
   }).optional(),
   device: z.string(),
   /** CPU threads (0: all cores). */

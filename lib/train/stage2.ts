@@ -7,7 +7,9 @@
  * - tau-normalisation: each class's weight vector w_c divided by
  *   ||w_c||^tau, the bias dropped (set to 0), as the paper's tau-normalised
  *   classifier; tau = 1 makes every w_c a unit vector, tau = 0 keeps the
- *   weights (and drops the bias).
+ *   weights (and drops the bias). tau is the caller's, or chosen on the
+ *   run's held-out validation split (never the test set): the value of
+ *   0, 0.1, ..., 2 with the best class-averaged validation accuracy.
  * - LWS (learnable weight scaling): one scale f_c per class learned on the
  *   frozen network with class-balanced sampling, by SGD (momentum 0.9) on
  *   the cross-entropy of f_c * logit_c; then folded into the head (w_c and
@@ -24,7 +26,7 @@ import { InputError } from "../errors.ts";
 import { crossEntropyLoss } from "../losses/cross_entropy.ts";
 import { type Architecture, Model } from "../models/mod.ts";
 import type { Device } from "../torch/device.ts";
-import { noGrad, ones, scope, type Tensor, zeros } from "../torch/mod.ts";
+import { cat, noGrad, ones, scope, type Tensor, zeros } from "../torch/mod.ts";
 import { loadCheckpoint, type Manifest, readManifest, saveCheckpoint } from "./checkpoint.ts";
 import { SGD } from "./optimizer.ts";
 import { loadConfigDataset } from "./trainer.ts";
@@ -96,6 +98,108 @@ export interface Stage2Record {
   lr?: number;
   /** LWS: the learned scales. */
   scales?: number[];
+  /** tau-norm without a given tau: how it was chosen on the validation split. */
+  selection?: {
+    tau: number;
+    /** The validation split, in words. */
+    source: string;
+    /** Class-averaged validation accuracy (0..1) at the chosen tau. */
+    accuracy: number;
+    /** Each tau tried and its class-averaged validation accuracy. */
+    grid: { tau: number; accuracy: number }[];
+  };
+}
+
+/** The taus tried when none is given: 0, 0.1, ..., 2. */
+export const TAU_GRID: readonly number[] = Array.from({ length: 21 }, (_, i) => i / 10);
+
+/** Mean over classes of the per-class accuracy of `predicted` (classes without samples left out). */
+function classAveragedAccuracy(
+  predicted: ArrayLike<number>,
+  labels: Int32Array,
+  classes: number,
+): number {
+  const hit = new Array(classes).fill(0), n = new Array(classes).fill(0);
+  for (let i = 0; i < labels.length; i++) {
+    n[labels[i]]++;
+    if (predicted[i] === labels[i]) hit[labels[i]]++;
+  }
+  const present = n.map((c, k) => (c > 0 ? hit[k] / c : -1)).filter((a) => a >= 0);
+  return present.reduce((a, b) => a + b, 0) / Math.max(1, present.length);
+}
+
+/**
+ * tau for tau-normalisation, chosen on the run's validation split: the
+ * features computed once, the logits of every tau of TAU_GRID from them.
+ */
+async function chooseTau(
+  model: Model,
+  m: Manifest,
+  opts: Stage2Options,
+  device: Device,
+): Promise<NonNullable<Stage2Record["selection"]>> {
+  linearHead(model).dispose(); // a linear head, or a one-line error before the data loads
+  const data = await loadConfigDataset(m.config, { onWarning: opts.onWarning });
+  try {
+    if (data.val === undefined) {
+      throw new InputError(
+        "tau",
+        `${opts.from} has no validation split to choose tau on (train with --val-per-class K, ` +
+          "or give --tau; never choose it on the test set)",
+      );
+    }
+    const val = data.val;
+    using loader = new BatchLoader(val, data, {
+      batchSize: m.config.train.eval_batch_size,
+      train: false,
+      device,
+      seed: 0,
+    });
+    model.eval();
+    const parts: Tensor[] = [];
+    try {
+      for await (const batch of loader.epoch(0)) {
+        try {
+          parts.push(scope(() =>
+            noGrad(() => {
+              const { features, logits } = model.forwardFeatures(batch.images);
+              logits.dispose();
+              return features.to("float32").to("cpu");
+            })
+          ));
+        } finally {
+          batch.dispose();
+        }
+      }
+      const head = linearHead(model);
+      try {
+        const grid = TAU_GRID.map((tau) => {
+          const predicted = scope(() => {
+            const features = parts.length === 1 ? parts[0] : cat(parts, 0);
+            const w = head.weight.to("cpu");
+            const norms = w.pow(2).sum(1, true).sqrt().clamp(1e-12);
+            const logits = features.matmul(w.div(norms.pow(tau)).t());
+            return Array.from(logits.argmax(1).toArray() as BigInt64Array, Number);
+          });
+          return { tau, accuracy: classAveragedAccuracy(predicted, val.labels, m.classes) };
+        });
+        // The best; on a tie the smaller tau (the smaller change).
+        const best = grid.reduce((a, b) => (b.accuracy > a.accuracy ? b : a));
+        return {
+          tau: best.tau,
+          source: data.valSource ?? "the validation split",
+          accuracy: best.accuracy,
+          grid,
+        };
+      } finally {
+        head.dispose();
+      }
+    } finally {
+      for (const t of parts) t.dispose();
+    }
+  } finally {
+    data.dispose();
+  }
 }
 
 /** Options of `runStage2`. */
@@ -105,7 +209,7 @@ export interface Stage2Options {
   /** The new run's directory (must not hold a run). */
   out: string;
   method: "tau-norm" | "lws";
-  /** tau-norm's exponent (default 1). */
+  /** tau-norm's exponent (default: chosen on the run's validation split). */
   tau?: number;
   /** LWS: epochs of class-balanced sampling (default 10), learning rate (default: the run's), batch size (default: the run's). */
   epochs?: number;
@@ -142,9 +246,18 @@ export async function runStage2(opts: Stage2Options): Promise<Stage2Record> {
   await loadCheckpoint(opts.from, model);
   let record: Stage2Record;
   if (opts.method === "tau-norm") {
-    const tau = opts.tau ?? 1;
+    let tau = opts.tau;
+    let selection: Stage2Record["selection"];
+    if (tau === undefined) {
+      selection = await chooseTau(model, m, opts, device);
+      tau = selection.tau;
+      opts.onProgress?.(
+        `tau ${tau} chosen on the validation split (${selection.source}): ` +
+          `class-averaged accuracy ${(100 * selection.accuracy).toFixed(2)}%`,
+      );
+    }
     tauNormalise(model, tau);
-    record = { method: "tau-norm", from: opts.from, tau };
+    record = { method: "tau-norm", from: opts.from, tau, ...(selection ? { selection } : {}) };
   } else {
     record = await learnScales(model, m, opts, device);
   }

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { readWeightsFile } from "../../lib/weights/model_weights.ts";
 import { readManifest } from "../../lib/train/checkpoint.ts";
+import { predictRun } from "../../lib/train/predict.ts";
 import { writeFixture } from "./fixture.ts";
 
 const main = new URL("../../main.ts", import.meta.url).pathname;
@@ -98,6 +99,37 @@ Deno.test("stage2: tau-norm and LWS change only the classifier, as their formula
     r = await lade(["evaluate", "--run", "lws", "--json", "--no-report"], dir);
     assert.equal(r.code, 0, r.stderr);
     assert.ok("pc_softmax" in JSON.parse(r.stdout).results);
+
+    // tau chosen on the validation split, never the test set: a run without
+    // one is refused; with one, the choice is the grid's best, and the new
+    // run's own validation predictions give the accuracy recorded.
+    const noVal = await lade(["stage2", "--run", "s1", "--method", "tau-norm", "--out", "t0"], dir);
+    assert.notEqual(noVal.code, 0);
+    assert.match(noVal.stderr.trim(), /^lade: error: .*has no validation split to choose tau on/);
+    r = await lade(["train", "--config", "tiny.yaml", "--out", "v1", "--val-per-class", "3"], dir);
+    assert.equal(r.code, 0, r.stderr);
+    r = await lade(["stage2", "--run", "v1", "--method", "tau-norm", "--out", "tauv"], dir);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /tau [0-9.]+ chosen on the validation split/);
+    const selection = (await readManifest(`${dir}/tauv`))!.config.stage2!.selection!;
+    assert.equal(selection.grid.length, 21);
+    assert.equal(selection.accuracy, Math.max(...selection.grid.map((g) => g.accuracy)));
+    const val = await predictRun(`${dir}/tauv`, { split: "val" });
+    try {
+      const predicted = Array.from(val.logits.argmax(1).toArray() as BigInt64Array, Number);
+      const hit = new Array(classes).fill(0), n = new Array(classes).fill(0);
+      val.labels.forEach((y, i) => {
+        n[y]++;
+        if (predicted[i] === y) hit[y]++;
+      });
+      const accuracy = hit.reduce((a, h, c) => a + h / n[c], 0) / classes;
+      assert.ok(
+        Math.abs(accuracy - selection.accuracy) < 1e-9,
+        `${accuracy} vs ${selection.accuracy}`,
+      );
+    } finally {
+      val.logits.dispose();
+    }
 
     const bad = await lade(["stage2", "--run", "s1", "--method", "lws", "--out", "lws"], dir);
     assert.notEqual(bad.code, 0);
