@@ -149,3 +149,46 @@ Deno.test("readWeightsFile: a PyTorch checkpoint by its bytes; junk is one line"
     await assert.rejects(readWeightsFile(`${dir}/none.pth`), /not found/);
   });
 });
+
+Deno.test("a torch.save checkpoint into a model: torchvision names, downsample, head; loose loading", async () => {
+  // resnet10_part.pth (make_fixtures.py): {'epoch', 'state_dict': {'module.conv1.weight', ...}}
+  // with the values (arange(n) % 997) / 1000 - 0.5.
+  const pattern = (n: number, offset = 0) =>
+    Array.from({ length: n }, (_, i) => (i % 997) / 1000 - 0.5 + offset);
+  const file = await readWeightsFile(`${FIXTURES}resnet10_part.pth`);
+  manualSeed(6);
+  using model = Model.create({ arch: "resnet10", classes: 5, inChannels: 3 });
+  assert.throws(
+    () => loadWeights(model, file.tensors, { source: "part.pth" }),
+    /part\.pth: missing key "bn1\.weight" \(and \d+ more\) for resnet10$/,
+  );
+  const report = loadWeights(model, file.tensors, { source: "part.pth", strict: false });
+  assert.deepEqual(report.loaded.sort(), [
+    "conv1.weight",
+    "fc.bias",
+    "fc.weight",
+    "layer2.0.downsample.0.weight",
+    "layer2.0.downsample.1.running_var",
+  ]);
+  assert.deepEqual(report.unexpected, []);
+  const names = model.stateNames();
+  const tensors = model.stateTensors();
+  try {
+    const get = (n: string) => Array.from(tensors[names.indexOf(n)].toArray() as Float32Array);
+    // float32 arithmetic in torch, float64 here: equal to a rounding.
+    const near = (got: number[], want: number[]) => {
+      assert.equal(got.length, want.length);
+      got.forEach((v, i) =>
+        assert.ok(Math.abs(v - want[i]) < 1e-6, `element ${i}: ${v} vs ${want[i]}`)
+      );
+    };
+    // Values in C order, whatever layout the model keeps its weights in (channels-last on the CPU).
+    near(get("backbone.conv1.weight"), pattern(64 * 3 * 7 * 7));
+    near(get("backbone.layer2.0.down_conv.weight"), pattern(128 * 64));
+    near(get("backbone.layer2.0.down_bn.running_var"), pattern(128, 1));
+    near(get("head.weight"), pattern(5 * 512));
+    near(get("head.bias"), pattern(5));
+  } finally {
+    for (const t of tensors) t.dispose();
+  }
+});
