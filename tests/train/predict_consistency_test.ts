@@ -25,7 +25,7 @@ Deno.test("predict --run on an image-list run's test list equals evaluate's logi
   try {
     let seed = 3;
     const rand = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
-    const write = async (name: string, c: number, w: number, h: number, jpeg: boolean) => {
+    const write = (name: string, c: number, w: number, h: number, jpeg: boolean) => {
       const px = new Uint8Array(3 * w * h);
       for (let i = 0; i < px.length; i++) {
         const ch = Math.floor(i / (w * h));
@@ -38,10 +38,10 @@ Deno.test("predict --run on an image-list run's test list equals evaluate's logi
     const train: string[] = [], test: string[] = [];
     for (let c = 0; c < 3; c++) {
       for (let i = 0; i < 4; i++) {
-        train.push(`${await write(`tr${c}_${i}`, c, 50, 40, i % 2 === 0)} ${c}`);
+        train.push(`${write(`tr${c}_${i}`, c, 50, 40, i % 2 === 0)} ${c}`);
       }
       for (let i = 0; i < 2; i++) {
-        test.push(`${await write(`te${c}_${i}`, c, 37 + 9 * i, 45, i === 1)} ${c}`);
+        test.push(`${write(`te${c}_${i}`, c, 37 + 9 * i, 45, i === 1)} ${c}`);
       }
     }
     await Deno.writeTextFile(`${dir}/train.txt`, train.join("\n") + "\n");
