@@ -112,6 +112,12 @@ Deno.test("stage2: tau-norm and LWS change only the classifier, as their formula
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /tau [0-9.]+ chosen on the validation split/);
     const selection = (await readManifest(`${dir}/tauv`))!.config.stage2!.selection!;
+    r = await lade(["evaluate", "--run", "tauv", "--no-report"], dir);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stdout,
+      /^second stage: tau-norm \(tau [0-9.]+, chosen on the validation split\) of v1$/m,
+    );
     assert.equal(selection.grid.length, 21);
     assert.equal(selection.accuracy, Math.max(...selection.grid.map((g) => g.accuracy)));
     const val = await predictRun(`${dir}/tauv`, { split: "val" });
