@@ -302,11 +302,16 @@ export function loadWeights(
           : opts.flagHints
           ? " (a different class count? use --init-skip head)"
           : " (a different class count?)";
+        const sameShape = shapeText(m.file) === shapeText(m.model);
         throw new InputError(
-          `${opts.source}: ${quote(m.name)} has shape ${shapeText(m.file)} (${src.dtype}) in the ` +
-            `file but ${shapeText(m.model)} in ${model.arch}${
+          sameShape
+            ? `${opts.source}: ${quote(m.name)} holds ${src.dtype} in the file, not the ` +
+              `${isFloating(src.dtype) ? "integer" : "floating-point"} values of ${model.arch}` +
               more(report.mismatched.length)
-            }${hint}`,
+            : `${opts.source}: ${quote(m.name)} has shape ${shapeText(m.file)} (${src.dtype}) in ` +
+              `the file but ${shapeText(m.model)} in ${model.arch}${
+                more(report.mismatched.length)
+              }${hint}`,
         );
       }
     }
@@ -324,7 +329,5 @@ export function loadWeights(
   } finally {
     for (const t of targets) t.dispose();
   }
-  // Unexpected head keys are expected when the head is skipped.
-  if (opts.skipHead) report.unexpected = report.unexpected.filter((n) => !headNames.has(n));
   return report;
 }

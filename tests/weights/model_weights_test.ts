@@ -192,3 +192,15 @@ Deno.test("a torch.save checkpoint into a model: torchvision names, downsample, 
     for (const t of tensors) t.dispose();
   }
 });
+
+Deno.test("a tensor of the other kind (integers for floats) is a mismatch named in one line", () => {
+  manualSeed(7);
+  using model = Model.create({ arch: "cnn28", classes: 3, inChannels: 1 });
+  const sd = new Map<string, RawTensor>(modelStateDict(model));
+  const bias = sd.get("head.bias")!;
+  sd.set("head.bias", { dtype: "int32", shape: bias.shape, data: new Uint8Array(4 * 3) });
+  assert.throws(
+    () => loadWeights(model, sd, { source: "i.safetensors" }),
+    /^InputError: i\.safetensors: "head\.bias" holds int32 in the file, not the floating-point values of cnn28$/,
+  );
+});
