@@ -113,7 +113,12 @@ export async function runPredictor(runDir: string, device: Device = "cpu"): Prom
     resizeTo: isImageList ? Math.round(spec.imageSize * 256 / 224) : spec.imageSize,
     mean: spec.mean,
     std: spec.std,
-    classNames: (await classesFile(`${runDir}/classes.txt`, m.classes)) ?? [...m.classNames],
+    // A classes.txt beside the run, else in the dataset's folder, else the run's names.
+    classNames: (await classesFile(`${runDir}/classes.txt`, m.classes)) ??
+      (m.config.dataset.root === undefined
+        ? undefined
+        : await classesFile(`${m.config.dataset.root}/classes.txt`, m.classes)) ??
+      [...m.classNames],
     trainCounts: [...m.trainCounts],
     method: m.config.method.name,
     head: m.config.model.head,

@@ -60,6 +60,15 @@ Deno.test("predict --run on an image-list run's test list equals evaluate's logi
       dir,
     );
     assert.equal(r.code, 0, r.stderr);
+    // Class names from the dataset folder's classes.txt.
+    await Deno.writeTextFile(`${dir}/classes.txt`, "red\ngreen\nblue\n");
+    const named = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", main, "predict", "--run", "run", "te2_0.png", "--json", "--topk", "3"],
+      cwd: dir,
+      stdout: "piped",
+    }).output();
+    const top = JSON.parse(new TextDecoder().decode(named.stdout)).predictions[0].top;
+    assert.deepEqual(top.map((t: { name: string }) => t.name).sort(), ["blue", "green", "red"]);
     const ev = parseNpy(await Deno.readFile(`${dir}/ev/logits.npy`));
     const pred = parseNpy(await Deno.readFile(`${dir}/pred.npy`));
     assert.deepEqual(pred.shape, ev.shape);
