@@ -207,7 +207,8 @@ LADE_EXTERN int32_t lade_sgd_step(lade_sgd* o) {
     for (int32_t group = 0; group < 2; group++) {
       const int64_t a = bounds[group], b = bounds[group + 1];
       if (b <= a) continue;
-      p.narrow(0, a - lo, b - a).addcmul_(d.narrow(0, a - lo, b - a), s.lr.narrow(0, group, 1), -1.0);
+      p.narrow(0, a - lo, b - a)
+          .addcmul_(d.narrow(0, a - lo, b - a), s.lr.narrow(0, group, 1), -1.0);
     }
   });
 }
