@@ -71,6 +71,19 @@ export interface TrainCommandOptions {
   resume?: string;
   precision?: string;
   cudaGraphs?: string;
+  /** Initial weights (safetensors or a PyTorch state dict). */
+  init?: string;
+  /** head or none. */
+  initSkip?: string;
+  /** true or false. */
+  initStrict?: string;
+  /** none or backbone. */
+  freeze?: string;
+  /** shuffle, balanced or sqrt. */
+  sampler?: string;
+  backboneLr?: string;
+  lrStep?: string;
+  lrGamma?: string;
   /** Start this many local ranks (data-parallel). */
   nprocPerNode?: string;
   /** gloo or nccl. */
@@ -102,6 +115,14 @@ const FORWARDED: readonly [Exclude<keyof TrainCommandOptions, "nprocPerNode">, s
   ["cudaGraphs", "--cuda-graphs"],
   ["backend", "--backend"],
   ["distTimeout", "--dist-timeout"],
+  ["init", "--init"],
+  ["initSkip", "--init-skip"],
+  ["initStrict", "--init-strict"],
+  ["freeze", "--freeze"],
+  ["sampler", "--sampler"],
+  ["backboneLr", "--backbone-lr"],
+  ["lrStep", "--lr-step"],
+  ["lrGamma", "--lr-gamma"],
   ["valPerClass", "--val-per-class"],
   ["imbalance", "--imbalance"],
 ];
@@ -129,9 +150,24 @@ export function parseFlags(o: TrainCommandOptions): ConfigOverrides {
     seed: num("--seed", o.seed),
     precision: o.precision,
     cudaGraphs: o.cudaGraphs,
+    init: o.init,
+    initSkip: o.initSkip,
+    initStrict: bool("--init-strict", o.initStrict),
+    freeze: o.freeze,
+    sampler: o.sampler,
+    backboneLr: num("--backbone-lr", o.backboneLr),
+    lrStep: num("--lr-step", o.lrStep),
+    lrGamma: num("--lr-gamma", o.lrGamma),
     valPerClass: num("--val-per-class", o.valPerClass),
     imbalance: num("--imbalance", o.imbalance),
   };
+}
+
+/** A true/false flag's value; a UsageError naming the flag otherwise. */
+function bool(flag: string, value: string | undefined): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (value === "true" || value === "false") return value === "true";
+  throw new UsageError(`invalid ${flag} '${value}': expected true or false`);
 }
 
 /** A run directory's time stamp: 20250101-120000. */
@@ -158,6 +194,14 @@ async function resumeSetup(
     ["lambda", "--lambda"],
     ["seed", "--seed"],
     ["out", "--out"],
+    ["init", "--init"],
+    ["initSkip", "--init-skip"],
+    ["initStrict", "--init-strict"],
+    ["freeze", "--freeze"],
+    ["sampler", "--sampler"],
+    ["backboneLr", "--backbone-lr"],
+    ["lrStep", "--lr-step"],
+    ["lrGamma", "--lr-gamma"],
     ["valPerClass", "--val-per-class"],
     ["imbalance", "--imbalance"],
   ];

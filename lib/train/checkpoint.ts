@@ -1,6 +1,8 @@
 /**
- * Checkpoints of a run: the model and optimiser (libtorch archives written
- * by native/), and a JSON manifest with everything else a resumed run needs
+ * Checkpoints of a run: the model's weights (safetensors, lade's names and
+ * metadata, as `weights export` writes them; runs written before that hold
+ * a libtorch archive, which still loads), the optimiser's momentum buffer (a
+ * libtorch archive written by native/), and a JSON manifest with everything else a resumed run needs
  * (epoch and step, running sums of the unfinished epoch, libtorch's default
  * generator state, class counts, config) plus SHA-256 digests of the two
  * archives.
@@ -24,6 +26,8 @@ import { native } from "../torch/ffi.ts";
 import { Tensor, tensor } from "../torch/mod.ts";
 import type { TrainConfig } from "./config.ts";
 import type { SGD } from "./optimizer.ts";
+import { encodeMetadata, loadWeights, modelStateDict } from "../weights/model_weights.ts";
+import { encodeSafetensors, readSafetensors } from "../weights/safetensors.ts";
 
 /** The manifest's file name inside a run directory. */
 export const MANIFEST = "checkpoint.json";
@@ -132,9 +136,24 @@ export async function saveCheckpoint(
   // A unique suffix keeps a rerun of the same (epoch, step) from overwriting
   // files that the current manifest still points at.
   const suffix = `${tag(state)}-${Date.now().toString(36)}`;
-  const modelRel = `${CHECKPOINT_DIR}/model-${suffix}.pt`;
+  const modelRel = `${CHECKPOINT_DIR}/model-${suffix}.safetensors`;
   const optimRel = `${CHECKPOINT_DIR}/optimizer-${suffix}.pt`;
-  await writeFileAtomic(`${runDir}/${modelRel}`, (tmp) => model.save(tmp));
+  await writeFileAtomic(
+    `${runDir}/${modelRel}`,
+    encodeSafetensors(
+      modelStateDict(model),
+      encodeMetadata({
+        arch: state.arch,
+        classes: state.classes,
+        inChannels: state.inChannels,
+        head: state.config.model.head,
+        ...(state.config.model.head === "cosine" ? { scale: state.config.model.scale } : {}),
+        method: state.config.method.name,
+        dataset: state.config.dataset.name,
+        epoch: state.epoch,
+      }),
+    ),
+  );
   await writeFileAtomic(`${runDir}/${optimRel}`, (tmp) => optimizer.save(tmp));
   const manifest: Manifest = {
     version: 1,
@@ -212,7 +231,14 @@ export async function loadCheckpoint(
   if (m === null) {
     throw new InputError(`${runDir} has no checkpoint (${MANIFEST}); train it first`);
   }
-  model.load(await verified(runDir, m.model, m.sha256.model));
+  const modelPath = await verified(runDir, m.model, m.sha256.model);
+  if (modelPath.endsWith(".safetensors")) {
+    const file = await readSafetensors(modelPath);
+    loadWeights(model, file.tensors, { source: modelPath });
+  } else {
+    // A run written before the weights were safetensors: libtorch's archive.
+    model.load(modelPath);
+  }
   if (optimizer) optimizer.load(await verified(runDir, m.optimizer, m.sha256.optimizer));
   if (restoreRng) setDefaultGeneratorState(decodeBase64(m.rng));
   return m;
