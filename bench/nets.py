@@ -64,7 +64,15 @@ class BasicBlock(nn.Module):
             return self.down_bn(self.down_conv(x))
         if self.pad:
             # Option A, as the official LADE code: x[:, :, ::2, ::2], out/4 zero channels each side.
-            return F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, self.pad, self.pad))
+            # Written into zeros of x's memory format, as lade does: F.pad
+            # returns NCHW, which costs a channels-last network a layout
+            # conversion at every downsampling block (forward and backward).
+            sub = x[:, :, ::2, ::2]
+            fmt = torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
+            out = torch.zeros(sub.shape[0], sub.shape[1] + 2 * self.pad, sub.shape[2], sub.shape[3],
+                              dtype=x.dtype, device=x.device).contiguous(memory_format=fmt)
+            out[:, self.pad:self.pad + sub.shape[1]] = sub
+            return out
         return x
 
     def forward(self, x):

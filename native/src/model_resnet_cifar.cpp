@@ -52,7 +52,13 @@ struct BasicBlock : nn::Module {
     using torch::indexing::None;
     using torch::indexing::Slice;
     auto sub = x.index({Slice(), Slice(), Slice(None, None, 2), Slice(None, None, 2)});
-    return torch::constant_pad_nd(sub, {0, 0, 0, 0, pad_channels, pad_channels}, 0);
+    // Zero channels each side, written in x's memory format: constant_pad_nd
+    // returns NCHW, and adding that to the channels-last block output (and
+    // its backward) converted layouts at every downsampling block.
+    auto out = torch::zeros({sub.size(0), sub.size(1) + 2 * pad_channels, sub.size(2), sub.size(3)},
+                            sub.options().memory_format(x.suggest_memory_format()));
+    out.narrow(1, pad_channels, sub.size(1)).copy_(sub);
+    return out;
   }
 
   torch::Tensor forward(const torch::Tensor& x) {
