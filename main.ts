@@ -157,9 +157,11 @@ if (import.meta.main) {
     await buildProgram().parseAsync(Deno.args, { from: "user" });
   } catch (error) {
     // commander has already printed its own usage message.
-    if ((error as { code?: string }).code?.startsWith("commander.")) {
-      const code = (error as { exitCode?: number }).exitCode ?? 2;
-      Deno.exit(code);
+    // (Only commander's errors have a string code starting "commander."; a
+    // DOMException's code is a number.)
+    const code = (error as { code?: unknown } | null)?.code;
+    if (typeof code === "string" && code.startsWith("commander.")) {
+      Deno.exit((error as { exitCode?: number }).exitCode ?? 2);
     }
     exitWithError(error);
   }

@@ -8,6 +8,7 @@
  */
 
 import { InputError } from "../errors.ts";
+import { writeFileAtomicSync } from "../fs.ts";
 import { type Device, parseDevice } from "../torch/device.ts";
 import { checkPtr, checkStatus } from "../torch/errors.ts";
 import { native } from "../torch/ffi.ts";
@@ -208,13 +209,44 @@ export class Model extends NativeHandle {
     );
   }
 
-  /** Writes parameters and buffers to `path` (libtorch's archive format). */
+  /**
+   * The parameters and buffers as the bytes of a libtorch archive. Made in
+   * memory, so the caller writes them (lib/fs.ts's atomic writer) and a file
+   * error (a full disk) is an ordinary error.
+   */
+  serialize(): Uint8Array {
+    using bytes = new Tensor(checkPtr(native().lade_model_serialize(this.ptr), "saving the model"));
+    return bytes.toArray() as Uint8Array;
+  }
+
+  /**
+   * Reads parameters and buffers from archive bytes made by serialize() for
+   * the same architecture; bytes that are not such an archive are a
+   * TorchError naming `what`.
+   */
+  deserialize(bytes: Uint8Array, what = "archive bytes"): void {
+    checkStatus(
+      native().lade_model_deserialize(this.ptr, bytes, BigInt(bytes.byteLength)),
+      `loading the model ${what}`,
+    );
+  }
+
+  /** Writes parameters and buffers to `path` (libtorch's archive format), atomically. */
   save(path: string): void {
-    checkStatus(native().lade_model_save(this.ptr, toCString(path)), `saving the model to ${path}`);
+    writeFileAtomicSync(path, this.serialize());
   }
 
   /** Reads parameters and buffers written by save() for the same architecture. */
   load(path: string): void {
-    checkStatus(native().lade_model_load(this.ptr, toCString(path)), `loading the model ${path}`);
+    this.deserialize(readFileOrInputError(path, "loading the model"), path);
+  }
+}
+
+/** The bytes of `path`; a file that cannot be read is an InputError saying `doing`. */
+export function readFileOrInputError(path: string, doing: string): Uint8Array {
+  try {
+    return Deno.readFileSync(path);
+  } catch (e) {
+    throw new InputError(`${doing} ${path}: ${(e as Error).message.split("\n")[0]}`);
   }
 }

@@ -17,7 +17,7 @@ import { NativeLibraryError } from "../errors.ts";
 import { resolveLibraryPath } from "./library_path.ts";
 
 /** The `LADE_ABI_VERSION` of native/include/lade.h this code was written for. */
-export const ABI_VERSION = 2;
+export const ABI_VERSION = 3;
 
 /** The C ABI of `native/` as Deno FFI declarations, in lade.h's order. */
 export const symbols = {
@@ -177,8 +177,8 @@ export const symbols = {
   lade_model_forward_features: { parameters: ["pointer", "pointer", "buffer"], result: "i32" },
   lade_model_state_vector: { parameters: ["pointer", "i32"], result: "pointer" },
   lade_model_tensors: { parameters: ["pointer", "i32", "buffer", "i32"], result: "i32" },
-  lade_model_save: { parameters: ["pointer", "buffer"], result: "i32" },
-  lade_model_load: { parameters: ["pointer", "buffer"], result: "i32" },
+  lade_model_serialize: { parameters: ["pointer"], result: "pointer" },
+  lade_model_deserialize: { parameters: ["pointer", "buffer", "i64"], result: "i32" },
 
   // ---- optimiser (optim.cpp) ----
   lade_sgd_new: { parameters: ["pointer", "f64", "f64", "f64", "i32"], result: "pointer" },
@@ -186,8 +186,8 @@ export const symbols = {
   lade_sgd_set_lr: { parameters: ["pointer", "f64"], result: "i32" },
   lade_sgd_zero_grad: { parameters: ["pointer"], result: "i32" },
   lade_sgd_step: { parameters: ["pointer"], result: "i32" },
-  lade_sgd_save: { parameters: ["pointer", "buffer"], result: "i32" },
-  lade_sgd_load: { parameters: ["pointer", "buffer"], result: "i32" },
+  lade_sgd_serialize: { parameters: ["pointer"], result: "pointer" },
+  lade_sgd_deserialize: { parameters: ["pointer", "buffer", "i64"], result: "i32" },
   lade_sgd_flat_grad: { parameters: ["pointer"], result: "pointer" },
 
   // ---- CUDA: build facts, devices, streams, graphs (cuda.cpp) ----

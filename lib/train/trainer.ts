@@ -411,6 +411,14 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
     // and the global batch only, so another world size continues it.
     const manifest = await loadCheckpoint(runDir, model, optimizer, true);
     start = { epoch: manifest.epoch, step: manifest.step };
+    if (start.step >= batches) {
+      // The manifest's schema cannot know the epoch's length; replaying an
+      // empty rest of an epoch would report a loss of 0 / 0.
+      throw new InputError(
+        `${runDir}/checkpoint.json is damaged: step ${start.step} is past the end of an epoch ` +
+          `of ${batches} batches`,
+      );
+    }
     running = manifest.running;
     metrics = (await readMetrics(runDir)).filter((x) => x.epoch <= manifest.epoch);
     const before = manifest.worldSize ?? 1;

@@ -30,7 +30,7 @@
 #endif
 
 /* The version lade_abi_version() returns; lib/torch/ffi.ts expects the same. */
-#define LADE_ABI_VERSION 2
+#define LADE_ABI_VERSION 3
 
 /* ---- opaque handles (defined by the C++ implementation) ---- */
 
@@ -508,12 +508,14 @@ LADE_EXTERN lade_tensor* lade_model_state_vector(lade_model* m, int32_t buffers)
 LADE_EXTERN int32_t lade_model_tensors(lade_model* m, int32_t which, lade_tensor** out,
                                        int32_t capacity);
 
-/// Writes parameters and buffers to `path` (libtorch's archive format).
-LADE_EXTERN int32_t lade_model_save(lade_model* m, const char* path);
+/// The parameters and buffers as the bytes of a libtorch archive (a uint8 CPU
+/// tensor), for the caller to write: file errors then stay out of libtorch.
+LADE_EXTERN lade_tensor* lade_model_serialize(lade_model* m);
 
-/// Reads parameters and buffers saved by lade_model_save into the model (same
+/// Reads parameters and buffers from archive bytes made by
+/// lade_model_serialize (`size` bytes at `data`) into the model (same
 /// architecture), onto the model's device.
-LADE_EXTERN int32_t lade_model_load(lade_model* m, const char* path);
+LADE_EXTERN int32_t lade_model_deserialize(lade_model* m, const uint8_t* data, int64_t size);
 
 /* ---- optimiser (optim.cpp) ---- */
 
@@ -535,12 +537,14 @@ LADE_EXTERN int32_t lade_sgd_zero_grad(lade_sgd* o);
 /// One update with the accumulated gradients.
 LADE_EXTERN int32_t lade_sgd_step(lade_sgd* o);
 
-/// Writes the optimiser state (momentum buffers, options) to `path`.
-LADE_EXTERN int32_t lade_sgd_save(lade_sgd* o, const char* path);
+/// The optimiser state (momentum buffers) as the bytes of a libtorch archive
+/// (a uint8 CPU tensor).
+LADE_EXTERN lade_tensor* lade_sgd_serialize(lade_sgd* o);
 
-/// Restores a state written by lade_sgd_save (an optimiser over the same model),
-/// or by lade before the flat buffers (torch::optim::SGD's archive).
-LADE_EXTERN int32_t lade_sgd_load(lade_sgd* o, const char* path);
+/// Restores a state from archive bytes made by lade_sgd_serialize (an
+/// optimiser over the same model), or written by lade before the flat buffers
+/// (torch::optim::SGD's archive).
+LADE_EXTERN int32_t lade_sgd_deserialize(lade_sgd* o, const uint8_t* data, int64_t size);
 
 /// The flat gradient buffer (float32 [P]) whose views are the parameters'
 /// gradients: all-reduce it in place for data-parallel training.

@@ -38,7 +38,7 @@ for (;;) {
     arch: "resnet32",
     inChannels: 3,
     classes: 10,
-    classNames: [],
+    classNames: Array.from({ length: 10 }, (_, i) => `${i}`),
   });
   console.log(`saved ${epoch}`);
 }
