@@ -57,12 +57,34 @@ export function cudaDeviceCount(): number {
   return native().lade_cuda_device_count();
 }
 
-/** Sets libtorch's intra-op CPU threads. */
-export function setNumThreads(n: number): void {
+/**
+ * The most intra-op threads this machine is given: four per core, at least
+ * 16. More only make libtorch's threads wait on each other (thousands take
+ * minutes to start).
+ */
+export function maxThreads(): number {
+  return Math.max(16, 4 * navigator.hardwareConcurrency);
+}
+
+/** Checks a thread count: an InputError for `threads` unless 1..maxThreads(). */
+export function checkThreads(n: number): number {
   if (!Number.isInteger(n) || n < 1) {
     throw new InputError("threads", `must be a positive integer, got ${n}`);
   }
-  checkStatus(native().lade_set_num_threads(n), "set threads");
+  const max = maxThreads();
+  if (n > max) {
+    throw new InputError(
+      "threads",
+      `${n} is more than this machine can use; the limit is ${max} (four per core, ` +
+        `${navigator.hardwareConcurrency} cores)`,
+    );
+  }
+  return n;
+}
+
+/** Sets libtorch's intra-op CPU threads (1 to maxThreads()). */
+export function setNumThreads(n: number): void {
+  checkStatus(native().lade_set_num_threads(checkThreads(n)), "set threads");
 }
 
 /** libtorch's intra-op CPU threads. */
@@ -70,7 +92,21 @@ export function getNumThreads(): number {
   return native().lade_get_num_threads();
 }
 
-/** Seeds libtorch's global generators. */
+/** Seeds libtorch's global generators; the seed is an integer from 0 to 2^64 - 1. */
 export function manualSeed(seed: number | bigint): void {
-  checkStatus(native().lade_manual_seed(BigInt(seed)), "manual seed");
+  checkStatus(native().lade_manual_seed(checkSeed(seed)), "manual seed");
+}
+
+/** A seed as the native library takes it (uint64); an InputError for `seed` otherwise. */
+export function checkSeed(seed: number | bigint): bigint {
+  const ok = typeof seed === "bigint"
+    ? seed >= 0n && seed < 2n ** 64n
+    : Number.isSafeInteger(seed) && seed >= 0;
+  if (!ok) {
+    throw new InputError(
+      "seed",
+      `must be an integer from 0 to ${typeof seed === "bigint" ? "2^64 - 1" : "2^53 - 1"}, got ${seed}`,
+    );
+  }
+  return BigInt(seed);
 }

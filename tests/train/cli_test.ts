@@ -83,6 +83,13 @@ Deno.test("invalid configs and flags: one-line errors and a non-zero exit", asyn
     /invalid --epochs 'many': expected a number/,
   );
   assertOneLineError(await lade(["--dataset", "imagenet"]), /unknown dataset 'imagenet'/);
+  // A thread count that would hang starting threads, or not fit an i32.
+  for (const n of ["5000", "3e9"]) {
+    const r = await lade(["--threads", n, "--out", `${root}/threads`]);
+    assertOneLineError(r, new RegExp(`--threads: ${Number(n)} is more than this machine can use`));
+    assert.equal(r.code, 2);
+  }
+  await assert.rejects(() => Deno.stat(`${root}/threads`), Deno.errors.NotFound);
   assertOneLineError(await lade(["--config", `${root}/none.yaml`]), /config file .* not found/);
   assertOneLineError(await lade(["--resume", `${root}/nothing`]), /no checkpoint there/);
   assertOneLineError(

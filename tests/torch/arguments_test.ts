@@ -1,0 +1,58 @@
+/**
+ * Arguments the native library cannot take are the library's InputError,
+ * naming the parameter, before they reach native code (before: manualSeed(-1)
+ * was a BigInt wrap-around or a RangeError, a "complex128" dtype reached
+ * parseDevice ("unknown device"), 3e9 threads "Invalid FFI i32 type", and
+ * 5000 threads hung starting them).
+ */
+
+import assert from "node:assert/strict";
+import { InputError } from "../../lib/errors.ts";
+import { Generator, tensor } from "../../lib/torch/create.ts";
+import {
+  getNumThreads,
+  manualSeed,
+  maxThreads,
+  setNumThreads,
+} from "../../lib/torch/device.ts";
+import type { DType } from "../../lib/torch/dtype.ts";
+
+function inputError(parameter: string, re: RegExp) {
+  return (e: Error) => e instanceof InputError && e.parameter === parameter && re.test(e.message);
+}
+
+Deno.test("seeds: integers from 0 only", () => {
+  assert.throws(() => manualSeed(-1), inputError("seed", /must be an integer from 0 to .*got -1/));
+  assert.throws(() => manualSeed(1.5), inputError("seed", /got 1\.5/));
+  assert.throws(() => manualSeed(2n ** 64n), inputError("seed", /2\^64 - 1/));
+  assert.throws(() => new Generator(-3), inputError("seed", /got -3/));
+  manualSeed(2n ** 64n - 1n);
+  manualSeed(0);
+});
+
+Deno.test("dtypes: an unknown name is an InputError for dtype, not 'unknown device'", () => {
+  assert.throws(
+    () => tensor([1, 2], [2], "complex128" as DType),
+    inputError("dtype", /unknown dtype 'complex128' \(use float32, /),
+  );
+  using t = tensor([1, 2]);
+  assert.throws(
+    () => t.to("complex128" as DType),
+    inputError("target", /'complex128' is neither a dtype .* nor a device/),
+  );
+  assert.throws(() => tensor([1, 2], [-2]), inputError("shape", /non-negative integers, got \[-2\]/));
+  assert.throws(() => tensor([1, 2], [0.5, 4]), inputError("shape", /got \[0\.5, 4\]/));
+});
+
+Deno.test("threads: 1 to maxThreads(), or an InputError before any thread starts", () => {
+  const before = getNumThreads();
+  const max = maxThreads();
+  assert.throws(() => setNumThreads(5000), inputError("threads", /5000 is more than this machine can use; the limit is \d+/));
+  assert.throws(() => setNumThreads(3e9), inputError("threads", /3000000000 is more than/));
+  assert.throws(() => setNumThreads(0), inputError("threads", /positive integer, got 0/));
+  assert.throws(() => setNumThreads(2.5), inputError("threads", /got 2\.5/));
+  assert.equal(getNumThreads(), before);
+  setNumThreads(Math.min(max, 2));
+  assert.equal(getNumThreads(), Math.min(max, 2));
+  setNumThreads(before);
+});
