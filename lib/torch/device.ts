@@ -105,7 +105,9 @@ export function checkSeed(seed: number | bigint): bigint {
   if (!ok) {
     throw new InputError(
       "seed",
-      `must be an integer from 0 to ${typeof seed === "bigint" ? "2^64 - 1" : "2^53 - 1"}, got ${seed}`,
+      `must be an integer from 0 to ${
+        typeof seed === "bigint" ? "2^64 - 1" : "2^53 - 1"
+      }, got ${seed}`,
     );
   }
   return BigInt(seed);

@@ -13,8 +13,8 @@ import {
   allocArray,
   type DType,
   DTYPE_BYTES,
-  dtypeCode,
   DTYPE_NAMES,
+  dtypeCode,
   isDType,
   type TypedArray,
 } from "./dtype.ts";
@@ -619,7 +619,9 @@ export class Tensor extends NativeHandle {
       } catch {
         throw new InputError(
           "target",
-          `'${target}' is neither a dtype (${DTYPE_NAMES.join(", ")}) nor a device (cpu, cuda, cuda:N)`,
+          `'${target}' is neither a dtype (${
+            DTYPE_NAMES.join(", ")
+          }) nor a device (cpu, cuda, cuda:N)`,
         );
       }
       devType = parsed.code.type;

@@ -411,7 +411,10 @@ export async function loadCheckpoint(
     asDamaged(`checkpoint file ${optimPath}`, () => optimizer.deserialize(optimBytes, optimPath));
   }
   if (restoreRng) {
-    asDamaged(`the rng of ${runDir}/${MANIFEST}`, () => setDefaultGeneratorState(decodeBase64(m.rng)));
+    asDamaged(
+      `the rng of ${runDir}/${MANIFEST}`,
+      () => setDefaultGeneratorState(decodeBase64(m.rng)),
+    );
   }
   return m;
 }

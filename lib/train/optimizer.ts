@@ -81,7 +81,9 @@ export class SGD extends NativeHandle {
 
   /** The momentum buffer as the bytes of a libtorch archive (written by the caller). */
   serialize(): Uint8Array {
-    using bytes = new Tensor(checkPtr(native().lade_sgd_serialize(this.ptr), "saving the optimiser"));
+    using bytes = new Tensor(
+      checkPtr(native().lade_sgd_serialize(this.ptr), "saving the optimiser"),
+    );
     return bytes.toArray() as Uint8Array;
   }
 

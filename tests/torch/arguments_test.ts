@@ -9,12 +9,7 @@
 import assert from "node:assert/strict";
 import { InputError } from "../../lib/errors.ts";
 import { Generator, tensor } from "../../lib/torch/create.ts";
-import {
-  getNumThreads,
-  manualSeed,
-  maxThreads,
-  setNumThreads,
-} from "../../lib/torch/device.ts";
+import { getNumThreads, manualSeed, maxThreads, setNumThreads } from "../../lib/torch/device.ts";
 import type { DType } from "../../lib/torch/dtype.ts";
 
 function inputError(parameter: string, re: RegExp) {
@@ -40,14 +35,20 @@ Deno.test("dtypes: an unknown name is an InputError for dtype, not 'unknown devi
     () => t.to("complex128" as DType),
     inputError("target", /'complex128' is neither a dtype .* nor a device/),
   );
-  assert.throws(() => tensor([1, 2], [-2]), inputError("shape", /non-negative integers, got \[-2\]/));
+  assert.throws(
+    () => tensor([1, 2], [-2]),
+    inputError("shape", /non-negative integers, got \[-2\]/),
+  );
   assert.throws(() => tensor([1, 2], [0.5, 4]), inputError("shape", /got \[0\.5, 4\]/));
 });
 
 Deno.test("threads: 1 to maxThreads(), or an InputError before any thread starts", () => {
   const before = getNumThreads();
   const max = maxThreads();
-  assert.throws(() => setNumThreads(5000), inputError("threads", /5000 is more than this machine can use; the limit is \d+/));
+  assert.throws(
+    () => setNumThreads(5000),
+    inputError("threads", /5000 is more than this machine can use; the limit is \d+/),
+  );
   assert.throws(() => setNumThreads(3e9), inputError("threads", /3000000000 is more than/));
   assert.throws(() => setNumThreads(0), inputError("threads", /positive integer, got 0/));
   assert.throws(() => setNumThreads(2.5), inputError("threads", /got 2\.5/));

@@ -14,7 +14,11 @@ import { writeFixture } from "./fixture.ts";
 const main = new URL("../../main.ts", import.meta.url).pathname;
 
 async function run(cmd: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(cmd[0], { args: cmd.slice(1), stdout: "piped", stderr: "piped" })
+  const out = await new Deno.Command(cmd[0], {
+    args: cmd.slice(1),
+    stdout: "piped",
+    stderr: "piped",
+  })
     .output();
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };

@@ -35,7 +35,8 @@ function damaged(patch: (m: Record<string, unknown>) => void, re: RegExp): void 
   patch(m);
   assert.throws(
     () => validateManifest(m, "run/checkpoint.json"),
-    (e: Error) => e instanceof InputError && /^run\/checkpoint\.json is damaged: /.test(e.message) &&
+    (e: Error) =>
+      e instanceof InputError && /^run\/checkpoint\.json is damaged: /.test(e.message) &&
       re.test(e.message),
   );
 }
@@ -49,7 +50,10 @@ Deno.test("a manifest is validated whole, field by field", () => {
   damaged((m) => (m.epoch = -1), /epoch: .*\(-1\)/);
   damaged((m) => (m.step = 1.5), /step: .*\(1\.5\)/);
   damaged((m) => (m.epoch = 400), /epoch 400, step 0 is past the run's \d+ epochs/);
-  damaged((m) => (m.model = "../../etc/passwd.pt"), /model: must name a \.pt file in checkpoints\//);
+  damaged(
+    (m) => (m.model = "../../etc/passwd.pt"),
+    /model: must name a \.pt file in checkpoints\//,
+  );
   damaged((m) => (m.classes = 4), /trainCounts: lists 3 classes, not 4/);
   damaged((m) => ((m.running as { correct: number }).correct = 5), /running\.correct: 5 is more/);
   damaged((m) => (m.arch = "resnet9000"), /arch: /);
