@@ -76,6 +76,12 @@ export function buildProgram(): Command {
     .option("--image-root <dir>", "image-list: folder the listed paths are relative to")
     .option("--image-size <px>", "image-list: side of the batch images (default 224)")
     .option("--skip-bad-images", "image-list: skip unreadable images with a warning")
+    .option("--classes <n>", "image-list: the number of classes (default: largest label + 1)")
+    .option("--allow-outside-root", "image-list: read listed paths that lead outside the root")
+    .option(
+      "--max-image-pixels <n>",
+      "refuse images of more pixels (default 89478485, Pillow's limit)",
+    )
     .option("--json", "print JSON")
     .action((options) => dataInspectCommand(options));
   // (end of data commands)
@@ -99,6 +105,11 @@ export function buildProgram(): Command {
     .option("--seed <s>", "seed of the long tail, the initial weights and the batches")
     .option("--out <dir>", "run directory (default: runs/<dataset>_<method>_<time>)")
     .option("--resume <dir>", "continue the run in <dir> from its checkpoint")
+    .option("--skip-bad-images", "image-list: decode every image at load, skip unreadable ones")
+    .option(
+      "--max-image-pixels <n>",
+      "refuse images of more pixels (default 89478485, Pillow's limit)",
+    )
     .option(
       "--nproc-per-node <n>",
       "start n local ranks of this command, data-parallel (--batch-size stays the global batch)",

@@ -24,6 +24,9 @@ export interface InspectOptions {
   imageRoot?: string;
   imageSize?: string;
   skipBadImages?: boolean;
+  classes?: string;
+  allowOutsideRoot?: boolean;
+  maxImagePixels?: string;
   json?: boolean;
 }
 
@@ -71,6 +74,9 @@ export async function inspectDataset(options: InspectOptions): Promise<InspectRe
     imageRoot: options.imageRoot,
     imageSize: parseNumber(options.imageSize, "--image-size", true),
     skipBadImages: options.skipBadImages,
+    classes: parseNumber(options.classes, "--classes", true),
+    allowOutsideRoot: options.allowOutsideRoot,
+    maxImagePixels: parseNumber(options.maxImagePixels, "--max-image-pixels", true),
     onWarning: printWarning,
   });
   try {

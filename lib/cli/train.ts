@@ -71,6 +71,10 @@ export interface TrainCommandOptions {
   resume?: string;
   precision?: string;
   cudaGraphs?: string;
+  /** image-list: skip unreadable images. */
+  skipBadImages?: boolean;
+  /** The pixel limit of a decoded image. */
+  maxImagePixels?: string;
   /** Start this many local ranks (data-parallel). */
   nprocPerNode?: string;
   /** gloo or nccl. */
@@ -96,6 +100,8 @@ const FORWARDED: readonly [Exclude<keyof TrainCommandOptions, "nprocPerNode">, s
   ["resume", "--resume"],
   ["precision", "--precision"],
   ["cudaGraphs", "--cuda-graphs"],
+  ["skipBadImages", "--skip-bad-images"],
+  ["maxImagePixels", "--max-image-pixels"],
   ["backend", "--backend"],
   ["distTimeout", "--dist-timeout"],
 ];
@@ -123,6 +129,8 @@ export function parseFlags(o: TrainCommandOptions): ConfigOverrides {
     seed: num("--seed", o.seed),
     precision: o.precision,
     cudaGraphs: o.cudaGraphs,
+    skipBadImages: o.skipBadImages,
+    maxImagePixels: num("--max-image-pixels", o.maxImagePixels),
   };
 }
 
@@ -149,6 +157,7 @@ async function resumeSetup(
     ["lambda", "--lambda"],
     ["seed", "--seed"],
     ["out", "--out"],
+    ["skipBadImages", "--skip-bad-images"],
   ];
   for (const [key, flag] of fixed) {
     if (o[key] !== undefined) {
@@ -166,6 +175,10 @@ async function resumeSetup(
     ...manifest.config,
     device: flags.device ?? manifest.config.device,
     threads: flags.threads ?? manifest.config.threads,
+    dataset: {
+      ...manifest.config.dataset,
+      max_image_pixels: flags.maxImagePixels ?? manifest.config.dataset.max_image_pixels,
+    },
     train: {
       ...manifest.config.train,
       epochs: flags.epochs ?? manifest.config.train.epochs,
@@ -340,7 +353,8 @@ async function launch(
   const args = ["train"];
   for (const [key, flag] of FORWARDED) {
     const value = o[key];
-    if (value !== undefined) args.push(flag, String(value));
+    if (value === true) args.push(flag);
+    else if (value !== undefined && value !== false) args.push(flag, String(value));
   }
   if (o.resume === undefined && o.out === undefined) args.push("--out", runDir);
   const result = await launchLocal({

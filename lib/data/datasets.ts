@@ -12,7 +12,14 @@ import { readCifar } from "./cifar.ts";
 import { firstExisting } from "./files.ts";
 import { readIdx } from "./idx.ts";
 import { FileImageSet, TensorImageSet } from "./image_set.ts";
-import { type ImageList, probeImages, readImageList } from "./image_list.ts";
+import { checkMaxPixels, DEFAULT_MAX_IMAGE_PIXELS } from "./image_io.ts";
+import {
+  escapesRoot,
+  type ImageList,
+  probeImages,
+  readImageList,
+  verifyImages,
+} from "./image_list.ts";
 import {
   checkRatio,
   classCounts,
@@ -21,6 +28,9 @@ import {
   longTailIndices,
 } from "./long_tail.ts";
 import type { DataSplits, ImageSet, LoadOptions } from "./types.ts";
+
+/** The largest image side an image-list dataset may ask for (batches are sized by it). */
+export const MAX_IMAGE_SIZE = 4096;
 
 /** Where Debian's dataset-fashion-mnist package installs the files. */
 export const FASHION_MNIST_ROOT = "/usr/share/datasets/fashion-mnist";
@@ -250,6 +260,64 @@ async function findList(root: string, kinds: readonly string[]): Promise<string 
   return undefined;
 }
 
+/** The most classes an image list may have (a label beyond is a damaged list, not a class). */
+export const MAX_CLASSES = 1_000_000;
+
+/**
+ * The class count of an image list: `declared` (`classes`) when given, every
+ * label then below it; else the largest training label plus one. Either way
+ * every class needs training images: a label far beyond the others (a typo,
+ * a damaged list) is refused here, before anything is sized by it.
+ */
+function imageListClasses(
+  train: ImageList,
+  trainPath: string,
+  declared: number | undefined,
+): number {
+  if (declared !== undefined) {
+    if (!Number.isInteger(declared) || declared < 2 || declared > MAX_CLASSES) {
+      throw new InputError(
+        "classes",
+        `must be an integer from 2 to ${MAX_CLASSES}, got ${declared}`,
+      );
+    }
+  }
+  let largest = 0;
+  let where = 0;
+  train.labels.forEach((y, i) => {
+    if (y > largest) largest = y, where = i;
+  });
+  if (declared !== undefined && largest >= declared) {
+    throw new InputError(
+      "classes",
+      `${trainPath}:${train.lines[where]}: label ${largest} is outside 0..${declared - 1} ` +
+        `(${declared} classes declared)`,
+    );
+  }
+  const seen = new Set(train.labels);
+  const classes = declared ?? largest + 1;
+  if (classes > MAX_CLASSES) {
+    throw new InputError(
+      `${trainPath}:${train.lines[where]}: label ${largest} would make ${largest + 1} classes, ` +
+        `more than ${MAX_CLASSES}; labels are class indices 0..C-1`,
+    );
+  }
+  if (seen.size < classes) {
+    const missing: number[] = [];
+    for (let c = 0; c < classes && missing.length < 3; c++) if (!seen.has(c)) missing.push(c);
+    const why = declared === undefined
+      ? `its largest label ${largest} (line ${train.lines[where]}) makes ${classes} classes, ` +
+        `but only ${seen.size} of them have training images`
+      : `${classes - seen.size} of the ${classes} declared classes have no training images`;
+    throw new InputError(
+      `${trainPath}: ${why} (none for class ${missing.join(", ")}${
+        classes - seen.size > missing.length ? ", ..." : ""
+      }); labels must be class indices 0..C-1, each with training images`,
+    );
+  }
+  return classes;
+}
+
 async function loadImageListDataset(opts: LoadOptions): Promise<Balanced> {
   const root = opts.root;
   const layout = "a folder with train.txt and test.txt (or *_train.txt, *_test.txt / *_val.txt), " +
@@ -260,6 +328,7 @@ async function loadImageListDataset(opts: LoadOptions): Promise<Balanced> {
       `image-list needs ${layout} (or both \`trainList\` and \`testList\`)`,
     );
   }
+  const maxPixels = checkMaxPixels(opts.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS);
   const listRoot = root ?? ".";
   const source = `image-list expects ${layout}`;
   const trainPath = opts.trainList ?? await findList(listRoot, ["train"]);
@@ -272,8 +341,7 @@ async function loadImageListDataset(opts: LoadOptions): Promise<Balanced> {
   }
   const train = await readImageList(trainPath, source);
   const test = await readImageList(testPath, source);
-  let classes = 0;
-  for (const y of train.labels) classes = Math.max(classes, y + 1);
+  const classes = imageListClasses(train, trainPath, opts.classes);
   test.labels.forEach((y, i) => {
     if (y >= classes) {
       throw new InputError(
@@ -283,33 +351,71 @@ async function loadImageListDataset(opts: LoadOptions): Promise<Balanced> {
     }
   });
   const imageRoot = opts.imageRoot ?? listRoot;
+  for (const [list, listPath] of [[train, trainPath], [test, testPath]] as const) {
+    if (opts.allowOutsideRoot) break;
+    const i = list.paths.findIndex(escapesRoot);
+    if (i >= 0) {
+      throw new InputError(
+        "imageRoot",
+        `${listPath}:${list.lines[i]}: '${list.paths[i]}' leads outside the image root ` +
+          `${imageRoot}; pass \`allowOutsideRoot\` if that is meant`,
+      );
+    }
+  }
   const resolve = (p: string) => (isAbsolute(p) ? p : join(imageRoot, p));
   const size = opts.imageSize ?? 224;
-  if (!Number.isInteger(size) || size < 8) {
-    throw new InputError("imageSize", `must be an integer >= 8, got ${size}`);
+  if (!Number.isInteger(size) || size < 8 || size > MAX_IMAGE_SIZE) {
+    throw new InputError(
+      "imageSize",
+      `must be an integer from 8 to ${MAX_IMAGE_SIZE}, got ${size}`,
+    );
   }
-  const checked = (list: ImageList, listPath: string): FileImageSet => {
+  const threads = navigator.hardwareConcurrency;
+  const checked = async (list: ImageList, listPath: string): Promise<FileImageSet> => {
     const paths = list.paths.map(resolve);
-    const probe = probeImages(paths, navigator.hardwareConcurrency);
-    if (probe.bad === 0) return new FileImageSet(paths, list.labels, size);
-    if (!opts.skipBadImages) {
+    const probe = probeImages(paths, threads, maxPixels);
+    if (probe.bad > 0 && !opts.skipBadImages) {
       throw new InputError(
         `${probe.firstError} (listed in ${listPath}; ${probe.bad} unreadable image(s); ` +
           "pass `skipBadImages` to skip them)",
       );
     }
-    opts.onWarning?.(
-      `skipping ${probe.bad} unreadable image(s) of ${listPath}, e.g. ${probe.firstError}`,
-    );
+    if (!opts.skipBadImages) {
+      return new FileImageSet(paths, list.labels, size, undefined, maxPixels);
+    }
+    // Skipping: every image is decoded now (headers alone miss corrupt data),
+    // so that training never meets an image it cannot use.
+    const good = probe.sizes.map((s) => s !== null);
+    const candidates = paths.filter((_, i) => good[i]);
+    const verdicts = await verifyImages(candidates, { threads, maxPixels });
+    let firstError = probe.firstError;
+    let k = 0;
+    for (let i = 0; i < paths.length; i++) {
+      if (!good[i]) continue;
+      const why = verdicts[k++];
+      if (why !== null) {
+        good[i] = false;
+        firstError ||= why;
+      }
+    }
     const keep: number[] = [];
-    probe.sizes.forEach((s, i) => s !== null && keep.push(i));
-    return new FileImageSet(paths, list.labels, size, Int32Array.from(keep));
+    good.forEach((ok, i) => ok && keep.push(i));
+    const bad = paths.length - keep.length;
+    if (bad > 0) {
+      opts.onWarning?.(
+        `skipping ${bad} unreadable image(s) of ${listPath}, e.g. ${firstError}`,
+      );
+    }
+    if (keep.length === 0) {
+      throw new InputError(`${listPath}: none of its ${paths.length} images is readable`);
+    }
+    return new FileImageSet(paths, list.labels, size, Int32Array.from(keep), maxPixels);
   };
   return {
     classes,
     classNames: Array.from({ length: classes }, (_, i) => `${i}`),
-    train: checked(train, trainPath),
-    test: checked(test, testPath),
+    train: await checked(train, trainPath),
+    test: await checked(test, testPath),
     mean: [0.485, 0.456, 0.406],
     std: [0.229, 0.224, 0.225],
   };
@@ -339,27 +445,57 @@ export async function loadDataset(opts: LoadOptions): Promise<DataSplits> {
     ? await loadCifarDataset(base, opts.root)
     : await loadIdxDataset(base, opts.root);
   let train = data.train;
-  if (ratio !== 1) {
-    const nMax = Math.floor(data.train.size / data.classes);
-    const wanted = longTailCounts(nMax, data.classes, ratio, type);
-    const keep = longTailIndices(data.train.labels, wanted, seed);
-    train = data.train.subset(keep);
-    data.train.dispose();
-  }
   const test = data.test;
-  return {
-    name: opts.dataset,
-    classes: data.classes,
-    classNames: data.classNames,
-    train,
-    test,
-    trainCounts: classCounts(train.labels, data.classes),
-    testCounts: classCounts(test.labels, data.classes),
-    imbalance: { ratio, type },
-    ...normalisation(data, opts),
-    dispose() {
-      train.dispose();
-      test.dispose();
-    },
-  };
+  try {
+    if (ratio !== 1) {
+      const nMax = Math.floor(data.train.size / data.classes);
+      const wanted = longTailCounts(nMax, data.classes, ratio, type);
+      const empty = wanted.indexOf(0);
+      if (empty >= 0) {
+        throw new InputError(
+          "imbalance",
+          `${ratio} leaves class ${empty} with no training images (n_max ${nMax}: the ` +
+            `${type === "step" ? "tail" : "rarest"} classes keep n_max / R); use at most ${nMax}`,
+        );
+      }
+      const keep = longTailIndices(data.train.labels, wanted, seed);
+      train = data.train.subset(keep);
+      data.train.dispose();
+    }
+    const trainCounts = classCounts(train.labels, data.classes);
+    const empty = trainCounts.indexOf(0);
+    if (empty >= 0) {
+      throw new InputError(`${opts.dataset}: class ${empty} has no training images`);
+    }
+    return {
+      name: opts.dataset,
+      classes: data.classes,
+      classNames: data.classNames.map(printableName),
+      train,
+      test,
+      trainCounts,
+      testCounts: classCounts(test.labels, data.classes),
+      imbalance: { ratio, type },
+      ...normalisation(data, opts),
+      dispose() {
+        train.dispose();
+        test.dispose();
+      },
+    };
+  } catch (e) {
+    train.dispose();
+    test.dispose();
+    throw e;
+  }
+}
+
+/**
+ * A class name as it may be printed: control characters (terminal escape
+ * sequences among them) become U+FFFD and the name is cut at 200 characters.
+ * Names come from dataset metadata, which nobody checked.
+ */
+export function printableName(name: string): string {
+  // deno-lint-ignore no-control-regex
+  const clean = name.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, "\ufffd");
+  return clean.length > 200 ? `${clean.slice(0, 199)}\u2026` : clean;
 }

@@ -9,6 +9,7 @@
 
 import type { Tensor } from "../torch/tensor.ts";
 import { tensor } from "../torch/create.ts";
+import { DEFAULT_MAX_IMAGE_PIXELS } from "./image_io.ts";
 import type { ImageSet } from "./types.ts";
 
 /** Composes a view's indices with positions into it; checks the range. */
@@ -102,13 +103,19 @@ export class FileImageSet implements ImageSet {
   readonly basePaths: readonly string[];
   /** Labels of every base sample. */
   readonly baseLabels: Int32Array;
+  /** The most pixels an image may have (larger ones fail before they are decoded). */
+  readonly maxPixels: number;
 
-  /** A set of `paths` with one label each, yielding imageSize x imageSize crops. */
+  /**
+   * A set of `paths` with one label each, yielding imageSize x imageSize
+   * crops; images of more than `maxPixels` pixels are refused.
+   */
   constructor(
     paths: readonly string[],
     baseLabels: Int32Array,
     imageSize: number,
     indices?: Int32Array,
+    maxPixels: number = DEFAULT_MAX_IMAGE_PIXELS,
   ) {
     if (paths.length !== baseLabels.length) {
       throw new RangeError("FileImageSet needs one label per path");
@@ -116,6 +123,7 @@ export class FileImageSet implements ImageSet {
     this.basePaths = paths;
     this.baseLabels = baseLabels;
     this.imageSize = imageSize;
+    this.maxPixels = maxPixels;
     this.indices = indices ?? identity(paths.length);
     this.labels = indices ? pick(baseLabels, this.indices) : baseLabels;
     this.size = this.indices.length;
@@ -132,6 +140,7 @@ export class FileImageSet implements ImageSet {
       this.baseLabels,
       this.imageSize,
       compose(this.indices, indices),
+      this.maxPixels,
     );
   }
 

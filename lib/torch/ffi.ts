@@ -99,9 +99,17 @@ export const symbols = {
   lade_stack: { parameters: ["buffer", "i32", "i32"], result: "pointer" },
 
   // ---- images: decoding, encoding, header probing (data_image.cpp) ----
-  lade_image_read: { parameters: ["buffer"], result: "pointer" },
+  lade_image_read: { parameters: ["buffer", "i64"], result: "pointer" },
   lade_image_write: { parameters: ["pointer", "buffer", "i32"], result: "i32" },
-  lade_image_probe: { parameters: ["buffer", "i64", "i32", "i32", "buffer"], result: "i32" },
+  lade_image_probe: {
+    parameters: ["buffer", "i64", "i32", "i32", "i64", "buffer"],
+    result: "i32",
+  },
+  lade_image_verify: {
+    parameters: ["buffer", "i64", "i32", "i32", "i64"],
+    result: "pointer",
+    nonblocking: true,
+  },
 
   // ---- batch loaders (data_batch.cpp) ----
   lade_data_loader_from_tensor: {
@@ -152,6 +160,7 @@ export const symbols = {
       "i32",
       "u64",
       "i32",
+      "i64",
     ],
     result: "pointer",
   },

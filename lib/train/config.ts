@@ -48,6 +48,12 @@ export const ConfigSchema = z.strictObject({
     test_list: z.string().min(1).optional(),
     image_root: z.string().min(1).optional(),
     skip_bad_images: z.boolean(),
+    /** image-list: the number of classes (default: the largest training label + 1). */
+    classes: z.number().int("must be an integer").min(2, "must be at least 2").optional(),
+    /** image-list: read listed paths that lead outside the image root (`../x`). */
+    allow_outside_root: z.boolean().optional(),
+    /** Images of more than this many pixels are refused (default 89,478,485). */
+    max_image_pixels: posInt().max(2 ** 40, "must be at most 2^40").optional(),
     /** Per-channel normalisation instead of the dataset's own (0..1 units). */
     mean: z.array(z.number()).optional(),
     std: z.array(z.number()).optional(),
@@ -243,12 +249,20 @@ export interface ConfigOverrides {
   seed?: number;
   precision?: string;
   cudaGraphs?: string;
+  /** image-list: skip unreadable images. */
+  skipBadImages?: boolean;
+  /** The pixel limit of a decoded image. */
+  maxImagePixels?: number;
 }
 
 /** The patch the overrides make. */
 export function overridesPatch(f: ConfigOverrides): ConfigPatch {
   return {
-    dataset: { name: f.dataset },
+    dataset: {
+      name: f.dataset,
+      skip_bad_images: f.skipBadImages,
+      max_image_pixels: f.maxImagePixels,
+    },
     method: { name: f.method, alpha: f.alpha, lambda: f.lambda },
     train: {
       epochs: f.epochs,

@@ -139,6 +139,9 @@ const DATASET_KEYS: Readonly<Record<string, string>> = {
   testList: "dataset.test_list",
   imageRoot: "dataset.image_root",
   skipBadImages: "dataset.skip_bad_images",
+  classes: "dataset.classes",
+  allowOutsideRoot: "dataset.allow_outside_root",
+  maxImagePixels: "dataset.max_image_pixels",
   mean: "dataset.mean",
   std: "dataset.std",
 };
@@ -188,6 +191,9 @@ function datasetOptions(config: TrainConfig, options: Pick<LoadOptions, "onWarni
     testList: d.test_list,
     imageRoot: d.image_root,
     skipBadImages: d.skip_bad_images,
+    classes: d.classes,
+    allowOutsideRoot: d.allow_outside_root,
+    maxImagePixels: d.max_image_pixels,
     mean: d.mean,
     std: d.std,
   };

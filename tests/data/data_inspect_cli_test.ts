@@ -151,3 +151,69 @@ Deno.test("data inspect: bad input ends with one line and a non-zero exit", asyn
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("data inspect on image lists: pixel limit, outside paths, --classes as flags", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(join(dir, "d/img"), { recursive: true });
+    const lines: string[] = [];
+    for (let c = 0; c < 2; c++) {
+      writeFlatImage(join(dir, `d/img/${c}.png`), [100 * c, 50, 50], 40, 30);
+      lines.push(`img/${c}.png ${c}`);
+    }
+    await Deno.writeTextFile(join(dir, "d/test.txt"), lines.join("\n") + "\n");
+    await Deno.writeTextFile(join(dir, "d/train.txt"), lines.join("\n") + "\n");
+    const root = join(dir, "d");
+    const small = await lade(
+      "data",
+      "inspect",
+      "--dataset",
+      "image-list",
+      "--root",
+      root,
+      "--max-image-pixels",
+      "1000",
+    );
+    assertOneLineError(
+      small,
+      /img\/0\.png: 40x30 is 1200 pixels, over the limit of 1000 pixels .*--max-image-pixels.*--skip-bad-images/,
+    );
+    assert.equal(small.code, 2);
+    const ok = await lade(
+      "data",
+      "inspect",
+      "--dataset",
+      "image-list",
+      "--root",
+      root,
+      "--classes",
+      "2",
+      "--json",
+    );
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(JSON.parse(ok.stdout).classes, 2);
+    assertOneLineError(
+      await lade("data", "inspect", "--dataset", "image-list", "--root", root, "--classes", "5"),
+      /--classes: .*3 of the 5 declared classes have no training images|declared classes have no training images/,
+    );
+    await Deno.writeTextFile(join(dir, "d/train.txt"), lines.join("\n") + "\n../d/img/1.png 1\n");
+    assertOneLineError(
+      await lade("data", "inspect", "--dataset", "image-list", "--root", root),
+      /^lade: error: --image-root: .*train\.txt:3: '\.\.\/d\/img\/1\.png' leads outside the image root .*; pass --allow-outside-root if that is meant$/,
+    );
+    const allowed = await lade(
+      "data",
+      "inspect",
+      "--dataset",
+      "image-list",
+      "--root",
+      root,
+      "--allow-outside-root",
+      "--json",
+    );
+    assert.equal(allowed.code, 0, allowed.stderr);
+    assert.deepEqual(JSON.parse(allowed.stdout).train.counts, [1, 2]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
