@@ -6,6 +6,7 @@
 
 import { Command, type OptionValues } from "@commander-js/extra-typings";
 import { exitWithError, printNativeNotices } from "./lib/cli/errors.ts";
+import { checkFlags } from "./lib/cli/flag_checks.ts";
 import { dataInspectCommand } from "./lib/cli/data_inspect.ts";
 import { infoCommand } from "./lib/cli/info.ts";
 import { evaluateCommand } from "./lib/cli/evaluate.ts";
@@ -52,7 +53,14 @@ export function buildProgram(): Command {
     .description("Long-tailed classification under label shift (LADE, CVPR 2021) on libtorch")
     .version(VERSION)
     .configureOutput({ outputError: (str, write) => write(str.split("\n")[0] + "\n") })
-    .exitOverride();
+    .exitOverride()
+    // Empty values and contradicting flags, before any command runs.
+    .hook("preAction", (_program, action) => {
+      const flagOf = (key: string) =>
+        action.options.find((o) => o.attributeName() === key)?.long ?? `--${key}`;
+      const raw = (_program as unknown as { rawArgs?: string[] }).rawArgs ?? Deno.args;
+      checkFlags(action.opts(), raw, flagOf);
+    });
 
   program
     .command("info")
@@ -105,6 +113,10 @@ export function buildProgram(): Command {
     .option("--seed <s>", "seed of the long tail, the initial weights and the batches")
     .option("--out <dir>", "run directory (default: runs/<dataset>_<method>_<time>)")
     .option("--resume <dir>", "continue the run in <dir> from its checkpoint")
+    .option(
+      "--checkpoint-every <n|Nm>",
+      "also checkpoint inside epochs: every n steps (500) or N minutes (10m)",
+    )
     .option("--skip-bad-images", "image-list: decode every image at load, skip unreadable ones")
     .option(
       "--max-image-pixels <n>",

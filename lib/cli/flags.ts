@@ -53,6 +53,7 @@ export const PARAMETER_FLAGS: Readonly<Record<string, string>> = {
   config: "--config",
   out: "--out",
   resume: "--resume",
+  checkpointEvery: "--checkpoint-every",
   // distributed training
   backend: "--backend",
   timeoutSeconds: "--dist-timeout",

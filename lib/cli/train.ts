@@ -27,7 +27,7 @@ import {
   type TrainConfig,
   validateConfig,
 } from "../train/config.ts";
-import { train, type TrainResult, useDevice } from "../train/trainer.ts";
+import { parseCheckpointEvery, train, type TrainResult, useDevice } from "../train/trainer.ts";
 
 export { METHODS };
 
@@ -75,6 +75,8 @@ export interface TrainCommandOptions {
   skipBadImages?: boolean;
   /** The pixel limit of a decoded image. */
   maxImagePixels?: string;
+  /** Checkpoints inside epochs: steps (`500`) or minutes (`10m`). */
+  checkpointEvery?: string;
   /** Start this many local ranks (data-parallel). */
   nprocPerNode?: string;
   /** gloo or nccl. */
@@ -102,6 +104,7 @@ const FORWARDED: readonly [Exclude<keyof TrainCommandOptions, "nprocPerNode">, s
   ["cudaGraphs", "--cuda-graphs"],
   ["skipBadImages", "--skip-bad-images"],
   ["maxImagePixels", "--max-image-pixels"],
+  ["checkpointEvery", "--checkpoint-every"],
   ["backend", "--backend"],
   ["distTimeout", "--dist-timeout"],
 ];
@@ -251,6 +254,9 @@ function parseNproc(text: string): number {
 /** Runs `train`. */
 export async function trainCommand(o: TrainCommandOptions): Promise<void> {
   const flags = parseFlags(o);
+  const checkpointEvery = o.checkpointEvery === undefined
+    ? undefined
+    : parseCheckpointEvery(o.checkpointEvery);
   const timeoutSeconds = parseDistTimeout(o.distTimeout);
   // A rank of a distributed job (lade's launcher, torchrun, srun), or not.
   const env = parseRankEnv();
@@ -273,28 +279,37 @@ export async function trainCommand(o: TrainCommandOptions): Promise<void> {
   const lead = env === undefined || env.rank === 0;
   if (env !== undefined) watchLauncher();
 
-  // First Ctrl-C: finish the current step, write a checkpoint, exit. Second: exit at once.
+  // First Ctrl-C (or SIGTERM, how a cluster preempts a job): finish the
+  // current step, write a checkpoint, exit 130 (143). Second: exit at once.
   // (Every rank receives it; the ranks agree on the step to stop after.)
   const stop = { requested: false };
-  const onInterrupt = () => {
+  let exitCode = 130;
+  const onSignal = (signal: "SIGINT" | "SIGTERM") => () => {
+    const code = signal === "SIGTERM" ? 143 : 130;
     if (stop.requested) {
-      if (lead) console.error("lade: interrupted again; exiting without a checkpoint");
-      Deno.exit(130);
+      if (lead) console.error(`lade: ${signal} again; exiting without a checkpoint`);
+      Deno.exit(code);
     }
     stop.requested = true;
+    exitCode = code;
     if (lead) {
       console.error(
-        "\nlade: stopping after this step to write a checkpoint (Ctrl-C again to quit)",
+        `\nlade: ${signal === "SIGINT" ? "interrupted" : "SIGTERM"}; stopping after this ` +
+          "step to write a checkpoint (Ctrl-C again to quit)",
       );
     }
   };
+  const onInterrupt = onSignal("SIGINT");
+  const onTerminate = onSignal("SIGTERM");
   Deno.addSignalListener("SIGINT", onInterrupt);
+  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", onTerminate);
   let result: TrainResult;
   try {
     result = await train(config, {
       runDir,
       resume: o.resume !== undefined,
       stop,
+      checkpointEvery,
       log: lead ? (line) => console.log(line) : undefined,
       tty: lead && Deno.stdout.isTerminal(),
       onWarning: lead ? printWarning : undefined,
@@ -307,13 +322,14 @@ export async function trainCommand(o: TrainCommandOptions): Promise<void> {
     });
   } finally {
     Deno.removeSignalListener("SIGINT", onInterrupt);
+    if (Deno.build.os !== "windows") Deno.removeSignalListener("SIGTERM", onTerminate);
   }
   if (result.interrupted) {
     if (lead) {
       const how = env === undefined ? "" : " (with any number of ranks that divides the batch)";
       console.log(`checkpoint in ${runDir}; continue with: lade train --resume ${runDir}${how}`);
     }
-    Deno.exit(130);
+    Deno.exit(exitCode);
   }
   if (!lead) {
     result.test?.logits.dispose();

@@ -13,7 +13,7 @@
  */
 
 import { InputError, LadeError, TorchError } from "../errors.ts";
-import { writeFileAtomic } from "../fs.ts";
+import { removeStaleTemporaries, writeFileAtomic } from "../fs.ts";
 import {
   BatchLoader,
   type DataSplits,
@@ -31,10 +31,16 @@ import { checkDevice, type Device, manualSeed, setNumThreads } from "../torch/de
 import { tensor } from "../torch/create.ts";
 import type { Tensor } from "../torch/tensor.ts";
 import { predictLogits } from "./predict_logits.ts";
-import { loadCheckpoint, type RunningSums, saveCheckpoint } from "./checkpoint.ts";
+import {
+  loadCheckpoint,
+  removeUnreferenced,
+  type RunningSums,
+  saveCheckpoint,
+} from "./checkpoint.ts";
 import { configToYaml, type TrainConfig } from "./config.ts";
 import { type EpochMetrics, readMetrics, writeMetrics } from "./metrics.ts";
 import { SGD } from "./optimizer.ts";
+import { RunLock } from "./run_lock.ts";
 import { formatDuration, Progress } from "./progress.ts";
 import { learningRate } from "./schedule.ts";
 import { TrainStep } from "./step.ts";
@@ -51,6 +57,31 @@ export const CONFIG_FILE = "config.yaml";
 /** The final result's file name inside a run directory. */
 export const RESULT_FILE = "result.json";
 
+/** When train() writes checkpoints inside an epoch (see parseCheckpointEvery). */
+export interface CheckpointEvery {
+  /** Every this many training steps. */
+  steps?: number;
+  /** Every this many minutes. */
+  minutes?: number;
+}
+
+/**
+ * `checkpointEvery` from text: a step count (`500`) or minutes (`10m`); an
+ * InputError for `checkpointEvery` otherwise.
+ */
+export function parseCheckpointEvery(text: string): CheckpointEvery {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(m|min)?\s*$/.exec(text);
+  const value = m ? Number(m[1]) : NaN;
+  if (m && m[2] !== undefined && value > 0 && value <= 1e6) return { minutes: value };
+  if (m && m[2] === undefined && Number.isInteger(value) && value >= 1 && value <= 2 ** 31 - 1) {
+    return { steps: value };
+  }
+  throw new InputError(
+    "checkpointEvery",
+    `expected a step count (500) or minutes (10m), got '${text}'`,
+  );
+}
+
 /** How to run train(). */
 export interface TrainOptions {
   /** The run directory (created if needed). */
@@ -59,6 +90,12 @@ export interface TrainOptions {
   resume?: boolean;
   /** Set `requested` (e.g. on Ctrl-C) to checkpoint after the current step and return. */
   stop?: { requested: boolean };
+  /**
+   * Also write a checkpoint inside an epoch every `steps` training steps
+   * and/or every `minutes` minutes (besides the one at each epoch's end), so
+   * that a kill loses at most that much of a long epoch.
+   */
+  checkpointEvery?: CheckpointEvery;
   /** Called after each training step (0-based epoch and step). */
   onStep?: (epoch: number, step: number) => void;
   /** Where progress lines go, one line a call (default: nowhere; the library never prints). */
@@ -219,10 +256,28 @@ function testAccuracy(logits: Tensor, labels: Int32Array, trainCounts: number[])
 const pct = (x: number | null | undefined) =>
   x === undefined || x === null || Number.isNaN(x) ? "  -  " : `${x.toFixed(1)}%`;
 
+/**
+ * Takes the run directory's lock (see run_lock.ts) and removes what
+ * interrupted writes left there; a stale lock taken over is a warning.
+ */
+function lockRun(opts: TrainOptions): RunLock {
+  const lock = RunLock.acquire(opts.runDir);
+  const h = lock.tookOverFrom;
+  if (h) {
+    opts.onWarning?.(
+      `took over the lock of ${opts.runDir} from pid ${h.pid} on ${h.host}, which is no longer running`,
+    );
+  }
+  return lock;
+}
+
 /** Trains (or continues) one run as `config` describes. */
 export async function train(config: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
   // ---- set up
   const dist = opts.distributed;
+  // One writer per run directory: a resumed run's is locked before anything
+  // (slow) is loaded; a fresh one's once it exists (runEpochs).
+  using _lock = opts.resume && (dist?.env.rank ?? 0) === 0 ? lockRun(opts) : undefined;
   setNumThreads(
     config.threads > 0
       ? config.threads
@@ -408,6 +463,8 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
 
   // ---- a fresh run, or the state of the checkpoint
   if (writer) await Deno.mkdir(runDir, { recursive: true });
+  using _lock = writer && !opts.resume ? lockRun(opts) : undefined;
+  if (writer) await removeStaleTemporaries(runDir);
   let start = { epoch: 0, step: 0 };
   let running: RunningSums = { loss: 0, correct: 0, seen: 0, seconds: 0 };
   let metrics: EpochMetrics[] = [];
@@ -426,6 +483,8 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
       );
     }
     running = manifest.running;
+    // What a killed checkpoint write left in checkpoints/ (the lock is held).
+    if (writer) await removeUnreferenced(runDir, manifest);
     metrics = (await readMetrics(runDir)).filter((x) => x.epoch <= manifest.epoch);
     const before = manifest.worldSize ?? 1;
     log(
@@ -483,6 +542,10 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
     return testAccuracy(logits, testSet.labels, data.trainCounts);
   };
   const keepLogits = opts.keepTestLogits ?? false;
+  // Checkpoints inside epochs (`checkpointEvery`): steps and time since the last one.
+  const saveEvery = opts.checkpointEvery ?? {};
+  let stepsSinceSave = 0;
+  let lastSave = performance.now();
 
   try {
     let final: TestAccuracy | undefined;
@@ -556,10 +619,25 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
         running.seen += dp ? globalBatch : batch.labels.shape[0];
         batch.dispose();
         done++;
+        stepsSinceSave++;
+        let agreed = false;
         if (dp) {
-          if (done === nextAgreement || done === batches) agree(done);
+          if (done === nextAgreement || done === batches) agree(done), agreed = true;
         } else if (done === batches || performance.now() - lastRead >= 1000) {
           readSums(done);
+        }
+        // A periodic checkpoint inside the epoch (the epoch's end writes its own).
+        // With several ranks, only where the sums were just read and agreed on.
+        const due = (saveEvery.steps !== undefined && stepsSinceSave >= saveEvery.steps) ||
+          (saveEvery.minutes !== undefined &&
+            performance.now() - lastSave >= saveEvery.minutes * 60_000);
+        if (due && done < batches && (!dp || agreed) && !(dp ? stopAgreed : stop.requested)) {
+          if (!dp) readSums(done); // also checks the loss is finite before it is saved
+          if (writer) {
+            await saveCheckpoint(runDir, model, optimizer, checkpointState(epoch, done, running));
+          }
+          stepsSinceSave = 0;
+          lastSave = performance.now();
         }
         opts.onStep?.(epoch, done - 1);
         const stopNow = dp ? stopAgreed : stop.requested;
@@ -607,6 +685,8 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
           checkpointState(epoch + 1, 0, { loss: 0, correct: 0, seen: 0, seconds: 0 }),
         );
       }
+      stepsSinceSave = 0;
+      lastSave = performance.now();
       progress.done(
         `epoch ${epoch + 1}/${epochs}  loss ${record.loss.toFixed(4)}  lr ${lr.toPrecision(3)}  ` +
           `train ${pct(record.train_acc)}  test ${pct(test?.top1)}  ` +
