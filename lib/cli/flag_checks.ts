@@ -10,10 +10,7 @@
 import { UsageError } from "./errors.ts";
 
 /** Pairs of flags that cannot be given together. */
-const CONTRADICTIONS: readonly [string, string][] = [
-  ["--report", "--no-report"],
-  ["--export-npy", "--no-report"],
-];
+const CONTRADICTIONS: readonly [string, string][] = [["--report", "--no-report"]];
 
 /** The flags `args` gives (`--name` of `--name value` and `--name=value`), in order. */
 function flagsGiven(args: readonly string[]): string[] {
