@@ -247,6 +247,15 @@ export function useDevice(name: string): Device {
   }
 }
 
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Accuracy of test-set logits, as the training logs and result.json record it. */
 function testAccuracy(logits: Tensor, labels: Int32Array, trainCounts: number[]): TestAccuracy {
   const { top1, many, medium, few } = accuracy(logits, labels, shotGroups(trainCounts));
@@ -462,7 +471,11 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
   const writer = rank === 0;
 
   // ---- a fresh run, or the state of the checkpoint
+  // A fresh run's directory that this call makes is removed again when the
+  // run fails before its first checkpoint: no folder holding only config.yaml.
+  const madeDir = writer && !opts.resume && !(await exists(runDir));
   if (writer) await Deno.mkdir(runDir, { recursive: true });
+  let checkpointed = opts.resume ?? false;
   using _lock = writer && !opts.resume ? lockRun(opts) : undefined;
   if (writer) await removeStaleTemporaries(runDir);
   let start = { epoch: 0, step: 0 };
@@ -575,7 +588,10 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
         if (sums.nonFinite > 0) {
           throw new LadeError(
             `training diverged: the loss became NaN or infinite in epoch ${epoch + 1} ` +
-              `(by step ${stepsDone} of ${batches}); the last checkpoint is intact`,
+              `(by step ${stepsDone} of ${batches}); ` +
+              (checkpointed
+                ? "the last checkpoint is intact (nothing of the diverged steps was saved)"
+                : "nothing was saved"),
           );
         }
         running.loss = sums.loss;
@@ -635,6 +651,7 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
           if (!dp) readSums(done); // also checks the loss is finite before it is saved
           if (writer) {
             await saveCheckpoint(runDir, model, optimizer, checkpointState(epoch, done, running));
+            checkpointed = true;
           }
           stepsSinceSave = 0;
           lastSave = performance.now();
@@ -645,6 +662,7 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
           if (!dp) readSums(done);
           if (writer) {
             await saveCheckpoint(runDir, model, optimizer, checkpointState(epoch, done, running));
+            checkpointed = true;
           }
           progress.done(
             `interrupted in epoch ${epoch + 1} after step ${done}; checkpoint written`,
@@ -684,6 +702,7 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
           optimizer,
           checkpointState(epoch + 1, 0, { loss: 0, correct: 0, seen: 0, seconds: 0 }),
         );
+        checkpointed = true;
       }
       stepsSinceSave = 0;
       lastSave = performance.now();
@@ -718,6 +737,9 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
     }
     kept = undefined;
     return out;
+  } catch (e) {
+    if (madeDir && !checkpointed) await Deno.remove(runDir, { recursive: true }).catch(() => {});
+    throw e;
   } finally {
     kept?.dispose();
   }

@@ -1,0 +1,41 @@
+/**
+ * A loss that becomes NaN or infinite (`--alpha 1e308`) stops training with
+ * one line naming the epoch and step, before anything of it is saved; a
+ * fresh run that fails before its first checkpoint leaves no run folder
+ * behind (before: the NaN weights were saved as the latest checkpoint, the
+ * run then failed in libtorch's bincount, and a folder holding only
+ * config.yaml was left).
+ */
+
+import assert from "node:assert/strict";
+import { writeFixture } from "./fixture.ts";
+
+const main = new URL("../../main.ts", import.meta.url).pathname;
+
+Deno.test("--alpha 1e308: one line naming epoch and step, nothing saved, no folder left", async () => {
+  const root = await writeFixture();
+  try {
+    await Deno.writeTextFile(
+      `${root}/tiny.yaml`,
+      `dataset:\n  name: mnist-lt\n  root: ${root}\n  imbalance: 3\n` +
+        `train:\n  epochs: 2\n  batch_size: 16\n  eval_batch_size: 64\nthreads: 1\n`,
+    );
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: [
+        ...["run", "-A", main, "train", "--config", `${root}/tiny.yaml`],
+        ...["--alpha", "1e308", "--out", `${root}/run`],
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const err = new TextDecoder().decode(r.stderr).trim();
+    assert.equal(r.code, 1, err);
+    assert.match(
+      err,
+      /^lade: error: training diverged: the loss became NaN or infinite in epoch 1 \(by step \d+ of 9\); nothing was saved$/,
+    );
+    await assert.rejects(() => Deno.stat(`${root}/run`), Deno.errors.NotFound);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
