@@ -55,8 +55,17 @@ export function longTailCounts(
 
 /** Number of samples of each class among `labels` (labels must lie in 0..classes-1). */
 export function classCounts(labels: Int32Array, classes: number): number[] {
+  if (!Number.isInteger(classes) || classes < 1) {
+    throw new InputError("classes", `must be a positive integer, got ${classes}`);
+  }
   const counts = new Array<number>(classes).fill(0);
-  for (const y of labels) counts[y]++;
+  for (let i = 0; i < labels.length; i++) {
+    const y = labels[i];
+    if (y < 0 || y >= classes) {
+      throw new InputError("labels", `label ${y} at index ${i} is outside 0..${classes - 1}`);
+    }
+    counts[y]++;
+  }
   return counts;
 }
 

@@ -42,6 +42,22 @@ export type EstimateOptions =
   };
 
 /**
+ * Checks posteriors or scores [N, C] before an estimate: at least one row,
+ * every value finite (a NaN made every estimate NaN); an InputError for
+ * `parameter` otherwise.
+ */
+export function checkScores(scores: Tensor, parameter: string): void {
+  if (scores.ndim !== 2) {
+    throw new InputError(parameter, `must be 2-D [N, C], got shape [${scores.shape.join(", ")}]`);
+  }
+  if (scores.shape[0] === 0) throw new InputError(parameter, "is empty (no samples)");
+  const bad = scope(() => scores.isfinite().logicalNot().sum().item());
+  if (bad > 0) {
+    throw new InputError(parameter, `holds ${bad} NaN or infinite value(s)`);
+  }
+}
+
+/**
  * Estimates the class prior of unlabelled target data from its posteriors
  * `probs` [N, C], calibrated to `sourcePrior` (for EM; BBSE uses only the
  * argmax and the labelled source predictions). EM given labelled source
@@ -54,6 +70,8 @@ export function estimateTargetPrior(
   sourcePrior: PriorLike,
   options: EstimateOptions = { method: "em" },
 ): number[] {
+  checkScores(probs, "probs");
+  if (options.sourceProbs !== undefined) checkScores(options.sourceProbs, "sourceProbs");
   switch (options.method) {
     case "em": {
       const kind = options.calibration ?? "bcts";
