@@ -30,8 +30,9 @@ function predictionInputs<A extends unknown[], O extends OptionValues, G extends
     .option("--train-counts <file>", "training class counts (.npy or JSON array) of --logits")
     .option(
       "--model-method <name>",
-      `training method of --logits, which decides the rules (${METHODS.join(", ")})`,
-      "softmax",
+      `training method of --logits, which decides the rules (${
+        METHODS.join(", ")
+      }; default softmax)`,
     )
     .option(
       "--calibration <kind>",

@@ -74,6 +74,16 @@ export function checkPredictions(
       );
     }
   }
+  if (labels.length === 0) throw new UsageError(`${what}: no samples (0 rows of logits)`);
+  // NaN or infinite logits make every accuracy, estimate and plot meaningless.
+  using notFinite = logits.isfinite().logicalNot();
+  using count = notFinite.sum();
+  const bad = count.item();
+  if (bad > 0) {
+    throw new UsageError(
+      `${what}: the logits hold ${bad} NaN or infinite value(s) (a diverged model, or a damaged file)`,
+    );
+  }
 }
 
 async function readLogits(path: string): Promise<Tensor> {
@@ -103,6 +113,11 @@ export async function readTrainCounts(path: string): Promise<number[]> {
   let counts: unknown;
   if (path.endsWith(".npy")) {
     const a = await readNpy(path);
+    if (a.shape.length !== 1) {
+      throw new UsageError(
+        `${path}: training counts must be 1-D, got shape (${a.shape.join(", ")})`,
+      );
+    }
     counts = Array.from(a.data as ArrayLike<number | bigint>, Number);
   } else {
     let text: string;
@@ -140,6 +155,12 @@ async function checkRunDir(run: string): Promise<void> {
 export async function loadPredictions(opts: InputOptions): Promise<LoadedPredictions> {
   if (opts.run !== undefined) {
     if (opts.logits !== undefined) throw new UsageError("give either --run or --logits, not both");
+    if (opts.modelMethod !== undefined) {
+      // The run knows its method; a name given here would be ignored.
+      throw new UsageError(
+        "--model-method applies to --logits only: a run's method is in its checkpoint",
+      );
+    }
     await checkRunDir(opts.run);
     const p = await predictRun(opts.run, {
       split: "test",

@@ -171,3 +171,44 @@ Deno.test("bad input ends in one line and a non-zero exit", async () => {
   }
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("NaN logits, --model-method with --run, 2-D training counts: one line each", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const { labels, logits } = await writeFixtures(dir);
+    const nan = logits.slice();
+    nan[7] = NaN;
+    nan[20] = Infinity;
+    await Deno.writeFile(
+      join(dir, "nan.npy"),
+      encodeNpy({ dtype: "float32", shape: [labels.length, C], data: nan }),
+    );
+    const flags = fixtureFlags(dir).map((f) => f.endsWith("logits.npy") ? join(dir, "nan.npy") : f);
+    for (const command of [["evaluate"], ["estimate-prior", "--shift", "forward10"]]) {
+      const r = await lade(...command, ...flags);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(
+        r.stderr.trim(),
+        /^lade: error: .*nan\.npy: the logits hold 2 NaN or infinite value\(s\) \(a diverged model, or a damaged file\)$/,
+      );
+    }
+    const r = await lade("evaluate", "--run", dir, "--model-method", "magic");
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr.trim(), /--model-method applies to --logits only/);
+    await Deno.writeFile(
+      join(dir, "counts2d.npy"),
+      encodeNpy({ dtype: "int64", shape: [2, 3], data: BigInt64Array.from(TRAIN, BigInt) }),
+    );
+    const counts = fixtureFlags(dir).map((f) =>
+      f.endsWith("counts.json") ? join(dir, "counts2d.npy") : f
+    );
+    const c2 = await lade("evaluate", ...counts);
+    assert.equal(c2.code, 2, c2.stderr);
+    assert.match(
+      c2.stderr.trim(),
+      /counts2d\.npy: training counts must be 1-D, got shape \(2, 3\)$/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
