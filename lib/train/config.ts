@@ -214,7 +214,8 @@ export function validateConfig(value: unknown, source?: string): TrainConfig {
 export function parseConfigText(text: string, path: string): ConfigPatch {
   let data: unknown;
   try {
-    data = parseYaml(text);
+    // Warnings (an unknown tag) would be printed by the YAML library; the library never prints.
+    data = parseYaml(text, { logLevel: "error" });
   } catch (e) {
     throw new InputError(`${path}: not valid YAML: ${(e as Error).message.split("\n")[0]}`);
   }
