@@ -242,11 +242,20 @@ export function parseDistTimeout(text: string | undefined): number {
   return t;
 }
 
-/** `--nproc-per-node`: a positive integer. */
+/** The most ranks `--nproc-per-node` starts on one machine (each is a whole lade process). */
+export const MAX_LOCAL_RANKS = 64;
+
+/** `--nproc-per-node`: a positive integer, at most MAX_LOCAL_RANKS. */
 function parseNproc(text: string): number {
   const n = num("--nproc-per-node", text)!;
   if (!Number.isInteger(n) || n < 1) {
     throw new UsageError(`invalid --nproc-per-node '${text}': expected a positive integer`);
+  }
+  if (n > MAX_LOCAL_RANKS) {
+    throw new UsageError(
+      `invalid --nproc-per-node ${n}: the limit is ${MAX_LOCAL_RANKS} ranks on one machine ` +
+        "(each is a process with its own threads; use more nodes for more ranks)",
+    );
   }
   return n;
 }

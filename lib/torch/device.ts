@@ -20,12 +20,21 @@ export interface DeviceCode {
   readonly index: number;
 }
 
+/** The largest device index libtorch has (its DeviceIndex is an int8). */
+export const MAX_DEVICE_INDEX = 127;
+
 /** Parses and normalises a device name; throws an InputError on a malformed one. */
 export function parseDevice(name: string): { name: Device; code: DeviceCode } {
   if (name === "cpu") return { name: "cpu", code: { type: DEVICE_TYPE.cpu, index: 0 } };
   const m = /^cuda(?::(\d+))?$/.exec(name);
   if (!m) throw new InputError(`unknown device '${name}' (use cpu, cuda or cuda:N)`);
   const index = m[1] === undefined ? 0 : Number(m[1]);
+  // libtorch's device index is an int8 (and the FFI an i32): larger ones wrapped.
+  if (index > MAX_DEVICE_INDEX) {
+    throw new InputError(
+      `unknown device '${name}' (use cpu, cuda or cuda:N, N from 0 to ${MAX_DEVICE_INDEX})`,
+    );
+  }
   return { name: `cuda:${index}`, code: { type: DEVICE_TYPE.cuda, index } };
 }
 

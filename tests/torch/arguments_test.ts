@@ -9,7 +9,13 @@
 import assert from "node:assert/strict";
 import { InputError } from "../../lib/errors.ts";
 import { Generator, tensor } from "../../lib/torch/create.ts";
-import { getNumThreads, manualSeed, maxThreads, setNumThreads } from "../../lib/torch/device.ts";
+import {
+  getNumThreads,
+  manualSeed,
+  maxThreads,
+  parseDevice,
+  setNumThreads,
+} from "../../lib/torch/device.ts";
 import type { DType } from "../../lib/torch/dtype.ts";
 
 function inputError(parameter: string, re: RegExp) {
@@ -40,6 +46,15 @@ Deno.test("dtypes: an unknown name is an InputError for dtype, not 'unknown devi
     inputError("shape", /non-negative integers, got \[-2\]/),
   );
   assert.throws(() => tensor([1, 2], [0.5, 4]), inputError("shape", /got \[0\.5, 4\]/));
+});
+
+Deno.test("device indices beyond libtorch's int8 are refused, not wrapped", () => {
+  assert.throws(
+    () => parseDevice("cuda:99999999999"),
+    (e: Error) => e instanceof InputError && /N from 0 to 127\)$/.test(e.message),
+  );
+  assert.throws(() => parseDevice("cuda:128"), InputError);
+  assert.equal(parseDevice("cuda:127").name, "cuda:127");
 });
 
 Deno.test("threads: 1 to maxThreads(), or an InputError before any thread starts", () => {
