@@ -294,6 +294,16 @@ export function resolveConfig(
     validateConfig(merged, file.path);
   }
   merged = mergeConfig(merged, overridesPatch(overrides));
+  // A dataset named by the overrides takes its name's imbalance (100 for a
+  // -lt name, else 1: balanced) unless the recipe file sets one: the
+  // default's R = 100 belongs to its own name, fashion-mnist-lt (before,
+  // `--dataset fashion-mnist` trained on the long tail).
+  const fileDataset = file?.patch.dataset;
+  const fileSetsImbalance = isPlainObject(fileDataset) && fileDataset.imbalance !== undefined;
+  if (overrides.dataset !== undefined && !fileSetsImbalance && isPlainObject(merged)) {
+    const { imbalance: _, ...dataset } = merged.dataset as Record<string, unknown>;
+    merged = { ...merged, dataset };
+  }
   return validateConfig(merged);
 }
 
