@@ -8,6 +8,7 @@ import { Command, type OptionValues } from "@commander-js/extra-typings";
 import { exitWithError, printNativeNotices } from "./lib/cli/errors.ts";
 import { checkFlags } from "./lib/cli/flag_checks.ts";
 import { dataInspectCommand } from "./lib/cli/data_inspect.ts";
+import { dataVerifyCommand } from "./lib/cli/data_verify.ts";
 import { infoCommand } from "./lib/cli/info.ts";
 import { evaluateCommand } from "./lib/cli/evaluate.ts";
 import { estimatePriorCommand } from "./lib/cli/estimate_prior.ts";
@@ -93,6 +94,24 @@ export function buildProgram(): Command {
     )
     .option("--json", "print JSON")
     .action((options) => dataInspectCommand(options));
+  data
+    .command("verify")
+    .description(
+      "decode every image as training would; list those that fail (inspect reads headers)",
+    )
+    .requiredOption("--dataset <name>", "fashion-mnist, mnist, cifar10, cifar100, image-list")
+    .option("--root <dir>", "folder of the data files")
+    .option("--train-list <file>", "image-list: the training list")
+    .option("--test-list <file>", "image-list: the test list")
+    .option("--image-root <dir>", "image-list: folder the listed paths are relative to")
+    .option("--classes <n>", "image-list: the number of classes (default: largest label + 1)")
+    .option("--allow-outside-root", "image-list: read listed paths that lead outside the root")
+    .option(
+      "--max-image-pixels <n>",
+      "refuse images of more pixels (default 89478485, Pillow's limit)",
+    )
+    .option("--json", "print JSON")
+    .action((options) => dataVerifyCommand(options));
   // (end of data commands)
 
   // ---- train command (lib/cli/train.ts) ----

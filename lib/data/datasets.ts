@@ -318,7 +318,22 @@ function imageListClasses(
   return classes;
 }
 
-async function loadImageListDataset(opts: LoadOptions): Promise<Balanced> {
+/** An image-list dataset's lists, checked, with its files' paths resolved. */
+export interface ImageListFiles {
+  /** The training list's path, its parsed lines and each line's file path. */
+  train: { listPath: string; list: ImageList; files: string[] };
+  /** The same of the test (or validation) list. */
+  test: { listPath: string; list: ImageList; files: string[] };
+  /** The number of classes. */
+  classes: number;
+}
+
+/**
+ * Finds, reads and checks the lists of an image-list dataset (`root`, or
+ * `trainList` and `testList`): labels and the class count, paths that lead
+ * outside the image root. The images themselves are not read.
+ */
+export async function imageListFiles(opts: LoadOptions): Promise<ImageListFiles> {
   const root = opts.root;
   const layout = "a folder with train.txt and test.txt (or *_train.txt, *_test.txt / *_val.txt), " +
     "lines 'relative/path label', and the images";
@@ -328,7 +343,6 @@ async function loadImageListDataset(opts: LoadOptions): Promise<Balanced> {
       `image-list needs ${layout} (or both \`trainList\` and \`testList\`)`,
     );
   }
-  const maxPixels = checkMaxPixels(opts.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS);
   const listRoot = root ?? ".";
   const source = `image-list expects ${layout}`;
   const trainPath = opts.trainList ?? await findList(listRoot, ["train"]);
@@ -363,6 +377,17 @@ async function loadImageListDataset(opts: LoadOptions): Promise<Balanced> {
     }
   }
   const resolve = (p: string) => (isAbsolute(p) ? p : join(imageRoot, p));
+  return {
+    train: { listPath: trainPath, list: train, files: train.paths.map(resolve) },
+    test: { listPath: testPath, list: test, files: test.paths.map(resolve) },
+    classes,
+  };
+}
+
+async function loadImageListDataset(opts: LoadOptions): Promise<Balanced> {
+  const files = await imageListFiles(opts);
+  const { classes } = files;
+  const maxPixels = checkMaxPixels(opts.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS);
   const size = opts.imageSize ?? 224;
   if (!Number.isInteger(size) || size < 8 || size > MAX_IMAGE_SIZE) {
     throw new InputError(
@@ -371,8 +396,9 @@ async function loadImageListDataset(opts: LoadOptions): Promise<Balanced> {
     );
   }
   const threads = navigator.hardwareConcurrency;
-  const checked = async (list: ImageList, listPath: string): Promise<FileImageSet> => {
-    const paths = list.paths.map(resolve);
+  const checked = async (
+    { list, listPath, files: paths }: ImageListFiles["train"],
+  ): Promise<FileImageSet> => {
     const probe = probeImages(paths, threads, maxPixels);
     if (probe.bad > 0 && !opts.skipBadImages) {
       throw new InputError(
@@ -414,8 +440,8 @@ async function loadImageListDataset(opts: LoadOptions): Promise<Balanced> {
   return {
     classes,
     classNames: Array.from({ length: classes }, (_, i) => `${i}`),
-    train: await checked(train, trainPath),
-    test: await checked(test, testPath),
+    train: await checked(files.train),
+    test: await checked(files.test),
     mean: [0.485, 0.456, 0.406],
     std: [0.229, 0.224, 0.225],
   };
