@@ -21,19 +21,28 @@ export class UsageError extends InputError {
   override name = "UsageError";
 }
 
+/**
+ * `text` safe for a terminal: control characters (escape sequences among
+ * them, which file contents quoted in a message may hold) become U+FFFD.
+ */
+export function printable(text: string): string {
+  // deno-lint-ignore no-control-regex
+  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, "\ufffd");
+}
+
 /** One line describing `error` for a user, in terms of the command line's flags. */
 export function describeError(error: unknown): string {
   if (error instanceof Error) {
     const message = error instanceof InputError ? flagMessage(error) : error.message;
     const firstLine = message.split("\n").find((l) => l.trim() !== "") ?? error.name;
-    return firstLine.trim();
+    return printable(firstLine.trim());
   }
-  return String(error);
+  return printable(String(error));
 }
 
 /** Prints a library warning as one line on stderr. */
 export function printWarning(message: string): void {
-  console.error(`lade: warning: ${message}`);
+  console.error(`lade: warning: ${printable(message.split("\n")[0])}`);
 }
 
 /**

@@ -105,7 +105,13 @@ async function readLabels(path: string): Promise<Int32Array> {
   if (a.shape.length !== 1) {
     throw new UsageError(`${path}: labels must be 1-D, got shape (${a.shape.join(", ")})`);
   }
-  return Int32Array.from(a.data as ArrayLike<number | bigint>, Number);
+  const values = Array.from(a.data as ArrayLike<number | bigint>, Number);
+  // Checked before the conversion to int32, which would wrap 2^32 + 1 to 1.
+  const i = values.findIndex((y) => y < 0 || y > 2 ** 31 - 1);
+  if (i >= 0) {
+    throw new UsageError(`${path}: label ${a.data[i]} at index ${i} is not a class index`);
+  }
+  return Int32Array.from(values);
 }
 
 /** Training counts from a .npy file or a JSON array. */
@@ -134,7 +140,7 @@ export async function readTrainCounts(path: string): Promise<number[]> {
   }
   if (
     !Array.isArray(counts) || counts.length < 2 ||
-    !counts.every((n) => Number.isInteger(n) && n > 0)
+    !counts.every((n) => Number.isSafeInteger(n) && n > 0)
   ) {
     throw new UsageError(`${path}: training counts must be at least two positive integers`);
   }

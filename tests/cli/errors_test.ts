@@ -48,3 +48,12 @@ Deno.test("the flag table names real flags", async () => {
   }
   assert.equal(flagOf("toString"), undefined);
 });
+
+Deno.test("messages quoting file contents cannot send escape sequences to the terminal", () => {
+  const e = new InputError("list.txt:1: expected 'relative/path label', got 'a\u001b[2J\u0007b'");
+  assert.equal(
+    describeError(e),
+    "list.txt:1: expected 'relative/path label', got 'a\ufffd[2J\ufffdb'",
+  );
+  assert.equal(describeError(new Error("tab\tand\rreturn")), "tab\tand\ufffdreturn");
+});

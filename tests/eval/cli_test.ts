@@ -212,3 +212,24 @@ Deno.test("NaN logits, --model-method with --run, 2-D training counts: one line 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("labels that do not fit a class index are refused, not wrapped", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const { labels } = await writeFixtures(dir);
+    const wrapped = BigInt64Array.from(labels, BigInt);
+    wrapped[3] = 2n ** 32n + 1n; // int32 would make it 1, a valid class
+    await Deno.writeFile(
+      join(dir, "labels.npy"),
+      encodeNpy({ dtype: "int64", shape: [labels.length], data: wrapped }),
+    );
+    const r = await lade("evaluate", ...fixtureFlags(dir));
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr.trim(), /labels\.npy: label 4294967297 at index 3 is not a class index$/);
+    await Deno.writeTextFile(join(dir, "counts.json"), JSON.stringify([1e300, 5, 3, 2, 2, 1]));
+    const c = await lade("evaluate", ...fixtureFlags(dir));
+    assert.match(c.stderr.trim(), /training counts must be at least two positive integers$/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
