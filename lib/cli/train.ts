@@ -14,7 +14,7 @@
 import { printWarning, UsageError } from "./errors.ts";
 import { evaluateCommand } from "./evaluate.ts";
 import { parseRankEnv, type RankEnv } from "../dist/env.ts";
-import { launchLocal, watchLauncher } from "../dist/launcher.ts";
+import { LAUNCHER_PID_ENV, launchLocal, watchLauncher } from "../dist/launcher.ts";
 import { DEFAULT_TIMEOUT_SECONDS, resolveBackend } from "../dist/process_group.ts";
 import { checkGlobalBatch, rankDevice } from "../train/data_parallel.ts";
 import { parseDevice } from "../torch/device.ts";
@@ -311,7 +311,11 @@ export async function trainCommand(o: TrainCommandOptions): Promise<void> {
   const onInterrupt = onSignal("SIGINT");
   const onTerminate = onSignal("SIGTERM");
   Deno.addSignalListener("SIGINT", onInterrupt);
-  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", onTerminate);
+  // A rank of lade's own launcher gets a user's SIGTERM forwarded as SIGINT;
+  // a SIGTERM from that launcher means "end now" (another rank failed).
+  const ownLauncher = Deno.env.get(LAUNCHER_PID_ENV) !== undefined;
+  const onTerm = Deno.build.os !== "windows" && !ownLauncher;
+  if (onTerm) Deno.addSignalListener("SIGTERM", onTerminate);
   let result: TrainResult;
   try {
     result = await train(config, {
@@ -331,7 +335,7 @@ export async function trainCommand(o: TrainCommandOptions): Promise<void> {
     });
   } finally {
     Deno.removeSignalListener("SIGINT", onInterrupt);
-    if (Deno.build.os !== "windows") Deno.removeSignalListener("SIGTERM", onTerminate);
+    if (onTerm) Deno.removeSignalListener("SIGTERM", onTerminate);
   }
   if (result.interrupted) {
     if (lead) {
@@ -390,6 +394,10 @@ async function launch(
   });
   if (!result.success) {
     if (result.interrupted === undefined) console.error(`lade: error: ${result.message}`);
+    // Stopped by a signal: its status (130 or 143), whatever the ranks said.
+    if (result.interrupted !== undefined) {
+      Deno.exit(result.interrupted === "SIGTERM" ? 143 : 130);
+    }
     Deno.exit(result.code);
   }
 }
