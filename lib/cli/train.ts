@@ -348,15 +348,39 @@ export async function trainCommand(o: TrainCommandOptions): Promise<void> {
     result.test?.logits.dispose();
     return;
   }
+  // Training is over and checkpointed; a signal from here on stops only the
+  // evaluation, and says so (one that came during the last epoch's end stops
+  // before the grid).
+  const finalStop = (signal: "SIGINT" | "SIGTERM") => {
+    console.error(
+      `\nlade: ${signal === "SIGINT" ? "interrupted" : "SIGTERM"} during the final evaluation ` +
+        `(the shift grid); training finished and its checkpoint in ${runDir} is intact; ` +
+        `evaluate it with: lade evaluate --run ${runDir} --shift all`,
+    );
+    Deno.exit(signal === "SIGINT" ? 130 : 143);
+  };
   printResult(result);
-  // End with the shift grid, as the paper reports it (and the run's report).
-  // A distributed run has the test logits already, predicted by all ranks.
-  await evaluateCommand(
-    { run: runDir, shift: "all" },
-    result.test === undefined
-      ? undefined
-      : { ...result.test, method: config.method.name, dataset: config.dataset.name },
-  );
+  if (stop.requested) {
+    result.test?.logits.dispose();
+    finalStop(exitCode === 143 ? "SIGTERM" : "SIGINT");
+  }
+  const onFinalInt = () => finalStop("SIGINT");
+  const onFinalTerm = () => finalStop("SIGTERM");
+  Deno.addSignalListener("SIGINT", onFinalInt);
+  if (onTerm) Deno.addSignalListener("SIGTERM", onFinalTerm);
+  try {
+    // End with the shift grid, as the paper reports it (and the run's report).
+    // A distributed run has the test logits already, predicted by all ranks.
+    await evaluateCommand(
+      { run: runDir, shift: "all" },
+      result.test === undefined
+        ? undefined
+        : { ...result.test, method: config.method.name, dataset: config.dataset.name },
+    );
+  } finally {
+    Deno.removeSignalListener("SIGINT", onFinalInt);
+    if (onTerm) Deno.removeSignalListener("SIGTERM", onFinalTerm);
+  }
 }
 
 /**

@@ -152,3 +152,51 @@ Deno.test("empty paths and contradicting flags are refused before anything is wr
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test({
+  name: "Ctrl-C during the final evaluation says what it stopped and that the checkpoint is intact",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    // A large test split, so that the final evaluation (the shift grid) takes seconds.
+    const root = await writeFixture(24, 1500);
+    try {
+      const out = `${root}/run`;
+      await Deno.writeTextFile(
+        `${root}/tiny.yaml`,
+        `dataset:\n  name: mnist-lt\n  root: ${root}\n  imbalance: 3\n` +
+          `train:\n  epochs: 1\n  batch_size: 16\n  eval_batch_size: 64\nthreads: 1\n`,
+      );
+      const proc = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", main, "train", "--config", `${root}/tiny.yaml`, "--out", out],
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const stderr = new Response(proc.stderr).text();
+      // printResult's table comes right before the grid's evaluation starts.
+      let stdout = "";
+      const reader = proc.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      while (!/top-1 accuracy \(%\) on the uniform test set/.test(stdout)) {
+        const { value, done } = await reader.read();
+        assert.ok(!done, `the run ended first: ${stdout}`);
+        stdout += value;
+      }
+      proc.kill("SIGINT");
+      while (true) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        stdout += value;
+      }
+      const status = await proc.status;
+      const err = (await stderr).trim();
+      assert.equal(status.code, 130, err);
+      assert.doesNotMatch(stdout, /across the shift grid\n(.|\n)*report:/, "the grid was stopped");
+      assert.match(
+        err,
+        /lade: interrupted during the final evaluation \(the shift grid\); training finished and its checkpoint in .*run is intact; evaluate it with: lade evaluate --run .*run --shift all$/,
+      );
+      assert.equal((await readManifest(out))!.epoch, 1);
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});
