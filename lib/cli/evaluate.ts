@@ -42,6 +42,18 @@ export interface EvaluateOptions extends InputOptions {
   exportNpy?: string;
 }
 
+/** A folder to write into: absent (it is made) or a folder; a UsageError naming `flag` otherwise. */
+async function checkOutputDir(path: string, flag: string): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return;
+    throw new UsageError(`${flag} ${path}: ${(e as Error).message.split("\n")[0]}`);
+  }
+  if (!info.isDirectory) throw new UsageError(`${flag} ${path}: exists and is not a folder`);
+}
+
 /** Parses `--prior`. */
 export function parsePriorMode(text: string | undefined): PriorMode {
   const mode = (text ?? "known") as PriorMode;
@@ -126,6 +138,9 @@ export async function evaluateCommand(
 ): Promise<void> {
   const mode = parsePriorMode(options.prior);
   const emCalibration = parseEmCalibration(options.calibration);
+  // Output folders are checked before the (slow) predictions.
+  if (typeof options.report === "string") await checkOutputDir(options.report, "--report");
+  if (options.exportNpy !== undefined) await checkOutputDir(options.exportNpy, "--export-npy");
   const names = shiftNames(options.shift ?? "uniform");
   const preds = predictions ?? await loadPredictions(options);
   let source: SourceData | undefined;

@@ -233,3 +233,22 @@ Deno.test("labels that do not fit a class index are refused, not wrapped", async
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("--report or --export-npy naming a file: one line before any prediction", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await writeFixtures(dir);
+    await Deno.writeTextFile(join(dir, "file"), "");
+    for (const flag of ["--report", "--export-npy"]) {
+      const r = await lade("evaluate", ...fixtureFlags(dir), flag, join(dir, "file"));
+      assert.equal(r.code, 2, r.stderr);
+      assert.equal(r.stdout, "");
+      assert.match(
+        r.stderr.trim(),
+        new RegExp(`^lade: error: ${flag} .*file: exists and is not a folder$`),
+      );
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
