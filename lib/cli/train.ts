@@ -209,6 +209,11 @@ async function freshSetup(
   const config = resolveConfig(file, flags);
   const runDir = o.out ??
     `runs/${config.name ?? `${config.dataset.name}_${config.method.name}`}_${timestamp()}`;
+  // A file in the way is said now, not after the (slow) data has loaded.
+  const info = await Deno.stat(runDir).catch(() => null);
+  if (info !== null && !info.isDirectory) {
+    throw new UsageError(`--out ${runDir}: exists and is not a folder`);
+  }
   if ((await readManifest(runDir).catch(() => null)) !== null) {
     throw new UsageError(
       `--out ${runDir} already holds a run; continue it with --resume ${runDir} or choose another --out`,

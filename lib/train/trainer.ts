@@ -474,7 +474,15 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
   // A fresh run's directory that this call makes is removed again when the
   // run fails before its first checkpoint: no folder holding only config.yaml.
   const madeDir = writer && !opts.resume && !(await exists(runDir));
-  if (writer) await Deno.mkdir(runDir, { recursive: true });
+  if (writer) {
+    try {
+      await Deno.mkdir(runDir, { recursive: true });
+    } catch (e) {
+      throw new InputError(
+        `cannot make the run folder ${runDir}: ${(e as Error).message.split("\n")[0]}`,
+      );
+    }
+  }
   let checkpointed = opts.resume ?? false;
   using _lock = writer && !opts.resume ? lockRun(opts) : undefined;
   if (writer) await removeStaleTemporaries(runDir);

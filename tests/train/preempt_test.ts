@@ -143,6 +143,12 @@ Deno.test("empty paths and contradicting flags are refused before anything is wr
       assert.match(err, re);
     }
     assert.deepEqual([...Deno.readDirSync(dir)], [], "nothing written");
+    // --out naming a file, or a folder under one.
+    await Deno.writeTextFile(`${dir}/file`, "");
+    const file = await lade(["--out", `${dir}/file`]);
+    assert.match(file.stderr.trim(), /^lade: error: --out .*file: exists and is not a folder$/);
+    assert.equal(file.code, 2);
+    await Deno.remove(`${dir}/file`);
     const bad = await lade(["--checkpoint-every", "10x", "--out", `${dir}/x`]);
     assert.match(
       bad.stderr.trim(),
