@@ -12,7 +12,9 @@ import { dataVerifyCommand } from "./lib/cli/data_verify.ts";
 import { infoCommand } from "./lib/cli/info.ts";
 import { evaluateCommand } from "./lib/cli/evaluate.ts";
 import { estimatePriorCommand } from "./lib/cli/estimate_prior.ts";
-import { distributedHelp, METHODS, methodsHelp, trainCommand } from "./lib/cli/train.ts";
+import { distributedHelp, METHODS, methodsHelp } from "./lib/cli/train.ts";
+import { trainEntry } from "./lib/cli/train_seeds.ts";
+import { compareCommand } from "./lib/cli/compare.ts";
 import { VERSION } from "./lib/version.ts";
 
 /**
@@ -121,6 +123,7 @@ export function buildProgram(): Command {
     .option("--config <file>", "YAML recipe (see configs/); flags override it")
     .option("--dataset <name>", "fashion-mnist(-lt), cifar10(-lt), cifar100(-lt), image-list(-lt)")
     .option("--method <name>", METHODS.join(", "))
+    .option("--imbalance <R>", "head-to-tail ratio R of the long tail (default: the recipe's)")
     .option("--epochs <n>", "epochs")
     .option("--batch-size <b>", "batch size (with several ranks, the global batch)")
     .option("--lr <x>", "base learning rate")
@@ -131,8 +134,20 @@ export function buildProgram(): Command {
     .option("--precision <p>", "on CUDA: bf16 (default there) or fp32; the CPU runs fp32")
     .option("--cuda-graphs <mode>", "on CUDA: replay each step as a CUDA graph: auto, on or off")
     .option("--seed <s>", "seed of the long tail, the initial weights and the batches")
-    .option("--out <dir>", "run directory (default: runs/<dataset>_<method>_<time>)")
-    .option("--resume <dir>", "continue the run in <dir> from its checkpoint")
+    .option(
+      "--seeds <list>",
+      "run the recipe once per seed (e.g. 0,1,2) into <out>/seed<S>, then compare them",
+    )
+    .option("--repeat <n>", "like --seeds with the seeds s, s+1, ..., s+n-1")
+    .option(
+      "--val-per-class <k>",
+      "hold out k training images per class (or a fraction < 1) as a validation split",
+    )
+    .option(
+      "--out <dir>",
+      "run directory, or the seeds' group folder (default: runs/<dataset>_<method>_<time>)",
+    )
+    .option("--resume <dir>", "continue the run (or the seed group) in <dir> from its checkpoint")
     .option(
       "--checkpoint-every <n|Nm>",
       "also checkpoint inside epochs: every n steps (500) or N minutes (10m)",
@@ -155,7 +170,7 @@ export function buildProgram(): Command {
       "distributed: seconds a rank waits for a hung peer or the rendezvous (default 120)",
     )
     .addHelpText("after", methodsHelp() + distributedHelp())
-    .action((options) => trainCommand(options));
+    .action((options) => trainEntry(options));
   // (end of train command)
 
   // ---- evaluation commands (lib/cli/evaluate.ts, lib/cli/estimate_prior.ts) ----
@@ -163,10 +178,10 @@ export function buildProgram(): Command {
     program
       .command("evaluate")
       .description("accuracy and calibration on shifted test sets, per prediction rule")
+      .option("--shift <name>", "uniform (default), forwardR, backwardR, or all (the paper's grid)")
       .option(
-        "--shift <name>",
-        "uniform, forwardR, backwardR, or all (the paper's grid)",
-        "uniform",
+        "--shift-file <file>",
+        "JSON shifted sets instead of --shift: per-class test counts or sample indices",
       )
       .option(
         "--prior <mode>",
@@ -177,6 +192,8 @@ export function buildProgram(): Command {
     .option("--report <dir>", "write the report here (default: DIR/report for --run)")
     .option("--no-report", "do not write a report")
     .option("--export-npy <dir>", "also write logits.npy, labels.npy, train_counts.npy")
+    .option("--tta-epochs <n>", "SADE runs: epochs of test-time aggregation (default 5; 0: none)")
+    .option("--tta-lr <x>", "SADE runs: learning rate of the test-time aggregation (default 0.1)")
     .action((options) => evaluateCommand(options));
 
   predictionInputs(
@@ -189,6 +206,23 @@ export function buildProgram(): Command {
     .action(async (options) => {
       await estimatePriorCommand(options);
     });
+
+  program
+    .command("compare")
+    .description(
+      "several runs over the shift grid, target prior known, estimated (EM, BBSE) and not used; " +
+        "seeds aggregated as mean ± std",
+    )
+    .argument("<runs...>", "run directories, seed-group folders or evaluate --json files")
+    .option("--json", "print JSON")
+    .option("--markdown", "print Markdown tables")
+    .option("--out <dir>", "write the comparison here (tables, comparison.json, SVG plots)")
+    .option("--prior <mode>", "target priors: known, em, bbse or all", "all")
+    .option("--calibration <kind>", "EM's calibration on labelled source data: bcts, ts or none")
+    .option("--shift-file <file>", "JSON shifted sets instead of the paper's grid")
+    .option("--device <device>", "device for the runs' predictions")
+    .option("--precision <p>", "on CUDA: bf16 or fp32")
+    .action((runs, options) => compareCommand(runs, options));
   // (end of evaluation commands)
 
   return program as unknown as Command;

@@ -1,6 +1,7 @@
 /**
  * lade as a library: libtorch tensors from TypeScript, long-tailed data and
- * label-shift protocols, the LADE losses and target-prior estimation.
+ * label-shift protocols, the LADE losses, target-prior estimation, and
+ * SADE's expert losses and prior-free test-time aggregation.
  *
  * ```ts
  * import { ladeLoss, tensor } from "./mod.ts";
@@ -36,10 +37,14 @@ export {
   TorchError,
 } from "./lib/errors.ts";
 export {
+  applyColorJitter,
   type Batch,
   BatchLoader,
   classCounts,
+  type ColorJitterDraw,
+  colorJitterDraw,
   type DataSplits,
+  holdOutPerClass,
   type ImageSet,
   type ImbalanceType,
   type LabelsLike,
@@ -49,19 +54,30 @@ export {
   type LoadOptions,
   longTailCounts,
   parseShift,
+  readShiftFile,
   type SamplerKind,
   type Shift,
   SHIFT_GRID,
   shiftedCounts,
   shiftIndices,
+  type ShiftSet,
+  shiftSetsFromJson,
   type ShotGroups,
   shotGroups,
+  strongAugment,
+  type StrongAugmentInput,
+  type StrongAugmentOptions,
 } from "./lib/data/mod.ts";
 export {
+  balancedSoftmaxLoss,
   classBalancedWeights,
   createLoss,
   crossEntropyLoss,
+  expertLogits,
+  expertMean,
   focalLoss,
+  inversePrior,
+  inverseSoftmaxLoss,
   ladeLoss,
   type LadeOptions,
   laderLoss,
@@ -76,11 +92,24 @@ export {
   type Method,
   METHOD_REGISTRY,
   methodByName,
+  methodExperts,
   METHODS,
   type PredictionRule,
   priorCELoss,
   type PriorLike,
+  SADE_EXPERTS,
+  SADE_TAU,
+  sadeLoss,
+  type SadeLossOptions,
+  splitExperts,
 } from "./lib/losses/mod.ts";
+export {
+  aggregateLogits,
+  type Aggregation,
+  type AggregationOptions,
+  learnAggregation,
+  viewSimilarity,
+} from "./lib/eval/aggregation.ts";
 export {
   bbsePrior,
   type BbseResult,

@@ -1,19 +1,25 @@
 /**
- * Training throughput (images per second) of lade against a plain PyTorch
- * loop on the same network, batch, optimiser and threads, in the same run:
- * (a) the default model (cnn28, 1x28x28) and (b) ResNet-32 (3x32x32), batches
- * of 128, SGD momentum 0.9 and weight decay 5e-4, softmax cross-entropy,
- * random batches prepared before timing. Prints both medians and the ratio
- * (lade / PyTorch; the target is at least 1.0).
+ * Training throughput (images per second) of lade against a PyTorch loop on
+ * the same network (bench/nets.py mirrors the native ones), batch, optimiser
+ * and threads, in the same run: (a) the default model (cnn28, 1x28x28) and
+ * (b) ResNet-32 (3x32x32), batches of 128, SGD momentum 0.9 and weight decay
+ * 5e-4, softmax cross-entropy, random batches prepared before timing.
  *
- * usage: deno run -A bench/train_bench.ts [--threads N] [--steps S] [--repeats R] [--json]
- * The reference needs /usr/bin/python3 with python3-torch.
+ * The reference is channels-last PyTorch (its best eager configuration on the
+ * CPU, and lade's layout); lade and it run alternately, twice each, and the
+ * medians are compared (target: ratio at least 1.0). Plain NCHW PyTorch runs
+ * once per model for context.
+ *
+ * usage: deno run -A bench/train_bench.ts [--threads N] [--batch B] [--steps S] [--repeats R]
+ *          [--models cnn28,resnet32] [--rounds 2] [--nchw-runs 1] [--lade-only] [--json]
+ * The reference needs /usr/bin/python3 with python3-torch (LADE_BENCH_PYTHON overrides).
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
 import { median } from "./python.ts";
+import { printTable, type ThroughputRow, torchRates } from "./reference.ts";
 import { createLoss } from "../lib/losses/mod.ts";
 import { type Architecture, Model } from "../lib/models/model.ts";
 import { SGD } from "../lib/train/optimizer.ts";
@@ -28,10 +34,12 @@ const { values } = parseArgs({
     threads: { type: "string", default: String(navigator.hardwareConcurrency) },
     batch: { type: "string", default: "128" },
     steps: { type: "string", default: "10" },
-    warmup: { type: "string", default: "3" },
+    warmup: { type: "string", default: "5" },
     repeats: { type: "string", default: "5" },
+    rounds: { type: "string", default: "2" },
+    "nchw-runs": { type: "string", default: "1" },
     models: { type: "string", default: "cnn28,resnet32" },
-    python: { type: "string", default: "/usr/bin/python3" },
+    "lade-only": { type: "boolean", default: false },
     json: { type: "boolean", default: false },
   },
 });
@@ -40,6 +48,8 @@ const batch = Number(values.batch);
 const steps = Number(values.steps);
 const warmup = Number(values.warmup);
 const repeats = Number(values.repeats);
+const rounds = Number(values.rounds);
+const nchwRuns = Number(values["nchw-runs"]);
 
 /** lade: the trainer's step (forward, loss, backward, SGD step, loss.item()) on prepared batches. */
 function ladeRates(arch: Architecture): number[] {
@@ -76,76 +86,49 @@ function ladeRates(arch: Architecture): number[] {
   return rates;
 }
 
-/** The plain PyTorch loop of bench/train_bench.py. */
-async function torchRates(arch: string): Promise<{ rates: number[]; version: string }> {
-  const script = new URL("./train_bench.py", import.meta.url).pathname;
-  const out = await new Deno.Command(values.python, {
-    args: [
-      script,
-      "--model",
-      arch,
-      "--threads",
-      String(threads),
-      "--batch",
-      String(batch),
-      "--steps",
-      String(steps),
-      "--warmup",
-      String(warmup),
-      "--repeats",
-      String(repeats),
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!out.success) {
-    throw new Error(
-      `the PyTorch reference failed (install python3-torch?): ${
-        new TextDecoder().decode(out.stderr).trim().split("\n").pop()
-      }`,
-    );
-  }
-  const r = JSON.parse(new TextDecoder().decode(out.stdout));
-  return { rates: r.rates, version: r.torch };
-}
-
-const results = [];
+const results: ThroughputRow[] = [];
 for (const arch of values.models.split(",") as Architecture[]) {
-  // Alternate the two so that load from other processes hits both alike.
-  const torch1 = await torchRates(arch);
-  const lade1 = ladeRates(arch);
-  const torch2 = await torchRates(arch);
-  const lade2 = ladeRates(arch);
-  const lade = median([...lade1, ...lade2]);
-  const torch = median([...torch1.rates, ...torch2.rates]);
+  const args = ["--model", arch, "--threads", String(threads), "--batch", String(batch)];
+  args.push("--steps", String(steps), "--warmup", String(warmup), "--repeats", String(repeats));
+  if (values["lade-only"]) {
+    const lade = ladeRates(arch);
+    console.log(`${arch}: lade ${median(lade).toFixed(1)} img/s (${lade.map(Math.round)})`);
+    continue;
+  }
+  // Alternate lade and its reference so that load from other processes hits both alike.
+  const lade: number[] = [], cl: number[] = [], nchw: number[] = [];
+  let version = "";
+  for (let r = 0; r < rounds; r++) {
+    const t = await torchRates("train_bench.py", "channels_last", args);
+    cl.push(...t.rates);
+    version = t.version;
+    lade.push(...ladeRates(arch));
+  }
+  for (let r = 0; r < nchwRuns; r++) {
+    nchw.push(...(await torchRates("train_bench.py", "nchw", args)).rates);
+  }
+  const m = median(lade), c = median(cl);
   results.push({
     model: arch,
     batch,
     threads,
-    lade_images_per_sec: lade,
-    pytorch_images_per_sec: torch,
-    ratio: lade / torch,
-    pytorch: torch1.version,
+    lade_images_per_sec: m,
+    pytorch_images_per_sec: c,
+    ratio: m / c,
+    ...(nchw.length > 0
+      ? { pytorch_nchw_images_per_sec: median(nchw), ratio_nchw: m / median(nchw) }
+      : {}),
+    pytorch: version,
   });
 }
 if (values.json) {
   console.log(JSON.stringify(results, null, 1));
-} else {
-  console.log(
+} else if (results.length > 0) {
+  printTable(
     `training throughput, batch ${batch}, ${threads} thread(s), medians of ${
-      2 * repeats
+      rounds * repeats
     } x ${steps} steps`,
+    results,
+    1,
   );
-  console.log(
-    `${"model".padEnd(10)}${"lade img/s".padStart(12)}${"PyTorch img/s".padStart(15)}${
-      "ratio".padStart(8)
-    }`,
-  );
-  for (const r of results) {
-    console.log(
-      `${r.model.padEnd(10)}${r.lade_images_per_sec.toFixed(1).padStart(12)}${
-        r.pytorch_images_per_sec.toFixed(1).padStart(15)
-      }${r.ratio.toFixed(2).padStart(8)}`,
-    );
-  }
 }

@@ -75,20 +75,23 @@ export async function verifyDataset(
     classes: int(o.classes, "--classes"),
     allowOutsideRoot: o.allowOutsideRoot,
   });
-  const all = [...files.train.files, ...files.test.files];
+  const parts = [files.train, files.test, ...(files.val ? [files.val] : [])];
+  const all = parts.flatMap((p) => p.files);
   const verdicts = await verifyImages(all, {
     threads: navigator.hardwareConcurrency,
     maxPixels: maxImagePixels,
     onProgress,
   });
   const unreadable: BadImage[] = [];
-  verdicts.forEach((error, i) => {
-    if (error === null) return;
-    const inTrain = i < files.train.files.length;
-    const part = inTrain ? files.train : files.test;
-    const k = inTrain ? i : i - files.train.files.length;
-    unreadable.push({ list: part.listPath, line: part.list.lines[k], path: all[i], error });
-  });
+  let i = 0;
+  for (const part of parts) {
+    part.files.forEach((path, k) => {
+      const error = verdicts[i++];
+      if (error !== null) {
+        unreadable.push({ list: part.listPath, line: part.list.lines[k], path, error });
+      }
+    });
+  }
   return {
     dataset: o.dataset,
     images: all.length,

@@ -10,9 +10,17 @@
 
 import { UsageError } from "./errors.ts";
 import { evaluateShift } from "../eval/grid.ts";
-import { hasSourceData, type InputOptions, loadPredictions, loadSourceData } from "./inputs.ts";
-import { parseEmCalibration, type PriorEstimate, type SourceData } from "../eval/shifted.ts";
+import {
+  hasSourceData,
+  type InputOptions,
+  type LoadedSource,
+  loadPredictions,
+  loadSourceData,
+  sourceJson,
+} from "./inputs.ts";
+import { parseEmCalibration, type PriorEstimate } from "../eval/shifted.ts";
 import { rulesForMethod, usesTargetPrior } from "../eval/rules.ts";
+import { methodExperts } from "../losses/methods.ts";
 
 /** The flags of `estimate-prior`. */
 export interface EstimatePriorOptions extends InputOptions {
@@ -33,6 +41,8 @@ export interface PriorReport {
   kl: number;
   /** For EM on calibrated posteriors: the calibration fitted on the source data. */
   calibration?: PriorEstimate["calibration"];
+  /** The labelled source data BBSE or EM's calibration used: its split (val, train, files) and size. */
+  source?: { split: string; samples: number };
   /** Top-1 (%) of the prior-using rule with the estimate, with the true prior, and without adjustment. */
   accuracy: { rule: string; estimated: number; known: number; unadjusted: number };
 }
@@ -45,8 +55,14 @@ export async function estimatePriorCommand(options: EstimatePriorOptions): Promi
   }
   const emCalibration = parseEmCalibration(options.calibration);
   const preds = await loadPredictions(options);
-  let source: SourceData | undefined;
+  let source: LoadedSource | undefined;
   try {
+    if (methodExperts(preds.method) > 1) {
+      throw new UsageError(
+        `a ${preds.method} model's predictions use no target prior; estimate-prior needs a ` +
+          `single-expert model (evaluate reports ${preds.method}'s test-time aggregation)`,
+      );
+    }
     const calibrate = method === "em" && emCalibration !== "none" && hasSourceData(options);
     if (method === "bbse" || calibrate) {
       source = await loadSourceData(options, preds.trainCounts.length);
@@ -62,6 +78,7 @@ export async function estimatePriorCommand(options: EstimatePriorOptions): Promi
       l1: est.l1,
       kl: est.kl,
       ...(est.calibration ? { calibration: est.calibration } : {}),
+      ...(source ? { source: sourceJson(source) } : {}),
       accuracy: {
         rule,
         estimated: e.results[`${rule}+${method}`].top1,
@@ -80,6 +97,7 @@ export async function estimatePriorCommand(options: EstimatePriorOptions): Promi
         ? ", uncalibrated"
         : "";
       console.log(`shift ${report.shift}, ${method} estimate (${preds.method} model${how})`);
+      if (source) console.log(`labelled source data: ${source.description}`);
       console.log(`estimate  ${p(report.estimate)}`);
       console.log(`true      ${p(report.truth)}`);
       console.log(`L1 ${report.l1.toFixed(4)}  KL ${report.kl.toFixed(4)}`);

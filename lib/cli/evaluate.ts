@@ -1,7 +1,8 @@
 /**
  * `lade evaluate`: accuracy and calibration of a trained run (or of logits
  * made elsewhere) on shifted test sets, for every prediction rule of the
- * model, with the known target prior or an estimated one; writes the run's
+ * model, with the known target prior or an estimated one (a SADE run: each
+ * expert, their average and the test-time aggregation); writes the run's
  * report (runDir/report/) and can export the logits as .npy.
  *
  * @module
@@ -9,16 +10,20 @@
 
 import { join } from "node:path";
 import { UsageError } from "./errors.ts";
-import { evaluateGrid, shiftNames } from "../eval/grid.ts";
+import { evaluateGrid, evaluateSets, shiftNames } from "../eval/grid.ts";
+import { readShiftFile } from "../data/mod.ts";
 import {
   hasSourceData,
   type InputOptions,
   type LoadedPredictions,
+  type LoadedSource,
   loadPredictions,
   loadSourceData,
+  sourceJson,
 } from "./inputs.ts";
 import { writeNpy } from "../eval/npy.ts";
-import { formatGrid } from "../eval/grid_table.ts";
+import { formatAggregation, formatGrid } from "../eval/grid_table.ts";
+import { methodExperts } from "../losses/methods.ts";
 import { writeReport } from "../eval/report.ts";
 import {
   evaluationJson,
@@ -26,13 +31,14 @@ import {
   PRIOR_MODES,
   type PriorMode,
   type ShiftEvaluation,
-  type SourceData,
 } from "../eval/shifted.ts";
 import type { Tensor } from "../torch/tensor.ts";
 
 /** The flags of `evaluate`. */
 export interface EvaluateOptions extends InputOptions {
   shift?: string;
+  /** A JSON file of shifted sets (per-class counts or sample indices) instead of --shift. */
+  shiftFile?: string;
   prior?: string;
   /** EM's calibration on source data: bcts (default), ts or none. */
   calibration?: string;
@@ -40,6 +46,22 @@ export interface EvaluateOptions extends InputOptions {
   /** false: do not write the run's report. */
   report?: boolean | string;
   exportNpy?: string;
+  /** SADE runs: epochs of the test-time aggregation (default 5; 0 leaves it out). */
+  ttaEpochs?: string;
+  /** SADE runs: the test-time aggregation's learning rate (default 0.1). */
+  ttaLr?: string;
+}
+
+/** A non-negative numeric flag (an integer when `integer`); undefined when not given. */
+function numberFlag(flag: string, value: string | undefined, integer: boolean): number | undefined {
+  if (value === undefined) return undefined;
+  const n = value.trim() === "" ? NaN : Number(value);
+  if (!Number.isFinite(n) || n < 0 || (integer && !Number.isInteger(n))) {
+    throw new UsageError(
+      `invalid ${flag} '${value}': expected a non-negative ${integer ? "integer" : "number"}`,
+    );
+  }
+  return n;
 }
 
 /** A folder to write into: absent (it is made) or a folder; a UsageError naming `flag` otherwise. */
@@ -86,6 +108,14 @@ export function formatEvaluation(e: ShiftEvaluation): string {
     r.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join("  ");
   const total = e.counts.reduce((a, b) => a + b, 0);
   const out = [`shift ${e.shift}: ${total} test samples`, line(header), ...rows.map(line)];
+  if (e.aggregation !== undefined) {
+    const a = e.aggregation;
+    out.push(
+      `  test-time aggregation weights (experts 1-${a.weights.length}): ` +
+        `${a.weights.map((w) => w.toFixed(3)).join(" ")} after ${a.epochs} epochs ` +
+        `(fitted on this set's unlabelled images)`,
+    );
+  }
   for (const [name, est] of Object.entries(e.estimates)) {
     const cal = est.calibration
       ? ` (after ${est.calibration.kind.toUpperCase()}, T ${
@@ -141,26 +171,63 @@ export async function evaluateCommand(
   // Output folders are checked before the (slow) predictions.
   if (typeof options.report === "string") await checkOutputDir(options.report, "--report");
   if (options.exportNpy !== undefined) await checkOutputDir(options.exportNpy, "--export-npy");
-  const names = shiftNames(options.shift ?? "uniform");
-  const preds = predictions ?? await loadPredictions(options);
-  let source: SourceData | undefined;
+  if (options.shiftFile !== undefined && options.shift !== undefined) {
+    throw new UsageError("give either --shift or --shift-file, not both");
+  }
+  const names = options.shiftFile === undefined ? shiftNames(options.shift ?? "uniform") : [];
+  const ttaEpochs = numberFlag("--tta-epochs", options.ttaEpochs, true) ?? 5;
+  const ttaLr = numberFlag("--tta-lr", options.ttaLr, false);
+  // A caller's predictions (the grid a distributed train prints) carry no
+  // augmented views: a SADE run's aggregation is then left out.
+  const preds = predictions ?? await loadPredictions({
+    ...options,
+    views: ttaEpochs > 0 ? { epochs: ttaEpochs } : undefined,
+  });
+  const experts = methodExperts(preds.method);
+  let source: LoadedSource | undefined;
   try {
+    const sets = options.shiftFile === undefined
+      ? undefined
+      : await readShiftFile(options.shiftFile, preds.labels, preds.trainCounts.length);
     const wantEm = mode === "em" || mode === "all";
     const calibrate = wantEm && emCalibration !== "none" && hasSourceData(options);
-    if (mode === "bbse" || mode === "all" || calibrate) {
+    // A multi-expert (SADE) model's variants use no target prior: nothing to estimate.
+    if (experts === 1 && (mode === "bbse" || mode === "all" || calibrate)) {
       source = await loadSourceData(options, preds.trainCounts.length);
     }
     // EM calibrates on the source data once for the whole grid.
-    const evals = evaluateGrid(preds, { prior: mode, source, emCalibration }, names);
+    const shiftOptions = { prior: mode, source, emCalibration, aggregation: { lr: ttaLr } };
+    const evals = sets === undefined
+      ? evaluateGrid(preds, shiftOptions, names)
+      : evaluateSets(preds, sets, shiftOptions);
     if (options.json) {
-      const json = evals.map(evaluationJson);
-      const all = (options.shift ?? "").trim().toLowerCase() === "all";
+      // Which labelled data calibration and BBSE used, when they used any.
+      const extra = source ? { source: sourceJson(source) } : {};
+      const json = evals.map((e) => ({ ...evaluationJson(e), ...extra }));
+      const all = (options.shift ?? "").trim().toLowerCase() === "all" ||
+        (sets !== undefined && sets.length > 1);
       console.log(JSON.stringify(all ? json : json[0]));
     } else {
       console.log(`${preds.dataset}, method ${preds.method}, ${preds.labels.length} test samples`);
+      if (sets !== undefined) {
+        console.log(
+          `shifted sets from ${options.shiftFile}: ${sets.map((s) => s.name).join(", ")}`,
+        );
+      }
+      if (source) {
+        console.log(`labelled source data (EM's calibration, BBSE): ${source.description}`);
+      }
       // One table per shift for a single shift; the compact grid for several.
       if (evals.length === 1) console.log("\n" + formatEvaluation(evals[0]));
       else console.log("\n" + formatGrid(evals));
+      if (experts > 1) {
+        if (evals.length > 1 && evals.some((e) => e.aggregation)) {
+          console.log("\n" + formatAggregation(evals));
+        }
+        if (mode !== "known") {
+          console.log(`\n(--prior ${mode}: ${preds.method}'s variants use no target prior)`);
+        }
+      }
     }
     const reportDir = typeof options.report === "string"
       ? options.report
@@ -184,6 +251,7 @@ export async function evaluateCommand(
     }
   } finally {
     preds.logits.dispose();
+    preds.views?.dispose();
     source?.logits.dispose();
   }
 }

@@ -50,6 +50,9 @@ export const PARAMETER_FLAGS: Readonly<Record<string, string>> = {
   "train.precision": "--precision",
   precision: "--precision",
   "train.cuda_graphs": "--cuda-graphs",
+  "dataset.val_per_class": "--val-per-class",
+  "dataset.imbalance": "--imbalance",
+  valPerClass: "--val-per-class",
   config: "--config",
   out: "--out",
   resume: "--resume",
@@ -69,6 +72,8 @@ export const PARAMETER_FLAGS: Readonly<Record<string, string>> = {
   modelMethod: "--model-method",
   sourceLogits: "--source-logits",
   sourceLabels: "--source-labels",
+  ttaEpochs: "--tta-epochs",
+  ttaLr: "--tta-lr",
 };
 
 /** The flag of `parameter`, or undefined when no flag sets it. */

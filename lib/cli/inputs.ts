@@ -7,14 +7,14 @@
  */
 
 import { printWarning, UsageError } from "./errors.ts";
-import { METHODS } from "../losses/mod.ts";
+import { methodExperts, METHODS } from "../losses/mod.ts";
 import { readNpy } from "../eval/npy.ts";
 import type { Predictions, SourceData } from "../eval/shifted.ts";
 import { tensor } from "../torch/create.ts";
 import type { Tensor } from "../torch/tensor.ts";
 import type { Device } from "../torch/device.ts";
 import type { Precision } from "../models/mod.ts";
-import { predictRun } from "../train/predict.ts";
+import { predictRun, readRunInfo, runHasValidation } from "../train/predict.ts";
 
 /** Predictions plus what a report wants to show. */
 export interface LoadedPredictions extends Predictions {
@@ -35,6 +35,11 @@ export interface InputOptions {
   device?: string;
   /** Precision of a run's model on CUDA: bf16 or fp32 (default: the run's). */
   precision?: string;
+  /**
+   * For a multi-expert (SADE) run: also predict augmented views for the
+   * test-time aggregation (`epochs` pairs per image, drawn with `seed`).
+   */
+  views?: { epochs?: number; seed?: number };
 }
 
 /** The --precision flag's value, checked. */
@@ -47,19 +52,26 @@ function precisionOf(opts: InputOptions): Precision | undefined {
   return p;
 }
 
-/** Checks that logits [N, C] and labels [N] agree and the labels lie in 0..C-1. */
+/**
+ * Checks that logits [N, C] (of `experts` experts: [N, experts * C]) and
+ * labels [N] agree and the labels lie in 0..C-1.
+ */
 export function checkPredictions(
   logits: Tensor,
   labels: Int32Array,
   classes: number,
   what: string,
+  experts = 1,
 ) {
   if (logits.ndim !== 2) {
     throw new UsageError(`${what}: logits must be 2-D [N, C], got shape [${logits.shape}]`);
   }
-  if (logits.shape[1] !== classes) {
+  if (logits.shape[1] !== experts * classes) {
     throw new UsageError(
-      `${what}: logits have ${logits.shape[1]} classes but the training counts list ${classes}`,
+      experts === 1
+        ? `${what}: logits have ${logits.shape[1]} classes but the training counts list ${classes}`
+        : `${what}: logits of ${experts} experts over ${classes} classes need ` +
+          `${experts * classes} columns, got ${logits.shape[1]}`,
     );
   }
   if (logits.shape[0] !== labels.length) {
@@ -173,10 +185,12 @@ export async function loadPredictions(opts: InputOptions): Promise<LoadedPredict
       device: opts.device as Device | undefined,
       precision: precisionOf(opts),
       onWarning: printWarning,
+      views: opts.views,
     });
-    checkPredictions(p.logits, p.labels, p.trainCounts.length, opts.run);
+    checkPredictions(p.logits, p.labels, p.trainCounts.length, opts.run, methodExperts(p.method));
     return {
       logits: p.logits,
+      views: p.views,
       labels: p.labels,
       trainCounts: p.trainCounts,
       method: p.method,
@@ -195,7 +209,7 @@ export async function loadPredictions(opts: InputOptions): Promise<LoadedPredict
   const labels = await readLabels(opts.labels);
   const logits = await readLogits(opts.logits);
   try {
-    checkPredictions(logits, labels, trainCounts.length, opts.logits);
+    checkPredictions(logits, labels, trainCounts.length, opts.logits, methodExperts(method));
   } catch (e) {
     logits.dispose();
     throw e;
@@ -220,26 +234,54 @@ export function hasSourceData(opts: InputOptions): boolean {
     opts.sourceLabels !== undefined;
 }
 
+/** Labelled source data and which split it is. */
+export interface LoadedSource extends SourceData {
+  /** `val` (held out, never trained on), `train` (seen in training) or `files` (--source-logits). */
+  split: "val" | "train" | "files";
+  /** The split in words, for the text output. */
+  description: string;
+}
+
+/** What the JSON outputs say about the source data: its split and size. */
+export function sourceJson(s: LoadedSource): { split: string; samples: number } {
+  return { split: s.split, samples: s.labels.length };
+}
+
 /**
  * Labelled source-distribution predictions for BBSE and EM's calibration: the
- * run's training split, or given files.
+ * run's held-out validation split when it has one, else its training split;
+ * or given files.
  */
 export async function loadSourceData(
   opts: InputOptions,
   classes: number,
-): Promise<SourceData> {
+): Promise<LoadedSource> {
   if (opts.run !== undefined) {
-    // The training split is labelled source data; the model has seen it, so its
-    // confusion is optimistic (BBSE then leans toward the predicted-class mix)
-    // and a calibration fitted on it under-corrects over-confidence.
+    // Without a validation split, the training split is the labelled source
+    // data; the model has seen it, so its confusion is optimistic (BBSE then
+    // leans toward the predicted-class mix) and a calibration fitted on it
+    // under-corrects over-confidence.
+    const info = await readRunInfo(opts.run);
+    const split = runHasValidation(info.config as { dataset: Record<string, unknown> })
+      ? "val"
+      : "train";
     const p = await predictRun(opts.run, {
-      split: "train",
+      split,
       device: opts.device as Device | undefined,
       precision: precisionOf(opts),
       onWarning: printWarning,
     });
-    checkPredictions(p.logits, p.labels, classes, `${opts.run} (train split)`);
-    return { logits: p.logits, labels: p.labels };
+    checkPredictions(p.logits, p.labels, classes, `${opts.run} (${split} split)`);
+    const n = p.labels.length;
+    return {
+      logits: p.logits,
+      labels: p.labels,
+      split,
+      description: split === "val"
+        ? `the held-out validation split (${n} images: ${p.splitSource})`
+        : `the training split (${n} images, seen in training; train with --val-per-class K ` +
+          "for a held-out split)",
+    };
   }
   if (opts.sourceLogits === undefined || opts.sourceLabels === undefined) {
     throw new UsageError(
@@ -254,5 +296,10 @@ export async function loadSourceData(
     logits.dispose();
     throw e;
   }
-  return { logits, labels };
+  return {
+    logits,
+    labels,
+    split: "files",
+    description: `${opts.sourceLogits} (${labels.length} labelled samples)`,
+  };
 }

@@ -83,6 +83,10 @@ export interface TrainCommandOptions {
   backend?: string;
   /** Seconds a rank waits for a peer. */
   distTimeout?: string;
+  /** Images per class held out as a validation split (or a fraction). */
+  valPerClass?: string;
+  /** The long tail's imbalance ratio R. */
+  imbalance?: string;
 }
 
 /** The flags a launcher hands on to its ranks (all but --nproc-per-node). */
@@ -107,6 +111,8 @@ const FORWARDED: readonly [Exclude<keyof TrainCommandOptions, "nprocPerNode">, s
   ["checkpointEvery", "--checkpoint-every"],
   ["backend", "--backend"],
   ["distTimeout", "--dist-timeout"],
+  ["valPerClass", "--val-per-class"],
+  ["imbalance", "--imbalance"],
 ];
 
 /** A numeric flag's value; a UsageError naming the flag when it is not a number. */
@@ -134,10 +140,13 @@ export function parseFlags(o: TrainCommandOptions): ConfigOverrides {
     cudaGraphs: o.cudaGraphs,
     skipBadImages: o.skipBadImages,
     maxImagePixels: num("--max-image-pixels", o.maxImagePixels),
+    valPerClass: num("--val-per-class", o.valPerClass),
+    imbalance: num("--imbalance", o.imbalance),
   };
 }
 
-function timestamp(d = new Date()): string {
+/** A run directory's time stamp: 20250101-120000. */
+export function timestamp(d = new Date()): string {
   const p = (n: number) => String(n).padStart(2, "0");
   return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${
     p(d.getMinutes())
@@ -161,6 +170,8 @@ async function resumeSetup(
     ["seed", "--seed"],
     ["out", "--out"],
     ["skipBadImages", "--skip-bad-images"],
+    ["valPerClass", "--val-per-class"],
+    ["imbalance", "--imbalance"],
   ];
   for (const [key, flag] of fixed) {
     if (o[key] !== undefined) {

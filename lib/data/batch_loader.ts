@@ -18,6 +18,7 @@ import { DEVICE_TYPE } from "../torch/ops.ts";
 import { NativeHandle } from "../torch/handle.ts";
 import { toCStringList } from "../torch/strings.ts";
 import { Tensor } from "../torch/tensor.ts";
+import { colorJitterStrength } from "./color_jitter.ts";
 import { imageErrorMessage } from "./image_io.ts";
 import { FileImageSet, TensorImageSet } from "./image_set.ts";
 import { epochOrder, type SamplerKind, SAMPLERS } from "./sampler.ts";
@@ -51,6 +52,13 @@ export interface LoaderOptions {
   pad?: number;
   /** Horizontal flips when training (default true). */
   flip?: boolean;
+  /**
+   * Image files only: colour jitter of training batches after the crop and
+   * flip (torchvision's ColorJitter with hue 0 on PIL images; see
+   * color_jitter.ts): one strength for brightness, contrast and saturation,
+   * or three. Default 0 (none).
+   */
+  colorJitter?: number | readonly number[];
   /** Native threads preparing batches (default 1 for in-memory images, CPUs - 1 for files). */
   workers?: number;
   /** Batches prepared ahead, counting the one being waited for (default 2, 3 for files). */
@@ -119,7 +127,7 @@ export class BatchLoader extends NativeHandle {
   readonly #set: ImageSet;
   readonly #base: Int32Array;
   readonly #opts: Required<
-    Omit<LoaderOptions, "workers" | "prefetch" | "pad" | "resident" | "shard">
+    Omit<LoaderOptions, "workers" | "prefetch" | "pad" | "resident" | "shard" | "colorJitter">
   >;
   readonly #prefetch: number;
   readonly #shard: LoaderOptions["shard"];
@@ -145,6 +153,10 @@ export class BatchLoader extends NativeHandle {
     };
     if (!Number.isSafeInteger(opts.seed) || opts.seed < 0) {
       throw new InputError("seed", `must be a non-negative integer, got ${opts.seed}`);
+    }
+    const jitter = colorJitterStrength(opts.colorJitter ?? 0);
+    if (jitter.some((x) => x > 0) && !(set instanceof FileImageSet)) {
+      throw new InputError("colorJitter", "colour jitter applies to image files (image-list)");
     }
     const n = set.size;
     this.batchesPerEpoch = this.#opts.dropLast
@@ -228,6 +240,12 @@ export class BatchLoader extends NativeHandle {
         ),
         "data loader",
       ));
+      if (jitter.some((x) => x > 0)) {
+        checkStatus(
+          native().lade_data_loader_set_color_jitter(this.ptr, jitter[0], jitter[1], jitter[2]),
+          "data loader",
+        );
+      }
       this.#prefetch = positiveInt(opts.prefetch ?? 3, "prefetch", MAX_PREFETCH);
     } else {
       throw new TypeError("BatchLoader needs an image set made by lib/data");

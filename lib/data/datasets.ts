@@ -28,6 +28,7 @@ import {
   longTailIndices,
 } from "./long_tail.ts";
 import type { DataSplits, ImageSet, LoadOptions } from "./types.ts";
+import { checkValPerClass, holdOutPerClass } from "./validation.ts";
 
 /** The largest image side an image-list dataset may ask for (batches are sized by it). */
 export const MAX_IMAGE_SIZE = 4096;
@@ -124,6 +125,8 @@ interface Balanced {
   classNames: string[];
   train: ImageSet;
   test: ImageSet;
+  /** image-list with `valList`: the validation list's images. */
+  val?: ImageSet;
   mean: number[];
   std: number[];
 }
@@ -324,6 +327,8 @@ export interface ImageListFiles {
   train: { listPath: string; list: ImageList; files: string[] };
   /** The same of the test (or validation) list. */
   test: { listPath: string; list: ImageList; files: string[] };
+  /** The same of the validation list (`valList`), if any. */
+  val?: { listPath: string; list: ImageList; files: string[] };
   /** The number of classes. */
   classes: number;
 }
@@ -355,18 +360,23 @@ export async function imageListFiles(opts: LoadOptions): Promise<ImageListFiles>
   }
   const train = await readImageList(trainPath, source);
   const test = await readImageList(testPath, source);
+  const val = opts.valList === undefined ? undefined : await readImageList(opts.valList, source);
   const classes = imageListClasses(train, trainPath, opts.classes);
-  test.labels.forEach((y, i) => {
-    if (y >= classes) {
-      throw new InputError(
-        `${testPath}:${test.lines[i]}: label ${y} outside the class range 0..${classes - 1} ` +
-          `of the training list`,
-      );
-    }
-  });
+  for (const [list, path] of [[test, testPath], [val, opts.valList]] as const) {
+    list?.labels.forEach((y, i) => {
+      if (y >= classes) {
+        throw new InputError(
+          `${path}:${list.lines[i]}: label ${y} outside the class range 0..${classes - 1} ` +
+            `of the training list`,
+        );
+      }
+    });
+  }
   const imageRoot = opts.imageRoot ?? listRoot;
-  for (const [list, listPath] of [[train, trainPath], [test, testPath]] as const) {
-    if (opts.allowOutsideRoot) break;
+  for (
+    const [list, listPath] of [[train, trainPath], [test, testPath], [val, opts.valList]] as const
+  ) {
+    if (opts.allowOutsideRoot || list === undefined) continue;
     const i = list.paths.findIndex(escapesRoot);
     if (i >= 0) {
       throw new InputError(
@@ -380,6 +390,7 @@ export async function imageListFiles(opts: LoadOptions): Promise<ImageListFiles>
   return {
     train: { listPath: trainPath, list: train, files: train.paths.map(resolve) },
     test: { listPath: testPath, list: test, files: test.paths.map(resolve) },
+    ...(val && { val: { listPath: opts.valList!, list: val, files: val.paths.map(resolve) } }),
     classes,
   };
 }
@@ -442,6 +453,7 @@ async function loadImageListDataset(opts: LoadOptions): Promise<Balanced> {
     classNames: Array.from({ length: classes }, (_, i) => `${i}`),
     train: await checked(files.train),
     test: await checked(files.test),
+    ...(files.val && { val: await checked(files.val) }),
     mean: [0.485, 0.456, 0.406],
     std: [0.229, 0.224, 0.225],
   };
@@ -465,54 +477,73 @@ export async function loadDataset(opts: LoadOptions): Promise<DataSplits> {
   if (!Number.isSafeInteger(seed) || seed < 0) {
     throw new InputError("seed", `must be a non-negative integer, got ${seed}`);
   }
+  if (opts.valPerClass !== undefined) {
+    checkValPerClass(opts.valPerClass);
+    if (opts.valList !== undefined) {
+      throw new InputError("valPerClass", "give either `valPerClass` or `valList`, not both");
+    }
+  }
+  if (opts.valList !== undefined && base !== "image-list") {
+    throw new InputError("valList", "a validation list needs the image-list dataset");
+  }
   const data = base === "image-list"
     ? await loadImageListDataset(opts)
     : base.startsWith("cifar")
     ? await loadCifarDataset(base, opts.root)
     : await loadIdxDataset(base, opts.root);
+  // n_max is the full training split's, with or without a held-out part.
+  const nMax = Math.floor(data.train.size / data.classes);
   let train = data.train;
-  const test = data.test;
+  let val = data.val;
+  let valSource = opts.valList;
+  let norm: { mean: number[]; std: number[] };
+  let trainCounts: number[];
   try {
+    norm = normalisation(data, opts);
+    if (opts.valPerClass !== undefined) {
+      const parts = holdOutPerClass(train.labels, data.classes, opts.valPerClass, seed);
+      val = train.subset(parts.val);
+      const rest = train.subset(parts.rest);
+      train.dispose();
+      train = rest;
+      valSource = opts.valPerClass < 1
+        ? `${opts.valPerClass} of each class held out of the training split`
+        : `${opts.valPerClass} per class held out of the training split`;
+    }
     if (ratio !== 1) {
-      const nMax = Math.floor(data.train.size / data.classes);
       const wanted = longTailCounts(nMax, data.classes, ratio, type);
-      const empty = wanted.indexOf(0);
-      if (empty >= 0) {
-        throw new InputError(
-          "imbalance",
-          `${ratio} leaves class ${empty} with no training images (n_max ${nMax}: the ` +
-            `${type === "step" ? "tail" : "rarest"} classes keep n_max / R); use at most ${nMax}`,
-        );
-      }
-      const keep = longTailIndices(data.train.labels, wanted, seed);
-      train = data.train.subset(keep);
-      data.train.dispose();
+      const keep = longTailIndices(train.labels, wanted, seed);
+      const tail = train.subset(keep);
+      train.dispose();
+      train = tail;
     }
-    const trainCounts = classCounts(train.labels, data.classes);
-    const empty = trainCounts.indexOf(0);
-    if (empty >= 0) {
-      throw new InputError(`${opts.dataset}: class ${empty} has no training images`);
-    }
-    return {
-      name: opts.dataset,
-      classes: data.classes,
-      classNames: data.classNames.map(printableName),
-      train,
-      test,
-      trainCounts,
-      testCounts: classCounts(test.labels, data.classes),
-      imbalance: { ratio, type },
-      ...normalisation(data, opts),
-      dispose() {
-        train.dispose();
-        test.dispose();
-      },
-    };
+    // A class may be left with no training images here (data inspect shows
+    // it); the trainer refuses to train so (a prior of 0).
+    trainCounts = classCounts(train.labels, data.classes);
   } catch (e) {
     train.dispose();
-    test.dispose();
+    val?.dispose();
+    data.test.dispose();
     throw e;
   }
+  const test = data.test;
+  return {
+    name: opts.dataset,
+    classes: data.classes,
+    classNames: data.classNames.map(printableName),
+    train,
+    test,
+    trainCounts,
+    testCounts: classCounts(test.labels, data.classes),
+    ...(val && { val, valCounts: classCounts(val.labels, data.classes), valSource }),
+    imbalance: { ratio, type },
+    ...norm,
+    dispose() {
+      train.dispose();
+      test.dispose();
+      val?.dispose();
+    },
+  };
 }
 
 /**

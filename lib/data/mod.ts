@@ -1,6 +1,7 @@
 /**
  * lib/data: dataset formats (IDX, CIFAR binary, image lists), the long-tail
- * construction, shifted test sets, samplers and batches.
+ * construction, shifted test sets, samplers and batches, and SADE's strong
+ * test-time augmentation.
  *
  * @module
  */
@@ -17,11 +18,21 @@ export {
   shiftedCounts,
   shiftIndices,
 } from "./shift.ts";
+export { indicesForCounts, readShiftFile, type ShiftSet, shiftSetsFromJson } from "./shift_file.ts";
 export { type ShotGroups, shotGroups } from "./shots.ts";
 export { labelCount, type LabelsLike, labelTensor } from "./labels.ts";
 export { epochOrder, epochSeed, type SamplerKind, SAMPLERS } from "./sampler.ts";
 export { FileImageSet, TensorImageSet } from "./image_set.ts";
+export { checkValPerClass, heldOutCount, holdOutPerClass, validationSeed } from "./validation.ts";
 export { type IdxArray, parseIdx, readIdx } from "./idx.ts";
 export { type CifarData, type CifarFormat, readCifar } from "./cifar.ts";
 export { type ImageList, parseImageList, probeImages, readImageList } from "./image_list.ts";
 export { readImage, writeImage } from "./image_io.ts";
+export { strongAugment, type StrongAugmentInput, type StrongAugmentOptions } from "./augment.ts";
+export {
+  applyColorJitter,
+  type ColorJitterDraw,
+  colorJitterDraw,
+  type ColorJitterStrength,
+  colorJitterStrength,
+} from "./color_jitter.ts";

@@ -39,13 +39,23 @@ export interface DataSplits {
   trainCounts: number[];
   /** Per-class counts of the test split. */
   testCounts: number[];
+  /**
+   * The labelled validation split, when the options ask for one
+   * (`valPerClass` or `valList`): never trained on; what calibration, BBSE
+   * and model selection use.
+   */
+  val?: ImageSet;
+  /** Per-class counts of `val`. */
+  valCounts?: number[];
+  /** Where `val` came from, in words: "20 per class held out of the training split", a list path. */
+  valSource?: string;
   /** The imbalance ratio R and type applied to the training split. */
   imbalance: { ratio: number; type: ImbalanceType };
   /** Per-channel normalisation mean (0..1 scale). */
   mean: number[];
   /** Per-channel normalisation standard deviation (0..1 scale). */
   std: number[];
-  /** Frees both splits. */
+  /** Frees the splits. */
   dispose(): void;
 }
 
@@ -67,6 +77,14 @@ export interface LoadOptions {
   testList?: string;
   /** image-list: the folder the listed paths are relative to (default: root). */
   imageRoot?: string;
+  /** image-list: a validation list (e.g. ImageNet_LT_val.txt); not with `valPerClass`. */
+  valList?: string;
+  /**
+   * Hold out this many training images of every class (or, below 1, this
+   * fraction of each class) as a labelled validation split, before the long
+   * tail is built (see lib/data/validation.ts). Default: none.
+   */
+  valPerClass?: number;
   /** image-list: the side of the images a batch yields (default 224). */
   imageSize?: number;
   /**

@@ -1,11 +1,13 @@
 /**
- * Shifted evaluation by shift name, and over the paper's grid (forward 50 ...
- * uniform ... backward 50).
+ * Shifted evaluation by shift name, over the paper's grid (forward 50 ...
+ * uniform ... backward 50), and on sets given by index (a shift file).
  *
  * @module
  */
 
-import { parseShift, SHIFT_GRID, shiftIndices, shotGroups } from "../data/mod.ts";
+import { parseShift, SHIFT_GRID, shiftIndices, type ShiftSet, shotGroups } from "../data/mod.ts";
+import { methodExperts } from "../losses/methods.ts";
+import type { AggregationOptions } from "./aggregation.ts";
 import {
   type EmCalibrationMode,
   evaluateSelection,
@@ -25,6 +27,10 @@ export interface ShiftOptions {
   emCalibration?: EmCalibrationMode;
   /** A calibration already fitted on `source` (see `fitSourceCalibration`). */
   sourceCalibration?: SourceCalibration;
+  /** A multi-expert model's test-time aggregation (default: SADE's settings). */
+  aggregation?: AggregationOptions;
+  /** Also the uniform rule of LADE-like models (see `SelectionOptions.uniformRule`). */
+  uniformRule?: boolean;
 }
 
 /** The shift names `shift` stands for: the grid for `all`, else the one (validated) name. */
@@ -47,6 +53,8 @@ export function evaluateShift(
     emCalibration: options.emCalibration,
     sourceCalibration: options.sourceCalibration,
     groups: shotGroups(preds.trainCounts),
+    aggregation: options.aggregation,
+    uniformRule: options.uniformRule,
   });
 }
 
@@ -56,11 +64,41 @@ export function evaluateGrid(
   options: ShiftOptions = {},
   names: readonly string[] = SHIFT_GRID,
 ): ShiftEvaluation[] {
-  // Fit EM's source calibration once for the whole grid rather than per shift.
-  const wantEm = options.prior === "em" || options.prior === "all";
+  const shared = withSharedCalibration(preds, options);
+  return names.map((s) => evaluateShift(preds, s, shared));
+}
+
+/** The options with EM's source calibration fitted once, for every set rather than per set. */
+function withSharedCalibration(preds: Predictions, options: ShiftOptions): ShiftOptions {
+  // Multi-expert (SADE) models use no prior estimate.
+  const wantEm = (options.prior === "em" || options.prior === "all") &&
+    methodExperts(preds.method) === 1;
   const kind = options.emCalibration ?? "bcts";
-  const shared = wantEm && kind !== "none" && options.source && !options.sourceCalibration
+  return wantEm && kind !== "none" && options.source && !options.sourceCalibration
     ? { ...options, sourceCalibration: fitSourceCalibration(preds, options.source, kind) }
     : options;
-  return names.map((s) => evaluateShift(preds, s, shared));
+}
+
+/**
+ * Evaluates the model on shifted sets given by their test-sample indices
+ * (`readShiftFile`'s sets): exactly the samples another code base used.
+ */
+export function evaluateSets(
+  preds: Predictions,
+  sets: readonly ShiftSet[],
+  options: ShiftOptions = {},
+): ShiftEvaluation[] {
+  const shared = withSharedCalibration(preds, options);
+  const groups = shotGroups(preds.trainCounts);
+  return sets.map((s) =>
+    evaluateSelection(preds, s.indices, s.name, {
+      prior: shared.prior,
+      source: shared.source,
+      emCalibration: shared.emCalibration,
+      sourceCalibration: shared.sourceCalibration,
+      groups,
+      aggregation: shared.aggregation,
+      uniformRule: shared.uniformRule,
+    })
+  );
 }

@@ -41,3 +41,31 @@ export function formatGrid(evals: readonly ShiftEvaluation[]): string {
     r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
   return ["top-1 accuracy (%) across the shift grid", line(header), ...rows.map(line)].join("\n");
 }
+
+/**
+ * A multi-expert (SADE) model's test-time aggregation weights per shift, one
+ * row each: the weight of every expert and the epochs run.
+ */
+export function formatAggregation(evals: readonly ShiftEvaluation[]): string {
+  const rows = evals.filter((e) => e.aggregation !== undefined);
+  if (rows.length === 0) return "";
+  const experts = rows[0].aggregation!.weights.length;
+  const header = [
+    "shift",
+    ...Array.from({ length: experts }, (_, e) => `expert${e + 1}`),
+    "epochs",
+  ];
+  const cells = rows.map((e) => [
+    e.shift,
+    ...e.aggregation!.weights.map((w) => w.toFixed(3)),
+    String(e.aggregation!.epochs),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i].length)));
+  const line = (r: string[]) =>
+    r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
+  return [
+    "test-time aggregation weights (learned on each shifted set's unlabelled images, transductive)",
+    line(header),
+    ...cells.map(line),
+  ].join("\n");
+}

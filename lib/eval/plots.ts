@@ -8,6 +8,7 @@
 import * as vega from "vega";
 import * as vl from "vega-lite";
 import type { ShiftEvaluation } from "./shifted.ts";
+import { type Comparison, priorSections, priorUseTitle } from "./compare.ts";
 
 /** Renders a Vega-Lite spec to an SVG string. */
 export async function renderSvg(spec: vl.TopLevelSpec): Promise<string> {
@@ -113,5 +114,129 @@ export function perClassSpec(
       color: { field: "variant", type: "nominal" },
       tooltip: [{ field: "class" }, { field: "accuracy" }],
     },
+  };
+}
+
+/** The data rows of the comparison plots: one per (entry, shifted set). */
+function compareRows(c: Comparison) {
+  return c.entries.flatMap((e) =>
+    c.shifts.flatMap((shift) => {
+      const s = e.cells[shift]?.top1;
+      return s
+        ? [{
+          prior: priorUseTitle(e.prior),
+          series: e.series,
+          shift,
+          mean: s.mean,
+          lo: s.mean - s.std,
+          hi: s.mean + s.std,
+          runs: s.n,
+        }]
+        : [];
+    })
+  );
+}
+
+/**
+ * Top-1 across the shifted sets for several runs: one panel per use of the
+ * target prior (known, estimated, not used), each group's variant its own
+ * line (mean over the group's runs) with error bars (± std) and a legend.
+ */
+export function compareGridSpec(c: Comparison): vl.TopLevelSpec {
+  const sections = priorSections(c).map(priorUseTitle);
+  const series = [...new Set(c.entries.map((e) => e.series))];
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    title: "Top-1 accuracy across target label distributions (mean ± std over seeds)",
+    data: { values: compareRows(c) },
+    facet: { column: { field: "prior", type: "nominal", sort: sections, title: null } },
+    spec: {
+      width: 300,
+      height: 240,
+      layer: [
+        {
+          mark: { type: "line", point: true },
+          encoding: {
+            x: { field: "shift", type: "ordinal", sort: c.shifts, title: "target distribution" },
+            y: {
+              field: "mean",
+              type: "quantitative",
+              title: "top-1 accuracy (%)",
+              scale: { zero: false },
+            },
+            color: {
+              field: "series",
+              type: "nominal",
+              sort: series,
+              legend: { title: "run / rule", labelLimit: 320 },
+            },
+            tooltip: [{ field: "series" }, { field: "shift" }, { field: "mean" }, {
+              field: "runs",
+            }],
+          },
+        },
+        {
+          mark: { type: "errorbar", ticks: true },
+          encoding: {
+            x: { field: "shift", type: "ordinal", sort: c.shifts },
+            y: { field: "lo", type: "quantitative", title: "top-1 accuracy (%)" },
+            y2: { field: "hi" },
+            color: { field: "series", type: "nominal", sort: series },
+          },
+        },
+      ],
+    },
+  };
+}
+
+/** The grid mean of every entry (± std over the runs), coloured by the use of the target prior. */
+export function compareMeanSpec(c: Comparison): vl.TopLevelSpec {
+  const sections = priorSections(c).map(priorUseTitle);
+  const values = c.entries.flatMap((e) =>
+    e.gridMean
+      ? [{
+        row: `${e.series} (${e.prior})`,
+        prior: priorUseTitle(e.prior),
+        mean: e.gridMean.mean,
+        lo: e.gridMean.mean - e.gridMean.std,
+        hi: e.gridMean.mean + e.gridMean.std,
+      }]
+      : []
+  );
+  const rows = values.map((v) => v.row);
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    title: "Top-1 averaged over the shifted sets (mean ± std over seeds)",
+    width: 360,
+    data: { values },
+    layer: [
+      {
+        mark: { type: "point", filled: true, size: 60 },
+        encoding: {
+          y: { field: "row", type: "nominal", sort: rows, title: null },
+          x: {
+            field: "mean",
+            type: "quantitative",
+            title: "mean top-1 over the grid (%)",
+            scale: { zero: false },
+          },
+          color: {
+            field: "prior",
+            type: "nominal",
+            sort: sections,
+            legend: { title: "target prior", labelLimit: 320 },
+          },
+        },
+      },
+      {
+        mark: { type: "errorbar", ticks: true },
+        encoding: {
+          y: { field: "row", type: "nominal", sort: rows },
+          x: { field: "lo", type: "quantitative", title: "mean top-1 over the grid (%)" },
+          x2: { field: "hi" },
+          color: { field: "prior", type: "nominal", sort: sections },
+        },
+      },
+    ],
   };
 }

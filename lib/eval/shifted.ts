@@ -4,7 +4,8 @@
  * from the unlabelled shifted predictions (`+em`, `+bbse`). With labelled
  * source data, EM runs on posteriors recalibrated on that data (BCTS by
  * default; Alexandari et al. 2020), since raw network posteriors are too
- * miscalibrated for EM's re-weighting.
+ * miscalibrated for EM's re-weighting. A multi-expert (SADE) model has its
+ * own variants, which need no target prior (lib/eval/experts.ts).
  *
  * @module
  */
@@ -27,6 +28,9 @@ import { emPrior } from "../priors/em.ts";
 import { tensor } from "../torch/create.ts";
 import { scope } from "../torch/memory.ts";
 import type { Tensor } from "../torch/tensor.ts";
+import { methodExperts } from "../losses/methods.ts";
+import type { Aggregation, AggregationOptions } from "./aggregation.ts";
+import { evaluateExperts } from "./experts.ts";
 import { computeMetrics, type Metrics } from "./metrics.ts";
 import {
   adjustLogits,
@@ -38,12 +42,18 @@ import {
 
 /** A model's raw outputs on the (unshifted) test set, in file order. */
 export interface Predictions {
-  /** float [N, C] raw logits, on the CPU. */
+  /** float [N, C] raw logits, on the CPU ([N, E * C] for a method of E experts, SADE). */
   logits: Tensor;
   labels: Int32Array;
   trainCounts: number[];
   /** The training method (decides the prediction rules). */
   method: string;
+  /**
+   * A multi-expert model's logits of two augmented views of every sample
+   * per epoch, [epochs, 2, N, E * C]: with them, the evaluation adds SADE's
+   * test-time aggregation (lib/eval/experts.ts).
+   */
+  views?: Tensor;
 }
 
 /** Labelled source-distribution predictions, for BBSE's confusion matrix and EM's calibration. */
@@ -121,8 +131,14 @@ export interface ShiftEvaluation {
   results: Record<string, Metrics>;
   /** Estimated priors by estimator (em, bbse). */
   estimates: Record<string, PriorEstimate>;
-  /** Top-1 (%) of argmax f, the raw logits without any prior adjustment. */
+  /** Top-1 (%) of argmax f, the raw logits without any prior adjustment (experts: their average). */
   rawTop1: number;
+  /**
+   * A multi-expert model's test-time aggregation: the weights learned on
+   * this set's unlabelled images (transductive), the epochs run and the
+   * views' final similarity.
+   */
+  aggregation?: Aggregation & { transductive: true };
 }
 
 /** Options of `evaluateSelection`. */
@@ -136,7 +152,20 @@ export interface SelectionOptions {
   sourceCalibration?: SourceCalibration;
   /** The shot groups of the classes. */
   groups: ShotGroups;
+  /** A multi-expert model's test-time aggregation (default: SADE's settings). */
+  aggregation?: AggregationOptions;
+  /**
+   * Also report {@link UNIFORM_RULE_VARIANT} for a model whose logits model
+   * the uniform-prior posterior (LADE, prior CE): argmax f, the LADE rule with
+   * a uniform target prior whatever the shift, which uses no target prior.
+   * Off by default (not one of the variants of evaluate's JSON contract);
+   * `compare` turns it on to set such models beside prior-free methods.
+   */
+  uniformRule?: boolean;
 }
+
+/** The variant name of `SelectionOptions.uniformRule`. */
+export const UNIFORM_RULE_VARIANT = "lade_uniform";
 
 /**
  * Evaluates the test samples `indices` (the shifted set called `shift`) with
@@ -150,14 +179,25 @@ export function evaluateSelection(
 ): ShiftEvaluation {
   const mode = options.prior ?? "known";
   const classes = preds.trainCounts.length;
-  if (preds.logits.ndim !== 2 || preds.logits.shape[1] !== classes) {
+  const experts = methodExperts(preds.method);
+  if (preds.logits.ndim !== 2 || preds.logits.shape[1] !== experts * classes) {
     throw new InputError(
-      `logits have shape [${preds.logits.shape}] but the training counts list ${classes} classes`,
+      `logits have shape [${preds.logits.shape}] but the training counts list ${classes} classes` +
+        (experts > 1 ? ` (of ${experts} experts: ${experts * classes} columns)` : ""),
     );
   }
   if (preds.logits.shape[0] !== preds.labels.length) {
     throw new InputError(
       `${preds.logits.shape[0]} rows of logits but ${preds.labels.length} labels`,
+    );
+  }
+  if (experts > 1) {
+    // SADE: each expert, their average and the test-time aggregation; no target prior.
+    return evaluateExperts(
+      { ...preds, classes, experts },
+      indices,
+      shift,
+      { groups: options.groups, aggregation: options.aggregation },
     );
   }
   const wantEm = mode === "em" || mode === "all";
@@ -212,6 +252,15 @@ export function evaluateSelection(
         );
       }
     }
+    if (options.uniformRule && rules.includes("lade")) {
+      results[UNIFORM_RULE_VARIANT] = scope(() =>
+        computeMetrics(
+          adjustLogits(logits, "lade", ps, calibratedPrior(preds.method, ps)),
+          labels,
+          options.groups,
+        )
+      );
+    }
     const y = labelTensor(labels);
     const rawTop1 = logits.argmax(1).eq(y).to("float64").mean().item() * 100;
     return { shift, counts, targetPrior, results, estimates, rawTop1 };
@@ -235,5 +284,6 @@ export function evaluationJson(e: ShiftEvaluation): Record<string, unknown> {
   }
   const out: Record<string, unknown> = { shift: e.shift, counts: e.counts, results };
   if (Object.keys(e.estimates).length > 0) out.estimates = e.estimates;
+  if (e.aggregation !== undefined) out.aggregation = e.aggregation;
   return out;
 }

@@ -20,6 +20,7 @@ import { ladeLoss } from "./lade.ts";
 import { ldamLoss, ldamMargins } from "./ldam.ts";
 import { logitAdjustedLoss } from "./logit_adjusted.ts";
 import { priorCELoss } from "./prior_ce.ts";
+import { inversePrior, SADE_EXPERTS, SADE_TAU, sadeLoss } from "./sade.ts";
 
 /** Where training is, for losses that change over epochs (deferred re-weighting). */
 export interface LossContext {
@@ -56,7 +57,7 @@ export interface LossOptions {
   alpha?: number;
   /** LADE/LADER: REMINE regulariser weight. */
   lambda?: number;
-  /** Logit-adjusted loss: temperature of log p_s. */
+  /** Logit-adjusted loss: temperature of log p_s; SADE: weight of log p_inv (default 2). */
   tau?: number;
   /** Focal loss: focusing exponent. */
   gamma?: number;
@@ -111,6 +112,13 @@ export interface Method {
   ) => LossFn;
   /** The part of training (see Loss.phase); absent when the loss never changes. */
   readonly phase?: (options: LossOptions, ctx: LossContext) => string;
+  /**
+   * Experts of the network the method trains (SADE: 3; absent: 1). Its
+   * logits are the experts' side by side, [N, experts * C], its networks the
+   * multi-expert architectures, and evaluation reports each expert and their
+   * aggregations (lib/eval/aggregation.ts) instead of `rules`, which is empty.
+   */
+  readonly experts?: number;
 }
 
 const SOURCE_RULES: readonly PredictionRule[] = ["softmax", "pc_softmax"];
@@ -186,7 +194,26 @@ export const METHOD_REGISTRY: readonly Method[] = [
     },
     phase: (o, ctx) => drw(o, ctx) ? "drw" : "plain",
   },
+  {
+    name: "sade",
+    help: "SADE: three experts (softmax, balanced softmax, inverse softmax with tau 2) on a " +
+      "multi-expert network, aggregated at test time without a prior (Zhang et al.)",
+    // Of its uniform expert; the evaluation reads the experts themselves.
+    logitPrior: "uniform",
+    rules: [],
+    experts: SADE_EXPERTS,
+    create: (o, prior, constant) => {
+      const tau = o.tau ?? SADE_TAU;
+      const inverse = constant(inversePrior(countsToPrior(o.trainCounts)));
+      return (logits, labels) => sadeLoss(logits, labels, prior, { tau, inversePrior: inverse });
+    },
+  },
 ];
+
+/** Experts of the networks `method` trains (1 but for multi-expert methods such as SADE). */
+export function methodExperts(method: string): number {
+  return methodByName(method).experts ?? 1;
+}
 
 /** True once LDAM-DRW's deferred re-weighting applies. */
 function drw(o: LossOptions, ctx: LossContext): boolean {
@@ -229,7 +256,7 @@ const OPTION_RANGES: readonly [keyof LossOptions, (v: number) => boolean, string
 /**
  * The loss of `method` with its hyper-parameters; throws an InputError
  * (naming the parameter) on an unknown method or an invalid value. Defaults:
- * alpha 0.1, lambda 0.1, tau 1, gamma 2, beta 0.9999, maxMargin 0.5,
+ * alpha 0.1, lambda 0.1, tau 1 (SADE's 2), gamma 2, beta 0.9999, maxMargin 0.5,
  * scale 30, drwEpoch = floor(0.8 epochs) (160 of 200, as LDAM-DRW).
  */
 export function createLoss(method: string, options: LossOptions): Loss {

@@ -1,7 +1,7 @@
 /**
- * lib/losses: the training objectives (softmax CE, prior CE, LADER, LADE and
- * the baselines), and the registry of training methods (methods.ts) with
- * `createLoss`, the factory the trainer uses.
+ * lib/losses: the training objectives (softmax CE, prior CE, LADER, LADE,
+ * SADE's expert losses and the baselines), and the registry of training
+ * methods (methods.ts) with `createLoss`, the factory the trainer uses.
  *
  * @module
  */
@@ -14,6 +14,18 @@ export { laderLoss, type LaderOptions } from "./lader.ts";
 export { ldamLoss, ldamMargins } from "./ldam.ts";
 export { logitAdjustedLoss } from "./logit_adjusted.ts";
 export { priorCELoss } from "./prior_ce.ts";
+export {
+  balancedSoftmaxLoss,
+  expertLogits,
+  expertMean,
+  inversePrior,
+  inverseSoftmaxLoss,
+  SADE_EXPERTS,
+  SADE_TAU,
+  sadeLoss,
+  type SadeLossOptions,
+  splitExperts,
+} from "./sade.ts";
 export { countsToPrior, type PriorLike, priorTensor } from "../priors/source_prior.ts";
 export {
   createLoss,
@@ -25,6 +37,7 @@ export {
   type Method,
   METHOD_REGISTRY,
   methodByName,
+  methodExperts,
   METHODS,
   type PredictionRule,
 } from "./methods.ts";

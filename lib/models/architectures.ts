@@ -18,6 +18,11 @@ export const ARCHITECTURES = [
   "resnet10",
   "resnet50",
   "resnext50",
+  "cnn28-sade",
+  "resnet32-sade",
+  "resnet10-sade",
+  "resnet50-sade",
+  "resnext50-sade",
 ] as const;
 
 /** An architecture name. */
@@ -34,16 +39,34 @@ export const ARCHITECTURE_HELP: Readonly<Record<Architecture, string>> = {
   "resnet10": "ResNet-10 for ImageNet-sized images",
   "resnet50": "ResNet-50 for ImageNet-sized images",
   "resnext50": "ResNeXt-50 for ImageNet-sized images (the paper's ImageNet-LT network)",
+  "cnn28-sade":
+    "cnn28 with three SADE experts: stages 1-2 shared, each expert its own stage 3, hidden layer and head",
+  "resnet32-sade":
+    "SADE's CIFAR ResNet-32: stem and stage 1 shared, three experts of stages 2-3 (24, 48 channels)",
+  "resnet10-sade": "ResNet-10 with three SADE experts (stages 3-4 per expert, 192 and 384 planes)",
+  "resnet50-sade": "ResNet-50 with three SADE experts (stages 3-4 per expert, 192 and 384 planes)",
+  "resnext50-sade":
+    "ResNeXt-50 with three SADE experts (SADE's ImageNet-LT network; stages 3-4 per expert)",
 };
+
+/**
+ * Experts per architecture: the multi-expert networks (SADE's) return the
+ * logits of each expert side by side, [N, experts * classes].
+ */
+export function architectureExperts(arch: Architecture): number {
+  return arch.endsWith("-sade") ? 3 : 1;
+}
 
 /** Whether `name` is an architecture lade builds. */
 export function isArchitecture(name: string): name is Architecture {
   return (ARCHITECTURES as readonly string[]).includes(name);
 }
 
-/** The architecture lade picks for images of `imageSize` pixels when none is named. */
-export function defaultArchitecture(imageSize: number): Architecture {
-  if (imageSize <= 28) return "cnn28";
-  if (imageSize <= 64) return "resnet32";
-  return "resnet50";
+/**
+ * The architecture lade picks for images of `imageSize` pixels when none is
+ * named; with `experts` 3, its multi-expert (SADE) variant.
+ */
+export function defaultArchitecture(imageSize: number, experts = 1): Architecture {
+  const base = imageSize <= 28 ? "cnn28" : imageSize <= 64 ? "resnet32" : "resnet50";
+  return experts === 1 ? base : `${base}-sade`;
 }

@@ -17,7 +17,12 @@ import { NativeHandle } from "../torch/handle.ts";
 import { HEAD } from "../torch/ops.ts";
 import { toCString } from "../torch/strings.ts";
 import { Tensor } from "../torch/tensor.ts";
-import { type Architecture, ARCHITECTURES, isArchitecture } from "./architectures.ts";
+import {
+  type Architecture,
+  architectureExperts,
+  ARCHITECTURES,
+  isArchitecture,
+} from "./architectures.ts";
 
 export { type Architecture, ARCHITECTURES, defaultArchitecture } from "./architectures.ts";
 
@@ -57,6 +62,11 @@ export class Model extends NativeHandle {
   readonly arch: Architecture;
   /** Number of classes. */
   readonly classes: number;
+  /**
+   * Experts (3 for SADE's networks, else 1): forward() returns the logits of
+   * every expert side by side, [N, experts * classes].
+   */
+  readonly experts: number;
   #device: Device = "cpu";
   #training = true;
   #precision: Precision = "fp32";
@@ -65,6 +75,7 @@ export class Model extends NativeHandle {
     super("model", freeModel, ptr);
     this.arch = arch;
     this.classes = classes;
+    this.experts = architectureExperts(arch);
   }
 
   /**
@@ -155,19 +166,22 @@ export class Model extends NativeHandle {
     return Number(n);
   }
 
-  /** Length of the feature vector the head reads. */
+  /** Length of the feature vector the heads read (all experts' features together). */
   get featureDim(): number {
     const n = native().lade_model_feature_dim(this.ptr);
     if (n < 0) checkStatus(-1, "feature size");
     return n;
   }
 
-  /** Logits [N, classes] of normalised images [N, C, S, S] on the model's device. */
+  /**
+   * Logits [N, experts * classes] of normalised images [N, C, S, S] on the
+   * model's device ([N, classes] for a single-expert network).
+   */
   forward(images: Tensor): Tensor {
     return new Tensor(checkPtr(native().lade_model_forward(this.ptr, images.ptr), "forward"));
   }
 
-  /** Features [N, D] (before the head) and logits [N, classes]. */
+  /** Features [N, D] (before the heads) and logits [N, experts * classes]. */
   forwardFeatures(images: Tensor): { features: Tensor; logits: Tensor } {
     const out = new BigUint64Array(2);
     checkStatus(native().lade_model_forward_features(this.ptr, images.ptr, out), "forward");

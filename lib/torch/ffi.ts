@@ -110,6 +110,11 @@ export const symbols = {
     result: "pointer",
     nonblocking: true,
   },
+  lade_color_jitter_draw: {
+    parameters: ["u64", "i32", "i64", "buffer", "buffer", "buffer"],
+    result: "i32",
+  },
+  lade_image_color_jitter: { parameters: ["pointer", "buffer", "buffer"], result: "pointer" },
 
   // ---- batch loaders (data_batch.cpp) ----
   lade_data_loader_from_tensor: {
@@ -163,6 +168,10 @@ export const symbols = {
       "i64",
     ],
     result: "pointer",
+  },
+  lade_data_loader_set_color_jitter: {
+    parameters: ["pointer", "f32", "f32", "f32"],
+    result: "i32",
   },
   lade_data_loader_submit: {
     parameters: ["pointer", "i64", "buffer", "i32", "i32", "i64"],

@@ -12,7 +12,7 @@
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { z } from "zod";
 import { InputError } from "../errors.ts";
-import { parseDatasetName } from "../data/mod.ts";
+import { checkValPerClass, parseDatasetName } from "../data/mod.ts";
 import { methodByName } from "../losses/mod.ts";
 import { ARCHITECTURES, HEADS } from "../models/mod.ts";
 import { parseDevice } from "../torch/device.ts";
@@ -57,6 +57,20 @@ export const ConfigSchema = z.strictObject({
     /** Per-channel normalisation instead of the dataset's own (0..1 units). */
     mean: z.array(z.number()).optional(),
     std: z.array(z.number()).optional(),
+    /**
+     * image-list training batches: colour jitter after the crop and flip
+     * (torchvision's ColorJitter(b, b, b, hue 0) on PIL images, as the
+     * official ImageNet-LT and Places-LT code); 0 or absent: none.
+     */
+    color_jitter: nonNeg().optional(),
+    /**
+     * Images of every class held out of the training split (before the long
+     * tail) as a labelled validation split; a value in (0, 1) is a fraction
+     * of each class. See lib/data/validation.ts.
+     */
+    val_per_class: positive().optional(),
+    /** image-list: a validation list (lines 'relative/path label'); not with val_per_class. */
+    val_list: z.string().min(1).optional(),
   }),
   model: z.strictObject({
     arch: z.enum(["auto", ...ARCHITECTURES]),
@@ -195,6 +209,32 @@ export function validateConfig(value: unknown, source?: string): TrainConfig {
   } catch (e) {
     throw configError(source, "device", reason(e));
   }
+  const d = c.dataset;
+  if (d.val_per_class !== undefined) {
+    try {
+      checkValPerClass(d.val_per_class);
+    } catch (e) {
+      throw configError(source, "dataset.val_per_class", reason(e));
+    }
+    if (d.val_list !== undefined) {
+      throw configError(
+        source,
+        "dataset.val_per_class",
+        "give val_per_class or val_list, not both",
+      );
+    }
+  }
+  const base = parseDatasetName(d.name).base;
+  if (d.val_list !== undefined && base !== "image-list") {
+    throw configError(source, "dataset.val_list", "a validation list needs the image-list dataset");
+  }
+  if ((d.color_jitter ?? 0) > 0 && base !== "image-list") {
+    throw configError(
+      source,
+      "dataset.color_jitter",
+      "colour jitter applies to image files (the image-list dataset)",
+    );
+  }
   const s = c.train.schedule;
   if (s.type === "multistep" && s.milestones.length !== s.factors.length) {
     throw configError(
@@ -254,6 +294,10 @@ export interface ConfigOverrides {
   skipBadImages?: boolean;
   /** The pixel limit of a decoded image. */
   maxImagePixels?: number;
+  /** Images per class (or a fraction) held out as the validation split. */
+  valPerClass?: number;
+  /** Head-to-tail ratio R of the long tail (dataset.imbalance). */
+  imbalance?: number;
 }
 
 /** The patch the overrides make. */
@@ -261,6 +305,8 @@ export function overridesPatch(f: ConfigOverrides): ConfigPatch {
   return {
     dataset: {
       name: f.dataset,
+      val_per_class: f.valPerClass,
+      imbalance: f.imbalance,
       skip_bad_images: f.skipBadImages,
       max_image_pixels: f.maxImagePixels,
     },
@@ -300,7 +346,10 @@ export function resolveConfig(
   // `--dataset fashion-mnist` trained on the long tail).
   const fileDataset = file?.patch.dataset;
   const fileSetsImbalance = isPlainObject(fileDataset) && fileDataset.imbalance !== undefined;
-  if (overrides.dataset !== undefined && !fileSetsImbalance && isPlainObject(merged)) {
+  if (
+    overrides.dataset !== undefined && overrides.imbalance === undefined && !fileSetsImbalance &&
+    isPlainObject(merged)
+  ) {
     const { imbalance: _, ...dataset } = merged.dataset as Record<string, unknown>;
     merged = { ...merged, dataset };
   }

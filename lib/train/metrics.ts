@@ -32,6 +32,8 @@ export interface EpochMetrics {
   test_medium?: number | null;
   /** Mean per-class top-1 (percent) of the few-shot classes (null: none). */
   test_few?: number | null;
+  /** Top-1 (percent) on the held-out validation split, when the run has one and evaluated this epoch. */
+  val_top1?: number;
   /** ISO time the epoch ended. */
   time: string;
 }

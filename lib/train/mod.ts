@@ -38,7 +38,13 @@ export {
 export { DEFAULT_CONFIG } from "./default_config.ts";
 export { type EpochMetrics, METRICS_FILE, readMetrics } from "./metrics.ts";
 export { SGD, type SgdOptions } from "./optimizer.ts";
-export { predictRun, readRunInfo, type RunPredictions } from "./predict.ts";
+export {
+  predictRun,
+  readRunInfo,
+  runHasValidation,
+  type RunPredictions,
+  type RunSplit,
+} from "./predict.ts";
 export { learningRate, type ScheduleConfig } from "./schedule.ts";
 export {
   CONFIG_FILE,

@@ -1,7 +1,7 @@
 /**
  * Predictions of a trained run: its resolved configuration and latest
  * checkpoint, the model in eval mode without gradients, over the unshifted
- * test (or training) split in file order. lib/eval builds its shifted
+ * test (or training, or held-out validation) split in file order. lib/eval builds its shifted
  * evaluations and reports on these.
  *
  * @module
@@ -11,14 +11,20 @@ import { InputError } from "../errors.ts";
 import { type Architecture, Model, type Precision } from "../models/model.ts";
 import { checkDevice, type Device } from "../torch/device.ts";
 import type { Tensor } from "../torch/tensor.ts";
-import { predictLogits } from "./predict_logits.ts";
+import { predictLogits, predictViews } from "./predict_logits.ts";
 import { loadCheckpoint, MANIFEST, type Manifest, readManifest } from "./checkpoint.ts";
 import { loadConfigDataset, useDevice } from "./trainer.ts";
 
 /** A run's raw outputs on one split. */
 export interface RunPredictions {
-  /** float32 [N, C] on the CPU: raw model outputs. */
+  /** float32 [N, C] on the CPU: raw model outputs ([N, E * C] for E experts). */
   logits: Tensor;
+  /**
+   * float32 [epochs, 2, N, E * C] on the CPU: the logits of two strongly
+   * augmented views of every sample per epoch, for a multi-expert (SADE)
+   * model when `views` was asked for (lib/eval/aggregation.ts learns from them).
+   */
+  views?: Tensor;
   /** Class index per sample, in the split's order. */
   labels: Int32Array;
   /** Per-class training counts of the run. */
@@ -29,6 +35,18 @@ export interface RunPredictions {
   classNames: string[];
   /** The dataset name of the run's config. */
   dataset: string;
+  /** The split predicted. */
+  split: RunSplit;
+  /** For the validation split: where it came from, in words. */
+  splitSource?: string;
+}
+
+/** The splits of a run: test, training (after the long tail) and the held-out validation split. */
+export type RunSplit = "test" | "train" | "val";
+
+/** Whether a run (its resolved config) has a held-out validation split. */
+export function runHasValidation(config: { dataset: Record<string, unknown> }): boolean {
+  return config.dataset.val_per_class !== undefined || config.dataset.val_list !== undefined;
 }
 
 async function manifestOf(runDir: string): Promise<Manifest> {
@@ -82,7 +100,7 @@ function runDevice(name: string): Device {
 export async function predictRun(
   runDir: string,
   opts: {
-    split?: "test" | "train";
+    split?: RunSplit;
     /** Where to run the model (default: the run's device when this machine has it, else cpu). */
     device?: Device;
     batchSize?: number;
@@ -90,6 +108,12 @@ export async function predictRun(
     precision?: Precision;
     /** Receives warnings of loading the dataset (default: ignored). */
     onWarning?: (message: string) => void;
+    /**
+     * For a multi-expert (SADE) run, also the logits of augmented views for
+     * the test-time aggregation: `epochs` pairs per sample (default 5), drawn
+     * with `seed` (default 0). Ignored for other runs.
+     */
+    views?: { epochs?: number; seed?: number };
   } = {},
 ): Promise<RunPredictions> {
   const m = await manifestOf(runDir);
@@ -98,7 +122,14 @@ export async function predictRun(
   const precision: Precision = device === "cpu" ? "fp32" : wanted === "fp32" ? "fp32" : "bf16";
   const data = await loadConfigDataset(m.config, { onWarning: opts.onWarning });
   try {
-    const set = opts.split === "train" ? data.train : data.test;
+    const split = opts.split ?? "test";
+    if (split === "val" && data.val === undefined) {
+      throw new InputError(
+        "split",
+        `${runDir} has no validation split (train with --val-per-class K, or dataset.val_list)`,
+      );
+    }
+    const set = split === "train" ? data.train : split === "val" ? data.val! : data.test;
     using model = Model.create({
       arch: m.arch as Architecture,
       classes: m.classes,
@@ -109,18 +140,28 @@ export async function predictRun(
     });
     await loadCheckpoint(runDir, model);
     model.precision = precision;
-    const logits = await predictLogits(model, set, data, {
-      device,
-      batchSize: opts.batchSize ?? m.config.train.eval_batch_size,
-    });
+    const batchSize = opts.batchSize ?? m.config.train.eval_batch_size;
+    const logits = await predictLogits(model, set, data, { device, batchSize });
+    let views: Tensor | undefined;
+    try {
+      if (opts.views !== undefined && model.experts > 1) {
+        views = await predictViews(model, set, data, { device, batchSize, ...opts.views });
+      }
+    } catch (e) {
+      logits.dispose();
+      throw e;
+    }
     return {
       logits,
+      views,
       labels: set.labels.slice(),
       trainCounts: [...m.trainCounts],
       method: m.config.method.name,
       classes: m.classes,
       classNames: [...m.classNames],
       dataset: m.config.dataset.name,
+      split,
+      ...(split === "val" && { splitSource: data.valSource }),
     };
   } finally {
     data.dispose();

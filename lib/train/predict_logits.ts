@@ -1,13 +1,22 @@
 /**
  * Running a model over an image set in eval mode: the logits of every sample
- * in order (accuracy and the other metrics of logits are lib/eval/metrics.ts).
+ * in order (accuracy and the other metrics of logits are lib/eval/metrics.ts),
+ * and the logits of strongly augmented views of every sample (SADE's
+ * test-time aggregation learns from those, lib/eval/aggregation.ts).
  *
  * @module
  */
 
-import { BatchLoader, type DataSplits, type ImageSet } from "../data/mod.ts";
+import {
+  BatchLoader,
+  type DataSplits,
+  epochSeed,
+  type ImageSet,
+  strongAugment,
+  type StrongAugmentOptions,
+} from "../data/mod.ts";
 import type { Model } from "../models/model.ts";
-import { cat, noGrad, scope, type Tensor } from "../torch/mod.ts";
+import { cat, Generator, noGrad, scope, stack, type Tensor } from "../torch/mod.ts";
 import type { Device } from "../torch/device.ts";
 
 /**
@@ -48,6 +57,83 @@ export async function predictLogits(
     });
   } finally {
     for (const p of parts) p.dispose();
+    loader.dispose();
+    model.train(wasTraining);
+  }
+}
+
+/** How `predictViews` draws its views. */
+export interface ViewOptions {
+  device: Device;
+  batchSize: number;
+  /** Pairs of views per sample (SADE's test-time epochs; default 5). */
+  epochs?: number;
+  /** Keys the augmentation draws (default 0). */
+  seed?: number;
+  /** The augmentation's strengths (default SADE's, scaled to the image side). */
+  augment?: StrongAugmentOptions;
+}
+
+/**
+ * Logits [epochs, 2, N, K] (float32, CPU) of two strongly augmented views
+ * (lib/data/augment.ts) of every sample of `set`, in order, for each epoch:
+ * eval mode, no gradients; the model is put back in its previous mode.
+ * The draws of view v of epoch e come from a generator seeded by
+ * (seed, 2e + v), so a seed and batch size give the same views anywhere.
+ */
+export async function predictViews(
+  model: Model,
+  set: ImageSet,
+  splits: Pick<DataSplits, "mean" | "std">,
+  opts: ViewOptions,
+): Promise<Tensor> {
+  const epochs = opts.epochs ?? 5;
+  if (!Number.isInteger(epochs) || epochs < 1) {
+    throw new RangeError(`view epochs must be a positive integer, got ${epochs}`);
+  }
+  const wasTraining = model.training;
+  model.eval();
+  const loader = new BatchLoader(set, splits, {
+    batchSize: opts.batchSize,
+    train: false,
+    device: opts.device,
+    seed: 0,
+  });
+  const views: Tensor[] = [];
+  try {
+    for (let pass = 0; pass < 2 * epochs; pass++) {
+      using generator = new Generator(epochSeed(opts.seed ?? 0, pass));
+      const parts: Tensor[] = [];
+      try {
+        for await (const batch of loader.epoch(pass)) {
+          try {
+            parts.push(scope(() =>
+              noGrad(() => {
+                const view = strongAugment(batch.images, {
+                  ...opts.augment,
+                  mean: splits.mean,
+                  std: splits.std,
+                  generator,
+                });
+                return model.forward(view).to("float32");
+              })
+            ));
+          } finally {
+            batch.dispose();
+          }
+        }
+        if (parts.length === 0) throw new RangeError("cannot predict an empty image set");
+        views.push(scope(() => (parts.length === 1 ? parts[0] : cat(parts, 0)).to("cpu").clone()));
+      } finally {
+        for (const p of parts) p.dispose();
+      }
+    }
+    return scope(() => {
+      const all = stack(views, 0);
+      return all.reshape(epochs, 2, all.shape[1], all.shape[2]);
+    });
+  } finally {
+    for (const v of views) v.dispose();
     loader.dispose();
     model.train(wasTraining);
   }

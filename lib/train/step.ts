@@ -19,7 +19,7 @@
  * @module
  */
 
-import type { Loss, LossContext } from "../losses/mod.ts";
+import { expertMean, type Loss, type LossContext } from "../losses/mod.ts";
 import type { Model } from "../models/model.ts";
 import { full } from "../torch/create.ts";
 import { CudaGraph } from "../torch/cuda.ts";
@@ -184,7 +184,8 @@ export class TrainStep {
       value.backward();
       afterBackward?.();
       optimizer.step();
-      this.sums.add(value, l, y);
+      // A multi-expert model's accuracy is that of its experts' average.
+      this.sums.add(value, model.experts === 1 ? l : expertMean(l, model.experts), y);
     });
   }
 

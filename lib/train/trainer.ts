@@ -24,8 +24,14 @@ import {
   shotGroups,
 } from "../data/mod.ts";
 import { accuracy } from "../eval/metrics.ts";
-import { createLoss } from "../losses/mod.ts";
-import { type Architecture, defaultArchitecture, Model, type Precision } from "../models/mod.ts";
+import { createLoss, expertMean, methodExperts } from "../losses/mod.ts";
+import {
+  type Architecture,
+  architectureExperts,
+  defaultArchitecture,
+  Model,
+  type Precision,
+} from "../models/mod.ts";
 import { setCudnnBenchmark, useSideStream } from "../torch/cuda.ts";
 import { checkDevice, type Device, manualSeed, setNumThreads } from "../torch/device.ts";
 import { tensor } from "../torch/create.ts";
@@ -159,9 +165,29 @@ export interface TrainResult {
   test?: { logits: Tensor; labels: Int32Array; trainCounts: number[]; classNames: string[] };
 }
 
-/** The architecture a config asks for, resolved against the data. */
+/**
+ * The architecture a config asks for, resolved against the data and the
+ * method: "auto" picks the multi-expert variant for a multi-expert method
+ * (SADE), and a network whose experts do not match the method's is an
+ * InputError for `model.arch`.
+ */
 export function resolveArchitecture(config: TrainConfig, imageSize: number): Architecture {
-  return config.model.arch === "auto" ? defaultArchitecture(imageSize) : config.model.arch;
+  const experts = methodExperts(config.method.name);
+  const arch = config.model.arch === "auto"
+    ? defaultArchitecture(imageSize, experts)
+    : config.model.arch;
+  const has = architectureExperts(arch);
+  if (has !== experts) {
+    throw new InputError(
+      "model.arch",
+      experts > 1
+        ? `method ${config.method.name} trains ${experts} experts but ${arch} has one ` +
+          `(use auto or a multi-expert network such as ${defaultArchitecture(imageSize, experts)})`
+        : `${arch} is a ${has}-expert network (for method sade); method ` +
+          `${config.method.name} trains one`,
+    );
+  }
+  return arch;
 }
 
 /** The configuration key of each of loadDataset's options (for messages). */
@@ -181,6 +207,8 @@ const DATASET_KEYS: Readonly<Record<string, string>> = {
   maxImagePixels: "dataset.max_image_pixels",
   mean: "dataset.mean",
   std: "dataset.std",
+  valPerClass: "dataset.val_per_class",
+  valList: "dataset.val_list",
 };
 
 /**
@@ -233,6 +261,8 @@ function datasetOptions(config: TrainConfig, options: Pick<LoadOptions, "onWarni
     maxImagePixels: d.max_image_pixels,
     mean: d.mean,
     std: d.std,
+    valPerClass: d.val_per_class,
+    valList: d.val_list,
   };
 }
 
@@ -256,9 +286,18 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** Accuracy of test-set logits, as the training logs and result.json record it. */
-function testAccuracy(logits: Tensor, labels: Int32Array, trainCounts: number[]): TestAccuracy {
-  const { top1, many, medium, few } = accuracy(logits, labels, shotGroups(trainCounts));
+/**
+ * Accuracy of test-set logits, as the training logs and result.json record
+ * it; a multi-expert model's by the plain average of its experts.
+ */
+function testAccuracy(
+  logits: Tensor,
+  labels: Int32Array,
+  trainCounts: number[],
+  experts: number,
+): TestAccuracy {
+  using mean = expertMean(logits, experts);
+  const { top1, many, medium, few } = accuracy(mean, labels, shotGroups(trainCounts));
   return { top1, many, medium, few };
 }
 
@@ -300,6 +339,21 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   if (dist) checkGlobalBatch(config.train.batch_size, dist.env.worldSize);
   using dp = dist ? DataParallel.create(dist, device) : undefined;
   const data = await loadConfigDataset(config, { onWarning: opts.onWarning });
+  // A class with no training images has a source prior of 0 (log 0 in the
+  // losses): said here, in the data's terms, rather than by the loss.
+  const empty = data.trainCounts.indexOf(0);
+  if (empty >= 0) {
+    data.dispose();
+    const r = data.imbalance.ratio;
+    const nMax = Math.max(...data.trainCounts);
+    throw r > 1
+      ? new InputError(
+        "dataset.imbalance",
+        `${r} leaves class ${empty} with no training images (the rarest classes keep ` +
+          `n_max / R of n_max ${nMax}); use at most ${nMax}`,
+      )
+      : new InputError(`${data.name}: class ${empty} has no training images`);
+  }
   // The uniform test set: the same number of test images of every class.
   const uniform = shiftIndices(data.test.labels, data.trainCounts, "uniform");
   const testSet = data.test.subset(uniform);
@@ -370,6 +424,7 @@ async function trainWith(s: SetUp): Promise<TrainResult> {
     dropLast: true,
     // Each rank prepares its share of every global batch.
     ...(dp ? { shard: dp.shard() } : {}),
+    colorJitter: config.dataset.color_jitter,
   });
   const batches = loader.batchesPerEpoch;
   if (batches === 0) {
@@ -530,7 +585,9 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
     worldSize,
   });
   log(
-    `${data.name}: ${data.train.size} training images, ${data.classes} classes; ${arch} ` +
+    `${data.name}: ${data.train.size} training images` +
+      (data.val ? ` (${data.val.size} more held out for validation)` : "") +
+      `, ${data.classes} classes; ${arch} ` +
       `(${model.numParams.toLocaleString("en-US")} parameters) on ${device}` +
       (device === "cpu" ? "" : ` (${c.precision}${c.cudaGraphs ? ", CUDA graphs" : ""})`) +
       `; ${m.name}; ${epochs} epochs of ${batches} batches` +
@@ -548,19 +605,29 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
     const o = { device, batchSize: config.train.eval_batch_size };
     return dp ? dp.predictLogits(model, set, data, o) : predictLogits(model, set, data, o);
   };
+  // The held-out validation split's top-1: what model selection would look
+  // at (lade keeps the last epoch).
+  const evaluateVal = async (): Promise<number | undefined> => {
+    if (!data.val) return undefined;
+    const o = { device, batchSize: config.train.eval_batch_size };
+    using v = dp
+      ? await dp.predictLogits(model, data.val, data, o)
+      : await predictLogits(model, data.val, data, o);
+    return testAccuracy(v, data.val.labels, data.trainCounts, model.experts).top1;
+  };
   // The uniform accuracy, and with `keepTestLogits` after the last epoch the
   // whole split's logits (whose uniform rows give the same accuracy).
   let kept: Tensor | undefined;
   const evaluateTest = async (keep: boolean): Promise<TestAccuracy> => {
     if (!keep) {
       using logits = await predictTest(false);
-      return testAccuracy(logits, testSet.labels, data.trainCounts);
+      return testAccuracy(logits, testSet.labels, data.trainCounts, model.experts);
     }
     kept?.dispose();
     kept = await predictTest(true);
     using rows = tensor(c.uniform, [c.uniform.length], "int64");
     using logits = kept.indexSelect(0, rows);
-    return testAccuracy(logits, testSet.labels, data.trainCounts);
+    return testAccuracy(logits, testSet.labels, data.trainCounts, model.experts);
   };
   const keepLogits = opts.keepTestLogits ?? false;
   // Checkpoints inside epochs (`checkpointEvery`): steps and time since the last one.
@@ -683,8 +750,10 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
       const last = epoch === epochs - 1;
       const every = config.train.eval_every;
       let test: TestAccuracy | undefined;
+      let valTop1: number | undefined;
       if (last || (every > 0 && (epoch + 1) % every === 0)) {
         test = await evaluateTest(last && keepLogits);
+        valTop1 = await evaluateVal();
       }
       const record: EpochMetrics = {
         epoch: epoch + 1,
@@ -699,6 +768,7 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
           test_medium: test.medium,
           test_few: test.few,
         }),
+        ...(valTop1 !== undefined && { val_top1: valTop1 }),
         time: new Date().toISOString(),
       };
       metrics.push(record);

@@ -410,6 +410,25 @@ LADE_EXTERN int32_t lade_image_probe(const char* paths, int64_t nbytes, int32_t 
 LADE_EXTERN lade_tensor* lade_image_verify(const char* paths, int64_t nbytes, int32_t n,
                                            int32_t threads, int64_t max_pixels);
 
+/// Colour jitter as the official LADE code ran it (torchvision's
+/// ColorJitter(brightness, contrast, saturation, hue 0) on PIL images, i.e.
+/// Pillow's ImageEnhance): the draws of sample (seed, epoch, position) for
+/// `strength` (3 values: brightness, contrast, saturation; 0 turns one off):
+/// factors[3] (1 for an adjustment turned off; else uniform in
+/// [max(0, 1 - s), 1 + s]) and order[3], a random permutation of 0
+/// (brightness), 1 (contrast), 2 (saturation). These are the draws
+/// lade_data_loader_set_color_jitter's loader uses.
+LADE_EXTERN int32_t lade_color_jitter_draw(uint64_t seed, int32_t epoch, int64_t position,
+                                           const float* strength, float* factors, int32_t* order);
+
+/// A new uint8 image [3, H, W]: `image` with the adjustments in `order` (a
+/// permutation of 0 brightness, 1 contrast, 2 saturation) applied with
+/// factors[3], each with Pillow's arithmetic (blend with black, with the grey
+/// mean int(mean(L) + 0.5), with the greyscale L, in float32, truncated to
+/// 0..255; L = (19595 R + 38470 G + 7471 B + 32768) >> 16).
+LADE_EXTERN lade_tensor* lade_image_color_jitter(lade_tensor* image, const float* factors,
+                                                 const int32_t* order);
+
 /* ---- batch loaders (data_batch.cpp) ---- */
 
 /// A loader over small images held in memory: `images` is a uint8 tensor
@@ -449,6 +468,13 @@ LADE_EXTERN lade_data_loader* lade_data_loader_from_list(
     const char* paths, int64_t nbytes, const int32_t* labels, int64_t n, int32_t image_size,
     int32_t train, int32_t flip, const float* mean, const float* stdv, int32_t device_type,
     int32_t device_index, uint64_t seed, int32_t workers, int64_t max_pixels);
+
+/// Turns on colour jitter of an image-list loader's training batches, after the
+/// crop and flip (torchvision's ColorJitter with hue 0, as
+/// lade_color_jitter_draw and lade_image_color_jitter describe; all three 0
+/// turns it off). Drops the batches queued so far.
+LADE_EXTERN int32_t lade_data_loader_set_color_jitter(lade_data_loader* loader, float brightness,
+                                                      float contrast, float saturation);
 
 /// Queues batch number `seq` (unique until taken): the `n` sample indices in
 /// `indices`, augmented with draws keyed by (seed, `epoch`, `position` + i)

@@ -12,7 +12,8 @@
 //
 // Augmentation draws come from a counter-based generator keyed by
 // (seed, epoch, position in the epoch), so an epoch replays exactly on
-// resume, whatever the thread timing.
+// resume, whatever the thread timing. Image-list training batches can also
+// be colour-jittered (color_jitter.h), from draws keyed the same way.
 #include <algorithm>
 #include <cmath>
 #include <condition_variable>
@@ -23,6 +24,7 @@
 #include <mutex>
 #include <thread>
 
+#include "color_jitter.h"
 #include "common.h"
 #include "data_device.h"
 #include "data_rng.h"
@@ -58,6 +60,9 @@ class Loader {
   bool train = false;
   bool flip = false;
   int pad = 0;
+  /// Colour jitter strengths (brightness, contrast, saturation) of image-list
+  /// training batches; all 0: none.
+  float jitter[3] = {0, 0, 0};
   float scale[3] = {1, 1, 1};  // x -> x * scale - shift == (x / 255 - mean) / std
   float shift[3] = {0, 0, 0};
   torch::Device device{torch::kCPU};
@@ -295,6 +300,10 @@ class Loader {
       x0 = (W - side) / 2, y0 = (H - side) / 2;
     }
     resample_box(img, x0, y0, w, h, size, size, channels, mirror, dst);
+    if (train && (jitter[0] > 0 || jitter[1] > 0 || jitter[2] > 0)) {
+      apply_color_jitter(dst, channels, size, size,
+                         draw_color_jitter(seed, job.epoch, job.position + i, jitter));
+    }
   }
 
   /// Normalises the staged uint8 batch to float32 on the device, with labels.
@@ -450,6 +459,21 @@ LADE_EXTERN lade_data_loader* lade_data_loader_from_list(
     configure(*l, labels, n, train, flip, mean, stdv, device_type, device_index, seed);
     l->start(workers);
     return l.release();
+  });
+}
+
+LADE_EXTERN int32_t lade_data_loader_set_color_jitter(lade_data_loader* loader, float brightness,
+                                                      float contrast, float saturation) {
+  return guard_status([&] {
+    Loader* l = as_loader(loader);
+    if (!l->from_list) throw std::invalid_argument("colour jitter needs an image-list loader");
+    const float s[3] = {brightness, contrast, saturation};
+    for (float x : s) {
+      if (!(x >= 0 && std::isfinite(x)))
+        throw std::invalid_argument("colour jitter strengths must be finite and >= 0");
+    }
+    l->cancel();  // no batch is prepared half with the old setting
+    std::copy(s, s + 3, l->jitter);
   });
 }
 

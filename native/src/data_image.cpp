@@ -1,12 +1,15 @@
-// The C ABI for single images (read, write, probe, verify) that the tests,
-// `data inspect` and `data verify` use, over the codecs of image_codec.cpp.
+// The C ABI for single images (read, write, probe, verify, colour jitter)
+// that the tests, `data inspect` and `data verify` use, over the codecs of
+// image_codec.cpp.
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "color_jitter.h"
 #include "common.h"
 #include "image_codec.h"
 
@@ -120,5 +123,38 @@ LADE_EXTERN lade_tensor* lade_image_verify(const char* paths, int64_t nbytes, in
       *dst++ = 0;
     }
     return bytes;
+  });
+}
+
+LADE_EXTERN int32_t lade_color_jitter_draw(uint64_t seed, int32_t epoch, int64_t position,
+                                           const float* strength, float* factors, int32_t* order) {
+  return guard_status([&] {
+    const ColorJitterDraw d = draw_color_jitter(seed, epoch, position, strength);
+    std::copy(d.factors, d.factors + 3, factors);
+    std::copy(d.order, d.order + 3, order);
+  });
+}
+
+LADE_EXTERN lade_tensor* lade_image_color_jitter(lade_tensor* image, const float* factors,
+                                                 const int32_t* order) {
+  return guard_tensor([&] {
+    const auto& t = T(image);
+    if (t.scalar_type() != torch::kUInt8 || t.dim() != 3 || t.size(0) != 3) {
+      throw std::invalid_argument("colour jitter needs a uint8 image tensor [3, H, W]");
+    }
+    ColorJitterDraw d;
+    bool seen[3] = {false, false, false};
+    for (int k = 0; k < 3; k++) {
+      if (order[k] < 0 || order[k] > 2 || seen[order[k]])
+        throw std::invalid_argument("colour jitter order must be a permutation of 0, 1, 2");
+      seen[order[k]] = true;
+      d.order[k] = order[k];
+      if (!(factors[k] >= 0 && std::isfinite(factors[k])))
+        throw std::invalid_argument("colour jitter factors must be finite and >= 0");
+      d.factors[k] = factors[k];
+    }
+    auto out = t.to(torch::kCPU).clone(at::MemoryFormat::Contiguous);
+    apply_color_jitter(out.data_ptr<uint8_t>(), 3, out.size(1), out.size(2), d);
+    return out;
   });
 }

@@ -57,12 +57,39 @@ torch::Tensor CosineHead::forward(const torch::Tensor& x) {
 
 Classifier::Classifier(std::shared_ptr<Backbone> b, int64_t classes, bool use_cosine, double scale)
     : backbone(register_module("backbone", std::move(b))) {
-  const int64_t d = backbone->feature_dim();
-  if (use_cosine) {
+  const int64_t experts = backbone->experts();
+  const int64_t d = backbone->feature_dim() / experts;
+  if (experts > 1) {
+    heads = register_module("head", torch::nn::ModuleList());
+    for (int64_t e = 0; e < experts; ++e) {
+      if (use_cosine) {
+        heads->push_back(std::make_shared<CosineHead>(d, classes, scale));
+      } else {
+        heads->push_back(torch::nn::Linear(d, classes));
+      }
+    }
+  } else if (use_cosine) {
     cosine = register_module("head", std::make_shared<CosineHead>(d, classes, scale));
   } else {
     linear = register_module("head", torch::nn::Linear(d, classes));
   }
+}
+
+torch::Tensor Classifier::head_forward(const torch::Tensor& features) {
+  if (!heads) return cosine ? cosine->forward(features) : linear->forward(features);
+  // Expert e reads its own columns of the features; the logits are the
+  // experts' side by side.
+  const auto parts = features.chunk(static_cast<int64_t>(heads->size()), 1);
+  std::vector<torch::Tensor> logits;
+  for (size_t e = 0; e < heads->size(); ++e) {
+    const auto head = heads->ptr(e);
+    if (auto* c = head->as<CosineHead>()) {
+      logits.push_back(c->forward(parts[e]));
+    } else {
+      logits.push_back(head->as<torch::nn::Linear>()->forward(parts[e]));
+    }
+  }
+  return torch::cat(logits, 1);
 }
 
 std::pair<torch::Tensor, torch::Tensor> Classifier::forward(const torch::Tensor& x) {
@@ -76,12 +103,12 @@ std::pair<torch::Tensor, torch::Tensor> Classifier::forward(const torch::Tensor&
     // graph would otherwise keep stale bf16 copies of the weights.
     const AutocastBf16 autocast;
     auto features = backbone->forward(input);
-    auto logits = cosine ? cosine->forward(features) : linear->forward(features);
+    auto logits = head_forward(features);
     return {features.to(torch::kFloat32), logits.to(torch::kFloat32)};
   }
 #endif
   auto features = backbone->forward(input);
-  auto logits = cosine ? cosine->forward(features) : linear->forward(features);
+  auto logits = head_forward(features);
   return {features, logits};
 }
 
@@ -104,6 +131,11 @@ const Architecture kArchitectures[] = {
     {"resnet10", [](int64_t c) { return make_resnet_imagenet("resnet10", c); }},
     {"resnet50", [](int64_t c) { return make_resnet_imagenet("resnet50", c); }},
     {"resnext50", [](int64_t c) { return make_resnet_imagenet("resnext50", c); }},
+    {"cnn28-sade", [](int64_t c) { return make_cnn28_experts(c, 3); }},
+    {"resnet32-sade", [](int64_t c) { return make_resnet32_experts(c, 3); }},
+    {"resnet10-sade", [](int64_t c) { return make_resnet_imagenet_experts("resnet10", c, 3); }},
+    {"resnet50-sade", [](int64_t c) { return make_resnet_imagenet_experts("resnet50", c, 3); }},
+    {"resnext50-sade", [](int64_t c) { return make_resnet_imagenet_experts("resnext50", c, 3); }},
 };
 
 /// The architecture names, comma-separated.
@@ -130,9 +162,12 @@ void use_memory_format(Model& model) {
   // Channels-last on every device: oneDNN's faster CPU convolutions, and
   // cuDNN's tensor-core kernels (NHWC) on CUDA.
   for (auto& p : model.net->parameters()) {
-    if (p.dim() == 4) p.set_data(p.data().contiguous(at::MemoryFormat::ChannelsLast));
+    if (p.dim() == 4)
+      p.set_data(p.data().to(p.options(), false, false, at::MemoryFormat::ChannelsLast));
   }
   model.net->channels_last = true;
+  // Parameters were replaced or converted: fold batch norms afresh (BnFolds).
+  model.net->backbone->folds.clear();
 }
 
 }  // namespace lade

@@ -4,15 +4,64 @@
 #pragma once
 #include <memory>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "common.h"
 
 namespace lade {
 
+/// Convolutions with the batch norm that follows each folded in, for
+/// inference (native/src/model_fold.cpp). A backbone owns one and runs every
+/// conv-BN pair through conv_bn(); the folded weights are extra copies, never
+/// registered, so parameter and buffer names do not change.
+class BnFolds {
+ public:
+  /// bn(conv(x)). In eval mode with gradients off, one convolution whose
+  /// weight is conv's times gamma / sqrt(running_var + eps) (per output
+  /// channel) and whose bias is beta - running_mean * that factor (plus conv's
+  /// own bias times it): the same values up to rounding. The folded pair is
+  /// computed on first use and kept with a copy of the tensors it came from;
+  /// each later use compares them with that copy (exactly) and folds again
+  /// when anything changed, however it was changed (an optimiser writing
+  /// through .data(), loading, moving). Otherwise (training, or gradients
+  /// on) the two modules run as they are.
+  torch::Tensor conv_bn(const torch::Tensor& x, torch::nn::Conv2d& conv,
+                        torch::nn::BatchNorm2d& bn);
+  /// Drops every folded pair (the next eval pass folds again).
+  void clear();
+
+ private:
+  struct Folded {
+    /// Copies of conv's weight (and bias), bn's weight, bias, running mean and variance.
+    std::vector<torch::Tensor> sources;
+    double eps = 0;
+    torch::Tensor weight, bias;
+  };
+  std::unordered_map<const torch::nn::Conv2dImpl*, Folded> folded_;
+};
+
 /// A network from images [N, C, S, S] to features [N, feature_dim()].
 struct Backbone : torch::nn::Module {
-  virtual torch::Tensor forward(torch::Tensor x) = 0;
+  /// Features of `x`. In eval mode with gradients off it runs under
+  /// c10::InferenceMode with batch norms folded into their convolutions
+  /// (BnFolds), and returns a normal tensor (a clone made outside inference
+  /// mode) that later autograd may use, as temperature fitting does; in train
+  /// mode or with gradients on it is the plain forward pass.
+  torch::Tensor forward(torch::Tensor x);
   virtual int64_t feature_dim() const = 0;
+  /// Experts (SADE's multi-expert networks): the features are the experts'
+  /// feature vectors side by side, feature_dim() / experts() columns each,
+  /// and the classifier puts one head on each.
+  virtual int64_t experts() const { return 1; }
+  /// Module::train(), and train mode drops the folded weights.
+  void train(bool on = true) override;
+  /// The folded weights (the backbone's blocks run their pairs through it).
+  BnFolds folds;
+
+ protected:
+  /// The network itself; conv-BN pairs go through folds.conv_bn().
+  virtual torch::Tensor features(torch::Tensor x) = 0;
 };
 
 /// The 28-pixel CNN of the default run (5 layers: 3 conv + 2 linear).
@@ -27,6 +76,24 @@ std::shared_ptr<Backbone> make_resnet32(int64_t in_channels, bool two_branch, bo
 /// "resnext50" (32x4d). Throws on another name.
 std::shared_ptr<Backbone> make_resnet_imagenet(const std::string& name, int64_t in_channels);
 
+// SADE's multi-expert networks (Zhang et al., NeurIPS 2022; the official
+// code is Vanint/SADE-AgnosticLT): the early stages are shared, and each
+// expert has its own last stages, narrowed as SADE's `reduce_dimension`
+// narrows them (3/4 of the width). Features [N, experts * D].
+
+/// cnn28 with three experts: shared stages 1-2; per expert, stage 3 (96
+/// channels) and the hidden layer (192 units).
+std::shared_ptr<Backbone> make_cnn28_experts(int64_t in_channels, int64_t experts);
+/// ResNet-32 with three experts (SADE's expert_resnet_cifar.py): shared stem
+/// and stage 1; per expert, stages 2 and 3 of 24 and 48 channels, option-A
+/// shortcuts.
+std::shared_ptr<Backbone> make_resnet32_experts(int64_t in_channels, int64_t experts);
+/// The ImageNet networks with three experts (SADE's Expert_ResNet.py and
+/// Expert_ResNeXt.py): shared stem and stages 1-2; per expert, stages 3 and 4
+/// of 192 and 384 planes.
+std::shared_ptr<Backbone> make_resnet_imagenet_experts(const std::string& name, int64_t in_channels,
+                                                       int64_t experts);
+
 /// Initialises convolutions (Kaiming normal, fan-out, as torchvision's ResNets)
 /// and batch norms (weight 1, bias 0) of `m` and its children.
 void init_resnet_weights(torch::nn::Module& m);
@@ -39,14 +106,21 @@ struct CosineHead : torch::nn::Module {
   double scale;
 };
 
-/// Backbone + head, the module whose parameters the optimiser updates.
+/// Backbone + head, the module whose parameters the optimiser updates. A
+/// backbone of E > 1 experts gets E heads (registered as head.0, head.1, ...),
+/// and the logits are theirs side by side: [N, E * C].
 struct Classifier : torch::nn::Module {
   Classifier(std::shared_ptr<Backbone> backbone, int64_t classes, bool cosine, double scale);
-  /// Features [N, D] and logits [N, C].
+  /// Features [N, D] and logits [N, E * C].
   std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor& x);
+  /// The logits of features [N, D].
+  torch::Tensor head_forward(const torch::Tensor& features);
   std::shared_ptr<Backbone> backbone;
+  /// One expert: one of these two heads.
   torch::nn::Linear linear{nullptr};
   std::shared_ptr<CosineHead> cosine;
+  /// Several experts: a head per expert, each a Linear or a CosineHead.
+  torch::nn::ModuleList heads{nullptr};
   /// Run convolutions on channels-last (NHWC) tensors: oneDNN's faster CPU
   /// path. Set by use_memory_format().
   bool channels_last = false;

@@ -16,9 +16,10 @@ nn::Conv2d conv(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t grou
 
 /// Basic or bottleneck residual block; `expansion` is 1 or 4.
 struct Block : nn::Module {
+  /// `folds`: the owning backbone's (it outlives the block).
   Block(bool bottleneck, int64_t in, int64_t planes, int64_t stride, int64_t groups,
-        int64_t base_width)
-      : bottleneck(bottleneck) {
+        int64_t base_width, BnFolds& folds)
+      : bottleneck(bottleneck), folds(&folds) {
     const int64_t out = planes * (bottleneck ? 4 : 1);
     if (bottleneck) {
       const int64_t width = planes * base_width / 64 * groups;
@@ -43,10 +44,10 @@ struct Block : nn::Module {
   torch::Tensor forward(const torch::Tensor& x) {
     // In-place ReLUs and sum as torchvision's blocks: batch norm's and the
     // sum's backward passes do not need their outputs.
-    auto out = bn1->forward(conv1->forward(x)).relu_();
-    out = bn2->forward(conv2->forward(out));
-    if (bottleneck) out = bn3->forward(conv3->forward(torch::relu_(out)));
-    auto identity = down_conv ? down_bn->forward(down_conv->forward(x)) : x;
+    auto out = folds->conv_bn(x, conv1, bn1).relu_();
+    out = folds->conv_bn(out, conv2, bn2);
+    if (bottleneck) out = folds->conv_bn(torch::relu_(out), conv3, bn3);
+    auto identity = down_conv ? folds->conv_bn(x, down_conv, down_bn) : x;
     out += identity;
     return torch::relu_(out);
   }
@@ -54,6 +55,7 @@ struct Block : nn::Module {
   bool bottleneck;
   nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr}, down_conv{nullptr};
   nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr}, down_bn{nullptr};
+  BnFolds* folds;
 };
 
 struct ResNet : Backbone {
@@ -67,7 +69,7 @@ struct ResNet : Backbone {
       const int64_t planes = 64 << s;
       for (int b = 0; b < layers[s]; ++b) {
         stages[s]->push_back(std::make_shared<Block>(
-            bottleneck, in, planes, (b == 0 && s > 0) ? 2 : 1, groups, base_width));
+            bottleneck, in, planes, (b == 0 && s > 0) ? 2 : 1, groups, base_width, folds));
         in = planes * (bottleneck ? 4 : 1);
       }
       register_module("layer" + std::to_string(s + 1), stages[s]);
@@ -75,8 +77,8 @@ struct ResNet : Backbone {
     init_resnet_weights(*this);
   }
 
-  torch::Tensor forward(torch::Tensor x) override {
-    x = bn1->forward(conv1->forward(x)).relu_();
+  torch::Tensor features(torch::Tensor x) override {
+    x = folds.conv_bn(x, conv1, bn1).relu_();
     x = torch::max_pool2d(x, 3, 2, 1);
     for (auto& stage : stages) x = stage->forward(x);
     return torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
@@ -90,7 +92,95 @@ struct ResNet : Backbone {
   nn::Sequential stages[4];
 };
 
+/// Blocks of one stage, from `in` channels (updated to the stage's output).
+nn::Sequential imagenet_stage(bool bottleneck, int64_t& in, int64_t planes, int blocks,
+                              int64_t stride, int64_t groups, int64_t base_width, BnFolds& folds) {
+  nn::Sequential stage;
+  for (int b = 0; b < blocks; ++b) {
+    stage->push_back(std::make_shared<Block>(bottleneck, in, planes, b == 0 ? stride : 1, groups,
+                                             base_width, folds));
+    in = planes * (bottleneck ? 4 : 1);
+  }
+  return stage;
+}
+
+/// One expert of the ImageNet SADE networks: stages 3 and 4 of its own, pooled.
+struct ImagenetExpert : nn::Module {
+  ImagenetExpert(bool bottleneck, int64_t in, const std::vector<int>& layers, int64_t groups,
+                 int64_t base_width, BnFolds& folds) {
+    layer3 = register_module(
+        "layer3", imagenet_stage(bottleneck, in, 192, layers[2], 2, groups, base_width, folds));
+    layer4 = register_module(
+        "layer4", imagenet_stage(bottleneck, in, 384, layers[3], 2, groups, base_width, folds));
+  }
+
+  torch::Tensor forward(const torch::Tensor& x) {
+    return torch::adaptive_avg_pool2d(layer4->forward(layer3->forward(x)), {1, 1}).flatten(1);
+  }
+
+  nn::Sequential layer3{nullptr}, layer4{nullptr};
+};
+
+/// SADE's ImageNet networks (Vanint/SADE-AgnosticLT, model/fb_resnets/
+/// Expert_ResNet.py and Expert_ResNeXt.py with reduce_dimension): the stem
+/// and stages 1-2 shared, then per expert stages 3 and 4 of 192 and 384
+/// planes (256 and 512 in the single network); fan-out Kaiming-normal
+/// convolutions, as theirs.
+struct ExpertResNet : Backbone {
+  ExpertResNet(bool bottleneck, std::vector<int> layers, int64_t groups, int64_t base_width,
+               int64_t in_channels, int64_t experts)
+      : n_experts(experts), expert_features(384 * (bottleneck ? 4 : 1)) {
+    conv1 = register_module("conv1", conv(in_channels, 64, 7, 2));
+    bn1 = register_module("bn1", nn::BatchNorm2d(64));
+    int64_t in = 64;
+    layer1 = register_module(
+        "layer1", imagenet_stage(bottleneck, in, 64, layers[0], 1, groups, base_width, folds));
+    layer2 = register_module(
+        "layer2", imagenet_stage(bottleneck, in, 128, layers[1], 2, groups, base_width, folds));
+    branches = register_module("experts", nn::ModuleList());
+    for (int64_t e = 0; e < experts; ++e) {
+      branches->push_back(
+          std::make_shared<ImagenetExpert>(bottleneck, in, layers, groups, base_width, folds));
+    }
+    init_resnet_weights(*this);
+  }
+
+  torch::Tensor features(torch::Tensor x) override {
+    x = folds.conv_bn(x, conv1, bn1).relu_();
+    x = layer2->forward(layer1->forward(torch::max_pool2d(x, 3, 2, 1)));
+    std::vector<torch::Tensor> features;
+    for (const auto& branch : *branches) {
+      features.push_back(branch->as<ImagenetExpert>()->forward(x));
+    }
+    return torch::cat(features, 1);
+  }
+
+  int64_t feature_dim() const override { return n_experts * expert_features; }
+  int64_t experts() const override { return n_experts; }
+
+  int64_t n_experts;
+  int64_t expert_features;
+  nn::Conv2d conv1{nullptr};
+  nn::BatchNorm2d bn1{nullptr};
+  nn::Sequential layer1{nullptr}, layer2{nullptr};
+  nn::ModuleList branches{nullptr};
+};
+
 }  // namespace
+
+std::shared_ptr<Backbone> make_resnet_imagenet_experts(const std::string& name, int64_t in_channels,
+                                                       int64_t experts) {
+  if (name == "resnet10")
+    return std::make_shared<ExpertResNet>(false, std::vector<int>{1, 1, 1, 1}, 1, 64, in_channels,
+                                          experts);
+  if (name == "resnet50")
+    return std::make_shared<ExpertResNet>(true, std::vector<int>{3, 4, 6, 3}, 1, 64, in_channels,
+                                          experts);
+  if (name == "resnext50")
+    return std::make_shared<ExpertResNet>(true, std::vector<int>{3, 4, 6, 3}, 32, 4, in_channels,
+                                          experts);
+  throw std::invalid_argument("unknown ImageNet architecture '" + name + "'");
+}
 
 std::shared_ptr<Backbone> make_resnet_imagenet(const std::string& name, int64_t in_channels) {
   if (name == "resnet10")

@@ -23,7 +23,9 @@ nn::Conv2d conv3x3(int64_t in, int64_t out, int64_t stride) {
 }
 
 struct BasicBlock : nn::Module {
-  BasicBlock(int64_t in, int64_t out, int64_t stride, bool projection) {
+  /// `folds`: the owning backbone's (it outlives the block).
+  BasicBlock(int64_t in, int64_t out, int64_t stride, bool projection, BnFolds& folds)
+      : folds(&folds) {
     conv1 = register_module("conv1", conv3x3(in, out, stride));
     bn1 = register_module("bn1", nn::BatchNorm2d(out));
     conv2 = register_module("conv2", conv3x3(out, out, 1));
@@ -34,9 +36,10 @@ struct BasicBlock : nn::Module {
             "down_conv", nn::Conv2d(nn::Conv2dOptions(in, out, 1).stride(stride).bias(false)));
         down_bn = register_module("down_bn", nn::BatchNorm2d(out));
       } else {
-        // Option A, as the official code: x[:, :, ::2, ::2], then out/4
-        // zero channels on each side.
-        pad_channels = out / 4;
+        // Option A, as the official code: x[:, :, ::2, ::2], then
+        // (out - in) / 2 zero channels on each side (out / 4 where a stage
+        // doubles the width; SADE's narrowed experts go 16 -> 24 -> 48).
+        pad_channels = (out - in) / 2;
         subsample = true;
       }
     }
@@ -44,7 +47,7 @@ struct BasicBlock : nn::Module {
 
   /// The shortcut branch of `x`.
   torch::Tensor shortcut(const torch::Tensor& x) {
-    if (down_conv) return down_bn->forward(down_conv->forward(x));
+    if (down_conv) return folds->conv_bn(x, down_conv, down_bn);
     if (!subsample) return x;
     using torch::indexing::None;
     using torch::indexing::Slice;
@@ -55,8 +58,8 @@ struct BasicBlock : nn::Module {
   torch::Tensor forward(const torch::Tensor& x) {
     // In-place ReLUs and sum as torchvision's blocks: batch norm's and the
     // sum's backward passes do not need their outputs.
-    auto out = bn1->forward(conv1->forward(x)).relu_();
-    out = bn2->forward(conv2->forward(out));
+    auto out = folds->conv_bn(x, conv1, bn1).relu_();
+    out = folds->conv_bn(out, conv2, bn2);
     out += shortcut(x);
     return torch::relu_(out);
   }
@@ -65,6 +68,7 @@ struct BasicBlock : nn::Module {
   nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, down_bn{nullptr};
   bool subsample = false;
   int64_t pad_channels = 0;
+  BnFolds* folds;
 };
 
 struct ResNet32 : Backbone {
@@ -77,16 +81,18 @@ struct ResNet32 : Backbone {
       // The two-branch variant builds the last block of stage 3 twice, in parallel.
       const int blocks = (two_branch && s == 2) ? 4 : 5;
       for (int b = 0; b < blocks; ++b) {
-        auto block =
-            std::make_shared<BasicBlock>(in, widths[s], (b == 0 && s > 0) ? 2 : 1, projection);
+        auto block = std::make_shared<BasicBlock>(in, widths[s], (b == 0 && s > 0) ? 2 : 1,
+                                                  projection, folds);
         stages[s]->push_back(block);
         in = widths[s];
       }
       register_module("layer" + std::to_string(s + 1), stages[s]);
     }
     if (two_branch) {
-      cb_block = register_module("cb_block", std::make_shared<BasicBlock>(64, 64, 1, projection));
-      rb_block = register_module("rb_block", std::make_shared<BasicBlock>(64, 64, 1, projection));
+      cb_block =
+          register_module("cb_block", std::make_shared<BasicBlock>(64, 64, 1, projection, folds));
+      rb_block =
+          register_module("rb_block", std::make_shared<BasicBlock>(64, 64, 1, projection, folds));
     }
     if (projection) {
       init_resnet_weights(*this);
@@ -102,8 +108,8 @@ struct ResNet32 : Backbone {
     }
   }
 
-  torch::Tensor forward(torch::Tensor x) override {
-    x = bn1->forward(conv1->forward(x)).relu_();
+  torch::Tensor features(torch::Tensor x) override {
+    x = folds.conv_bn(x, conv1, bn1).relu_();
     for (auto& stage : stages) x = stage->forward(x);
     if (!two_branch) return torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
     auto a = torch::adaptive_avg_pool2d(cb_block->forward(x), {1, 1}).flatten(1);
@@ -120,10 +126,78 @@ struct ResNet32 : Backbone {
   std::shared_ptr<BasicBlock> cb_block, rb_block;
 };
 
+/// A stage of `blocks` option-A basic blocks from `in` to `out` channels.
+nn::Sequential cifar_stage(int64_t in, int64_t out, int64_t stride, int blocks, BnFolds& folds) {
+  nn::Sequential stage;
+  for (int b = 0; b < blocks; ++b) {
+    stage->push_back(std::make_shared<BasicBlock>(b == 0 ? in : out, out, b == 0 ? stride : 1,
+                                                  /*projection=*/false, folds));
+  }
+  return stage;
+}
+
+/// One expert of resnet32-sade: stages 2 and 3 of its own, pooled.
+struct CifarExpert : nn::Module {
+  CifarExpert(int64_t in, int64_t width2, int64_t width3, BnFolds& folds) {
+    layer2 = register_module("layer2", cifar_stage(in, width2, 2, 5, folds));
+    layer3 = register_module("layer3", cifar_stage(width2, width3, 2, 5, folds));
+  }
+
+  torch::Tensor forward(const torch::Tensor& x) {
+    return torch::adaptive_avg_pool2d(layer3->forward(layer2->forward(x)), {1, 1}).flatten(1);
+  }
+
+  nn::Sequential layer2{nullptr}, layer3{nullptr};
+};
+
+/// resnet32-sade, SADE's CIFAR network (Vanint/SADE-AgnosticLT,
+/// model/ldam_drw_resnets/expert_resnet_cifar.py with reduce_dimension):
+/// the stem and stage 1 (16 channels) shared, then per expert stages 2 and
+/// 3 of 24 and 48 channels; option-A shortcuts and fan-in Kaiming-normal
+/// convolutions, as the official ResNet-32.
+struct ResNet32Experts : Backbone {
+  ResNet32Experts(int64_t in_channels, int64_t experts) : n_experts(experts) {
+    conv1 = register_module("conv1", conv3x3(in_channels, 16, 1));
+    bn1 = register_module("bn1", nn::BatchNorm2d(16));
+    layer1 = register_module("layer1", cifar_stage(16, 16, 1, 5, folds));
+    branches = register_module("experts", nn::ModuleList());
+    for (int64_t e = 0; e < experts; ++e) {
+      branches->push_back(std::make_shared<CifarExpert>(16, 24, kWidth, folds));
+    }
+    torch::NoGradGuard no_grad;
+    for (auto& module : modules(/*include_self=*/false)) {
+      if (auto* c = module->as<nn::Conv2d>()) {
+        nn::init::kaiming_normal_(c->weight, 0.0, torch::kFanIn, torch::kReLU);
+      }
+    }
+  }
+
+  torch::Tensor features(torch::Tensor x) override {
+    x = layer1->forward(folds.conv_bn(x, conv1, bn1).relu_());
+    std::vector<torch::Tensor> features;
+    for (const auto& branch : *branches) features.push_back(branch->as<CifarExpert>()->forward(x));
+    return torch::cat(features, 1);
+  }
+
+  int64_t feature_dim() const override { return n_experts * kWidth; }
+  int64_t experts() const override { return n_experts; }
+
+  static constexpr int64_t kWidth = 48;
+  int64_t n_experts;
+  nn::Conv2d conv1{nullptr};
+  nn::BatchNorm2d bn1{nullptr};
+  nn::Sequential layer1{nullptr};
+  nn::ModuleList branches{nullptr};
+};
+
 }  // namespace
 
 std::shared_ptr<Backbone> make_resnet32(int64_t in_channels, bool two_branch, bool projection) {
   return std::make_shared<ResNet32>(in_channels, two_branch, projection);
+}
+
+std::shared_ptr<Backbone> make_resnet32_experts(int64_t in_channels, int64_t experts) {
+  return std::make_shared<ResNet32Experts>(in_channels, experts);
 }
 
 }  // namespace lade

@@ -4,11 +4,12 @@
  * printed once. scripts/device-check.sh runs them on a GPU machine.
  */
 import assert from "node:assert/strict";
+import { strongAugment } from "../../lib/data/augment.ts";
 import { BatchLoader } from "../../lib/data/batch_loader.ts";
 import { TensorImageSet } from "../../lib/data/image_set.ts";
 import { createLoss } from "../../lib/losses/mod.ts";
 import { Model } from "../../lib/models/model.ts";
-import { randint, randn, tensor } from "../../lib/torch/create.ts";
+import { Generator, randint, randn, tensor } from "../../lib/torch/create.ts";
 import {
   buildInfo,
   cudaDeviceInfo,
@@ -218,6 +219,58 @@ cudaTest(
       assert.equal(graphed.sums.nonFinite, 0);
       eager.params.dispose(), graphed.params.dispose();
     }
+    for (const [x, y] of data) x.dispose(), y.dispose();
+  },
+);
+
+cudaTest(
+  "SADE: strong augmentation, and eager and CUDA-graph multi-expert steps, equal the CPU's",
+  () => {
+    setCudnnBenchmark(false);
+    // The augmentation draws on the host: the same views on either device.
+    scope(() => {
+      const x = randn([16, 1, 28, 28]);
+      const augment = (d: "cpu" | "cuda:0") => {
+        using generator = new Generator(5);
+        return strongAugment(x.to(d), { mean: [0.3], std: [0.35], generator }).to("cpu");
+      };
+      assert.ok(maxRelDiff(augment(DEV), augment("cpu"), 1e-3) < 1e-4);
+    });
+    const counts = [50, 40, 30, 20, 10, 9, 8, 7, 6, 5];
+    const data = batches(4);
+    const run = (device: "cpu" | "cuda:0", cudaGraphs: boolean) => {
+      manualSeed(7);
+      const model = Model.create({ arch: "cnn28-sade", classes: 10, inChannels: 1, device });
+      const optimizer = new SGD(model, { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 });
+      using loss = createLoss("sade", { trainCounts: counts, device });
+      if (CUDA && device !== "cpu") useSideStream(device, true);
+      try {
+        using step = new TrainStep({ model, optimizer, loss, device, cudaGraphs, warmup: 2 });
+        for (let i = 0; i < 6; i++) {
+          const [x, y] = data[i % data.length];
+          scope(() => step.run(x.to(device), y.to(device), { epoch: 0, epochs: 1 }));
+        }
+        assert.equal(step.graphed, cudaGraphs && CUDA);
+        const sums = step.sums.read();
+        const params = model.stateVector();
+        optimizer.dispose(), model.dispose();
+        return { params, sums };
+      } finally {
+        if (CUDA && device !== "cpu") useSideStream(device, false);
+      }
+    };
+    const cpu = run("cpu", false);
+    const eager = run(DEV, false);
+    assert.ok(maxRelDiff(eager.params, cpu.params, 1e-3) < 1e-3);
+    // The accuracy sums count the experts' average.
+    assert.equal(eager.sums.correct, cpu.sums.correct);
+    if (CUDA) {
+      const graphed = run(DEV, true);
+      assert.ok(maxRelDiff(graphed.params, eager.params, 1e-3) <= 1e-6);
+      assert.ok(Math.abs(graphed.sums.correct - eager.sums.correct) <= 1);
+      graphed.params.dispose();
+    }
+    cpu.params.dispose(), eager.params.dispose();
     for (const [x, y] of data) x.dispose(), y.dispose();
   },
 );

@@ -252,3 +252,56 @@ Deno.test("--report or --export-npy naming a file: one line before any predictio
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("evaluate --shift-file reproduces the built-in sets: counts, indices, and its own --json output", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const { labels } = await writeFixtures(dir);
+    const files = fixtureFlags(dir);
+    const counts = join(dir, "counts_f10.json");
+    await Deno.writeTextFile(counts, JSON.stringify(shiftedCounts(TRAIN, PER_CLASS, "forward10")));
+    const indices = join(dir, "indices_b5.json");
+    await Deno.writeTextFile(
+      indices,
+      JSON.stringify({ name: "backward5", indices: [...shiftIndices(labels, TRAIN, "backward5")] }),
+    );
+    for (const [file, shift] of [[counts, "forward10"], [indices, "backward5"]]) {
+      const builtIn = await lade("evaluate", ...files, "--shift", shift, "--json", "--prior", "em");
+      const fromFile = await lade(
+        "evaluate",
+        ...files,
+        "--shift-file",
+        file,
+        "--json",
+        "--prior",
+        "em",
+      );
+      assert.equal(fromFile.code, 0, fromFile.stderr);
+      const a = JSON.parse(builtIn.stdout), b = JSON.parse(fromFile.stdout);
+      assert.deepEqual(b.counts, a.counts);
+      assert.deepEqual(b.results, a.results);
+    }
+    // The grid's JSON is a shift file of all eleven sets, with the same results.
+    const grid = await lade("evaluate", ...files, "--shift", "all", "--json");
+    await Deno.writeTextFile(join(dir, "grid.json"), grid.stdout);
+    const again = await lade(
+      "evaluate",
+      ...files,
+      "--shift-file",
+      join(dir, "grid.json"),
+      "--json",
+    );
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual(JSON.parse(again.stdout), JSON.parse(grid.stdout));
+    const text = await lade("evaluate", ...files, "--shift-file", counts);
+    assert.match(text.stdout, /shifted sets from .*counts_f10\.json: counts_f10/);
+    const both = await lade("evaluate", ...files, "--shift", "uniform", "--shift-file", counts);
+    assert.notEqual(both.code, 0);
+    assert.match(both.stderr, /either --shift or --shift-file/);
+    const bad = await lade("evaluate", ...files, "--shift-file", join(dir, "none.json"));
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr.trim(), /^lade: error: shift file .*none\.json not found$/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

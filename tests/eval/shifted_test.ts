@@ -3,7 +3,7 @@ import { Generator, randn, tensor } from "../../lib/torch/create.ts";
 import { scope } from "../../lib/torch/memory.ts";
 import type { Tensor } from "../../lib/torch/tensor.ts";
 import { shiftedCounts, shiftIndices, shotGroups } from "../../lib/data/mod.ts";
-import { evaluateSelection, evaluationJson } from "../../lib/eval/shifted.ts";
+import { evaluateSelection, evaluationJson, UNIFORM_RULE_VARIANT } from "../../lib/eval/shifted.ts";
 import { l1Distance } from "../../lib/priors/mod.ts";
 
 const C = 10;
@@ -86,6 +86,34 @@ Deno.test("a LADE model gets the lade rule; uniform lade equals argmax f; BBSE r
   assert.ok(l1Distance(fwd.estimates.bbse.prior, fwd.targetPrior) === fwd.estimates.bbse.l1);
   logits.dispose();
   source.logits.dispose();
+});
+
+Deno.test("uniformRule: a LADE model's prior-free rule is argmax f on every shift, not for softmax", () => {
+  const { logits, labels } = syntheticModel(5);
+  const groups = shotGroups(TRAIN);
+  const bwd = shiftIndices(labels, TRAIN, "backward10");
+  const lade = { logits, labels, trainCounts: TRAIN, method: "lade" };
+  const e = evaluateSelection(lade, bwd, "backward10", { groups, uniformRule: true });
+  assert.deepEqual(Object.keys(e.results), ["lade", UNIFORM_RULE_VARIANT]);
+  // argmax f counted by hand on the shifted set.
+  const rows = logits.toArray() as Float32Array;
+  let right = 0;
+  for (const i of bwd) {
+    let best = 0;
+    for (let c = 1; c < C; c++) if (rows[i * C + c] > rows[i * C + best]) best = c;
+    if (best === labels[i]) right++;
+  }
+  assert.ok(Math.abs(e.results[UNIFORM_RULE_VARIANT].top1 - (100 * right) / bwd.length) < 1e-9);
+  // This model is calibrated to the training prior, so on a backward shift
+  // the known target prior helps and the prior-free rule differs.
+  assert.notEqual(e.results.lade.top1, e.results[UNIFORM_RULE_VARIANT].top1);
+  // Off by default (evaluate's variants), and no such rule for softmax models.
+  const plain = evaluateSelection(lade, bwd, "backward10", { groups });
+  assert.deepEqual(Object.keys(plain.results), ["lade"]);
+  const soft = { logits, labels, trainCounts: TRAIN, method: "softmax" };
+  const s = evaluateSelection(soft, bwd, "backward10", { groups, uniformRule: true });
+  assert.deepEqual(Object.keys(s.results).sort(), ["pc_softmax", "softmax"]);
+  logits.dispose();
 });
 
 Deno.test("mismatched logits and labels are rejected", () => {

@@ -12,8 +12,10 @@ import {
   ldamLoss,
   ldamMargins,
   logitAdjustedLoss,
+  methodExperts,
   METHODS,
   priorCELoss,
+  sadeLoss,
 } from "../../lib/losses/mod.ts";
 import { InputError } from "../../lib/errors.ts";
 
@@ -26,6 +28,8 @@ const ROWS = [
   [0.3, -1.2, 0.8, 1.1],
 ];
 const LABELS = [3, 1, 0, 0, 3];
+// Three experts' logits side by side [5, 12]: the rows, negated, and doubled.
+const EXPERT_ROWS = ROWS.map((r) => [...r, ...r.map((x) => -x), ...r.map((x) => 2 * x)]);
 const COUNTS = [500, 120, 30, 5];
 const PRIOR = COUNTS.map((n) => n / COUNTS.reduce((a, b) => a + b));
 
@@ -224,11 +228,13 @@ Deno.test("createLoss builds every method, matches the direct losses, and frees 
     "focal": () => focalLoss(logitsT(), labelsT(), 2),
     "class-balanced": () => crossEntropyLoss(logitsT(), labelsT(), classBalancedWeights(COUNTS)),
     "ldam-drw": () => ldamLoss(logitsT(), labelsT(), ldamMargins(COUNTS), 30),
+    // Three experts: the batch's logits, negated, and doubled, side by side.
+    "sade": () => sadeLoss(logitsT(EXPERT_ROWS), labelsT(), PRIOR, { tau: 2 }),
   };
   assert.deepEqual([...METHODS].sort(), Object.keys(direct).sort());
   for (const method of METHODS) {
     const fn = createLoss(method, { trainCounts: COUNTS });
-    const x = logitsT();
+    const x = logitsT(methodExperts(method) === 3 ? EXPERT_ROWS : ROWS);
     const y = labelsT();
     const before = liveTensors();
     const loss = fn(x, y, ctx);
@@ -261,6 +267,10 @@ Deno.test("createLoss builds every method, matches the direct losses, and frees 
   drw.dispose();
   assert.equal(liveTensors(), before - 3, "prior, margins and weights freed");
   lade.dispose();
+  const sade = createLoss("sade", { trainCounts: COUNTS });
+  const held = liveTensors();
+  sade.dispose();
+  assert.equal(liveTensors(), held - 2, "prior and inverted prior freed");
 });
 
 Deno.test("createLoss rejects unknown methods and bad options", () => {

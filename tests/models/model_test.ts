@@ -97,6 +97,85 @@ Deno.test("ImageNet networks: torchvision's parameter counts and a forward pass"
   scope(() => assert.deepEqual(r10.forward(randn([2, 3, 64, 64])).shape, [2, 5]));
 });
 
+Deno.test("SADE's expert networks: the official code's parameter counts; logits per expert", () => {
+  manualSeed(0);
+  // Counted with the official models (Vanint/SADE-AgnosticLT; three experts,
+  // reduce_dimension): expert_resnet_cifar.ResNet_s with NormedLinear heads
+  // (use_norm, the CIFAR configs) or nn.Linear, Expert_ResNet.ResNet and
+  // Expert_ResNeXt.ResNext for 1000 classes.
+  const known: [Parameters<typeof Model.create>[0], number][] = [
+    [{ arch: "resnet32-sade", classes: 100, inChannels: 3, head: "cosine" }, 783_856],
+    [{ arch: "resnet32-sade", classes: 10, inChannels: 3, head: "cosine" }, 770_896],
+    [{ arch: "resnet32-sade", classes: 100, inChannels: 3 }, 784_156],
+    [{ arch: "resnet10-sade", classes: 1000, inChannels: 3, head: "cosine" }, 9_401_792],
+    [{ arch: "resnet50-sade", classes: 1000, inChannels: 3, head: "cosine" }, 43_677_248],
+    [{ arch: "resnet50-sade", classes: 1000, inChannels: 3 }, 43_680_248],
+    [{ arch: "resnext50-sade", classes: 1000, inChannels: 3, head: "cosine" }, 42_889_024],
+  ];
+  for (const [opts, n] of known) {
+    using m = Model.create(opts);
+    assert.equal(m.numParams, n, `${opts.arch} ${opts.head ?? "linear"}`);
+    assert.equal(m.experts, 3);
+  }
+  // cnn28-sade: cnn28's stages 1-2 shared; per expert a 96-channel stage 3,
+  // a 192-unit hidden layer and a head.
+  using cnn = Model.create({ arch: "cnn28-sade", classes: 10, inChannels: 1 });
+  const expert = conv(64, 96) + bn(96) + linear(96 * 9, 192) + linear(192, 10);
+  assert.equal(cnn.numParams, conv(1, 32) + bn(32) + conv(32, 64) + bn(64) + 3 * expert);
+  assert.equal(cnn.featureDim, 3 * 192);
+  using single = Model.create({ arch: "cnn28", classes: 10, inChannels: 1 });
+  assert.equal(single.experts, 1);
+  scope(() => {
+    const { features, logits } = cnn.forwardFeatures(randn([4, 1, 28, 28]));
+    assert.deepEqual(features.shape, [4, 576]);
+    assert.deepEqual(logits.shape, [4, 30]);
+  });
+  scope(() => {
+    using r32 = Model.create({ arch: "resnet32-sade", classes: 7, inChannels: 3 });
+    assert.deepEqual(r32.forward(randn([2, 3, 32, 32])).shape, [2, 21]);
+    using r10 = Model.create({ arch: "resnet10-sade", classes: 5, inChannels: 3 });
+    r10.eval();
+    noGrad(() => assert.deepEqual(r10.forward(randn([1, 3, 64, 64])).shape, [1, 15]));
+  });
+});
+
+Deno.test("SADE experts: a loss on one expert's logits reaches the shared stages and that expert only", () => {
+  manualSeed(0);
+  using model = Model.create({ arch: "cnn28-sade", classes: 3, inChannels: 1 });
+  using opt = new SGD(model, { lr: 0.1, momentum: 0 });
+  using x = randn([8, 1, 28, 28]);
+  using before = model.stateVector(false);
+  scope(() => {
+    opt.zeroGrad();
+    // A loss on expert 2's logits (columns 3..5) only.
+    model.forward(x).narrow(1, 3, 3).square().sum().backward();
+    opt.step();
+  });
+  using after = model.stateVector(false);
+  // Parameters in registration order: the shared stages, experts 1-3's
+  // branches, then heads 1-3.
+  const shared = conv(1, 32) + bn(32) + conv(32, 64) + bn(64);
+  const branch = conv(64, 96) + bn(96) + linear(96 * 9, 192);
+  const head = linear(192, 3);
+  const ranges = [
+    ["shared", 0, shared, true],
+    ["branch 1", shared, shared + branch, false],
+    ["branch 2", shared + branch, shared + 2 * branch, true],
+    ["branch 3", shared + 2 * branch, shared + 3 * branch, false],
+    ["head 1", shared + 3 * branch, shared + 3 * branch + head, false],
+    ["head 2", shared + 3 * branch + head, shared + 3 * branch + 2 * head, true],
+    ["head 3", shared + 3 * branch + 2 * head, shared + 3 * branch + 3 * head, false],
+  ] as const;
+  assert.equal(after.numel, shared + 3 * branch + 3 * head);
+  const a = before.toArray() as Float32Array;
+  const b = after.toArray() as Float32Array;
+  for (const [name, from, to, moves] of ranges) {
+    let changed = 0;
+    for (let i = from; i < to; i++) if (a[i] !== b[i]) changed++;
+    assert.equal(changed > 0, moves, `${name}: ${changed} of ${to - from} changed`);
+  }
+});
+
 Deno.test("cosine head: logits bounded by the scale", () => {
   manualSeed(1);
   using m = Model.create({ arch: "cnn28", classes: 3, inChannels: 1, head: "cosine", scale: 5 });

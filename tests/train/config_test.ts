@@ -8,6 +8,7 @@ import {
   validateConfig,
 } from "../../lib/train/config.ts";
 import { DEFAULT_CONFIG } from "../../lib/train/default_config.ts";
+import { learningRate } from "../../lib/train/schedule.ts";
 
 const configsDir = new URL("../../configs/", import.meta.url).pathname;
 
@@ -42,6 +43,24 @@ Deno.test("every recipe in configs/ validates; CIFAR-100-LT carries the paper's 
   );
   assert.deepEqual(c.train.schedule.milestones, [120, 160]);
   assert.deepEqual(c.train.schedule.factors, [0.01, 0.0001]);
+  // SADE's CIFAR recipe: its warm-up (the rate times (e + 1) / 5 in epochs
+  // 0-4) and steps at 160 and 180.
+  const sade = resolveConfig({
+    patch: await readConfigFile(configsDir + "cifar100-lt_sade.yaml"),
+    path: "sade",
+  }, {});
+  assert.deepEqual([sade.model.arch, sade.model.head, sade.model.scale], [
+    "resnet32-sade",
+    "cosine",
+    30,
+  ]);
+  const rates = [0, 1, 2, 3, 4, 5, 159, 160, 179, 180, 199].map((e) =>
+    learningRate(sade.train.schedule, sade.train.lr, e, sade.train.epochs)
+  );
+  const official = [0, 1, 2, 3, 4, 5, 159, 160, 179, 180, 199].map((e) =>
+    0.1 * (e >= 180 ? 0.01 : e >= 160 ? 0.1 : 1) * (e < 5 ? (1 + e) / 5 : 1)
+  );
+  rates.forEach((r, i) => assert.ok(Math.abs(r - official[i]) < 1e-12, `${r} vs ${official[i]}`));
   const imagenet = resolveConfig({
     patch: await readConfigFile(configsDir + "imagenet-lt_lade.yaml"),
     path: "imagenet",

@@ -39,3 +39,28 @@ Deno.test("--alpha 1e308: one line naming epoch and step, nothing saved, no fold
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("a long tail that leaves a class with no training images is refused in its own terms", async () => {
+  const root = await writeFixture(); // 24 images a class: R = 100 leaves the rarest none
+  try {
+    await Deno.writeTextFile(
+      `${root}/lt.yaml`,
+      `dataset:\n  name: mnist-lt\n  root: ${root}\ntrain:\n  epochs: 1\n  batch_size: 16\nthreads: 1\n`,
+    );
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", main, "train", "--config", `${root}/lt.yaml`, "--out", `${root}/run`],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const err = new TextDecoder().decode(r.stderr).trim();
+    assert.equal(r.code, 2, err);
+    // Before: "--train-counts: must be positive numbers, got 0" from the loss.
+    assert.match(
+      err,
+      /^lade: error: --imbalance: 100 leaves class \d+ with no training images \(the rarest classes keep n_max \/ R of n_max 24\); use at most 24$/,
+    );
+    await assert.rejects(() => Deno.stat(`${root}/run`), Deno.errors.NotFound);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

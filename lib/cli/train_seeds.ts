@@ -1,0 +1,182 @@
+/**
+ * `lade train --seeds 0,1,2` (or `--repeat N`): the recipe once per seed,
+ * each into its own run directory inside one group folder
+ * (`GROUP/seed0`, `GROUP/seed1`, ...), then the comparison of the group: every
+ * cell of the shift grid as mean ± std over the seeds (`GROUP/compare/`).
+ * `train --resume GROUP` continues the unfinished seeds and starts the
+ * missing ones.
+ *
+ * The group folder holds `config.yaml` (the resolved recipe, which every
+ * seed run trains with its own seed) and `seeds.json` (the seeds).
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { writeFileAtomic } from "../fs.ts";
+import { UsageError } from "./errors.ts";
+import { compareCommand } from "./compare.ts";
+import { readManifest } from "../train/checkpoint.ts";
+import { parseRankEnv } from "../dist/env.ts";
+import { configToYaml, readConfigFile, resolveConfig } from "../train/config.ts";
+import { RESULT_FILE } from "../train/trainer.ts";
+import { parseFlags, timestamp, trainCommand, type TrainCommandOptions } from "./train.ts";
+
+/** The flags of `train` with the seed flags. */
+export interface TrainEntryOptions extends TrainCommandOptions {
+  /** Comma-separated seeds. */
+  seeds?: string;
+  /** Runs with seeds s, s+1, ..., s+N-1 (s: --seed or the recipe's seed). */
+  repeat?: string;
+}
+
+/** The group folder's list of seeds. */
+export const SEEDS_FILE = "seeds.json";
+
+/** Parses `--seeds 0,1,2`: distinct non-negative integers. */
+export function parseSeeds(text: string): number[] {
+  const parts = text.split(",").map((s) => s.trim());
+  const seeds = parts.map(Number);
+  if (
+    parts.some((p) => p === "") || !seeds.every((s) => Number.isSafeInteger(s) && s >= 0) ||
+    new Set(seeds).size !== seeds.length
+  ) {
+    throw new UsageError(
+      `invalid --seeds '${text}': expected distinct non-negative integers, e.g. 0,1,2`,
+    );
+  }
+  return seeds;
+}
+
+/** The run directory of `seed` in a group. */
+export function seedRunDir(group: string, seed: number): string {
+  return join(group, `seed${seed}`);
+}
+
+async function readSeeds(group: string): Promise<number[] | null> {
+  try {
+    const v = JSON.parse(await Deno.readTextFile(join(group, SEEDS_FILE)));
+    return Array.isArray(v.seeds) ? v.seeds : null;
+  } catch {
+    return null;
+  }
+}
+
+async function finished(dir: string): Promise<boolean> {
+  try {
+    await Deno.stat(join(dir, RESULT_FILE));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Trains the seeds of a group that are not finished, then compares them. */
+async function runGroup(group: string, seeds: number[], o: TrainEntryOptions): Promise<void> {
+  const config = join(group, "config.yaml");
+  for (const [k, seed] of seeds.entries()) {
+    const dir = seedRunDir(group, seed);
+    console.log(`\n== seed ${seed} (${k + 1} of ${seeds.length}): ${dir}`);
+    if (await finished(dir)) {
+      console.log("finished already");
+      continue;
+    }
+    const hardware = {
+      device: o.device,
+      threads: o.threads,
+      precision: o.precision,
+      cudaGraphs: o.cudaGraphs,
+      nprocPerNode: o.nprocPerNode,
+      backend: o.backend,
+      distTimeout: o.distTimeout,
+    };
+    if ((await readManifest(dir).catch(() => null)) !== null) {
+      await trainCommand({ ...hardware, resume: dir });
+    } else {
+      await trainCommand({ ...hardware, config, seed: String(seed), out: dir });
+    }
+  }
+  console.log(`\n== ${seeds.length} seeds of ${group}`);
+  await compareCommand([group], { out: join(group, "compare") });
+}
+
+/** `train --resume GROUP`: whether `dir` is a seed group rather than a run. */
+export async function isSeedGroup(dir: string): Promise<boolean> {
+  return (await readSeeds(dir)) !== null && (await readManifest(dir).catch(() => null)) === null;
+}
+
+/** Runs `train`: one run, or one per seed with --seeds/--repeat (or --resume of a group). */
+export async function trainEntry(o: TrainEntryOptions): Promise<void> {
+  const many = o.seeds !== undefined || o.repeat !== undefined;
+  const asGroup = many || (o.resume !== undefined && await isSeedGroup(o.resume));
+  const env = parseRankEnv();
+  if (asGroup && env !== undefined) {
+    // Every rank would run the whole group and write its comparison.
+    throw new UsageError(
+      `--seeds/--repeat: this process is rank ${env.rank} of ${env.worldSize} ` +
+        `(started by ${env.launcher}); run the seeds from one process with --nproc-per-node, ` +
+        `or launch one seed at a time`,
+    );
+  }
+  if (o.resume !== undefined && asGroup) {
+    const flags: [keyof TrainEntryOptions, string][] = [
+      ["config", "--config"],
+      ["dataset", "--dataset"],
+      ["method", "--method"],
+      ["epochs", "--epochs"],
+      ["batchSize", "--batch-size"],
+      ["lr", "--lr"],
+      ["alpha", "--alpha"],
+      ["lambda", "--lambda"],
+      ["seed", "--seed"],
+      ["out", "--out"],
+      ["valPerClass", "--val-per-class"],
+      ["imbalance", "--imbalance"],
+      ["seeds", "--seeds"],
+      ["repeat", "--repeat"],
+    ];
+    for (const [key, flag] of flags) {
+      if (o[key] !== undefined) {
+        throw new UsageError(`${flag} cannot be combined with --resume of a seed group`);
+      }
+    }
+    const seeds = await readSeeds(o.resume);
+    if (seeds === null) throw new UsageError(`--resume ${o.resume}: no ${SEEDS_FILE} there`);
+    return await runGroup(o.resume, seeds, o);
+  }
+  if (!many) return await trainCommand(o);
+  if (o.seeds !== undefined && o.repeat !== undefined) {
+    throw new UsageError("give --seeds or --repeat, not both");
+  }
+  if (o.seeds !== undefined && o.seed !== undefined) {
+    throw new UsageError("give --seeds or --seed, not both");
+  }
+  const file = o.config === undefined
+    ? undefined
+    : { patch: await readConfigFile(o.config), path: o.config };
+  const config = resolveConfig(file, parseFlags(o));
+  let seeds: number[];
+  if (o.seeds !== undefined) {
+    seeds = parseSeeds(o.seeds);
+  } else {
+    const n = Number(o.repeat);
+    if (!Number.isSafeInteger(n) || n < 1) {
+      throw new UsageError(`invalid --repeat '${o.repeat}': expected a positive integer`);
+    }
+    seeds = Array.from({ length: n }, (_, i) => config.seed + i);
+  }
+  const group = o.out ??
+    `runs/${config.name ?? `${config.dataset.name}_${config.method.name}`}_${timestamp()}`;
+  if ((await readSeeds(group)) !== null || (await readManifest(group).catch(() => null)) !== null) {
+    throw new UsageError(
+      `--out ${group} already holds runs; continue with --resume ${group} or choose another --out`,
+    );
+  }
+  await Deno.mkdir(group, { recursive: true });
+  await writeFileAtomic(join(group, "config.yaml"), configToYaml(config));
+  await writeFileAtomic(
+    join(group, SEEDS_FILE),
+    JSON.stringify({ seeds, created: new Date().toISOString() }) + "\n",
+  );
+  await runGroup(group, seeds, o);
+}

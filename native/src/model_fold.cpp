@@ -1,0 +1,95 @@
+// Inference with batch norms folded into their convolutions, and the
+// backbones' forward pass that chooses it (declared in model_common.h).
+//
+// In eval mode a batch norm is a per-channel affine map of its input, so
+// bn(conv(x)) is one convolution with rescaled weights and a bias: for output
+// channel c, s_c = gamma_c / sqrt(running_var_c + eps),
+//   weight'_c = weight_c * s_c,   bias'_c = beta_c - running_mean_c * s_c (+ bias_c * s_c).
+// That saves a full pass over every activation (read and write) per layer,
+// and the convolution adds the bias in its own output loop. The folding is
+// computed in double precision and rounded once to the weights' type.
+#include <c10/core/InferenceMode.h>
+
+#include "model_common.h"
+
+namespace lade {
+
+namespace {
+
+/// The source tensors of a conv-BN pair, in a fixed order (undefined ones skipped).
+std::vector<torch::Tensor> fold_sources(torch::nn::Conv2d& conv, torch::nn::BatchNorm2d& bn) {
+  std::vector<torch::Tensor> out;
+  for (const auto* t :
+       {&conv->weight, &conv->bias, &bn->weight, &bn->bias, &bn->running_mean, &bn->running_var}) {
+    if (t->defined()) out.push_back(*t);
+  }
+  return out;
+}
+
+}  // namespace
+
+torch::Tensor BnFolds::conv_bn(const torch::Tensor& x, torch::nn::Conv2d& conv,
+                               torch::nn::BatchNorm2d& bn) {
+  const auto& co = conv->options;
+  const bool foldable = !bn->is_training() && !torch::GradMode::is_enabled() &&
+                        bn->options.track_running_stats() && bn->running_mean.defined() &&
+                        torch::enumtype::get_enum_name(co.padding_mode()) == "kZeros";
+  if (!foldable) return bn->forward(conv->forward(x));
+
+  auto sources = fold_sources(conv, bn);
+  auto& f = folded_[conv.get()];
+  bool fresh =
+      f.weight.defined() && f.sources.size() == sources.size() && f.eps == bn->options.eps();
+  for (size_t i = 0; fresh && i < sources.size(); ++i) {
+    const auto& t = sources[i];
+    const auto& copy = f.sources[i];
+    fresh = t.device() == copy.device() && t.scalar_type() == copy.scalar_type() &&
+            t.sizes() == copy.sizes() && torch::equal(t, copy);
+  }
+  if (!fresh) {
+    torch::NoGradGuard no_grad;
+    const auto& w = conv->weight;
+    auto scale = (bn->running_var.to(torch::kFloat64) + bn->options.eps()).rsqrt();
+    if (bn->weight.defined()) scale = scale * bn->weight.to(torch::kFloat64);
+    auto bias = -bn->running_mean.to(torch::kFloat64) * scale;
+    if (bn->bias.defined()) bias = bias + bn->bias.to(torch::kFloat64);
+    if (conv->bias.defined()) bias = bias + conv->bias.to(torch::kFloat64) * scale;
+    // empty_like keeps the weight's strides (channels-last on the CPU).
+    f.weight = torch::empty_like(w);
+    f.weight.copy_(w.to(torch::kFloat64) * scale.view({-1, 1, 1, 1}));
+    f.bias = bias.to(w.scalar_type());
+    f.eps = bn->options.eps();
+    f.sources.clear();
+    for (const auto& t : sources) f.sources.push_back(t.detach().clone());
+  }
+  namespace F = torch::nn::functional;
+  return F::conv2d(x, f.weight,
+                   F::Conv2dFuncOptions()
+                       .bias(f.bias)
+                       .stride(co.stride())
+                       .padding(co.padding())
+                       .dilation(co.dilation())
+                       .groups(co.groups()));
+}
+
+void BnFolds::clear() { folded_.clear(); }
+
+torch::Tensor Backbone::forward(torch::Tensor x) {
+  if (is_training() || torch::GradMode::is_enabled() || c10::InferenceMode::is_enabled()) {
+    return features(std::move(x));
+  }
+  torch::Tensor out;
+  {
+    c10::InferenceMode inference;
+    out = features(std::move(x));
+  }
+  // An inference tensor cannot be saved for backward; a clone made here can.
+  return out.clone();
+}
+
+void Backbone::train(bool on) {
+  torch::nn::Module::train(on);
+  if (on) folds.clear();
+}
+
+}  // namespace lade

@@ -1,0 +1,140 @@
+import assert from "node:assert/strict";
+import { SHIFT_GRID } from "../../lib/data/mod.ts";
+import { readManifest } from "../../lib/train/checkpoint.ts";
+import { writeFixture } from "../train/fixture.ts";
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+async function lade(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+function assertOneLineError(r: { code: number; stderr: string }, re: RegExp): void {
+  assert.notEqual(r.code, 0);
+  const lines = r.stderr.trim().split("\n");
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0], re);
+}
+
+interface EvalJson {
+  shift: string;
+  results: Record<string, { top1: number }>;
+  aggregation?: { weights: number[]; epochs: number; transductive: boolean };
+}
+
+Deno.test("train --method sade, then evaluate: experts, average and test-time aggregation per shift", async () => {
+  const root = await writeFixture();
+  const yaml = `${root}/tiny.yaml`;
+  await Deno.writeTextFile(
+    yaml,
+    `dataset:\n  name: mnist-lt\n  root: ${root}\n  imbalance: 3\n` +
+      `train:\n  epochs: 1\n  batch_size: 16\n  eval_batch_size: 64\nthreads: 1\n`,
+  );
+  const run = `${root}/run`;
+  const t = await lade("train", "--config", yaml, "--method", "sade", "--out", run);
+  assert.equal(t.code, 0, t.stderr);
+  assert.match(t.stdout, /cnn28-sade/);
+  assert.match(t.stdout, /sade_expert1\s+sade_expert2\s+sade_expert3\s+sade_avg\s+sade_tta/);
+  assert.match(t.stdout, /test-time aggregation weights/);
+  assert.equal((await readManifest(run))!.arch, "cnn28-sade");
+
+  const all = await lade("evaluate", "--run", run, "--shift", "all", "--json", "--tta-epochs", "2");
+  assert.equal(all.code, 0, all.stderr);
+  const evals = JSON.parse(all.stdout) as EvalJson[];
+  assert.deepEqual(evals.map((e) => e.shift), [...SHIFT_GRID]);
+  for (const e of evals) {
+    assert.deepEqual(Object.keys(e.results), [
+      "sade_expert1",
+      "sade_expert2",
+      "sade_expert3",
+      "sade_avg",
+      "sade_tta",
+    ]);
+    const a = e.aggregation!;
+    assert.equal(a.transductive, true);
+    assert.equal(a.weights.length, 3);
+    assert.ok(a.epochs >= 1 && a.epochs <= 2);
+  }
+  const report = JSON.parse(await Deno.readTextFile(`${run}/report/results.json`));
+  assert.equal(report.evaluations[0].aggregation.weights.length, 3);
+  assert.match(await Deno.readTextFile(`${run}/report/index.html`), /transductive/);
+
+  // Without the aggregation; --prior is accepted and said to change nothing.
+  const plain = await lade("evaluate", "--run", run, "--tta-epochs", "0", "--json", "--no-report");
+  assert.equal(plain.code, 0, plain.stderr);
+  const one = JSON.parse(plain.stdout) as EvalJson;
+  assert.equal(one.aggregation, undefined);
+  assert.equal(one.results.sade_tta, undefined);
+  // Exported logits [N, 3C] evaluate as a SADE model's (without views: no aggregation).
+  const npy = `${root}/npy`;
+  const exported = await lade(
+    "evaluate",
+    "--run",
+    run,
+    "--tta-epochs",
+    "0",
+    "--no-report",
+    "--export-npy",
+    npy,
+  );
+  assert.equal(exported.code, 0, exported.stderr);
+  const external = await lade(
+    "evaluate",
+    "--logits",
+    `${npy}/logits.npy`,
+    "--labels",
+    `${npy}/labels.npy`,
+    "--train-counts",
+    `${npy}/train_counts.npy`,
+    "--model-method",
+    "sade",
+    "--json",
+  );
+  assert.equal(external.code, 0, external.stderr);
+  assert.deepEqual(
+    (JSON.parse(external.stdout) as EvalJson).results.sade_avg.top1,
+    one.results.sade_avg.top1,
+  );
+  const prior = await lade("evaluate", "--run", run, "--prior", "all", "--no-report");
+  assert.equal(prior.code, 0, prior.stderr);
+  assert.match(prior.stdout, /use no target prior/);
+  assert.match(prior.stdout, /test-time aggregation weights \(experts 1-3\)/);
+
+  assertOneLineError(
+    await lade("estimate-prior", "--run", run, "--shift", "forward10"),
+    /use no target prior; estimate-prior needs a single-expert model/,
+  );
+  assertOneLineError(
+    await lade("evaluate", "--run", run, "--tta-epochs", "-1"),
+    /--tta-epochs '-1': expected a non-negative integer/,
+  );
+  // A network whose experts do not match the method's.
+  const withArch = async (arch: string) => {
+    const path = `${root}/${arch}.yaml`;
+    await Deno.writeTextFile(path, (await Deno.readTextFile(yaml)) + `model:\n  arch: ${arch}\n`);
+    return path;
+  };
+  assertOneLineError(
+    await lade(
+      "train",
+      "--config",
+      await withArch("cnn28"),
+      "--method",
+      "sade",
+      "--out",
+      `${root}/a`,
+    ),
+    /method sade trains 3 experts but cnn28 has one \(use auto or .*cnn28-sade\)/,
+  );
+  assertOneLineError(
+    await lade("train", "--config", await withArch("cnn28-sade"), "--out", `${root}/b`),
+    /cnn28-sade is a 3-expert network \(for method sade\); method lade trains one/,
+  );
+  await Deno.remove(root, { recursive: true });
+});
