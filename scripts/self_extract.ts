@@ -6,9 +6,10 @@
  * - a payload that does not unpack (a damaged or cut-short file) is one line
  *   on stderr and exit 1, with tar's and gzip's noise hidden and the half
  *   unpacked folder removed;
- * - the unpacked files' sizes are recorded in `ok` when unpacked and checked
- *   at every start: a cache emptied or cut short (a full disk, a cleaner)
- *   is unpacked again instead of running nothing.
+ * - the unpacked files are checked at every start (present, not empty) with
+ *   shell builtins only, so a start needs no tool on PATH: a cache emptied or
+ *   partly removed (a full disk, a cleaner) is unpacked again instead of
+ *   running nothing.
  *
  * @module
  */
@@ -19,11 +20,12 @@ const TEMPLATE = `#!/bin/sh
 # \${XDG_CACHE_HOME:-~/.cache}/lade/app-@ID@ and runs from there.
 set -e
 dir="\${XDG_CACHE_HOME:-\${HOME:-/tmp}/.cache}/lade/app-@ID@"
-# The sizes of the unpacked files, recorded in "ok" and checked at each start.
-stamp() {
-  for f in deno lade.js liblade.so; do printf '%s ' "$(wc -c < "$1/$f" 2>/dev/null || echo missing)"; done
+# An unpacked folder is complete when marked so and its files are there and
+# not empty (builtins only: a start needs nothing on PATH).
+complete() {
+  [ -f "$1/ok" ] && [ -s "$1/deno" ] && [ -s "$1/lade.js" ] && [ -s "$1/liblade.so" ]
 }
-if [ ! -f "$dir/ok" ] || [ "$(cat "$dir/ok")" != "$(stamp "$dir")" ]; then
+if ! complete "$dir"; then
   rm -rf "$dir.tmp.$$"
   mkdir -p "$dir.tmp.$$"
   if ! tail -n +@SKIP@ "$0" | tar -x@Z@f - -C "$dir.tmp.$$" 2>/dev/null; then
@@ -31,10 +33,10 @@ if [ ! -f "$dir/ok" ] || [ "$(cat "$dir/ok")" != "$(stamp "$dir")" ]; then
     echo "lade: error: $0 is damaged (its payload does not unpack); copy or build it again" >&2
     exit 1
   fi
-  stamp "$dir.tmp.$$" > "$dir.tmp.$$/ok"
-  # A folder that fails its check goes; a good one from a concurrent run
+  : > "$dir.tmp.$$/ok"
+  # A folder that fails its check goes; a complete one from a concurrent run
   # stays (then the rename fails and this copy goes).
-  if [ -d "$dir" ] && [ "$(cat "$dir/ok" 2>/dev/null)" != "$(stamp "$dir")" ]; then rm -rf "$dir"; fi
+  if [ -d "$dir" ] && ! complete "$dir"; then rm -rf "$dir"; fi
   mv -T "$dir.tmp.$$" "$dir" 2>/dev/null || rm -rf "$dir.tmp.$$"
 fi
 export LADE_APP_DIR="$dir" DENO_NO_UPDATE_CHECK=1

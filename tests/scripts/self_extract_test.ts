@@ -53,6 +53,10 @@ Deno.test({
       assert.equal(first.code, 0, first.stderr);
       assert.equal(first.stdout, `ran ${app}/lade.js with info\n`);
 
+      // Once unpacked, a start needs no tool on PATH (the check is shell builtins).
+      const bare = await sh(binary, ["info"], { ...env, PATH: `${dir}/no-such-folder` });
+      assert.equal(bare.stdout, `ran ${app}/lade.js with info\n`, bare.stderr);
+
       // The unpacked lade.js emptied: unpacked again, not run empty.
       await Deno.writeTextFile(`${app}/lade.js`, "");
       const again = await sh(binary, ["info"], env);
