@@ -619,9 +619,9 @@ export class Tensor extends NativeHandle {
       } catch {
         throw new InputError(
           "target",
-          `'${target}' is neither a dtype (${
+          `unknown device or dtype '${target}' (devices: cpu, cuda, cuda:N; dtypes: ${
             DTYPE_NAMES.join(", ")
-          }) nor a device (cpu, cuda, cuda:N)`,
+          })`,
         );
       }
       devType = parsed.code.type;
