@@ -13,6 +13,7 @@ import { UsageError } from "./errors.ts";
 import { evaluateGrid, evaluateSets, shiftNames } from "../eval/grid.ts";
 import { readShiftFile } from "../data/mod.ts";
 import {
+  checkOutputDir,
   hasSourceData,
   type InputOptions,
   type LoadedPredictions,
@@ -62,18 +63,6 @@ function numberFlag(flag: string, value: string | undefined, integer: boolean): 
     );
   }
   return n;
-}
-
-/** A folder to write into: absent (it is made) or a folder; a UsageError naming `flag` otherwise. */
-async function checkOutputDir(path: string, flag: string): Promise<void> {
-  let info: Deno.FileInfo;
-  try {
-    info = await Deno.stat(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return;
-    throw new UsageError(`${flag} ${path}: ${(e as Error).message.split("\n")[0]}`);
-  }
-  if (!info.isDirectory) throw new UsageError(`${flag} ${path}: exists and is not a folder`);
 }
 
 /** Parses `--prior`. */

@@ -303,3 +303,15 @@ export async function loadSourceData(
     description: `${opts.sourceLogits} (${labels.length} labelled samples)`,
   };
 }
+
+/** A folder to write into: absent (it is made) or a folder; a UsageError naming `flag` otherwise. */
+export async function checkOutputDir(path: string, flag: string): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return;
+    throw new UsageError(`${flag} ${path}: ${(e as Error).message.split("\n")[0]}`);
+  }
+  if (!info.isDirectory) throw new UsageError(`${flag} ${path}: exists and is not a folder`);
+}

@@ -277,7 +277,13 @@ function parseNproc(text: string): number {
 }
 
 /** Runs `train`. */
-export async function trainCommand(o: TrainCommandOptions): Promise<void> {
+export async function trainCommand(
+  o: TrainCommandOptions,
+  context: {
+    /** The seed group this run belongs to: an interrupted run says to resume the group. */
+    group?: string;
+  } = {},
+): Promise<void> {
   const flags = parseFlags(o);
   const checkpointEvery = o.checkpointEvery === undefined
     ? undefined
@@ -356,7 +362,11 @@ export async function trainCommand(o: TrainCommandOptions): Promise<void> {
   if (result.interrupted) {
     if (lead) {
       const how = env === undefined ? "" : " (with any number of ranks that divides the batch)";
-      console.log(`checkpoint in ${runDir}; continue with: lade train --resume ${runDir}${how}`);
+      const target = context.group ?? runDir;
+      console.log(
+        `checkpoint in ${runDir}; continue ${context.group ? "the seed group " : ""}with: ` +
+          `lade train --resume ${target}${how}`,
+      );
     }
     Deno.exit(exitCode);
   }

@@ -206,3 +206,54 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "SIGTERM in a seed group says to resume the group; compare --out naming a file is one line",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    const root = await writeFixture();
+    try {
+      const group = `${root}/g`;
+      await Deno.writeTextFile(
+        `${root}/tiny.yaml`,
+        `dataset:\n  name: mnist-lt\n  root: ${root}\n  imbalance: 3\n` +
+          `train:\n  epochs: 200\n  batch_size: 16\n  eval_batch_size: 64\nthreads: 1\n`,
+      );
+      const proc = new Deno.Command(Deno.execPath(), {
+        args: [
+          ...["run", "-A", main, "train", "--config", `${root}/tiny.yaml`],
+          ...["--seeds", "0,1", "--out", group],
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const until = Date.now() + 60_000;
+      while ((await readManifest(`${group}/seed0`).catch(() => null)) === null) {
+        assert.ok(Date.now() < until, "no checkpoint within a minute");
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      proc.kill("SIGTERM");
+      const res = await proc.output();
+      assert.equal(res.code, 143, new TextDecoder().decode(res.stderr));
+      // Before: "continue with: lade train --resume GROUP/seed0", which resumes one seed only.
+      assert.match(
+        new TextDecoder().decode(res.stdout),
+        new RegExp(`continue the seed group with: lade train --resume ${group}\\n`),
+      );
+      await Deno.writeTextFile(`${root}/file`, "");
+      const r = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", main, "compare", `${group}/seed0`, "--out", `${root}/file`],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(r.code, 2);
+      assert.equal(new TextDecoder().decode(r.stdout), "");
+      assert.match(
+        new TextDecoder().decode(r.stderr).trim(),
+        /^lade: error: --out .*file: exists and is not a folder$/,
+      );
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});
