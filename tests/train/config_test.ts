@@ -171,3 +171,17 @@ Deno.test("--dataset NAME takes its name's imbalance: balanced without -lt, unle
   const file = { patch: { dataset: { name: "cifar10-lt", imbalance: 50 } }, path: "r.yaml" };
   assert.equal(resolveConfig(file, { dataset: "cifar10" }).dataset.imbalance, 50);
 });
+
+Deno.test("--checkpoint-every: steps or minutes", async () => {
+  const { parseCheckpointEvery } = await import("../../lib/train/trainer.ts");
+  assert.deepEqual(parseCheckpointEvery("500"), { steps: 500 });
+  assert.deepEqual(parseCheckpointEvery("10m"), { minutes: 10 });
+  assert.deepEqual(parseCheckpointEvery(" 0.5min "), { minutes: 0.5 });
+  for (const bad of ["0", "1.5", "-3", "10x", "m", "", "0m", "1e3"]) {
+    assert.throws(
+      () => parseCheckpointEvery(bad),
+      (e: Error) => e instanceof InputError && e.parameter === "checkpointEvery",
+      bad,
+    );
+  }
+});
