@@ -56,6 +56,9 @@ function freeModel(ptr: Deno.PointerObject): void {
   native().lade_model_free(ptr);
 }
 
+/** The most classes a model may have (its head is classes x features). */
+export const MAX_MODEL_CLASSES = 1_000_000;
+
 /** A network owned by JavaScript; free it with dispose() (or `using`). */
 export class Model extends NativeHandle {
   /** The architecture it was built as. */
@@ -93,12 +96,25 @@ export class Model extends NativeHandle {
     if (!(HEADS as readonly string[]).includes(head)) {
       throw new InputError("head", `unknown head '${head}' (use ${HEADS.join(", ")})`);
     }
+    // Counts that size the network: checked before native code allocates by them
+    // (classes 1e9 asked for a terabyte, 2.5 leaked "Invalid FFI i32 type").
+    const int = (name: string, v: number, min: number, max: number) => {
+      if (!Number.isInteger(v) || v < min || v > max) {
+        throw new InputError(name, `must be an integer from ${min} to ${max}, got ${v}`);
+      }
+    };
+    int("classes", opts.classes, 1, MAX_MODEL_CLASSES);
+    int("inChannels", opts.inChannels, 1, 64);
+    const scale = opts.scale ?? 16;
+    if (!Number.isFinite(scale) || scale <= 0) {
+      throw new InputError("scale", `must be a finite number > 0, got ${scale}`);
+    }
     const p = native().lade_model_new(
       toCString(opts.arch),
       opts.classes,
       opts.inChannels,
       HEAD[head as keyof typeof HEAD],
-      opts.scale ?? 16,
+      scale,
     );
     const model = new Model(checkPtr(p, `model ${opts.arch}`), opts.arch, opts.classes);
     if (opts.device !== undefined && opts.device !== "cpu") model.to(opts.device);

@@ -75,3 +75,24 @@ Deno.test("threads: 1 to maxThreads(), or an InputError before any thread starts
   assert.equal(getNumThreads(), Math.min(max, 2));
   setNumThreads(before);
 });
+
+Deno.test("Model.create checks the counts that size the network before allocating", async () => {
+  const { Model } = await import("../../lib/models/model.ts");
+  for (
+    const [opts, parameter] of [
+      [{ classes: 1e9, inChannels: 1 }, "classes"],
+      [{ classes: 2.5, inChannels: 1 }, "classes"],
+      [{ classes: 0, inChannels: 1 }, "classes"],
+      [{ classes: 3, inChannels: 0 }, "inChannels"],
+      [{ classes: 3, inChannels: 1, scale: NaN }, "scale"],
+    ] as const
+  ) {
+    assert.throws(
+      () => Model.create({ arch: "cnn28", ...opts }),
+      (e: Error) => e instanceof InputError && e.parameter === parameter,
+      JSON.stringify(opts),
+    );
+  }
+  using ok = Model.create({ arch: "cnn28", classes: 3, inChannels: 1 });
+  assert.ok(ok.numParams > 0);
+});
