@@ -34,8 +34,8 @@ export function longTailCounts(
   if (!Number.isInteger(nMax) || nMax < 0) {
     throw new InputError("nMax", `must be a non-negative integer, got ${nMax}`);
   }
-  if (!Number.isInteger(classes) || classes < 1) {
-    throw new InputError("classes", `must be a positive integer, got ${classes}`);
+  if (!Number.isInteger(classes) || classes < 1 || classes > 1_000_000) {
+    throw new InputError("classes", `must be an integer from 1 to 1000000, got ${classes}`);
   }
   checkRatio(ratio);
   if (type !== "exp" && type !== "step") {

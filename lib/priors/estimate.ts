@@ -11,6 +11,9 @@ import type { PriorLike } from "./source_prior.ts";
 import { bbsePrior } from "./bbse.ts";
 import { calibratedEmPrior, CALIBRATION_KINDS, type CalibrationKind } from "./calibration.ts";
 import { emPrior } from "./em.ts";
+import { checkScores } from "./check.ts";
+
+export { checkScores };
 import { scope } from "../torch/memory.ts";
 
 /** The estimators. */
@@ -40,22 +43,6 @@ export type EstimateOptions =
     /** Labels of that data. */
     sourceLabels: LabelsLike;
   };
-
-/**
- * Checks posteriors or scores [N, C] before an estimate: at least one row,
- * every value finite (a NaN made every estimate NaN); an InputError for
- * `parameter` otherwise.
- */
-export function checkScores(scores: Tensor, parameter: string): void {
-  if (scores.ndim !== 2) {
-    throw new InputError(parameter, `must be 2-D [N, C], got shape [${scores.shape.join(", ")}]`);
-  }
-  if (scores.shape[0] === 0) throw new InputError(parameter, "is empty (no samples)");
-  const bad = scope(() => scores.isfinite().logicalNot().sum().item());
-  if (bad > 0) {
-    throw new InputError(parameter, `holds ${bad} NaN or infinite value(s)`);
-  }
-}
 
 /**
  * Estimates the class prior of unlabelled target data from its posteriors

@@ -64,7 +64,14 @@ export function checkPriorValues(values: readonly number[], parameter = "sourceP
 
 /** The normalised prior p(c) = n_c / sum(n) of class counts. */
 export function countsToPrior(counts: readonly number[]): number[] {
+  const bad = counts.findIndex((n) => !Number.isFinite(n) || n < 0);
+  if (bad >= 0) {
+    throw new InputError(
+      "trainCounts",
+      `must be finite and >= 0, got ${counts[bad]} for class ${bad}`,
+    );
+  }
   const total = counts.reduce((a, b) => a + b, 0);
-  if (!(total > 0)) throw new RangeError("class counts must sum to a positive number");
+  if (!(total > 0)) throw new InputError("trainCounts", "must sum to a positive number");
   return counts.map((n) => n / total);
 }

@@ -18,7 +18,15 @@ import {
   logitAdjustedLoss,
   priorCELoss,
 } from "../../lib/losses/mod.ts";
-import { estimateTargetPrior, klDivergence, l1Distance } from "../../lib/priors/mod.ts";
+import {
+  bbsePrior,
+  emPrior,
+  estimateTargetPrior,
+  klDivergence,
+  l1Distance,
+} from "../../lib/priors/mod.ts";
+import { classBalancedWeights, countsToPrior, ldamLoss } from "../../lib/losses/mod.ts";
+import { longTailCounts } from "../../lib/data/long_tail.ts";
 import { classCounts } from "../../lib/data/long_tail.ts";
 import { labelTensor } from "../../lib/data/labels.ts";
 import { scope, tensor } from "../../lib/torch/mod.ts";
@@ -116,4 +124,22 @@ Deno.test("prior estimates, distances and class counts check their input", () =>
   );
   assert.throws(() => classCounts(Int32Array.from([0, -1]), 3), inputError("labels", /-1/));
   assert.deepEqual(classCounts(Int32Array.from([0, 2, 2]), 3), [1, 0, 2]);
+});
+
+Deno.test("the estimators, weights and counts exported beside them check their input too", () => {
+  scope(() => {
+    const nan = tensor([NaN, 0.5, 0.5, 0.2, 0.3, 0.5], [2, 3]);
+    assert.throws(() => emPrior(nan, PRIOR), inputError("probs", /NaN or infinite/));
+    const empty = tensor([], [0, 3]);
+    assert.throws(() => bbsePrior(empty, empty, []), inputError("targetScores", /is empty/));
+    const logits = tensor([1, 2, 3, 4, 5, 6], [2, 3]);
+    assert.throws(
+      () => ldamLoss(logits, tensor([0, 2], [2], "int64"), [0.5, -1, 0.5], 30),
+      inputError("margins", /got -1 for class 1/),
+    );
+  });
+  assert.throws(() => classBalancedWeights([1, 2], 2), inputError("beta", /\[0, 1\), got 2/));
+  assert.throws(() => countsToPrior([0, 0]), inputError("trainCounts", /positive/));
+  assert.throws(() => countsToPrior([3, -1]), inputError("trainCounts", /-1 for class 1/));
+  assert.throws(() => longTailCounts(10, 1e9, 10), inputError("classes", /1000000000/));
 });
