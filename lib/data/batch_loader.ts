@@ -165,7 +165,10 @@ export class BatchLoader extends NativeHandle {
     this.#set = set;
     const c = set.channels;
     if (splits.mean.length !== c || splits.std.length !== c) {
-      throw new RangeError(`normalisation needs ${c} mean and std values`);
+      throw new InputError(
+        "mean",
+        `normalisation needs ${c} mean and std values (one per channel)`,
+      );
     }
     const mean = Float32Array.from(splits.mean);
     const std = Float32Array.from(splits.std);
@@ -266,7 +269,7 @@ export class BatchLoader extends NativeHandle {
    */
   async *epoch(epoch: number): AsyncIterableIterator<Batch> {
     if (!Number.isInteger(epoch) || epoch < 0 || epoch > 2 ** 31 - 1) {
-      throw new RangeError(`epoch must be a non-negative integer, got ${epoch}`);
+      throw new InputError("epoch", `must be a non-negative integer, got ${epoch}`);
     }
     const lib = native();
     const handle = this.ptr;

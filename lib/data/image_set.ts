@@ -7,6 +7,7 @@
  * @module
  */
 
+import { InputError } from "../errors.ts";
 import type { Tensor } from "../torch/tensor.ts";
 import { tensor } from "../torch/create.ts";
 import { DEFAULT_MAX_IMAGE_PIXELS } from "./image_io.ts";
@@ -18,7 +19,7 @@ function compose(base: Int32Array, positions: Int32Array): Int32Array {
   for (let i = 0; i < positions.length; i++) {
     const p = positions[i];
     if (!(p >= 0 && p < base.length)) {
-      throw new RangeError(`subset index ${p} outside 0..${base.length - 1}`);
+      throw new InputError("indices", `subset index ${p} outside 0..${base.length - 1}`);
     }
     out[i] = base[p];
   }
@@ -53,7 +54,7 @@ export class TensorImageSet implements ImageSet {
   constructor(images: Tensor, baseLabels: Int32Array, indices?: Int32Array) {
     const [n, c, h, w] = images.shape;
     if (images.ndim !== 4 || h !== w || n !== baseLabels.length) {
-      throw new RangeError("TensorImageSet needs uint8 images [N, C, S, S] and N labels");
+      throw new InputError("images", "TensorImageSet needs uint8 images [N, C, S, S] and N labels");
     }
     this.#images = images;
     this.baseLabels = baseLabels;
@@ -118,7 +119,7 @@ export class FileImageSet implements ImageSet {
     maxPixels: number = DEFAULT_MAX_IMAGE_PIXELS,
   ) {
     if (paths.length !== baseLabels.length) {
-      throw new RangeError("FileImageSet needs one label per path");
+      throw new InputError("labels", "FileImageSet needs one label per path");
     }
     this.basePaths = paths;
     this.baseLabels = baseLabels;

@@ -12,6 +12,7 @@ import { InputError } from "../../lib/errors.ts";
 import { loadDataset, printableName } from "../../lib/data/datasets.ts";
 import { readImage, writeImage } from "../../lib/data/image_io.ts";
 import { escapesRoot, probeImages, verifyImages } from "../../lib/data/image_list.ts";
+import { FileImageSet } from "../../lib/data/image_set.ts";
 import { tensor } from "../../lib/torch/create.ts";
 import { makeImages, writeFlatImage } from "./fixtures.ts";
 
@@ -245,4 +246,27 @@ Deno.test("class names are printable: control characters replaced, length capped
   assert.equal(printableName("a\nb\u009bc"), "a\ufffdb\ufffdc");
   assert.equal(printableName("x".repeat(300)).length, 200);
   assert.equal(printableName("dog"), "dog");
+});
+
+Deno.test("image sets and loaders: bad arguments are InputErrors naming them, not RangeErrors", async () => {
+  const { TensorImageSet } = await import("../../lib/data/image_set.ts");
+  const { BatchLoader } = await import("../../lib/data/batch_loader.ts");
+  assert.throws(
+    () => new FileImageSet(["a.png", "b.png"], Int32Array.from([0]), 8),
+    (e: Error) => e instanceof InputError && e.parameter === "labels",
+  );
+  const images = tensor(new Uint8Array(2 * 1 * 4 * 4), [2, 1, 4, 4]);
+  const set = new TensorImageSet(images, Int32Array.from([0, 1]));
+  assert.throws(() => set.subset(Int32Array.from([5])), (e: Error) => e instanceof InputError);
+  assert.throws(
+    () =>
+      new BatchLoader(set, { mean: [0.5, 0.5], std: [1, 1] }, {
+        batchSize: 1,
+        train: false,
+        device: "cpu",
+        seed: 0,
+      }),
+    (e: Error) => e instanceof InputError && e.parameter === "mean",
+  );
+  set.dispose();
 });
