@@ -15,6 +15,13 @@ import { estimatePriorCommand } from "./lib/cli/estimate_prior.ts";
 import { distributedHelp, METHODS, methodsHelp } from "./lib/cli/train.ts";
 import { trainEntry } from "./lib/cli/train_seeds.ts";
 import { compareCommand } from "./lib/cli/compare.ts";
+import { predictCommand } from "./lib/cli/predict.ts";
+import { stage2Command } from "./lib/cli/stage2.ts";
+import {
+  weightsConvertCommand,
+  weightsExportCommand,
+  weightsInspectCommand,
+} from "./lib/cli/weights.ts";
 import { VERSION } from "./lib/version.ts";
 
 /**
@@ -158,6 +165,17 @@ export function buildProgram(): Command {
       "refuse images of more pixels (default 89478485, Pillow's limit)",
     )
     .option(
+      "--init <file>",
+      "initial weights: safetensors, a PyTorch state dict (.pth/.pt), or a run directory",
+    )
+    .option("--init-skip <part>", "with --init: leave the head as initialised (head or none)")
+    .option("--init-strict <bool>", "with --init: every key must match (default true)")
+    .option("--backbone-lr <x>", "the backbone's learning rate (fine-tuning); the head keeps --lr")
+    .option("--freeze <part>", "train only the head: backbone (or none)")
+    .option("--sampler <name>", "shuffle, balanced (class-balanced, as cRT) or sqrt")
+    .option("--lr-step <n>", "StepLR: multiply the rate by --lr-gamma every n epochs")
+    .option("--lr-gamma <g>", "StepLR's factor (default 0.1)")
+    .option(
       "--nproc-per-node <n>",
       "start n local ranks of this command, data-parallel (--batch-size stays the global batch)",
     )
@@ -224,6 +242,63 @@ export function buildProgram(): Command {
     .option("--precision <p>", "on CUDA: bf16 or fp32")
     .action((runs, options) => compareCommand(runs, options));
   // (end of evaluation commands)
+
+  // ---- weights and predict (lib/cli/weights.ts, lib/cli/predict.ts) ----
+  const weights = program
+    .command("weights")
+    .description("model weights in and out: safetensors, PyTorch state dicts");
+  weights
+    .command("export")
+    .description("a run's model weights as safetensors (torchvision names for torchvision nets)")
+    .argument("<run>", "the run directory")
+    .option("--out <file>", "the .safetensors file to write")
+    .action((run, options) => weightsExportCommand(run, options));
+  weights
+    .command("convert")
+    .description("a PyTorch state dict (or safetensors) through a lade model to lade's safetensors")
+    .argument("<file>", "a .pth, .pt or .safetensors file")
+    .option("--out <file>", "the .safetensors file to write")
+    .option("--arch <name>", "the architecture (default: the file's metadata)")
+    .option("--classes <n>", "the class count (default: the file's)")
+    .action((file, options) => weightsConvertCommand(file, options));
+  weights
+    .command("inspect")
+    .description("names, dtypes, shapes and metadata of a safetensors or PyTorch weights file")
+    .argument("<file>", "a .safetensors, .pth or .pt file")
+    .option("--json", "print JSON")
+    .action((file, options) => weightsInspectCommand(file, options));
+  program
+    .command("stage2")
+    .description("a decoupled second stage on a run's classifier: tau-norm or lws, as a new run")
+    .option("--run <dir>", "the trained first-stage run")
+    .option(
+      "--method <name>",
+      "tau-norm (w_c / |w_c|^tau, no bias) or lws (learned per-class scales)",
+    )
+    .option("--out <dir>", "the new run's directory")
+    .option("--tau <t>", "tau-norm: the exponent (default: chosen on the run's validation split)")
+    .option("--epochs <n>", "lws: epochs of class-balanced sampling (default 10)")
+    .option("--lr <x>", "lws: learning rate (default: the run's)")
+    .option("--batch-size <b>", "lws: batch size (default: the run's)")
+    .option("--device <device>", "cpu (default) or cuda:N")
+    .action((options) => stage2Command(options));
+  program
+    .command("predict")
+    .description("top-k classes of images or an .npy batch, under a target prior")
+    .argument("[inputs...]", "image files (JPEG, PNG)")
+    .option("--run <dir>", "a training run directory")
+    .option("--weights <file>", "a weights file (safetensors or a PyTorch state dict)")
+    .option("--arch <name>", "with --weights: the architecture (default: the file's metadata)")
+    .option("--classes <n>", "with --weights: the class count (default: the file's)")
+    .option("--list <file>", "a file of image paths, one per line (relative to its folder)")
+    .option("--npy <file>", "a batch [N, C, H, W]: uint8 pixels, or float32 already normalised")
+    .option("--topk <k>", "classes shown per input (default 5)")
+    .option("--prior <p>", "target prior: uniform, train, em, or a JSON file of C numbers")
+    .option("--skip-bad-images", "skip unreadable images with a warning")
+    .option("--save-logits <file>", "also write the raw logits [N, C] as .npy")
+    .option("--device <device>", "cpu (default) or cuda:N")
+    .option("--json", "print JSON")
+    .action((inputs, options) => predictCommand(inputs, options));
 
   return program as unknown as Command;
 }

@@ -30,6 +30,18 @@
 
 export * from "./lib/torch/mod.ts";
 export {
+  encodeSafetensors,
+  parseSafetensors,
+  parseTorchStateDict,
+  type RawTensor,
+  readSafetensors,
+  readWeightsFile,
+  type SafetensorsFile,
+  type WeightsFile,
+  type WeightsMetadata,
+  writeSafetensors,
+} from "./lib/weights/mod.ts";
+export {
   DisposedError,
   InputError,
   LadeError,

@@ -7,7 +7,7 @@ default, PyTorch's best eager configuration on the CPU) puts the model and
 the batches in NHWC; `--format nchw` is plain PyTorch. Prints one JSON object:
 images per second of each repeat.
 
-usage: eval_bench.py --model cnn28|resnet32 --threads N [--format channels_last|nchw]
+usage: eval_bench.py --model cnn28|resnet32|resnet32-proj --threads N [--format channels_last|nchw]
                      [--batch B] [--steps S] [--warmup W] [--repeats R]
 """
 import argparse
@@ -24,7 +24,7 @@ from nets import FORMATS, build  # noqa: E402
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--model", choices=["cnn28", "resnet32"], required=True)
+    p.add_argument("--model", choices=["cnn28", "resnet32", "resnet32-proj"], required=True)
     p.add_argument("--threads", type=int, required=True)
     p.add_argument("--format", choices=list(FORMATS), default="channels_last")
     p.add_argument("--batch", type=int, default=1024)

@@ -2,8 +2,10 @@
 
 Each mirrors its native definition op for op, so that a benchmark compares
 the same arithmetic: native/src/model_cnn.cpp (cnn28) and
-native/src/model_resnet_cifar.cpp (resnet32: projection shortcuts, a 1x1
-convolution and batch norm, where the shape changes; in-place ReLUs and sum),
+native/src/model_resnet_cifar.cpp (resnet32: the official option-A
+shortcuts, stride-2 subsampling and zero-padded channels, where the shape
+changes; resnet32-proj: a 1x1 convolution and batch norm there; in-place
+ReLUs and sum),
 each followed by a linear head as native/src/model_api.cpp's Classifier.
 Keep them in sync when the native ones change.
 
@@ -40,30 +42,42 @@ class Cnn28(nn.Module):
 
 
 class BasicBlock(nn.Module):
-    """native/src/model_resnet_cifar.cpp's BasicBlock (projection shortcut where the shape changes)."""
+    """native/src/model_resnet_cifar.cpp's BasicBlock (where the shape changes: option A, or a projection)."""
 
-    def __init__(self, cin, cout, stride):
+    def __init__(self, cin, cout, stride, projection):
         super().__init__()
+        self.pad = 0
         self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(cout)
         self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(cout)
         self.down_conv = None
         if stride != 1 or cin != cout:
-            self.down_conv = nn.Conv2d(cin, cout, 1, stride, bias=False)
-            self.down_bn = nn.BatchNorm2d(cout)
+            if projection:
+                self.down_conv = nn.Conv2d(cin, cout, 1, stride, bias=False)
+                self.down_bn = nn.BatchNorm2d(cout)
+            else:
+                self.pad = cout // 4
+
+    def shortcut(self, x):
+        if self.down_conv is not None:
+            return self.down_bn(self.down_conv(x))
+        if self.pad:
+            # Option A, as the official LADE code: x[:, :, ::2, ::2], out/4 zero channels each side.
+            return F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, self.pad, self.pad))
+        return x
 
     def forward(self, x):
         out = self.bn1(self.conv1(x)).relu_()
         out = self.bn2(self.conv2(out))
-        out += self.down_bn(self.down_conv(x)) if self.down_conv is not None else x
+        out += self.shortcut(x)
         return out.relu_()
 
 
 class ResNet32(nn.Module):
     """native/src/model_resnet_cifar.cpp's ResNet32 (one branch), with a linear head."""
 
-    def __init__(self, in_channels, classes):
+    def __init__(self, in_channels, classes, projection=False):
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, 16, 3, 1, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(16)
@@ -71,7 +85,7 @@ class ResNet32(nn.Module):
         c = 16
         for s, w in enumerate([16, 32, 64]):
             for b in range(5):
-                layers.append(BasicBlock(c, w, 2 if (b == 0 and s > 0) else 1))
+                layers.append(BasicBlock(c, w, 2 if (b == 0 and s > 0) else 1, projection))
                 c = w
         self.layers = nn.Sequential(*layers)
         self.head = nn.Linear(64, classes)
@@ -93,6 +107,8 @@ def build(name, classes, memory_format):
         model, shape = Cnn28(1, classes), (1, 28, 28)
     elif name == "resnet32":
         model, shape = ResNet32(3, classes), (3, 32, 32)
+    elif name == "resnet32-proj":
+        model, shape = ResNet32(3, classes, projection=True), (3, 32, 32)
     else:
         raise ValueError(f"unknown model {name}")
     return model.to(memory_format=memory_format), shape

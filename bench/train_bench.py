@@ -7,7 +7,7 @@ eager configuration on the CPU and the layout lade uses) puts the model and
 the batches in NHWC; `--format nchw` is plain PyTorch. Prints one JSON object:
 images per second of each repeat.
 
-usage: train_bench.py --model cnn28|resnet32 --threads N [--format channels_last|nchw]
+usage: train_bench.py --model cnn28|resnet32|resnet32-proj --threads N [--format channels_last|nchw]
                       [--batch B] [--steps S] [--warmup W] [--repeats R]
 """
 import argparse
@@ -25,7 +25,7 @@ from nets import FORMATS, Cnn28, ResNet32, build  # noqa: E402,F401  (Cnn28: acc
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--model", choices=["cnn28", "resnet32"], required=True)
+    p.add_argument("--model", choices=["cnn28", "resnet32", "resnet32-proj"], required=True)
     p.add_argument("--threads", type=int, required=True)
     p.add_argument("--format", choices=list(FORMATS), default="channels_last")
     p.add_argument("--batch", type=int, default=128)

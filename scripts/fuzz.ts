@@ -1,6 +1,8 @@
 /**
  * `deno task fuzz`: a seeded fuzz harness over every reader of files that
- * lade takes from users. It mutates valid files (bit flips, bytes set to
+ * lade takes from users (IDX, CIFAR, .npy, image lists, JPEG, PNG, YAML
+ * recipes, checkpoint manifests, safetensors and PyTorch weights, model and
+ * optimiser archives). It mutates valid files (bit flips, bytes set to
  * boundary values, 32-bit size fields set to extremes, truncation, chunks
  * duplicated, removed or appended) and feeds each mutant to its reader. A
  * mutant must load or fail with the library's error (a LadeError: one line
@@ -33,6 +35,9 @@ import { Model } from "../lib/models/model.ts";
 import { SGD } from "../lib/train/optimizer.ts";
 import { tensor } from "../lib/torch/create.ts";
 import { setNumThreads } from "../lib/torch/device.ts";
+import { encodeMetadata, modelStateDict } from "../lib/weights/model_weights.ts";
+import { parseTorchStateDict } from "../lib/weights/pytorch.ts";
+import { encodeSafetensors, parseSafetensors } from "../lib/weights/safetensors.ts";
 
 /** A reader under test: valid seed files, and how to read one. */
 export interface FuzzTarget {
@@ -292,6 +297,32 @@ export const TARGETS: readonly FuzzTarget[] = [
     read: async (bytes, dir) => {
       await Deno.writeFile(join(dir, MANIFEST), bytes);
       await readManifest(dir);
+    },
+  },
+  {
+    name: "safetensors",
+    seeds: () => {
+      // A small model's weights as checkpoints and `weights export` write them.
+      using model = Model.create({ arch: "cnn28", classes: 2, inChannels: 1 });
+      const meta = encodeMetadata({ arch: "cnn28", classes: 2, inChannels: 1, head: "linear" });
+      return Promise.resolve([encodeSafetensors(modelStateDict(model), meta)]);
+    },
+    read: (bytes) => {
+      parseSafetensors(bytes, "weights.safetensors");
+      return Promise.resolve();
+    },
+  },
+  {
+    name: "pytorch-state-dict",
+    seeds: async () => {
+      const dir = new URL("../tests/weights/fixtures/", import.meta.url);
+      return await Promise.all(
+        ["tiny.pth", "nested.pth", "whole_module.pth"].map((f) => Deno.readFile(new URL(f, dir))),
+      );
+    },
+    read: (bytes) => {
+      parseTorchStateDict(bytes, "weights.pth");
+      return Promise.resolve();
     },
   },
   {

@@ -11,10 +11,11 @@
  * | errors.ts, version.ts, fs.ts | nothing in lib/ (every layer may import them) |
  * | torch                        | -                                             |
  * | data, models                 | torch                                         |
+ * | weights                      | torch, models                                 |
  * | priors                       | torch, data                                   |
  * | losses                       | torch, data, priors                           |
  * | eval                         | torch, data, priors, losses                   |
- * | train                        | torch, data, models, priors, losses, eval     |
+ * | train                        | torch, data, models, weights, priors, losses, eval |
  * | cli                          | all of the above                              |
  *
  * Nothing imports cli but main.ts, which imports nothing else (it is the
@@ -35,12 +36,13 @@ export const LAYERS: Readonly<Record<string, readonly string[]>> = {
   torch: [],
   data: ["torch"],
   models: ["torch"],
+  weights: ["torch", "models"],
   dist: ["torch"],
   priors: ["torch", "data"],
   losses: ["torch", "data", "priors"],
   eval: ["torch", "data", "priors", "losses"],
-  train: ["torch", "data", "models", "dist", "priors", "losses", "eval"],
-  cli: ["torch", "data", "models", "dist", "priors", "losses", "eval", "train"],
+  train: ["torch", "data", "models", "weights", "dist", "priors", "losses", "eval"],
+  cli: ["torch", "data", "models", "weights", "dist", "priors", "losses", "eval", "train"],
 };
 
 /** Files outside lib/ whose imports are checked, and the lib/ units each may import. */

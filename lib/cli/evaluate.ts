@@ -9,6 +9,7 @@
  */
 
 import { join } from "node:path";
+import { readManifest } from "../train/checkpoint.ts";
 import { UsageError } from "./errors.ts";
 import { evaluateGrid, evaluateSets, shiftNames } from "../eval/grid.ts";
 import { readShiftFile } from "../data/mod.ts";
@@ -116,6 +117,16 @@ export function formatEvaluation(e: ShiftEvaluation): string {
   return out.join("\n");
 }
 
+/** "second stage: ..." for a run `lade stage2` made (see lib/train/stage2.ts), else undefined. */
+async function stage2Line(runDir: string): Promise<string | undefined> {
+  const s = (await readManifest(runDir).catch(() => null))?.config.stage2;
+  if (s === undefined) return undefined;
+  const how = s.method === "tau-norm"
+    ? `tau ${s.tau}${s.selection ? ", chosen on the validation split" : ""}`
+    : `per-class scales learned over ${s.epochs} epochs`;
+  return `second stage: ${s.method} (${how}) of ${s.from}`;
+}
+
 /** Writes the predictions as logits.npy, labels.npy (int64) and train_counts.npy (int64). */
 export async function exportNpy(
   dir: string,
@@ -198,6 +209,8 @@ export async function evaluateCommand(
       console.log(JSON.stringify(all ? json : json[0]));
     } else {
       console.log(`${preds.dataset}, method ${preds.method}, ${preds.labels.length} test samples`);
+      const stage2 = options.run === undefined ? undefined : await stage2Line(options.run);
+      if (stage2 !== undefined) console.log(stage2);
       if (sets !== undefined) {
         console.log(
           `shifted sets from ${options.shiftFile}: ${sets.map((s) => s.name).join(", ")}`,

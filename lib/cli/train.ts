@@ -77,6 +77,19 @@ export interface TrainCommandOptions {
   maxImagePixels?: string;
   /** Checkpoints inside epochs: steps (`500`) or minutes (`10m`). */
   checkpointEvery?: string;
+  /** Initial weights (safetensors or a PyTorch state dict). */
+  init?: string;
+  /** head or none. */
+  initSkip?: string;
+  /** true or false. */
+  initStrict?: string;
+  /** none or backbone. */
+  freeze?: string;
+  /** shuffle, balanced or sqrt. */
+  sampler?: string;
+  backboneLr?: string;
+  lrStep?: string;
+  lrGamma?: string;
   /** Start this many local ranks (data-parallel). */
   nprocPerNode?: string;
   /** gloo or nccl. */
@@ -111,6 +124,14 @@ const FORWARDED: readonly [Exclude<keyof TrainCommandOptions, "nprocPerNode">, s
   ["checkpointEvery", "--checkpoint-every"],
   ["backend", "--backend"],
   ["distTimeout", "--dist-timeout"],
+  ["init", "--init"],
+  ["initSkip", "--init-skip"],
+  ["initStrict", "--init-strict"],
+  ["freeze", "--freeze"],
+  ["sampler", "--sampler"],
+  ["backboneLr", "--backbone-lr"],
+  ["lrStep", "--lr-step"],
+  ["lrGamma", "--lr-gamma"],
   ["valPerClass", "--val-per-class"],
   ["imbalance", "--imbalance"],
 ];
@@ -140,9 +161,24 @@ export function parseFlags(o: TrainCommandOptions): ConfigOverrides {
     cudaGraphs: o.cudaGraphs,
     skipBadImages: o.skipBadImages,
     maxImagePixels: num("--max-image-pixels", o.maxImagePixels),
+    init: o.init,
+    initSkip: o.initSkip,
+    initStrict: bool("--init-strict", o.initStrict),
+    freeze: o.freeze,
+    sampler: o.sampler,
+    backboneLr: num("--backbone-lr", o.backboneLr),
+    lrStep: num("--lr-step", o.lrStep),
+    lrGamma: num("--lr-gamma", o.lrGamma),
     valPerClass: num("--val-per-class", o.valPerClass),
     imbalance: num("--imbalance", o.imbalance),
   };
+}
+
+/** A true/false flag's value; a UsageError naming the flag otherwise. */
+function bool(flag: string, value: string | undefined): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (value === "true" || value === "false") return value === "true";
+  throw new UsageError(`invalid ${flag} '${value}': expected true or false`);
 }
 
 /** A run directory's time stamp: 20250101-120000. */
@@ -170,6 +206,14 @@ async function resumeSetup(
     ["seed", "--seed"],
     ["out", "--out"],
     ["skipBadImages", "--skip-bad-images"],
+    ["init", "--init"],
+    ["initSkip", "--init-skip"],
+    ["initStrict", "--init-strict"],
+    ["freeze", "--freeze"],
+    ["sampler", "--sampler"],
+    ["backboneLr", "--backbone-lr"],
+    ["lrStep", "--lr-step"],
+    ["lrGamma", "--lr-gamma"],
     ["valPerClass", "--val-per-class"],
     ["imbalance", "--imbalance"],
   ];

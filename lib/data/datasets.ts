@@ -83,6 +83,41 @@ const CIFAR100_CLASSES = (
   "tiger tractor train trout tulip turtle wardrobe whale willow_tree wolf woman worm"
 ).split(" ");
 
+/** Each dataset's per-channel normalisation (0..1 units): mean and std. */
+export const NORMALISATION: Readonly<Record<string, { mean: number[]; std: number[] }>> = {
+  "fashion-mnist": { mean: [0.2860], std: [0.3530] },
+  "mnist": { mean: [0.1307], std: [0.3081] },
+  "cifar10": { mean: [0.4914, 0.4822, 0.4465], std: [0.2023, 0.1994, 0.2010] },
+  "cifar100": { mean: [0.5071, 0.4865, 0.4409], std: [0.2673, 0.2564, 0.2762] },
+  // ImageNet's, as torchvision's pretrained networks expect.
+  "image-list": { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
+};
+
+/**
+ * What a network trained on dataset `name` takes as input: image channels,
+ * side and normalisation (the dataset's own unless `override` gives them),
+ * without reading the data. `imageSize` is image-list's (default 224).
+ */
+export function datasetInput(
+  name: string,
+  override: { imageSize?: number; mean?: number[]; std?: number[] } = {},
+): { channels: number; imageSize: number; mean: number[]; std: number[] } {
+  const { base } = parseDatasetName(name);
+  const norm = NORMALISATION[base];
+  const channels = norm.mean.length;
+  const imageSize = base === "image-list"
+    ? override.imageSize ?? 224
+    : base.endsWith("mnist")
+    ? 28
+    : 32;
+  return {
+    channels,
+    imageSize,
+    mean: [...(override.mean ?? norm.mean)],
+    std: [...(override.std ?? norm.std)],
+  };
+}
+
 /** A dataset name split into its base and whether it is the `-lt` variant. */
 export interface DatasetName {
   base: string;
@@ -192,8 +227,7 @@ async function loadIdxDataset(base: string, rootOption: string | undefined): Pro
       classNames: fashion ? [...FASHION_CLASSES] : Array.from({ length: 10 }, (_, i) => `${i}`),
       train,
       test,
-      mean: fashion ? [0.2860] : [0.1307],
-      std: fashion ? [0.3530] : [0.3081],
+      ...NORMALISATION[fashion ? "fashion-mnist" : "mnist"],
     };
   } catch (e) {
     train.dispose();
@@ -235,8 +269,7 @@ async function loadCifarDataset(base: string, rootOption: string | undefined): P
       classNames,
       train: trainSet,
       test: new TensorImageSet(test.images, test.labels),
-      mean: ten ? [0.4914, 0.4822, 0.4465] : [0.5071, 0.4865, 0.4409],
-      std: ten ? [0.2023, 0.1994, 0.2010] : [0.2673, 0.2564, 0.2762],
+      ...NORMALISATION[ten ? "cifar10" : "cifar100"],
     };
   } catch (e) {
     trainSet.dispose();
@@ -454,8 +487,7 @@ async function loadImageListDataset(opts: LoadOptions): Promise<Balanced> {
     train: await checked(files.train),
     test: await checked(files.test),
     ...(files.val && { val: await checked(files.val) }),
-    mean: [0.485, 0.456, 0.406],
-    std: [0.229, 0.224, 0.225],
+    ...NORMALISATION["image-list"],
   };
 }
 

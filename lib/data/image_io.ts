@@ -56,6 +56,36 @@ export function readImage(path: string, maxPixels: number = DEFAULT_MAX_IMAGE_PI
   }
 }
 
+/**
+ * An image file as evaluation sees it: the shorter side resized to
+ * `resizeTo` (default: `size`), the centre `size` x `size` square, with
+ * `channels` channels (colour turned grey for 1, grey repeated for 3).
+ * uint8 [channels, size, size]; a missing or bad file (corrupt data, more
+ * than `maxPixels` pixels) is an InputError.
+ */
+export function prepareImage(
+  path: string,
+  size: number,
+  channels: number,
+  resizeTo = size,
+  maxPixels: number = DEFAULT_MAX_IMAGE_PIXELS,
+): Tensor {
+  checkMaxPixels(maxPixels);
+  try {
+    return new Tensor(
+      checkPtr(
+        native().lade_image_prepare(toCString(path), size, resizeTo, channels, BigInt(maxPixels)),
+        "reading an image",
+      ),
+    );
+  } catch (e) {
+    if (e instanceof TorchError) {
+      throw new InputError(imageErrorMessage(e.message.replace(/^reading an image: /, "")));
+    }
+    throw e;
+  }
+}
+
 /** Writes uint8 [C, H, W] (C 1 or 3) as PNG or JPEG by the extension of `path`, atomically. */
 export function writeImage(image: Tensor, path: string, quality = 95): void {
   checkStatus(native().lade_image_write(image.ptr, toCString(path), quality), `writing ${path}`);

@@ -7,7 +7,14 @@
  */
 
 export type { DataSplits, ImageSet, LoadOptions } from "./types.ts";
-export { DATASETS, FASHION_MNIST_ROOT, loadDataset, parseDatasetName } from "./datasets.ts";
+export {
+  datasetInput,
+  DATASETS,
+  FASHION_MNIST_ROOT,
+  loadDataset,
+  NORMALISATION,
+  parseDatasetName,
+} from "./datasets.ts";
 export { type Batch, BatchLoader, type LoaderOptions } from "./batch_loader.ts";
 export { classCounts, type ImbalanceType, longTailCounts, longTailIndices } from "./long_tail.ts";
 export {
@@ -27,7 +34,7 @@ export { checkValPerClass, heldOutCount, holdOutPerClass, validationSeed } from 
 export { type IdxArray, parseIdx, readIdx } from "./idx.ts";
 export { type CifarData, type CifarFormat, readCifar } from "./cifar.ts";
 export { type ImageList, parseImageList, probeImages, readImageList } from "./image_list.ts";
-export { readImage, writeImage } from "./image_io.ts";
+export { prepareImage, readImage, writeImage } from "./image_io.ts";
 export { strongAugment, type StrongAugmentInput, type StrongAugmentOptions } from "./augment.ts";
 export {
   applyColorJitter,

@@ -17,6 +17,8 @@ export const ARCHITECTURES = [
   "resnet32-2branch-proj",
   "resnet10",
   "resnet50",
+  "resnet101",
+  "resnet152",
   "resnext50",
   "cnn28-sade",
   "resnet32-sade",
@@ -38,6 +40,8 @@ export const ARCHITECTURE_HELP: Readonly<Record<Architecture, string>> = {
   "resnet32-2branch-proj": "the two-branch ResNet-32 with projection shortcuts (option B)",
   "resnet10": "ResNet-10 for ImageNet-sized images",
   "resnet50": "ResNet-50 for ImageNet-sized images",
+  "resnet101": "ResNet-101 for ImageNet-sized images",
+  "resnet152": "ResNet-152 for ImageNet-sized images (the paper's Places-LT network)",
   "resnext50": "ResNeXt-50 for ImageNet-sized images (the paper's ImageNet-LT network)",
   "cnn28-sade":
     "cnn28 with three SADE experts: stages 1-2 shared, each expert its own stage 3, hidden layer and head",

@@ -14,7 +14,7 @@ import { checkPtr, checkStatus } from "../torch/errors.ts";
 import { native } from "../torch/ffi.ts";
 import { DTYPE_CODES } from "../torch/dtype.ts";
 import { NativeHandle } from "../torch/handle.ts";
-import { HEAD } from "../torch/ops.ts";
+import { HEAD, MODEL_PART } from "../torch/ops.ts";
 import { toCString } from "../torch/strings.ts";
 import { Tensor } from "../torch/tensor.ts";
 import {
@@ -259,6 +259,51 @@ export class Model extends NativeHandle {
       native().lade_model_deserialize(this.ptr, bytes, BigInt(bytes.byteLength)),
       `loading the model ${what}`,
     );
+  }
+
+  /**
+   * The names of the model's parameters and buffers in state-dict order (as
+   * PyTorch's `Module.state_dict()` walks modules): `backbone.conv1.weight`,
+   * ..., `head.weight`, `head.bias`.
+   */
+  stateNames(): string[] {
+    const p = native().lade_model_state_names(this.ptr);
+    if (p === null) checkStatus(-1, "state names");
+    const text = new Deno.UnsafePointerView(p!).getCString();
+    return text.split("\n").filter((n) => n !== "");
+  }
+
+  /**
+   * The tensors stateNames() names, in the same order, in place: each shares
+   * the model's storage (copy_ into one sets that weight). The caller
+   * disposes them.
+   */
+  stateTensors(): Tensor[] {
+    const lib = native();
+    const count = lib.lade_model_state_tensors(this.ptr, null, 0);
+    if (count < 0) checkStatus(-1, "state tensors");
+    const out = new BigUint64Array(count);
+    if (count > 0 && lib.lade_model_state_tensors(this.ptr, out, count) !== count) {
+      checkStatus(-1, "state tensors");
+    }
+    return Array.from(
+      out,
+      (h) => new Tensor(checkPtr(Deno.UnsafePointer.create(h), "state tensor")),
+    );
+  }
+
+  /**
+   * Freezes (or, with `false`, unfreezes) the backbone or the head: its
+   * parameters get no gradients and it stays in eval mode in train mode, so
+   * its batch-norm statistics are kept. Optimisers skip it through
+   * SGD.setFrozen.
+   */
+  freeze(part: "backbone" | "head", frozen = true): this {
+    checkStatus(
+      native().lade_model_freeze(this.ptr, MODEL_PART[part], frozen ? 1 : 0),
+      `freezing the ${part}`,
+    );
+    return this;
   }
 
   /** Writes parameters and buffers to `path` (libtorch's archive format), atomically. */

@@ -102,6 +102,21 @@ export function tensor(
   }
 }
 
+/**
+ * A tensor of `dtype` and `shape` holding a copy of `bytes`: the elements in
+ * C order, little-endian (any dtype, float16 and bfloat16 included). The
+ * byte length must be the shape's element count times the dtype's size.
+ */
+export function fromBytes(bytes: Uint8Array, shape: readonly number[], dtype: DType): Tensor {
+  const s = int64s(shape, "shape");
+  return new Tensor(
+    checkPtr(
+      native().lade_from_data(bytes, BigInt(bytes.byteLength), s, s.length, dtypeCode(dtype)),
+      "tensor",
+    ),
+  );
+}
+
 /** A tensor of `shape` filled with `value`. */
 export function full(shape: readonly number[], value: number, options: TensorOptions = {}): Tensor {
   const s = int64s(shape);

@@ -100,6 +100,7 @@ export const symbols = {
 
   // ---- images: decoding, encoding, header probing (data_image.cpp) ----
   lade_image_read: { parameters: ["buffer", "i64"], result: "pointer" },
+  lade_image_prepare: { parameters: ["buffer", "i32", "i32", "i32", "i64"], result: "pointer" },
   lade_image_write: { parameters: ["pointer", "buffer", "i32"], result: "i32" },
   lade_image_probe: {
     parameters: ["buffer", "i64", "i32", "i32", "i64", "buffer"],
@@ -188,6 +189,9 @@ export const symbols = {
   lade_model_free: { parameters: ["pointer"], result: "void" },
   lade_model_to: { parameters: ["pointer", "i32", "i32"], result: "i32" },
   lade_model_set_train: { parameters: ["pointer", "i32"], result: "i32" },
+  lade_model_freeze: { parameters: ["pointer", "i32", "i32"], result: "i32" },
+  lade_model_state_names: { parameters: ["pointer"], result: "pointer" },
+  lade_model_state_tensors: { parameters: ["pointer", "buffer", "i32"], result: "i32" },
   lade_model_set_precision: { parameters: ["pointer", "i32"], result: "i32" },
   lade_model_num_params: { parameters: ["pointer"], result: "i64" },
   lade_model_feature_dim: { parameters: ["pointer"], result: "i32" },
@@ -202,6 +206,8 @@ export const symbols = {
   lade_sgd_new: { parameters: ["pointer", "f64", "f64", "f64", "i32"], result: "pointer" },
   lade_sgd_free: { parameters: ["pointer"], result: "void" },
   lade_sgd_set_lr: { parameters: ["pointer", "f64"], result: "i32" },
+  lade_sgd_set_group_lr: { parameters: ["pointer", "i32", "f64"], result: "i32" },
+  lade_sgd_set_frozen: { parameters: ["pointer", "i32", "i32"], result: "i32" },
   lade_sgd_zero_grad: { parameters: ["pointer"], result: "i32" },
   lade_sgd_step: { parameters: ["pointer"], result: "i32" },
   lade_sgd_serialize: { parameters: ["pointer"], result: "pointer" },

@@ -7,6 +7,7 @@
 export { cat, type Operand, stack, Tensor, where } from "./tensor.ts";
 export {
   arange,
+  fromBytes,
   full,
   Generator,
   noGrad,

@@ -114,6 +114,12 @@ export const HEAD = {
   cosine: 1,
 } as const;
 
+/** The parts of a model (`enum lade_model_part`): freezing and parameter groups. */
+export const MODEL_PART = {
+  backbone: 0,
+  head: 1,
+} as const;
+
 /** Collective backends of `lade_dist_new` (`enum lade_dist_backend`). */
 export const DIST_BACKEND = {
   gloo: 0,
@@ -141,6 +147,7 @@ export const NATIVE_ENUMS: Readonly<
   lade_op_reduce: { prefix: "LADE_REDUCE_", codes: REDUCE },
   lade_op_dim: { prefix: "LADE_DIM_", codes: DIM },
   lade_head: { prefix: "LADE_HEAD_", codes: HEAD },
+  lade_model_part: { prefix: "LADE_PART_", codes: MODEL_PART },
   lade_dist_backend: { prefix: "LADE_DIST_", codes: DIST_BACKEND },
   lade_dist_reduce: { prefix: "LADE_DIST_", codes: DIST_REDUCE },
 };

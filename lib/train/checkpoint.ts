@@ -1,12 +1,15 @@
 /**
- * Checkpoints of a run: the model and optimiser (libtorch archives written
- * by native/), and a JSON manifest with everything else a resumed run needs
+ * Checkpoints of a run: the model's weights (safetensors, lade's names and
+ * metadata, as `weights export` writes them; runs written before that hold
+ * a libtorch archive, which still loads), the optimiser's momentum buffer (a
+ * libtorch archive made by native/), and a JSON manifest with everything
+ * else a resumed run needs
  * (epoch and step, running sums of the unfinished epoch, libtorch's default
  * generator state, class counts, config) plus SHA-256 digests of the two
  * archives.
  *
- * Writes are atomic: the archives are serialised in memory by native/ and
- * written by lib/fs.ts to new, uniquely named files (through temporary names
+ * Writes are atomic: both files are made in memory (the weights by
+ * lib/weights/, the optimiser's archive by native/) and written by lib/fs.ts to new, uniquely named files (through temporary names
  * and a rename), and the manifest `checkpoint.json` is renamed into place
  * last. A process killed at any moment therefore leaves either the previous
  * manifest with its files or the new one with its files; the files of older
@@ -32,6 +35,8 @@ import { native } from "../torch/ffi.ts";
 import { Tensor, tensor } from "../torch/mod.ts";
 import { type TrainConfig, validateConfig } from "./config.ts";
 import type { SGD } from "./optimizer.ts";
+import { encodeMetadata, loadWeights, modelStateDict } from "../weights/model_weights.ts";
+import { encodeSafetensors, parseSafetensors } from "../weights/safetensors.ts";
 
 /** The manifest's file name inside a run directory. */
 export const MANIFEST = "checkpoint.json";
@@ -148,15 +153,27 @@ export async function saveCheckpoint(
   // A unique suffix keeps a rerun of the same (epoch, step) from overwriting
   // files that the current manifest still points at.
   const suffix = `${tag(state)}-${Date.now().toString(36)}`;
-  const modelRel = `${CHECKPOINT_DIR}/model-${suffix}.pt`;
+  const modelRel = `${CHECKPOINT_DIR}/model-${suffix}.safetensors`;
   const optimRel = `${CHECKPOINT_DIR}/optimizer-${suffix}.pt`;
   const written: string[] = [];
   let manifest: Manifest;
   try {
     await Deno.mkdir(dir, { recursive: true });
-    // Serialised in memory first: a full disk is then an error of this write,
-    // not an exception inside libtorch's file writer.
-    const modelBytes = model.serialize();
+    // Both files are made in memory first: a full disk is then an error of
+    // this write, not an exception inside libtorch's file writer.
+    const modelBytes = encodeSafetensors(
+      modelStateDict(model),
+      encodeMetadata({
+        arch: state.arch,
+        classes: state.classes,
+        inChannels: state.inChannels,
+        head: state.config.model.head,
+        ...(state.config.model.head === "cosine" ? { scale: state.config.model.scale } : {}),
+        method: state.config.method.name,
+        dataset: state.config.dataset.name,
+        epoch: state.epoch,
+      }),
+    );
     const optimBytes = optimizer.serialize();
     written.push(`${runDir}/${modelRel}`);
     await writeFileAtomic(`${runDir}/${modelRel}`, modelBytes);
@@ -227,8 +244,8 @@ export async function removeUnreferenced(runDir: string, manifest: Manifest | nu
 const nonNegInt = z.number().int().min(0);
 const finite = z.number().refine(Number.isFinite, "must be a finite number");
 const archivePath = z.string().regex(
-  new RegExp(`^${CHECKPOINT_DIR}/[A-Za-z0-9._-]+\\.pt$`),
-  `must name a .pt file in ${CHECKPOINT_DIR}/`,
+  new RegExp(`^${CHECKPOINT_DIR}/[A-Za-z0-9._-]+\\.(pt|safetensors)$`),
+  `must name a .pt or .safetensors file in ${CHECKPOINT_DIR}/`,
 );
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/, "must be a SHA-256 digest (64 hex digits)");
 
@@ -404,7 +421,14 @@ export async function loadCheckpoint(
   }
   const modelPath = `${runDir}/${m.model}`;
   const modelBytes = await verified(runDir, m.model, m.sha256.model);
-  asDamaged(`checkpoint file ${modelPath}`, () => model.deserialize(modelBytes, modelPath));
+  if (m.model.endsWith(".safetensors")) {
+    // The file's own checks (header, sizes, names) give InputErrors.
+    const file = parseSafetensors(modelBytes, modelPath);
+    loadWeights(model, file.tensors, { source: modelPath });
+  } else {
+    // A run written before the weights were safetensors: libtorch's archive.
+    asDamaged(`checkpoint file ${modelPath}`, () => model.deserialize(modelBytes, modelPath));
+  }
   if (optimizer) {
     const optimPath = `${runDir}/${m.optimizer}`;
     const optimBytes = await verified(runDir, m.optimizer, m.sha256.optimizer);

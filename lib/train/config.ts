@@ -25,13 +25,16 @@ const positive = () => z.number().positive("must be > 0");
 
 /** Where the schedule comes from; see lib/train/schedule.ts. */
 const ScheduleSchema = z.strictObject({
-  type: z.enum(["multistep", "cosine", "constant"]),
+  type: z.enum(["multistep", "cosine", "constant", "step"]),
   warmup_epochs: nonNegInt(),
   warmup_from: z.number().min(0, "must be in [0, 1]").max(1, "must be in [0, 1]"),
   milestones: z.array(nonNegInt()),
   factors: z.array(nonNeg()),
   /** Epochs counted as the official code counts them (see lib/train/schedule.ts). */
   step_at_epoch_start: z.boolean().default(false),
+  /** step (StepLR): the rate times `gamma` every `step_size` epochs. */
+  step_size: posInt().optional(),
+  gamma: nonNeg().optional(),
 });
 
 /** The schema of a resolved training configuration. */
@@ -76,6 +79,17 @@ export const ConfigSchema = z.strictObject({
     arch: z.enum(["auto", ...ARCHITECTURES]),
     head: z.enum(HEADS),
     scale: positive(),
+    /**
+     * Initial weights: a safetensors file or a PyTorch state dict (.pth/.pt),
+     * read before training starts (not on resume: the checkpoint has them).
+     */
+    init: z.string().min(1).optional(),
+    /** Parts of the model `init` leaves alone: none, or the classifier head. */
+    init_skip: z.enum(["none", "head"]).default("none"),
+    /** Whether every key must match (missing, unexpected or mismatched keys fail). */
+    init_strict: z.boolean().default(true),
+    /** A part trained not at all (fine-tuning the classifier alone): none or backbone. */
+    freeze: z.enum(["none", "backbone"]).default("none"),
   }),
   method: z.strictObject({
     name: z.string().min(1),
@@ -92,6 +106,11 @@ export const ConfigSchema = z.strictObject({
     epochs: posInt(),
     batch_size: posInt(),
     lr: positive(),
+    /**
+     * The backbone's learning rate (fine-tuning a pretrained network), on the
+     * same schedule; the head keeps `lr`. Default: `lr` for both.
+     */
+    backbone_lr: nonNeg().optional(),
     momentum: z.number().min(0, "must be in [0, 1)").max(0.9999, "must be in [0, 1)"),
     weight_decay: nonNeg(),
     nesterov: z.boolean(),
@@ -112,6 +131,24 @@ export const ConfigSchema = z.strictObject({
     cuda_graphs: z.enum(["auto", "on", "off"]).default("auto"),
   }),
   seed: nonNegInt(),
+  /**
+   * A second stage that made this run from another one (lib/train/stage2.ts:
+   * tau-normalisation or LWS); written by `lade stage2`, never by hand.
+   */
+  stage2: z.strictObject({
+    method: z.enum(["tau-norm", "lws"]),
+    from: z.string(),
+    tau: z.number().optional(),
+    epochs: z.number().optional(),
+    lr: z.number().optional(),
+    scales: z.array(z.number()).optional(),
+    selection: z.strictObject({
+      tau: z.number(),
+      source: z.string(),
+      accuracy: z.number(),
+      grid: z.array(z.strictObject({ tau: z.number(), accuracy: z.number() })),
+    }).optional(),
+  }).optional(),
   device: z.string(),
   /** CPU threads (0: all cores). */
   threads: nonNegInt(),
@@ -294,6 +331,19 @@ export interface ConfigOverrides {
   skipBadImages?: boolean;
   /** The pixel limit of a decoded image. */
   maxImagePixels?: number;
+  /** model.init, model.init_skip, model.init_strict. */
+  init?: string;
+  initSkip?: string;
+  initStrict?: boolean;
+  /** model.freeze. */
+  freeze?: string;
+  /** train.backbone_lr. */
+  backboneLr?: number;
+  /** train.sampler: shuffle, balanced (class-balanced, as cRT), sqrt. */
+  sampler?: string;
+  /** A StepLR schedule: train.schedule {type: step, step_size, gamma}. */
+  lrStep?: number;
+  lrGamma?: number;
   /** Images per class (or a fraction) held out as the validation split. */
   valPerClass?: number;
   /** Head-to-tail ratio R of the long tail (dataset.imbalance). */
@@ -311,10 +361,16 @@ export function overridesPatch(f: ConfigOverrides): ConfigPatch {
       max_image_pixels: f.maxImagePixels,
     },
     method: { name: f.method, alpha: f.alpha, lambda: f.lambda },
+    model: { init: f.init, init_skip: f.initSkip, init_strict: f.initStrict, freeze: f.freeze },
     train: {
       epochs: f.epochs,
       batch_size: f.batchSize,
       lr: f.lr,
+      backbone_lr: f.backboneLr,
+      sampler: f.sampler,
+      schedule: f.lrStep === undefined && f.lrGamma === undefined
+        ? undefined
+        : { type: "step", step_size: f.lrStep, gamma: f.lrGamma },
       precision: f.precision,
       cuda_graphs: f.cudaGraphs,
     },

@@ -17,7 +17,14 @@ export const DEFAULT_CONFIG: TrainConfig = {
     imbalance_type: "exp",
     skip_bad_images: false,
   },
-  model: { arch: "auto", head: "linear", scale: 16 },
+  model: {
+    arch: "auto",
+    head: "linear",
+    scale: 16,
+    init_skip: "none",
+    init_strict: true,
+    freeze: "none",
+  },
   method: { name: "lade", alpha: 0.1, lambda: 0.1 },
   train: {
     epochs: 12,

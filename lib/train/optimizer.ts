@@ -15,6 +15,7 @@ import { type Model, readFileOrInputError } from "../models/model.ts";
 import { checkPtr, checkStatus } from "../torch/errors.ts";
 import { native } from "../torch/ffi.ts";
 import { NativeHandle } from "../torch/handle.ts";
+import { MODEL_PART } from "../torch/ops.ts";
 import { Tensor } from "../torch/tensor.ts";
 
 /** SGD's hyper-parameters. */
@@ -59,6 +60,26 @@ export class SGD extends NativeHandle {
   set lr(value: number) {
     checkStatus(native().lade_sgd_set_lr(this.ptr, value), "learning rate");
     this.#lr = value;
+  }
+
+  /**
+   * Sets one parameter group's learning rate: the backbone's or the head's
+   * (fine-tuning: a small backbone rate beside the classifier's). Setting
+   * `lr` sets both.
+   */
+  setGroupLr(part: "backbone" | "head", lr: number): void {
+    checkStatus(native().lade_sgd_set_group_lr(this.ptr, MODEL_PART[part], lr), `${part} lr`);
+  }
+
+  /**
+   * Leaves a parameter group out of the step (no weight decay, momentum or
+   * update), or with `false` puts it back. Pair with Model.freeze.
+   */
+  setFrozen(part: "backbone" | "head", frozen = true): void {
+    checkStatus(
+      native().lade_sgd_set_frozen(this.ptr, MODEL_PART[part], frozen ? 1 : 0),
+      `freezing the ${part}`,
+    );
   }
 
   /** Clears the parameters' gradients. */

@@ -7,15 +7,16 @@
  * CIFAR recipe: warm-up from lr/3 over 5 epochs, x0.01 from epoch 120,
  * x0.0001 from epoch 160 (`{ type: "multistep", warmup_epochs: 5,
  * warmup_from: 1/3, milestones: [120, 160], factors: [0.01, 0.0001] }`).
- * ImageNet-LT: `{ type: "cosine" }`.
+ * ImageNet-LT: `{ type: "cosine" }`. Places-LT (the paper's fine-tuning):
+ * StepLR(10, 0.1), `{ type: "step", step_size: 10, gamma: 0.1 }`.
  *
  * @module
  */
 
 /** A schedule as the configs spell it. */
 export interface ScheduleConfig {
-  /** multistep or cosine. */
-  type: "multistep" | "cosine" | "constant";
+  /** multistep, cosine, constant, or step (StepLR). */
+  type: "multistep" | "cosine" | "constant" | "step";
   /** Epochs of linear warm-up (0: none). */
   warmup_epochs: number;
   /** The warm-up starts at this fraction of the rate. */
@@ -31,6 +32,9 @@ export interface ScheduleConfig {
    * milestones land one epoch earlier; a cosine run ends at 0). Default false.
    */
   step_at_epoch_start?: boolean;
+  /** step: the rate is multiplied by `gamma` (default 0.1) every `step_size` (default 10) epochs. */
+  step_size?: number;
+  gamma?: number;
 }
 
 /**
@@ -52,6 +56,11 @@ export function learningRate(
   switch (s.type) {
     case "constant":
       return baseLr;
+    case "step": {
+      // torch.optim.lr_scheduler.StepLR, counted from the end of warm-up.
+      const steps = Math.floor((epoch - s.warmup_epochs) / (s.step_size ?? 10));
+      return baseLr * Math.pow(s.gamma ?? 0.1, steps);
+    }
     case "multistep": {
       let factor = 1;
       s.milestones.forEach((m, i) => {

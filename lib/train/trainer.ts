@@ -39,10 +39,14 @@ import type { Tensor } from "../torch/tensor.ts";
 import { predictLogits } from "./predict_logits.ts";
 import {
   loadCheckpoint,
+  MANIFEST,
+  readManifest,
   removeUnreferenced,
   type RunningSums,
   saveCheckpoint,
 } from "./checkpoint.ts";
+import { loadWeights, modelStateDict, readWeightsFile } from "../weights/model_weights.ts";
+import type { RawTensor } from "../weights/safetensors.ts";
 import { configToYaml, type TrainConfig } from "./config.ts";
 import { type EpochMetrics, readMetrics, writeMetrics } from "./metrics.ts";
 import { SGD } from "./optimizer.ts";
@@ -319,6 +323,59 @@ function lockRun(opts: TrainOptions): RunLock {
   return lock;
 }
 
+/**
+ * The tensors `--init` names: a weights file, or a run directory (its latest
+ * checkpoint: the first stage of a two-stage method such as cRT).
+ */
+async function initTensors(path: string): Promise<Map<string, RawTensor>> {
+  const isDir = await Deno.stat(path).then((s) => s.isDirectory, () => false);
+  if (!isDir) return (await readWeightsFile(path)).tensors;
+  const m = await readManifest(path);
+  if (m === null) throw new InputError(`--init ${path}: a directory without a run's ${MANIFEST}`);
+  using run = Model.create({
+    arch: m.arch as Architecture,
+    classes: m.classes,
+    inChannels: m.inChannels,
+    head: m.config.model.head,
+    scale: m.config.model.scale,
+  });
+  await loadCheckpoint(path, run);
+  return new Map(modelStateDict(run));
+}
+
+/**
+ * Loads `config.model.init` into a new model (see lib/weights): strictly
+ * unless init_strict is false, when what did not load is reported as a
+ * warning.
+ */
+async function initWeights(model: Model, config: TrainConfig, opts: TrainOptions): Promise<void> {
+  const path = config.model.init!;
+  const tensors = await initTensors(path);
+  const report = loadWeights(model, tensors, {
+    source: path,
+    skipHead: config.model.init_skip === "head",
+    strict: config.model.init_strict,
+    flagHints: true,
+  });
+  const list = (names: string[]) =>
+    names.slice(0, 5).join(", ") + (names.length > 5 ? ` and ${names.length - 5} more` : "");
+  if (report.missing.length > 0) {
+    opts.onWarning?.(
+      `--init ${path}: not in the file (left as initialised): ${list(report.missing)}`,
+    );
+  }
+  if (report.unexpected.length > 0) {
+    opts.onWarning?.(`--init ${path}: not in the model (ignored): ${list(report.unexpected)}`);
+  }
+  if (report.mismatched.length > 0) {
+    opts.onWarning?.(
+      `--init ${path}: other shapes (left as initialised): ${
+        list(report.mismatched.map((m) => m.name))
+      }`,
+    );
+  }
+}
+
 /** Trains (or continues) one run as `config` describes. */
 export async function train(config: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
   // ---- set up
@@ -395,12 +452,19 @@ async function trainWith(s: SetUp): Promise<TrainResult> {
     device,
   });
   model.precision = precision;
+  if (config.model.init !== undefined && !opts.resume) await initWeights(model, config, opts);
   using optimizer = new SGD(model, {
     lr: config.train.lr,
     momentum: config.train.momentum,
     weightDecay: config.train.weight_decay,
     nesterov: config.train.nesterov,
   });
+  if (config.model.freeze === "backbone") {
+    // Only the head trains: the backbone gets no gradients, no update, and
+    // keeps its batch-norm statistics.
+    model.freeze("backbone");
+    optimizer.setFrozen("backbone");
+  }
   const m = config.method;
   using lossFn = createLoss(m.name, {
     trainCounts: data.trainCounts,
@@ -641,6 +705,13 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
       // ---- one epoch
       const lr = learningRate(config.train.schedule, config.train.lr, epoch, epochs);
       optimizer.lr = lr;
+      if (config.train.backbone_lr !== undefined) {
+        // The backbone's own rate, on the same schedule.
+        optimizer.setGroupLr(
+          "backbone",
+          learningRate(config.train.schedule, config.train.backbone_lr, epoch, epochs),
+        );
+      }
       model.train();
       const skip = epoch === start.epoch ? start.step : 0;
       if (skip === 0) running = { loss: 0, correct: 0, seen: 0, seconds: 0 };

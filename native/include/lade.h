@@ -389,6 +389,13 @@ LADE_EXTERN lade_tensor* lade_stack(lade_tensor* const* hs, int32_t n, int32_t d
 /// allocated; libjpeg's corrupt-data warnings are errors.
 LADE_EXTERN lade_tensor* lade_image_read(const char* path, int64_t max_pixels);
 
+/// Decodes a JPEG or PNG file as evaluation sees it: the shorter side resized
+/// to `resize_to`, the centre `size` x `size` square, `channels` (1 or 3)
+/// channels (colour turned grey by ITU-R 601 luma for 1). uint8 [C, S, S].
+/// The pixel limit and corrupt data as lade_image_read.
+LADE_EXTERN lade_tensor* lade_image_prepare(const char* path, int32_t size, int32_t resize_to,
+                                            int32_t channels, int64_t max_pixels);
+
 /// Writes a uint8 tensor [C, H, W] (C 1 or 3) as a PNG or JPEG file, chosen by
 /// the extension of `path`; `quality` (1..100) applies to JPEG. Atomic.
 LADE_EXTERN int32_t lade_image_write(lade_tensor* image, const char* path, int32_t quality);
@@ -515,8 +522,29 @@ LADE_EXTERN void lade_model_free(lade_model* m);
 /// Moves the model's parameters and buffers to a device.
 LADE_EXTERN int32_t lade_model_to(lade_model* m, int32_t device_type, int32_t device_index);
 
-/// Train (1) or eval (0) mode: batch-norm statistics are updated in train mode.
+/// Train (1) or eval (0) mode: batch-norm statistics are updated in train mode
+/// (a frozen part stays in eval mode; see lade_model_freeze).
 LADE_EXTERN int32_t lade_model_set_train(lade_model* m, int32_t train);
+
+/** The two parts of a model: the backbone (features) and the head (logits). */
+enum lade_model_part { LADE_PART_BACKBONE = 0, LADE_PART_HEAD = 1 };
+
+/// Freezes (1) or unfreezes (0) one part (enum lade_model_part): its
+/// parameters stop requiring gradients (autograd does not compute them) and it
+/// stays in eval mode in train mode, so its batch-norm statistics are kept.
+LADE_EXTERN int32_t lade_model_freeze(lade_model* m, int32_t part, int32_t frozen);
+
+/// The names of the model's parameters and buffers in state-dict order (as
+/// PyTorch's Module.state_dict() walks modules: own parameters, own buffers,
+/// then children), each followed by '\n' (`backbone.layer1.0.conv1.weight`,
+/// `head.bias`). The text lives in the model until the next call; NULL on error.
+LADE_EXTERN const char* lade_model_state_names(lade_model* m);
+
+/// The tensors lade_model_state_names() names, in the same order, in place
+/// (detached handles that share the model's storage: copying into one sets the
+/// weight). Writes min(count, capacity) new handles into `out` and returns the
+/// count (capacity 0 counts), or -1 on error.
+LADE_EXTERN int32_t lade_model_state_tensors(lade_model* m, lade_tensor** out, int32_t capacity);
 
 /// The precision the network runs in on CUDA: LADE_FLOAT32, or LADE_BFLOAT16
 /// (bf16 autocast; the features and logits it returns are float32). On the
@@ -566,9 +594,17 @@ LADE_EXTERN lade_sgd* lade_sgd_new(lade_model* model, double lr, double momentum
 /// Frees an optimiser handle.
 LADE_EXTERN void lade_sgd_free(lade_sgd* o);
 
-/// Sets the learning rate (written to a one-element tensor on the parameters'
-/// device, which a captured step reads at every replay).
+/// Sets the learning rate of every parameter group (written to a tensor on the
+/// parameters' device, which a captured step reads at every replay).
 LADE_EXTERN int32_t lade_sgd_set_lr(lade_sgd* o, double lr);
+
+/// Sets the learning rate of one parameter group (enum lade_model_part: the
+/// backbone's or the head's parameters).
+LADE_EXTERN int32_t lade_sgd_set_group_lr(lade_sgd* o, int32_t part, double lr);
+
+/// Leaves a parameter group out of the step (1) or puts it back (0): a frozen
+/// group gets no weight decay, no momentum and no update.
+LADE_EXTERN int32_t lade_sgd_set_frozen(lade_sgd* o, int32_t part, int32_t frozen);
 
 /// Clears the gradients of the optimised parameters.
 LADE_EXTERN int32_t lade_sgd_zero_grad(lade_sgd* o);

@@ -295,9 +295,8 @@ class Loader {
       }
       mirror = flip && (rng.next() & 1);
     } else {
-      const double side = std::min(W, H) * size / resize_to;
-      w = h = side;
-      x0 = (W - side) / 2, y0 = (H - side) / 2;
+      centre_crop(img, size, resize_to, channels, dst);
+      return;
     }
     resample_box(img, x0, y0, w, h, size, size, channels, mirror, dst);
     if (train && (jitter[0] > 0 || jitter[1] > 0 || jitter[2] > 0)) {

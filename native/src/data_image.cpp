@@ -12,6 +12,7 @@
 #include "color_jitter.h"
 #include "common.h"
 #include "image_codec.h"
+#include "image_resample.h"
 
 using namespace lade;
 using namespace lade::data;
@@ -60,6 +61,24 @@ LADE_EXTERN lade_tensor* lade_image_read(const char* path, int64_t max_pixels) {
     // clone, not contiguous(): with one channel the permuted view already
     // counts as contiguous and would still point into `img`, about to be freed.
     return hwc.permute({2, 0, 1}).clone(at::MemoryFormat::Contiguous);
+  });
+}
+
+LADE_EXTERN lade_tensor* lade_image_prepare(const char* path, int32_t size, int32_t resize_to,
+                                            int32_t channels, int64_t max_pixels) {
+  return guard_tensor([&] {
+    if (!path) throw std::invalid_argument("null path");
+    if (size < 1 || resize_to < size) {
+      throw std::invalid_argument("image_prepare: need 1 <= size <= resize_to");
+    }
+    if (channels != 1 && channels != 3) {
+      throw std::invalid_argument("image_prepare: channels must be 1 or 3");
+    }
+    const Image img =
+        decode_image(read_file(path, max_file_bytes(max_pixels)), path, resize_to, max_pixels);
+    auto out = torch::empty({channels, size, size}, torch::kUInt8);
+    centre_crop(img, size, resize_to, channels, out.data_ptr<uint8_t>());
+    return out;
   });
 }
 

@@ -95,4 +95,22 @@ void resample_box(const Image& src, double x0, double y0, double w, double h, in
   }
 }
 
+void centre_crop(const Image& img, int size, int resize_to, int out_channels, uint8_t* dst) {
+  const double W = img.width, H = img.height;
+  const double side = std::min(W, H) * size / resize_to;
+  if (out_channels == 1 && img.channels == 3) {
+    Image grey;
+    grey.width = img.width, grey.height = img.height, grey.channels = 1;
+    grey.pixels.resize(static_cast<size_t>(img.width) * img.height);
+    for (size_t i = 0; i < grey.pixels.size(); i++) {
+      const uint8_t* rgb = img.pixels.data() + 3 * i;
+      grey.pixels[i] = static_cast<uint8_t>((rgb[0] * 299 + rgb[1] * 587 + rgb[2] * 114) / 1000);
+    }
+    resample_box(grey, (W - side) / 2, (H - side) / 2, side, side, size, size, 1, false, dst);
+    return;
+  }
+  resample_box(img, (W - side) / 2, (H - side) / 2, side, side, size, size, out_channels, false,
+               dst);
+}
+
 }  // namespace lade::data

@@ -130,6 +130,8 @@ const Architecture kArchitectures[] = {
     {"resnet32-2branch-proj", [](int64_t c) { return make_resnet32(c, true, true); }},
     {"resnet10", [](int64_t c) { return make_resnet_imagenet("resnet10", c); }},
     {"resnet50", [](int64_t c) { return make_resnet_imagenet("resnet50", c); }},
+    {"resnet101", [](int64_t c) { return make_resnet_imagenet("resnet101", c); }},
+    {"resnet152", [](int64_t c) { return make_resnet_imagenet("resnet152", c); }},
     {"resnext50", [](int64_t c) { return make_resnet_imagenet("resnext50", c); }},
     {"cnn28-sade", [](int64_t c) { return make_cnn28_experts(c, 3); }},
     {"resnet32-sade", [](int64_t c) { return make_resnet32_experts(c, 3); }},
@@ -156,6 +158,49 @@ std::shared_ptr<Backbone> make_backbone(const std::string& arch, int64_t in_chan
 }
 
 }  // namespace
+
+namespace {
+
+void collect_state(const torch::nn::Module& m, const std::string& prefix,
+                   std::vector<std::pair<std::string, torch::Tensor>>& out) {
+  for (const auto& p : m.named_parameters(/*recurse=*/false)) {
+    out.emplace_back(prefix + p.key(), p.value());
+  }
+  for (const auto& b : m.named_buffers(/*recurse=*/false)) {
+    out.emplace_back(prefix + b.key(), b.value());
+  }
+  for (const auto& c : m.named_children()) collect_state(*c.value(), prefix + c.key() + ".", out);
+}
+
+/// The parameters of one part of the classifier (LADE_PART_BACKBONE or LADE_PART_HEAD).
+std::vector<torch::Tensor> part_parameters(const Classifier& net, int32_t part) {
+  if (part == LADE_PART_BACKBONE) return net.backbone->parameters();
+  if (part == LADE_PART_HEAD) {
+    if (net.heads) return net.heads->parameters();  // one head per expert
+    return net.cosine ? net.cosine->parameters() : net.linear->parameters();
+  }
+  throw std::invalid_argument("unknown model part " + std::to_string(part));
+}
+
+/// Train or eval mode, with frozen parts kept in eval mode.
+void apply_mode(Model& model, bool train) {
+  model.net->train(train);
+  if (!train) return;
+  if (model.frozen[LADE_PART_BACKBONE]) model.net->backbone->train(false);
+  if (model.frozen[LADE_PART_HEAD]) {
+    if (model.net->cosine) model.net->cosine->train(false);
+    if (model.net->linear) model.net->linear->train(false);
+    if (model.net->heads) model.net->heads->train(false);
+  }
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, torch::Tensor>> state_entries(const Model& model) {
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  collect_state(*model.net, "", out);
+  return out;
+}
 
 void use_memory_format(Model& model) {
   torch::NoGradGuard no_grad;
@@ -186,7 +231,9 @@ LADE_EXTERN lade_model* lade_model_new(const char* arch, int32_t classes, int32_
     auto net = std::make_shared<Classifier>(make_backbone(arch, in_channels), classes,
                                             head == LADE_HEAD_COSINE, scale);
     net->train(true);
-    auto* model = new Model{std::move(net), torch::Device(torch::kCPU), arch};
+    auto* model = new Model();
+    model->net = std::move(net);
+    model->arch = arch;
     use_memory_format(*model);
     return model;
   });
@@ -224,7 +271,40 @@ LADE_EXTERN int32_t lade_model_set_precision(lade_model* m, int32_t dtype) {
 }
 
 LADE_EXTERN int32_t lade_model_set_train(lade_model* m, int32_t train) {
-  return guard_status([&] { M(m).net->train(train != 0); });
+  return guard_status([&] { apply_mode(M(m), train != 0); });
+}
+
+LADE_EXTERN int32_t lade_model_freeze(lade_model* m, int32_t part, int32_t frozen) {
+  return guard_status([&] {
+    auto& model = M(m);
+    for (auto& p : part_parameters(*model.net, part)) p.requires_grad_(frozen == 0);
+    model.frozen[part] = frozen != 0;
+    apply_mode(model, model.net->is_training());
+  });
+}
+
+LADE_EXTERN const char* lade_model_state_names(lade_model* m) {
+  return guard_value<const char*>(nullptr, [&] {
+    auto& model = M(m);
+    std::string names;
+    for (const auto& [name, t] : state_entries(model)) names += name + "\n";
+    model.state_names = std::move(names);
+    return model.state_names.c_str();
+  });
+}
+
+LADE_EXTERN int32_t lade_model_state_tensors(lade_model* m, lade_tensor** out, int32_t capacity) {
+  return guard_value<int32_t>(-1, [&] {
+    if (capacity < 0 || (capacity > 0 && !out)) {
+      throw std::invalid_argument("lade_model_state_tensors: bad output array");
+    }
+    const auto entries = state_entries(M(m));
+    const auto n = static_cast<int32_t>(entries.size());
+    for (int32_t i = 0; i < std::min(n, capacity); i++) {
+      out[i] = wrap(entries[static_cast<size_t>(i)].second.detach());
+    }
+    return n;
+  });
 }
 
 LADE_EXTERN int64_t lade_model_num_params(lade_model* m) {

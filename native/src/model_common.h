@@ -73,7 +73,7 @@ std::shared_ptr<Backbone> make_cnn28(int64_t in_channels);
 /// parameter-free option A.
 std::shared_ptr<Backbone> make_resnet32(int64_t in_channels, bool two_branch, bool projection);
 /// ImageNet-style networks for 224-pixel images: "resnet10", "resnet50",
-/// "resnext50" (32x4d). Throws on another name.
+/// "resnet101", "resnet152", "resnext50" (32x4d). Throws on another name.
 std::shared_ptr<Backbone> make_resnet_imagenet(const std::string& name, int64_t in_channels);
 
 // SADE's multi-expert networks (Zhang et al., NeurIPS 2022; the official
@@ -136,6 +136,11 @@ struct lade_model {
   std::shared_ptr<lade::Classifier> net;
   torch::Device device{torch::kCPU};
   std::string arch;
+  /// Frozen parts (LADE_PART_BACKBONE, LADE_PART_HEAD): no gradients, and
+  /// kept in eval mode (batch-norm statistics unchanged) in train mode.
+  bool frozen[2] = {false, false};
+  /// The names lade_model_state_names() returned last (kept alive here).
+  std::string state_names;
 };
 
 namespace lade {
@@ -146,6 +151,11 @@ using Model = ::lade_model;
 /// (channels-last on the CPU, contiguous elsewhere) and sets
 /// Classifier::channels_last to match. Call after creating, moving or loading.
 void use_memory_format(Model& model);
+
+/// The model's parameters and buffers in state-dict order (as PyTorch's
+/// Module.state_dict() walks a module: its own parameters, its own buffers,
+/// then each child in registration order), with their dotted names.
+std::vector<std::pair<std::string, torch::Tensor>> state_entries(const Model& model);
 
 /// Dereferences a model handle, throwing a clear error on NULL.
 inline Model& M(lade_model* h) {

@@ -1,7 +1,10 @@
 // ImageNet-style ResNets for 224-pixel images, as torchvision builds them:
-// ResNet-10 (basic blocks [1,1,1,1]), ResNet-50 (bottlenecks [3,4,6,3]) and
-// ResNeXt-50 32x4d (bottlenecks with 32 groups of width 4). A 7x7 stride-2
-// stem and 3x3 max pooling, four stages, global average pooling.
+// ResNet-10 (basic blocks [1,1,1,1]), ResNet-50, -101 and -152 (bottlenecks
+// [3,4,6,3], [3,4,23,3], [3,8,36,3]) and ResNeXt-50 32x4d (bottlenecks with
+// 32 groups of width 4). A 7x7 stride-2 stem and 3x3 max pooling, four
+// stages, global average pooling. Modules are registered in torchvision's
+// order, so a state dict walks them in the same order (lib/weights maps the
+// few names that differ: down_conv/down_bn are torchvision's downsample.0/.1).
 #include "model_common.h"
 
 namespace lade {
@@ -187,6 +190,10 @@ std::shared_ptr<Backbone> make_resnet_imagenet(const std::string& name, int64_t 
     return std::make_shared<ResNet>(false, std::vector<int>{1, 1, 1, 1}, 1, 64, in_channels);
   if (name == "resnet50")
     return std::make_shared<ResNet>(true, std::vector<int>{3, 4, 6, 3}, 1, 64, in_channels);
+  if (name == "resnet101")
+    return std::make_shared<ResNet>(true, std::vector<int>{3, 4, 23, 3}, 1, 64, in_channels);
+  if (name == "resnet152")
+    return std::make_shared<ResNet>(true, std::vector<int>{3, 8, 36, 3}, 1, 64, in_channels);
   if (name == "resnext50")
     return std::make_shared<ResNet>(true, std::vector<int>{3, 4, 6, 3}, 32, 4, in_channels);
   throw std::invalid_argument("unknown ImageNet architecture '" + name + "'");

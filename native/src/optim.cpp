@@ -6,8 +6,13 @@
 // gradients into another, so that
 //  - a step is four whole-buffer kernels, whatever the number of parameters;
 //  - data-parallel training all-reduces one gradient buffer (in buckets);
-//  - the learning rate lives in a one-element device tensor, so a CUDA graph
-//    that captured the step reads the current rate at every replay.
+//  - the learning rates live in a device tensor, so a CUDA graph that
+//    captured the step reads the current rates at every replay.
+// Parameter groups are the two contiguous segments of the flat buffer: the
+// backbone's parameters (registered first) and the head's. Each has its own
+// rate (lr[0], lr[1]); weight decay and momentum run over the active range
+// once, then one addcmul per segment applies its rate. A frozen group is left
+// out of the step altogether (no decay, no momentum, no update).
 // Autograd accumulates into the existing gradient views in place. Anything
 // that replaces a parameter's storage (loading weights) is detected at the
 // next step and the views are rebuilt, keeping the values.
@@ -21,7 +26,13 @@
 struct lade_sgd {
   std::shared_ptr<lade::Classifier> net;  // keeps the parameters alive
   std::vector<torch::Tensor> params;
-  torch::Tensor flat_params, flat_grads, momentum_buffer, lr;
+  torch::Tensor flat_params, flat_grads, momentum_buffer;
+  /// Per-group learning rates [2] on the parameters' device (backbone, head).
+  torch::Tensor lr;
+  /// Elements of the backbone's segment (the head's starts there).
+  int64_t split = 0;
+  /// Groups left out of the step (LADE_PART_BACKBONE, LADE_PART_HEAD).
+  bool frozen[2] = {false, false};
   double momentum = 0, weight_decay = 0;
   bool nesterov = false;
   torch::Device device{torch::kCPU};
@@ -92,8 +103,18 @@ void bind(lade_sgd& s) {
     s.momentum_buffer = s.momentum_buffer.to(s.device);
   }
   if (!s.lr.defined() || s.lr.device() != s.device) {
-    s.lr = s.lr.defined() ? s.lr.to(s.device) : torch::zeros({1}, opts);
+    s.lr = s.lr.defined() ? s.lr.to(s.device) : torch::zeros({2}, opts);
   }
+  int64_t split = 0;
+  for (const auto& p : s.net->backbone->parameters()) split += p.numel();
+  s.split = split;
+}
+
+int32_t checked_part(int32_t part) {
+  if (part != LADE_PART_BACKBONE && part != LADE_PART_HEAD) {
+    throw std::invalid_argument("unknown parameter group " + std::to_string(part));
+  }
+  return part;
 }
 
 void ensure_bound(lade_sgd& s) {
@@ -137,6 +158,20 @@ LADE_EXTERN int32_t lade_sgd_set_lr(lade_sgd* o, double lr) {
   });
 }
 
+LADE_EXTERN int32_t lade_sgd_set_group_lr(lade_sgd* o, int32_t part, double lr) {
+  return guard_status([&] {
+    if (!(lr >= 0)) throw std::invalid_argument("learning rate must be >= 0");
+    auto& s = S(o);
+    ensure_bound(s);
+    torch::NoGradGuard no_grad;
+    s.lr.narrow(0, checked_part(part), 1).fill_(lr);
+  });
+}
+
+LADE_EXTERN int32_t lade_sgd_set_frozen(lade_sgd* o, int32_t part, int32_t frozen) {
+  return guard_status([&] { S(o).frozen[checked_part(part)] = frozen != 0; });
+}
+
 LADE_EXTERN int32_t lade_sgd_zero_grad(lade_sgd* o) {
   return guard_status([&] {
     auto& s = S(o);
@@ -150,17 +185,31 @@ LADE_EXTERN int32_t lade_sgd_step(lade_sgd* o) {
     auto& s = S(o);
     ensure_bound(s);
     torch::NoGradGuard no_grad;
+    // The active range: the groups that are not frozen (contiguous, since
+    // there are two segments).
+    const int64_t total = s.flat_params.numel();
+    const int64_t lo = s.frozen[LADE_PART_BACKBONE] ? s.split : 0;
+    const int64_t hi = s.frozen[LADE_PART_HEAD] ? s.split : total;
+    if (hi <= lo) return;
     // d = g + wd * p; with momentum, buf = m * buf + d (a zero buffer makes
     // the first step buf = d, as torch.optim.SGD does) and d = buf, or
-    // d + m * buf for Nesterov; p -= lr * d.
-    auto& g = s.flat_grads;
-    if (s.weight_decay != 0) g.add_(s.flat_params, s.weight_decay);
+    // d + m * buf for Nesterov; p -= lr_group * d.
+    auto g = s.flat_grads.narrow(0, lo, hi - lo);
+    auto p = s.flat_params.narrow(0, lo, hi - lo);
+    if (s.weight_decay != 0) g.add_(p, s.weight_decay);
     torch::Tensor d = g;
     if (s.momentum != 0) {
-      s.momentum_buffer.mul_(s.momentum).add_(g);
-      d = s.nesterov ? g.add_(s.momentum_buffer, s.momentum) : s.momentum_buffer;
+      auto buf = s.momentum_buffer.narrow(0, lo, hi - lo);
+      buf.mul_(s.momentum).add_(g);
+      d = s.nesterov ? g.add_(buf, s.momentum) : buf;
     }
-    s.flat_params.addcmul_(d, s.lr, -1.0);
+    const int64_t bounds[3] = {lo, std::max(lo, std::min(hi, s.split)), hi};
+    for (int32_t group = 0; group < 2; group++) {
+      const int64_t a = bounds[group], b = bounds[group + 1];
+      if (b <= a) continue;
+      p.narrow(0, a - lo, b - a)
+          .addcmul_(d.narrow(0, a - lo, b - a), s.lr.narrow(0, group, 1), -1.0);
+    }
   });
 }
 

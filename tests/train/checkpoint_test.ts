@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Model } from "../../lib/models/model.ts";
 import { CHECKPOINT_DIR, loadCheckpoint, readManifest } from "../../lib/train/checkpoint.ts";
 import { SGD } from "../../lib/train/optimizer.ts";
+import { readSafetensors } from "../../lib/weights/safetensors.ts";
 
 const child = new URL("./checkpoint_child.ts", import.meta.url).pathname;
 
@@ -68,4 +69,47 @@ Deno.test("a damaged checkpoint archive is reported, not loaded", async () => {
   using model = Model.create({ arch: "resnet32", classes: 10, inChannels: 3 });
   await assert.rejects(() => loadCheckpoint(runDir, model), /is damaged \(SHA-256 mismatch\)/);
   await Deno.remove(runDir, { recursive: true });
+});
+
+Deno.test("checkpoints hold the weights as safetensors; a run with a libtorch archive still loads", async () => {
+  const runDir = await Deno.makeTempDir({ prefix: "lade-format-" });
+  try {
+    const proc = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", child, runDir],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    await waitFor(async () => (await readManifest(runDir)) !== null, 30_000);
+    proc.kill("SIGKILL");
+    await proc.status;
+    const manifest = (await readManifest(runDir))!;
+    assert.match(manifest.model, /^checkpoints\/model-.*\.safetensors$/);
+    const file = await readSafetensors(`${runDir}/${manifest.model}`);
+    assert.equal(file.metadata.format, "lade");
+    assert.equal(file.metadata.arch, manifest.arch);
+    using a = Model.create({ arch: "resnet32", classes: 10, inChannels: 3 });
+    await loadCheckpoint(runDir, a);
+    // The same weights as a libtorch archive, with the manifest pointing at
+    // it (as runs wrote it before): the same state.
+    const old = `${CHECKPOINT_DIR}/model-old.pt`;
+    a.save(`${runDir}/${old}`);
+    const digest = new Uint8Array(
+      await crypto.subtle.digest("SHA-256", await Deno.readFile(`${runDir}/${old}`)),
+    );
+    const hex = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+    await Deno.writeTextFile(
+      `${runDir}/checkpoint.json`,
+      JSON.stringify({ ...manifest, model: old, sha256: { ...manifest.sha256, model: hex } }),
+    );
+    using b = Model.create({ arch: "resnet32", classes: 10, inChannels: 3 });
+    await loadCheckpoint(runDir, b);
+    using va = a.stateVector();
+    using vb = b.stateVector();
+    assert.deepEqual(
+      Array.from(vb.toArray() as Float32Array),
+      Array.from(va.toArray() as Float32Array),
+    );
+  } finally {
+    await Deno.remove(runDir, { recursive: true });
+  }
 });

@@ -52,7 +52,7 @@ Deno.test("a manifest is validated whole, field by field", () => {
   damaged((m) => (m.epoch = 400), /epoch 400, step 0 is past the run's \d+ epochs/);
   damaged(
     (m) => (m.model = "../../etc/passwd.pt"),
-    /model: must name a \.pt file in checkpoints\//,
+    /model: must name a \.pt or \.safetensors file in checkpoints\//,
   );
   damaged((m) => (m.classes = 4), /trainCounts: lists 3 classes, not 4/);
   damaged((m) => ((m.running as { correct: number }).correct = 5), /running\.correct: 5 is more/);

@@ -78,3 +78,18 @@ Deno.test("the official counting: the CIFAR rates per epoch equal a table of the
     Math.abs(learningRate(cos, 0.1, 0, 180) - 0.1 * 0.5 * (1 + Math.cos(Math.PI / 180))) < 1e-15,
   );
 });
+
+Deno.test("step (StepLR(10, 0.1), Places-LT's): x0.1 every 10 epochs", () => {
+  const s: ScheduleConfig = {
+    type: "step",
+    warmup_epochs: 0,
+    warmup_from: 1,
+    milestones: [],
+    factors: [],
+    step_size: 10,
+    gamma: 0.1,
+  };
+  const rates = [0, 9, 10, 19, 20, 29].map((e) => learningRate(s, 0.05, e, 30));
+  const expected = [0.05, 0.05, 0.005, 0.005, 0.0005, 0.0005];
+  rates.forEach((r, i) => assert.ok(Math.abs(r - expected[i]) < 1e-12, `epoch ${i}: ${r}`));
+});

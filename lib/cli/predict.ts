@@ -1,0 +1,173 @@
+/**
+ * `lade predict --run DIR | --weights FILE [--arch A] [--classes C] INPUTS...
+ * [--list FILE] [--npy FILE] [--topk K] [--prior uniform|train|FILE.json|em]
+ * [--json]`: the top-k classes of each input image (or each row of an .npy
+ * batch) with their probabilities under a target prior (see
+ * lib/train/predict_inputs.ts).
+ *
+ * @module
+ */
+
+import { dirname, isAbsolute, join } from "node:path";
+import { InputError } from "../errors.ts";
+import { readNpy, writeNpy } from "../eval/npy.ts";
+import { checkDevice, type Device } from "../torch/device.ts";
+import { type Tensor, tensor } from "../torch/mod.ts";
+import {
+  applyPrior,
+  predictBatch,
+  predictImages,
+  type Predictor,
+  type PriorChoice,
+  runPredictor,
+  weightsPredictor,
+} from "../train/predict_inputs.ts";
+import { printWarning, UsageError } from "./errors.ts";
+
+/** `predict` flags, as commander hands them over. */
+export interface PredictOptions {
+  run?: string;
+  weights?: string;
+  arch?: string;
+  classes?: string;
+  list?: string;
+  npy?: string;
+  topk?: string;
+  prior?: string;
+  json?: boolean;
+  device?: string;
+  skipBadImages?: boolean;
+  saveLogits?: string;
+}
+
+function positiveInt(flag: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new UsageError(`invalid ${flag} '${text}': expected a positive integer`);
+  }
+  return n;
+}
+
+/** `--prior`: a name, or a JSON file with one number per class. */
+async function parsePrior(text: string | undefined, known: boolean): Promise<PriorChoice> {
+  if (text === undefined) return known ? "uniform" : "train";
+  if (text === "uniform" || text === "train" || text === "em") return text;
+  if (!text.endsWith(".json")) {
+    throw new UsageError(`invalid --prior '${text}': use uniform, train, em or a FILE.json`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(await Deno.readTextFile(text));
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw new InputError(`--prior file ${text} not found`);
+    throw new InputError(`--prior ${text}: not JSON (${(e as Error).message.split("\n")[0]})`);
+  }
+  const list = Array.isArray(value)
+    ? value
+    : (value as { prior?: unknown })?.prior ?? (value as { target_prior?: unknown })?.target_prior;
+  if (!Array.isArray(list) || !list.every((v) => typeof v === "number")) {
+    throw new InputError(`--prior ${text}: expected a JSON array of numbers (one per class)`);
+  }
+  return list as number[];
+}
+
+/** Image paths of a list file: the first field of each line, relative to the list's folder. */
+async function readList(path: string): Promise<string[]> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw new InputError(`--list ${path} not found`);
+    throw e;
+  }
+  return text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#"))
+    .map((l) => l.split(/\s+/)[0])
+    .map((p) => (isAbsolute(p) ? p : join(dirname(path), p)));
+}
+
+/** The model the flags name. */
+async function predictor(o: PredictOptions, device: Device): Promise<Predictor> {
+  if ((o.run === undefined) === (o.weights === undefined)) {
+    throw new UsageError("predict needs exactly one of --run DIR and --weights FILE");
+  }
+  if (o.run !== undefined) {
+    if (o.arch !== undefined || o.classes !== undefined) {
+      throw new UsageError("--arch and --classes go with --weights, not --run");
+    }
+    return await runPredictor(o.run, device);
+  }
+  return await weightsPredictor(o.weights!, {
+    arch: o.arch,
+    classes: o.classes === undefined ? undefined : positiveInt("--classes", o.classes, 1),
+    device,
+  });
+}
+
+/** Runs `predict`. */
+export async function predictCommand(inputs: string[], o: PredictOptions): Promise<void> {
+  const topk = positiveInt("--topk", o.topk, 5);
+  const paths = [...inputs, ...(o.list !== undefined ? await readList(o.list) : [])];
+  if (paths.length === 0 && o.npy === undefined) {
+    throw new UsageError("predict needs inputs: image files, --list FILE or --npy FILE");
+  }
+  if (paths.length > 0 && o.npy !== undefined) {
+    throw new UsageError("give either image files (or --list) or --npy, not both");
+  }
+  const device = o.device === undefined ? "cpu" : checkDevice(o.device);
+  const p = await predictor(o, device);
+  try {
+    const prior = await parsePrior(o.prior, p.trainCounts !== undefined);
+    let names: string[];
+    let skipped: { path: string; error: string }[] = [];
+    let logits: Tensor;
+    if (o.npy !== undefined) {
+      const array = await readNpy(o.npy);
+      const data = array.dtype === "float64"
+        ? Float32Array.from(array.data as Float64Array)
+        : array.data;
+      using batch = tensor(data, array.shape, array.dtype === "float64" ? "float32" : array.dtype);
+      logits = predictBatch(p, batch);
+      names = Array.from({ length: array.shape[0] }, (_, i) => `${o.npy}[${i}]`);
+    } else {
+      const read = predictImages(p, paths, { skipBad: o.skipBadImages === true });
+      skipped = read.skipped;
+      for (const s of skipped) printWarning(`skipped ${s.error}`);
+      logits = read.logits;
+      names = read.paths;
+    }
+    try {
+      if (o.saveLogits !== undefined) {
+        await writeNpy(o.saveLogits, {
+          dtype: "float32",
+          shape: [...logits.shape],
+          data: logits.toArray(),
+        });
+      }
+      const result = applyPrior(p, logits, prior, topk);
+      const rows = result.predictions.map((pred, i) => ({
+        input: names[i],
+        top: pred.classes.map((c, j) => ({ class: c, name: p.classNames[c], prob: pred.probs[j] })),
+      }));
+      if (o.json) {
+        console.log(JSON.stringify({
+          prior: Array.isArray(prior) ? o.prior : prior,
+          rule: result.rule,
+          ...(result.targetPrior ? { target_prior: result.targetPrior } : {}),
+          predictions: rows,
+          skipped: skipped.map((s) => ({ input: s.path, error: s.error })),
+        }));
+        return;
+      }
+      for (const r of rows) {
+        console.log(
+          `${r.input}\t${r.top.map((t) => `${t.name} ${(100 * t.prob).toFixed(1)}%`).join("  ")}`,
+        );
+      }
+    } finally {
+      logits.dispose();
+    }
+  } finally {
+    p.dispose();
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * `lade weights export RUN --out F.safetensors` and `lade weights inspect F
+ * [--json]`: a run's model weights as safetensors (torchvision's names for
+ * the torchvision architectures, lade's metadata), and what a weights file
+ * (safetensors or a PyTorch state dict) holds.
+ *
+ * @module
+ */
+
+import { datasetInput } from "../data/mod.ts";
+import { type Architecture, Model } from "../models/mod.ts";
+import { loadCheckpoint, MANIFEST, readManifest } from "../train/checkpoint.ts";
+import { DTYPE_BYTES } from "../torch/dtype.ts";
+import { exportWeights, readWeightsFile } from "../weights/model_weights.ts";
+import { weightsPredictor } from "../train/predict_inputs.ts";
+import { UsageError } from "./errors.ts";
+
+/** `weights export` flags. */
+export interface WeightsExportOptions {
+  out?: string;
+}
+
+/** Writes the run's latest model weights to `--out` as safetensors. */
+export async function weightsExportCommand(runDir: string, o: WeightsExportOptions): Promise<void> {
+  if (o.out === undefined) throw new UsageError("weights export needs --out FILE.safetensors");
+  const m = await readManifest(runDir).catch((e) => {
+    if (e instanceof Deno.errors.NotADirectory || e instanceof Deno.errors.NotFound) return null;
+    throw e;
+  });
+  if (m === null) throw new UsageError(`${runDir} has no checkpoint (${MANIFEST}); train it first`);
+  using model = Model.create({
+    arch: m.arch as Architecture,
+    classes: m.classes,
+    inChannels: m.inChannels,
+    head: m.config.model.head,
+    scale: m.config.model.scale,
+  });
+  await loadCheckpoint(runDir, model);
+  const spec = datasetInput(m.config.dataset.name, {
+    imageSize: m.config.dataset.image_size,
+    mean: m.config.dataset.mean,
+    std: m.config.dataset.std,
+  });
+  await exportWeights(model, o.out, {
+    arch: m.arch,
+    classes: m.classes,
+    inChannels: m.inChannels,
+    head: m.config.model.head,
+    scale: m.config.model.head === "cosine" ? m.config.model.scale : undefined,
+    classNames: m.classNames,
+    trainCounts: m.trainCounts,
+    method: m.config.method.name,
+    dataset: m.config.dataset.name,
+    epoch: m.epoch,
+    imageSize: spec.imageSize,
+    mean: spec.mean,
+    std: spec.std,
+  });
+  console.log(
+    `wrote ${o.out}: ${m.arch}, ${m.classes} classes, ${model.numParams} parameters, epoch ${m.epoch}`,
+  );
+}
+
+/** `weights convert` flags. */
+export interface WeightsConvertOptions {
+  out?: string;
+  arch?: string;
+  classes?: string;
+}
+
+/**
+ * Loads a weights file (a PyTorch state dict, or safetensors) into a lade
+ * model, strictly, and writes the model's weights as safetensors with lade's
+ * metadata: what lade holds, under the names it gives them.
+ */
+export async function weightsConvertCommand(path: string, o: WeightsConvertOptions): Promise<void> {
+  if (o.out === undefined) throw new UsageError("weights convert needs --out FILE.safetensors");
+  const classes = o.classes === undefined ? undefined : Number(o.classes);
+  if (classes !== undefined && !(Number.isInteger(classes) && classes >= 1)) {
+    throw new UsageError(`invalid --classes '${o.classes}': expected a positive integer`);
+  }
+  const p = await weightsPredictor(path, { arch: o.arch, classes });
+  try {
+    await exportWeights(p.model, o.out, {
+      arch: p.model.arch,
+      classes: p.model.classes,
+      inChannels: p.channels,
+      head: p.head,
+      scale: p.head === "cosine" ? p.scale : undefined,
+      classNames: p.classNames,
+      ...(p.trainCounts ? { trainCounts: p.trainCounts } : {}),
+      method: p.method,
+      imageSize: p.imageSize,
+      mean: p.mean,
+      std: p.std,
+    });
+    console.log(
+      `wrote ${o.out}: ${p.model.arch}, ${p.model.classes} classes, ${p.model.numParams} parameters`,
+    );
+  } finally {
+    p.dispose();
+  }
+}
+
+/** `weights inspect` flags. */
+export interface WeightsInspectOptions {
+  json?: boolean;
+}
+
+/** Prints a weights file's tensors (name, dtype, shape) and metadata. */
+export async function weightsInspectCommand(path: string, o: WeightsInspectOptions): Promise<void> {
+  const file = await readWeightsFile(path);
+  const tensors = [...file.tensors].map(([name, t]) => ({
+    name,
+    dtype: t.dtype,
+    shape: t.shape,
+  }));
+  const elements = [...file.tensors.values()].reduce(
+    (sum, t) => sum + t.shape.reduce((a, b) => a * b, 1),
+    0,
+  );
+  const bytes = [...file.tensors.values()].reduce(
+    (sum, t) => sum + t.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[t.dtype],
+    0,
+  );
+  if (o.json) {
+    console.log(JSON.stringify({
+      file: path,
+      format: file.format,
+      metadata: file.rawMetadata,
+      tensors,
+      count: tensors.length,
+      elements,
+      bytes,
+    }));
+    return;
+  }
+  console.log(
+    `${path}: ${file.format}, ${tensors.length} tensors, ${elements} elements, ${bytes} bytes`,
+  );
+  for (const [k, v] of Object.entries(file.rawMetadata)) {
+    console.log(`  ${k}: ${v.length > 100 ? `${v.slice(0, 100)}...` : v}`);
+  }
+  const width = Math.min(60, Math.max(...tensors.map((t) => t.name.length)));
+  for (const t of tensors) {
+    console.log(`${t.name.padEnd(width)}  ${t.dtype.padEnd(8)}  [${t.shape.join(", ")}]`);
+  }
+}

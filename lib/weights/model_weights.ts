@@ -1,0 +1,333 @@
+/**
+ * A model's weights in and out: its state dict under the names lade uses
+ * outside itself (torchvision's for the torchvision architectures; see
+ * names.ts), written as safetensors with lade's metadata, and read back from
+ * safetensors or a PyTorch checkpoint into a model, strictly (every key
+ * present, no extra keys, equal shapes) or not.
+ *
+ * @module
+ */
+
+import { InputError } from "../errors.ts";
+import type { Model } from "../models/model.ts";
+import { DTYPE_BYTES, isFloating } from "../torch/dtype.ts";
+import { fromBytes } from "../torch/mod.ts";
+import { externalName, isHeadName } from "./names.ts";
+import { parseTorchStateDict } from "./pytorch.ts";
+import {
+  parseSafetensors,
+  quote,
+  type RawTensor,
+  readWholeFile,
+  writeSafetensors,
+} from "./safetensors.ts";
+import { isZip } from "./zip.ts";
+
+/** The metadata key that marks a file lade wrote, and its value. */
+export const FORMAT_KEY = "format";
+/** `format` of lade's files. */
+export const FORMAT = "lade";
+
+/** What lade records in a weights file's metadata (all strings in the file). */
+export interface WeightsMetadata {
+  /** The architecture (`resnet50`). */
+  arch: string;
+  /** Number of classes. */
+  classes: number;
+  /** Image channels of the first layer. */
+  inChannels: number;
+  /** Classifier head: linear or cosine. */
+  head: string;
+  /** Cosine head's scale. */
+  scale?: number;
+  /** A name per class. */
+  classNames?: string[];
+  /** Per-class training counts (the source prior). */
+  trainCounts?: number[];
+  /** Training method (lade, softmax, ...). */
+  method?: string;
+  /** Dataset name of the run. */
+  dataset?: string;
+  /** Epochs trained. */
+  epoch?: number;
+  /** Image side the model was trained on. */
+  imageSize?: number;
+  /** Normalisation mean and std (0..1 scale) of the training data. */
+  mean?: number[];
+  /** See `mean`. */
+  std?: number[];
+}
+
+/** A weights file as read: tensors by (external) name and its metadata. */
+export interface WeightsFile {
+  /** Which format the file was. */
+  format: "safetensors" | "pytorch";
+  /** The tensors by name, in the file's order. */
+  tensors: Map<string, RawTensor>;
+  /** The raw string metadata (safetensors; empty for PyTorch files). */
+  rawMetadata: Record<string, string>;
+  /** lade's metadata, when lade wrote the file. */
+  metadata?: WeightsMetadata;
+}
+
+/** The metadata as safetensors strings. */
+export function encodeMetadata(m: WeightsMetadata): Record<string, string> {
+  const out: Record<string, string> = {
+    [FORMAT_KEY]: FORMAT,
+    arch: m.arch,
+    classes: String(m.classes),
+    in_channels: String(m.inChannels),
+    head: m.head,
+  };
+  if (m.scale !== undefined) out.scale = String(m.scale);
+  if (m.classNames) out.class_names = JSON.stringify(m.classNames);
+  if (m.trainCounts) out.train_counts = JSON.stringify(m.trainCounts);
+  if (m.method) out.method = m.method;
+  if (m.dataset) out.dataset = m.dataset;
+  if (m.epoch !== undefined) out.epoch = String(m.epoch);
+  if (m.imageSize !== undefined) out.image_size = String(m.imageSize);
+  if (m.mean) out.mean = JSON.stringify(m.mean);
+  if (m.std) out.std = JSON.stringify(m.std);
+  return out;
+}
+
+/** lade's metadata from a file's strings (undefined when lade did not write it). */
+export function decodeMetadata(
+  raw: Record<string, string>,
+  source: string,
+): WeightsMetadata | undefined {
+  if (raw[FORMAT_KEY] !== FORMAT) return undefined;
+  const bad = (key: string): never => {
+    throw new InputError(`${source}: metadata '${key}' is malformed`);
+  };
+  const int = (key: string): number | undefined => {
+    if (raw[key] === undefined) return undefined;
+    const v = Number(raw[key]);
+    return Number.isSafeInteger(v) && v >= 0 ? v : bad(key);
+  };
+  const num = (key: string): number | undefined => {
+    if (raw[key] === undefined) return undefined;
+    const v = Number(raw[key]);
+    return Number.isFinite(v) ? v : bad(key);
+  };
+  const json = <T>(key: string, ok: (v: unknown) => boolean): T | undefined => {
+    if (raw[key] === undefined) return undefined;
+    try {
+      const v = JSON.parse(raw[key]);
+      return ok(v) ? v as T : bad(key);
+    } catch {
+      return bad(key);
+    }
+  };
+  const numbers = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === "number");
+  if (typeof raw.arch !== "string" || raw.arch === "") bad("arch");
+  return {
+    arch: raw.arch,
+    classes: int("classes") ?? bad("classes"),
+    inChannels: int("in_channels") ?? bad("in_channels"),
+    head: raw.head ?? "linear",
+    scale: num("scale"),
+    classNames: json<string[]>(
+      "class_names",
+      (v) => Array.isArray(v) && v.every((x) => typeof x === "string"),
+    ),
+    trainCounts: json<number[]>("train_counts", numbers),
+    method: raw.method,
+    dataset: raw.dataset,
+    epoch: int("epoch"),
+    imageSize: int("image_size"),
+    mean: json<number[]>("mean", numbers),
+    std: json<number[]>("std", numbers),
+  };
+}
+
+/**
+ * The model's state dict under its external names, copied to host bytes
+ * (C order, the model's dtypes), in state-dict order.
+ */
+export function modelStateDict(model: Model): [string, RawTensor][] {
+  const names = model.stateNames();
+  const tensors = model.stateTensors();
+  try {
+    if (names.length !== tensors.length) {
+      throw new RangeError(`${names.length} state names for ${tensors.length} tensors`);
+    }
+    return names.map((name, i) => {
+      const t = tensors[i];
+      const a = t.toArray();
+      return [externalName(model.arch, name), {
+        dtype: t.dtype,
+        shape: [...t.shape],
+        data: new Uint8Array(a.buffer, a.byteOffset, a.byteLength),
+      }];
+    });
+  } finally {
+    for (const t of tensors) t.dispose();
+  }
+}
+
+/** Writes the model's weights as safetensors (atomically) with lade's metadata. */
+export async function exportWeights(
+  model: Model,
+  path: string,
+  metadata: WeightsMetadata,
+): Promise<void> {
+  await writeSafetensors(path, modelStateDict(model), encodeMetadata(metadata));
+}
+
+/**
+ * Reads a weights file: safetensors, or a PyTorch zip checkpoint (told apart
+ * by their first bytes). Any problem is a one-line InputError naming the file.
+ */
+export async function readWeightsFile(path: string): Promise<WeightsFile> {
+  const bytes = await readWholeFile(path);
+  if (isZip(bytes)) {
+    return { format: "pytorch", tensors: parseTorchStateDict(bytes, path), rawMetadata: {} };
+  }
+  let file;
+  try {
+    file = parseSafetensors(bytes, path);
+  } catch (e) {
+    // PyTorch's legacy format: a pickle (PROTO 2, then LONG1: its magic number).
+    if (bytes.length > 3 && bytes[0] === 0x80 && bytes[1] <= 5 && bytes[2] === 0x8a) {
+      parseTorchStateDict(bytes, path); // throws its one-line message
+    }
+    throw e;
+  }
+  return {
+    format: "safetensors",
+    tensors: file.tensors,
+    rawMetadata: file.metadata,
+    metadata: decodeMetadata(file.metadata, path),
+  };
+}
+
+/** How loading went. */
+export interface LoadReport {
+  /** Names (external) whose values were copied into the model. */
+  loaded: string[];
+  /** Model entries the file lacks (left as they were). */
+  missing: string[];
+  /** File entries the model lacks (ignored). */
+  unexpected: string[];
+  /** Entries whose shapes (or kinds of dtype) differ (left as they were). */
+  mismatched: { name: string; file: number[]; model: number[] }[];
+  /** Entries left out on purpose (the head, with skipHead). */
+  skipped: string[];
+}
+
+/** Options of loadWeights. */
+export interface LoadOptions {
+  /** Names the file in messages. */
+  source: string;
+  /** Leave the classifier head alone (a new task's class count); default false. */
+  skipHead?: boolean;
+  /** Fail on the first missing, unexpected or mismatched key (default true). */
+  strict?: boolean;
+  /** Name train's flags (--init-strict, --init-skip) in the messages' hints. */
+  flagHints?: boolean;
+}
+
+const shapeText = (s: readonly number[]) => `[${s.join(", ")}]`;
+
+/**
+ * Copies `tensors` (external names) into `model`. Strict (the default): the
+ * first missing key, then the first unexpected key, then the first shape
+ * mismatch is a one-line InputError naming it, and nothing is copied. Not
+ * strict: what matches is copied and the rest is reported. A checkpoint
+ * without batch norm's `num_batches_tracked` counters (older PyTorch) is
+ * accepted either way.
+ */
+export function loadWeights(
+  model: Model,
+  tensors: ReadonlyMap<string, RawTensor>,
+  opts: LoadOptions,
+): LoadReport {
+  const strict = opts.strict ?? true;
+  const names = model.stateNames();
+  const report: LoadReport = {
+    loaded: [],
+    missing: [],
+    unexpected: [],
+    mismatched: [],
+    skipped: [],
+  };
+  const headNames = new Set(
+    names.filter(isHeadName).map((n) => externalName(model.arch, n)),
+  );
+  const targets = model.stateTensors();
+  try {
+    const byName = new Map(names.map((n, i) => [externalName(model.arch, n), targets[i]]));
+    for (const [name, t] of byName) {
+      if (opts.skipHead && headNames.has(name)) {
+        report.skipped.push(name);
+        continue;
+      }
+      const src = tensors.get(name);
+      if (src === undefined) {
+        if (!name.endsWith(".num_batches_tracked")) report.missing.push(name);
+        continue;
+      }
+      const sameShape = src.shape.length === t.shape.length &&
+        src.shape.every((d, i) => d === t.shape[i]);
+      const sameKind = isFloating(src.dtype) === isFloating(t.dtype);
+      if (!sameShape || !sameKind) {
+        report.mismatched.push({ name, file: [...src.shape], model: [...t.shape] });
+      }
+    }
+    for (const name of tensors.keys()) {
+      if (!byName.has(name)) report.unexpected.push(name);
+    }
+    if (strict) {
+      const more = (n: number) => (n > 1 ? ` (and ${n - 1} more)` : "");
+      if (report.missing.length > 0) {
+        throw new InputError(
+          `${opts.source}: missing key ${quote(report.missing[0])}${more(report.missing.length)} ` +
+            `for ${model.arch}` +
+            (opts.flagHints ? " (use --init-strict false to load what matches)" : ""),
+        );
+      }
+      if (report.unexpected.length > 0) {
+        throw new InputError(
+          `${opts.source}: unexpected key ${quote(report.unexpected[0])}` +
+            `${more(report.unexpected.length)} for ${model.arch}` +
+            (opts.flagHints ? " (use --init-strict false to ignore it)" : ""),
+        );
+      }
+      if (report.mismatched.length > 0) {
+        const m = report.mismatched[0];
+        const src = tensors.get(m.name)!;
+        const hint = !headNames.has(m.name)
+          ? ""
+          : opts.flagHints
+          ? " (a different class count? use --init-skip head)"
+          : " (a different class count?)";
+        const sameShape = shapeText(m.file) === shapeText(m.model);
+        throw new InputError(
+          sameShape
+            ? `${opts.source}: ${quote(m.name)} holds ${src.dtype} in the file, not the ` +
+              `${isFloating(src.dtype) ? "integer" : "floating-point"} values of ${model.arch}` +
+              more(report.mismatched.length)
+            : `${opts.source}: ${quote(m.name)} has shape ${shapeText(m.file)} (${src.dtype}) in ` +
+              `the file but ${shapeText(m.model)} in ${model.arch}${
+                more(report.mismatched.length)
+              }${hint}`,
+        );
+      }
+    }
+    const bad = new Set(report.mismatched.map((m) => m.name));
+    for (const [name, t] of byName) {
+      const src = tensors.get(name);
+      if (src === undefined || bad.has(name) || (opts.skipHead && headNames.has(name))) continue;
+      if (src.data.length !== src.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[src.dtype]) {
+        throw new InputError(`${opts.source}: ${quote(name)} has the wrong number of bytes`);
+      }
+      using value = fromBytes(src.data, src.shape, src.dtype);
+      t.copy_(value);
+      report.loaded.push(name);
+    }
+  } finally {
+    for (const t of targets) t.dispose();
+  }
+  return report;
+}

@@ -1,0 +1,151 @@
+/**
+ * Fine-tuning from the command line: --init with --freeze backbone trains
+ * the head alone; --backbone-lr 0 leaves the backbone's parameters where
+ * --init put them; --lr-step/--lr-gamma give StepLR.
+ */
+import assert from "node:assert/strict";
+import { readWeightsFile } from "../../lib/weights/model_weights.ts";
+import { writeFixture } from "./fixture.ts";
+
+const main = new URL("../../main.ts", import.meta.url).pathname;
+
+async function lade(args: string[], cwd: string) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", main, ...args],
+    cwd,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+}
+
+/** Tensor bytes by name, split into the backbone's parameters, its buffers, and the head's. */
+async function parts(path: string) {
+  const file = await readWeightsFile(path);
+  const out = {
+    params: new Map<string, string>(),
+    buffers: new Map<string, string>(),
+    head: new Map<string, string>(),
+  };
+  for (const [name, t] of file.tensors) {
+    const text = Array.from(t.data).join(",");
+    if (name.startsWith("head.")) out.head.set(name, text);
+    else if (/running_|num_batches/.test(name)) out.buffers.set(name, text);
+    else out.params.set(name, text);
+  }
+  return out;
+}
+
+Deno.test("--freeze backbone and --backbone-lr 0 keep the initial backbone; StepLR from flags", async () => {
+  const root = await writeFixture();
+  const dir = await Deno.makeTempDir({ prefix: "lade-finetune-" });
+  try {
+    await Deno.writeTextFile(
+      `${dir}/tiny.yaml`,
+      `dataset:\n  name: mnist-lt\n  root: ${root}\n  imbalance: 3\n` +
+        `train:\n  epochs: 1\n  batch_size: 16\n  eval_batch_size: 64\nthreads: 1\n`,
+    );
+    const ok = async (args: string[]) => {
+      const r = await lade(args, dir);
+      assert.equal(r.code, 0, r.stderr);
+    };
+    await ok(["train", "--config", "tiny.yaml", "--out", "base"]);
+    await ok(["weights", "export", "base", "--out", "base.safetensors"]);
+    const base = await parts(`${dir}/base.safetensors`);
+
+    await ok([
+      "train",
+      "--config",
+      "tiny.yaml",
+      "--out",
+      "frozen",
+      "--init",
+      "base.safetensors",
+      "--freeze",
+      "backbone",
+    ]);
+    await ok(["weights", "export", "frozen", "--out", "frozen.safetensors"]);
+    const frozen = await parts(`${dir}/frozen.safetensors`);
+    assert.deepEqual(frozen.params, base.params, "frozen backbone parameters unchanged");
+    assert.deepEqual(frozen.buffers, base.buffers, "frozen batch-norm statistics unchanged");
+    assert.notDeepEqual(frozen.head, base.head, "the head trained");
+
+    await ok([
+      "train",
+      "--config",
+      "tiny.yaml",
+      "--out",
+      "slow",
+      "--init",
+      "base.safetensors",
+      "--backbone-lr",
+      "0",
+      "--lr-step",
+      "1",
+      "--lr-gamma",
+      "0.5",
+    ]);
+    await ok(["weights", "export", "slow", "--out", "slow.safetensors"]);
+    const slow = await parts(`${dir}/slow.safetensors`);
+    assert.deepEqual(slow.params, base.params, "a zero backbone rate moves no backbone parameter");
+    assert.notDeepEqual(slow.buffers, base.buffers, "but batch norm still updates its statistics");
+    assert.notDeepEqual(slow.head, base.head);
+    const config = await Deno.readTextFile(`${dir}/slow/config.yaml`);
+    assert.match(config, /backbone_lr: 0\n/);
+    assert.match(config, /type: step\n/);
+    assert.match(config, /step_size: 1\n/);
+    assert.match(config, /gamma: 0\.5\n/);
+
+    // cRT (Kang et al. 2020): the first stage's backbone frozen, a new
+    // classifier trained with class-balanced sampling; --init takes the run.
+    await ok([
+      "train",
+      "--config",
+      "tiny.yaml",
+      "--out",
+      "crt",
+      "--init",
+      "base",
+      "--init-skip",
+      "head",
+      "--freeze",
+      "backbone",
+      "--sampler",
+      "balanced",
+      "--method",
+      "softmax",
+    ]);
+    await ok(["weights", "export", "crt", "--out", "crt.safetensors"]);
+    const crt = await parts(`${dir}/crt.safetensors`);
+    assert.deepEqual(crt.params, base.params);
+    assert.deepEqual(crt.buffers, base.buffers);
+    assert.notDeepEqual(crt.head, base.head);
+    const crtConfig = await Deno.readTextFile(`${dir}/crt/config.yaml`);
+    assert.match(crtConfig, /sampler: balanced\n/);
+    assert.match(crtConfig, /init: base\n/);
+    assert.match(crtConfig, /freeze: backbone\n/);
+    const evaluated = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", main, "evaluate", "--run", "crt", "--json", "--no-report"],
+      cwd: dir,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(evaluated.code, 0, new TextDecoder().decode(evaluated.stderr));
+    const results = JSON.parse(new TextDecoder().decode(evaluated.stdout)).results;
+    assert.ok("softmax" in results && "pc_softmax" in results);
+    const notRun = await lade(["train", "--config", "tiny.yaml", "--out", "y", "--init", "."], dir);
+    assert.equal(notRun.stderr.trim().split("\n").length, 1, notRun.stderr);
+    assert.match(notRun.stderr, /a directory without a run's checkpoint\.json/);
+
+    const bad = await lade(
+      ["train", "--config", "tiny.yaml", "--out", "x", "--freeze", "head"],
+      dir,
+    );
+    assert.notEqual(bad.code, 0);
+    assert.equal(bad.stderr.trim().split("\n").length, 1, bad.stderr);
+    assert.match(bad.stderr, /model\.freeze/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(root, { recursive: true });
+  }
+});

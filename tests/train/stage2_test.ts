@@ -1,0 +1,159 @@
+/**
+ * The decoupled second stages on a tiny first-stage run: tau-normalisation
+ * (unit-norm class vectors for tau 1, no bias) and LWS (each class vector
+ * and bias scaled by a learned factor); the backbone untouched, the results
+ * runs that evaluate.
+ */
+import assert from "node:assert/strict";
+import { readWeightsFile } from "../../lib/weights/model_weights.ts";
+import { readManifest } from "../../lib/train/checkpoint.ts";
+import { predictRun } from "../../lib/train/predict.ts";
+import { writeFixture } from "./fixture.ts";
+
+const main = new URL("../../main.ts", import.meta.url).pathname;
+
+async function lade(args: string[], cwd: string) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", main, ...args],
+    cwd,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+async function weights(dir: string, run: string) {
+  const r = await lade(["weights", "export", run, "--out", `${run}.safetensors`], dir);
+  assert.equal(r.code, 0, r.stderr);
+  const file = await readWeightsFile(`${dir}/${run}.safetensors`);
+  const f32 = (name: string) => {
+    const t = file.tensors.get(name)!;
+    return new Float32Array(t.data.slice().buffer);
+  };
+  const backbone = [...file.tensors].filter(([n]) => !n.startsWith("head."))
+    .map(([n, t]) => `${n}:${Array.from(t.data).join(",")}`);
+  return { w: f32("head.weight"), b: f32("head.bias"), backbone };
+}
+
+Deno.test("stage2: tau-norm and LWS change only the classifier, as their formulas say", async () => {
+  const root = await writeFixture();
+  const dir = await Deno.makeTempDir({ prefix: "lade-stage2-" });
+  try {
+    await Deno.writeTextFile(
+      `${dir}/tiny.yaml`,
+      `dataset:\n  name: mnist-lt\n  root: ${root}\n  imbalance: 3\n` +
+        `method:\n  name: softmax\n` +
+        `train:\n  epochs: 2\n  batch_size: 16\n  eval_batch_size: 64\nthreads: 1\n`,
+    );
+    let r = await lade(["train", "--config", "tiny.yaml", "--out", "s1"], dir);
+    assert.equal(r.code, 0, r.stderr);
+    const s1 = await weights(dir, "s1");
+    const classes = 10, d = s1.w.length / classes;
+    const norm = (w: Float32Array, c: number) =>
+      Math.sqrt(w.slice(c * d, c * d + d).reduce((a, v) => a + v * v, 0));
+
+    r = await lade(
+      ["stage2", "--run", "s1", "--method", "tau-norm", "--tau", "1", "--out", "tau"],
+      dir,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const tau = await weights(dir, "tau");
+    assert.deepEqual(tau.backbone, s1.backbone);
+    for (let c = 0; c < classes; c++) {
+      assert.ok(Math.abs(norm(tau.w, c) - 1) < 1e-5, `class ${c}: ${norm(tau.w, c)}`);
+      // The direction kept.
+      const ratio = tau.w[c * d] / s1.w[c * d];
+      assert.ok(Math.abs(ratio - 1 / norm(s1.w, c)) < 1e-4 * ratio);
+    }
+    assert.deepEqual(Array.from(tau.b), new Array(classes).fill(0));
+    assert.equal((await readManifest(`${dir}/tau`))!.config.stage2?.method, "tau-norm");
+
+    r = await lade([
+      "stage2",
+      "--run",
+      "s1",
+      "--method",
+      "lws",
+      "--epochs",
+      "2",
+      "--lr",
+      "0.2",
+      "--out",
+      "lws",
+    ], dir);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /lws epoch 2\/2: loss/);
+    const lws = await weights(dir, "lws");
+    assert.deepEqual(lws.backbone, s1.backbone);
+    const scales = (await readManifest(`${dir}/lws`))!.config.stage2!.scales!;
+    assert.equal(scales.length, classes);
+    assert.ok(scales.some((s) => Math.abs(s - 1) > 1e-3), `scales learned: ${scales}`);
+    for (let c = 0; c < classes; c++) {
+      for (const i of [0, d - 1]) {
+        const expected = s1.w[c * d + i] * scales[c];
+        assert.ok(Math.abs(lws.w[c * d + i] - expected) <= 1e-5 * Math.max(1, Math.abs(expected)));
+      }
+      assert.ok(Math.abs(lws.b[c] - s1.b[c] * scales[c]) <= 1e-5);
+    }
+    r = await lade(["evaluate", "--run", "lws", "--json", "--no-report"], dir);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok("pc_softmax" in JSON.parse(r.stdout).results);
+
+    // tau chosen on the validation split, never the test set: a run without
+    // one is refused; with one, the choice is the grid's best, and the new
+    // run's own validation predictions give the accuracy recorded.
+    const noVal = await lade(["stage2", "--run", "s1", "--method", "tau-norm", "--out", "t0"], dir);
+    assert.notEqual(noVal.code, 0);
+    assert.match(noVal.stderr.trim(), /^lade: error: .*has no validation split to choose tau on/);
+    r = await lade(["train", "--config", "tiny.yaml", "--out", "v1", "--val-per-class", "3"], dir);
+    assert.equal(r.code, 0, r.stderr);
+    r = await lade(["stage2", "--run", "v1", "--method", "tau-norm", "--out", "tauv"], dir);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /tau [0-9.]+ chosen on the validation split/);
+    const selection = (await readManifest(`${dir}/tauv`))!.config.stage2!.selection!;
+    r = await lade(["evaluate", "--run", "tauv", "--no-report"], dir);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stdout,
+      /^second stage: tau-norm \(tau [0-9.]+, chosen on the validation split\) of v1$/m,
+    );
+    assert.equal(selection.grid.length, 21);
+    assert.equal(selection.accuracy, Math.max(...selection.grid.map((g) => g.accuracy)));
+    const val = await predictRun(`${dir}/tauv`, { split: "val" });
+    try {
+      const predicted = Array.from(val.logits.argmax(1).toArray() as BigInt64Array, Number);
+      const hit = new Array(classes).fill(0), n = new Array(classes).fill(0);
+      val.labels.forEach((y, i) => {
+        n[y]++;
+        if (predicted[i] === y) hit[y]++;
+      });
+      const accuracy = hit.reduce((a, h, c) => a + h / n[c], 0) / classes;
+      assert.ok(
+        Math.abs(accuracy - selection.accuracy) < 1e-9,
+        `${accuracy} vs ${selection.accuracy}`,
+      );
+    } finally {
+      val.logits.dispose();
+    }
+
+    const bad = await lade(["stage2", "--run", "s1", "--method", "lws", "--out", "lws"], dir);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr.trim(), /^lade: error: .*already holds a run$/);
+    const tauBad = await lade([
+      "stage2",
+      "--run",
+      "s1",
+      "--method",
+      "tau-norm",
+      "--tau",
+      "-1",
+      "--out",
+      "t2",
+    ], dir);
+    assert.match(tauBad.stderr.trim(), /^lade: error: .*tau.*>= 0/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(root, { recursive: true });
+  }
+});

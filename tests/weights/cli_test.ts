@@ -1,0 +1,316 @@
+/**
+ * The command line of weights in and out and of predict, end to end on the
+ * tiny MNIST-format fixture: train, export, inspect, train --init, predict on
+ * PNG/JPEG files and on .npy batches.
+ */
+import assert from "node:assert/strict";
+import { writeImage } from "../../lib/data/mod.ts";
+import { encodeNpy, parseNpy } from "../../lib/eval/npy.ts";
+import { Model } from "../../lib/models/mod.ts";
+import { manualSeed } from "../../lib/torch/device.ts";
+import { tensor } from "../../lib/torch/mod.ts";
+import { exportWeights } from "../../lib/weights/model_weights.ts";
+import { writeFixture } from "../train/fixture.ts";
+
+const main = new URL("../../main.ts", import.meta.url).pathname;
+
+async function lade(args: string[], cwd: string) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", main, ...args],
+    cwd,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+function oneLineError(r: { code: number; stderr: string }, re: RegExp): void {
+  assert.notEqual(r.code, 0);
+  const lines = r.stderr.trim().split("\n");
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0], /^lade: error: /);
+  assert.match(lines[0], re);
+}
+
+/** A 28x28 grey image of the fixture's class `c`: a bright bar on row 2 + 2c. */
+function barImage(c: number): Uint8Array {
+  const px = new Uint8Array(28 * 28).fill(20);
+  for (let x = 4; x < 24; x++) px[(2 + 2 * c) * 28 + x] = 255;
+  return px;
+}
+
+Deno.test("weights export / inspect, train --init, predict on images and .npy", async () => {
+  const root = await writeFixture();
+  const dir = await Deno.makeTempDir({ prefix: "lade-weights-" });
+  try {
+    await Deno.writeTextFile(
+      `${dir}/tiny.yaml`,
+      `dataset:\n  name: mnist-lt\n  root: ${root}\n  imbalance: 3\n` +
+        `train:\n  epochs: 2\n  batch_size: 16\n  eval_batch_size: 64\nthreads: 1\n`,
+    );
+    let r = await lade(["train", "--config", "tiny.yaml", "--out", "run1"], dir);
+    assert.equal(r.code, 0, r.stderr);
+
+    // ---- export and inspect
+    r = await lade(["weights", "export", "run1", "--out", "w.safetensors"], dir);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /wrote w\.safetensors: cnn28, 10 classes/);
+    r = await lade(["weights", "inspect", "w.safetensors", "--json"], dir);
+    assert.equal(r.code, 0, r.stderr);
+    const info = JSON.parse(r.stdout);
+    assert.equal(info.format, "safetensors");
+    assert.equal(info.metadata.arch, "cnn28");
+    assert.equal(info.metadata.classes, "10");
+    assert.equal(info.metadata.method, "lade");
+    assert.deepEqual(info.tensors.at(-1), { name: "head.bias", dtype: "float32", shape: [10] });
+    r = await lade(["weights", "inspect", "w.safetensors"], dir);
+    assert.match(r.stdout, /^head\.weight\s+float32\s+\[10, 256\]$/m);
+    oneLineError(
+      await lade(["weights", "export", "nowhere", "--out", "x.safetensors"], dir),
+      /nowhere/,
+    );
+    oneLineError(
+      await lade(["weights", "inspect", "tiny.yaml"], dir),
+      /tiny\.yaml: not a valid safetensors file/,
+    );
+
+    // ---- train --init: the exported weights start the new run; the config says so
+    r = await lade(
+      ["train", "--config", "tiny.yaml", "--out", "run2", "--init", "w.safetensors"],
+      dir,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(await Deno.readTextFile(`${dir}/run2/config.yaml`), /init: w\.safetensors/);
+    // Another class count: strict loading names the head, --init-skip head loads the rest.
+    manualSeed(5);
+    using five = Model.create({ arch: "cnn28", classes: 5, inChannels: 1 });
+    await exportWeights(five, `${dir}/five.safetensors`, {
+      arch: "cnn28",
+      classes: 5,
+      inChannels: 1,
+      head: "linear",
+    });
+    oneLineError(
+      await lade(
+        ["train", "--config", "tiny.yaml", "--out", "run3", "--init", "five.safetensors"],
+        dir,
+      ),
+      /"head\.weight" has shape \[5, 256\].*--init-skip head/,
+    );
+    r = await lade(
+      [
+        "train",
+        "--config",
+        "tiny.yaml",
+        "--out",
+        "run3",
+        "--init",
+        "five.safetensors",
+        "--init-skip",
+        "head",
+      ],
+      dir,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    oneLineError(
+      await lade(
+        ["train", "--config", "tiny.yaml", "--out", "run4", "--init", "run1/config.yaml"],
+        dir,
+      ),
+      /run1\/config\.yaml: not a valid safetensors file/,
+    );
+    oneLineError(
+      await lade(["train", "--resume", "run2", "--init", "w.safetensors"], dir),
+      /--init cannot be combined with --resume/,
+    );
+
+    // ---- inspect a PyTorch file; convert (a file through a lade model)
+    const fixtures = new URL("./fixtures/", import.meta.url).pathname;
+    r = await lade(["weights", "inspect", `${fixtures}lade_layout.pth`, "--json"], dir);
+    assert.equal(r.code, 0, r.stderr);
+    const pth = JSON.parse(r.stdout);
+    assert.equal(pth.format, "pytorch");
+    assert.deepEqual(pth.tensors.map((t: { name: string }) => t.name), [
+      "conv1.weight",
+      "bn1.running_mean",
+      "fc.weight",
+      "fc.bias",
+    ]);
+    oneLineError(
+      await lade(["weights", "convert", `${fixtures}tiny.pth`, "--out", "t.safetensors"], dir),
+      /does not name its architecture; pass --arch/,
+    );
+    r = await lade(["weights", "convert", "w.safetensors", "--out", "again.safetensors"], dir);
+    assert.equal(r.code, 0, r.stderr);
+    const again = JSON.parse(
+      (await lade(["weights", "inspect", "again.safetensors", "--json"], dir)).stdout,
+    );
+    assert.deepEqual(again.tensors, info.tensors);
+    assert.equal(again.metadata.arch, "cnn28");
+
+    // ---- predict on images
+    for (const c of [1, 4, 8]) {
+      using img = tensor(barImage(c), [1, 28, 28]);
+      writeImage(img, `${dir}/bar${c}.${c === 4 ? "jpg" : "png"}`);
+    }
+    await Deno.writeTextFile(`${dir}/broken.png`, "not a png");
+    r = await lade([
+      "predict",
+      "--run",
+      "run2",
+      "bar1.png",
+      "bar4.jpg",
+      "bar8.png",
+      "--json",
+      "--topk",
+      "3",
+    ], dir);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.prior, "uniform");
+    assert.equal(out.rule, "lade");
+    assert.deepEqual(out.predictions.map((p: { input: string }) => p.input), [
+      "bar1.png",
+      "bar4.jpg",
+      "bar8.png",
+    ]);
+    for (const p of out.predictions) {
+      assert.equal(p.top.length, 3);
+      const probs = p.top.map((t: { prob: number }) => t.prob);
+      assert.ok(probs[0] >= probs[1] && probs[1] >= probs[2]);
+      assert.ok(probs.reduce((a: number, b: number) => a + b, 0) <= 1 + 1e-6);
+    }
+    oneLineError(
+      await lade(["predict", "--run", "run2", "bar1.png", "broken.png"], dir),
+      /broken\.png/,
+    );
+    r = await lade(
+      ["predict", "--run", "run2", "bar1.png", "broken.png", "--skip-bad-images"],
+      dir,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /warning: skipped .*broken\.png/);
+    assert.match(r.stdout, /^bar1\.png\t/);
+    oneLineError(
+      await lade(["predict", "bar1.png"], dir),
+      /exactly one of --run DIR and --weights FILE/,
+    );
+    await Deno.mkdir(`${dir}/imgs`);
+    await Deno.copyFile(`${dir}/bar8.png`, `${dir}/imgs/b8.png`);
+    await Deno.writeTextFile(`${dir}/imgs/list.txt`, "# images\nb8.png 8\n../bar1.png\n");
+    r = await lade(
+      ["predict", "--run", "run2", "--list", "imgs/list.txt", "--json", "--topk", "1"],
+      dir,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(
+      JSON.parse(r.stdout).predictions.map((p: { input: string }) => p.input),
+      ["imgs/b8.png", "bar1.png"],
+    );
+
+    // ---- the same pixels as an .npy batch give the same logits; float32
+    // inputs are taken as normalised
+    const n = 24;
+    const pixels = new Uint8Array(n * 784);
+    for (let i = 0; i < n; i++) pixels.set(barImage(i % 10), i * 784);
+    await Deno.writeFile(
+      `${dir}/batch.npy`,
+      encodeNpy({ dtype: "uint8", shape: [n, 1, 28, 28], data: pixels }),
+    );
+    r = await lade([
+      "predict",
+      "--weights",
+      "w.safetensors",
+      "--npy",
+      "batch.npy",
+      "--save-logits",
+      "u8.npy",
+      "--json",
+    ], dir);
+    assert.equal(r.code, 0, r.stderr);
+    r = await lade([
+      "predict",
+      "--weights",
+      "w.safetensors",
+      "bar1.png",
+      "--save-logits",
+      "png.npy",
+    ], dir);
+    assert.equal(r.code, 0, r.stderr);
+    const u8 = parseNpy(await Deno.readFile(`${dir}/u8.npy`));
+    const png = parseNpy(await Deno.readFile(`${dir}/png.npy`));
+    assert.deepEqual(u8.shape, [n, 10]);
+    // The same pixels (the PNG decoded and cropped to itself); the batch
+    // size changes the float rounding only.
+    (png.data as Float32Array).forEach((v, i) =>
+      assert.ok(Math.abs(v - (u8.data as Float32Array)[10 + i]) < 1e-5, `logit ${i}`)
+    );
+    const mean = 0.1307, std = 0.3081; // MNIST's, recorded in the file's metadata
+    const normalised = Float32Array.from(pixels, (v) => (v / 255 - mean) / std);
+    await Deno.writeFile(
+      `${dir}/f32.npy`,
+      encodeNpy({ dtype: "float32", shape: [n, 1, 28, 28], data: normalised }),
+    );
+    r = await lade([
+      "predict",
+      "--weights",
+      "w.safetensors",
+      "--npy",
+      "f32.npy",
+      "--save-logits",
+      "f32_logits.npy",
+    ], dir);
+    assert.equal(r.code, 0, r.stderr);
+    const f32 = parseNpy(await Deno.readFile(`${dir}/f32_logits.npy`));
+    const maxDiff = Math.max(
+      ...Array.from(f32.data as Float32Array, (v, i) => Math.abs(v - (u8.data as Float32Array)[i])),
+    );
+    assert.ok(maxDiff < 1e-4, `max difference ${maxDiff}`);
+
+    // ---- priors: em from the inputs (enough of them), a JSON file, train
+    r = await lade(
+      ["predict", "--run", "run2", "--npy", "batch.npy", "--prior", "em", "--json"],
+      dir,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const em = JSON.parse(r.stdout);
+    assert.equal(em.target_prior.length, 10);
+    assert.ok(Math.abs(em.target_prior.reduce((a: number, b: number) => a + b, 0) - 1) < 1e-6);
+    oneLineError(
+      await lade(["predict", "--run", "run2", "bar1.png", "--prior", "em"], dir),
+      /em needs at least 20 inputs/,
+    );
+    const skewed = [50, 1, 1, 1, 1, 1, 1, 1, 1, 1];
+    await Deno.writeTextFile(`${dir}/prior.json`, JSON.stringify(skewed));
+    r = await lade([
+      "predict",
+      "--run",
+      "run2",
+      "bar4.jpg",
+      "--prior",
+      "prior.json",
+      "--json",
+      "--topk",
+      "10",
+    ], dir);
+    assert.equal(r.code, 0, r.stderr);
+    const withPrior = JSON.parse(r.stdout);
+    r = await lade(["predict", "--run", "run2", "bar4.jpg", "--json", "--topk", "10"], dir);
+    const uniform = JSON.parse(r.stdout);
+    const probOf = (o: { predictions: { top: { class: number; prob: number }[] }[] }, c: number) =>
+      o.predictions[0].top.find((t) => t.class === c)!.prob;
+    assert.ok(
+      probOf(withPrior, 0) > probOf(uniform, 0),
+      "a prior favouring class 0 raises its probability",
+    );
+    await Deno.writeTextFile(`${dir}/short.json`, "[1, 2]");
+    oneLineError(
+      await lade(["predict", "--run", "run2", "bar4.jpg", "--prior", "short.json"], dir),
+      /needs 10 non-negative numbers/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(root, { recursive: true });
+  }
+});
