@@ -30,12 +30,40 @@ export function printable(text: string): string {
   return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, "\ufffd");
 }
 
+/** What a file-system call was doing, as Deno names it, in words. */
+const FS_OPERATIONS: Readonly<Record<string, string>> = {
+  open: "open",
+  readfile: "read",
+  writefile: "write",
+  mkdir: "make the folder",
+  rename: "write",
+  stat: "find",
+  remove: "remove",
+  readdir: "read the folder",
+};
+
+/**
+ * A file-system error in a user's words: Deno's "No such file or directory
+ * (os error 2): open '/x/y.json.123.tmp'" becomes "cannot open /x/y.json: no
+ * such file or directory" (an atomic write's temporary name is the file it
+ * writes); Deno's tail is dropped from messages that already say what failed.
+ */
+export function fileSystemMessage(line: string): string {
+  const m = /^([^:]+?) \(os error \d+\): (\w+) '(.*)'$/.exec(line);
+  if (m) {
+    const what = FS_OPERATIONS[m[2]] ?? m[2];
+    const path = m[3].replace(/\.\d+\.tmp$/, "");
+    return `cannot ${what} ${path}: ${m[1].charAt(0).toLowerCase()}${m[1].slice(1)}`;
+  }
+  return line.replace(/ \(os error \d+\): \w+ '[^']*'$/, "");
+}
+
 /** One line describing `error` for a user, in terms of the command line's flags. */
 export function describeError(error: unknown): string {
   if (error instanceof Error) {
     const message = error instanceof InputError ? flagMessage(error) : error.message;
     const firstLine = message.split("\n").find((l) => l.trim() !== "") ?? error.name;
-    return printable(firstLine.trim());
+    return printable(fileSystemMessage(firstLine.trim()));
   }
   return printable(String(error));
 }

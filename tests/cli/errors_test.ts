@@ -57,3 +57,26 @@ Deno.test("messages quoting file contents cannot send escape sequences to the te
   );
   assert.equal(describeError(new Error("tab\tand\rreturn")), "tab\tand\ufffdreturn");
 });
+
+Deno.test("file-system errors are said in a user's words, without temporary names", () => {
+  assert.equal(
+    describeError(
+      new Deno.errors.NotFound(
+        "No such file or directory (os error 2): open '/out/nodir/w.safetensors.27864.tmp'",
+      ),
+    ),
+    "cannot open /out/nodir/w.safetensors: no such file or directory",
+  );
+  assert.equal(
+    describeError(new Deno.errors.AlreadyExists("File exists (os error 17): mkdir '/r/file'")),
+    "cannot make the folder /r/file: file exists",
+  );
+  assert.equal(
+    describeError(
+      new InputError(
+        "cannot make the run folder /proc/x: No such file or directory (os error 2): mkdir '/proc/x'",
+      ),
+    ),
+    "cannot make the run folder /proc/x: No such file or directory",
+  );
+});
