@@ -52,7 +52,9 @@ export function fileSystemMessage(line: string): string {
   const m = /^([^:]+?) \(os error \d+\): (\w+) '(.*)'$/.exec(line);
   if (m) {
     const what = FS_OPERATIONS[m[2]] ?? m[2];
-    const path = m[3].replace(/\.\d+\.tmp$/, "");
+    // A rename names both paths ('a' -> 'b'): the file being written is b.
+    const target = m[3].includes("' -> '") ? m[3].slice(m[3].lastIndexOf("' -> '") + 6) : m[3];
+    const path = target.replace(/\.\d+\.tmp$/, "");
     return `cannot ${what} ${path}: ${m[1].charAt(0).toLowerCase()}${m[1].slice(1)}`;
   }
   return line.replace(/ \(os error \d+\): \w+ '[^']*'$/, "");

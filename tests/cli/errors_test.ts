@@ -80,3 +80,12 @@ Deno.test("file-system errors are said in a user's words, without temporary name
     "cannot make the run folder /proc/x: No such file or directory",
   );
 });
+
+Deno.test("a failed rename names the file being written", () => {
+  assert.equal(
+    describeError(
+      new Error("Is a directory (os error 21): rename '/out/logits.npy.28937.tmp' -> '/out/dir'"),
+    ),
+    "cannot write /out/dir: is a directory",
+  );
+});

@@ -64,3 +64,38 @@ Deno.test("a long tail that leaves a class with no training images is refused in
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("predict --npy with NaN or infinite inputs is refused (it printed NaN%)", async () => {
+  const root = await writeFixture();
+  try {
+    await Deno.writeTextFile(
+      `${root}/tiny.yaml`,
+      `dataset:\n  name: mnist-lt\n  root: ${root}\n  imbalance: 3\n` +
+        `train:\n  epochs: 1\n  batch_size: 16\n  eval_batch_size: 64\nthreads: 1\n`,
+    );
+    const run = (args: string[]) =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", main, ...args],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+    const trained = await run(["train", "--config", `${root}/tiny.yaml`, "--out", `${root}/run`]);
+    assert.equal(trained.code, 0, new TextDecoder().decode(trained.stderr));
+    const { encodeNpy } = await import("../../lib/eval/npy.ts");
+    const data = new Float32Array(2 * 28 * 28);
+    data[5] = NaN;
+    data[900] = -Infinity;
+    await Deno.writeFile(
+      `${root}/nan.npy`,
+      encodeNpy({ dtype: "float32", shape: [2, 1, 28, 28], data }),
+    );
+    const r = await run(["predict", "--run", `${root}/run`, "--npy", `${root}/nan.npy`]);
+    assert.equal(r.code, 2);
+    assert.match(
+      new TextDecoder().decode(r.stderr).trim(),
+      /^lade: error: --npy .*nan\.npy: holds 2 NaN or infinite value\(s\)$/,
+    );
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
