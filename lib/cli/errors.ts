@@ -57,7 +57,7 @@ export function fileSystemMessage(line: string): string {
     const path = target.replace(/\.\d+\.tmp$/, "");
     return `cannot ${what} ${path}: ${m[1].charAt(0).toLowerCase()}${m[1].slice(1)}`;
   }
-  return line.replace(/ \(os error \d+\): \w+ '[^']*'$/, "");
+  return line.replace(/ \(os error \d+\): \w+ '[^']*'$/, "").replace(/ \(os error \d+\)/g, "");
 }
 
 /** One line describing `error` for a user, in terms of the command line's flags. */

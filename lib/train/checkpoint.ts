@@ -204,15 +204,28 @@ async function writeFailure(
   state: CheckpointState,
   cause: unknown,
 ): Promise<LadeError> {
+  return await runWriteFailure(runDir, `the checkpoint of ${checkpointPlace(state)}`, cause);
+}
+
+/**
+ * The error of a write into a run directory (`what`: "the checkpoint of the
+ * end of epoch 3", "the metrics of epoch 3") that failed with `cause` (a
+ * full disk): one line naming it, why, and which checkpoint is still the
+ * latest.
+ */
+export async function runWriteFailure(
+  runDir: string,
+  what: string,
+  cause: unknown,
+): Promise<CheckpointWriteError> {
   const why = cause instanceof Error ? cause.message.split("\n")[0] : String(cause);
   const previous = await readManifest(runDir).catch(() => null);
   const kept = previous === null
     ? "no checkpoint had been written before"
     : `the previous checkpoint (${checkpointPlace(previous)}) is intact and still the latest`;
-  return new CheckpointWriteError(
-    `cannot write the checkpoint of ${checkpointPlace(state)} to ${runDir}: ${why}; ${kept}`,
-    { cause },
-  );
+  return new CheckpointWriteError(`cannot write ${what} to ${runDir}: ${why}; ${kept}`, {
+    cause,
+  });
 }
 
 /** Where a checkpoint stands: "epoch 3, step 120" (1-based epoch in progress) or "the end of epoch 3". */

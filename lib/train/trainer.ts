@@ -43,6 +43,7 @@ import {
   readManifest,
   removeUnreferenced,
   type RunningSums,
+  runWriteFailure,
   saveCheckpoint,
 } from "./checkpoint.ts";
 import { loadWeights, modelStateDict, readWeightsFile } from "../weights/model_weights.ts";
@@ -844,7 +845,12 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
       };
       metrics.push(record);
       if (writer) {
-        await writeMetrics(runDir, metrics);
+        try {
+          await writeMetrics(runDir, metrics);
+        } catch (e) {
+          // Atomic: the previous metrics stay, and so does the checkpoint.
+          throw await runWriteFailure(runDir, `the metrics of epoch ${epoch + 1}`, e);
+        }
         await saveCheckpoint(
           runDir,
           model,

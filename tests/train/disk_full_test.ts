@@ -91,3 +91,39 @@ Deno.test({
     await Deno.remove(root, { recursive: true });
   },
 });
+
+Deno.test({
+  name: "a full disk while the metrics are written: one line naming them, the checkpoint kept",
+  ignore: Deno.build.os !== "linux",
+  fn: async () => {
+    const root = await writeFixture();
+    const out = `${root}/run`;
+    await Deno.writeTextFile(
+      `${root}/tiny.yaml`,
+      `dataset:\n  name: mnist-lt\n  root: ${root}\n  imbalance: 3\n` +
+        `train:\n  epochs: 6\n  batch_size: 16\n  eval_batch_size: 64\nthreads: 1\n`,
+    );
+    const first = await run([
+      Deno.execPath(),
+      ...["run", "-A", main, "train", "--config", `${root}/tiny.yaml`, "--out", out],
+    ]);
+    assert.equal(first.code, 0, first.stderr);
+    const metrics = await Deno.readTextFile(`${out}/metrics.jsonl`);
+    assert.ok(metrics.length > 1024, "six epochs of metrics pass the 1 KiB limit");
+    const full = await run([
+      "bash",
+      "-c",
+      `trap '' XFSZ; ulimit -f 1; exec "$0" "$@"`,
+      Deno.execPath(),
+      ...["run", "-A", main, "train", "--resume", out, "--epochs", "7"],
+    ]);
+    assert.equal(full.code, 1, full.stderr);
+    assert.match(
+      full.stderr.trim(),
+      /^lade: error: cannot write the metrics of epoch 7 to .*run: File too large; the previous checkpoint \(the end of epoch 6\) is intact and still the latest$/,
+    );
+    assert.equal(await Deno.readTextFile(`${out}/metrics.jsonl`), metrics);
+    assert.equal((await readManifest(out))!.epoch, 6);
+    await Deno.remove(root, { recursive: true });
+  },
+});
