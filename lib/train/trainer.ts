@@ -879,7 +879,9 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
       await writeFileAtomic(
         `${runDir}/${RESULT_FILE}`,
         JSON.stringify({ uniform: final, test_images: testSet.size, epochs }, null, 1) + "\n",
-      );
+      ).catch(async (e) => {
+        throw await runWriteFailure(runDir, `the result (${RESULT_FILE})`, e);
+      });
     }
     const out = result(false, epochs, 0, final);
     if (kept !== undefined) {
