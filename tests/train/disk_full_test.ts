@@ -127,3 +127,33 @@ Deno.test({
     await Deno.remove(root, { recursive: true });
   },
 });
+
+Deno.test("result.json that cannot be written: one line naming it, the checkpoint kept", async () => {
+  const root = await writeFixture();
+  const out = `${root}/run`;
+  await Deno.writeTextFile(
+    `${root}/tiny.yaml`,
+    `dataset:\n  name: mnist-lt\n  root: ${root}\n  imbalance: 3\n` +
+      `train:\n  epochs: 2\n  batch_size: 16\n  eval_batch_size: 64\nthreads: 1\n`,
+  );
+  const first = await run([
+    Deno.execPath(),
+    ...["run", "-A", main, "train", "--config", `${root}/tiny.yaml`, "--epochs", "1"],
+    ...["--out", out],
+  ]);
+  assert.equal(first.code, 0, first.stderr);
+  // A folder in the way of the rename.
+  await Deno.remove(`${out}/result.json`);
+  await Deno.mkdir(`${out}/result.json/x`, { recursive: true });
+  const r = await run([
+    Deno.execPath(),
+    ...["run", "-A", main, "train", "--resume", out, "--epochs", "2"],
+  ]);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(
+    r.stderr.trim(),
+    /^lade: error: cannot write the result \(result\.json\) to .*run: .*; the previous checkpoint \(the end of epoch 2\) is intact and still the latest$/,
+  );
+  assert.equal((await readManifest(out))!.epoch, 2);
+  await Deno.remove(root, { recursive: true });
+});
