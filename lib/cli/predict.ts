@@ -22,7 +22,7 @@ import {
   runPredictor,
   weightsPredictor,
 } from "../train/predict_inputs.ts";
-import { printWarning, UsageError } from "./errors.ts";
+import { printable, printWarning, UsageError } from "./errors.ts";
 
 /** `predict` flags, as commander hands them over. */
 export interface PredictOptions {
@@ -170,9 +170,10 @@ export async function predictCommand(inputs: string[], o: PredictOptions): Promi
         return;
       }
       for (const r of rows) {
-        console.log(
+        // Class names come from the run or the weights file: no control characters.
+        console.log(printable(
           `${r.input}\t${r.top.map((t) => `${t.name} ${(100 * t.prob).toFixed(1)}%`).join("  ")}`,
-        );
+        ));
       }
     } finally {
       logits.dispose();

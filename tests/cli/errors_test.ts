@@ -89,3 +89,38 @@ Deno.test("a failed rename names the file being written", () => {
     "cannot write /out/dir: is a directory",
   );
 });
+
+Deno.test("weights inspect prints a file's names and metadata without control characters", async () => {
+  const { encodeSafetensors } = await import("../../lib/weights/safetensors.ts");
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/evil.safetensors`;
+    await Deno.writeFile(
+      path,
+      encodeSafetensors(
+        [["w\u001b[2J", { dtype: "uint8", shape: [2], data: new Uint8Array([1, 2]) }]],
+        { note: "hi\u001b]0;pwned\u0007" },
+      ),
+    );
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("../../main.ts", import.meta.url).pathname,
+        "weights",
+        "inspect",
+        path,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout);
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    // deno-lint-ignore no-control-regex
+    assert.doesNotMatch(text, /[\u0000-\u0008\u000b-\u001f\u007f]/);
+    assert.match(text, /note: hi\ufffd\]0;pwned\ufffd/);
+    assert.match(text, /w\ufffd\[2J/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
