@@ -70,6 +70,8 @@ export const PARAMETER_FLAGS: Readonly<Record<string, string>> = {
   labels: "--labels",
   trainCounts: "--train-counts",
   modelMethod: "--model-method",
+  // stage2
+  tau: "--tau",
   sourceLogits: "--source-logits",
   sourceLabels: "--source-labels",
   ttaEpochs: "--tta-epochs",

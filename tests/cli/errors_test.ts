@@ -124,3 +124,10 @@ Deno.test("weights inspect prints a file's names and metadata without control ch
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("stage2's tau is said as its flag", () => {
+  assert.equal(
+    describeError(new InputError("tau", "must be >= 0, got -1")),
+    "--tau: must be >= 0, got -1",
+  );
+});
