@@ -258,6 +258,22 @@ Deno.test("image sets and loaders: bad arguments are InputErrors naming them, no
   const images = tensor(new Uint8Array(2 * 1 * 4 * 4), [2, 1, 4, 4]);
   const set = new TensorImageSet(images, Int32Array.from([0, 1]));
   assert.throws(() => set.subset(Int32Array.from([5])), (e: Error) => e instanceof InputError);
+  // Counts that size native threads and memory are bounded (5000 workers started 5000 threads).
+  for (const [key, value, max] of [["workers", 5000, 256], ["prefetch", 1e6, 64]] as const) {
+    assert.throws(
+      () =>
+        new BatchLoader(set, { mean: [0.5], std: [1] }, {
+          batchSize: 1,
+          train: false,
+          device: "cpu",
+          seed: 0,
+          [key]: value,
+        }),
+      (e: Error) =>
+        e instanceof InputError && e.parameter === key &&
+        e.message.endsWith(`must be an integer from 1 to ${max}, got ${value}`),
+    );
+  }
   assert.throws(
     () =>
       new BatchLoader(set, { mean: [0.5, 0.5], std: [1, 1] }, {
