@@ -257,3 +257,27 @@ Deno.test({
     }
   },
 });
+
+Deno.test("checkpointEvery in minutes: a checkpoint inside the epoch once the time has passed", async () => {
+  const { train } = await import("../../lib/train/trainer.ts");
+  const { fixtureConfig } = await import("./fixture.ts");
+  const root = await writeFixture();
+  try {
+    const runDir = `${root}/run`;
+    const seen: { epoch: number; step: number }[] = [];
+    // A tiny interval: every step is past it, so each step but the epoch's last saves.
+    await train(fixtureConfig(root, { train: { epochs: 1 } }), {
+      runDir,
+      checkpointEvery: { minutes: 1e-9 },
+      onStep: () => {
+        const m = JSON.parse(Deno.readTextFileSync(`${runDir}/checkpoint.json`));
+        seen.push({ epoch: m.epoch, step: m.step });
+      },
+    });
+    assert.ok(seen.length >= 8, `${seen.length} steps`);
+    seen.slice(0, -1).forEach((s, i) => assert.deepEqual(s, { epoch: 0, step: i + 1 }));
+    assert.equal((await readManifest(runDir))!.epoch, 1);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
