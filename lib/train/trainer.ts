@@ -310,8 +310,8 @@ const pct = (x: number | null | undefined) =>
   x === undefined || x === null || Number.isNaN(x) ? "  -  " : `${x.toFixed(1)}%`;
 
 /**
- * Takes the run directory's lock (see run_lock.ts) and removes what
- * interrupted writes left there; a stale lock taken over is a warning.
+ * Takes the run directory's lock (see run_lock.ts); a stale lock taken over
+ * is a warning.
  */
 function lockRun(opts: TrainOptions): RunLock {
   const lock = RunLock.acquire(opts.runDir);
