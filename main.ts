@@ -6,7 +6,9 @@
 
 import { Command, type OptionValues } from "@commander-js/extra-typings";
 import { exitWithError, printNativeNotices } from "./lib/cli/errors.ts";
+import { checkFlags } from "./lib/cli/flag_checks.ts";
 import { dataInspectCommand } from "./lib/cli/data_inspect.ts";
+import { dataVerifyCommand } from "./lib/cli/data_verify.ts";
 import { infoCommand } from "./lib/cli/info.ts";
 import { evaluateCommand } from "./lib/cli/evaluate.ts";
 import { estimatePriorCommand } from "./lib/cli/estimate_prior.ts";
@@ -38,8 +40,9 @@ function predictionInputs<A extends unknown[], O extends OptionValues, G extends
     .option("--train-counts <file>", "training class counts (.npy or JSON array) of --logits")
     .option(
       "--model-method <name>",
-      `training method of --logits, which decides the rules (${METHODS.join(", ")})`,
-      "softmax",
+      `training method of --logits, which decides the rules (${
+        METHODS.join(", ")
+      }; default softmax)`,
     )
     .option(
       "--calibration <kind>",
@@ -61,7 +64,14 @@ export function buildProgram(): Command {
     .description("Long-tailed classification under label shift (LADE, CVPR 2021) on libtorch")
     .version(VERSION)
     .configureOutput({ outputError: (str, write) => write(str.split("\n")[0] + "\n") })
-    .exitOverride();
+    .exitOverride()
+    // Empty values and contradicting flags, before any command runs.
+    .hook("preAction", (_program, action) => {
+      const flagOf = (key: string) =>
+        action.options.find((o) => o.attributeName() === key)?.long ?? `--${key}`;
+      const raw = (_program as unknown as { rawArgs?: string[] }).rawArgs ?? Deno.args;
+      checkFlags(action.opts(), raw, flagOf);
+    });
 
   program
     .command("info")
@@ -85,8 +95,32 @@ export function buildProgram(): Command {
     .option("--image-root <dir>", "image-list: folder the listed paths are relative to")
     .option("--image-size <px>", "image-list: side of the batch images (default 224)")
     .option("--skip-bad-images", "image-list: skip unreadable images with a warning")
+    .option("--classes <n>", "image-list: the number of classes (default: largest label + 1)")
+    .option("--allow-outside-root", "image-list: read listed paths that lead outside the root")
+    .option(
+      "--max-image-pixels <n>",
+      "refuse images of more pixels (default 89478485, Pillow's limit)",
+    )
     .option("--json", "print JSON")
     .action((options) => dataInspectCommand(options));
+  data
+    .command("verify")
+    .description(
+      "decode every image as training would; list those that fail (inspect reads headers)",
+    )
+    .requiredOption("--dataset <name>", "fashion-mnist, mnist, cifar10, cifar100, image-list")
+    .option("--root <dir>", "folder of the data files")
+    .option("--train-list <file>", "image-list: the training list")
+    .option("--test-list <file>", "image-list: the test list")
+    .option("--image-root <dir>", "image-list: folder the listed paths are relative to")
+    .option("--classes <n>", "image-list: the number of classes (default: largest label + 1)")
+    .option("--allow-outside-root", "image-list: read listed paths that lead outside the root")
+    .option(
+      "--max-image-pixels <n>",
+      "refuse images of more pixels (default 89478485, Pillow's limit)",
+    )
+    .option("--json", "print JSON")
+    .action((options) => dataVerifyCommand(options));
   // (end of data commands)
 
   // ---- train command (lib/cli/train.ts) ----
@@ -121,6 +155,15 @@ export function buildProgram(): Command {
       "run directory, or the seeds' group folder (default: runs/<dataset>_<method>_<time>)",
     )
     .option("--resume <dir>", "continue the run (or the seed group) in <dir> from its checkpoint")
+    .option(
+      "--checkpoint-every <n|Nm>",
+      "also checkpoint inside epochs: every n steps (500) or N minutes (10m)",
+    )
+    .option("--skip-bad-images", "image-list: decode every image at load, skip unreadable ones")
+    .option(
+      "--max-image-pixels <n>",
+      "refuse images of more pixels (default 89478485, Pillow's limit)",
+    )
     .option(
       "--init <file>",
       "initial weights: safetensors, a PyTorch state dict (.pth/.pt), or a run directory",
@@ -266,9 +309,11 @@ if (import.meta.main) {
     await buildProgram().parseAsync(Deno.args, { from: "user" });
   } catch (error) {
     // commander has already printed its own usage message.
-    if ((error as { code?: string }).code?.startsWith("commander.")) {
-      const code = (error as { exitCode?: number }).exitCode ?? 2;
-      Deno.exit(code);
+    // (Only commander's errors have a string code starting "commander."; a
+    // DOMException's code is a number.)
+    const code = (error as { code?: unknown } | null)?.code;
+    if (typeof code === "string" && code.startsWith("commander.")) {
+      Deno.exit((error as { exitCode?: number }).exitCode ?? 2);
     }
     exitWithError(error);
   }

@@ -56,8 +56,9 @@ async function syncFile(path: string): Promise<void> {
 
 /**
  * Writes `content` to `path` atomically: to a temporary file in the same
- * folder, synced to disk, then renamed over `path`. On failure the temporary
- * file is removed and `path` is untouched.
+ * folder, synced to disk, then renamed over `path`. On failure (a full disk
+ * included) the temporary file is removed, `path` is untouched and the error
+ * is thrown as the file system gave it.
  */
 export async function writeFileAtomic(path: string, content: AtomicContent): Promise<void> {
   const tmp = temporaryPath(path);
@@ -73,5 +74,82 @@ export async function writeFileAtomic(path: string, content: AtomicContent): Pro
   } catch (e) {
     await Deno.remove(tmp).catch(() => {});
     throw e;
+  }
+}
+
+/** The synchronous form of {@link writeFileAtomic}, for text or bytes. */
+export function writeFileAtomicSync(path: string, content: string | Uint8Array): void {
+  const tmp = temporaryPath(path);
+  try {
+    const bytes = typeof content === "string" ? new TextEncoder().encode(content) : content;
+    const file = Deno.openSync(tmp, { write: true, create: true, truncate: true });
+    try {
+      let written = 0;
+      while (written < bytes.length) written += file.writeSync(bytes.subarray(written));
+      file.syncSync();
+    } finally {
+      file.close();
+    }
+    Deno.renameSync(tmp, path);
+  } catch (e) {
+    try {
+      Deno.removeSync(tmp);
+    } catch {
+      // never written
+    }
+    throw e;
+  }
+}
+
+/** True for a name `writeFileAtomic` uses as a temporary (`<name>.<pid>.tmp`). */
+export function isTemporaryName(name: string): boolean {
+  return /\.\d+\.tmp$/.test(name);
+}
+
+/**
+ * Removes the temporaries that interrupted atomic writes left in `dir` (not
+ * recursive): files named `<name>.<pid>.tmp` whose process `pid` is not
+ * running (on Linux; elsewhere, those of any process but this one). Returns
+ * the names removed. A folder that does not exist has none.
+ */
+export async function removeStaleTemporaries(dir: string): Promise<string[]> {
+  const removed: string[] = [];
+  let entries: Deno.DirEntry[];
+  try {
+    entries = await Array.fromAsync(Deno.readDir(dir));
+  } catch {
+    return removed;
+  }
+  for (const entry of entries) {
+    if (!entry.isFile || !isTemporaryName(entry.name)) continue;
+    const pid = Number(/\.(\d+)\.tmp$/.exec(entry.name)![1]);
+    if (pid === Deno.pid || processRunning(pid)) continue;
+    try {
+      await Deno.remove(`${dir}/${entry.name}`);
+      removed.push(entry.name);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return removed;
+}
+
+/**
+ * Whether process `pid` is running on this machine: Linux's /proc says;
+ * where there is none, every other process counts as gone (its temporaries
+ * are only ever left behind by a process that was killed).
+ */
+export function processRunning(pid: number): boolean {
+  if (pid === Deno.pid) return true;
+  try {
+    Deno.statSync("/proc/self");
+  } catch {
+    return false;
+  }
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch {
+    return false;
   }
 }

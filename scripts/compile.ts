@@ -28,6 +28,8 @@
  * @module
  */
 
+import { selfExtractingHeader } from "./self_extract.ts";
+
 const root = new URL("..", import.meta.url).pathname;
 const xz = Deno.args.includes("--xz");
 const output = Deno.args.find((a) => !a.startsWith("--")) ?? `${root}dist/lade`;
@@ -66,25 +68,6 @@ async function denoCompile(): Promise<void> {
   ]);
 }
 
-const HEADER = `#!/bin/sh
-# lade: a self-extracting single-file build (Deno runtime, lade, the native
-# library and its sources). It unpacks itself once to
-# \${XDG_CACHE_HOME:-~/.cache}/lade/app-@ID@ and runs from there.
-set -e
-dir="\${XDG_CACHE_HOME:-\${HOME:-/tmp}/.cache}/lade/app-@ID@"
-if [ ! -f "$dir/ok" ]; then
-  mkdir -p "$dir.tmp.$$"
-  tail -n +@SKIP@ "$0" | tar -x@Z@f - -C "$dir.tmp.$$"
-  touch "$dir.tmp.$$/ok"
-  # An unfinished folder from an interrupted older run goes; a finished one
-  # from a concurrent run stays (then the rename fails and this copy goes).
-  if [ -d "$dir" ] && [ ! -f "$dir/ok" ]; then rm -rf "$dir"; fi
-  mv -T "$dir.tmp.$$" "$dir" 2>/dev/null || rm -rf "$dir.tmp.$$"
-fi
-export LADE_APP_DIR="$dir" DENO_NO_UPDATE_CHECK=1
-exec "$dir/deno" run --allow-all --no-config --no-lock --quiet "$dir/lade.js" "$@"
-`;
-
 async function selfExtracting(): Promise<void> {
   const stage = `${root}build/compile/stage`;
   await Deno.remove(stage, { recursive: true }).catch(() => {});
@@ -117,10 +100,7 @@ async function selfExtracting(): Promise<void> {
     "native.tar.gz",
   ]);
   const id = (await sha256(payload)).slice(0, 16);
-  const skip = HEADER.split("\n").length; // the payload starts on the line after the header
-  const header = new TextEncoder().encode(
-    HEADER.replaceAll("@ID@", id).replace("@SKIP@", String(skip)).replace("@Z@", xz ? "J" : "z"),
-  );
+  const header = new TextEncoder().encode(selfExtractingHeader(id, xz));
   const body = await Deno.readFile(payload);
   const tmp = `${output}.tmp`;
   await Deno.mkdir(new URL(".", `file://${output}`).pathname, { recursive: true });

@@ -28,7 +28,7 @@ import { evaluationJson, parseEmCalibration } from "../eval/shifted.ts";
 import { readManifest } from "../train/checkpoint.ts";
 import { readRunInfo } from "../train/predict.ts";
 import { parsePriorMode } from "./evaluate.ts";
-import { type LoadedSource, loadPredictions, loadSourceData } from "./inputs.ts";
+import { checkOutputDir, type LoadedSource, loadPredictions, loadSourceData } from "./inputs.ts";
 
 /** The flags of `compare`. */
 export interface CompareOptions {
@@ -275,6 +275,8 @@ export async function buildComparison(
 /** Runs `compare`. */
 export async function compareCommand(args: string[], options: CompareOptions): Promise<void> {
   if (options.json && options.markdown) throw new UsageError("give --json or --markdown, not both");
+  // The output folder is checked before the (slow) evaluations.
+  if (options.out !== undefined) await checkOutputDir(options.out, "--out");
   const c = await buildComparison(args, options, (line) => console.error(line));
   if (options.json) console.log(JSON.stringify(comparisonJson(c)));
   else if (options.markdown) console.log(comparisonMarkdown(c));

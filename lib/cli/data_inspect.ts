@@ -24,6 +24,9 @@ export interface InspectOptions {
   imageRoot?: string;
   imageSize?: string;
   skipBadImages?: boolean;
+  classes?: string;
+  allowOutsideRoot?: boolean;
+  maxImagePixels?: string;
   json?: boolean;
 }
 
@@ -71,6 +74,9 @@ export async function inspectDataset(options: InspectOptions): Promise<InspectRe
     imageRoot: options.imageRoot,
     imageSize: parseNumber(options.imageSize, "--image-size", true),
     skipBadImages: options.skipBadImages,
+    classes: parseNumber(options.classes, "--classes", true),
+    allowOutsideRoot: options.allowOutsideRoot,
+    maxImagePixels: parseNumber(options.maxImagePixels, "--max-image-pixels", true),
     onWarning: printWarning,
   });
   try {
@@ -135,6 +141,11 @@ export function formatReport(r: InspectReport): string {
   lines.push(`many (> 100):    ${r.shots.many.length} classes: ${ranges(r.shots.many)}`);
   lines.push(`medium (20-100): ${r.shots.medium.length} classes: ${ranges(r.shots.medium)}`);
   lines.push(`few (< 20):      ${r.shots.few.length} classes: ${ranges(r.shots.few)}`);
+  if (r.dataset.startsWith("image-list")) {
+    lines.push(
+      "images: headers checked only (size, format); `lade data verify` decodes every image",
+    );
+  }
   return lines.join("\n");
 }
 

@@ -21,19 +21,58 @@ export class UsageError extends InputError {
   override name = "UsageError";
 }
 
+/**
+ * `text` safe for a terminal: control characters (escape sequences among
+ * them, which file contents quoted in a message may hold) become U+FFFD.
+ */
+export function printable(text: string): string {
+  // deno-lint-ignore no-control-regex
+  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, "\ufffd");
+}
+
+/** What a file-system call was doing, as Deno names it, in words. */
+const FS_OPERATIONS: Readonly<Record<string, string>> = {
+  open: "open",
+  readfile: "read",
+  writefile: "write",
+  mkdir: "make the folder",
+  rename: "write",
+  stat: "find",
+  remove: "remove",
+  readdir: "read the folder",
+};
+
+/**
+ * A file-system error in a user's words: Deno's "No such file or directory
+ * (os error 2): open '/x/y.json.123.tmp'" becomes "cannot open /x/y.json: no
+ * such file or directory" (an atomic write's temporary name is the file it
+ * writes); Deno's tail is dropped from messages that already say what failed.
+ */
+export function fileSystemMessage(line: string): string {
+  const m = /^([^:]+?) \(os error \d+\): (\w+) '(.*)'$/.exec(line);
+  if (m) {
+    const what = FS_OPERATIONS[m[2]] ?? m[2];
+    // A rename names both paths ('a' -> 'b'): the file being written is b.
+    const target = m[3].includes("' -> '") ? m[3].slice(m[3].lastIndexOf("' -> '") + 6) : m[3];
+    const path = target.replace(/\.\d+\.tmp$/, "");
+    return `cannot ${what} ${path}: ${m[1].charAt(0).toLowerCase()}${m[1].slice(1)}`;
+  }
+  return line.replace(/ \(os error \d+\): \w+ '[^']*'$/, "").replace(/ \(os error \d+\)/g, "");
+}
+
 /** One line describing `error` for a user, in terms of the command line's flags. */
 export function describeError(error: unknown): string {
   if (error instanceof Error) {
     const message = error instanceof InputError ? flagMessage(error) : error.message;
     const firstLine = message.split("\n").find((l) => l.trim() !== "") ?? error.name;
-    return firstLine.trim();
+    return printable(fileSystemMessage(firstLine.trim()));
   }
-  return String(error);
+  return printable(String(error));
 }
 
 /** Prints a library warning as one line on stderr. */
 export function printWarning(message: string): void {
-  console.error(`lade: warning: ${message}`);
+  console.error(`lade: warning: ${printable(message.split("\n")[0])}`);
 }
 
 /**

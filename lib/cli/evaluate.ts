@@ -14,6 +14,7 @@ import { UsageError } from "./errors.ts";
 import { evaluateGrid, evaluateSets, shiftNames } from "../eval/grid.ts";
 import { readShiftFile } from "../data/mod.ts";
 import {
+  checkOutputDir,
   hasSourceData,
   type InputOptions,
   type LoadedPredictions,
@@ -167,6 +168,9 @@ export async function evaluateCommand(
 ): Promise<void> {
   const mode = parsePriorMode(options.prior);
   const emCalibration = parseEmCalibration(options.calibration);
+  // Output folders are checked before the (slow) predictions.
+  if (typeof options.report === "string") await checkOutputDir(options.report, "--report");
+  if (options.exportNpy !== undefined) await checkOutputDir(options.exportNpy, "--export-npy");
   if (options.shiftFile !== undefined && options.shift !== undefined) {
     throw new UsageError("give either --shift or --shift-file, not both");
   }

@@ -24,6 +24,13 @@ export const PARAMETER_FLAGS: Readonly<Record<string, string>> = {
   imageRoot: "--image-root",
   imageSize: "--image-size",
   skipBadImages: "--skip-bad-images",
+  "dataset.skip_bad_images": "--skip-bad-images",
+  classes: "--classes",
+  "dataset.classes": "--classes",
+  allowOutsideRoot: "--allow-outside-root",
+  "dataset.allow_outside_root": "--allow-outside-root",
+  maxImagePixels: "--max-image-pixels",
+  "dataset.max_image_pixels": "--max-image-pixels",
   // training: configuration keys and the options of the library functions
   "dataset.name": "--dataset",
   "method.name": "--method",
@@ -49,6 +56,7 @@ export const PARAMETER_FLAGS: Readonly<Record<string, string>> = {
   config: "--config",
   out: "--out",
   resume: "--resume",
+  checkpointEvery: "--checkpoint-every",
   // distributed training
   backend: "--backend",
   timeoutSeconds: "--dist-timeout",
@@ -62,6 +70,8 @@ export const PARAMETER_FLAGS: Readonly<Record<string, string>> = {
   labels: "--labels",
   trainCounts: "--train-counts",
   modelMethod: "--model-method",
+  // stage2
+  tau: "--tau",
   sourceLogits: "--source-logits",
   sourceLabels: "--source-labels",
   ttaEpochs: "--tta-epochs",

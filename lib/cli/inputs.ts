@@ -86,6 +86,16 @@ export function checkPredictions(
       );
     }
   }
+  if (labels.length === 0) throw new UsageError(`${what}: no samples (0 rows of logits)`);
+  // NaN or infinite logits make every accuracy, estimate and plot meaningless.
+  using notFinite = logits.isfinite().logicalNot();
+  using count = notFinite.sum();
+  const bad = count.item();
+  if (bad > 0) {
+    throw new UsageError(
+      `${what}: the logits hold ${bad} NaN or infinite value(s) (a diverged model, or a damaged file)`,
+    );
+  }
 }
 
 async function readLogits(path: string): Promise<Tensor> {
@@ -107,7 +117,13 @@ async function readLabels(path: string): Promise<Int32Array> {
   if (a.shape.length !== 1) {
     throw new UsageError(`${path}: labels must be 1-D, got shape (${a.shape.join(", ")})`);
   }
-  return Int32Array.from(a.data as ArrayLike<number | bigint>, Number);
+  const values = Array.from(a.data as ArrayLike<number | bigint>, Number);
+  // Checked before the conversion to int32, which would wrap 2^32 + 1 to 1.
+  const i = values.findIndex((y) => y < 0 || y > 2 ** 31 - 1);
+  if (i >= 0) {
+    throw new UsageError(`${path}: label ${a.data[i]} at index ${i} is not a class index`);
+  }
+  return Int32Array.from(values);
 }
 
 /** Training counts from a .npy file or a JSON array. */
@@ -115,6 +131,11 @@ export async function readTrainCounts(path: string): Promise<number[]> {
   let counts: unknown;
   if (path.endsWith(".npy")) {
     const a = await readNpy(path);
+    if (a.shape.length !== 1) {
+      throw new UsageError(
+        `${path}: training counts must be 1-D, got shape (${a.shape.join(", ")})`,
+      );
+    }
     counts = Array.from(a.data as ArrayLike<number | bigint>, Number);
   } else {
     let text: string;
@@ -131,7 +152,7 @@ export async function readTrainCounts(path: string): Promise<number[]> {
   }
   if (
     !Array.isArray(counts) || counts.length < 2 ||
-    !counts.every((n) => Number.isInteger(n) && n > 0)
+    !counts.every((n) => Number.isSafeInteger(n) && n > 0)
   ) {
     throw new UsageError(`${path}: training counts must be at least two positive integers`);
   }
@@ -152,6 +173,12 @@ async function checkRunDir(run: string): Promise<void> {
 export async function loadPredictions(opts: InputOptions): Promise<LoadedPredictions> {
   if (opts.run !== undefined) {
     if (opts.logits !== undefined) throw new UsageError("give either --run or --logits, not both");
+    if (opts.modelMethod !== undefined) {
+      // The run knows its method; a name given here would be ignored.
+      throw new UsageError(
+        "--model-method applies to --logits only: a run's method is in its checkpoint",
+      );
+    }
     await checkRunDir(opts.run);
     const p = await predictRun(opts.run, {
       split: "test",
@@ -275,4 +302,16 @@ export async function loadSourceData(
     split: "files",
     description: `${opts.sourceLogits} (${labels.length} labelled samples)`,
   };
+}
+
+/** A folder to write into: absent (it is made) or a folder; a UsageError naming `flag` otherwise. */
+export async function checkOutputDir(path: string, flag: string): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return;
+    throw new UsageError(`${flag} ${path}: ${(e as Error).message.split("\n")[0]}`);
+  }
+  if (!info.isDirectory) throw new UsageError(`${flag} ${path}: exists and is not a folder`);
 }

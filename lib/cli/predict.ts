@@ -22,7 +22,7 @@ import {
   runPredictor,
   weightsPredictor,
 } from "../train/predict_inputs.ts";
-import { printWarning, UsageError } from "./errors.ts";
+import { printable, printWarning, UsageError } from "./errors.ts";
 
 /** `predict` flags, as commander hands them over. */
 export interface PredictOptions {
@@ -126,6 +126,16 @@ export async function predictCommand(inputs: string[], o: PredictOptions): Promi
       const data = array.dtype === "float64"
         ? Float32Array.from(array.data as Float64Array)
         : array.data;
+      // NaN or infinite inputs give NaN probabilities ("NaN%" before).
+      if (data instanceof Float32Array || data instanceof Float64Array) {
+        let bad = 0;
+        for (const v of data as ArrayLike<number> & Iterable<number>) {
+          if (!Number.isFinite(v)) bad++;
+        }
+        if (bad > 0) {
+          throw new UsageError(`--npy ${o.npy}: holds ${bad} NaN or infinite value(s)`);
+        }
+      }
       using batch = tensor(data, array.shape, array.dtype === "float64" ? "float32" : array.dtype);
       logits = predictBatch(p, batch);
       names = Array.from({ length: array.shape[0] }, (_, i) => `${o.npy}[${i}]`);
@@ -160,9 +170,10 @@ export async function predictCommand(inputs: string[], o: PredictOptions): Promi
         return;
       }
       for (const r of rows) {
-        console.log(
+        // Class names come from the run or the weights file: no control characters.
+        console.log(printable(
           `${r.input}\t${r.top.map((t) => `${t.name} ${(100 * t.prob).toFixed(1)}%`).join("  ")}`,
-        );
+        ));
       }
     } finally {
       logits.dispose();

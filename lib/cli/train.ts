@@ -14,7 +14,7 @@
 import { printWarning, UsageError } from "./errors.ts";
 import { evaluateCommand } from "./evaluate.ts";
 import { parseRankEnv, type RankEnv } from "../dist/env.ts";
-import { launchLocal, watchLauncher } from "../dist/launcher.ts";
+import { LAUNCHER_PID_ENV, launchLocal, watchLauncher } from "../dist/launcher.ts";
 import { DEFAULT_TIMEOUT_SECONDS, resolveBackend } from "../dist/process_group.ts";
 import { checkGlobalBatch, rankDevice } from "../train/data_parallel.ts";
 import { parseDevice } from "../torch/device.ts";
@@ -27,7 +27,7 @@ import {
   type TrainConfig,
   validateConfig,
 } from "../train/config.ts";
-import { train, type TrainResult, useDevice } from "../train/trainer.ts";
+import { parseCheckpointEvery, train, type TrainResult, useDevice } from "../train/trainer.ts";
 
 export { METHODS };
 
@@ -71,6 +71,12 @@ export interface TrainCommandOptions {
   resume?: string;
   precision?: string;
   cudaGraphs?: string;
+  /** image-list: skip unreadable images. */
+  skipBadImages?: boolean;
+  /** The pixel limit of a decoded image. */
+  maxImagePixels?: string;
+  /** Checkpoints inside epochs: steps (`500`) or minutes (`10m`). */
+  checkpointEvery?: string;
   /** Initial weights (safetensors or a PyTorch state dict). */
   init?: string;
   /** head or none. */
@@ -113,6 +119,9 @@ const FORWARDED: readonly [Exclude<keyof TrainCommandOptions, "nprocPerNode">, s
   ["resume", "--resume"],
   ["precision", "--precision"],
   ["cudaGraphs", "--cuda-graphs"],
+  ["skipBadImages", "--skip-bad-images"],
+  ["maxImagePixels", "--max-image-pixels"],
+  ["checkpointEvery", "--checkpoint-every"],
   ["backend", "--backend"],
   ["distTimeout", "--dist-timeout"],
   ["init", "--init"],
@@ -150,6 +159,8 @@ export function parseFlags(o: TrainCommandOptions): ConfigOverrides {
     seed: num("--seed", o.seed),
     precision: o.precision,
     cudaGraphs: o.cudaGraphs,
+    skipBadImages: o.skipBadImages,
+    maxImagePixels: num("--max-image-pixels", o.maxImagePixels),
     init: o.init,
     initSkip: o.initSkip,
     initStrict: bool("--init-strict", o.initStrict),
@@ -194,6 +205,7 @@ async function resumeSetup(
     ["lambda", "--lambda"],
     ["seed", "--seed"],
     ["out", "--out"],
+    ["skipBadImages", "--skip-bad-images"],
     ["init", "--init"],
     ["initSkip", "--init-skip"],
     ["initStrict", "--init-strict"],
@@ -221,6 +233,10 @@ async function resumeSetup(
     ...manifest.config,
     device: flags.device ?? manifest.config.device,
     threads: flags.threads ?? manifest.config.threads,
+    dataset: {
+      ...manifest.config.dataset,
+      max_image_pixels: flags.maxImagePixels ?? manifest.config.dataset.max_image_pixels,
+    },
     train: {
       ...manifest.config.train,
       epochs: flags.epochs ?? manifest.config.train.epochs,
@@ -248,6 +264,11 @@ async function freshSetup(
   const config = resolveConfig(file, flags);
   const runDir = o.out ??
     `runs/${config.name ?? `${config.dataset.name}_${config.method.name}`}_${timestamp()}`;
+  // A file in the way is said now, not after the (slow) data has loaded.
+  const info = await Deno.stat(runDir).catch(() => null);
+  if (info !== null && !info.isDirectory) {
+    throw new UsageError(`--out ${runDir}: exists and is not a folder`);
+  }
   if ((await readManifest(runDir).catch(() => null)) !== null) {
     throw new UsageError(
       `--out ${runDir} already holds a run; continue it with --resume ${runDir} or choose another --out`,
@@ -281,18 +302,36 @@ export function parseDistTimeout(text: string | undefined): number {
   return t;
 }
 
-/** `--nproc-per-node`: a positive integer. */
+/** The most ranks `--nproc-per-node` starts on one machine (each is a whole lade process). */
+export const MAX_LOCAL_RANKS = 64;
+
+/** `--nproc-per-node`: a positive integer, at most MAX_LOCAL_RANKS. */
 function parseNproc(text: string): number {
   const n = num("--nproc-per-node", text)!;
   if (!Number.isInteger(n) || n < 1) {
     throw new UsageError(`invalid --nproc-per-node '${text}': expected a positive integer`);
   }
+  if (n > MAX_LOCAL_RANKS) {
+    throw new UsageError(
+      `invalid --nproc-per-node ${n}: the limit is ${MAX_LOCAL_RANKS} ranks on one machine ` +
+        "(each is a process with its own threads; use more nodes for more ranks)",
+    );
+  }
   return n;
 }
 
 /** Runs `train`. */
-export async function trainCommand(o: TrainCommandOptions): Promise<void> {
+export async function trainCommand(
+  o: TrainCommandOptions,
+  context: {
+    /** The seed group this run belongs to: an interrupted run says to resume the group. */
+    group?: string;
+  } = {},
+): Promise<void> {
   const flags = parseFlags(o);
+  const checkpointEvery = o.checkpointEvery === undefined
+    ? undefined
+    : parseCheckpointEvery(o.checkpointEvery);
   const timeoutSeconds = parseDistTimeout(o.distTimeout);
   // A rank of a distributed job (lade's launcher, torchrun, srun), or not.
   const env = parseRankEnv();
@@ -315,28 +354,41 @@ export async function trainCommand(o: TrainCommandOptions): Promise<void> {
   const lead = env === undefined || env.rank === 0;
   if (env !== undefined) watchLauncher();
 
-  // First Ctrl-C: finish the current step, write a checkpoint, exit. Second: exit at once.
+  // First Ctrl-C (or SIGTERM, how a cluster preempts a job): finish the
+  // current step, write a checkpoint, exit 130 (143). Second: exit at once.
   // (Every rank receives it; the ranks agree on the step to stop after.)
   const stop = { requested: false };
-  const onInterrupt = () => {
+  let exitCode = 130;
+  const onSignal = (signal: "SIGINT" | "SIGTERM") => () => {
+    const code = signal === "SIGTERM" ? 143 : 130;
     if (stop.requested) {
-      if (lead) console.error("lade: interrupted again; exiting without a checkpoint");
-      Deno.exit(130);
+      if (lead) console.error(`lade: ${signal} again; exiting without a checkpoint`);
+      Deno.exit(code);
     }
     stop.requested = true;
+    exitCode = code;
     if (lead) {
       console.error(
-        "\nlade: stopping after this step to write a checkpoint (Ctrl-C again to quit)",
+        `\nlade: ${signal === "SIGINT" ? "interrupted" : "SIGTERM"}; stopping after this ` +
+          "step to write a checkpoint (Ctrl-C again to quit)",
       );
     }
   };
+  const onInterrupt = onSignal("SIGINT");
+  const onTerminate = onSignal("SIGTERM");
   Deno.addSignalListener("SIGINT", onInterrupt);
+  // A rank of lade's own launcher gets a user's SIGTERM forwarded as SIGINT;
+  // a SIGTERM from that launcher means "end now" (another rank failed).
+  const ownLauncher = Deno.env.get(LAUNCHER_PID_ENV) !== undefined;
+  const onTerm = Deno.build.os !== "windows" && !ownLauncher;
+  if (onTerm) Deno.addSignalListener("SIGTERM", onTerminate);
   let result: TrainResult;
   try {
     result = await train(config, {
       runDir,
       resume: o.resume !== undefined,
       stop,
+      checkpointEvery,
       log: lead ? (line) => console.log(line) : undefined,
       tty: lead && Deno.stdout.isTerminal(),
       onWarning: lead ? printWarning : undefined,
@@ -349,27 +401,56 @@ export async function trainCommand(o: TrainCommandOptions): Promise<void> {
     });
   } finally {
     Deno.removeSignalListener("SIGINT", onInterrupt);
+    if (onTerm) Deno.removeSignalListener("SIGTERM", onTerminate);
   }
   if (result.interrupted) {
     if (lead) {
       const how = env === undefined ? "" : " (with any number of ranks that divides the batch)";
-      console.log(`checkpoint in ${runDir}; continue with: lade train --resume ${runDir}${how}`);
+      const target = context.group ?? runDir;
+      console.log(
+        `checkpoint in ${runDir}; continue ${context.group ? "the seed group " : ""}with: ` +
+          `lade train --resume ${target}${how}`,
+      );
     }
-    Deno.exit(130);
+    Deno.exit(exitCode);
   }
   if (!lead) {
     result.test?.logits.dispose();
     return;
   }
+  // Training is over and checkpointed; a signal from here on stops only the
+  // evaluation, and says so (one that came during the last epoch's end stops
+  // before the grid).
+  const finalStop = (signal: "SIGINT" | "SIGTERM") => {
+    console.error(
+      `\nlade: ${signal === "SIGINT" ? "interrupted" : "SIGTERM"} during the final evaluation ` +
+        `(the shift grid); training finished and its checkpoint in ${runDir} is intact; ` +
+        `evaluate it with: lade evaluate --run ${runDir} --shift all`,
+    );
+    Deno.exit(signal === "SIGINT" ? 130 : 143);
+  };
   printResult(result);
-  // End with the shift grid, as the paper reports it (and the run's report).
-  // A distributed run has the test logits already, predicted by all ranks.
-  await evaluateCommand(
-    { run: runDir, shift: "all" },
-    result.test === undefined
-      ? undefined
-      : { ...result.test, method: config.method.name, dataset: config.dataset.name },
-  );
+  if (stop.requested) {
+    result.test?.logits.dispose();
+    finalStop(exitCode === 143 ? "SIGTERM" : "SIGINT");
+  }
+  const onFinalInt = () => finalStop("SIGINT");
+  const onFinalTerm = () => finalStop("SIGTERM");
+  Deno.addSignalListener("SIGINT", onFinalInt);
+  if (onTerm) Deno.addSignalListener("SIGTERM", onFinalTerm);
+  try {
+    // End with the shift grid, as the paper reports it (and the run's report).
+    // A distributed run has the test logits already, predicted by all ranks.
+    await evaluateCommand(
+      { run: runDir, shift: "all" },
+      result.test === undefined
+        ? undefined
+        : { ...result.test, method: config.method.name, dataset: config.dataset.name },
+    );
+  } finally {
+    Deno.removeSignalListener("SIGINT", onFinalInt);
+    if (onTerm) Deno.removeSignalListener("SIGTERM", onFinalTerm);
+  }
 }
 
 /**
@@ -395,7 +476,8 @@ async function launch(
   const args = ["train"];
   for (const [key, flag] of FORWARDED) {
     const value = o[key];
-    if (value !== undefined) args.push(flag, String(value));
+    if (value === true) args.push(flag);
+    else if (value !== undefined && value !== false) args.push(flag, String(value));
   }
   if (o.resume === undefined && o.out === undefined) args.push("--out", runDir);
   const result = await launchLocal({
@@ -406,6 +488,10 @@ async function launch(
   });
   if (!result.success) {
     if (result.interrupted === undefined) console.error(`lade: error: ${result.message}`);
+    // Stopped by a signal: its status (130 or 143), whatever the ranks said.
+    if (result.interrupted !== undefined) {
+      Deno.exit(result.interrupted === "SIGTERM" ? 143 : 130);
+    }
     Deno.exit(result.code);
   }
 }

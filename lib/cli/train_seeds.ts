@@ -91,9 +91,9 @@ async function runGroup(group: string, seeds: number[], o: TrainEntryOptions): P
       distTimeout: o.distTimeout,
     };
     if ((await readManifest(dir).catch(() => null)) !== null) {
-      await trainCommand({ ...hardware, resume: dir });
+      await trainCommand({ ...hardware, resume: dir }, { group });
     } else {
-      await trainCommand({ ...hardware, config, seed: String(seed), out: dir });
+      await trainCommand({ ...hardware, config, seed: String(seed), out: dir }, { group });
     }
   }
   console.log(`\n== ${seeds.length} seeds of ${group}`);

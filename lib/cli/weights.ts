@@ -13,7 +13,7 @@ import { loadCheckpoint, MANIFEST, readManifest } from "../train/checkpoint.ts";
 import { DTYPE_BYTES } from "../torch/dtype.ts";
 import { exportWeights, readWeightsFile } from "../weights/model_weights.ts";
 import { weightsPredictor } from "../train/predict_inputs.ts";
-import { UsageError } from "./errors.ts";
+import { printable, UsageError } from "./errors.ts";
 
 /** `weights export` flags. */
 export interface WeightsExportOptions {
@@ -138,11 +138,14 @@ export async function weightsInspectCommand(path: string, o: WeightsInspectOptio
   console.log(
     `${path}: ${file.format}, ${tensors.length} tensors, ${elements} elements, ${bytes} bytes`,
   );
+  // Names and metadata come from the file: printed without control characters.
   for (const [k, v] of Object.entries(file.rawMetadata)) {
-    console.log(`  ${k}: ${v.length > 100 ? `${v.slice(0, 100)}...` : v}`);
+    console.log(printable(`  ${k}: ${v.length > 100 ? `${v.slice(0, 100)}...` : v}`));
   }
   const width = Math.min(60, Math.max(...tensors.map((t) => t.name.length)));
   for (const t of tensors) {
-    console.log(`${t.name.padEnd(width)}  ${t.dtype.padEnd(8)}  [${t.shape.join(", ")}]`);
+    console.log(
+      printable(`${t.name.padEnd(width)}  ${t.dtype.padEnd(8)}  [${t.shape.join(", ")}]`),
+    );
   }
 }

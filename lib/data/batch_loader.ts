@@ -19,6 +19,7 @@ import { NativeHandle } from "../torch/handle.ts";
 import { toCStringList } from "../torch/strings.ts";
 import { Tensor } from "../torch/tensor.ts";
 import { colorJitterStrength } from "./color_jitter.ts";
+import { imageErrorMessage } from "./image_io.ts";
 import { FileImageSet, TensorImageSet } from "./image_set.ts";
 import { epochOrder, type SamplerKind, SAMPLERS } from "./sampler.ts";
 import type { DataSplits, ImageSet } from "./types.ts";
@@ -105,12 +106,17 @@ function freeLoader(ptr: Deno.PointerObject): void {
   native().lade_data_loader_free(ptr);
 }
 
-function positiveInt(value: number, parameter: string): number {
-  if (!Number.isInteger(value) || value < 1) {
-    throw new InputError(parameter, `must be a positive integer, got ${value}`);
+function positiveInt(value: number, parameter: string, max = 2 ** 31 - 1): number {
+  if (!Number.isInteger(value) || value < 1 || value > max) {
+    throw new InputError(parameter, `must be an integer from 1 to ${max}, got ${value}`);
   }
   return value;
 }
+
+/** The most native threads a loader starts (each holds a batch's worth of decoding). */
+export const MAX_WORKERS = 256;
+/** The most batches a loader prepares ahead (each is a batch of staged images in memory). */
+export const MAX_PREFETCH = 64;
 
 /** Batches of one image set, epoch by epoch. */
 export class BatchLoader extends NativeHandle {
@@ -159,7 +165,10 @@ export class BatchLoader extends NativeHandle {
     this.#set = set;
     const c = set.channels;
     if (splits.mean.length !== c || splits.std.length !== c) {
-      throw new RangeError(`normalisation needs ${c} mean and std values`);
+      throw new InputError(
+        "mean",
+        `normalisation needs ${c} mean and std values (one per channel)`,
+      );
     }
     const mean = Float32Array.from(splits.mean);
     const std = Float32Array.from(splits.std);
@@ -169,7 +178,7 @@ export class BatchLoader extends NativeHandle {
     const flip = this.#opts.flip ? 1 : 0;
     if (set instanceof TensorImageSet) {
       const pad = opts.pad ?? (set.imageSize >= 32 ? 4 : 2);
-      const workers = positiveInt(opts.workers ?? 1, "workers");
+      const workers = positiveInt(opts.workers ?? 1, "workers", MAX_WORKERS);
       this.#base = set.indices;
       this.resident = useResidentImages(set, opts.device, opts.resident, pad);
       this.adopt(checkPtr(
@@ -204,11 +213,14 @@ export class BatchLoader extends NativeHandle {
         "data loader",
       ));
       // A resident loader prepares nothing ahead: batches are built when taken.
-      this.#prefetch = this.resident ? 1 : positiveInt(opts.prefetch ?? 2, "prefetch");
+      this.#prefetch = this.resident
+        ? 1
+        : positiveInt(opts.prefetch ?? 2, "prefetch", MAX_PREFETCH);
     } else if (set instanceof FileImageSet) {
       const workers = positiveInt(
-        opts.workers ?? Math.max(1, navigator.hardwareConcurrency - 1),
+        opts.workers ?? Math.min(MAX_WORKERS, Math.max(1, navigator.hardwareConcurrency - 1)),
         "workers",
+        MAX_WORKERS,
       );
       this.#base = set.indices;
       const paths = toCStringList(set.basePaths);
@@ -227,6 +239,7 @@ export class BatchLoader extends NativeHandle {
           index,
           seed,
           workers,
+          BigInt(set.maxPixels),
         ),
         "data loader",
       ));
@@ -236,7 +249,7 @@ export class BatchLoader extends NativeHandle {
           "data loader",
         );
       }
-      this.#prefetch = positiveInt(opts.prefetch ?? 3, "prefetch");
+      this.#prefetch = positiveInt(opts.prefetch ?? 3, "prefetch", MAX_PREFETCH);
     } else {
       throw new TypeError("BatchLoader needs an image set made by lib/data");
     }
@@ -256,7 +269,7 @@ export class BatchLoader extends NativeHandle {
    */
   async *epoch(epoch: number): AsyncIterableIterator<Batch> {
     if (!Number.isInteger(epoch) || epoch < 0 || epoch > 2 ** 31 - 1) {
-      throw new RangeError(`epoch must be a non-negative integer, got ${epoch}`);
+      throw new InputError("epoch", `must be a non-negative integer, got ${epoch}`);
     }
     const lib = native();
     const handle = this.ptr;
@@ -320,7 +333,10 @@ export class BatchLoader extends NativeHandle {
         // A bad image file is the user's data, not a bug.
         const message = (e as Error).message;
         if (/cannot (decode|open|read) (JPEG |PNG )?image/.test(message)) {
-          throw new InputError(message.replace(/^preparing a batch: /, ""));
+          throw new InputError(
+            imageErrorMessage(message.replace(/^preparing a batch: /, "")) +
+              " (`skipBadImages` decodes every image at load and skips those that fail)",
+          );
         }
         throw e;
       }

@@ -12,7 +12,14 @@ import { readCifar } from "./cifar.ts";
 import { firstExisting } from "./files.ts";
 import { readIdx } from "./idx.ts";
 import { FileImageSet, TensorImageSet } from "./image_set.ts";
-import { type ImageList, probeImages, readImageList } from "./image_list.ts";
+import { checkMaxPixels, DEFAULT_MAX_IMAGE_PIXELS } from "./image_io.ts";
+import {
+  escapesRoot,
+  type ImageList,
+  probeImages,
+  readImageList,
+  verifyImages,
+} from "./image_list.ts";
 import {
   checkRatio,
   classCounts,
@@ -22,6 +29,9 @@ import {
 } from "./long_tail.ts";
 import type { DataSplits, ImageSet, LoadOptions } from "./types.ts";
 import { checkValPerClass, holdOutPerClass } from "./validation.ts";
+
+/** The largest image side an image-list dataset may ask for (batches are sized by it). */
+export const MAX_IMAGE_SIZE = 4096;
 
 /** Where Debian's dataset-fashion-mnist package installs the files. */
 export const FASHION_MNIST_ROOT = "/usr/share/datasets/fashion-mnist";
@@ -286,7 +296,82 @@ async function findList(root: string, kinds: readonly string[]): Promise<string 
   return undefined;
 }
 
-async function loadImageListDataset(opts: LoadOptions): Promise<Balanced> {
+/** The most classes an image list may have (a label beyond is a damaged list, not a class). */
+export const MAX_CLASSES = 1_000_000;
+
+/**
+ * The class count of an image list: `declared` (`classes`) when given, every
+ * label then below it; else the largest training label plus one. Either way
+ * every class needs training images: a label far beyond the others (a typo,
+ * a damaged list) is refused here, before anything is sized by it.
+ */
+function imageListClasses(
+  train: ImageList,
+  trainPath: string,
+  declared: number | undefined,
+): number {
+  if (declared !== undefined) {
+    if (!Number.isInteger(declared) || declared < 2 || declared > MAX_CLASSES) {
+      throw new InputError(
+        "classes",
+        `must be an integer from 2 to ${MAX_CLASSES}, got ${declared}`,
+      );
+    }
+  }
+  let largest = 0;
+  let where = 0;
+  train.labels.forEach((y, i) => {
+    if (y > largest) largest = y, where = i;
+  });
+  if (declared !== undefined && largest >= declared) {
+    throw new InputError(
+      "classes",
+      `${trainPath}:${train.lines[where]}: label ${largest} is outside 0..${declared - 1} ` +
+        `(${declared} classes declared)`,
+    );
+  }
+  const seen = new Set(train.labels);
+  const classes = declared ?? largest + 1;
+  if (classes > MAX_CLASSES) {
+    throw new InputError(
+      `${trainPath}:${train.lines[where]}: label ${largest} would make ${largest + 1} classes, ` +
+        `more than ${MAX_CLASSES}; labels are class indices 0..C-1`,
+    );
+  }
+  if (seen.size < classes) {
+    const missing: number[] = [];
+    for (let c = 0; c < classes && missing.length < 3; c++) if (!seen.has(c)) missing.push(c);
+    const why = declared === undefined
+      ? `its largest label ${largest} (line ${train.lines[where]}) makes ${classes} classes, ` +
+        `but only ${seen.size} of them have training images`
+      : `${classes - seen.size} of the ${classes} declared classes have no training images`;
+    throw new InputError(
+      `${trainPath}: ${why} (none for class ${missing.join(", ")}${
+        classes - seen.size > missing.length ? ", ..." : ""
+      }); labels must be class indices 0..C-1, each with training images`,
+    );
+  }
+  return classes;
+}
+
+/** An image-list dataset's lists, checked, with its files' paths resolved. */
+export interface ImageListFiles {
+  /** The training list's path, its parsed lines and each line's file path. */
+  train: { listPath: string; list: ImageList; files: string[] };
+  /** The same of the test (or validation) list. */
+  test: { listPath: string; list: ImageList; files: string[] };
+  /** The same of the validation list (`valList`), if any. */
+  val?: { listPath: string; list: ImageList; files: string[] };
+  /** The number of classes. */
+  classes: number;
+}
+
+/**
+ * Finds, reads and checks the lists of an image-list dataset (`root`, or
+ * `trainList` and `testList`): labels and the class count, paths that lead
+ * outside the image root. The images themselves are not read.
+ */
+export async function imageListFiles(opts: LoadOptions): Promise<ImageListFiles> {
   const root = opts.root;
   const layout = "a folder with train.txt and test.txt (or *_train.txt, *_test.txt / *_val.txt), " +
     "lines 'relative/path label', and the images";
@@ -309,8 +394,7 @@ async function loadImageListDataset(opts: LoadOptions): Promise<Balanced> {
   const train = await readImageList(trainPath, source);
   const test = await readImageList(testPath, source);
   const val = opts.valList === undefined ? undefined : await readImageList(opts.valList, source);
-  let classes = 0;
-  for (const y of train.labels) classes = Math.max(classes, y + 1);
+  const classes = imageListClasses(train, trainPath, opts.classes);
   for (const [list, path] of [[test, testPath], [val, opts.valList]] as const) {
     list?.labels.forEach((y, i) => {
       if (y >= classes) {
@@ -322,34 +406,87 @@ async function loadImageListDataset(opts: LoadOptions): Promise<Balanced> {
     });
   }
   const imageRoot = opts.imageRoot ?? listRoot;
-  const resolve = (p: string) => (isAbsolute(p) ? p : join(imageRoot, p));
-  const size = opts.imageSize ?? 224;
-  if (!Number.isInteger(size) || size < 8) {
-    throw new InputError("imageSize", `must be an integer >= 8, got ${size}`);
+  for (
+    const [list, listPath] of [[train, trainPath], [test, testPath], [val, opts.valList]] as const
+  ) {
+    if (opts.allowOutsideRoot || list === undefined) continue;
+    const i = list.paths.findIndex(escapesRoot);
+    if (i >= 0) {
+      throw new InputError(
+        "imageRoot",
+        `${listPath}:${list.lines[i]}: '${list.paths[i]}' leads outside the image root ` +
+          `${imageRoot}; pass \`allowOutsideRoot\` if that is meant`,
+      );
+    }
   }
-  const checked = (list: ImageList, listPath: string): FileImageSet => {
-    const paths = list.paths.map(resolve);
-    const probe = probeImages(paths, navigator.hardwareConcurrency);
-    if (probe.bad === 0) return new FileImageSet(paths, list.labels, size);
-    if (!opts.skipBadImages) {
+  const resolve = (p: string) => (isAbsolute(p) ? p : join(imageRoot, p));
+  return {
+    train: { listPath: trainPath, list: train, files: train.paths.map(resolve) },
+    test: { listPath: testPath, list: test, files: test.paths.map(resolve) },
+    ...(val && { val: { listPath: opts.valList!, list: val, files: val.paths.map(resolve) } }),
+    classes,
+  };
+}
+
+async function loadImageListDataset(opts: LoadOptions): Promise<Balanced> {
+  const files = await imageListFiles(opts);
+  const { classes } = files;
+  const maxPixels = checkMaxPixels(opts.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS);
+  const size = opts.imageSize ?? 224;
+  if (!Number.isInteger(size) || size < 8 || size > MAX_IMAGE_SIZE) {
+    throw new InputError(
+      "imageSize",
+      `must be an integer from 8 to ${MAX_IMAGE_SIZE}, got ${size}`,
+    );
+  }
+  const threads = navigator.hardwareConcurrency;
+  const checked = async (
+    { list, listPath, files: paths }: ImageListFiles["train"],
+  ): Promise<FileImageSet> => {
+    const probe = probeImages(paths, threads, maxPixels);
+    if (probe.bad > 0 && !opts.skipBadImages) {
       throw new InputError(
         `${probe.firstError} (listed in ${listPath}; ${probe.bad} unreadable image(s); ` +
           "pass `skipBadImages` to skip them)",
       );
     }
-    opts.onWarning?.(
-      `skipping ${probe.bad} unreadable image(s) of ${listPath}, e.g. ${probe.firstError}`,
-    );
+    if (!opts.skipBadImages) {
+      return new FileImageSet(paths, list.labels, size, undefined, maxPixels);
+    }
+    // Skipping: every image is decoded now (headers alone miss corrupt data),
+    // so that training never meets an image it cannot use.
+    const good = probe.sizes.map((s) => s !== null);
+    const candidates = paths.filter((_, i) => good[i]);
+    const verdicts = await verifyImages(candidates, { threads, maxPixels });
+    let firstError = probe.firstError;
+    let k = 0;
+    for (let i = 0; i < paths.length; i++) {
+      if (!good[i]) continue;
+      const why = verdicts[k++];
+      if (why !== null) {
+        good[i] = false;
+        firstError ||= why;
+      }
+    }
     const keep: number[] = [];
-    probe.sizes.forEach((s, i) => s !== null && keep.push(i));
-    return new FileImageSet(paths, list.labels, size, Int32Array.from(keep));
+    good.forEach((ok, i) => ok && keep.push(i));
+    const bad = paths.length - keep.length;
+    if (bad > 0) {
+      opts.onWarning?.(
+        `skipping ${bad} unreadable image(s) of ${listPath}, e.g. ${firstError}`,
+      );
+    }
+    if (keep.length === 0) {
+      throw new InputError(`${listPath}: none of its ${paths.length} images is readable`);
+    }
+    return new FileImageSet(paths, list.labels, size, Int32Array.from(keep), maxPixels);
   };
   return {
     classes,
     classNames: Array.from({ length: classes }, (_, i) => `${i}`),
-    train: checked(train, trainPath),
-    test: checked(test, testPath),
-    ...(val && { val: checked(val, opts.valList!) }),
+    train: await checked(files.train),
+    test: await checked(files.test),
+    ...(files.val && { val: await checked(files.val) }),
     ...NORMALISATION["image-list"],
   };
 }
@@ -392,6 +529,7 @@ export async function loadDataset(opts: LoadOptions): Promise<DataSplits> {
   let val = data.val;
   let valSource = opts.valList;
   let norm: { mean: number[]; std: number[] };
+  let trainCounts: number[];
   try {
     norm = normalisation(data, opts);
     if (opts.valPerClass !== undefined) {
@@ -411,6 +549,9 @@ export async function loadDataset(opts: LoadOptions): Promise<DataSplits> {
       train.dispose();
       train = tail;
     }
+    // A class may be left with no training images here (data inspect shows
+    // it); the trainer refuses to train so (a prior of 0).
+    trainCounts = classCounts(train.labels, data.classes);
   } catch (e) {
     train.dispose();
     val?.dispose();
@@ -421,10 +562,10 @@ export async function loadDataset(opts: LoadOptions): Promise<DataSplits> {
   return {
     name: opts.dataset,
     classes: data.classes,
-    classNames: data.classNames,
+    classNames: data.classNames.map(printableName),
     train,
     test,
-    trainCounts: classCounts(train.labels, data.classes),
+    trainCounts,
     testCounts: classCounts(test.labels, data.classes),
     ...(val && { val, valCounts: classCounts(val.labels, data.classes), valSource }),
     imbalance: { ratio, type },
@@ -435,4 +576,15 @@ export async function loadDataset(opts: LoadOptions): Promise<DataSplits> {
       val?.dispose();
     },
   };
+}
+
+/**
+ * A class name as it may be printed: control characters (terminal escape
+ * sequences among them) become U+FFFD and the name is cut at 200 characters.
+ * Names come from dataset metadata, which nobody checked.
+ */
+export function printableName(name: string): string {
+  // deno-lint-ignore no-control-regex
+  const clean = name.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, "\ufffd");
+  return clean.length > 200 ? `${clean.slice(0, 199)}\u2026` : clean;
 }

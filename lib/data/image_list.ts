@@ -7,11 +7,14 @@
  * @module
  */
 
+import { normalize } from "node:path";
 import { InputError } from "../errors.ts";
-import { checkStatus } from "../torch/errors.ts";
+import { checkPtr, checkStatus } from "../torch/errors.ts";
 import { native } from "../torch/ffi.ts";
 import { cString, toCStringList } from "../torch/strings.ts";
+import { Tensor } from "../torch/tensor.ts";
 import { readDataFile } from "./files.ts";
+import { checkMaxPixels, DEFAULT_MAX_IMAGE_PIXELS, imageErrorMessage } from "./image_io.ts";
 
 /** Parsed lines of an image list. */
 export interface ImageList {
@@ -68,20 +71,86 @@ export interface ProbeResult {
   firstError: string;
 }
 
-/** Reads the JPEG/PNG headers of `paths` on native threads. */
-export function probeImages(paths: readonly string[], threads: number): ProbeResult {
+/** Native threads a probe or a verification uses at most. */
+const MAX_THREADS = 256;
+
+/**
+ * Reads the JPEG/PNG headers of `paths` on native threads (headers only: the
+ * image data is not read). A header claiming more than `maxPixels` pixels
+ * counts as unreadable.
+ */
+export function probeImages(
+  paths: readonly string[],
+  threads: number,
+  maxPixels: number = DEFAULT_MAX_IMAGE_PIXELS,
+): ProbeResult {
+  checkMaxPixels(maxPixels);
   const out = new Int32Array(paths.length * 3);
   const encoded = toCStringList(paths);
   const bad = native().lade_image_probe(
     encoded,
     BigInt(encoded.length),
     paths.length,
-    Math.max(1, threads),
+    Math.min(MAX_THREADS, Math.max(1, threads)),
+    BigInt(maxPixels),
     out,
   );
   if (bad < 0) checkStatus(-1, "probing images");
   const sizes = paths.map((_, i) =>
     out[3 * i] > 0 ? { width: out[3 * i], height: out[3 * i + 1], channels: out[3 * i + 2] } : null
   );
-  return { sizes, bad, firstError: bad > 0 ? cString(native().lade_last_error()) : "" };
+  const firstError = bad > 0 ? imageErrorMessage(cString(native().lade_last_error())) : "";
+  return { sizes, bad, firstError };
+}
+
+/** Why each image does not decode: null for one that does. */
+export type VerifyResult = (string | null)[];
+
+/**
+ * Decodes every image of `paths` as training would (the pixel limit and
+ * corrupt JPEG data included) on native threads, off the JavaScript thread,
+ * `chunk` images a call; `onProgress(done, total)` after each chunk. Returns
+ * per image null (it decodes) or the reason it does not.
+ */
+export async function verifyImages(
+  paths: readonly string[],
+  options: {
+    threads?: number;
+    maxPixels?: number;
+    chunk?: number;
+    onProgress?: (done: number, total: number) => void;
+  } = {},
+): Promise<VerifyResult> {
+  const maxPixels = checkMaxPixels(options.maxPixels ?? DEFAULT_MAX_IMAGE_PIXELS);
+  const threads = Math.min(MAX_THREADS, Math.max(1, options.threads ?? 1));
+  const chunk = Math.max(1, options.chunk ?? threads * 16);
+  const out: VerifyResult = [];
+  for (let start = 0; start < paths.length; start += chunk) {
+    const part = paths.slice(start, start + chunk);
+    const encoded = toCStringList(part);
+    const ptr = await native().lade_image_verify(
+      encoded,
+      BigInt(encoded.length),
+      part.length,
+      threads,
+      BigInt(maxPixels),
+    );
+    using messages = new Tensor(checkPtr(ptr, "verifying images"));
+    const text = new TextDecoder().decode(messages.toArray() as Uint8Array);
+    const lines = text.split("\0").slice(0, part.length);
+    for (const line of lines) out.push(line === "" ? null : imageErrorMessage(line));
+    options.onProgress?.(Math.min(paths.length, start + part.length), paths.length);
+  }
+  if (paths.length === 0) options.onProgress?.(0, 0);
+  return out;
+}
+
+/**
+ * Whether a relative path of an image list leaves the folder it is relative
+ * to (`../x`, `a/../../x`). Absolute paths are not relative to anything.
+ */
+export function escapesRoot(path: string): boolean {
+  if (path.startsWith("/")) return false;
+  const n = normalize(path);
+  return n === ".." || n.startsWith("../");
 }

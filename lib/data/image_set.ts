@@ -7,8 +7,10 @@
  * @module
  */
 
+import { InputError } from "../errors.ts";
 import type { Tensor } from "../torch/tensor.ts";
 import { tensor } from "../torch/create.ts";
+import { DEFAULT_MAX_IMAGE_PIXELS } from "./image_io.ts";
 import type { ImageSet } from "./types.ts";
 
 /** Composes a view's indices with positions into it; checks the range. */
@@ -17,7 +19,7 @@ function compose(base: Int32Array, positions: Int32Array): Int32Array {
   for (let i = 0; i < positions.length; i++) {
     const p = positions[i];
     if (!(p >= 0 && p < base.length)) {
-      throw new RangeError(`subset index ${p} outside 0..${base.length - 1}`);
+      throw new InputError("indices", `subset index ${p} outside 0..${base.length - 1}`);
     }
     out[i] = base[p];
   }
@@ -52,7 +54,7 @@ export class TensorImageSet implements ImageSet {
   constructor(images: Tensor, baseLabels: Int32Array, indices?: Int32Array) {
     const [n, c, h, w] = images.shape;
     if (images.ndim !== 4 || h !== w || n !== baseLabels.length) {
-      throw new RangeError("TensorImageSet needs uint8 images [N, C, S, S] and N labels");
+      throw new InputError("images", "TensorImageSet needs uint8 images [N, C, S, S] and N labels");
     }
     this.#images = images;
     this.baseLabels = baseLabels;
@@ -102,20 +104,27 @@ export class FileImageSet implements ImageSet {
   readonly basePaths: readonly string[];
   /** Labels of every base sample. */
   readonly baseLabels: Int32Array;
+  /** The most pixels an image may have (larger ones fail before they are decoded). */
+  readonly maxPixels: number;
 
-  /** A set of `paths` with one label each, yielding imageSize x imageSize crops. */
+  /**
+   * A set of `paths` with one label each, yielding imageSize x imageSize
+   * crops; images of more than `maxPixels` pixels are refused.
+   */
   constructor(
     paths: readonly string[],
     baseLabels: Int32Array,
     imageSize: number,
     indices?: Int32Array,
+    maxPixels: number = DEFAULT_MAX_IMAGE_PIXELS,
   ) {
     if (paths.length !== baseLabels.length) {
-      throw new RangeError("FileImageSet needs one label per path");
+      throw new InputError("labels", "FileImageSet needs one label per path");
     }
     this.basePaths = paths;
     this.baseLabels = baseLabels;
     this.imageSize = imageSize;
+    this.maxPixels = maxPixels;
     this.indices = indices ?? identity(paths.length);
     this.labels = indices ? pick(baseLabels, this.indices) : baseLabels;
     this.size = this.indices.length;
@@ -132,6 +141,7 @@ export class FileImageSet implements ImageSet {
       this.baseLabels,
       this.imageSize,
       compose(this.indices, indices),
+      this.maxPixels,
     );
   }
 

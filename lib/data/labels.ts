@@ -5,6 +5,7 @@
  * @module
  */
 
+import { InputError } from "../errors.ts";
 import { tensor } from "../torch/create.ts";
 import type { Tensor } from "../torch/tensor.ts";
 
@@ -19,11 +20,23 @@ export type LabelsLike = Tensor | Int32Array | readonly number[];
 export function labelTensor(labels: LabelsLike): Tensor {
   if (labels instanceof Int32Array) return tensor(labels, [labels.length], "int64");
   if (Array.isArray(labels)) {
+    const bad = (labels as readonly number[]).find((y) =>
+      !Number.isInteger(y) || y < 0 || y >= 2 ** 31
+    );
+    if (bad !== undefined) {
+      throw new InputError("labels", `must be class indices (integers >= 0), got ${bad}`);
+    }
     return tensor(Int32Array.from(labels as readonly number[]), [labels.length], "int64");
   }
   const t = labels as Tensor;
+  if (!INTEGER_DTYPES.has(t.dtype)) {
+    // A float tensor would be truncated towards zero: 1.7 would silently be class 1.
+    throw new InputError("labels", `must be an integer tensor (class indices), got ${t.dtype}`);
+  }
   return t.dtype === "int64" ? t.share() : t.to("int64");
 }
+
+const INTEGER_DTYPES: ReadonlySet<string> = new Set(["int64", "int32", "int16", "int8", "uint8"]);
 
 /** How many labels `labels` holds (elements of a tensor). */
 export function labelCount(labels: LabelsLike): number {

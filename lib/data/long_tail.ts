@@ -34,8 +34,8 @@ export function longTailCounts(
   if (!Number.isInteger(nMax) || nMax < 0) {
     throw new InputError("nMax", `must be a non-negative integer, got ${nMax}`);
   }
-  if (!Number.isInteger(classes) || classes < 1) {
-    throw new InputError("classes", `must be a positive integer, got ${classes}`);
+  if (!Number.isInteger(classes) || classes < 1 || classes > 1_000_000) {
+    throw new InputError("classes", `must be an integer from 1 to 1000000, got ${classes}`);
   }
   checkRatio(ratio);
   if (type !== "exp" && type !== "step") {
@@ -55,8 +55,17 @@ export function longTailCounts(
 
 /** Number of samples of each class among `labels` (labels must lie in 0..classes-1). */
 export function classCounts(labels: Int32Array, classes: number): number[] {
+  if (!Number.isInteger(classes) || classes < 1) {
+    throw new InputError("classes", `must be a positive integer, got ${classes}`);
+  }
   const counts = new Array<number>(classes).fill(0);
-  for (const y of labels) counts[y]++;
+  for (let i = 0; i < labels.length; i++) {
+    const y = labels[i];
+    if (y < 0 || y >= classes) {
+      throw new InputError("labels", `label ${y} at index ${i} is outside 0..${classes - 1}`);
+    }
+    counts[y]++;
+  }
   return counts;
 }
 

@@ -87,8 +87,27 @@ export interface LoadOptions {
   valPerClass?: number;
   /** image-list: the side of the images a batch yields (default 224). */
   imageSize?: number;
-  /** image-list: drop unreadable images (with a warning) instead of failing. */
+  /**
+   * image-list: drop unreadable images (with a warning) instead of failing.
+   * Every image is then decoded once at load (headers alone miss corrupt data).
+   */
   skipBadImages?: boolean;
+  /**
+   * image-list: the number of classes (default: the largest training label
+   * plus one). Either way every class needs training images, and a label at
+   * or beyond it is refused.
+   */
+  classes?: number;
+  /**
+   * image-list: read relative paths that lead outside the image root
+   * (`../x`); refused otherwise. Absolute paths are always read as they are.
+   */
+  allowOutsideRoot?: boolean;
+  /**
+   * Images of more than this many pixels are refused before they are
+   * decoded (default 89,478,485, Pillow's limit).
+   */
+  maxImagePixels?: number;
   /**
    * Per-channel normalisation mean and std (0..1 units), instead of the
    * dataset's own (recipes that reproduce another code base's choice, e.g.

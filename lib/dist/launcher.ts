@@ -2,8 +2,10 @@
  * The local launcher: starts N ranks of the current program on this machine
  * with torchrun's environment (`RANK`, `WORLD_SIZE`, `LOCAL_RANK`,
  * `LOCAL_WORLD_SIZE`, `MASTER_ADDR`, `MASTER_PORT`) and a free port, forwards
- * SIGINT and SIGTERM to them, and, when one rank fails, terminates the rest
- * and reports the first failure.
+ * SIGINT and SIGTERM to them (a SIGTERM as SIGINT: to its ranks, SIGTERM is
+ * the launcher's own "end now" when another rank has failed, while both
+ * signals sent to the launcher mean "checkpoint and stop"), and, when one
+ * rank fails, terminates the rest and reports the first failure.
  *
  * The ranks run in their own session, so a Ctrl-C at the terminal reaches the
  * launcher only and each rank receives it exactly once (forwarded). A rank
@@ -159,7 +161,7 @@ export async function launchLocal(options: LaunchOptions): Promise<LaunchResult>
   let interrupted: Deno.Signal | undefined;
   const forward = (signal: Deno.Signal) => () => {
     interrupted = signal;
-    for (let r = 0; r < n; r++) kill(r, signal);
+    for (let r = 0; r < n; r++) kill(r, "SIGINT");
   };
   const onInt = forward("SIGINT"), onTerm = forward("SIGTERM");
   Deno.addSignalListener("SIGINT", onInt);

@@ -6,9 +6,11 @@
  * @module
  */
 
+import { InputError } from "../errors.ts";
+
 /** The effective-number weights of class counts, summing to the number of classes. */
 export function classBalancedWeights(counts: readonly number[], beta = 0.9999): number[] {
-  if (!(beta >= 0 && beta < 1)) throw new RangeError(`beta must be in [0, 1), got ${beta}`);
+  if (!(beta >= 0 && beta < 1)) throw new InputError("beta", `must be in [0, 1), got ${beta}`);
   const raw = counts.map((n) => (1 - beta) / (1 - Math.pow(beta, n)));
   const total = raw.reduce((a, b) => a + b, 0);
   return raw.map((w) => (w / total) * counts.length);

@@ -26,7 +26,7 @@ export function crossEntropyLoss(logits: Tensor, labels: Tensor, weight?: PriorL
   return scope(() => {
     const nll = perSampleCE(logits, labels);
     if (weight === undefined) return nll.mean();
-    const w = priorTensor(weight, logits).gather(0, labelTensor(labels));
+    const w = priorTensor(weight, logits, "weight").gather(0, labelTensor(labels));
     return nll.mul(w).sum().div(w.sum());
   });
 }

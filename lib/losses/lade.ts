@@ -6,6 +6,7 @@
 
 import { scope } from "../torch/memory.ts";
 import type { Tensor } from "../torch/tensor.ts";
+import { nonNegative } from "./check.ts";
 import { laderLoss } from "./lader.ts";
 import { priorCELoss } from "./prior_ce.ts";
 import type { PriorLike } from "../priors/source_prior.ts";
@@ -25,7 +26,7 @@ export function ladeLoss(
   sourcePrior: PriorLike,
   options: LadeOptions = {},
 ): Tensor {
-  const alpha = options.alpha ?? 0.1;
+  const alpha = nonNegative("alpha", options.alpha ?? 0.1);
   return scope(() =>
     priorCELoss(logits, labels, sourcePrior).add(
       laderLoss(logits, labels, sourcePrior, { lambda: options.lambda }).mul(alpha),

@@ -12,6 +12,7 @@
 import { scope } from "../torch/memory.ts";
 import type { Tensor } from "../torch/tensor.ts";
 import { labelTensor } from "../data/labels.ts";
+import { nonNegative } from "./check.ts";
 import { type PriorLike, priorTensor } from "../priors/source_prior.ts";
 
 /** Options of LADER. */
@@ -27,7 +28,7 @@ export function laderLoss(
   sourcePrior: PriorLike,
   options: LaderOptions = {},
 ): Tensor {
-  const lambda = options.lambda ?? 0.1;
+  const lambda = nonNegative("lambda", options.lambda ?? 0.1);
   return scope(() => {
     const [n, classes] = logits.shape;
     const ps = priorTensor(sourcePrior, logits);

@@ -32,7 +32,7 @@ export function ldamLoss(
     const classes = logits.shape[1];
     const y = labelTensor(labels);
     // m_y on the true class only: the one-hot rows times the margin vector.
-    const m = y.oneHot(classes).to(logits.dtype).mul(priorTensor(margins, logits));
+    const m = y.oneHot(classes).to(logits.dtype).mul(priorTensor(margins, logits, "margins"));
     return crossEntropyLoss(logits.sub(m).mul(scale), y, weight);
   });
 }

@@ -7,6 +7,7 @@
 
 import { scope } from "../torch/memory.ts";
 import type { Tensor } from "../torch/tensor.ts";
+import { checkHyper } from "./check.ts";
 import { crossEntropyLoss } from "./cross_entropy.ts";
 import { type PriorLike, priorTensor } from "../priors/source_prior.ts";
 
@@ -17,6 +18,7 @@ export function logitAdjustedLoss(
   sourcePrior: PriorLike,
   tau = 1,
 ): Tensor {
+  checkHyper("tau", tau, () => true, "must be a finite number");
   return scope(() =>
     crossEntropyLoss(logits.add(priorTensor(sourcePrior, logits).log().mul(tau)), labels)
   );

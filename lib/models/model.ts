@@ -8,6 +8,7 @@
  */
 
 import { InputError } from "../errors.ts";
+import { writeFileAtomicSync } from "../fs.ts";
 import { type Device, parseDevice } from "../torch/device.ts";
 import { checkPtr, checkStatus } from "../torch/errors.ts";
 import { native } from "../torch/ffi.ts";
@@ -55,6 +56,9 @@ function freeModel(ptr: Deno.PointerObject): void {
   native().lade_model_free(ptr);
 }
 
+/** The most classes a model may have (its head is classes x features). */
+export const MAX_MODEL_CLASSES = 1_000_000;
+
 /** A network owned by JavaScript; free it with dispose() (or `using`). */
 export class Model extends NativeHandle {
   /** The architecture it was built as. */
@@ -92,12 +96,25 @@ export class Model extends NativeHandle {
     if (!(HEADS as readonly string[]).includes(head)) {
       throw new InputError("head", `unknown head '${head}' (use ${HEADS.join(", ")})`);
     }
+    // Counts that size the network: checked before native code allocates by them
+    // (classes 1e9 asked for a terabyte, 2.5 leaked "Invalid FFI i32 type").
+    const int = (name: string, v: number, min: number, max: number) => {
+      if (!Number.isInteger(v) || v < min || v > max) {
+        throw new InputError(name, `must be an integer from ${min} to ${max}, got ${v}`);
+      }
+    };
+    int("classes", opts.classes, 1, MAX_MODEL_CLASSES);
+    int("inChannels", opts.inChannels, 1, 64);
+    const scale = opts.scale ?? 16;
+    if (!Number.isFinite(scale) || scale <= 0) {
+      throw new InputError("scale", `must be a finite number > 0, got ${scale}`);
+    }
     const p = native().lade_model_new(
       toCString(opts.arch),
       opts.classes,
       opts.inChannels,
       HEAD[head as keyof typeof HEAD],
-      opts.scale ?? 16,
+      scale,
     );
     const model = new Model(checkPtr(p, `model ${opts.arch}`), opts.arch, opts.classes);
     if (opts.device !== undefined && opts.device !== "cpu") model.to(opts.device);
@@ -223,6 +240,28 @@ export class Model extends NativeHandle {
   }
 
   /**
+   * The parameters and buffers as the bytes of a libtorch archive. Made in
+   * memory, so the caller writes them (lib/fs.ts's atomic writer) and a file
+   * error (a full disk) is an ordinary error.
+   */
+  serialize(): Uint8Array {
+    using bytes = new Tensor(checkPtr(native().lade_model_serialize(this.ptr), "saving the model"));
+    return bytes.toArray() as Uint8Array;
+  }
+
+  /**
+   * Reads parameters and buffers from archive bytes made by serialize() for
+   * the same architecture; bytes that are not such an archive are a
+   * TorchError naming `what`.
+   */
+  deserialize(bytes: Uint8Array, what = "archive bytes"): void {
+    checkStatus(
+      native().lade_model_deserialize(this.ptr, bytes, BigInt(bytes.byteLength)),
+      `loading the model ${what}`,
+    );
+  }
+
+  /**
    * The names of the model's parameters and buffers in state-dict order (as
    * PyTorch's `Module.state_dict()` walks modules): `backbone.conv1.weight`,
    * ..., `head.weight`, `head.bias`.
@@ -267,13 +306,22 @@ export class Model extends NativeHandle {
     return this;
   }
 
-  /** Writes parameters and buffers to `path` (libtorch's archive format). */
+  /** Writes parameters and buffers to `path` (libtorch's archive format), atomically. */
   save(path: string): void {
-    checkStatus(native().lade_model_save(this.ptr, toCString(path)), `saving the model to ${path}`);
+    writeFileAtomicSync(path, this.serialize());
   }
 
   /** Reads parameters and buffers written by save() for the same architecture. */
   load(path: string): void {
-    checkStatus(native().lade_model_load(this.ptr, toCString(path)), `loading the model ${path}`);
+    this.deserialize(readFileOrInputError(path, "loading the model"), path);
+  }
+}
+
+/** The bytes of `path`; a file that cannot be read is an InputError saying `doing`. */
+export function readFileOrInputError(path: string, doing: string): Uint8Array {
+  try {
+    return Deno.readFileSync(path);
+  } catch (e) {
+    throw new InputError(`${doing} ${path}: ${(e as Error).message.split("\n")[0]}`);
   }
 }

@@ -15,6 +15,8 @@ import { tensor } from "../torch/create.ts";
 import { scope } from "../torch/memory.ts";
 import type { Tensor } from "../torch/tensor.ts";
 import { solveLinear } from "./solve.ts";
+import { checkScores } from "./check.ts";
+import { InputError } from "../errors.ts";
 
 /** The row-normalised confusion P(yhat = j | y = i) [C, C] of predictions `scores` [N, C]. */
 export function confusionMatrix(scores: Tensor, labels: LabelsLike): Tensor {
@@ -45,9 +47,12 @@ export function bbsePrior(
   sourceScores: Tensor,
   sourceLabels: LabelsLike,
 ): BbseResult {
+  checkScores(targetScores, "targetScores");
+  checkScores(sourceScores, "sourceScores");
   const classes = targetScores.shape[1];
   if (sourceScores.shape[1] !== classes) {
-    throw new RangeError(
+    throw new InputError(
+      "sourceScores",
       `BBSE: source scores have ${sourceScores.shape[1]} classes, target ${classes}`,
     );
   }

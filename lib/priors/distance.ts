@@ -4,12 +4,23 @@
  * @module
  */
 
-/** L1 distance sum_c |p_c - q_c|. */
+import { InputError } from "../errors.ts";
+
+/** Checks that two priors have the same number of classes (an InputError for `q` otherwise). */
+function sameLength(p: readonly number[], q: readonly number[]): void {
+  if (p.length !== q.length) {
+    throw new InputError("q", `has ${q.length} classes but p has ${p.length}`);
+  }
+}
+
+/** L1 distance sum_c |p_c - q_c|; p and q must have the same length. */
 export function l1Distance(p: readonly number[], q: readonly number[]): number {
+  sameLength(p, q);
   return p.reduce((s, v, c) => s + Math.abs(v - q[c]), 0);
 }
 
 /** KL(p || q) = sum_c p_c log(p_c / q_c), with q clipped at 1e-12 (p_c = 0 adds nothing). */
 export function klDivergence(p: readonly number[], q: readonly number[]): number {
+  sameLength(p, q);
   return p.reduce((s, v, c) => (v > 0 ? s + v * Math.log(v / Math.max(q[c], 1e-12)) : s), 0);
 }

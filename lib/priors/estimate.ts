@@ -11,6 +11,9 @@ import type { PriorLike } from "./source_prior.ts";
 import { bbsePrior } from "./bbse.ts";
 import { calibratedEmPrior, CALIBRATION_KINDS, type CalibrationKind } from "./calibration.ts";
 import { emPrior } from "./em.ts";
+import { checkScores } from "./check.ts";
+
+export { checkScores };
 import { scope } from "../torch/memory.ts";
 
 /** The estimators. */
@@ -54,6 +57,8 @@ export function estimateTargetPrior(
   sourcePrior: PriorLike,
   options: EstimateOptions = { method: "em" },
 ): number[] {
+  checkScores(probs, "probs");
+  if (options.sourceProbs !== undefined) checkScores(options.sourceProbs, "sourceProbs");
   switch (options.method) {
     case "em": {
       const kind = options.calibration ?? "bcts";

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { InputError } from "../errors.ts";
 import { tensor } from "../torch/create.ts";
 import { scope } from "../torch/memory.ts";
 import type { Tensor } from "../torch/tensor.ts";
@@ -17,11 +18,23 @@ export type PriorLike = Tensor | readonly number[];
  * `prior` as a 1-D tensor matching `logits` (dtype and device). Always a new
  * handle owned by the caller (or the enclosing scope).
  */
-export function priorTensor(prior: PriorLike, logits: Tensor): Tensor {
+export function priorTensor(prior: PriorLike, logits: Tensor, parameter = "sourcePrior"): Tensor {
   const classes = logits.shape[logits.ndim - 1];
   const length = Array.isArray(prior) ? prior.length : (prior as Tensor).numel;
   if (length !== classes) {
-    throw new RangeError(`the prior has ${length} classes but the logits have ${classes}`);
+    throw new InputError(
+      parameter,
+      `has ${length} classes but the logits have ${classes}`,
+    );
+  }
+  // Values are checked where that costs no device synchronisation: host
+  // arrays and CPU tensors (a few numbers; a GPU tensor is the caller's).
+  if (Array.isArray(prior)) checkPriorValues(prior as readonly number[], parameter);
+  else if ((prior as Tensor).device === "cpu") {
+    checkPriorValues(
+      Array.from((prior as Tensor).toArray() as ArrayLike<number>, Number),
+      parameter,
+    );
   }
   if (Array.isArray(prior)) {
     const host = tensor(prior as number[], [classes], logits.dtype);
@@ -36,9 +49,29 @@ export function priorTensor(prior: PriorLike, logits: Tensor): Tensor {
   return scope(() => t.reshape(classes).to(logits.device, logits.dtype));
 }
 
+/**
+ * Checks a prior's (or weights') values: finite, >= 0, some positive; an
+ * InputError for `parameter` otherwise (a negative or NaN prior made every
+ * loss NaN without a word).
+ */
+export function checkPriorValues(values: readonly number[], parameter = "sourcePrior"): void {
+  const c = values.findIndex((v) => !Number.isFinite(v) || v < 0);
+  if (c >= 0) {
+    throw new InputError(parameter, `must be finite and >= 0, got ${values[c]} for class ${c}`);
+  }
+  if (!values.some((v) => v > 0)) throw new InputError(parameter, "must not be all zero");
+}
+
 /** The normalised prior p(c) = n_c / sum(n) of class counts. */
 export function countsToPrior(counts: readonly number[]): number[] {
+  const bad = counts.findIndex((n) => !Number.isFinite(n) || n < 0);
+  if (bad >= 0) {
+    throw new InputError(
+      "trainCounts",
+      `must be finite and >= 0, got ${counts[bad]} for class ${bad}`,
+    );
+  }
   const total = counts.reduce((a, b) => a + b, 0);
-  if (!(total > 0)) throw new RangeError("class counts must sum to a positive number");
+  if (!(total > 0)) throw new InputError("trainCounts", "must sum to a positive number");
   return counts.map((n) => n / total);
 }

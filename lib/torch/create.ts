@@ -4,8 +4,8 @@
  * @module
  */
 
-import { type Device, parseDevice } from "./device.ts";
-import { type DType, DTYPE_CODES, dtypeOf, type TypedArray } from "./dtype.ts";
+import { checkSeed, type Device, parseDevice } from "./device.ts";
+import { type DType, dtypeCode, dtypeOf, type TypedArray } from "./dtype.ts";
 import { checkPtr, checkStatus } from "./errors.ts";
 import { native } from "./ffi.ts";
 import { NativeHandle } from "./handle.ts";
@@ -32,7 +32,7 @@ export class Generator extends NativeHandle {
     super(
       "generator",
       freeGenerator,
-      checkPtr(native().lade_generator_new(BigInt(seed)), "generator"),
+      checkPtr(native().lade_generator_new(checkSeed(seed)), "generator"),
     );
   }
 
@@ -84,12 +84,13 @@ export function tensor(
     srcType = "float64";
     dtype ??= "float32";
   }
+  if (dtype !== undefined) dtypeCode(dtype);
   const dims = shape ?? [src.length];
-  const s = int64s(dims);
+  const s = int64s(dims, "shape");
   const bytes = new Uint8Array(src.buffer, src.byteOffset, src.byteLength);
   const made = new Tensor(
     checkPtr(
-      native().lade_from_data(bytes, BigInt(bytes.byteLength), s, s.length, DTYPE_CODES[srcType]),
+      native().lade_from_data(bytes, BigInt(bytes.byteLength), s, s.length, dtypeCode(srcType)),
       "tensor",
     ),
   );
@@ -107,10 +108,10 @@ export function tensor(
  * byte length must be the shape's element count times the dtype's size.
  */
 export function fromBytes(bytes: Uint8Array, shape: readonly number[], dtype: DType): Tensor {
-  const s = int64s(shape);
+  const s = int64s(shape, "shape");
   return new Tensor(
     checkPtr(
-      native().lade_from_data(bytes, BigInt(bytes.byteLength), s, s.length, DTYPE_CODES[dtype]),
+      native().lade_from_data(bytes, BigInt(bytes.byteLength), s, s.length, dtypeCode(dtype)),
       "tensor",
     ),
   );
@@ -124,7 +125,7 @@ export function full(shape: readonly number[], value: number, options: TensorOpt
     s,
     s.length,
     value,
-    DTYPE_CODES[options.dtype ?? "float32"],
+    dtypeCode(options.dtype ?? "float32"),
     type,
     index,
   );
@@ -150,7 +151,7 @@ export function arange(
 ): Tensor {
   if (end === undefined) [start, end] = [0, start];
   const { type, index } = deviceCode(options.device);
-  const dt = DTYPE_CODES[options.dtype ?? "int64"];
+  const dt = dtypeCode(options.dtype ?? "int64");
   return new Tensor(checkPtr(native().lade_arange(start, end, step, dt, type, index), "arange"));
 }
 
@@ -171,7 +172,7 @@ function random(
     kind,
     s,
     s.length,
-    DTYPE_CODES[options.dtype ?? "float32"],
+    dtypeCode(options.dtype ?? "float32"),
     type,
     index,
     options.generator?.ptr ?? null,

@@ -20,12 +20,21 @@ export interface DeviceCode {
   readonly index: number;
 }
 
+/** The largest device index libtorch has (its DeviceIndex is an int8). */
+export const MAX_DEVICE_INDEX = 127;
+
 /** Parses and normalises a device name; throws an InputError on a malformed one. */
 export function parseDevice(name: string): { name: Device; code: DeviceCode } {
   if (name === "cpu") return { name: "cpu", code: { type: DEVICE_TYPE.cpu, index: 0 } };
   const m = /^cuda(?::(\d+))?$/.exec(name);
   if (!m) throw new InputError(`unknown device '${name}' (use cpu, cuda or cuda:N)`);
   const index = m[1] === undefined ? 0 : Number(m[1]);
+  // libtorch's device index is an int8 (and the FFI an i32): larger ones wrapped.
+  if (index > MAX_DEVICE_INDEX) {
+    throw new InputError(
+      `unknown device '${name}' (use cpu, cuda or cuda:N, N from 0 to ${MAX_DEVICE_INDEX})`,
+    );
+  }
   return { name: `cuda:${index}`, code: { type: DEVICE_TYPE.cuda, index } };
 }
 
@@ -57,12 +66,34 @@ export function cudaDeviceCount(): number {
   return native().lade_cuda_device_count();
 }
 
-/** Sets libtorch's intra-op CPU threads. */
-export function setNumThreads(n: number): void {
+/**
+ * The most intra-op threads this machine is given: four per core, at least
+ * 16. More only make libtorch's threads wait on each other (thousands take
+ * minutes to start).
+ */
+export function maxThreads(): number {
+  return Math.max(16, 4 * navigator.hardwareConcurrency);
+}
+
+/** Checks a thread count: an InputError for `threads` unless 1..maxThreads(). */
+export function checkThreads(n: number): number {
   if (!Number.isInteger(n) || n < 1) {
     throw new InputError("threads", `must be a positive integer, got ${n}`);
   }
-  checkStatus(native().lade_set_num_threads(n), "set threads");
+  const max = maxThreads();
+  if (n > max) {
+    throw new InputError(
+      "threads",
+      `${n} is more than this machine can use; the limit is ${max} (four per core, ` +
+        `${navigator.hardwareConcurrency} cores)`,
+    );
+  }
+  return n;
+}
+
+/** Sets libtorch's intra-op CPU threads (1 to maxThreads()). */
+export function setNumThreads(n: number): void {
+  checkStatus(native().lade_set_num_threads(checkThreads(n)), "set threads");
 }
 
 /** libtorch's intra-op CPU threads. */
@@ -70,7 +101,23 @@ export function getNumThreads(): number {
   return native().lade_get_num_threads();
 }
 
-/** Seeds libtorch's global generators. */
+/** Seeds libtorch's global generators; the seed is an integer from 0 to 2^64 - 1. */
 export function manualSeed(seed: number | bigint): void {
-  checkStatus(native().lade_manual_seed(BigInt(seed)), "manual seed");
+  checkStatus(native().lade_manual_seed(checkSeed(seed)), "manual seed");
+}
+
+/** A seed as the native library takes it (uint64); an InputError for `seed` otherwise. */
+export function checkSeed(seed: number | bigint): bigint {
+  const ok = typeof seed === "bigint"
+    ? seed >= 0n && seed < 2n ** 64n
+    : Number.isSafeInteger(seed) && seed >= 0;
+  if (!ok) {
+    throw new InputError(
+      "seed",
+      `must be an integer from 0 to ${
+        typeof seed === "bigint" ? "2^64 - 1" : "2^53 - 1"
+      }, got ${seed}`,
+    );
+  }
+  return BigInt(seed);
 }

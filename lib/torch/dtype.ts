@@ -33,6 +33,22 @@ export const DTYPE_CODES: Readonly<Record<DType, number>> = {
   int8: 9,
 };
 
+/** The native code of `dtype`; an InputError for `dtype` when it is not one of DType's names. */
+export function dtypeCode(dtype: string): number {
+  if (!Object.hasOwn(DTYPE_CODES, dtype)) {
+    throw new InputError(
+      "dtype",
+      `unknown dtype '${dtype}' (use ${Object.keys(DTYPE_CODES).join(", ")})`,
+    );
+  }
+  return DTYPE_CODES[dtype as DType];
+}
+
+/** True when `name` is one of DType's names. */
+export function isDType(name: string): name is DType {
+  return Object.hasOwn(DTYPE_CODES, name);
+}
+
 /** Names by code. */
 export const DTYPE_NAMES: readonly DType[] = [
   "float32",

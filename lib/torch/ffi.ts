@@ -99,10 +99,18 @@ export const symbols = {
   lade_stack: { parameters: ["buffer", "i32", "i32"], result: "pointer" },
 
   // ---- images: decoding, encoding, header probing (data_image.cpp) ----
-  lade_image_read: { parameters: ["buffer"], result: "pointer" },
-  lade_image_prepare: { parameters: ["buffer", "i32", "i32", "i32"], result: "pointer" },
+  lade_image_read: { parameters: ["buffer", "i64"], result: "pointer" },
+  lade_image_prepare: { parameters: ["buffer", "i32", "i32", "i32", "i64"], result: "pointer" },
   lade_image_write: { parameters: ["pointer", "buffer", "i32"], result: "i32" },
-  lade_image_probe: { parameters: ["buffer", "i64", "i32", "i32", "buffer"], result: "i32" },
+  lade_image_probe: {
+    parameters: ["buffer", "i64", "i32", "i32", "i64", "buffer"],
+    result: "i32",
+  },
+  lade_image_verify: {
+    parameters: ["buffer", "i64", "i32", "i32", "i64"],
+    result: "pointer",
+    nonblocking: true,
+  },
   lade_color_jitter_draw: {
     parameters: ["u64", "i32", "i64", "buffer", "buffer", "buffer"],
     result: "i32",
@@ -158,6 +166,7 @@ export const symbols = {
       "i32",
       "u64",
       "i32",
+      "i64",
     ],
     result: "pointer",
   },
@@ -190,8 +199,8 @@ export const symbols = {
   lade_model_forward_features: { parameters: ["pointer", "pointer", "buffer"], result: "i32" },
   lade_model_state_vector: { parameters: ["pointer", "i32"], result: "pointer" },
   lade_model_tensors: { parameters: ["pointer", "i32", "buffer", "i32"], result: "i32" },
-  lade_model_save: { parameters: ["pointer", "buffer"], result: "i32" },
-  lade_model_load: { parameters: ["pointer", "buffer"], result: "i32" },
+  lade_model_serialize: { parameters: ["pointer"], result: "pointer" },
+  lade_model_deserialize: { parameters: ["pointer", "buffer", "i64"], result: "i32" },
 
   // ---- optimiser (optim.cpp) ----
   lade_sgd_new: { parameters: ["pointer", "f64", "f64", "f64", "i32"], result: "pointer" },
@@ -201,8 +210,8 @@ export const symbols = {
   lade_sgd_set_frozen: { parameters: ["pointer", "i32", "i32"], result: "i32" },
   lade_sgd_zero_grad: { parameters: ["pointer"], result: "i32" },
   lade_sgd_step: { parameters: ["pointer"], result: "i32" },
-  lade_sgd_save: { parameters: ["pointer", "buffer"], result: "i32" },
-  lade_sgd_load: { parameters: ["pointer", "buffer"], result: "i32" },
+  lade_sgd_serialize: { parameters: ["pointer"], result: "pointer" },
+  lade_sgd_deserialize: { parameters: ["pointer", "buffer", "i64"], result: "i32" },
   lade_sgd_flat_grad: { parameters: ["pointer"], result: "pointer" },
 
   // ---- CUDA: build facts, devices, streams, graphs (cuda.cpp) ----

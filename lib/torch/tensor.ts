@@ -8,12 +8,14 @@
  * @module
  */
 
+import { InputError } from "../errors.ts";
 import {
   allocArray,
   type DType,
   DTYPE_BYTES,
-  DTYPE_CODES,
   DTYPE_NAMES,
+  dtypeCode,
+  isDType,
   type TypedArray,
 } from "./dtype.ts";
 import { type Device, deviceName, parseDevice } from "./device.ts";
@@ -27,9 +29,18 @@ import { BINARY as B, DIM as D, REDUCE as R, UNARY as U } from "./ops.ts";
 export type Operand = Tensor | number;
 
 /** An int64 array of dims or sizes for the native side. */
-export function int64s(values: readonly number[]): BigInt64Array {
+export function int64s(values: readonly number[], what = "dims"): BigInt64Array {
   const out = new BigInt64Array(values.length);
-  for (let i = 0; i < values.length; i++) out[i] = BigInt(values[i]);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (!Number.isSafeInteger(v) || (what === "shape" && v < 0)) {
+      throw new InputError(
+        what,
+        `must be ${what === "shape" ? "non-negative " : ""}integers, got [${values.join(", ")}]`,
+      );
+    }
+    out[i] = BigInt(v);
+  }
   return out;
 }
 
@@ -599,14 +610,24 @@ export class Tensor extends NativeHandle {
     let dt = -1;
     let devType = -1;
     let devIndex = 0;
-    if (target in DTYPE_CODES) {
-      dt = DTYPE_CODES[target as DType];
+    if (isDType(target)) {
+      dt = dtypeCode(target);
     } else {
-      const { code } = parseDevice(target);
-      devType = code.type;
-      devIndex = code.index;
+      let parsed;
+      try {
+        parsed = parseDevice(target);
+      } catch {
+        throw new InputError(
+          "target",
+          `unknown device or dtype '${target}' (devices: cpu, cuda, cuda:N; dtypes: ${
+            DTYPE_NAMES.join(", ")
+          })`,
+        );
+      }
+      devType = parsed.code.type;
+      devIndex = parsed.code.index;
     }
-    if (dtype !== undefined) dt = DTYPE_CODES[dtype];
+    if (dtype !== undefined) dt = dtypeCode(dtype);
     const p = native().lade_to(this.ptr, dt, devType, devIndex, options.nonBlocking ? 1 : 0);
     return new Tensor(checkPtr(p, "to"));
   }

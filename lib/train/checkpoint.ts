@@ -2,32 +2,41 @@
  * Checkpoints of a run: the model's weights (safetensors, lade's names and
  * metadata, as `weights export` writes them; runs written before that hold
  * a libtorch archive, which still loads), the optimiser's momentum buffer (a
- * libtorch archive written by native/), and a JSON manifest with everything else a resumed run needs
+ * libtorch archive made by native/), and a JSON manifest with everything
+ * else a resumed run needs
  * (epoch and step, running sums of the unfinished epoch, libtorch's default
  * generator state, class counts, config) plus SHA-256 digests of the two
  * archives.
  *
- * Writes are atomic: the archives go to new, uniquely named files (through
- * temporary names and a rename), and the manifest `checkpoint.json` is
- * renamed into place last. A process killed at any moment therefore leaves
- * either the previous manifest with its files or the new one with its files;
- * the files of older checkpoints are deleted only after the new manifest is
- * in place.
+ * Writes are atomic: both files are made in memory (the weights by
+ * lib/weights/, the optimiser's archive by native/) and written by lib/fs.ts to new, uniquely named files (through temporary names
+ * and a rename), and the manifest `checkpoint.json` is renamed into place
+ * last. A process killed at any moment therefore leaves either the previous
+ * manifest with its files or the new one with its files; the files of older
+ * checkpoints are deleted only after the new manifest is in place. A write
+ * that fails (a full disk) removes what it wrote and throws a
+ * {@link CheckpointWriteError}: the previous checkpoint stays the latest.
+ *
+ * A manifest is checked whole against a schema before anything in it is
+ * used: a field missing, of the wrong type or out of range (negative counts,
+ * an epoch past the run's end, archive paths outside `checkpoints/`, text
+ * that is not base64) is an InputError naming the manifest and the field.
  *
  * @module
  */
 
+import { z } from "zod";
 import { decodeBase64, encodeBase64 } from "./base64.ts";
-import { InputError } from "../errors.ts";
+import { InputError, LadeError } from "../errors.ts";
 import { writeFileAtomic } from "../fs.ts";
-import type { Model } from "../models/model.ts";
-import { checkPtr, checkStatus } from "../torch/errors.ts";
+import { ARCHITECTURES, type Model } from "../models/model.ts";
+import { checkPtr, checkStatus, TorchError } from "../torch/errors.ts";
 import { native } from "../torch/ffi.ts";
 import { Tensor, tensor } from "../torch/mod.ts";
-import type { TrainConfig } from "./config.ts";
+import { type TrainConfig, validateConfig } from "./config.ts";
 import type { SGD } from "./optimizer.ts";
 import { encodeMetadata, loadWeights, modelStateDict } from "../weights/model_weights.ts";
-import { encodeSafetensors, readSafetensors } from "../weights/safetensors.ts";
+import { encodeSafetensors, parseSafetensors } from "../weights/safetensors.ts";
 
 /** The manifest's file name inside a run directory. */
 export const MANIFEST = "checkpoint.json";
@@ -88,10 +97,15 @@ export interface Manifest extends CheckpointState {
   savedAt: string;
 }
 
-async function sha256File(path: string): Promise<string> {
-  const bytes = await Deno.readFile(path);
-  const digest = await crypto.subtle.digest("SHA-256", bytes);
+async function sha256(bytes: Uint8Array): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** A checkpoint that could not be written (a full disk, a read-only folder); nothing of it is left. */
+export class CheckpointWriteError extends LadeError {
+  /** Always "CheckpointWriteError". */
+  override name = "CheckpointWriteError";
 }
 
 /** libtorch's default CPU generator state (the global one that model init and ops draw from). */
@@ -124,7 +138,11 @@ function tag(state: CheckpointState): string {
   return `e${String(state.epoch).padStart(4, "0")}-s${String(state.step).padStart(6, "0")}`;
 }
 
-/** Saves a checkpoint of `model` and `optimizer` into `runDir` (see the module notes). */
+/**
+ * Saves a checkpoint of `model` and `optimizer` into `runDir` (see the module
+ * notes). A failed write removes the files it made and throws a
+ * CheckpointWriteError saying which checkpoint is still the latest.
+ */
 export async function saveCheckpoint(
   runDir: string,
   model: Model,
@@ -132,15 +150,18 @@ export async function saveCheckpoint(
   state: CheckpointState,
 ): Promise<Manifest> {
   const dir = `${runDir}/${CHECKPOINT_DIR}`;
-  await Deno.mkdir(dir, { recursive: true });
   // A unique suffix keeps a rerun of the same (epoch, step) from overwriting
   // files that the current manifest still points at.
   const suffix = `${tag(state)}-${Date.now().toString(36)}`;
   const modelRel = `${CHECKPOINT_DIR}/model-${suffix}.safetensors`;
   const optimRel = `${CHECKPOINT_DIR}/optimizer-${suffix}.pt`;
-  await writeFileAtomic(
-    `${runDir}/${modelRel}`,
-    encodeSafetensors(
+  const written: string[] = [];
+  let manifest: Manifest;
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+    // Both files are made in memory first: a full disk is then an error of
+    // this write, not an exception inside libtorch's file writer.
+    const modelBytes = encodeSafetensors(
       modelStateDict(model),
       encodeMetadata({
         arch: state.arch,
@@ -152,68 +173,248 @@ export async function saveCheckpoint(
         dataset: state.config.dataset.name,
         epoch: state.epoch,
       }),
-    ),
-  );
-  await writeFileAtomic(`${runDir}/${optimRel}`, (tmp) => optimizer.save(tmp));
-  const manifest: Manifest = {
-    version: 1,
-    ...state,
-    model: modelRel,
-    optimizer: optimRel,
-    sha256: {
-      model: await sha256File(`${runDir}/${modelRel}`),
-      optimizer: await sha256File(`${runDir}/${optimRel}`),
-    },
-    rng: encodeBase64(defaultGeneratorState()),
-    savedAt: new Date().toISOString(),
-  };
-  await writeFileAtomic(`${runDir}/${MANIFEST}`, JSON.stringify(manifest, null, 1) + "\n");
+    );
+    const optimBytes = optimizer.serialize();
+    written.push(`${runDir}/${modelRel}`);
+    await writeFileAtomic(`${runDir}/${modelRel}`, modelBytes);
+    written.push(`${runDir}/${optimRel}`);
+    await writeFileAtomic(`${runDir}/${optimRel}`, optimBytes);
+    manifest = {
+      version: 1,
+      ...state,
+      model: modelRel,
+      optimizer: optimRel,
+      sha256: { model: await sha256(modelBytes), optimizer: await sha256(optimBytes) },
+      rng: encodeBase64(defaultGeneratorState()),
+      savedAt: new Date().toISOString(),
+    };
+    await writeFileAtomic(`${runDir}/${MANIFEST}`, JSON.stringify(manifest, null, 1) + "\n");
+  } catch (e) {
+    for (const path of written) await Deno.remove(path).catch(() => {});
+    throw await writeFailure(runDir, state, e);
+  }
   // Now the old archives (and temporaries of interrupted writes) are unreferenced.
-  for await (const entry of Deno.readDir(dir)) {
+  await removeUnreferenced(runDir, manifest);
+  return manifest;
+}
+
+/** The error of a checkpoint write that failed with `cause`, naming the checkpoint still in place. */
+async function writeFailure(
+  runDir: string,
+  state: CheckpointState,
+  cause: unknown,
+): Promise<LadeError> {
+  return await runWriteFailure(runDir, `the checkpoint of ${checkpointPlace(state)}`, cause);
+}
+
+/**
+ * The error of a write into a run directory (`what`: "the checkpoint of the
+ * end of epoch 3", "the metrics of epoch 3") that failed with `cause` (a
+ * full disk): one line naming it, why, and which checkpoint is still the
+ * latest.
+ */
+export async function runWriteFailure(
+  runDir: string,
+  what: string,
+  cause: unknown,
+): Promise<CheckpointWriteError> {
+  const why = cause instanceof Error ? cause.message.split("\n")[0] : String(cause);
+  const previous = await readManifest(runDir).catch(() => null);
+  const kept = previous === null
+    ? "no checkpoint had been written before"
+    : `the previous checkpoint (${checkpointPlace(previous)}) is intact and still the latest`;
+  return new CheckpointWriteError(`cannot write ${what} to ${runDir}: ${why}; ${kept}`, {
+    cause,
+  });
+}
+
+/** Where a checkpoint stands: "epoch 3, step 120" (1-based epoch in progress) or "the end of epoch 3". */
+export function checkpointPlace(s: { epoch: number; step: number }): string {
+  return s.step === 0 ? `the end of epoch ${s.epoch}` : `epoch ${s.epoch + 1}, step ${s.step}`;
+}
+
+/**
+ * Deletes the files of `checkpoints/` that `manifest` does not point at: the
+ * archives of older checkpoints and what interrupted writes left. Without a
+ * manifest, every file there goes.
+ */
+export async function removeUnreferenced(runDir: string, manifest: Manifest | null): Promise<void> {
+  const dir = `${runDir}/${CHECKPOINT_DIR}`;
+  let entries: Deno.DirEntry[];
+  try {
+    entries = await Array.fromAsync(Deno.readDir(dir));
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
     const rel = `${CHECKPOINT_DIR}/${entry.name}`;
-    if (entry.isFile && rel !== modelRel && rel !== optimRel) {
+    if (entry.isFile && rel !== manifest?.model && rel !== manifest?.optimizer) {
       await Deno.remove(`${dir}/${entry.name}`).catch(() => {});
     }
   }
-  return manifest;
+}
+
+const nonNegInt = z.number().int().min(0);
+const finite = z.number().refine(Number.isFinite, "must be a finite number");
+const archivePath = z.string().regex(
+  new RegExp(`^${CHECKPOINT_DIR}/[A-Za-z0-9._-]+\\.(pt|safetensors)$`),
+  `must name a .pt or .safetensors file in ${CHECKPOINT_DIR}/`,
+);
+const hex64 = z.string().regex(/^[0-9a-f]{64}$/, "must be a SHA-256 digest (64 hex digits)");
+
+/** The schema of a manifest (its config is checked by validateConfig afterwards). */
+const ManifestSchema = z.object({
+  version: z.literal(1),
+  epoch: nonNegInt,
+  step: nonNegInt,
+  running: z.object({
+    loss: finite,
+    correct: nonNegInt,
+    seen: nonNegInt,
+    seconds: z.number().min(0),
+  }),
+  trainCounts: z.array(z.number().int().min(1, "must be positive")).min(2),
+  config: z.record(z.string(), z.unknown()),
+  arch: z.enum(ARCHITECTURES),
+  inChannels: z.union([z.literal(1), z.literal(3)]),
+  classes: z.number().int().min(2),
+  classNames: z.array(z.string()),
+  worldSize: z.number().int().min(1).optional(),
+  model: archivePath,
+  optimizer: archivePath,
+  sha256: z.object({ model: hex64, optimizer: hex64 }),
+  rng: z.string().min(4).regex(/^[A-Za-z0-9+/]+={0,2}$/, "must be base64"),
+  savedAt: z.string(),
+}).superRefine((m, ctx) => {
+  if (m.trainCounts.length !== m.classes) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["trainCounts"],
+      message: `lists ${m.trainCounts.length} classes, not ${m.classes}`,
+    });
+  }
+  if (m.classNames.length !== m.classes) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["classNames"],
+      message: `lists ${m.classNames.length} names for ${m.classes} classes`,
+    });
+  }
+  if (m.running.correct > m.running.seen) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["running", "correct"],
+      message: `${m.running.correct} is more than the ${m.running.seen} samples seen`,
+    });
+  }
+  if (m.step > 0 && m.running.seen === 0) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["running", "seen"],
+      message: `is 0 although ${m.step} steps of the epoch are done`,
+    });
+  }
+});
+
+/** What a value is, for a message: its JSON, cut short. */
+function shown(value: unknown): string {
+  if (value === undefined) return "missing";
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
+}
+
+function valueAt(obj: unknown, path: readonly PropertyKey[]): unknown {
+  let cur = obj;
+  for (const k of path) {
+    if (typeof cur !== "object" || cur === null) return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[k];
+  }
+  return cur;
+}
+
+/**
+ * Checks a parsed manifest whole (fields, ranges, the config inside it); an
+ * InputError naming `file` and the field at fault otherwise.
+ */
+export function validateManifest(value: unknown, file: string): Manifest {
+  const r = ManifestSchema.safeParse(value);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    const field = issue.path.join(".") || "the manifest";
+    const got = issue.code === "custom" ? "" : ` (${shown(valueAt(value, issue.path))})`;
+    throw new InputError(`${file} is damaged: ${field}: ${issue.message}${got}`);
+  }
+  const m = r.data;
+  let config: TrainConfig;
+  try {
+    config = validateConfig(m.config, `${file} (config)`);
+  } catch (e) {
+    throw new InputError(`${file} is damaged: ${(e as Error).message.replace(`${file} `, "")}`);
+  }
+  const epochs = config.train.epochs;
+  if (m.epoch > epochs || (m.epoch === epochs && m.step > 0)) {
+    throw new InputError(
+      `${file} is damaged: epoch ${m.epoch}, step ${m.step} is past the run's ${epochs} epochs`,
+    );
+  }
+  let rng: Uint8Array;
+  try {
+    rng = decodeBase64(m.rng);
+  } catch {
+    throw new InputError(`${file} is damaged: rng: must be base64`);
+  }
+  if (rng.length === 0) throw new InputError(`${file} is damaged: rng: is empty`);
+  return { ...m, config } as Manifest;
 }
 
 /** The run's manifest, or null when it has none. A damaged manifest is an InputError. */
 export async function readManifest(runDir: string): Promise<Manifest | null> {
+  const file = `${runDir}/${MANIFEST}`;
   let text: string;
   try {
-    text = await Deno.readTextFile(`${runDir}/${MANIFEST}`);
+    text = await Deno.readTextFile(file);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return null;
-    throw e;
+    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) return null;
+    throw new InputError(`cannot read ${file}: ${(e as Error).message.split("\n")[0]}`);
   }
+  let parsed: unknown;
   try {
-    const m = JSON.parse(text) as Manifest;
-    if (m.version !== 1 || typeof m.model !== "string" || typeof m.epoch !== "number") {
-      throw new Error("unexpected content");
-    }
-    return m;
+    parsed = JSON.parse(text);
   } catch (e) {
-    throw new InputError(`${runDir}/${MANIFEST} is damaged: ${(e as Error).message}`);
+    throw new InputError(`${file} is damaged: not JSON (${(e as Error).message.split("\n")[0]})`);
   }
+  return validateManifest(parsed, file);
 }
 
-/** Checks an archive against the manifest's digest. */
-async function verified(runDir: string, rel: string, digest: string): Promise<string> {
+/** The bytes of an archive, checked against the manifest's digest. */
+async function verified(runDir: string, rel: string, digest: string): Promise<Uint8Array> {
   const path = `${runDir}/${rel}`;
-  let actual: string;
+  let bytes: Uint8Array;
   try {
-    actual = await sha256File(path);
+    bytes = await Deno.readFile(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
       throw new InputError(`checkpoint file ${path} is missing`);
     }
-    throw e;
+    throw new InputError(`cannot read checkpoint file ${path}: ${(e as Error).message}`);
   }
-  if (actual !== digest) {
+  if ((await sha256(bytes)) !== digest) {
     throw new InputError(`checkpoint file ${path} is damaged (SHA-256 mismatch)`);
   }
-  return path;
+  return bytes;
+}
+
+/** Runs `load`; a native failure is an InputError: the checkpoint does not fit what it describes. */
+function asDamaged(what: string, load: () => void): void {
+  try {
+    load();
+  } catch (e) {
+    if (!(e instanceof TorchError)) throw e;
+    const why = (e.nativeMessage ?? e.message).split("\n")[0];
+    throw new InputError(`${what} does not fit the checkpoint's manifest: ${why}`, undefined, {
+      cause: e,
+    });
+  }
 }
 
 /**
@@ -231,15 +432,26 @@ export async function loadCheckpoint(
   if (m === null) {
     throw new InputError(`${runDir} has no checkpoint (${MANIFEST}); train it first`);
   }
-  const modelPath = await verified(runDir, m.model, m.sha256.model);
-  if (modelPath.endsWith(".safetensors")) {
-    const file = await readSafetensors(modelPath);
+  const modelPath = `${runDir}/${m.model}`;
+  const modelBytes = await verified(runDir, m.model, m.sha256.model);
+  if (m.model.endsWith(".safetensors")) {
+    // The file's own checks (header, sizes, names) give InputErrors.
+    const file = parseSafetensors(modelBytes, modelPath);
     loadWeights(model, file.tensors, { source: modelPath });
   } else {
     // A run written before the weights were safetensors: libtorch's archive.
-    model.load(modelPath);
+    asDamaged(`checkpoint file ${modelPath}`, () => model.deserialize(modelBytes, modelPath));
   }
-  if (optimizer) optimizer.load(await verified(runDir, m.optimizer, m.sha256.optimizer));
-  if (restoreRng) setDefaultGeneratorState(decodeBase64(m.rng));
+  if (optimizer) {
+    const optimPath = `${runDir}/${m.optimizer}`;
+    const optimBytes = await verified(runDir, m.optimizer, m.sha256.optimizer);
+    asDamaged(`checkpoint file ${optimPath}`, () => optimizer.deserialize(optimBytes, optimPath));
+  }
+  if (restoreRng) {
+    asDamaged(
+      `the rng of ${runDir}/${MANIFEST}`,
+      () => setDefaultGeneratorState(decodeBase64(m.rng)),
+    );
+  }
   return m;
 }

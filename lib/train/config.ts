@@ -51,6 +51,12 @@ export const ConfigSchema = z.strictObject({
     test_list: z.string().min(1).optional(),
     image_root: z.string().min(1).optional(),
     skip_bad_images: z.boolean(),
+    /** image-list: the number of classes (default: the largest training label + 1). */
+    classes: z.number().int("must be an integer").min(2, "must be at least 2").optional(),
+    /** image-list: read listed paths that lead outside the image root (`../x`). */
+    allow_outside_root: z.boolean().optional(),
+    /** Images of more than this many pixels are refused (default 89,478,485). */
+    max_image_pixels: posInt().max(2 ** 40, "must be at most 2^40").optional(),
     /** Per-channel normalisation instead of the dataset's own (0..1 units). */
     mean: z.array(z.number()).optional(),
     std: z.array(z.number()).optional(),
@@ -285,7 +291,8 @@ export function validateConfig(value: unknown, source?: string): TrainConfig {
 export function parseConfigText(text: string, path: string): ConfigPatch {
   let data: unknown;
   try {
-    data = parseYaml(text);
+    // Warnings (an unknown tag) would be printed by the YAML library; the library never prints.
+    data = parseYaml(text, { logLevel: "error" });
   } catch (e) {
     throw new InputError(`${path}: not valid YAML: ${(e as Error).message.split("\n")[0]}`);
   }
@@ -320,6 +327,10 @@ export interface ConfigOverrides {
   seed?: number;
   precision?: string;
   cudaGraphs?: string;
+  /** image-list: skip unreadable images. */
+  skipBadImages?: boolean;
+  /** The pixel limit of a decoded image. */
+  maxImagePixels?: number;
   /** model.init, model.init_skip, model.init_strict. */
   init?: string;
   initSkip?: string;
@@ -342,7 +353,13 @@ export interface ConfigOverrides {
 /** The patch the overrides make. */
 export function overridesPatch(f: ConfigOverrides): ConfigPatch {
   return {
-    dataset: { name: f.dataset, val_per_class: f.valPerClass, imbalance: f.imbalance },
+    dataset: {
+      name: f.dataset,
+      val_per_class: f.valPerClass,
+      imbalance: f.imbalance,
+      skip_bad_images: f.skipBadImages,
+      max_image_pixels: f.maxImagePixels,
+    },
     method: { name: f.method, alpha: f.alpha, lambda: f.lambda },
     model: { init: f.init, init_skip: f.initSkip, init_strict: f.initStrict, freeze: f.freeze },
     train: {
@@ -379,6 +396,19 @@ export function resolveConfig(
     validateConfig(merged, file.path);
   }
   merged = mergeConfig(merged, overridesPatch(overrides));
+  // A dataset named by the overrides takes its name's imbalance (100 for a
+  // -lt name, else 1: balanced) unless the recipe file sets one: the
+  // default's R = 100 belongs to its own name, fashion-mnist-lt (before,
+  // `--dataset fashion-mnist` trained on the long tail).
+  const fileDataset = file?.patch.dataset;
+  const fileSetsImbalance = isPlainObject(fileDataset) && fileDataset.imbalance !== undefined;
+  if (
+    overrides.dataset !== undefined && overrides.imbalance === undefined && !fileSetsImbalance &&
+    isPlainObject(merged)
+  ) {
+    const { imbalance: _, ...dataset } = merged.dataset as Record<string, unknown>;
+    merged = { ...merged, dataset };
+  }
   return validateConfig(merged);
 }
 

@@ -10,12 +10,12 @@
  * @module
  */
 
-import type { Model } from "../models/model.ts";
+import { writeFileAtomicSync } from "../fs.ts";
+import { type Model, readFileOrInputError } from "../models/model.ts";
 import { checkPtr, checkStatus } from "../torch/errors.ts";
 import { native } from "../torch/ffi.ts";
 import { NativeHandle } from "../torch/handle.ts";
 import { MODEL_PART } from "../torch/ops.ts";
-import { toCString } from "../torch/strings.ts";
 import { Tensor } from "../torch/tensor.ts";
 
 /** SGD's hyper-parameters. */
@@ -100,16 +100,29 @@ export class SGD extends NativeHandle {
     return new Tensor(checkPtr(native().lade_sgd_flat_grad(this.ptr), "flat gradient"));
   }
 
-  /** Writes the momentum buffer to `path`. */
-  save(path: string): void {
-    checkStatus(
-      native().lade_sgd_save(this.ptr, toCString(path)),
-      `saving the optimiser to ${path}`,
+  /** The momentum buffer as the bytes of a libtorch archive (written by the caller). */
+  serialize(): Uint8Array {
+    using bytes = new Tensor(
+      checkPtr(native().lade_sgd_serialize(this.ptr), "saving the optimiser"),
     );
+    return bytes.toArray() as Uint8Array;
+  }
+
+  /** Restores a state from bytes made by serialize() (for an optimiser over the same model). */
+  deserialize(bytes: Uint8Array, what = "archive bytes"): void {
+    checkStatus(
+      native().lade_sgd_deserialize(this.ptr, bytes, BigInt(bytes.byteLength)),
+      `loading the optimiser ${what}`,
+    );
+  }
+
+  /** Writes the momentum buffer to `path`, atomically. */
+  save(path: string): void {
+    writeFileAtomicSync(path, this.serialize());
   }
 
   /** Restores a state written by save() (for an optimiser over the same model). */
   load(path: string): void {
-    checkStatus(native().lade_sgd_load(this.ptr, toCString(path)), `loading the optimiser ${path}`);
+    this.deserialize(readFileOrInputError(path, "loading the optimiser"), path);
   }
 }

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { InputError } from "../errors.ts";
 import {
   BatchLoader,
   type DataSplits,
@@ -50,7 +51,7 @@ export async function predictLogits(
         batch.dispose();
       }
     }
-    if (parts.length === 0) throw new RangeError("cannot predict an empty image set");
+    if (parts.length === 0) throw new InputError("set", "cannot predict an empty image set");
     return scope(() => {
       const all = parts.length === 1 ? parts[0] : cat(parts, 0);
       return (opts.onDevice ? all : all.to("cpu")).clone();
@@ -89,7 +90,7 @@ export async function predictViews(
 ): Promise<Tensor> {
   const epochs = opts.epochs ?? 5;
   if (!Number.isInteger(epochs) || epochs < 1) {
-    throw new RangeError(`view epochs must be a positive integer, got ${epochs}`);
+    throw new InputError("epochs", `view epochs must be a positive integer, got ${epochs}`);
   }
   const wasTraining = model.training;
   model.eval();
@@ -122,7 +123,7 @@ export async function predictViews(
             batch.dispose();
           }
         }
-        if (parts.length === 0) throw new RangeError("cannot predict an empty image set");
+        if (parts.length === 0) throw new InputError("set", "cannot predict an empty image set");
         views.push(scope(() => (parts.length === 1 ? parts[0] : cat(parts, 0)).to("cpu").clone()));
       } finally {
         for (const p of parts) p.dispose();

@@ -13,7 +13,7 @@
  */
 
 import { InputError, LadeError, TorchError } from "../errors.ts";
-import { writeFileAtomic } from "../fs.ts";
+import { removeStaleTemporaries, writeFileAtomic } from "../fs.ts";
 import {
   BatchLoader,
   type DataSplits,
@@ -41,7 +41,9 @@ import {
   loadCheckpoint,
   MANIFEST,
   readManifest,
+  removeUnreferenced,
   type RunningSums,
+  runWriteFailure,
   saveCheckpoint,
 } from "./checkpoint.ts";
 import { loadWeights, modelStateDict, readWeightsFile } from "../weights/model_weights.ts";
@@ -49,6 +51,7 @@ import type { RawTensor } from "../weights/safetensors.ts";
 import { configToYaml, type TrainConfig } from "./config.ts";
 import { type EpochMetrics, readMetrics, writeMetrics } from "./metrics.ts";
 import { SGD } from "./optimizer.ts";
+import { RunLock } from "./run_lock.ts";
 import { formatDuration, Progress } from "./progress.ts";
 import { learningRate } from "./schedule.ts";
 import { TrainStep } from "./step.ts";
@@ -65,6 +68,31 @@ export const CONFIG_FILE = "config.yaml";
 /** The final result's file name inside a run directory. */
 export const RESULT_FILE = "result.json";
 
+/** When train() writes checkpoints inside an epoch (see parseCheckpointEvery). */
+export interface CheckpointEvery {
+  /** Every this many training steps. */
+  steps?: number;
+  /** Every this many minutes. */
+  minutes?: number;
+}
+
+/**
+ * `checkpointEvery` from text: a step count (`500`) or minutes (`10m`); an
+ * InputError for `checkpointEvery` otherwise.
+ */
+export function parseCheckpointEvery(text: string): CheckpointEvery {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(m|min)?\s*$/.exec(text);
+  const value = m ? Number(m[1]) : NaN;
+  if (m && m[2] !== undefined && value > 0 && value <= 1e6) return { minutes: value };
+  if (m && m[2] === undefined && Number.isInteger(value) && value >= 1 && value <= 2 ** 31 - 1) {
+    return { steps: value };
+  }
+  throw new InputError(
+    "checkpointEvery",
+    `expected a step count (500) or minutes (10m), got '${text}'`,
+  );
+}
+
 /** How to run train(). */
 export interface TrainOptions {
   /** The run directory (created if needed). */
@@ -73,6 +101,12 @@ export interface TrainOptions {
   resume?: boolean;
   /** Set `requested` (e.g. on Ctrl-C) to checkpoint after the current step and return. */
   stop?: { requested: boolean };
+  /**
+   * Also write a checkpoint inside an epoch every `steps` training steps
+   * and/or every `minutes` minutes (besides the one at each epoch's end), so
+   * that a kill loses at most that much of a long epoch.
+   */
+  checkpointEvery?: CheckpointEvery;
   /** Called after each training step (0-based epoch and step). */
   onStep?: (epoch: number, step: number) => void;
   /** Where progress lines go, one line a call (default: nowhere; the library never prints). */
@@ -173,6 +207,9 @@ const DATASET_KEYS: Readonly<Record<string, string>> = {
   testList: "dataset.test_list",
   imageRoot: "dataset.image_root",
   skipBadImages: "dataset.skip_bad_images",
+  classes: "dataset.classes",
+  allowOutsideRoot: "dataset.allow_outside_root",
+  maxImagePixels: "dataset.max_image_pixels",
   mean: "dataset.mean",
   std: "dataset.std",
   valPerClass: "dataset.val_per_class",
@@ -224,6 +261,9 @@ function datasetOptions(config: TrainConfig, options: Pick<LoadOptions, "onWarni
     testList: d.test_list,
     imageRoot: d.image_root,
     skipBadImages: d.skip_bad_images,
+    classes: d.classes,
+    allowOutsideRoot: d.allow_outside_root,
+    maxImagePixels: d.max_image_pixels,
     mean: d.mean,
     std: d.std,
     valPerClass: d.val_per_class,
@@ -239,6 +279,15 @@ export function useDevice(name: string): Device {
     if (!(e instanceof TorchError)) throw e;
     const why = e.nativeMessage ?? e.message.replace(/^device \S+: /, "");
     throw new InputError("device", `cannot use ${name}: ${why}`, { cause: e });
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -259,6 +308,21 @@ function testAccuracy(
 
 const pct = (x: number | null | undefined) =>
   x === undefined || x === null || Number.isNaN(x) ? "  -  " : `${x.toFixed(1)}%`;
+
+/**
+ * Takes the run directory's lock (see run_lock.ts); a stale lock taken over
+ * is a warning.
+ */
+function lockRun(opts: TrainOptions): RunLock {
+  const lock = RunLock.acquire(opts.runDir);
+  const h = lock.tookOverFrom;
+  if (h) {
+    opts.onWarning?.(
+      `took over the lock of ${opts.runDir} from pid ${h.pid} on ${h.host}, which is no longer running`,
+    );
+  }
+  return lock;
+}
 
 /**
  * The tensors `--init` names: a weights file, or a run directory (its latest
@@ -317,6 +381,9 @@ async function initWeights(model: Model, config: TrainConfig, opts: TrainOptions
 export async function train(config: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
   // ---- set up
   const dist = opts.distributed;
+  // One writer per run directory: a resumed run's is locked before anything
+  // (slow) is loaded; a fresh one's once it exists (runEpochs).
+  using _lock = opts.resume && (dist?.env.rank ?? 0) === 0 ? lockRun(opts) : undefined;
   setNumThreads(
     config.threads > 0
       ? config.threads
@@ -330,6 +397,21 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   if (dist) checkGlobalBatch(config.train.batch_size, dist.env.worldSize);
   using dp = dist ? DataParallel.create(dist, device) : undefined;
   const data = await loadConfigDataset(config, { onWarning: opts.onWarning });
+  // A class with no training images has a source prior of 0 (log 0 in the
+  // losses): said here, in the data's terms, rather than by the loss.
+  const empty = data.trainCounts.indexOf(0);
+  if (empty >= 0) {
+    data.dispose();
+    const r = data.imbalance.ratio;
+    const nMax = Math.max(...data.trainCounts);
+    throw r > 1
+      ? new InputError(
+        "dataset.imbalance",
+        `${r} leaves class ${empty} with no training images (the rarest classes keep ` +
+          `n_max / R of n_max ${nMax}); use at most ${nMax}`,
+      )
+      : new InputError(`${data.name}: class ${empty} has no training images`);
+  }
   // The uniform test set: the same number of test images of every class.
   const uniform = shiftIndices(data.test.labels, data.trainCounts, "uniform");
   const testSet = data.test.subset(uniform);
@@ -509,7 +591,21 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
   const writer = rank === 0;
 
   // ---- a fresh run, or the state of the checkpoint
-  if (writer) await Deno.mkdir(runDir, { recursive: true });
+  // A fresh run's directory that this call makes is removed again when the
+  // run fails before its first checkpoint: no folder holding only config.yaml.
+  const madeDir = writer && !opts.resume && !(await exists(runDir));
+  if (writer) {
+    try {
+      await Deno.mkdir(runDir, { recursive: true });
+    } catch (e) {
+      throw new InputError(
+        `cannot make the run folder ${runDir}: ${(e as Error).message.split("\n")[0]}`,
+      );
+    }
+  }
+  let checkpointed = opts.resume ?? false;
+  using _lock = writer && !opts.resume ? lockRun(opts) : undefined;
+  if (writer) await removeStaleTemporaries(runDir);
   let start = { epoch: 0, step: 0 };
   let running: RunningSums = { loss: 0, correct: 0, seen: 0, seconds: 0 };
   let metrics: EpochMetrics[] = [];
@@ -519,7 +615,17 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
     // and the global batch only, so another world size continues it.
     const manifest = await loadCheckpoint(runDir, model, optimizer, true);
     start = { epoch: manifest.epoch, step: manifest.step };
+    if (start.step >= batches) {
+      // The manifest's schema cannot know the epoch's length; replaying an
+      // empty rest of an epoch would report a loss of 0 / 0.
+      throw new InputError(
+        `${runDir}/checkpoint.json is damaged: step ${start.step} is past the end of an epoch ` +
+          `of ${batches} batches`,
+      );
+    }
     running = manifest.running;
+    // What a killed checkpoint write left in checkpoints/ (the lock is held).
+    if (writer) await removeUnreferenced(runDir, manifest);
     metrics = (await readMetrics(runDir)).filter((x) => x.epoch <= manifest.epoch);
     const before = manifest.worldSize ?? 1;
     log(
@@ -589,6 +695,10 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
     return testAccuracy(logits, testSet.labels, data.trainCounts, model.experts);
   };
   const keepLogits = opts.keepTestLogits ?? false;
+  // Checkpoints inside epochs (`checkpointEvery`): steps and time since the last one.
+  const saveEvery = opts.checkpointEvery ?? {};
+  let stepsSinceSave = 0;
+  let lastSave = performance.now();
 
   try {
     let final: TestAccuracy | undefined;
@@ -625,7 +735,10 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
         if (sums.nonFinite > 0) {
           throw new LadeError(
             `training diverged: the loss became NaN or infinite in epoch ${epoch + 1} ` +
-              `(by step ${stepsDone} of ${batches}); the last checkpoint is intact`,
+              `(by step ${stepsDone} of ${batches}); ` +
+              (checkpointed
+                ? "the last checkpoint is intact (nothing of the diverged steps was saved)"
+                : "nothing was saved"),
           );
         }
         running.loss = sums.loss;
@@ -669,10 +782,26 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
         running.seen += dp ? globalBatch : batch.labels.shape[0];
         batch.dispose();
         done++;
+        stepsSinceSave++;
+        let agreed = false;
         if (dp) {
-          if (done === nextAgreement || done === batches) agree(done);
+          if (done === nextAgreement || done === batches) agree(done), agreed = true;
         } else if (done === batches || performance.now() - lastRead >= 1000) {
           readSums(done);
+        }
+        // A periodic checkpoint inside the epoch (the epoch's end writes its own).
+        // With several ranks, only where the sums were just read and agreed on.
+        const due = (saveEvery.steps !== undefined && stepsSinceSave >= saveEvery.steps) ||
+          (saveEvery.minutes !== undefined &&
+            performance.now() - lastSave >= saveEvery.minutes * 60_000);
+        if (due && done < batches && (!dp || agreed) && !(dp ? stopAgreed : stop.requested)) {
+          if (!dp) readSums(done); // also checks the loss is finite before it is saved
+          if (writer) {
+            await saveCheckpoint(runDir, model, optimizer, checkpointState(epoch, done, running));
+            checkpointed = true;
+          }
+          stepsSinceSave = 0;
+          lastSave = performance.now();
         }
         opts.onStep?.(epoch, done - 1);
         const stopNow = dp ? stopAgreed : stop.requested;
@@ -680,6 +809,7 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
           if (!dp) readSums(done);
           if (writer) {
             await saveCheckpoint(runDir, model, optimizer, checkpointState(epoch, done, running));
+            checkpointed = true;
           }
           progress.done(
             `interrupted in epoch ${epoch + 1} after step ${done}; checkpoint written`,
@@ -715,14 +845,22 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
       };
       metrics.push(record);
       if (writer) {
-        await writeMetrics(runDir, metrics);
+        try {
+          await writeMetrics(runDir, metrics);
+        } catch (e) {
+          // Atomic: the previous metrics stay, and so does the checkpoint.
+          throw await runWriteFailure(runDir, `the metrics of epoch ${epoch + 1}`, e);
+        }
         await saveCheckpoint(
           runDir,
           model,
           optimizer,
           checkpointState(epoch + 1, 0, { loss: 0, correct: 0, seen: 0, seconds: 0 }),
         );
+        checkpointed = true;
       }
+      stepsSinceSave = 0;
+      lastSave = performance.now();
       progress.done(
         `epoch ${epoch + 1}/${epochs}  loss ${record.loss.toFixed(4)}  lr ${lr.toPrecision(3)}  ` +
           `train ${pct(record.train_acc)}  test ${pct(test?.top1)}  ` +
@@ -741,7 +879,9 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
       await writeFileAtomic(
         `${runDir}/${RESULT_FILE}`,
         JSON.stringify({ uniform: final, test_images: testSet.size, epochs }, null, 1) + "\n",
-      );
+      ).catch(async (e) => {
+        throw await runWriteFailure(runDir, `the result (${RESULT_FILE})`, e);
+      });
     }
     const out = result(false, epochs, 0, final);
     if (kept !== undefined) {
@@ -754,6 +894,9 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
     }
     kept = undefined;
     return out;
+  } catch (e) {
+    if (madeDir && !checkpointed) await Deno.remove(runDir, { recursive: true }).catch(() => {});
+    throw e;
   } finally {
     kept?.dispose();
   }

@@ -384,14 +384,17 @@ LADE_EXTERN lade_tensor* lade_stack(lade_tensor* const* hs, int32_t n, int32_t d
 /* ---- images: decoding, encoding, header probing (data_image.cpp) ---- */
 
 /// Decodes the JPEG or PNG file at `path` into a uint8 tensor [C, H, W]
-/// (C = 1 for grey images, else 3), at full size.
-LADE_EXTERN lade_tensor* lade_image_read(const char* path);
+/// (C = 1 for grey images, else 3), at full size. An image of more than
+/// `max_pixels` pixels (> 0; 0: no limit) is refused before its pixels are
+/// allocated; libjpeg's corrupt-data warnings are errors.
+LADE_EXTERN lade_tensor* lade_image_read(const char* path, int64_t max_pixels);
 
 /// Decodes a JPEG or PNG file as evaluation sees it: the shorter side resized
 /// to `resize_to`, the centre `size` x `size` square, `channels` (1 or 3)
 /// channels (colour turned grey by ITU-R 601 luma for 1). uint8 [C, S, S].
+/// The pixel limit and corrupt data as lade_image_read.
 LADE_EXTERN lade_tensor* lade_image_prepare(const char* path, int32_t size, int32_t resize_to,
-                                            int32_t channels);
+                                            int32_t channels, int64_t max_pixels);
 
 /// Writes a uint8 tensor [C, H, W] (C 1 or 3) as a PNG or JPEG file, chosen by
 /// the extension of `path`; `quality` (1..100) applies to JPEG. Atomic.
@@ -400,10 +403,19 @@ LADE_EXTERN int32_t lade_image_write(lade_tensor* image, const char* path, int32
 /// Reads the headers of `n` image files (NUL-separated UTF-8 paths in `paths`,
 /// `nbytes` bytes in all) on up to `threads` native threads. Writes width,
 /// height and channels per file into `out` (n x 3), or 0, 0, 0 for a file that
-/// is missing or not a readable JPEG/PNG header. Returns the number of bad
-/// files; the first one's reason becomes the last error when there are any.
+/// is missing or not a readable JPEG/PNG header (or claims more than
+/// `max_pixels` pixels, when > 0). Returns the number of bad files; the first
+/// one's reason becomes the last error when there are any.
 LADE_EXTERN int32_t lade_image_probe(const char* paths, int64_t nbytes, int32_t n, int32_t threads,
-                                     int32_t* out);
+                                     int64_t max_pixels, int32_t* out);
+
+/// Decodes each of `n` image files (paths as lade_image_probe) on up to
+/// `threads` native threads, as a batch loader would (pixel limit and corrupt
+/// data included; JPEGs at a reduced scale, which still reads all their data),
+/// and keeps nothing. Returns a uint8 tensor holding `n` NUL-terminated UTF-8
+/// messages in order: empty for an image that decodes, else why it does not.
+LADE_EXTERN lade_tensor* lade_image_verify(const char* paths, int64_t nbytes, int32_t n,
+                                           int32_t threads, int64_t max_pixels);
 
 /// Colour jitter as the official LADE code ran it (torchvision's
 /// ColorJitter(brightness, contrast, saturation, hue 0) on PIL images, i.e.
@@ -455,12 +467,14 @@ LADE_EXTERN lade_data_loader* lade_data_loader_resident(lade_tensor* images, con
 /// when its batch is prepared and yields 3 x `image_size` x `image_size`:
 /// with `train` != 0 a random-resized crop (scale 0.08..1, ratio 3/4..4/3)
 /// and a flip when `flip` != 0; otherwise the shorter side resized to
-/// image_size * 256 / 224 and the centre crop. Other arguments as
-/// lade_data_loader_from_tensor (mean/std hold 3 values).
+/// image_size * 256 / 224 and the centre crop. An image of more than
+/// `max_pixels` pixels (> 0) fails its batch before its pixels are allocated.
+/// Other arguments as lade_data_loader_from_tensor (mean/std hold 3 values;
+/// `workers` 1 to 1024).
 LADE_EXTERN lade_data_loader* lade_data_loader_from_list(
     const char* paths, int64_t nbytes, const int32_t* labels, int64_t n, int32_t image_size,
     int32_t train, int32_t flip, const float* mean, const float* stdv, int32_t device_type,
-    int32_t device_index, uint64_t seed, int32_t workers);
+    int32_t device_index, uint64_t seed, int32_t workers, int64_t max_pixels);
 
 /// Turns on colour jitter of an image-list loader's training batches, after the
 /// crop and flip (torchvision's ColorJitter with hue 0, as
@@ -561,12 +575,14 @@ LADE_EXTERN lade_tensor* lade_model_state_vector(lade_model* m, int32_t buffers)
 LADE_EXTERN int32_t lade_model_tensors(lade_model* m, int32_t which, lade_tensor** out,
                                        int32_t capacity);
 
-/// Writes parameters and buffers to `path` (libtorch's archive format).
-LADE_EXTERN int32_t lade_model_save(lade_model* m, const char* path);
+/// The parameters and buffers as the bytes of a libtorch archive (a uint8 CPU
+/// tensor), for the caller to write: file errors then stay out of libtorch.
+LADE_EXTERN lade_tensor* lade_model_serialize(lade_model* m);
 
-/// Reads parameters and buffers saved by lade_model_save into the model (same
+/// Reads parameters and buffers from archive bytes made by
+/// lade_model_serialize (`size` bytes at `data`) into the model (same
 /// architecture), onto the model's device.
-LADE_EXTERN int32_t lade_model_load(lade_model* m, const char* path);
+LADE_EXTERN int32_t lade_model_deserialize(lade_model* m, const uint8_t* data, int64_t size);
 
 /* ---- optimiser (optim.cpp) ---- */
 
@@ -596,12 +612,14 @@ LADE_EXTERN int32_t lade_sgd_zero_grad(lade_sgd* o);
 /// One update with the accumulated gradients.
 LADE_EXTERN int32_t lade_sgd_step(lade_sgd* o);
 
-/// Writes the optimiser state (momentum buffers, options) to `path`.
-LADE_EXTERN int32_t lade_sgd_save(lade_sgd* o, const char* path);
+/// The optimiser state (momentum buffers) as the bytes of a libtorch archive
+/// (a uint8 CPU tensor).
+LADE_EXTERN lade_tensor* lade_sgd_serialize(lade_sgd* o);
 
-/// Restores a state written by lade_sgd_save (an optimiser over the same model),
-/// or by lade before the flat buffers (torch::optim::SGD's archive).
-LADE_EXTERN int32_t lade_sgd_load(lade_sgd* o, const char* path);
+/// Restores a state from archive bytes made by lade_sgd_serialize (an
+/// optimiser over the same model), or written by lade before the flat buffers
+/// (torch::optim::SGD's archive).
+LADE_EXTERN int32_t lade_sgd_deserialize(lade_sgd* o, const uint8_t* data, int64_t size);
 
 /// The flat gradient buffer (float32 [P]) whose views are the parameters'
 /// gradients: all-reduce it in place for data-parallel training.

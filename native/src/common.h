@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <atomic>
+#include <cstring>
 #include <exception>
 #include <string>
 #include <vector>
@@ -92,6 +93,27 @@ inline torch::Tensor& T(Handle h) {
 inline at::Generator& G(lade_generator* g) {
   if (!g) throw std::invalid_argument("null generator handle");
   return g->value;
+}
+
+/// The bytes of a libtorch archive (what OutputArchive::save_to(path) would
+/// write) as a uint8 CPU tensor. Serialising to memory keeps file errors (a
+/// full disk) out of libtorch's writer, whose destructor would throw them.
+inline torch::Tensor archive_bytes(torch::serialize::OutputArchive& archive) {
+  std::string buffer;
+  archive.save_to([&buffer](const void* data, size_t size) -> size_t {
+    buffer.append(static_cast<const char*>(data), size);
+    return size;
+  });
+  auto bytes = torch::empty({static_cast<int64_t>(buffer.size())}, torch::kUInt8);
+  if (!buffer.empty()) std::memcpy(bytes.data_ptr<uint8_t>(), buffer.data(), buffer.size());
+  return bytes;
+}
+
+/// Reads an archive from `size` bytes at `data` (as written by archive_bytes).
+inline void load_archive(torch::serialize::InputArchive& archive, const uint8_t* data, int64_t size,
+                         const torch::Device& device) {
+  if (!data || size <= 0) throw std::invalid_argument("empty archive");
+  archive.load_from(reinterpret_cast<const char*>(data), static_cast<size_t>(size), device);
 }
 
 }  // namespace lade

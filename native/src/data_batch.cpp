@@ -68,13 +68,21 @@ class Loader {
   torch::Device device{torch::kCPU};
   torch::Tensor scale_t, shift_t;  // [1, C, 1, 1] on the device
   uint64_t seed = 0;
+  int64_t max_pixels = kDefaultMaxPixels;  // images from files: the pixel limit
   /// Set for a resident loader: the images live on the device and batches
   /// are built there in take(), with no worker threads.
   std::unique_ptr<DeviceImages> resident;
 
   void start(int workers) {
-    for (int i = 0; i < std::max(1, workers); i++) pool_.emplace_back([this] { work(); });
+    if (workers < 1 || workers > kMaxWorkers) {
+      throw std::invalid_argument("a loader takes 1 to " + std::to_string(kMaxWorkers) +
+                                  " worker threads, not " + std::to_string(workers));
+    }
+    for (int i = 0; i < workers; i++) pool_.emplace_back([this] { work(); });
   }
+
+  /// The most worker threads a loader starts.
+  static constexpr int kMaxWorkers = 1024;
 
   ~Loader() {
     cancel();
@@ -254,7 +262,8 @@ class Loader {
     const std::string& path = paths[static_cast<size_t>(index)];
     // Evaluation: resize the shorter side to size * 256 / 224, take the centre.
     const int resize_to = static_cast<int>(std::lround(size * 256.0 / 224.0));
-    const Image img = decode_image(read_file(path), path, train ? size : resize_to);
+    const Image img = decode_image(read_file(path, max_file_bytes(max_pixels)), path,
+                                   train ? size : resize_to, max_pixels);
     const double W = img.width, H = img.height;
     double x0, y0, w, h;
     bool mirror = false;
@@ -429,7 +438,7 @@ LADE_EXTERN lade_data_loader* lade_data_loader_resident(lade_tensor* images, con
 LADE_EXTERN lade_data_loader* lade_data_loader_from_list(
     const char* paths, int64_t nbytes, const int32_t* labels, int64_t n, int32_t image_size,
     int32_t train, int32_t flip, const float* mean, const float* stdv, int32_t device_type,
-    int32_t device_index, uint64_t seed, int32_t workers) {
+    int32_t device_index, uint64_t seed, int32_t workers, int64_t max_pixels) {
   return guard_value<lade_data_loader*>(nullptr, [&] {
     if (image_size < 1) throw std::invalid_argument("image size must be positive");
     auto l = std::make_unique<lade_data_loader>();
@@ -443,6 +452,7 @@ LADE_EXTERN lade_data_loader* lade_data_loader_from_list(
     if (static_cast<int64_t>(l->paths.size()) != n)
       throw std::invalid_argument("fewer paths than labels");
     l->from_list = true;
+    l->max_pixels = max_pixels;
     l->channels = 3;
     l->size = image_size;
     configure(*l, labels, n, train, flip, mean, stdv, device_type, device_index, seed);

@@ -29,11 +29,19 @@
 
 namespace lade::data {
 
-std::vector<uint8_t> read_file(const std::string& path) {
+int64_t max_file_bytes(int64_t max_pixels) {
+  return max_pixels > 0 ? max_pixels * 4 + (int64_t{64} << 20) : 0;
+}
+
+std::vector<uint8_t> read_file(const std::string& path, int64_t max_bytes) {
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) throw std::runtime_error("cannot open image file " + path);
   const std::streamsize size = in.tellg();
   if (size < 0) throw std::runtime_error("cannot read image file " + path);
+  if (max_bytes > 0 && size > max_bytes) {
+    throw std::runtime_error("cannot read image file " + path + ": " + std::to_string(size) +
+                             " bytes is more than an image within the pixel limit can take");
+  }
   std::vector<uint8_t> bytes(static_cast<size_t>(size));
   in.seekg(0);
   if (size > 0 && !in.read(reinterpret_cast<char*>(bytes.data()), size)) {
@@ -54,11 +62,17 @@ bool is_png(const uint8_t* b, size_t n) {
 
 // ---------------------------------------------------------------- JPEG
 
+// More scans than any real progressive JPEG has (they have about ten); a file
+// with thousands of tiny scans would keep the decoder busy for minutes.
+constexpr int kMaxJpegScans = 1000;
+
 struct JpegError {
   jpeg_error_mgr mgr;
   jmp_buf jump;
   bool truncated;
+  bool corrupt;
   char message[JMSG_LENGTH_MAX];
+  char warning[JMSG_LENGTH_MAX];
 };
 
 void jpeg_fail(j_common_ptr cinfo) {
@@ -67,33 +81,77 @@ void jpeg_fail(j_common_ptr cinfo) {
   longjmp(e->jump, 1);
 }
 
-// Warnings are not printed; a premature end of data marks the image truncated
-// (libjpeg would otherwise fill the rest with grey and carry on).
+// Warnings are not printed. A premature end of data marks the image truncated
+// and libjpeg's corrupt-data warnings (a bad Huffman code, a scan cut short by
+// a marker, extraneous bytes, ...) mark it corrupt: libjpeg would otherwise
+// fill what it could not decode with grey and carry on. Warnings about
+// metadata it does not understand (an Adobe transform code, a JFIF revision)
+// leave the pixels intact.
 void jpeg_message(j_common_ptr cinfo, int level) {
+  if (level >= 0) return;  // trace messages
   auto* e = reinterpret_cast<JpegError*>(cinfo->err);
-  if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF) e->truncated = true;
+  const int code = cinfo->err->msg_code;
+  if (code == JWRN_JPEG_EOF) {
+    e->truncated = true;
+  } else if (code != JWRN_ADOBE_XFORM && code != JWRN_JFIF_MAJOR && !e->corrupt) {
+    e->corrupt = true;
+    (*cinfo->err->format_message)(cinfo, e->warning);
+  }
+}
+
+// Called between the scans of a multi-scan (progressive) image.
+void jpeg_progress(j_common_ptr cinfo) {
+  auto* d = reinterpret_cast<j_decompress_ptr>(cinfo);
+  if (d->input_scan_number > kMaxJpegScans) {
+    auto* e = reinterpret_cast<JpegError*>(cinfo->err);
+    std::snprintf(e->message, JMSG_LENGTH_MAX, "more than %d scans (a corrupt or hostile file)",
+                  kMaxJpegScans);
+    longjmp(e->jump, 1);
+  }
+}
+
+// "W x H is P pixels, over the limit of L" into `message` when over the limit.
+bool over_pixel_limit(uint64_t width, uint64_t height, int64_t max_pixels, char* message,
+                      size_t size) {
+  if (max_pixels <= 0 || width * height <= static_cast<uint64_t>(max_pixels)) return false;
+  std::snprintf(message, size, "%llux%llu is %llu pixels, over the limit of %lld pixels",
+                static_cast<unsigned long long>(width), static_cast<unsigned long long>(height),
+                static_cast<unsigned long long>(width * height),
+                static_cast<long long>(max_pixels));
+  return true;
 }
 
 // Decodes into *out; returns false with `message` filled on failure. Only
 // plain C state lives in this frame across setjmp: `out` belongs to the
 // caller, and the CMYK scratch row is allocated from libjpeg's image pool.
-// Sizing `out` may throw (std::bad_alloc for a huge corrupt header); libjpeg's
-// state is then freed before the exception leaves.
-bool jpeg_decode_raw(const uint8_t* data, size_t size, int min_side, Image* out, char* message) {
+// Sizing `out` may throw (std::bad_alloc); libjpeg's state is then freed
+// before the exception leaves.
+bool jpeg_decode_raw(const uint8_t* data, size_t size, int min_side, int64_t max_pixels, Image* out,
+                     char* message) {
   jpeg_decompress_struct cinfo;
   JpegError err;
+  jpeg_progress_mgr progress;
   cinfo.err = jpeg_std_error(&err.mgr);
   err.mgr.error_exit = jpeg_fail;
   err.mgr.emit_message = jpeg_message;
   err.truncated = false;
+  err.corrupt = false;
+  err.message[0] = err.warning[0] = 0;
   if (setjmp(err.jump)) {
     std::snprintf(message, JMSG_LENGTH_MAX, "%s", err.message);
     jpeg_destroy_decompress(&cinfo);
     return false;
   }
   jpeg_create_decompress(&cinfo);
+  progress.progress_monitor = jpeg_progress;
+  cinfo.progress = &progress;
   jpeg_mem_src(&cinfo, const_cast<unsigned char*>(data), static_cast<unsigned long>(size));
   jpeg_read_header(&cinfo, TRUE);
+  if (over_pixel_limit(cinfo.image_width, cinfo.image_height, max_pixels, message,
+                       JMSG_LENGTH_MAX)) {
+    jpeg_destroy_decompress(&cinfo);
+    return false;
+  }
   const bool cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
   const bool grey = cinfo.jpeg_color_space == JCS_GRAYSCALE;
   cinfo.out_color_space = cmyk ? JCS_CMYK : grey ? JCS_GRAYSCALE : JCS_RGB;
@@ -127,7 +185,7 @@ bool jpeg_decode_raw(const uint8_t* data, size_t size, int min_side, Image* out,
                      ? (*cinfo.mem->alloc_sarray)(reinterpret_cast<j_common_ptr>(&cinfo),
                                                   JPOOL_IMAGE, static_cast<JDIMENSION>(w) * 4, 1)[0]
                      : nullptr;
-  while (cinfo.output_scanline < cinfo.output_height) {
+  while (cinfo.output_scanline < cinfo.output_height && !err.corrupt && !err.truncated) {
     const size_t y = cinfo.output_scanline;
     uint8_t* dst = out->pixels.data() + y * w * out->channels;
     JSAMPROW rows[1] = {cmyk ? row : dst};
@@ -144,11 +202,17 @@ bool jpeg_decode_raw(const uint8_t* data, size_t size, int min_side, Image* out,
       }
     }
   }
-  jpeg_finish_decompress(&cinfo);
-  const bool truncated = err.truncated;
+  // Reads up to the end-of-image marker: garbage after the last scan warns too.
+  if (!err.corrupt && !err.truncated) jpeg_finish_decompress(&cinfo);
   jpeg_destroy_decompress(&cinfo);
-  if (truncated) {
+  // A file cut short also warns of the marker libjpeg puts in its place:
+  // say what happened first.
+  if (err.truncated) {
     std::snprintf(message, JMSG_LENGTH_MAX, "premature end of JPEG data (truncated file)");
+    return false;
+  }
+  if (err.corrupt) {
+    std::snprintf(message, JMSG_LENGTH_MAX, "%s", err.warning);
     return false;
   }
   return true;
@@ -161,6 +225,8 @@ bool jpeg_encode_raw(const uint8_t* pixels, int width, int height, int channels,
   cinfo.err = jpeg_std_error(&err.mgr);
   err.mgr.error_exit = jpeg_fail;
   err.mgr.emit_message = jpeg_message;
+  err.truncated = false;
+  err.corrupt = false;
   if (setjmp(err.jump)) {
     std::snprintf(message, JMSG_LENGTH_MAX, "%s", err.message);
     jpeg_destroy_compress(&cinfo);
@@ -194,12 +260,27 @@ bool jpeg_encode_raw(const uint8_t* pixels, int width, int height, int channels,
 
 // ---------------------------------------------------------------- PNG
 
-Image png_decode(const std::vector<uint8_t>& bytes, const std::string& path) {
+// Frees libpng's state on every way out (the simplified API needs no longjmp).
+struct PngImage {
   png_image image;
-  std::memset(&image, 0, sizeof image);
-  image.version = PNG_IMAGE_VERSION;
+  PngImage() {
+    std::memset(&image, 0, sizeof image);
+    image.version = PNG_IMAGE_VERSION;
+  }
+  ~PngImage() { png_image_free(&image); }
+  PngImage(const PngImage&) = delete;
+  PngImage& operator=(const PngImage&) = delete;
+};
+
+Image png_decode(const std::vector<uint8_t>& bytes, const std::string& path, int64_t max_pixels) {
+  PngImage png;
+  png_image& image = png.image;
   if (!png_image_begin_read_from_memory(&image, bytes.data(), bytes.size())) {
     throw std::runtime_error("cannot decode PNG image " + path + ": " + image.message);
+  }
+  char limit[160];
+  if (over_pixel_limit(image.width, image.height, max_pixels, limit, sizeof limit)) {
+    throw std::runtime_error("cannot decode PNG image " + path + ": " + limit);
   }
   // 16-bit samples without gamma information are sRGB like everyone else's,
   // not linear (libpng's default), so they scale to 8 bits as PIL does.
@@ -210,12 +291,10 @@ Image png_decode(const std::vector<uint8_t>& bytes, const std::string& path) {
   out.width = static_cast<int>(image.width);
   out.height = static_cast<int>(image.height);
   out.channels = colour ? 3 : 1;
-  out.pixels.resize(PNG_IMAGE_SIZE(image));
+  out.pixels.resize(static_cast<size_t>(image.width) * image.height * out.channels);
   // Transparent pixels are composited onto black (libpng's default with no background).
   if (!png_image_finish_read(&image, nullptr, out.pixels.data(), 0, nullptr)) {
-    const std::string message = image.message;
-    png_image_free(&image);
-    throw std::runtime_error("cannot decode PNG image " + path + ": " + message);
+    throw std::runtime_error("cannot decode PNG image " + path + ": " + image.message);
   }
   return out;
 }
@@ -258,20 +337,39 @@ bool jpeg_header(const uint8_t* b, size_t n, ImageInfo* info) {
 
 }  // namespace
 
-Image decode_image(const std::vector<uint8_t>& bytes, const std::string& path, int min_side) {
+Image decode_image(const std::vector<uint8_t>& bytes, const std::string& path, int min_side,
+                   int64_t max_pixels) {
   if (is_jpeg(bytes.data(), bytes.size())) {
     Image out;
     char message[JMSG_LENGTH_MAX] = {0};
-    if (!jpeg_decode_raw(bytes.data(), bytes.size(), min_side, &out, message)) {
+    if (!jpeg_decode_raw(bytes.data(), bytes.size(), min_side, max_pixels, &out, message)) {
       throw std::runtime_error("cannot decode JPEG image " + path + ": " + message);
     }
     return out;
   }
-  if (is_png(bytes.data(), bytes.size())) return png_decode(bytes, path);
+  if (is_png(bytes.data(), bytes.size())) return png_decode(bytes, path, max_pixels);
   throw std::runtime_error("cannot decode image " + path + ": not a JPEG or PNG file");
 }
 
-ImageInfo probe_image(const std::string& path) {
+namespace {
+
+ImageInfo probe_header(const std::string& path);
+
+}  // namespace
+
+ImageInfo probe_image(const std::string& path, int64_t max_pixels) {
+  const ImageInfo info = probe_header(path);
+  char limit[160];
+  if (over_pixel_limit(static_cast<uint64_t>(info.width), static_cast<uint64_t>(info.height),
+                       max_pixels, limit, sizeof limit)) {
+    throw std::runtime_error("cannot decode image " + path + ": " + limit);
+  }
+  return info;
+}
+
+namespace {
+
+ImageInfo probe_header(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error("cannot open image file " + path);
   // Headers sit at the start; EXIF blocks rarely push the frame header past 256 KiB.
@@ -298,7 +396,7 @@ ImageInfo probe_image(const std::string& path) {
     if (jpeg_header(head.data(), n, &info)) return info;
     if (n == head.size()) {
       // A huge metadata block: fall back to parsing the whole file.
-      const auto all = read_file(path);
+      const auto all = read_file(path, int64_t{256} << 20);
       if (jpeg_header(all.data(), all.size(), &info)) return info;
     }
     throw std::runtime_error("cannot decode JPEG image " + path +
@@ -306,6 +404,8 @@ ImageInfo probe_image(const std::string& path) {
   }
   throw std::runtime_error("cannot decode image " + path + ": not a JPEG or PNG file");
 }
+
+}  // namespace
 
 void write_image(const std::string& path, const uint8_t* pixels, int width, int height,
                  int channels, int quality) {

@@ -157,11 +157,6 @@ std::shared_ptr<Backbone> make_backbone(const std::string& arch, int64_t in_chan
   throw std::invalid_argument("unknown architecture '" + arch + "' (" + architecture_names() + ")");
 }
 
-const char* checked_path(const char* path) {
-  if (!path || !*path) throw std::invalid_argument("empty path");
-  return path;
-}
-
 }  // namespace
 
 namespace {
@@ -376,19 +371,19 @@ LADE_EXTERN int32_t lade_model_tensors(lade_model* m, int32_t which, lade_tensor
   });
 }
 
-LADE_EXTERN int32_t lade_model_save(lade_model* m, const char* path) {
-  return guard_status([&] {
+LADE_EXTERN lade_tensor* lade_model_serialize(lade_model* m) {
+  return guard_tensor([&] {
     torch::serialize::OutputArchive archive;
     M(m).net->save(archive);
-    archive.save_to(checked_path(path));
+    return archive_bytes(archive);
   });
 }
 
-LADE_EXTERN int32_t lade_model_load(lade_model* m, const char* path) {
+LADE_EXTERN int32_t lade_model_deserialize(lade_model* m, const uint8_t* data, int64_t size) {
   return guard_status([&] {
     auto& model = M(m);
     torch::serialize::InputArchive archive;
-    archive.load_from(checked_path(path), model.device);
+    load_archive(archive, data, size, model.device);
     model.net->load(archive);
     use_memory_format(model);
   });

@@ -221,26 +221,24 @@ LADE_EXTERN lade_tensor* lade_sgd_flat_grad(lade_sgd* o) {
   });
 }
 
-LADE_EXTERN int32_t lade_sgd_save(lade_sgd* o, const char* path) {
-  return guard_status([&] {
-    if (!path || !*path) throw std::invalid_argument("empty path");
+LADE_EXTERN lade_tensor* lade_sgd_serialize(lade_sgd* o) {
+  return guard_tensor([&] {
     auto& s = S(o);
     ensure_bound(s);
     torch::serialize::OutputArchive archive;
     archive.write("lade_flat_sgd", torch::tensor({int64_t{1}}));
     archive.write("momentum_buffer", s.momentum_buffer.to(torch::kCPU));
-    archive.save_to(path);
+    return archive_bytes(archive);
   });
 }
 
-LADE_EXTERN int32_t lade_sgd_load(lade_sgd* o, const char* path) {
+LADE_EXTERN int32_t lade_sgd_deserialize(lade_sgd* o, const uint8_t* data, int64_t size) {
   return guard_status([&] {
-    if (!path || !*path) throw std::invalid_argument("empty path");
     auto& s = S(o);
     ensure_bound(s);
     torch::NoGradGuard no_grad;
     torch::serialize::InputArchive archive;
-    archive.load_from(path, torch::Device(torch::kCPU));
+    load_archive(archive, data, size, torch::Device(torch::kCPU));
     torch::Tensor marker;
     if (archive.try_read("lade_flat_sgd", marker)) {
       torch::Tensor buf;

@@ -117,7 +117,13 @@ LADE_EXTERN int32_t lade_device_synchronize(int32_t type, int32_t index) {
 }
 
 LADE_EXTERN int32_t lade_set_num_threads(int32_t n) {
-  return guard_status([&] { torch::set_num_threads(n); });
+  return guard_status([&] {
+    // Thousands of OpenMP threads take minutes to start and then wait on each other.
+    if (n < 1 || n > 4096) {
+      throw std::invalid_argument("thread count " + std::to_string(n) + " outside 1..4096");
+    }
+    torch::set_num_threads(n);
+  });
 }
 
 LADE_EXTERN int32_t lade_get_num_threads() { return torch::get_num_threads(); }

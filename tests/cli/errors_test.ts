@@ -48,3 +48,86 @@ Deno.test("the flag table names real flags", async () => {
   }
   assert.equal(flagOf("toString"), undefined);
 });
+
+Deno.test("messages quoting file contents cannot send escape sequences to the terminal", () => {
+  const e = new InputError("list.txt:1: expected 'relative/path label', got 'a\u001b[2J\u0007b'");
+  assert.equal(
+    describeError(e),
+    "list.txt:1: expected 'relative/path label', got 'a\ufffd[2J\ufffdb'",
+  );
+  assert.equal(describeError(new Error("tab\tand\rreturn")), "tab\tand\ufffdreturn");
+});
+
+Deno.test("file-system errors are said in a user's words, without temporary names", () => {
+  assert.equal(
+    describeError(
+      new Deno.errors.NotFound(
+        "No such file or directory (os error 2): open '/out/nodir/w.safetensors.27864.tmp'",
+      ),
+    ),
+    "cannot open /out/nodir/w.safetensors: no such file or directory",
+  );
+  assert.equal(
+    describeError(new Deno.errors.AlreadyExists("File exists (os error 17): mkdir '/r/file'")),
+    "cannot make the folder /r/file: file exists",
+  );
+  assert.equal(
+    describeError(
+      new InputError(
+        "cannot make the run folder /proc/x: No such file or directory (os error 2): mkdir '/proc/x'",
+      ),
+    ),
+    "cannot make the run folder /proc/x: No such file or directory",
+  );
+});
+
+Deno.test("a failed rename names the file being written", () => {
+  assert.equal(
+    describeError(
+      new Error("Is a directory (os error 21): rename '/out/logits.npy.28937.tmp' -> '/out/dir'"),
+    ),
+    "cannot write /out/dir: is a directory",
+  );
+});
+
+Deno.test("weights inspect prints a file's names and metadata without control characters", async () => {
+  const { encodeSafetensors } = await import("../../lib/weights/safetensors.ts");
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/evil.safetensors`;
+    await Deno.writeFile(
+      path,
+      encodeSafetensors(
+        [["w\u001b[2J", { dtype: "uint8", shape: [2], data: new Uint8Array([1, 2]) }]],
+        { note: "hi\u001b]0;pwned\u0007" },
+      ),
+    );
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("../../main.ts", import.meta.url).pathname,
+        "weights",
+        "inspect",
+        path,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout);
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    // deno-lint-ignore no-control-regex
+    assert.doesNotMatch(text, /[\u0000-\u0008\u000b-\u001f\u007f]/);
+    assert.match(text, /note: hi\ufffd\]0;pwned\ufffd/);
+    assert.match(text, /w\ufffd\[2J/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("stage2's tau is said as its flag", () => {
+  assert.equal(
+    describeError(new InputError("tau", "must be >= 0, got -1")),
+    "--tau: must be >= 0, got -1",
+  );
+});

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { cifarRecords, idxBytes, writeFlatImage, writeIdxDataset } from "./fixtures.ts";
+import { tensor } from "../../lib/torch/create.ts";
+import { writeImage } from "../../lib/data/image_io.ts";
+import { cifarRecords, idxBytes, makeImages, writeFlatImage, writeIdxDataset } from "./fixtures.ts";
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
@@ -147,6 +149,121 @@ Deno.test("data inspect: bad input ends with one line and a non-zero exit", asyn
       await lade("data", "inspect", "--dataset", "fashion-mnist", "--imbalance", "0.5"),
       /--imbalance: must be a number >= 1, got 0\.5$/,
     );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("data inspect on image lists: pixel limit, outside paths, --classes as flags", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(join(dir, "d/img"), { recursive: true });
+    const lines: string[] = [];
+    for (let c = 0; c < 2; c++) {
+      writeFlatImage(join(dir, `d/img/${c}.png`), [100 * c, 50, 50], 40, 30);
+      lines.push(`img/${c}.png ${c}`);
+    }
+    await Deno.writeTextFile(join(dir, "d/test.txt"), lines.join("\n") + "\n");
+    await Deno.writeTextFile(join(dir, "d/train.txt"), lines.join("\n") + "\n");
+    const root = join(dir, "d");
+    const small = await lade(
+      "data",
+      "inspect",
+      "--dataset",
+      "image-list",
+      "--root",
+      root,
+      "--max-image-pixels",
+      "1000",
+    );
+    assertOneLineError(
+      small,
+      /img\/0\.png: 40x30 is 1200 pixels, over the limit of 1000 pixels .*--max-image-pixels.*--skip-bad-images/,
+    );
+    assert.equal(small.code, 2);
+    const ok = await lade(
+      "data",
+      "inspect",
+      "--dataset",
+      "image-list",
+      "--root",
+      root,
+      "--classes",
+      "2",
+      "--json",
+    );
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(JSON.parse(ok.stdout).classes, 2);
+    assertOneLineError(
+      await lade("data", "inspect", "--dataset", "image-list", "--root", root, "--classes", "5"),
+      /--classes: .*3 of the 5 declared classes have no training images|declared classes have no training images/,
+    );
+    await Deno.writeTextFile(join(dir, "d/train.txt"), lines.join("\n") + "\n../d/img/1.png 1\n");
+    assertOneLineError(
+      await lade("data", "inspect", "--dataset", "image-list", "--root", root),
+      /^lade: error: --image-root: .*train\.txt:3: '\.\.\/d\/img\/1\.png' leads outside the image root .*; pass --allow-outside-root if that is meant$/,
+    );
+    const allowed = await lade(
+      "data",
+      "inspect",
+      "--dataset",
+      "image-list",
+      "--root",
+      root,
+      "--allow-outside-root",
+      "--json",
+    );
+    assert.equal(allowed.code, 0, allowed.stderr);
+    assert.deepEqual(JSON.parse(allowed.stdout).train.counts, [1, 2]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("data verify decodes every image; inspect says it read headers only", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(join(dir, "img"));
+    const lines: string[] = [];
+    for (let c = 0; c < 2; c++) {
+      writeFlatImage(join(dir, `img/${c}.png`), [100 * c, 50, 50], 20, 20);
+      lines.push(`img/${c}.png ${c}`);
+    }
+    await Deno.writeTextFile(join(dir, "test.txt"), lines.join("\n") + "\n");
+    {
+      using noisy = tensor(makeImages(1, 3, 48), [3, 48, 48]);
+      writeImage(noisy, join(dir, "img/noisy.jpg"), 90);
+    }
+    // The scan cut off and an end-of-image marker appended: the header is intact.
+    const jpg = await Deno.readFile(join(dir, "img/noisy.jpg"));
+    await Deno.writeFile(
+      join(dir, "img/cut.jpg"),
+      new Uint8Array([...jpg.subarray(0, jpg.length >> 1), 0xff, 0xd9]),
+    );
+    await Deno.writeTextFile(
+      join(dir, "train.txt"),
+      lines.join("\n") + "\nimg/noisy.jpg 0\nimg/cut.jpg 1\n",
+    );
+    const inspect = await lade("data", "inspect", "--dataset", "image-list", "--root", dir);
+    assert.equal(inspect.code, 0, inspect.stderr);
+    assert.match(inspect.stdout, /headers checked only .*`lade data verify` decodes every image/);
+    const verify = await lade("data", "verify", "--dataset", "image-list", "--root", dir);
+    assert.equal(verify.code, 2, verify.stderr);
+    assert.match(verify.stdout, /train\.txt:4: cannot decode JPEG image .*cut\.jpg: /);
+    assert.match(verify.stdout, /image-list: 6 images decoded, 5 readable, 1 unreadable\n$/);
+    assert.match(
+      verify.stderr.trim(),
+      /^lade: error: 1 of 6 images cannot be decoded; fix or remove them, or train with --skip-bad-images to leave them out$/,
+    );
+    const json = await lade("data", "verify", "--dataset", "image-list", "--root", dir, "--json");
+    const report = JSON.parse(json.stdout);
+    assert.equal(report.readable, 5);
+    assert.equal(report.unreadable[0].line, 4);
+    await Deno.remove(join(dir, "img/cut.jpg"));
+    await Deno.writeTextFile(join(dir, "train.txt"), lines.join("\n") + "\nimg/noisy.jpg 0\n");
+    const ok = await lade("data", "verify", "--dataset", "image-list", "--root", dir);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /^image-list: 5 images decoded, 5 readable, 0 unreadable\n$/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -77,6 +77,28 @@ Deno.test("SIGINT to the launcher reaches every rank exactly once, a rank that s
   }
 });
 
+Deno.test("SIGTERM to the launcher (a preemption) reaches every rank once, as SIGINT: they checkpoint and stop", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "lade-launch-" });
+  try {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", new URL("launch_child.ts", import.meta.url).pathname, "signals", dir],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    await waitFor([`${dir}/ready0`, `${dir}/ready1`], 15_000);
+    child.kill("SIGTERM");
+    const out = await child.output();
+    const result = JSON.parse(new TextDecoder().decode(out.stdout));
+    assert.equal(result.interrupted, "SIGTERM");
+    // SIGTERM is what the launcher itself sends to end ranks after a failure;
+    // a preemption reaches them as SIGINT, which they stop cleanly on.
+    for (const r of [0, 1]) assert.equal(await Deno.readTextFile(`${dir}/sigint${r}`), "1");
+    assert.ok(result.ranks.every((x: { code: number }) => x.code === 130));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("ranks end themselves when the launcher is killed", async () => {
   const dir = await Deno.makeTempDir({ prefix: "lade-launch-" });
   try {

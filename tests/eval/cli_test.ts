@@ -172,6 +172,87 @@ Deno.test("bad input ends in one line and a non-zero exit", async () => {
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("NaN logits, --model-method with --run, 2-D training counts: one line each", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const { labels, logits } = await writeFixtures(dir);
+    const nan = logits.slice();
+    nan[7] = NaN;
+    nan[20] = Infinity;
+    await Deno.writeFile(
+      join(dir, "nan.npy"),
+      encodeNpy({ dtype: "float32", shape: [labels.length, C], data: nan }),
+    );
+    const flags = fixtureFlags(dir).map((f) => f.endsWith("logits.npy") ? join(dir, "nan.npy") : f);
+    for (const command of [["evaluate"], ["estimate-prior", "--shift", "forward10"]]) {
+      const r = await lade(...command, ...flags);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(
+        r.stderr.trim(),
+        /^lade: error: .*nan\.npy: the logits hold 2 NaN or infinite value\(s\) \(a diverged model, or a damaged file\)$/,
+      );
+    }
+    const r = await lade("evaluate", "--run", dir, "--model-method", "magic");
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr.trim(), /--model-method applies to --logits only/);
+    await Deno.writeFile(
+      join(dir, "counts2d.npy"),
+      encodeNpy({ dtype: "int64", shape: [2, 3], data: BigInt64Array.from(TRAIN, BigInt) }),
+    );
+    const counts = fixtureFlags(dir).map((f) =>
+      f.endsWith("counts.json") ? join(dir, "counts2d.npy") : f
+    );
+    const c2 = await lade("evaluate", ...counts);
+    assert.equal(c2.code, 2, c2.stderr);
+    assert.match(
+      c2.stderr.trim(),
+      /counts2d\.npy: training counts must be 1-D, got shape \(2, 3\)$/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("labels that do not fit a class index are refused, not wrapped", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const { labels } = await writeFixtures(dir);
+    const wrapped = BigInt64Array.from(labels, BigInt);
+    wrapped[3] = 2n ** 32n + 1n; // int32 would make it 1, a valid class
+    await Deno.writeFile(
+      join(dir, "labels.npy"),
+      encodeNpy({ dtype: "int64", shape: [labels.length], data: wrapped }),
+    );
+    const r = await lade("evaluate", ...fixtureFlags(dir));
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr.trim(), /labels\.npy: label 4294967297 at index 3 is not a class index$/);
+    await Deno.writeTextFile(join(dir, "counts.json"), JSON.stringify([1e300, 5, 3, 2, 2, 1]));
+    const c = await lade("evaluate", ...fixtureFlags(dir));
+    assert.match(c.stderr.trim(), /training counts must be at least two positive integers$/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("--report or --export-npy naming a file: one line before any prediction", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await writeFixtures(dir);
+    await Deno.writeTextFile(join(dir, "file"), "");
+    for (const flag of ["--report", "--export-npy"]) {
+      const r = await lade("evaluate", ...fixtureFlags(dir), flag, join(dir, "file"));
+      assert.equal(r.code, 2, r.stderr);
+      assert.equal(r.stdout, "");
+      assert.match(
+        r.stderr.trim(),
+        new RegExp(`^lade: error: ${flag} .*file: exists and is not a folder$`),
+      );
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("evaluate --shift-file reproduces the built-in sets: counts, indices, and its own --json output", async () => {
   const dir = await Deno.makeTempDir();
   try {

@@ -34,11 +34,12 @@ for (;;) {
     step: 0,
     running: { loss: 0, correct: 0, seen: 0, seconds: 0 },
     trainCounts: new Array(10).fill(1),
-    config: DEFAULT_CONFIG,
+    // As many epochs as it runs (a manifest past its run's epochs is damaged).
+    config: { ...DEFAULT_CONFIG, train: { ...DEFAULT_CONFIG.train, epochs: 1_000_000 } },
     arch: "resnet32",
     inChannels: 3,
     classes: 10,
-    classNames: [],
+    classNames: Array.from({ length: 10 }, (_, i) => `${i}`),
   });
   console.log(`saved ${epoch}`);
 }

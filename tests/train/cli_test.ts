@@ -83,6 +83,22 @@ Deno.test("invalid configs and flags: one-line errors and a non-zero exit", asyn
     /invalid --epochs 'many': expected a number/,
   );
   assertOneLineError(await lade(["--dataset", "imagenet"]), /unknown dataset 'imagenet'/);
+  // A thread count that would hang starting threads, or not fit an i32.
+  for (const n of ["5000", "3e9"]) {
+    const r = await lade(["--threads", n, "--out", `${root}/threads`]);
+    assertOneLineError(r, new RegExp(`--threads: ${Number(n)} is more than this machine can use`));
+    assert.equal(r.code, 2);
+  }
+  await assert.rejects(() => Deno.stat(`${root}/threads`), Deno.errors.NotFound);
+  // A device index past libtorch's int8 ("Invalid FFI i32 type" before); 5000 local ranks.
+  assertOneLineError(
+    await lade(["--device", "cuda:99999999999", "--out", `${root}/dev`]),
+    /--device: unknown device 'cuda:99999999999' \(use cpu, cuda or cuda:N, N from 0 to 127\)$/,
+  );
+  assertOneLineError(
+    await lade(["--nproc-per-node", "5000", "--batch-size", "5000", "--out", `${root}/ranks`]),
+    /invalid --nproc-per-node 5000: the limit is 64 ranks on one machine/,
+  );
   assertOneLineError(await lade(["--config", `${root}/none.yaml`]), /config file .* not found/);
   assertOneLineError(await lade(["--resume", `${root}/nothing`]), /no checkpoint there/);
   assertOneLineError(

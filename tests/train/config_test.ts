@@ -162,3 +162,26 @@ Deno.test("a bad override is an InputError for its configuration key; the comman
 Deno.test("a missing config file is a usage error", async () => {
   await assert.rejects(() => readConfigFile("/nonexistent/x.yaml"), /config file .* not found/);
 });
+
+Deno.test("--dataset NAME takes its name's imbalance: balanced without -lt, unless the recipe sets one", () => {
+  assert.equal(resolveConfig(undefined, {}).dataset.imbalance, 100);
+  // Before: the default's R = 100 stayed, and fashion-mnist trained on the long tail.
+  assert.equal(resolveConfig(undefined, { dataset: "fashion-mnist" }).dataset.imbalance, undefined);
+  assert.equal(resolveConfig(undefined, { dataset: "cifar10-lt" }).dataset.imbalance, undefined);
+  const file = { patch: { dataset: { name: "cifar10-lt", imbalance: 50 } }, path: "r.yaml" };
+  assert.equal(resolveConfig(file, { dataset: "cifar10" }).dataset.imbalance, 50);
+});
+
+Deno.test("--checkpoint-every: steps or minutes", async () => {
+  const { parseCheckpointEvery } = await import("../../lib/train/trainer.ts");
+  assert.deepEqual(parseCheckpointEvery("500"), { steps: 500 });
+  assert.deepEqual(parseCheckpointEvery("10m"), { minutes: 10 });
+  assert.deepEqual(parseCheckpointEvery(" 0.5min "), { minutes: 0.5 });
+  for (const bad of ["0", "1.5", "-3", "10x", "m", "", "0m", "1e3"]) {
+    assert.throws(
+      () => parseCheckpointEvery(bad),
+      (e: Error) => e instanceof InputError && e.parameter === "checkpointEvery",
+      bad,
+    );
+  }
+});
