@@ -89,6 +89,8 @@ async function runGroup(group: string, seeds: number[], o: TrainEntryOptions): P
       nprocPerNode: o.nprocPerNode,
       backend: o.backend,
       distTimeout: o.distTimeout,
+      // Not part of the recipe (config.yaml), so each seed's run needs it here.
+      checkpointEvery: o.checkpointEvery,
     };
     if ((await readManifest(dir).catch(() => null)) !== null) {
       await trainCommand({ ...hardware, resume: dir }, { group });
