@@ -20,7 +20,7 @@
 
 import { parseArgs } from "node:util";
 import { median } from "./python.ts";
-import { printTable, type ThroughputRow, torchRates } from "./reference.ts";
+import { compareWithTorch, printTable, type ThroughputRow, timeSteps } from "./reference.ts";
 import { type Architecture, Model } from "../lib/models/model.ts";
 import { manualSeed, setNumThreads } from "../lib/torch/device.ts";
 import { noGrad, randn } from "../lib/torch/create.ts";
@@ -61,13 +61,7 @@ function ladeRates(arch: Architecture): number[] {
   const batches = Array.from({ length: 2 }, () => randn([batch, ...shape]));
   const step = (i: number) =>
     scope(() => noGrad(() => model.forward(batches[i % batches.length]).to("cpu", "float32")));
-  for (let i = 0; i < warmup; i++) step(i);
-  const rates: number[] = [];
-  for (let r = 0; r < repeats; r++) {
-    const t = performance.now();
-    for (let i = 0; i < steps; i++) step(i);
-    rates.push((steps * batch) / ((performance.now() - t) / 1000));
-  }
+  const rates = timeSteps(step, { batch, warmup, repeats, steps });
   for (const x of batches) x.dispose();
   return rates;
 }
@@ -81,31 +75,14 @@ for (const arch of values.models.split(",") as Architecture[]) {
     console.log(`${arch}: lade ${median(lade).toFixed(1)} img/s (${lade.map(Math.round)})`);
     continue;
   }
-  // Alternate lade and its reference so that load from other processes hits both alike.
-  const lade: number[] = [], cl: number[] = [], nchw: number[] = [];
-  let version = "";
-  for (let r = 0; r < rounds; r++) {
-    const t = await torchRates("eval_bench.py", "channels_last", args);
-    cl.push(...t.rates);
-    version = t.version;
-    lade.push(...ladeRates(arch));
-  }
-  for (let r = 0; r < nchwRuns; r++) {
-    nchw.push(...(await torchRates("eval_bench.py", "nchw", args)).rates);
-  }
-  const m = median(lade), c = median(cl);
-  results.push({
-    model: arch,
-    batch,
-    threads,
-    lade_images_per_sec: m,
-    pytorch_images_per_sec: c,
-    ratio: m / c,
-    ...(nchw.length > 0
-      ? { pytorch_nchw_images_per_sec: median(nchw), ratio_nchw: m / median(nchw) }
-      : {}),
-    pytorch: version,
-  });
+  results.push(
+    await compareWithTorch(arch, "eval_bench.py", args, () => ladeRates(arch), {
+      rounds,
+      nchwRuns,
+      batch,
+      threads,
+    }),
+  );
 }
 if (values.json) {
   console.log(JSON.stringify(results, null, 1));

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { PYTHON } from "./python.ts";
+import { median, PYTHON } from "./python.ts";
 
 /** The memory formats the reference scripts take (`--format`). */
 export type TorchFormat = "channels_last" | "nchw";
@@ -86,4 +86,65 @@ export function printTable(title: string, rows: ThroughputRow[], target: number)
       target.toFixed(2)
     }); NCHW: plain PyTorch, for context`,
   );
+}
+
+/** How lade's side of a throughput benchmark is timed. */
+export interface Timing {
+  /** Images a step processes. */
+  batch: number;
+  /** Untimed steps first. */
+  warmup: number;
+  /** Samples, each of `steps` steps. */
+  repeats: number;
+  steps: number;
+}
+
+/** Images per second of `step(i)` (one batch a step): one sample per repeat, after the warm-up. */
+export function timeSteps(step: (i: number) => unknown, t: Timing): number[] {
+  for (let i = 0; i < t.warmup; i++) step(i);
+  const rates: number[] = [];
+  for (let r = 0; r < t.repeats; r++) {
+    const start = performance.now();
+    for (let i = 0; i < t.steps; i++) step(i);
+    rates.push((t.steps * t.batch) / ((performance.now() - start) / 1000));
+  }
+  return rates;
+}
+
+/**
+ * One model's row: lade's rates (`ladeRates`) and channels-last PyTorch's
+ * (`script` with `args`) alternated over `rounds`, so that load from other
+ * processes hits both alike, then `nchwRuns` runs of NCHW PyTorch for context.
+ */
+export async function compareWithTorch(
+  model: string,
+  script: string,
+  args: string[],
+  ladeRates: () => number[],
+  o: { rounds: number; nchwRuns: number; batch: number; threads: number },
+): Promise<ThroughputRow> {
+  const lade: number[] = [], cl: number[] = [], nchw: number[] = [];
+  let version = "";
+  for (let r = 0; r < o.rounds; r++) {
+    const t = await torchRates(script, "channels_last", args);
+    cl.push(...t.rates);
+    version = t.version;
+    lade.push(...ladeRates());
+  }
+  for (let r = 0; r < o.nchwRuns; r++) {
+    nchw.push(...(await torchRates(script, "nchw", args)).rates);
+  }
+  const m = median(lade), c = median(cl);
+  return {
+    model,
+    batch: o.batch,
+    threads: o.threads,
+    lade_images_per_sec: m,
+    pytorch_images_per_sec: c,
+    ratio: m / c,
+    ...(nchw.length > 0
+      ? { pytorch_nchw_images_per_sec: median(nchw), ratio_nchw: m / median(nchw) }
+      : {}),
+    pytorch: version,
+  };
 }
