@@ -24,17 +24,22 @@ async function run(cmd: string[]): Promise<{ code: number; stdout: string; stder
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
+/** root/tiny.yaml: the fixture's MNIST-LT (R = 3), `epochs` epochs of batches of 16, 1 thread. */
+async function writeTinyConfig(root: string, epochs: number): Promise<void> {
+  await Deno.writeTextFile(
+    `${root}/tiny.yaml`,
+    `dataset:\n  name: mnist-lt\n  root: ${root}\n  imbalance: 3\n` +
+      `train:\n  epochs: ${epochs}\n  batch_size: 16\n  eval_batch_size: 64\nthreads: 1\n`,
+  );
+}
+
 Deno.test({
   name: "a full disk while a checkpoint is written: one line, exit 1, the previous checkpoint kept",
   ignore: Deno.build.os !== "linux",
   fn: async () => {
     const root = await writeFixture();
     const out = `${root}/run`;
-    await Deno.writeTextFile(
-      `${root}/tiny.yaml`,
-      `dataset:\n  name: mnist-lt\n  root: ${root}\n  imbalance: 3\n` +
-        `train:\n  epochs: 3\n  batch_size: 16\n  eval_batch_size: 64\nthreads: 1\n`,
-    );
+    await writeTinyConfig(root, 3);
     const first = await run([
       Deno.execPath(),
       ...["run", "-A", main, "train", "--config", `${root}/tiny.yaml`, "--epochs", "1"],
@@ -98,11 +103,7 @@ Deno.test({
   fn: async () => {
     const root = await writeFixture();
     const out = `${root}/run`;
-    await Deno.writeTextFile(
-      `${root}/tiny.yaml`,
-      `dataset:\n  name: mnist-lt\n  root: ${root}\n  imbalance: 3\n` +
-        `train:\n  epochs: 6\n  batch_size: 16\n  eval_batch_size: 64\nthreads: 1\n`,
-    );
+    await writeTinyConfig(root, 6);
     const first = await run([
       Deno.execPath(),
       ...["run", "-A", main, "train", "--config", `${root}/tiny.yaml`, "--out", out],
@@ -131,11 +132,7 @@ Deno.test({
 Deno.test("result.json that cannot be written: one line naming it, the checkpoint kept", async () => {
   const root = await writeFixture();
   const out = `${root}/run`;
-  await Deno.writeTextFile(
-    `${root}/tiny.yaml`,
-    `dataset:\n  name: mnist-lt\n  root: ${root}\n  imbalance: 3\n` +
-      `train:\n  epochs: 2\n  batch_size: 16\n  eval_batch_size: 64\nthreads: 1\n`,
-  );
+  await writeTinyConfig(root, 2);
   const first = await run([
     Deno.execPath(),
     ...["run", "-A", main, "train", "--config", `${root}/tiny.yaml`, "--epochs", "1"],
