@@ -24,6 +24,7 @@ import {
 import { evaluateGrid, evaluateSets } from "../eval/grid.ts";
 import { methodExperts } from "../losses/methods.ts";
 import { writeComparisonReport } from "../eval/report.ts";
+import { TTA_EPOCHS } from "../eval/aggregation.ts";
 import { evaluationJson, parseEmCalibration } from "../eval/shifted.ts";
 import { readManifest } from "../train/checkpoint.ts";
 import { readRunInfo } from "../train/predict.ts";
@@ -186,8 +187,8 @@ async function evaluateRun(
   const emCalibration = parseEmCalibration(options.calibration);
   const input = { run: dir, device: options.device, precision: options.precision };
   // A multi-expert (SADE) run also predicts augmented views of the test
-  // images for its test-time aggregation, as evaluate does (5 epochs).
-  const preds = await loadPredictions({ ...input, views: { epochs: 5 } });
+  // images for its test-time aggregation, as evaluate does by default.
+  const preds = await loadPredictions({ ...input, views: { epochs: TTA_EPOCHS } });
   let source: LoadedSource | undefined;
   try {
     const sets = await shiftFileSets(preds.labels, preds.trainCounts.length);

@@ -24,6 +24,7 @@ import {
   sourceJson,
 } from "./inputs.ts";
 import { writeNpy } from "../eval/npy.ts";
+import { TTA_EPOCHS } from "../eval/aggregation.ts";
 import { formatAggregation, formatGrid } from "../eval/grid_table.ts";
 import { methodExperts } from "../losses/methods.ts";
 import { writeReport } from "../eval/report.ts";
@@ -175,7 +176,7 @@ export async function evaluateCommand(
     throw new UsageError("give either --shift or --shift-file, not both");
   }
   const names = options.shiftFile === undefined ? shiftNames(options.shift ?? "uniform") : [];
-  const ttaEpochs = numberFlag("--tta-epochs", options.ttaEpochs, true) ?? 5;
+  const ttaEpochs = numberFlag("--tta-epochs", options.ttaEpochs, true) ?? TTA_EPOCHS;
   const ttaLr = numberFlag("--tta-lr", options.ttaLr, false);
   // A caller's predictions (the grid a distributed train prints) carry no
   // augmented views: a SADE run's aggregation is then left out.

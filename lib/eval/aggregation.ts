@@ -32,6 +32,9 @@ import { Generator, randperm, tensor } from "../torch/create.ts";
 import { scope } from "../torch/memory.ts";
 import type { Tensor } from "../torch/tensor.ts";
 
+/** SADE's test-time epochs: pairs of augmented views predicted per test image by default. */
+export const TTA_EPOCHS = 5;
+
 /** The test-time optimiser (defaults: SADE's CIFAR test-time config). */
 export interface AggregationOptions {
   /** Learning rate (default 0.1). */

@@ -17,6 +17,7 @@ import {
   type StrongAugmentOptions,
 } from "../data/mod.ts";
 import type { Model } from "../models/model.ts";
+import { TTA_EPOCHS } from "../eval/aggregation.ts";
 import { cat, Generator, noGrad, scope, stack, type Tensor } from "../torch/mod.ts";
 import type { Device } from "../torch/device.ts";
 
@@ -88,7 +89,7 @@ export async function predictViews(
   splits: Pick<DataSplits, "mean" | "std">,
   opts: ViewOptions,
 ): Promise<Tensor> {
-  const epochs = opts.epochs ?? 5;
+  const epochs = opts.epochs ?? TTA_EPOCHS;
   if (!Number.isInteger(epochs) || epochs < 1) {
     throw new InputError("epochs", `view epochs must be a positive integer, got ${epochs}`);
   }
