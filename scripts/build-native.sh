@@ -208,8 +208,9 @@ fi
 mkdir -p "$out" "$work"
 echo "$torch_id" >"$work/torch-id"
 cuda_features=$([[ "${LADE_CUDA_FEATURES:-1}" == 0 ]] && echo OFF || echo ON)
+jobs=${LADE_BUILD_JOBS:-$(nproc)}
 cmake -S native -B "$work" -DCMAKE_BUILD_TYPE=Release -DLADE_WERROR="$werror" -DLADE_SANITIZE=OFF \
-  -DLADE_CUDA_FEATURES="$cuda_features" \
+  -DLADE_CUDA_FEATURES="$cuda_features" -DLADE_BUILD_JOBS="$jobs" \
   -DLADE_TORCH_CUDA_ARCHS="$archs" >"$work/configure.log" 2>&1 || {
   cat "$work/configure.log" >&2
   echo "error: cmake could not configure native/ (is libtorch installed? see README)" >&2
@@ -220,7 +221,7 @@ rm -f "$work/liblade.so"
 # Show the compiler's messages (warnings, errors) as they come, not the
 # progress lines. With pipefail the pipeline fails when the build does.
 status=0
-cmake --build "$work" -j"${LADE_BUILD_JOBS:-$(nproc)}" 2>&1 | tee "$work/build.log" |
+cmake --build "$work" -j"$jobs" 2>&1 | tee "$work/build.log" |
   { grep -vE '^\[ *[0-9]+%\] (Building|Linking)' || true; } || status=$?
 if [[ "$status" != 0 || ! -f "$work/liblade.so" ]]; then
   echo "error: the native build failed (see the messages above; full log: $work/build.log)" >&2

@@ -32,8 +32,10 @@
 #include "image_resample.h"
 
 namespace lade::data {
-namespace {
 
+// Job and Loader have names of their own (not an anonymous namespace): the
+// handle type lade_data_loader derives from Loader, and in a unity build a
+// base from an anonymous namespace is an error (-Wsubobject-linkage).
 struct Job {
   int64_t seq = 0;
   int32_t epoch = 0;
@@ -345,6 +347,8 @@ class Loader {
     }
   }
 };
+
+namespace {
 
 void configure(Loader& l, const int32_t* labels, int64_t n, int32_t train, int32_t flip,
                const float* mean, const float* stdv, int32_t device_type, int32_t device_index,
