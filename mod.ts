@@ -155,4 +155,4 @@ export {
   type RankEnv,
   type RankExit,
   rankShare,
-} from "./lib/dist/mod.ts";
+} from "./lib/distributed/mod.ts";

@@ -3,7 +3,7 @@
  * same network (bench/nets.py mirrors the native ones) and threads, in the
  * same run: the default model (cnn28, 1x28x28) and ResNet-32 (3x32x32) in
  * eval mode, batches of 1024 random images prepared before timing, as
- * lib/train/predict_logits.ts runs them (eval mode, gradients off).
+ * lib/predict/logits.ts runs them (eval mode, gradients off).
  *
  * The reference is channels-last PyTorch under torch.inference_mode() (its
  * best eager configuration on the CPU); lade and it run alternately, twice

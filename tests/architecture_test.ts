@@ -37,12 +37,40 @@ export const LAYERS: Readonly<Record<string, readonly string[]>> = {
   data: ["torch"],
   models: ["torch"],
   weights: ["torch", "models"],
-  dist: ["torch"],
+  distributed: ["torch"],
   priors: ["torch", "data"],
   losses: ["torch", "data", "priors"],
   eval: ["torch", "data", "priors", "losses"],
-  train: ["torch", "data", "models", "weights", "dist", "priors", "losses", "eval"],
-  cli: ["torch", "data", "models", "weights", "dist", "priors", "losses", "eval", "train"],
+  config: ["torch", "data", "models", "losses"],
+  run: ["torch", "models", "weights", "config"],
+  predict: ["torch", "data", "models", "weights", "priors", "losses", "eval", "config", "run"],
+  train: [
+    "torch",
+    "data",
+    "models",
+    "weights",
+    "distributed",
+    "priors",
+    "losses",
+    "eval",
+    "config",
+    "run",
+    "predict",
+  ],
+  cli: [
+    "torch",
+    "data",
+    "models",
+    "weights",
+    "distributed",
+    "priors",
+    "losses",
+    "eval",
+    "config",
+    "run",
+    "predict",
+    "train",
+  ],
 };
 
 /** Files outside lib/ whose imports are checked, and the lib/ units each may import. */
@@ -94,6 +122,69 @@ export function layeringViolations(edges: readonly Edge[]): string[] {
     }
   }
   return out;
+}
+
+/**
+ * The import circles among `edges`: each strongly connected group of two or
+ * more files (or a file importing itself), as its sorted file names.
+ */
+export function importCircles(edges: readonly Edge[]): string[][] {
+  const next = new Map<string, string[]>();
+  for (const { from, to } of edges) {
+    if (!next.has(from)) next.set(from, []);
+    if (!next.has(to)) next.set(to, []);
+    next.get(from)!.push(to);
+  }
+  // Tarjan's algorithm, iterative (no recursion depth to run out of).
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const onStack = new Set<string>();
+  const stack: string[] = [];
+  const circles: string[][] = [];
+  let counter = 0;
+  for (const start of next.keys()) {
+    if (index.has(start)) continue;
+    const work: [string, number][] = [[start, 0]];
+    index.set(start, counter);
+    low.set(start, counter++);
+    stack.push(start);
+    onStack.add(start);
+    while (work.length > 0) {
+      const top = work[work.length - 1];
+      const [v, i] = top;
+      const targets = next.get(v)!;
+      if (i < targets.length) {
+        top[1]++;
+        const w = targets[i];
+        if (!index.has(w)) {
+          index.set(w, counter);
+          low.set(w, counter++);
+          stack.push(w);
+          onStack.add(w);
+          work.push([w, 0]);
+        } else if (onStack.has(w)) {
+          low.set(v, Math.min(low.get(v)!, index.get(w)!));
+        }
+        continue;
+      }
+      work.pop();
+      if (work.length > 0) {
+        const parent = work[work.length - 1][0];
+        low.set(parent, Math.min(low.get(parent)!, low.get(v)!));
+      }
+      if (low.get(v) === index.get(v)) {
+        const group: string[] = [];
+        let w: string;
+        do {
+          w = stack.pop()!;
+          onStack.delete(w);
+          group.push(w);
+        } while (w !== v);
+        if (group.length > 1 || targets.includes(v)) circles.push(group.sort());
+      }
+    }
+  }
+  return circles;
 }
 
 async function deno(args: string[]): Promise<string> {
@@ -187,6 +278,27 @@ Deno.test("lib/ imports follow the layering; nothing but main.ts imports lib/cli
   const edges = await importEdges([...files, ...Object.keys(ENTRY_POINTS)]);
   assert.ok(edges.some((e) => e.from === "lib/cli/train.ts" && e.to === "lib/train/trainer.ts"));
   assert.deepEqual(layeringViolations(edges), []);
+});
+
+Deno.test("no import circles among lib/, main.ts and mod.ts", async () => {
+  const files = await libFiles();
+  const edges = await importEdges([...files, ...Object.keys(ENTRY_POINTS)]);
+  assert.deepEqual(importCircles(edges), []);
+});
+
+Deno.test("the circle check finds circles of any length and ignores chains", () => {
+  assert.deepEqual(
+    importCircles([
+      { from: "a.ts", to: "b.ts" },
+      { from: "b.ts", to: "c.ts" },
+      { from: "c.ts", to: "a.ts" },
+      { from: "c.ts", to: "d.ts" },
+      { from: "d.ts", to: "e.ts" },
+      { from: "f.ts", to: "f.ts" },
+    ]),
+    [["a.ts", "b.ts", "c.ts"], ["f.ts"]],
+  );
+  assert.deepEqual(importCircles([{ from: "a.ts", to: "b.ts" }]), []);
 });
 
 Deno.test("no console calls outside lib/cli/ and the progress printer", async () => {

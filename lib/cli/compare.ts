@@ -26,8 +26,8 @@ import { methodExperts } from "../losses/methods.ts";
 import { writeComparisonReport } from "../eval/report.ts";
 import { TTA_EPOCHS } from "../eval/aggregation.ts";
 import { evaluationJson, parseEmCalibration } from "../eval/shifted.ts";
-import { readManifest } from "../train/checkpoint.ts";
-import { readRunInfo } from "../train/predict.ts";
+import { readManifest } from "../run/checkpoint.ts";
+import { readRunInfo } from "../predict/run_predictions.ts";
 import { parsePriorMode } from "./evaluate.ts";
 import { checkOutputDir, type LoadedSource, loadPredictions, loadSourceData } from "./inputs.ts";
 

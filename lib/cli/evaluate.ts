@@ -9,7 +9,7 @@
  */
 
 import { join } from "node:path";
-import { readManifest } from "../train/checkpoint.ts";
+import { readManifest } from "../run/checkpoint.ts";
 import { UsageError } from "./errors.ts";
 import { evaluateGrid, evaluateSets, shiftNames } from "../eval/grid.ts";
 import { readShiftFile } from "../data/mod.ts";

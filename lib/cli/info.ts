@@ -24,7 +24,7 @@ function cudaFacts(): Info["cuda"] {
     gpus: Array.from({ length: devices }, (_, i) => cudaDeviceInfo(i)),
   };
 }
-import { availableBackends } from "../dist/process_group.ts";
+import { availableBackends } from "../distributed/process_group.ts";
 import { VERSION } from "../version.ts";
 
 /** What `info --json` prints. */

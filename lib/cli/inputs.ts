@@ -14,7 +14,7 @@ import { tensor } from "../torch/create.ts";
 import type { Tensor } from "../torch/tensor.ts";
 import type { Device } from "../torch/device.ts";
 import type { Precision } from "../models/mod.ts";
-import { predictRun, readRunInfo, runHasValidation } from "../train/predict.ts";
+import { predictRun, readRunInfo, runHasValidation } from "../predict/run_predictions.ts";
 
 /** Predictions plus what a report wants to show. */
 export interface LoadedPredictions extends Predictions {

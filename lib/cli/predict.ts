@@ -3,7 +3,7 @@
  * [--list FILE] [--npy FILE] [--topk K] [--prior uniform|train|FILE.json|em]
  * [--json]`: the top-k classes of each input image (or each row of an .npy
  * batch) with their probabilities under a target prior (see
- * lib/train/predict_inputs.ts).
+ * lib/predict/inputs.ts).
  *
  * @module
  */
@@ -21,7 +21,7 @@ import {
   type PriorChoice,
   runPredictor,
   weightsPredictor,
-} from "../train/predict_inputs.ts";
+} from "../predict/inputs.ts";
 import { printable, printWarning, UsageError } from "./errors.ts";
 
 /** `predict` flags, as commander hands them over. */

@@ -4,7 +4,7 @@
  * and print the result on the uniform test set and the shift grid.
  *
  * Distributed: with `--nproc-per-node N` this process is a launcher that
- * starts N ranks of itself (lib/dist/launcher.ts) and exits with the first
+ * starts N ranks of itself (lib/distributed/launcher.ts) and exits with the first
  * failing rank's status; in a rank environment (the launcher's, torchrun's
  * or Slurm's) it trains as one rank, and only rank 0 prints and writes.
  *
@@ -13,21 +13,22 @@
 
 import { printWarning, UsageError } from "./errors.ts";
 import { evaluateCommand } from "./evaluate.ts";
-import { parseRankEnv, type RankEnv } from "../dist/env.ts";
-import { LAUNCHER_PID_ENV, launchLocal, watchLauncher } from "../dist/launcher.ts";
-import { DEFAULT_TIMEOUT_SECONDS, resolveBackend } from "../dist/process_group.ts";
+import { parseRankEnv, type RankEnv } from "../distributed/env.ts";
+import { LAUNCHER_PID_ENV, launchLocal, watchLauncher } from "../distributed/launcher.ts";
+import { DEFAULT_TIMEOUT_SECONDS, resolveBackend } from "../distributed/process_group.ts";
 import { checkGlobalBatch, rankDevice } from "../train/data_parallel.ts";
 import { parseDevice } from "../torch/device.ts";
 import { METHOD_REGISTRY, METHODS } from "../losses/methods.ts";
-import { readManifest } from "../train/checkpoint.ts";
+import { readManifest } from "../run/checkpoint.ts";
 import {
   type ConfigOverrides,
   readConfigFile,
   resolveConfig,
   type TrainConfig,
   validateConfig,
-} from "../train/config.ts";
-import { parseCheckpointEvery, train, type TrainResult, useDevice } from "../train/trainer.ts";
+} from "../config/config.ts";
+import { parseCheckpointEvery, train, type TrainResult } from "../train/trainer.ts";
+import { useDevice } from "../torch/device.ts";
 
 export { METHODS };
 

@@ -16,9 +16,9 @@ import { join } from "node:path";
 import { writeFileAtomic } from "../fs.ts";
 import { UsageError } from "./errors.ts";
 import { compareCommand } from "./compare.ts";
-import { readManifest } from "../train/checkpoint.ts";
-import { parseRankEnv } from "../dist/env.ts";
-import { configToYaml, readConfigFile, resolveConfig } from "../train/config.ts";
+import { readManifest } from "../run/checkpoint.ts";
+import { parseRankEnv } from "../distributed/env.ts";
+import { configToYaml, readConfigFile, resolveConfig } from "../config/config.ts";
 import { RESULT_FILE } from "../train/trainer.ts";
 import { parseFlags, timestamp, trainCommand, type TrainCommandOptions } from "./train.ts";
 

@@ -9,10 +9,10 @@
 
 import { datasetInput } from "../data/mod.ts";
 import { type Architecture, Model } from "../models/mod.ts";
-import { loadCheckpoint, MANIFEST, readManifest } from "../train/checkpoint.ts";
+import { loadCheckpoint, MANIFEST, readManifest } from "../run/checkpoint.ts";
 import { DTYPE_BYTES } from "../torch/dtype.ts";
 import { exportWeights, readWeightsFile } from "../weights/model_weights.ts";
-import { weightsPredictor } from "../train/predict_inputs.ts";
+import { weightsPredictor } from "../predict/inputs.ts";
 import { printable, UsageError } from "./errors.ts";
 
 /** `weights export` flags. */

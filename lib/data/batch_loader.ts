@@ -72,7 +72,7 @@ export interface LoaderOptions {
   resident?: boolean | "auto";
   /**
    * Data-parallel training: which part of every batch this process prepares,
-   * given the batch's length (lib/dist's `shareRange` for this rank).
+   * given the batch's length (lib/distributed's `shareRange` for this rank).
    * `batchSize` stays the global batch and `batchesPerEpoch` counts global
    * batches; each batch yields only this share, with the augmentation draws
    * of its global positions, so the ranks' shares concatenated in rank order

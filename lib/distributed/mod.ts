@@ -1,5 +1,5 @@
 /**
- * lib/dist: data-parallel training over libtorch's c10d. The rank
+ * lib/distributed: data-parallel training over libtorch's c10d. The rank
  * environment (torchrun, Slurm), process groups (Gloo, NCCL) with bucketed
  * gradient all-reduce and a differentiable all-gather, the ranks' shares of a
  * global batch, and a local launcher.

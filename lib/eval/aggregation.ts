@@ -20,7 +20,7 @@
  * The views come precomputed, as the experts' logits of each epoch's two
  * views ([epochs, 2, N, E * C]): the network is frozen and only the weights
  * learn, so the grid's shifted sets, which share test images, can share
- * one pass of the network over the views (lib/train/predict_logits.ts).
+ * one pass of the network over the views (lib/predict/logits.ts).
  *
  * @module
  */

@@ -22,7 +22,7 @@ import { scope } from "../torch/memory.ts";
 import type { Tensor } from "../torch/tensor.ts";
 import { aggregateLogits, type AggregationOptions, learnAggregation } from "./aggregation.ts";
 import { computeMetrics, type Metrics } from "./metrics.ts";
-import type { ShiftEvaluation } from "./shifted.ts";
+import type { ShiftEvaluation } from "./evaluation.ts";
 
 /** The variant of expert `e` (0-based). */
 export function expertVariant(e: number): string {

@@ -27,11 +27,13 @@ import {
 import { emPrior } from "../priors/em.ts";
 import { tensor } from "../torch/create.ts";
 import { scope } from "../torch/memory.ts";
-import type { Tensor } from "../torch/tensor.ts";
 import { methodExperts } from "../losses/methods.ts";
-import type { Aggregation, AggregationOptions } from "./aggregation.ts";
+import type { AggregationOptions } from "./aggregation.ts";
 import { evaluateExperts } from "./experts.ts";
 import { computeMetrics, type Metrics } from "./metrics.ts";
+import type { Predictions, PriorEstimate, ShiftEvaluation, SourceData } from "./evaluation.ts";
+
+export type { Predictions, PriorEstimate, ShiftEvaluation, SourceData } from "./evaluation.ts";
 import {
   adjustLogits,
   calibratedPrior,
@@ -39,28 +41,6 @@ import {
   sourcePosteriorLogits,
   usesTargetPrior,
 } from "./rules.ts";
-
-/** A model's raw outputs on the (unshifted) test set, in file order. */
-export interface Predictions {
-  /** float [N, C] raw logits, on the CPU ([N, E * C] for a method of E experts, SADE). */
-  logits: Tensor;
-  labels: Int32Array;
-  trainCounts: number[];
-  /** The training method (decides the prediction rules). */
-  method: string;
-  /**
-   * A multi-expert model's logits of two augmented views of every sample
-   * per epoch, [epochs, 2, N, E * C]: with them, the evaluation adds SADE's
-   * test-time aggregation (lib/eval/experts.ts).
-   */
-  views?: Tensor;
-}
-
-/** Labelled source-distribution predictions, for BBSE's confusion matrix and EM's calibration. */
-export interface SourceData {
-  logits: Tensor;
-  labels: Int32Array;
-}
 
 /** Which target priors to evaluate with: the known one always, plus estimates. */
 export type PriorMode = "known" | "em" | "bbse" | "all";
@@ -109,36 +89,6 @@ export function fitSourceCalibration(
     fitCalibration(sourcePosteriorLogits(source.logits, preds.method, ps), source.labels, { kind })
   );
   return { calibration, referencePrior: labelFrequencies(source.labels, classes) };
-}
-
-/** An estimated prior and its error against the shifted set's true prior. */
-export interface PriorEstimate {
-  prior: number[];
-  l1: number;
-  kl: number;
-  /** For EM on calibrated posteriors: the calibration used. */
-  calibration?: { kind: CalibrationKind; temperature: number; bias: number[] };
-}
-
-/** The evaluation of one shifted test set. */
-export interface ShiftEvaluation {
-  shift: string;
-  /** Samples of each class in the shifted set. */
-  counts: number[];
-  /** The true target prior (counts normalised). */
-  targetPrior: number[];
-  /** Metrics by variant name. */
-  results: Record<string, Metrics>;
-  /** Estimated priors by estimator (em, bbse). */
-  estimates: Record<string, PriorEstimate>;
-  /** Top-1 (%) of argmax f, the raw logits without any prior adjustment (experts: their average). */
-  rawTop1: number;
-  /**
-   * A multi-expert model's test-time aggregation: the weights learned on
-   * this set's unlabelled images (transductive), the epochs run and the
-   * views' final similarity.
-   */
-  aggregation?: Aggregation & { transductive: true };
 }
 
 /** Options of `evaluateSelection`. */

@@ -26,7 +26,7 @@ import { countsToPrior } from "../priors/source_prior.ts";
 import type { Device } from "../torch/device.ts";
 import { cat, noGrad, scope, stack, type Tensor, tensor } from "../torch/mod.ts";
 import { loadWeights, readWeightsFile, type WeightsMetadata } from "../weights/model_weights.ts";
-import { loadCheckpoint, MANIFEST, readManifest } from "./checkpoint.ts";
+import { loadCheckpoint, MANIFEST, readManifest } from "../run/checkpoint.ts";
 import { methodByName } from "../losses/methods.ts";
 import { expertMean } from "../losses/sade.ts";
 

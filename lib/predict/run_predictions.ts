@@ -11,9 +11,10 @@ import { InputError } from "../errors.ts";
 import { type Architecture, Model, type Precision } from "../models/model.ts";
 import { checkDevice, type Device } from "../torch/device.ts";
 import type { Tensor } from "../torch/tensor.ts";
-import { predictLogits, predictViews } from "./predict_logits.ts";
-import { loadCheckpoint, MANIFEST, type Manifest, readManifest } from "./checkpoint.ts";
-import { loadConfigDataset, useDevice } from "./trainer.ts";
+import { predictLogits, predictViews } from "./logits.ts";
+import { loadCheckpoint, MANIFEST, type Manifest, readManifest } from "../run/checkpoint.ts";
+import { loadConfigDataset } from "../config/dataset.ts";
+import { useDevice } from "../torch/device.ts";
 
 /** A run's raw outputs on one split. */
 export interface RunPredictions {

@@ -33,10 +33,17 @@ import { ARCHITECTURES, type Model } from "../models/model.ts";
 import { checkPtr, checkStatus, TorchError } from "../torch/errors.ts";
 import { native } from "../torch/ffi.ts";
 import { Tensor, tensor } from "../torch/mod.ts";
-import { type TrainConfig, validateConfig } from "./config.ts";
-import type { SGD } from "./optimizer.ts";
+import { type TrainConfig, validateConfig } from "../config/config.ts";
 import { encodeMetadata, loadWeights, modelStateDict } from "../weights/model_weights.ts";
 import { encodeSafetensors, parseSafetensors } from "../weights/safetensors.ts";
+
+/** An optimiser's state as a checkpoint keeps it (lib/train/optimizer.ts's SGD is one). */
+export interface OptimizerState {
+  /** The state as bytes. */
+  serialize(): Uint8Array;
+  /** Restores the state from `bytes` (read from `path`, for messages). */
+  deserialize(bytes: Uint8Array, path: string): void;
+}
 
 /** The manifest's file name inside a run directory. */
 export const MANIFEST = "checkpoint.json";
@@ -146,7 +153,7 @@ function tag(state: CheckpointState): string {
 export async function saveCheckpoint(
   runDir: string,
   model: Model,
-  optimizer: SGD,
+  optimizer: OptimizerState,
   state: CheckpointState,
 ): Promise<Manifest> {
   const dir = `${runDir}/${CHECKPOINT_DIR}`;
@@ -425,7 +432,7 @@ function asDamaged(what: string, load: () => void): void {
 export async function loadCheckpoint(
   runDir: string,
   model: Model,
-  optimizer?: SGD,
+  optimizer?: OptimizerState,
   restoreRng = false,
 ): Promise<Manifest> {
   const m = await readManifest(runDir);

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { InputError } from "../errors.ts";
+import { InputError, TorchError } from "../errors.ts";
 import { checkStatus } from "./errors.ts";
 import { native } from "./ffi.ts";
 import { DEVICE_TYPE } from "./ops.ts";
@@ -120,4 +120,15 @@ export function checkSeed(seed: number | bigint): bigint {
     );
   }
   return BigInt(seed);
+}
+
+/** Checks a device name: a device this machine lacks (no CUDA, no such GPU) is an InputError for `device`. */
+export function useDevice(name: string): Device {
+  try {
+    return checkDevice(name);
+  } catch (e) {
+    if (!(e instanceof TorchError)) throw e;
+    const why = e.nativeMessage ?? e.message.replace(/^device \S+: /, "");
+    throw new InputError("device", `cannot use ${name}: ${why}`, { cause: e });
+  }
 }

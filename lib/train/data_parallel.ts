@@ -1,5 +1,5 @@
 /**
- * Data-parallel training on lib/dist's process groups: what the trainer adds
+ * Data-parallel training on lib/distributed's process groups: what the trainer adds
  * when it runs as one rank of several.
  *
  * - Every rank builds the same model from the same seed, and rank 0's
@@ -27,15 +27,15 @@
  */
 
 import type { DataSplits, ImageSet } from "../data/mod.ts";
-import { allGatherBatch, allReduceGradients } from "../dist/collectives.ts";
-import type { RankEnv } from "../dist/env.ts";
+import { allGatherBatch, allReduceGradients } from "../distributed/collectives.ts";
+import type { RankEnv } from "../distributed/env.ts";
 import {
   type Backend,
   DEFAULT_TIMEOUT_SECONDS,
   ProcessGroup,
   resolveBackend,
-} from "../dist/process_group.ts";
-import { localBatchSize, shareRange, shareSizes } from "../dist/shard.ts";
+} from "../distributed/process_group.ts";
+import { localBatchSize, shareRange, shareSizes } from "../distributed/shard.ts";
 import { InputError } from "../errors.ts";
 import type { Model } from "../models/model.ts";
 import { noGrad, tensor, zeros } from "../torch/create.ts";
@@ -43,7 +43,7 @@ import { cudaDeviceCount, type Device, parseDevice } from "../torch/device.ts";
 import { scope } from "../torch/memory.ts";
 import type { Tensor } from "../torch/tensor.ts";
 import type { SGD } from "./optimizer.ts";
-import { predictLogits } from "./predict_logits.ts";
+import { predictLogits } from "../predict/logits.ts";
 
 /** How a training run joins a distributed job. */
 export interface DistributedOptions {

@@ -27,9 +27,9 @@ import { crossEntropyLoss } from "../losses/cross_entropy.ts";
 import { type Architecture, Model } from "../models/mod.ts";
 import type { Device } from "../torch/device.ts";
 import { cat, noGrad, ones, scope, type Tensor, zeros } from "../torch/mod.ts";
-import { loadCheckpoint, type Manifest, readManifest, saveCheckpoint } from "./checkpoint.ts";
+import { loadCheckpoint, type Manifest, readManifest, saveCheckpoint } from "../run/checkpoint.ts";
 import { SGD } from "./optimizer.ts";
-import { loadConfigDataset } from "./trainer.ts";
+import { loadConfigDataset } from "../config/dataset.ts";
 
 /** The head's weight [C, D] and bias [C] of a single-head linear model, in place. */
 function linearHead(model: Model): { weight: Tensor; bias: Tensor; dispose(): void } {

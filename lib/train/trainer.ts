@@ -12,31 +12,23 @@
  * @module
  */
 
-import { InputError, LadeError, TorchError } from "../errors.ts";
+import { InputError, LadeError } from "../errors.ts";
 import { removeStaleTemporaries, writeFileAtomic } from "../fs.ts";
 import {
   BatchLoader,
   type DataSplits,
   type ImageSet,
-  loadDataset,
-  type LoadOptions,
   shiftIndices,
   shotGroups,
 } from "../data/mod.ts";
 import { accuracy } from "../eval/metrics.ts";
-import { createLoss, expertMean, methodExperts } from "../losses/mod.ts";
-import {
-  type Architecture,
-  architectureExperts,
-  defaultArchitecture,
-  Model,
-  type Precision,
-} from "../models/mod.ts";
+import { createLoss, expertMean } from "../losses/mod.ts";
+import { type Architecture, Model, type Precision } from "../models/mod.ts";
 import { setCudnnBenchmark, useSideStream } from "../torch/cuda.ts";
-import { checkDevice, type Device, manualSeed, setNumThreads } from "../torch/device.ts";
+import { type Device, manualSeed, setNumThreads } from "../torch/device.ts";
 import { tensor } from "../torch/create.ts";
 import type { Tensor } from "../torch/tensor.ts";
-import { predictLogits } from "./predict_logits.ts";
+import { predictLogits } from "../predict/logits.ts";
 import {
   loadCheckpoint,
   MANIFEST,
@@ -45,13 +37,15 @@ import {
   type RunningSums,
   runWriteFailure,
   saveCheckpoint,
-} from "./checkpoint.ts";
+} from "../run/checkpoint.ts";
 import { loadWeights, modelStateDict, readWeightsFile } from "../weights/model_weights.ts";
 import type { RawTensor } from "../weights/safetensors.ts";
-import { configToYaml, type TrainConfig } from "./config.ts";
-import { type EpochMetrics, readMetrics, writeMetrics } from "./metrics.ts";
+import { configToYaml, type TrainConfig } from "../config/config.ts";
+import { loadConfigDataset, resolveArchitecture } from "../config/dataset.ts";
+import { useDevice } from "../torch/device.ts";
+import { type EpochMetrics, readMetrics, writeMetrics } from "../run/metrics.ts";
 import { SGD } from "./optimizer.ts";
-import { RunLock } from "./run_lock.ts";
+import { RunLock } from "../run/lock.ts";
 import { formatDuration, Progress } from "./progress.ts";
 import { learningRate } from "./schedule.ts";
 import { TrainStep } from "./step.ts";
@@ -168,118 +162,6 @@ export interface TrainResult {
    * order, with its labels, the training counts and the class names.
    */
   test?: { logits: Tensor; labels: Int32Array; trainCounts: number[]; classNames: string[] };
-}
-
-/**
- * The architecture a config asks for, resolved against the data and the
- * method: "auto" picks the multi-expert variant for a multi-expert method
- * (SADE), and a network whose experts do not match the method's is an
- * InputError for `model.arch`.
- */
-export function resolveArchitecture(config: TrainConfig, imageSize: number): Architecture {
-  const experts = methodExperts(config.method.name);
-  const arch = config.model.arch === "auto"
-    ? defaultArchitecture(imageSize, experts)
-    : config.model.arch;
-  const has = architectureExperts(arch);
-  if (has !== experts) {
-    throw new InputError(
-      "model.arch",
-      experts > 1
-        ? `method ${config.method.name} trains ${experts} experts but ${arch} has one ` +
-          `(use auto or a multi-expert network such as ${defaultArchitecture(imageSize, experts)})`
-        : `${arch} is a ${has}-expert network (for method sade); method ` +
-          `${config.method.name} trains one`,
-    );
-  }
-  return arch;
-}
-
-/** The configuration key of each of loadDataset's options (for messages). */
-const DATASET_KEYS: Readonly<Record<string, string>> = {
-  dataset: "dataset.name",
-  root: "dataset.root",
-  imbalance: "dataset.imbalance",
-  imbalanceType: "dataset.imbalance_type",
-  seed: "seed",
-  imageSize: "dataset.image_size",
-  trainList: "dataset.train_list",
-  testList: "dataset.test_list",
-  imageRoot: "dataset.image_root",
-  skipBadImages: "dataset.skip_bad_images",
-  classes: "dataset.classes",
-  allowOutsideRoot: "dataset.allow_outside_root",
-  maxImagePixels: "dataset.max_image_pixels",
-  mean: "dataset.mean",
-  std: "dataset.std",
-  valPerClass: "dataset.val_per_class",
-  valList: "dataset.val_list",
-};
-
-/**
- * Loads the dataset a config names. Bad input is an InputError for the
- * configuration key (`dataset.root`), not loadDataset's option (`root`).
- */
-export async function loadConfigDataset(
-  config: TrainConfig,
-  options: Pick<LoadOptions, "onWarning"> = {},
-): Promise<DataSplits> {
-  try {
-    return await loadDataset(datasetOptions(config, options));
-  } catch (e) {
-    throw e instanceof InputError ? inConfigTerms(e) : e;
-  }
-}
-
-/** `e` with loadDataset's option names (leading, or in backticks) said as configuration keys. */
-function inConfigTerms(e: InputError): InputError {
-  const key = (name: string) => Object.hasOwn(DATASET_KEYS, name) ? DATASET_KEYS[name] : undefined;
-  const p = e.parameter;
-  const text = p === undefined ? e.message : e.message.slice(p.length + 2);
-  const renamed = text.replace(/`(\w+)`/g, (whole, name: string) => {
-    const k = key(name);
-    return k === undefined ? whole : `\`${k}\``;
-  });
-  const parameter = p === undefined ? undefined : key(p) ?? p;
-  if (parameter === p && renamed === text) return e;
-  return parameter === undefined
-    ? new InputError(renamed, undefined, { cause: e })
-    : new InputError(parameter, renamed, { cause: e });
-}
-
-function datasetOptions(config: TrainConfig, options: Pick<LoadOptions, "onWarning">): LoadOptions {
-  const d = config.dataset;
-  return {
-    ...options,
-    dataset: d.name,
-    root: d.root,
-    imbalance: d.imbalance,
-    imbalanceType: d.imbalance_type,
-    seed: config.seed,
-    imageSize: d.image_size,
-    trainList: d.train_list,
-    testList: d.test_list,
-    imageRoot: d.image_root,
-    skipBadImages: d.skip_bad_images,
-    classes: d.classes,
-    allowOutsideRoot: d.allow_outside_root,
-    maxImagePixels: d.max_image_pixels,
-    mean: d.mean,
-    std: d.std,
-    valPerClass: d.val_per_class,
-    valList: d.val_list,
-  };
-}
-
-/** Checks a device name: a device this machine lacks (no CUDA, no such GPU) is an InputError for `device`. */
-export function useDevice(name: string): Device {
-  try {
-    return checkDevice(name);
-  } catch (e) {
-    if (!(e instanceof TorchError)) throw e;
-    const why = e.nativeMessage ?? e.message.replace(/^device \S+: /, "");
-    throw new InputError("device", `cannot use ${name}: ${why}`, { cause: e });
-  }
 }
 
 async function exists(path: string): Promise<boolean> {

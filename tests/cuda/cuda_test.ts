@@ -19,8 +19,8 @@ import {
 import { cudaAvailable, manualSeed } from "../../lib/torch/device.ts";
 import { liveTensors, scope } from "../../lib/torch/memory.ts";
 import type { Tensor } from "../../lib/torch/tensor.ts";
-import { freePort } from "../../lib/dist/launcher.ts";
-import { availableBackends, ProcessGroup } from "../../lib/dist/process_group.ts";
+import { freePort } from "../../lib/distributed/launcher.ts";
+import { availableBackends, ProcessGroup } from "../../lib/distributed/process_group.ts";
 import { SGD } from "../../lib/train/optimizer.ts";
 import { TrainStep } from "../../lib/train/step.ts";
 

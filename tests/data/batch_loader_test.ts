@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { BatchLoader } from "../../lib/data/batch_loader.ts";
 import { TensorImageSet } from "../../lib/data/image_set.ts";
 import { epochOrder } from "../../lib/data/sampler.ts";
-import { shareRange } from "../../lib/dist/shard.ts";
+import { shareRange } from "../../lib/distributed/shard.ts";
 import { tensor } from "../../lib/torch/create.ts";
 import { makeImages, pixel } from "./fixtures.ts";
 

@@ -4,7 +4,7 @@
  * same global batch.
  */
 import assert from "node:assert/strict";
-import { shareRange } from "../../lib/dist/shard.ts";
+import { shareRange } from "../../lib/distributed/shard.ts";
 import { ladeLoss } from "../../lib/losses/lade.ts";
 import { noGrad, tensor } from "../../lib/torch/create.ts";
 import { scope } from "../../lib/torch/memory.ts";

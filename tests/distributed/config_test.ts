@@ -1,7 +1,7 @@
 /** Bad distributed configurations: one line each, naming the problem. */
 import assert from "node:assert/strict";
-import { freePort } from "../../lib/dist/launcher.ts";
-import { availableBackends, ProcessGroup } from "../../lib/dist/process_group.ts";
+import { freePort } from "../../lib/distributed/launcher.ts";
+import { availableBackends, ProcessGroup } from "../../lib/distributed/process_group.ts";
 import { InputError, TorchError } from "../../lib/errors.ts";
 
 function oneLine(e: unknown, type: typeof InputError | typeof TorchError, pattern: RegExp) {

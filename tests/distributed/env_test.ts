@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { expandHostList, firstHost, parseRankEnv } from "../../lib/dist/env.ts";
+import { expandHostList, firstHost, parseRankEnv } from "../../lib/distributed/env.ts";
 import { InputError } from "../../lib/errors.ts";
 
 function throwsInput(fn: () => unknown, parameter: string, pattern: RegExp) {

@@ -4,7 +4,7 @@
  * that hangs.
  */
 import assert from "node:assert/strict";
-import { freePort } from "../../lib/dist/launcher.ts";
+import { freePort } from "../../lib/distributed/launcher.ts";
 import { errorLines } from "./fixture.ts";
 
 function startRanks(mode: string, timeout: number): Deno.ChildProcess[] {

@@ -3,7 +3,7 @@
  * deterministic problem (features, labels, a linear classifier), the
  * LADE loss of a global batch, and a helper that launches rank scripts.
  */
-import { launchLocal, type LaunchResult } from "../../lib/dist/launcher.ts";
+import { launchLocal, type LaunchResult } from "../../lib/distributed/launcher.ts";
 import { tensor } from "../../lib/torch/create.ts";
 import type { Tensor } from "../../lib/torch/tensor.ts";
 
@@ -49,7 +49,7 @@ export function rows(
   };
 }
 
-/** Launches `script` (under tests/dist/) as `n` ranks with piped output. */
+/** Launches `script` (under tests/distributed/) as `n` ranks with piped output. */
 export function launchScript(
   script: string,
   n: number,

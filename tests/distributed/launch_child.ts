@@ -1,5 +1,5 @@
-/** Runs launchLocal over tests/dist/rank_plain.ts (the launcher as its own process); prints the result. */
-import { launchLocal } from "../../lib/dist/launcher.ts";
+/** Runs launchLocal over tests/distributed/rank_plain.ts (the launcher as its own process); prints the result. */
+import { launchLocal } from "../../lib/distributed/launcher.ts";
 
 const [mode, dir] = Deno.args;
 const result = await launchLocal({

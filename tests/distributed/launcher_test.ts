@@ -1,6 +1,6 @@
 /** The local launcher, with ranks that do not load libtorch (fast to start). */
 import assert from "node:assert/strict";
-import { launchLocal } from "../../lib/dist/launcher.ts";
+import { launchLocal } from "../../lib/distributed/launcher.ts";
 import { InputError } from "../../lib/errors.ts";
 import { launchScript } from "./fixture.ts";
 

@@ -1,15 +1,15 @@
 /**
- * One rank of tests/dist/collectives_test.ts: all-reduce (sum, average, in
+ * One rank of tests/distributed/collectives_test.ts: all-reduce (sum, average, in
  * buckets), all-gather (equal and unequal sizes, int64), broadcast, barrier,
  * then SGD steps of a linear classifier under the LADE loss of the gathered
  * global batch. Writes what it computed to OUT/rank<R>.json.
  */
 import assert from "node:assert/strict";
-import { allGatherBatch, allReduceGradients } from "../../lib/dist/collectives.ts";
-import { parseRankEnv } from "../../lib/dist/env.ts";
-import { watchLauncher } from "../../lib/dist/launcher.ts";
-import { ProcessGroup } from "../../lib/dist/process_group.ts";
-import { shareRange, shareSizes } from "../../lib/dist/shard.ts";
+import { allGatherBatch, allReduceGradients } from "../../lib/distributed/collectives.ts";
+import { parseRankEnv } from "../../lib/distributed/env.ts";
+import { watchLauncher } from "../../lib/distributed/launcher.ts";
+import { ProcessGroup } from "../../lib/distributed/process_group.ts";
+import { shareRange, shareSizes } from "../../lib/distributed/shard.ts";
 import { ladeLoss } from "../../lib/losses/lade.ts";
 import { arange, noGrad, tensor, zeros } from "../../lib/torch/create.ts";
 import { scope } from "../../lib/torch/memory.ts";

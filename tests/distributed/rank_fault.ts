@@ -1,11 +1,11 @@
 /**
- * One rank of tests/dist/fault_test.ts. Mode `kill`: all-reduces in a loop;
+ * One rank of tests/distributed/fault_test.ts. Mode `kill`: all-reduces in a loop;
  * rank 1 SIGKILLs itself on the third step. Mode `hang`: rank 1 joins and
  * then never enters a collective; rank 0 waits at a barrier. A failure is
  * printed as one line, and the rank exits 1.
  */
-import { parseRankEnv } from "../../lib/dist/env.ts";
-import { ProcessGroup } from "../../lib/dist/process_group.ts";
+import { parseRankEnv } from "../../lib/distributed/env.ts";
+import { ProcessGroup } from "../../lib/distributed/process_group.ts";
 import { zeros } from "../../lib/torch/create.ts";
 
 const [mode, timeout] = Deno.args;

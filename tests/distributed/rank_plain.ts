@@ -1,11 +1,11 @@
 /**
- * A rank without libtorch, for the launcher's tests (tests/dist/launcher_test.ts).
+ * A rank without libtorch, for the launcher's tests (tests/distributed/launcher_test.ts).
  * Modes: env (print the rank variables), exit3 (rank 1 exits 3, rank 0
  * sleeps), linger (rank 0 exits 0, rank 1 sleeps), signals (write DIR/ready<R>,
  * then count SIGINTs for a while, write DIR/sigint<R> and exit 130), orphan
  * (write DIR/ready<R>, then write DIR/lost<R> once the launcher is gone).
  */
-import { watchLauncher } from "../../lib/dist/launcher.ts";
+import { watchLauncher } from "../../lib/distributed/launcher.ts";
 
 const [mode, dir] = Deno.args;
 const rank = Number(Deno.env.get("RANK"));

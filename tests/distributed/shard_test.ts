@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { localBatchSize, rankShare, shareRange, shareSizes } from "../../lib/dist/shard.ts";
+import { localBatchSize, rankShare, shareRange, shareSizes } from "../../lib/distributed/shard.ts";
 import { InputError } from "../../lib/errors.ts";
 
 Deno.test("each rank's batch is the global batch over the world size", () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { SHIFT_GRID } from "../../lib/data/mod.ts";
-import { readManifest } from "../../lib/train/checkpoint.ts";
+import { readManifest } from "../../lib/run/checkpoint.ts";
 import { writeFixture } from "../train/fixture.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;

@@ -4,7 +4,7 @@ import { InputError } from "../../lib/errors.ts";
 import { Model } from "../../lib/models/mod.ts";
 import { manualSeed } from "../../lib/torch/device.ts";
 import { tensor } from "../../lib/torch/mod.ts";
-import { predictImages, weightsPredictor } from "../../lib/train/predict_inputs.ts";
+import { predictImages, weightsPredictor } from "../../lib/predict/inputs.ts";
 import { exportWeights } from "../../lib/weights/model_weights.ts";
 
 Deno.test("predictImages: chunks give the rows of one batch; bad files skipped or named", async () => {

@@ -3,8 +3,8 @@ import { loadDataset } from "../../lib/data/mod.ts";
 import { Model } from "../../lib/models/mod.ts";
 import { manualSeed } from "../../lib/torch/device.ts";
 import { liveTensors, scope } from "../../lib/torch/memory.ts";
-import { predictLogits, predictViews } from "../../lib/train/predict_logits.ts";
-import { writeFixture } from "./fixture.ts";
+import { predictLogits, predictViews } from "../../lib/predict/logits.ts";
+import { writeFixture } from "../train/fixture.ts";
 
 Deno.test("predictViews: [epochs, 2, N, 3C] logits of seeded augmented views, model mode kept", async () => {
   const root = await writeFixture(4, 3);

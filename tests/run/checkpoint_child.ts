@@ -6,8 +6,8 @@
  */
 
 import { Model } from "../../lib/models/model.ts";
-import { loadCheckpoint, readManifest, saveCheckpoint } from "../../lib/train/checkpoint.ts";
-import { DEFAULT_CONFIG } from "../../lib/train/default_config.ts";
+import { loadCheckpoint, readManifest, saveCheckpoint } from "../../lib/run/checkpoint.ts";
+import { DEFAULT_CONFIG } from "../../lib/config/config.ts";
 import { SGD } from "../../lib/train/optimizer.ts";
 import { manualSeed, setNumThreads } from "../../lib/torch/device.ts";
 import { randint, randn } from "../../lib/torch/create.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Model } from "../../lib/models/model.ts";
-import { CHECKPOINT_DIR, loadCheckpoint, readManifest } from "../../lib/train/checkpoint.ts";
+import { CHECKPOINT_DIR, loadCheckpoint, readManifest } from "../../lib/run/checkpoint.ts";
 import { SGD } from "../../lib/train/optimizer.ts";
 import { readSafetensors } from "../../lib/weights/safetensors.ts";
 

@@ -7,8 +7,8 @@
 
 import assert from "node:assert/strict";
 import { InputError } from "../../lib/errors.ts";
-import { MANIFEST, readManifest, validateManifest } from "../../lib/train/checkpoint.ts";
-import { DEFAULT_CONFIG } from "../../lib/train/default_config.ts";
+import { MANIFEST, readManifest, validateManifest } from "../../lib/run/checkpoint.ts";
+import { DEFAULT_CONFIG } from "../../lib/config/config.ts";
 
 function good(): Record<string, unknown> {
   return {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Model } from "../../lib/models/model.ts";
-import { loadCheckpoint, readManifest } from "../../lib/train/checkpoint.ts";
-import { readMetrics } from "../../lib/train/metrics.ts";
+import { loadCheckpoint, readManifest } from "../../lib/run/checkpoint.ts";
+import { readMetrics } from "../../lib/run/metrics.ts";
 import { cudaAvailable } from "../../lib/torch/device.ts";
 import { writeFixture } from "./fixture.ts";
 

@@ -6,8 +6,8 @@ import {
   readConfigFile,
   resolveConfig,
   validateConfig,
-} from "../../lib/train/config.ts";
-import { DEFAULT_CONFIG } from "../../lib/train/default_config.ts";
+} from "../../lib/config/config.ts";
+import { DEFAULT_CONFIG } from "../../lib/config/config.ts";
 import { learningRate } from "../../lib/train/schedule.ts";
 
 const configsDir = new URL("../../configs/", import.meta.url).pathname;

@@ -4,7 +4,7 @@
  * the same global batches.
  */
 import assert from "node:assert/strict";
-import { launchLocal } from "../../lib/dist/launcher.ts";
+import { launchLocal } from "../../lib/distributed/launcher.ts";
 import { setNumThreads } from "../../lib/torch/device.ts";
 import { checkGlobalBatch, rankDevice, rankThreads } from "../../lib/train/data_parallel.ts";
 import { InputError } from "../../lib/errors.ts";

@@ -8,7 +8,7 @@
  */
 
 import assert from "node:assert/strict";
-import { readManifest } from "../../lib/train/checkpoint.ts";
+import { readManifest } from "../../lib/run/checkpoint.ts";
 import { writeFixture } from "./fixture.ts";
 
 const main = new URL("../../main.ts", import.meta.url).pathname;

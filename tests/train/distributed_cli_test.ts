@@ -4,9 +4,9 @@
  * hangs), Ctrl-C, resuming, and the configurations every rank would reject.
  */
 import assert from "node:assert/strict";
-import { freePort } from "../../lib/dist/launcher.ts";
-import { readManifest } from "../../lib/train/checkpoint.ts";
-import { readMetrics } from "../../lib/train/metrics.ts";
+import { freePort } from "../../lib/distributed/launcher.ts";
+import { readManifest } from "../../lib/run/checkpoint.ts";
+import { readMetrics } from "../../lib/run/metrics.ts";
 import { writeFixture } from "./fixture.ts";
 
 const main = new URL("../../main.ts", import.meta.url).pathname;

@@ -4,8 +4,8 @@
  * an epoch or two), written as IDX files into a temporary folder.
  */
 
-import { DEFAULT_CONFIG } from "../../lib/train/default_config.ts";
-import { mergeConfig, type TrainConfig, validateConfig } from "../../lib/train/config.ts";
+import { DEFAULT_CONFIG } from "../../lib/config/config.ts";
+import { mergeConfig, type TrainConfig, validateConfig } from "../../lib/config/config.ts";
 
 function idx(dims: number[], data: Uint8Array): Uint8Array {
   const header = new Uint8Array(4 + 4 * dims.length);

@@ -9,8 +9,8 @@
 
 import assert from "node:assert/strict";
 import { hostname } from "node:os";
-import { readManifest } from "../../lib/train/checkpoint.ts";
-import { LOCK_FILE } from "../../lib/train/run_lock.ts";
+import { readManifest } from "../../lib/run/checkpoint.ts";
+import { LOCK_FILE } from "../../lib/run/lock.ts";
 import { writeFixture } from "./fixture.ts";
 
 const main = new URL("../../main.ts", import.meta.url).pathname;

@@ -3,8 +3,8 @@
  * rank of a Gloo group (1 thread), its initial weights drawn from a seed of
  * its own; writes its losses and final parameters to OUT/rank<R>.json.
  */
-import { parseRankEnv } from "../../lib/dist/env.ts";
-import { watchLauncher } from "../../lib/dist/launcher.ts";
+import { parseRankEnv } from "../../lib/distributed/env.ts";
+import { watchLauncher } from "../../lib/distributed/launcher.ts";
 import { setNumThreads } from "../../lib/torch/device.ts";
 import { DataParallel } from "../../lib/train/data_parallel.ts";
 import { trainSteps } from "./data_parallel_fixture.ts";

@@ -10,7 +10,7 @@
  */
 
 import assert from "node:assert/strict";
-import { readConfigFile, resolveConfig, type TrainConfig } from "../../lib/train/config.ts";
+import { readConfigFile, resolveConfig, type TrainConfig } from "../../lib/config/config.ts";
 import { learningRate } from "../../lib/train/schedule.ts";
 
 const configsDir = new URL("../../configs/", import.meta.url).pathname;

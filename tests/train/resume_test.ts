@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { Model } from "../../lib/models/model.ts";
-import { loadCheckpoint, readManifest } from "../../lib/train/checkpoint.ts";
-import { readMetrics } from "../../lib/train/metrics.ts";
-import { predictRun, readRunInfo } from "../../lib/train/predict.ts";
+import { loadCheckpoint, readManifest } from "../../lib/run/checkpoint.ts";
+import { readMetrics } from "../../lib/run/metrics.ts";
+import { predictRun, readRunInfo } from "../../lib/predict/run_predictions.ts";
 import { train } from "../../lib/train/trainer.ts";
 import { accuracy } from "../../lib/eval/metrics.ts";
 import { shotGroups } from "../../lib/data/shots.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { readManifest } from "../../lib/train/checkpoint.ts";
-import { readMetrics } from "../../lib/train/metrics.ts";
+import { readManifest } from "../../lib/run/checkpoint.ts";
+import { readMetrics } from "../../lib/run/metrics.ts";
 import { writeFixture } from "./fixture.ts";
 
 const main = new URL("../../main.ts", import.meta.url).pathname;

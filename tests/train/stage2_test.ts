@@ -6,8 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { readWeightsFile } from "../../lib/weights/model_weights.ts";
-import { readManifest } from "../../lib/train/checkpoint.ts";
-import { predictRun } from "../../lib/train/predict.ts";
+import { readManifest } from "../../lib/run/checkpoint.ts";
+import { predictRun } from "../../lib/predict/run_predictions.ts";
 import { writeFixture } from "./fixture.ts";
 
 const main = new URL("../../main.ts", import.meta.url).pathname;
