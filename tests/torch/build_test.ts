@@ -60,7 +60,9 @@ Deno.test("a failed native build exits non-zero and stamps nothing, even with a 
     await Deno.writeTextFile(`${dir}/build/native/liblade.so`, "the last good library");
     await Deno.writeTextFile(`${dir}/build/native/hash`, "0123456789abcdef\n");
     await Deno.writeTextFile(`${dir}/build/native-cmake/liblade.so`, "a stale artefact");
-    // Break the source that compiles first, so that the build fails within seconds.
+    // Break the source that compiles first, so that the build fails within seconds: a
+    // missing header stops the compiler at once (an #error would not, and in the unity
+    // build the rest of the batch would still be compiled).
     const sources = [];
     for await (const e of Deno.readDir(`${dir}/native/src`)) {
       if (e.name.endsWith(".cpp")) sources.push(e.name);
@@ -68,7 +70,7 @@ Deno.test("a failed native build exits non-zero and stamps nothing, even with a 
     const first = `${dir}/native/src/${sources.sort()[0]}`;
     await Deno.writeTextFile(
       first,
-      "#error deliberately broken by build_test\n" + await Deno.readTextFile(first),
+      '#include "deliberately_broken_by_build_test.h"\n' + await Deno.readTextFile(first),
     );
     const built = await sh("bash", [`${dir}/scripts/build-native.sh`], {
       cwd: dir,
@@ -76,7 +78,7 @@ Deno.test("a failed native build exits non-zero and stamps nothing, even with a 
     });
     assert.notEqual(built.code, 0, built.stdout);
     assert.match(built.stderr, /the native build failed/);
-    assert.match(built.stdout + built.stderr, /deliberately broken by build_test/);
+    assert.match(built.stdout + built.stderr, /deliberately_broken_by_build_test\.h/);
     // Nothing was stamped: the earlier library and hash are untouched, the stale artefact is gone.
     assert.equal(await Deno.readTextFile(`${dir}/build/native/hash`), "0123456789abcdef\n");
     assert.equal(
