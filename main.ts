@@ -1,5 +1,7 @@
 /**
- * lade's command line: wires the commands in lib/cli/ and nothing else.
+ * lade's command line: wires the commands in lib/cli/ and nothing else. A
+ * command's module is loaded when the command runs, so that the signal
+ * listeners are in place within a few milliseconds of the start.
  *
  * @module
  */
@@ -7,21 +9,14 @@
 import { Command, type OptionValues } from "@commander-js/extra-typings";
 import { exitWithError, printNativeNotices } from "./lib/cli/errors.ts";
 import { checkFlags } from "./lib/cli/flag_checks.ts";
-import { dataInspectCommand } from "./lib/cli/data_inspect.ts";
-import { dataVerifyCommand } from "./lib/cli/data_verify.ts";
-import { infoCommand } from "./lib/cli/info.ts";
-import { evaluateCommand } from "./lib/cli/evaluate.ts";
-import { estimatePriorCommand } from "./lib/cli/estimate_prior.ts";
-import { distributedHelp, METHODS, methodsHelp } from "./lib/cli/train.ts";
-import { trainEntry } from "./lib/cli/train_seeds.ts";
-import { compareCommand } from "./lib/cli/compare.ts";
-import { predictCommand } from "./lib/cli/predict.ts";
-import { stage2Command } from "./lib/cli/stage2.ts";
 import {
-  weightsConvertCommand,
-  weightsExportCommand,
-  weightsInspectCommand,
-} from "./lib/cli/weights.ts";
+  commandPhase,
+  installSignalHandlers,
+  launchedRank,
+  otherRank,
+  setPhase,
+} from "./lib/cli/signals.ts";
+import { distributedHelp, METHODS, methodsHelp } from "./lib/cli/help.ts";
 import { VERSION } from "./lib/version.ts";
 
 /**
@@ -57,6 +52,19 @@ function predictionInputs<A extends unknown[], O extends OptionValues, G extends
     .option("--precision <p>", "on CUDA: bf16 or fp32 for --run predictions (default: the run's)");
 }
 
+/** A command's names from the top: ["data", "verify"]. */
+function commandPath(command: Command | { name(): string; parent: unknown }): string[] {
+  const names: string[] = [];
+  for (
+    let c = command as { name(): string; parent: unknown } | null;
+    c && (c as { parent: unknown }).parent;
+    c = (c as { parent: { name(): string; parent: unknown } | null }).parent
+  ) {
+    names.unshift(c.name());
+  }
+  return names;
+}
+
 /** Builds the command tree. */
 export function buildProgram(): Command {
   const program = new Command()
@@ -71,13 +79,15 @@ export function buildProgram(): Command {
         action.options.find((o) => o.attributeName() === key)?.long ?? `--${key}`;
       const raw = (_program as unknown as { rawArgs?: string[] }).rawArgs ?? Deno.args;
       checkFlags(action.opts(), raw, flagOf);
+      // What a signal says until the command says more (commands that write do).
+      setPhase(commandPhase(commandPath(action)));
     });
 
   program
     .command("info")
     .description("versions, devices, threads and the native library in use")
     .option("--json", "print JSON")
-    .action((options) => infoCommand(options));
+    .action(async (options) => (await import("./lib/cli/info.ts")).infoCommand(options));
 
   // ---- data commands (lib/cli/data_inspect.ts) ----
   const data = program.command("data").description("datasets: formats, long-tail counts, shifts");
@@ -102,7 +112,9 @@ export function buildProgram(): Command {
       "refuse images of more pixels (default 89478485, Pillow's limit)",
     )
     .option("--json", "print JSON")
-    .action((options) => dataInspectCommand(options));
+    .action(async (options) =>
+      (await import("./lib/cli/data_inspect.ts")).dataInspectCommand(options)
+    );
   data
     .command("verify")
     .description(
@@ -120,7 +132,9 @@ export function buildProgram(): Command {
       "refuse images of more pixels (default 89478485, Pillow's limit)",
     )
     .option("--json", "print JSON")
-    .action((options) => dataVerifyCommand(options));
+    .action(async (options) =>
+      (await import("./lib/cli/data_verify.ts")).dataVerifyCommand(options)
+    );
   // (end of data commands)
 
   // ---- train command (lib/cli/train.ts) ----
@@ -188,7 +202,7 @@ export function buildProgram(): Command {
       "distributed: seconds a rank waits for a hung peer or the rendezvous (default 120)",
     )
     .addHelpText("after", methodsHelp() + distributedHelp())
-    .action((options) => trainEntry(options));
+    .action(async (options) => (await import("./lib/cli/train_seeds.ts")).trainEntry(options));
   // (end of train command)
 
   // ---- evaluation commands (lib/cli/evaluate.ts, lib/cli/estimate_prior.ts) ----
@@ -212,7 +226,7 @@ export function buildProgram(): Command {
     .option("--export-npy <dir>", "also write logits.npy, labels.npy, train_counts.npy")
     .option("--tta-epochs <n>", "SADE runs: epochs of test-time aggregation (default 5; 0: none)")
     .option("--tta-lr <x>", "SADE runs: learning rate of the test-time aggregation (default 0.1)")
-    .action((options) => evaluateCommand(options));
+    .action(async (options) => (await import("./lib/cli/evaluate.ts")).evaluateCommand(options));
 
   predictionInputs(
     program
@@ -222,7 +236,7 @@ export function buildProgram(): Command {
       .option("--method <name>", "em or bbse", "em"),
   )
     .action(async (options) => {
-      await estimatePriorCommand(options);
+      await (await import("./lib/cli/estimate_prior.ts")).estimatePriorCommand(options);
     });
 
   program
@@ -240,7 +254,9 @@ export function buildProgram(): Command {
     .option("--shift-file <file>", "JSON shifted sets instead of the paper's grid")
     .option("--device <device>", "device for the runs' predictions")
     .option("--precision <p>", "on CUDA: bf16 or fp32")
-    .action((runs, options) => compareCommand(runs, options));
+    .action(async (runs, options) =>
+      (await import("./lib/cli/compare.ts")).compareCommand(runs, options)
+    );
   // (end of evaluation commands)
 
   // ---- weights and predict (lib/cli/weights.ts, lib/cli/predict.ts) ----
@@ -252,7 +268,9 @@ export function buildProgram(): Command {
     .description("a run's model weights as safetensors (torchvision names for torchvision nets)")
     .argument("<run>", "the run directory")
     .option("--out <file>", "the .safetensors file to write")
-    .action((run, options) => weightsExportCommand(run, options));
+    .action(async (run, options) =>
+      (await import("./lib/cli/weights.ts")).weightsExportCommand(run, options)
+    );
   weights
     .command("convert")
     .description("a PyTorch state dict (or safetensors) through a lade model to lade's safetensors")
@@ -260,13 +278,17 @@ export function buildProgram(): Command {
     .option("--out <file>", "the .safetensors file to write")
     .option("--arch <name>", "the architecture (default: the file's metadata)")
     .option("--classes <n>", "the class count (default: the file's)")
-    .action((file, options) => weightsConvertCommand(file, options));
+    .action(async (file, options) =>
+      (await import("./lib/cli/weights.ts")).weightsConvertCommand(file, options)
+    );
   weights
     .command("inspect")
     .description("names, dtypes, shapes and metadata of a safetensors or PyTorch weights file")
     .argument("<file>", "a .safetensors, .pth or .pt file")
     .option("--json", "print JSON")
-    .action((file, options) => weightsInspectCommand(file, options));
+    .action(async (file, options) =>
+      (await import("./lib/cli/weights.ts")).weightsInspectCommand(file, options)
+    );
   program
     .command("stage2")
     .description("a decoupled second stage on a run's classifier: tau-norm or lws, as a new run")
@@ -281,7 +303,7 @@ export function buildProgram(): Command {
     .option("--lr <x>", "lws: learning rate (default: the run's)")
     .option("--batch-size <b>", "lws: batch size (default: the run's)")
     .option("--device <device>", "cpu (default) or cuda:N")
-    .action((options) => stage2Command(options));
+    .action(async (options) => (await import("./lib/cli/stage2.ts")).stage2Command(options));
   program
     .command("predict")
     .description("top-k classes of images or an .npy batch, under a target prior")
@@ -298,15 +320,22 @@ export function buildProgram(): Command {
     .option("--save-logits <file>", "also write the raw logits [N, C] as .npy")
     .option("--device <device>", "cpu (default) or cuda:N")
     .option("--json", "print JSON")
-    .action((inputs, options) => predictCommand(inputs, options));
+    .action(async (inputs, options) =>
+      (await import("./lib/cli/predict.ts")).predictCommand(inputs, options)
+    );
 
   return program as unknown as Command;
 }
 
-if (import.meta.main) {
+/**
+ * Runs lade's command line on `args`: the signal listeners first (so that
+ * Ctrl-C is answered from the first moment), then the command.
+ */
+export async function main(args: readonly string[]): Promise<void> {
+  installSignalHandlers({ quiet: otherRank(), defaultTerm: launchedRank() });
   printNativeNotices();
   try {
-    await buildProgram().parseAsync(Deno.args, { from: "user" });
+    await buildProgram().parseAsync([...args], { from: "user" });
   } catch (error) {
     // commander has already printed its own usage message.
     // (Only commander's errors have a string code starting "commander."; a
@@ -318,3 +347,5 @@ if (import.meta.main) {
     exitWithError(error);
   }
 }
+
+if (import.meta.main) await main(Deno.args);

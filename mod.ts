@@ -46,6 +46,7 @@ export {
   InputError,
   LadeError,
   NativeLibraryError,
+  StoppedError,
   TorchError,
 } from "./lib/errors.ts";
 export {

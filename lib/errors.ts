@@ -82,3 +82,13 @@ export class DisposedError extends LadeError {
   /** Always "DisposedError". */
   override name = "DisposedError";
 }
+
+/**
+ * A long operation stopped early because its caller asked it to (a stop
+ * flag set by Ctrl-C): nothing is wrong, and what it had not finished was
+ * not used.
+ */
+export class StoppedError extends LadeError {
+  /** Always "StoppedError". */
+  override name = "StoppedError";
+}

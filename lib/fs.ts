@@ -34,6 +34,34 @@ export function temporaryPath(path: string): string {
   return `${path}.${Deno.pid}.tmp`;
 }
 
+/**
+ * The temporaries of the atomic writes under way in this process (files,
+ * and the folders of {@link writeDirAtomic}): what a process that must end
+ * now removes first ({@link removeTemporariesSync}), so that it leaves
+ * nothing half-written behind.
+ */
+const underWay = new Set<string>();
+
+/**
+ * Removes the temporaries of every atomic write under way in this process
+ * and returns their paths. For a process about to exit (a signal): the
+ * destinations keep what they held before (the old file or folder, or
+ * nothing).
+ */
+export function removeTemporariesSync(): string[] {
+  const removed: string[] = [];
+  for (const path of underWay) {
+    try {
+      Deno.removeSync(path, { recursive: true });
+      removed.push(path);
+    } catch {
+      // never made, or already renamed into place
+    }
+  }
+  underWay.clear();
+  return removed;
+}
+
 async function writeAll(path: string, bytes: Uint8Array): Promise<void> {
   const file = await Deno.open(path, { write: true, create: true, truncate: true });
   try {
@@ -62,6 +90,7 @@ async function syncFile(path: string): Promise<void> {
  */
 export async function writeFileAtomic(path: string, content: AtomicContent): Promise<void> {
   const tmp = temporaryPath(path);
+  underWay.add(tmp);
   try {
     if (typeof content === "function") {
       await content(tmp);
@@ -74,12 +103,57 @@ export async function writeFileAtomic(path: string, content: AtomicContent): Pro
   } catch (e) {
     await Deno.remove(tmp).catch(() => {});
     throw e;
+  } finally {
+    underWay.delete(tmp);
+  }
+}
+
+/**
+ * Makes the folder `dir` atomically: `fill` writes its files into a
+ * temporary folder beside it (`<dir>.<pid>.tmp`), which then replaces `dir`
+ * (an existing `dir` is moved aside to `<dir>.<pid>.old` first and removed
+ * after). A reader sees the old folder or the new one, never some of the
+ * new files among the old; on failure the temporary folder is removed and
+ * `dir` is untouched. Returns what `fill` returned.
+ */
+export async function writeDirAtomic<T>(
+  dir: string,
+  fill: (temporaryDir: string) => Promise<T>,
+): Promise<T> {
+  const tmp = temporaryPath(dir);
+  const old = `${dir}.${Deno.pid}.old`;
+  underWay.add(tmp);
+  try {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    await Deno.mkdir(tmp, { recursive: true });
+    const out = await fill(tmp);
+    let replaced = false;
+    try {
+      await Deno.rename(dir, old);
+      replaced = true;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+    try {
+      await Deno.rename(tmp, dir);
+    } catch (e) {
+      if (replaced) await Deno.rename(old, dir).catch(() => {});
+      throw e;
+    }
+    if (replaced) await Deno.remove(old, { recursive: true }).catch(() => {});
+    return out;
+  } catch (e) {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    throw e;
+  } finally {
+    underWay.delete(tmp);
   }
 }
 
 /** The synchronous form of {@link writeFileAtomic}, for text or bytes. */
 export function writeFileAtomicSync(path: string, content: string | Uint8Array): void {
   const tmp = temporaryPath(path);
+  // (Synchronous: no signal listener runs while it writes, so nothing to register.)
   try {
     const bytes = typeof content === "string" ? new TextEncoder().encode(content) : content;
     const file = Deno.openSync(tmp, { write: true, create: true, truncate: true });
@@ -108,7 +182,7 @@ export function isTemporaryName(name: string): boolean {
 
 /**
  * Removes the temporaries that interrupted atomic writes left in `dir` (not
- * recursive): files named `<name>.<pid>.tmp` whose process `pid` is not
+ * recursive): files and folders named `<name>.<pid>.tmp` whose process `pid` is not
  * running (on Linux; elsewhere, those of any process but this one). Returns
  * the names removed. A folder that does not exist has none.
  */
@@ -121,11 +195,11 @@ export async function removeStaleTemporaries(dir: string): Promise<string[]> {
     return removed;
   }
   for (const entry of entries) {
-    if (!entry.isFile || !isTemporaryName(entry.name)) continue;
+    if (!(entry.isFile || entry.isDirectory) || !isTemporaryName(entry.name)) continue;
     const pid = Number(/\.(\d+)\.tmp$/.exec(entry.name)![1]);
     if (pid === Deno.pid || processRunning(pid)) continue;
     try {
-      await Deno.remove(`${dir}/${entry.name}`);
+      await Deno.remove(`${dir}/${entry.name}`, { recursive: true });
       removed.push(entry.name);
     } catch {
       // gone meanwhile

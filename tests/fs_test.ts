@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { temporaryPath, writeFileAtomic } from "../lib/fs.ts";
+import {
+  removeStaleTemporaries,
+  removeTemporariesSync,
+  temporaryPath,
+  writeDirAtomic,
+  writeFileAtomic,
+} from "../lib/fs.ts";
 
 Deno.test("writeFileAtomic writes text, bytes and through a path-taking writer", async () => {
   const dir = await Deno.makeTempDir();
@@ -37,5 +43,93 @@ Deno.test("a failed write leaves the old file and no temporary", async () => {
     await assert.rejects(() => writeFileAtomic(`${dir}/none/x.txt`, "x"), Deno.errors.NotFound);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("writeDirAtomic makes a folder whole, replaces an old one, and keeps it on failure", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const dir = `${root}/report`;
+    const names = async () => (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name).sort();
+    const written = await writeDirAtomic(dir, async (tmp) => {
+      // Nothing of the new folder is visible until it is complete.
+      await assert.rejects(() => Deno.stat(dir), Deno.errors.NotFound);
+      await Deno.writeTextFile(`${tmp}/a.txt`, "one");
+      return "done";
+    });
+    assert.equal(written, "done");
+    assert.deepEqual(await names(), ["a.txt"]);
+    // A second folder replaces the first as a whole (no stale a.txt among the new files).
+    await writeDirAtomic(dir, async (tmp) => {
+      await Deno.writeTextFile(`${tmp}/b.txt`, "two");
+      assert.deepEqual(await names(), ["a.txt"]);
+    });
+    assert.deepEqual(await names(), ["b.txt"]);
+    // A failure leaves the old folder as it was, and no temporary.
+    await assert.rejects(
+      () =>
+        writeDirAtomic(dir, async (tmp) => {
+          await Deno.writeTextFile(`${tmp}/c.txt`, "three");
+          throw new Error("disk full");
+        }),
+      /disk full/,
+    );
+    assert.deepEqual(await names(), ["b.txt"]);
+    assert.deepEqual((await Array.fromAsync(Deno.readDir(root))).map((e) => e.name), ["report"]);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("removeTemporariesSync removes the temporaries of the writes under way, and only those", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${root}/kept.txt`, "old");
+    let release!: () => void;
+    const gate = new Promise<void>((r) => release = r);
+    let reached!: () => void;
+    const inside = new Promise<void>((r) => reached = r);
+    // A file write and a folder write, both stopped half-way.
+    const file = writeFileAtomic(`${root}/kept.txt`, async (tmp) => {
+      await Deno.writeTextFile(tmp, "new, half");
+      reached();
+      await gate;
+    });
+    await inside;
+    const folder = writeDirAtomic(`${root}/dir`, async (tmp) => {
+      await Deno.writeTextFile(`${tmp}/x`, "half");
+      await gate;
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    const removed = removeTemporariesSync().sort();
+    assert.deepEqual(removed, [
+      temporaryPath(`${root}/dir`),
+      temporaryPath(`${root}/kept.txt`),
+    ]);
+    // What a process that exits now leaves: the old file, no folder, no temporary.
+    assert.deepEqual((await Array.fromAsync(Deno.readDir(root))).map((e) => e.name), ["kept.txt"]);
+    assert.equal(await Deno.readTextFile(`${root}/kept.txt`), "old");
+    release();
+    await Promise.allSettled([file, folder]);
+    assert.deepEqual(removeTemporariesSync(), []);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("removeStaleTemporaries removes the temporary folders of dead processes too", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const dead = new Deno.Command("true").spawn();
+    await dead.status;
+    await Deno.mkdir(`${root}/report.${dead.pid}.tmp`);
+    await Deno.writeTextFile(`${root}/report.${dead.pid}.tmp/index.html`, "half");
+    await Deno.mkdir(`${root}/mine.${Deno.pid}.tmp`);
+    assert.deepEqual(await removeStaleTemporaries(root), [`report.${dead.pid}.tmp`]);
+    assert.deepEqual((await Array.fromAsync(Deno.readDir(root))).map((e) => e.name), [
+      `mine.${Deno.pid}.tmp`,
+    ]);
+  } finally {
+    await Deno.remove(root, { recursive: true });
   }
 });

@@ -21,7 +21,8 @@ import {
   type RunGrid,
   type SummaryMetrics,
 } from "../eval/compare.ts";
-import { evaluateGrid, evaluateSets } from "../eval/grid.ts";
+import { evaluateGridAsync, evaluateSetsAsync } from "../eval/grid.ts";
+import { setPhase } from "./signals.ts";
 import { methodExperts } from "../losses/methods.ts";
 import { writeComparisonReport } from "../eval/report.ts";
 import { TTA_EPOCHS } from "../eval/aggregation.ts";
@@ -199,8 +200,8 @@ async function evaluateRun(
     // LADE-like runs also with their prior-free rule (argmax f), beside SADE's.
     const shiftOptions = { prior: mode, source, emCalibration, uniformRule: true };
     const evals = sets === undefined
-      ? evaluateGrid(preds, shiftOptions)
-      : evaluateSets(preds, sets, shiftOptions);
+      ? await evaluateGridAsync(preds, shiftOptions)
+      : await evaluateSetsAsync(preds, sets, shiftOptions);
     const evaluations = evals.map((e) => {
       const j = evaluationJson(e) as { shift: string; results: Record<string, SummaryMetrics> };
       return { shift: j.shift, results: j.results };
@@ -283,6 +284,11 @@ export async function compareCommand(args: string[], options: CompareOptions): P
   else if (options.markdown) console.log(comparisonMarkdown(c));
   else console.log(formatComparison(c));
   if (options.out !== undefined) {
+    setPhase({
+      doing: `writing the comparison to ${options.out}`,
+      intact:
+        `${options.out} is as it was (it is written whole or not at all); the runs are untouched`,
+    });
     const files = await writeComparisonReport(options.out, c);
     if (!options.json) console.log(`\ncomparison: ${files.length} files in ${options.out}`);
   }

@@ -11,7 +11,8 @@
 import { join } from "node:path";
 import { readManifest } from "../run/checkpoint.ts";
 import { UsageError } from "./errors.ts";
-import { evaluateGrid, evaluateSets, shiftNames } from "../eval/grid.ts";
+import { evaluateGridAsync, evaluateSetsAsync, shiftNames } from "../eval/grid.ts";
+import { type Phase, setPhase } from "./signals.ts";
 import { readShiftFile } from "../data/mod.ts";
 import {
   checkOutputDir,
@@ -166,7 +167,19 @@ export async function exportNpy(
 export async function evaluateCommand(
   options: EvaluateOptions,
   predictions?: LoadedPredictions,
+  context: {
+    /**
+     * Say what is being done when a signal comes (default true); false when
+     * the caller's own phase says it better (train's final evaluation).
+     */
+    phases?: boolean;
+  } = {},
 ): Promise<void> {
+  const phase = (p: Phase) => {
+    if (context.phases !== false) setPhase(p);
+  };
+  const subject = options.run ?? options.logits ?? "the predictions";
+  phase({ doing: `the evaluation of ${subject}`, intact: "nothing was written" });
   const mode = parsePriorMode(options.prior);
   const emCalibration = parseEmCalibration(options.calibration);
   // Output folders are checked before the (slow) predictions.
@@ -199,8 +212,8 @@ export async function evaluateCommand(
     // EM calibrates on the source data once for the whole grid.
     const shiftOptions = { prior: mode, source, emCalibration, aggregation: { lr: ttaLr } };
     const evals = sets === undefined
-      ? evaluateGrid(preds, shiftOptions, names)
-      : evaluateSets(preds, sets, shiftOptions);
+      ? await evaluateGridAsync(preds, shiftOptions, names)
+      : await evaluateSetsAsync(preds, sets, shiftOptions);
     if (options.json) {
       // Which labelled data calibration and BBSE used, when they used any.
       const extra = source ? { source: sourceJson(source) } : {};
@@ -238,6 +251,10 @@ export async function evaluateCommand(
       ? join(options.run, "report")
       : undefined;
     if (reportDir !== undefined) {
+      phase({
+        doing: `writing the report to ${reportDir}`,
+        intact: `${reportDir} is as it was (a report is written whole or not at all)`,
+      });
       const files = await writeReport(reportDir, evals, {
         method: preds.method,
         dataset: preds.dataset,
@@ -247,6 +264,11 @@ export async function evaluateCommand(
       if (!options.json) console.log(`\nreport: ${files.length} files in ${reportDir}`);
     }
     if (options.exportNpy !== undefined) {
+      phase({
+        doing: `writing logits.npy, labels.npy and train_counts.npy to ${options.exportNpy}`,
+        intact: (reportDir === undefined ? "" : `the report in ${reportDir} is written; `) +
+          "each .npy file is written whole or not at all",
+      });
       await exportNpy(options.exportNpy, preds.logits, preds.labels, preds.trainCounts);
       if (!options.json) {
         console.log(`exported logits.npy, labels.npy, train_counts.npy to ${options.exportNpy}`);

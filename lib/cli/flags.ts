@@ -65,6 +65,7 @@ export const PARAMETER_FLAGS: Readonly<Record<string, string>> = {
   run: "--run",
   runDir: "--run",
   prior: "--prior",
+  report: "--report",
   calibration: "--calibration",
   logits: "--logits",
   labels: "--labels",

@@ -11,6 +11,7 @@
 import { checkDevice } from "../torch/device.ts";
 import { runStage2 } from "../train/stage2.ts";
 import { printWarning, UsageError } from "./errors.ts";
+import { setPhase } from "./signals.ts";
 
 /** `stage2` flags, as commander hands them over. */
 export interface Stage2CommandOptions {
@@ -47,6 +48,11 @@ export async function stage2Command(o: Stage2CommandOptions): Promise<void> {
   if (o.method === "lws" && o.tau !== undefined) {
     throw new UsageError("--tau goes with --method tau-norm");
   }
+  setPhase({
+    doing: `the second stage (${o.method}) of ${o.run}`,
+    intact:
+      `${o.run} is untouched and ${o.out} was not written (it is written whole or not at all)`,
+  });
   const record = await runStage2({
     from: o.run,
     out: o.out,

@@ -12,13 +12,22 @@
  */
 
 import { printWarning, UsageError } from "./errors.ts";
+import {
+  currentPhase,
+  exitOnSignal,
+  onEverySignal,
+  type Phase,
+  setPhase,
+  setQuiet,
+  signalTaken,
+  signalWord,
+} from "./signals.ts";
 import { evaluateCommand } from "./evaluate.ts";
 import { parseRankEnv, type RankEnv } from "../distributed/env.ts";
-import { LAUNCHER_PID_ENV, launchLocal, watchLauncher } from "../distributed/launcher.ts";
+import { launchLocal, watchLauncher } from "../distributed/launcher.ts";
 import { DEFAULT_TIMEOUT_SECONDS, resolveBackend } from "../distributed/process_group.ts";
 import { checkGlobalBatch, rankDevice } from "../train/data_parallel.ts";
 import { parseDevice } from "../torch/device.ts";
-import { METHOD_REGISTRY, METHODS } from "../losses/methods.ts";
 import { readManifest } from "../run/checkpoint.ts";
 import {
   type ConfigOverrides,
@@ -29,31 +38,6 @@ import {
 } from "../config/config.ts";
 import { parseCheckpointEvery, train, type TrainResult } from "../train/trainer.ts";
 import { useDevice } from "../torch/device.ts";
-
-export { METHODS };
-
-/** The methods, a line each (from the method registry), for the help of `train`. */
-export function methodsHelp(): string {
-  const width = Math.max(...METHODS.map((m) => m.length));
-  return "\nMethods:\n" +
-    METHOD_REGISTRY.map((m) => `  ${m.name.padEnd(width)}  ${m.help}`).join("\n");
-}
-
-/** How distributed training is started, for the help of `train`. */
-export function distributedHelp(): string {
-  return `
-
-Distributed (data-parallel: each rank takes its share of every global batch, the
-loss sees the whole batch, gradients are summed; batch norm keeps per-rank batch
-statistics):
-  lade train --nproc-per-node 2 ...   ranks on this machine
-  torchrun --nnodes 2 --nproc-per-node 8 ... --no-python lade train ...
-                                      RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR/PORT
-  srun lade train ...                 SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID
-On CUDA each rank uses cuda:LOCAL_RANK. A rank that dies ends the others at once, one
-that hangs after --dist-timeout; --resume works with any number of ranks that divides
-the batch (the run directory must be visible to every rank).`;
-}
 
 /** The flags as commander hands them over (strings). */
 export interface TrainCommandOptions {
@@ -353,43 +337,51 @@ export async function trainCommand(
   }
   // Only rank 0 prints (errors excepted: every rank reports its own).
   const lead = env === undefined || env.rank === 0;
+  if (!lead) setQuiet(true);
   if (env !== undefined) watchLauncher();
+  const resumed = o.resume !== undefined;
 
-  // First Ctrl-C (or SIGTERM, how a cluster preempts a job): finish the
-  // current step, write a checkpoint, exit 130 (143). Second: exit at once.
-  // (Every rank receives it; the ranks agree on the step to stop after.)
+  // Until the run directory is made, a signal ends the process at once: there is nothing to save.
+  setPhase({
+    doing: "start-up (the configuration, the data, the model)",
+    intact: resumed ? `the run in ${runDir} is as it was` : "nothing was written",
+  });
+  // Then the first Ctrl-C (or SIGTERM, how a cluster preempts a job) lets
+  // the current step finish, writes a checkpoint and exits 130 (143); a
+  // second one exits at once. Every rank receives it; the ranks agree on the
+  // step to stop after. (A rank of lade's own launcher gets a user's SIGTERM
+  // forwarded as SIGINT, and leaves SIGTERM, the launcher's "end now", to
+  // its default action: see main.ts.)
   const stop = { requested: false };
-  let exitCode = 130;
-  const onSignal = (signal: "SIGINT" | "SIGTERM") => () => {
-    const code = signal === "SIGTERM" ? 143 : 130;
-    if (stop.requested) {
-      if (lead) console.error(`lade: ${signal} again; exiting without a checkpoint`);
-      Deno.exit(code);
-    }
-    stop.requested = true;
-    exitCode = code;
-    if (lead) {
-      console.error(
-        `\nlade: ${signal === "SIGINT" ? "interrupted" : "SIGTERM"}; stopping after this ` +
-          "step to write a checkpoint (Ctrl-C again to quit)",
-      );
-    }
-  };
-  const onInterrupt = onSignal("SIGINT");
-  const onTerminate = onSignal("SIGTERM");
-  Deno.addSignalListener("SIGINT", onInterrupt);
-  // A rank of lade's own launcher gets a user's SIGTERM forwarded as SIGINT;
-  // a SIGTERM from that launcher means "end now" (another rank failed).
-  const ownLauncher = Deno.env.get(LAUNCHER_PID_ENV) !== undefined;
-  const onTerm = Deno.build.os !== "windows" && !ownLauncher;
-  if (onTerm) Deno.addSignalListener("SIGTERM", onTerminate);
+  let epochNow = 0;
+  const trainingPhase = (): Phase => ({
+    doing: `training (epoch ${epochNow + 1} of ${config.train.epochs})`,
+    intact: `the last checkpoint in ${runDir} is intact`,
+    next: `continue with: lade train --resume ${context.group ?? runDir}`,
+    onSignal: (signal) => {
+      if (stop.requested) return false;
+      stop.requested = true;
+      if (lead) {
+        console.error(
+          `lade: ${signalWord(signal)} during training (epoch ${epochNow + 1} of ` +
+            `${config.train.epochs}); stopping after this step to write a checkpoint ` +
+            `(${signal === "SIGINT" ? "Ctrl-C" : "SIGTERM"} again to stop at once)`,
+        );
+      }
+      return true;
+    },
+  });
   let result: TrainResult;
   try {
     result = await train(config, {
       runDir,
-      resume: o.resume !== undefined,
+      resume: resumed,
       stop,
       checkpointEvery,
+      onStart: () => setPhase(trainingPhase()),
+      onStep: (epoch) => {
+        if (epoch !== epochNow) epochNow = epoch, setPhase(trainingPhase());
+      },
       log: lead ? (line) => console.log(line) : undefined,
       tty: lead && Deno.stdout.isTerminal(),
       onWarning: lead ? printWarning : undefined,
@@ -401,8 +393,8 @@ export async function trainCommand(
         : {}),
     });
   } finally {
-    Deno.removeSignalListener("SIGINT", onInterrupt);
-    if (onTerm) Deno.removeSignalListener("SIGTERM", onTerminate);
+    // An error ends the process with its own line; a signal meanwhile ends it at once.
+    setPhase({ ...currentPhase(), onSignal: undefined });
   }
   if (result.interrupted) {
     if (lead) {
@@ -413,45 +405,42 @@ export async function trainCommand(
           `lade train --resume ${target}${how}`,
       );
     }
-    Deno.exit(exitCode);
+    exitOnSignal(signalTaken() ?? "SIGINT");
   }
   if (!lead) {
     result.test?.logits.dispose();
     return;
   }
   // Training is over and checkpointed; a signal from here on stops only the
-  // evaluation, and says so (one that came during the last epoch's end stops
-  // before the grid).
-  const finalStop = (signal: "SIGINT" | "SIGTERM") => {
-    console.error(
-      `\nlade: ${signal === "SIGINT" ? "interrupted" : "SIGTERM"} during the final evaluation ` +
-        `(the shift grid); training finished and its checkpoint in ${runDir} is intact; ` +
-        `evaluate it with: lade evaluate --run ${runDir} --shift all`,
-    );
-    Deno.exit(signal === "SIGINT" ? 130 : 143);
-  };
-  printResult(result);
-  if (stop.requested) {
+  // evaluation, and says so (as does one that came after the last step).
+  const next = context.group === undefined
+    ? `evaluate it with: lade evaluate --run ${runDir} --shift all`
+    : `continue the seed group with: lade train --resume ${context.group}`;
+  setPhase({
+    doing: "the final evaluation (the shift grid)",
+    intact: `training finished and its checkpoint in ${runDir} is intact`,
+    next,
+  });
+  const taken = signalTaken();
+  if (taken !== undefined) {
+    // The signal came after the last step, and training ended rather than stopped:
+    // its line is said already; the rest goes where the resume hint goes.
     result.test?.logits.dispose();
-    finalStop(exitCode === 143 ? "SIGTERM" : "SIGINT");
-  }
-  const onFinalInt = () => finalStop("SIGINT");
-  const onFinalTerm = () => finalStop("SIGTERM");
-  Deno.addSignalListener("SIGINT", onFinalInt);
-  if (onTerm) Deno.addSignalListener("SIGTERM", onFinalTerm);
-  try {
-    // End with the shift grid, as the paper reports it (and the run's report).
-    // A distributed run has the test logits already, predicted by all ranks.
-    await evaluateCommand(
-      { run: runDir, shift: "all" },
-      result.test === undefined
-        ? undefined
-        : { ...result.test, method: config.method.name, dataset: config.dataset.name },
+    console.log(
+      `training finished before it could stop; its checkpoint in ${runDir} is intact; ${next}`,
     );
-  } finally {
-    Deno.removeSignalListener("SIGINT", onFinalInt);
-    if (onTerm) Deno.removeSignalListener("SIGTERM", onFinalTerm);
+    exitOnSignal(taken);
   }
+  printResult(result);
+  // End with the shift grid, as the paper reports it (and the run's report).
+  // A distributed run has the test logits already, predicted by all ranks.
+  await evaluateCommand(
+    { run: runDir, shift: "all" },
+    result.test === undefined
+      ? undefined
+      : { ...result.test, method: config.method.name, dataset: config.dataset.name },
+    { phases: false },
+  );
 }
 
 /**
@@ -481,8 +470,17 @@ async function launch(
     else if (value !== undefined && value !== false) args.push(flag, String(value));
   }
   if (o.resume === undefined && o.out === undefined) args.push("--out", runDir);
+  // Every signal goes to the ranks (as SIGINT: they checkpoint after the same
+  // step and stop); this process waits for them and exits with 130 or 143.
+  setPhase({
+    doing: `training on ${n} ranks`,
+    intact: `the last checkpoint in ${runDir} is intact`,
+    next: `continue with: lade train --resume ${runDir} --nproc-per-node ${n}`,
+    onSignal: () => true,
+  });
   const result = await launchLocal({
     nprocPerNode: n,
+    signals: onEverySignal,
     args,
     // After one rank has finished, the others (rank 0 writes the report) get this long.
     timeoutSeconds: Math.max(timeoutSeconds, 600),
@@ -491,7 +489,7 @@ async function launch(
     if (result.interrupted === undefined) console.error(`lade: error: ${result.message}`);
     // Stopped by a signal: its status (130 or 143), whatever the ranks said.
     if (result.interrupted !== undefined) {
-      Deno.exit(result.interrupted === "SIGTERM" ? 143 : 130);
+      exitOnSignal(result.interrupted === "SIGTERM" ? "SIGTERM" : "SIGINT");
     }
     Deno.exit(result.code);
   }

@@ -15,6 +15,7 @@
 import { join } from "node:path";
 import { writeFileAtomic } from "../fs.ts";
 import { UsageError } from "./errors.ts";
+import { setPhase } from "./signals.ts";
 import { compareCommand } from "./compare.ts";
 import { readManifest } from "../run/checkpoint.ts";
 import { parseRankEnv } from "../distributed/env.ts";
@@ -76,6 +77,12 @@ async function runGroup(group: string, seeds: number[], o: TrainEntryOptions): P
   const config = join(group, "config.yaml");
   for (const [k, seed] of seeds.entries()) {
     const dir = seedRunDir(group, seed);
+    // Between seeds (each seed's training sets phases of its own).
+    setPhase({
+      doing: `the seed group ${group} (seed ${seed}, ${k + 1} of ${seeds.length})`,
+      intact: "the runs of the seeds so far are intact",
+      next: `continue the group with: lade train --resume ${group}`,
+    });
     console.log(`\n== seed ${seed} (${k + 1} of ${seeds.length}): ${dir}`);
     if (await finished(dir)) {
       console.log("finished already");
@@ -99,6 +106,11 @@ async function runGroup(group: string, seeds: number[], o: TrainEntryOptions): P
     }
   }
   console.log(`\n== ${seeds.length} seeds of ${group}`);
+  setPhase({
+    doing: `the comparison of the seeds of ${group}`,
+    intact: `every seed's run in ${group} is finished and intact`,
+    next: `compare them with: lade compare ${group} --out ${join(group, "compare")}`,
+  });
   await compareCommand([group], { out: join(group, "compare") });
 }
 

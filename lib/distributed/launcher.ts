@@ -48,6 +48,15 @@ export interface LaunchOptions {
   stdio?: "inherit" | "piped";
   /** The working directory of the ranks (default: this process's). */
   cwd?: string;
+  /**
+   * How the launcher hears of SIGINT and SIGTERM, which it forwards to the
+   * ranks (as SIGINT: each rank checkpoints and stops): a function that
+   * subscribes a listener and returns its unsubscriber. Default: the
+   * launcher adds its own process signal listeners for the launch's
+   * duration (a program with listeners of its own for the whole process,
+   * as lade's command line, passes its subscription instead).
+   */
+  signals?: (listener: (signal: "SIGINT" | "SIGTERM") => void) => () => void;
 }
 
 /** How one rank ended. */
@@ -164,8 +173,16 @@ export async function launchLocal(options: LaunchOptions): Promise<LaunchResult>
     for (let r = 0; r < n; r++) kill(r, "SIGINT");
   };
   const onInt = forward("SIGINT"), onTerm = forward("SIGTERM");
-  Deno.addSignalListener("SIGINT", onInt);
-  Deno.addSignalListener("SIGTERM", onTerm);
+  const unsubscribe = options.signals !== undefined
+    ? options.signals((signal) => (signal === "SIGINT" ? onInt : onTerm)())
+    : (() => {
+      Deno.addSignalListener("SIGINT", onInt);
+      Deno.addSignalListener("SIGTERM", onTerm);
+      return () => {
+        Deno.removeSignalListener("SIGINT", onInt);
+        Deno.removeSignalListener("SIGTERM", onTerm);
+      };
+    })();
 
   let failure: { rank: number; code: number; message: string } | undefined;
   try {
@@ -268,8 +285,7 @@ export async function launchLocal(options: LaunchOptions): Promise<LaunchResult>
       }
     }
   } finally {
-    Deno.removeSignalListener("SIGINT", onInt);
-    Deno.removeSignalListener("SIGTERM", onTerm);
+    unsubscribe();
     for (const t of killTimers) clearTimeout(t);
   }
 

@@ -68,6 +68,47 @@ export function evaluateGrid(
   return names.map((s) => evaluateShift(preds, s, shared));
 }
 
+/** A turn of the event loop: timers and signal listeners run between long synchronous steps. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/**
+ * {@link evaluateGrid}, one shift at a time with a turn of the event loop
+ * between shifts, so that a signal is answered within one shift's
+ * evaluation rather than the whole grid's.
+ */
+export async function evaluateGridAsync(
+  preds: Predictions,
+  options: ShiftOptions = {},
+  names: readonly string[] = SHIFT_GRID,
+): Promise<ShiftEvaluation[]> {
+  await nextTurn();
+  const shared = withSharedCalibration(preds, options);
+  const out: ShiftEvaluation[] = [];
+  for (const name of names) {
+    await nextTurn();
+    out.push(evaluateShift(preds, name, shared));
+  }
+  return out;
+}
+
+/** {@link evaluateSets}, one set at a time with a turn of the event loop between sets. */
+export async function evaluateSetsAsync(
+  preds: Predictions,
+  sets: readonly ShiftSet[],
+  options: ShiftOptions = {},
+): Promise<ShiftEvaluation[]> {
+  await nextTurn();
+  const shared = { ...withSharedCalibration(preds, options) };
+  const out: ShiftEvaluation[] = [];
+  for (const set of sets) {
+    await nextTurn();
+    out.push(...evaluateSets(preds, [set], shared));
+  }
+  return out;
+}
+
 /** The options with EM's source calibration fitted once, for every set rather than per set. */
 function withSharedCalibration(preds: Predictions, options: ShiftOptions): ShiftOptions {
   // Multi-expert (SADE) models use no prior estimate.

@@ -8,7 +8,8 @@
  */
 
 import { join } from "node:path";
-import { writeFileAtomic } from "../fs.ts";
+import { InputError } from "../errors.ts";
+import { writeDirAtomic, writeFileAtomic } from "../fs.ts";
 import {
   accuracyGridSpec,
   compareGridSpec,
@@ -45,11 +46,61 @@ export async function writeReport(
   ctx: ReportContext,
 ): Promise<string[]> {
   if (evals.length === 0) return [];
-  await Deno.mkdir(dir, { recursive: true });
+  await checkReplaceable(dir);
+  // The whole folder at once: a report is never some new files among old ones.
+  return await writeDirAtomic(dir, async (tmp) => {
+    const names = await writeReportFiles(tmp, evals, ctx);
+    return names.map((name) => join(dir, name));
+  });
+}
+
+/** The kinds of file a report folder holds. */
+const REPORT_FILE = /\.(json|html|svg|csv|png|md|txt)$/;
+
+/**
+ * A report replaces its folder as a whole, so the folder must be new,
+ * empty, or an earlier report (its `marker` file, results.json or
+ * comparison.json, and index.html, and only the kinds of file a report
+ * holds): never a folder of other things. `parameter`: the option that
+ * named the folder, for the message.
+ */
+async function checkReplaceable(
+  dir: string,
+  marker = "results.json",
+  parameter = "report",
+): Promise<void> {
+  let names: string[];
+  try {
+    names = (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.isFile ? e.name : `${e.name}/`);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return;
+    if (e instanceof Deno.errors.NotADirectory) {
+      throw new InputError(parameter, `${dir} exists and is not a folder`);
+    }
+    throw e;
+  }
+  if (names.length === 0) return;
+  const report = names.includes(marker) && names.includes("index.html") &&
+    names.every((n) => REPORT_FILE.test(n));
+  if (!report) {
+    throw new InputError(
+      parameter,
+      `${dir} holds other files than a report (${names.slice(0, 3).join(", ")}` +
+        `${names.length > 3 ? ", ..." : ""}); give a new or empty folder`,
+    );
+  }
+}
+
+/** Writes the report's files into `dir` (which exists); returns their names. */
+async function writeReportFiles(
+  dir: string,
+  evals: readonly ShiftEvaluation[],
+  ctx: ReportContext,
+): Promise<string[]> {
   const written: string[] = [];
   const put = async (name: string, text: string) => {
     await writeFileAtomic(join(dir, name), text);
-    written.push(join(dir, name));
+    written.push(name);
   };
   await put("results.json", JSON.stringify({ ...ctx, evaluations: evals }, null, 1) + "\n");
   // The reliability and per-class plots show the uniform target when it was evaluated.
@@ -108,11 +159,20 @@ ${aggregation}</body></html>
  * files written.
  */
 export async function writeComparisonReport(dir: string, c: Comparison): Promise<string[]> {
-  await Deno.mkdir(dir, { recursive: true });
+  await checkReplaceable(dir, "comparison.json", "out");
+  // The whole folder at once, as a run's report.
+  return await writeDirAtomic(dir, async (tmp) => {
+    const names = await writeComparisonFiles(tmp, c);
+    return names.map((name) => join(dir, name));
+  });
+}
+
+/** Writes the comparison's files into `dir` (which exists); returns their names. */
+async function writeComparisonFiles(dir: string, c: Comparison): Promise<string[]> {
   const written: string[] = [];
   const put = async (name: string, text: string) => {
     await writeFileAtomic(join(dir, name), text);
-    written.push(join(dir, name));
+    written.push(name);
   };
   await put("comparison.json", JSON.stringify(comparisonJson(c), null, 1) + "\n");
   const md = comparisonMarkdown(c);

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { InputError } from "../errors.ts";
+import { InputError, StoppedError } from "../errors.ts";
 import {
   BatchLoader,
   type DataSplits,
@@ -31,7 +31,13 @@ export async function predictLogits(
   model: Model,
   set: ImageSet,
   splits: Pick<DataSplits, "mean" | "std">,
-  opts: { device: Device; batchSize: number; onDevice?: boolean },
+  opts: {
+    device: Device;
+    batchSize: number;
+    onDevice?: boolean;
+    /** Checked between batches: once `requested`, the prediction ends with a StoppedError. */
+    stop?: { requested: boolean };
+  },
 ): Promise<Tensor> {
   const wasTraining = model.training;
   model.eval();
@@ -47,6 +53,7 @@ export async function predictLogits(
     // and no wait for the device per batch.
     for await (const batch of loader.epoch(0)) {
       try {
+        if (opts.stop?.requested) throw new StoppedError("the prediction was stopped");
         parts.push(scope(() => noGrad(() => model.forward(batch.images).to("float32"))));
       } finally {
         batch.dispose();

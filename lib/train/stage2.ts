@@ -23,6 +23,7 @@
 
 import { BatchLoader } from "../data/mod.ts";
 import { InputError } from "../errors.ts";
+import { writeDirAtomic } from "../fs.ts";
 import { crossEntropyLoss } from "../losses/cross_entropy.ts";
 import { type Architecture, Model } from "../models/mod.ts";
 import type { Device } from "../torch/device.ts";
@@ -234,6 +235,18 @@ export async function runStage2(opts: Stage2Options): Promise<Stage2Record> {
   if ((await readManifest(opts.out).catch(() => null)) !== null) {
     throw new InputError("out", `${opts.out} already holds a run`);
   }
+  // The new run is made whole or not at all (writeDirAtomic below), in a
+  // folder of its own: never among other files.
+  const existing = await Array.fromAsync(Deno.readDir(opts.out)).catch((e) => {
+    if (e instanceof Deno.errors.NotFound) return [];
+    if (e instanceof Deno.errors.NotADirectory) {
+      throw new InputError("out", `${opts.out} exists and is not a folder`);
+    }
+    throw e;
+  });
+  if (existing.length > 0) {
+    throw new InputError("out", `${opts.out} is not empty; give a new or empty folder`);
+  }
   const device = opts.device ?? "cpu";
   using model = Model.create({
     arch: m.arch as Architecture,
@@ -262,19 +275,19 @@ export async function runStage2(opts: Stage2Options): Promise<Stage2Record> {
     record = await learnScales(model, m, opts, device);
   }
   using optimizer = new SGD(model, { lr: m.config.train.lr });
-  await Deno.mkdir(opts.out, { recursive: true });
   const config: Manifest["config"] = { ...m.config, stage2: record };
-  await saveCheckpoint(opts.out, model, optimizer, {
-    epoch: m.epoch,
-    step: 0,
-    running: { loss: 0, correct: 0, seen: 0, seconds: 0 },
-    trainCounts: m.trainCounts,
-    config,
-    arch: m.arch,
-    inChannels: m.inChannels,
-    classes: m.classes,
-    classNames: m.classNames,
-  });
+  await writeDirAtomic(opts.out, (dir) =>
+    saveCheckpoint(dir, model, optimizer, {
+      epoch: m.epoch,
+      step: 0,
+      running: { loss: 0, correct: 0, seen: 0, seconds: 0 },
+      trainCounts: m.trainCounts,
+      config,
+      arch: m.arch,
+      inChannels: m.inChannels,
+      classes: m.classes,
+      classNames: m.classNames,
+    }));
   return record;
 }
 

@@ -12,7 +12,7 @@
  * @module
  */
 
-import { InputError, LadeError } from "../errors.ts";
+import { InputError, LadeError, StoppedError } from "../errors.ts";
 import { removeStaleTemporaries, writeFileAtomic } from "../fs.ts";
 import {
   BatchLoader,
@@ -101,6 +101,12 @@ export interface TrainOptions {
    * that a kill loses at most that much of a long epoch.
    */
   checkpointEvery?: CheckpointEvery;
+  /**
+   * Called once, when set-up is done (data, model, loss) and right before
+   * the run directory is first touched: from here on a stop is answered
+   * with a checkpoint (before, there is nothing to save).
+   */
+  onStart?: () => void;
   /** Called after each training step (0-based epoch and step). */
   onStep?: (epoch: number, step: number) => void;
   /** Where progress lines go, one line a call (default: nowhere; the library never prints). */
@@ -476,6 +482,7 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
   // A fresh run's directory that this call makes is removed again when the
   // run fails before its first checkpoint: no folder holding only config.yaml.
   const madeDir = writer && !opts.resume && !(await exists(runDir));
+  opts.onStart?.();
   if (writer) {
     try {
       await Deno.mkdir(runDir, { recursive: true });
@@ -547,16 +554,20 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
 
   // Logits of the test split (sharded over the ranks in a distributed run):
   // the uniform test set's, or with `full` the whole split's.
+  // In one process a stop ends an evaluation between batches (StoppedError):
+  // a large test set would hold it up for long. Ranks finish theirs (their
+  // collectives must match; they agree on stopping at the next step).
+  const evalStop = dp ? undefined : stop;
   const predictTest = (full: boolean): Promise<Tensor> => {
     const set = full ? data.test : testSet;
-    const o = { device, batchSize: config.train.eval_batch_size };
+    const o = { device, batchSize: config.train.eval_batch_size, stop: evalStop };
     return dp ? dp.predictLogits(model, set, data, o) : predictLogits(model, set, data, o);
   };
   // The held-out validation split's top-1: what model selection would look
   // at (lade keeps the last epoch).
   const evaluateVal = async (): Promise<number | undefined> => {
     if (!data.val) return undefined;
-    const o = { device, batchSize: config.train.eval_batch_size };
+    const o = { device, batchSize: config.train.eval_batch_size, stop: evalStop };
     using v = dp
       ? await dp.predictLogits(model, data.val, data, o)
       : await predictLogits(model, data.val, data, o);
@@ -705,9 +716,17 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
       const every = config.train.eval_every;
       let test: TestAccuracy | undefined;
       let valTop1: number | undefined;
+      // Stopped during the evaluation: the epoch is recorded and checkpointed without it.
+      let evalStopped = false;
       if (last || (every > 0 && (epoch + 1) % every === 0)) {
-        test = await evaluateTest(last && keepLogits);
-        valTop1 = await evaluateVal();
+        try {
+          test = await evaluateTest(last && keepLogits);
+          valTop1 = await evaluateVal();
+        } catch (e) {
+          if (!(e instanceof StoppedError)) throw e;
+          test = valTop1 = undefined;
+          evalStopped = true;
+        }
       }
       const record: EpochMetrics = {
         epoch: epoch + 1,
@@ -749,7 +768,7 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
           `${record.images_per_sec.toFixed(0)} img/s  ${formatDuration(record.seconds)}`,
       );
       if (last) final = test;
-      if ((dp ? stopAgreed : stop.requested) && !last) {
+      if ((dp ? stopAgreed : stop.requested) && (!last || evalStopped)) {
         log(`interrupted after epoch ${epoch + 1}; checkpoint written`);
         return result(true, epoch + 1, 0);
       }

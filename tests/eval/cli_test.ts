@@ -109,6 +109,16 @@ Deno.test("evaluate --logits ... --shift forward10 --json prints the contract's 
     const text = await Deno.readTextFile(join(dir, "rep", f));
     if (f.endsWith(".svg")) assert.match(text, /^<svg/);
   }
+  // A report replaces its folder whole, so never a folder of other things.
+  await Deno.mkdir(join(dir, "mine"));
+  await Deno.writeTextFile(join(dir, "mine", "notes.txt"), "keep me");
+  const refused = await lade("evaluate", ...files, "--report", join(dir, "mine"));
+  assert.equal(refused.code, 2, refused.stderr);
+  assert.match(
+    refused.stderr.trim(),
+    /^lade: error: --report: .*mine holds other files than a report \(notes\.txt\); give a new or empty folder$/,
+  );
+  assert.equal(await Deno.readTextFile(join(dir, "mine", "notes.txt")), "keep me");
   await Deno.remove(dir, { recursive: true });
 });
 
