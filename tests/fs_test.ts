@@ -87,20 +87,22 @@ Deno.test("removeTemporariesSync removes the temporaries of the writes under way
     await Deno.writeTextFile(`${root}/kept.txt`, "old");
     let release!: () => void;
     const gate = new Promise<void>((r) => release = r);
-    let reached!: () => void;
-    const inside = new Promise<void>((r) => reached = r);
+    let inFile!: () => void, inDir!: () => void;
+    const reached = [new Promise<void>((r) => inFile = r), new Promise<void>((r) => inDir = r)];
     // A file write and a folder write, both stopped half-way.
     const file = writeFileAtomic(`${root}/kept.txt`, async (tmp) => {
       await Deno.writeTextFile(tmp, "new, half");
-      reached();
+      inFile();
       await gate;
     });
-    await inside;
     const folder = writeDirAtomic(`${root}/dir`, async (tmp) => {
       await Deno.writeTextFile(`${tmp}/x`, "half");
+      inDir();
       await gate;
     });
-    await new Promise((r) => setTimeout(r, 20));
+    // (They fail once their temporaries are gone: that is the point.)
+    const settled = Promise.allSettled([file, folder]);
+    await Promise.all(reached);
     const removed = removeTemporariesSync().sort();
     assert.deepEqual(removed, [
       temporaryPath(`${root}/dir`),
@@ -110,7 +112,7 @@ Deno.test("removeTemporariesSync removes the temporaries of the writes under way
     assert.deepEqual((await Array.fromAsync(Deno.readDir(root))).map((e) => e.name), ["kept.txt"]);
     assert.equal(await Deno.readTextFile(`${root}/kept.txt`), "old");
     release();
-    await Promise.allSettled([file, folder]);
+    await settled;
     assert.deepEqual(removeTemporariesSync(), []);
   } finally {
     await Deno.remove(root, { recursive: true });
