@@ -84,8 +84,11 @@ export function buildProgram(): Command {
   data
     .command("inspect")
     .description("per-class training and test counts after the long-tail construction, shot groups")
-    .requiredOption("--dataset <name>", "fashion-mnist, mnist, cifar10, cifar100, image-list, -lt")
-    .option("--root <dir>", "folder of the data files")
+    .requiredOption(
+      "--dataset <name>",
+      "fashion-mnist, mnist, cifar10, cifar100, image-list, image-folder, -lt",
+    )
+    .option("--root <dir>", "folder of the data files (image-folder: holds train/ and test/)")
     .option("--imbalance <R>", "head-to-tail ratio R >= 1 (default 100 for -lt names, else 1)")
     .option("--imbalance-type <type>", "exp or step (default exp)")
     .option("--seed <n>", "seed of the long-tail selection (default 0)")
@@ -108,8 +111,11 @@ export function buildProgram(): Command {
     .description(
       "decode every image as training would; list those that fail (inspect reads headers)",
     )
-    .requiredOption("--dataset <name>", "fashion-mnist, mnist, cifar10, cifar100, image-list")
-    .option("--root <dir>", "folder of the data files")
+    .requiredOption(
+      "--dataset <name>",
+      "fashion-mnist, mnist, cifar10, cifar100, image-list, image-folder",
+    )
+    .option("--root <dir>", "folder of the data files (image-folder: holds train/ and test/)")
     .option("--train-list <file>", "image-list: the training list")
     .option("--test-list <file>", "image-list: the test list")
     .option("--image-root <dir>", "image-list: folder the listed paths are relative to")
@@ -128,7 +134,10 @@ export function buildProgram(): Command {
     .command("train")
     .description("train a model (default: Fashion-MNIST-LT, R = 100, LADE)")
     .option("--config <file>", "YAML recipe (see configs/); flags override it")
-    .option("--dataset <name>", "fashion-mnist(-lt), cifar10(-lt), cifar100(-lt), image-list(-lt)")
+    .option(
+      "--dataset <name>",
+      "fashion-mnist(-lt), cifar10(-lt), cifar100(-lt), image-list(-lt), image-folder(-lt)",
+    )
     .option("--method <name>", METHODS.join(", "))
     .option("--imbalance <R>", "head-to-tail ratio R of the long tail (default: the recipe's)")
     .option("--epochs <n>", "epochs")

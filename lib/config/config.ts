@@ -12,7 +12,7 @@
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { z } from "zod";
 import { InputError } from "../errors.ts";
-import { checkValPerClass, parseDatasetName } from "../data/mod.ts";
+import { checkValPerClass, isImageFileDataset, parseDatasetName } from "../data/mod.ts";
 import { methodByName } from "../losses/mod.ts";
 import { ARCHITECTURES, HEADS } from "../models/mod.ts";
 import { parseDevice } from "../torch/device.ts";
@@ -264,11 +264,11 @@ export function validateConfig(value: unknown, source?: string): TrainConfig {
   if (d.val_list !== undefined && base !== "image-list") {
     throw configError(source, "dataset.val_list", "a validation list needs the image-list dataset");
   }
-  if ((d.color_jitter ?? 0) > 0 && base !== "image-list") {
+  if ((d.color_jitter ?? 0) > 0 && !isImageFileDataset(base)) {
     throw configError(
       source,
       "dataset.color_jitter",
-      "colour jitter applies to image files (the image-list dataset)",
+      "colour jitter applies to image files (the image-list and image-folder datasets)",
     );
   }
   const s = c.train.schedule;

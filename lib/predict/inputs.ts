@@ -18,7 +18,7 @@
  */
 
 import { InputError } from "../errors.ts";
-import { datasetInput, prepareImage } from "../data/mod.ts";
+import { datasetInput, isImageFileDataset, parseDatasetName, prepareImage } from "../data/mod.ts";
 import { adjustLogits, sourcePosteriorLogits } from "../eval/rules.ts";
 import { type Architecture, type Head, isArchitecture, Model } from "../models/mod.ts";
 import { emPrior } from "../priors/em.ts";
@@ -104,13 +104,13 @@ export async function runPredictor(runDir: string, device: Device = "cpu"): Prom
     model.dispose();
     throw e;
   }
-  const isImageList = m.config.dataset.name.startsWith("image-list");
+  const isImageFiles = isImageFileDataset(parseDatasetName(m.config.dataset.name).base);
   return {
     model,
     channels: m.inChannels,
     imageSize: spec.imageSize,
-    // As the image-list loader evaluates (native/src/data_batch.cpp): 256/224.
-    resizeTo: isImageList ? Math.round(spec.imageSize * 256 / 224) : spec.imageSize,
+    // As image files are evaluated (native/src/data_batch.cpp): 256/224.
+    resizeTo: isImageFiles ? Math.round(spec.imageSize * 256 / 224) : spec.imageSize,
     mean: spec.mean,
     std: spec.std,
     // A classes.txt beside the run, else in the dataset's folder, else the run's names.

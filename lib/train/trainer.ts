@@ -296,6 +296,16 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   }
   // The uniform test set: the same number of test images of every class.
   const uniform = shiftIndices(data.test.labels, data.trainCounts, "uniform");
+  const noTest = data.testCounts.indexOf(0);
+  if (uniform.length === 0 && noTest >= 0) {
+    data.dispose();
+    throw new InputError(
+      `${data.name}: the test split has no images of class ${noTest} (${
+        data.classNames[noTest]
+      }); ` +
+        "the test sets take the same number of images of every class (uniform) or a share of it",
+    );
+  }
   const testSet = data.test.subset(uniform);
   try {
     return await trainWith({ data, testSet, uniform, device, config, opts, dp });
