@@ -139,6 +139,7 @@ export function buildProgram(): Command {
       "fashion-mnist(-lt), cifar10(-lt), cifar100(-lt), image-list(-lt), image-folder(-lt)",
     )
     .option("--method <name>", METHODS.join(", "))
+    .option("--arch <name>", "the network (default auto: by image size; resnet18, resnet50, ...)")
     .option("--imbalance <R>", "head-to-tail ratio R of the long tail (default: the recipe's)")
     .option("--epochs <n>", "epochs")
     .option("--batch-size <b>", "batch size (with several ranks, the global batch)")

@@ -52,6 +52,8 @@ export const PARAMETER_FLAGS: Readonly<Record<string, string>> = {
   "train.cuda_graphs": "--cuda-graphs",
   "dataset.val_per_class": "--val-per-class",
   "dataset.imbalance": "--imbalance",
+  "model.arch": "--arch",
+  arch: "--arch",
   valPerClass: "--val-per-class",
   config: "--config",
   out: "--out",

@@ -86,6 +86,8 @@ export interface TrainCommandOptions {
   initStrict?: string;
   /** none or backbone. */
   freeze?: string;
+  /** The network (model.arch). */
+  arch?: string;
   /** shuffle, balanced or sqrt. */
   sampler?: string;
   backboneLr?: string;
@@ -135,6 +137,7 @@ const FORWARDED: readonly [Exclude<keyof TrainCommandOptions, "nprocPerNode">, s
   ["lrGamma", "--lr-gamma"],
   ["valPerClass", "--val-per-class"],
   ["imbalance", "--imbalance"],
+  ["arch", "--arch"],
 ];
 
 /** A numeric flag's value; a UsageError naming the flag when it is not a number. */
@@ -166,6 +169,7 @@ export function parseFlags(o: TrainCommandOptions): ConfigOverrides {
     initSkip: o.initSkip,
     initStrict: bool("--init-strict", o.initStrict),
     freeze: o.freeze,
+    arch: o.arch,
     sampler: o.sampler,
     backboneLr: num("--backbone-lr", o.backboneLr),
     lrStep: num("--lr-step", o.lrStep),
@@ -217,6 +221,7 @@ async function resumeSetup(
     ["lrGamma", "--lr-gamma"],
     ["valPerClass", "--val-per-class"],
     ["imbalance", "--imbalance"],
+    ["arch", "--arch"],
   ];
   for (const [key, flag] of fixed) {
     if (o[key] !== undefined) {

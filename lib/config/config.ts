@@ -75,7 +75,9 @@ export const ConfigSchema = z.strictObject({
     val_list: z.string().min(1).optional(),
   }),
   model: z.strictObject({
-    arch: z.enum(["auto", ...ARCHITECTURES]),
+    arch: z.enum(["auto", ...ARCHITECTURES], {
+      error: `unknown architecture (use auto, ${ARCHITECTURES.join(", ")})`,
+    }),
     head: z.enum(HEADS),
     scale: positive(),
     /**
@@ -336,6 +338,8 @@ export interface ConfigOverrides {
   initStrict?: boolean;
   /** model.freeze. */
   freeze?: string;
+  /** model.arch: an architecture name or auto. */
+  arch?: string;
   /** train.backbone_lr. */
   backboneLr?: number;
   /** train.sampler: shuffle, balanced (class-balanced, as cRT), sqrt. */
@@ -360,7 +364,13 @@ export function overridesPatch(f: ConfigOverrides): ConfigPatch {
       max_image_pixels: f.maxImagePixels,
     },
     method: { name: f.method, alpha: f.alpha, lambda: f.lambda },
-    model: { init: f.init, init_skip: f.initSkip, init_strict: f.initStrict, freeze: f.freeze },
+    model: {
+      arch: f.arch,
+      init: f.init,
+      init_skip: f.initSkip,
+      init_strict: f.initStrict,
+      freeze: f.freeze,
+    },
     train: {
       epochs: f.epochs,
       batch_size: f.batchSize,

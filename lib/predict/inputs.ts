@@ -20,7 +20,13 @@
 import { InputError } from "../errors.ts";
 import { datasetInput, isImageFileDataset, parseDatasetName, prepareImage } from "../data/mod.ts";
 import { adjustLogits, sourcePosteriorLogits } from "../eval/rules.ts";
-import { type Architecture, type Head, isArchitecture, Model } from "../models/mod.ts";
+import {
+  type Architecture,
+  type Head,
+  isArchitecture,
+  Model,
+  unknownArchitecture,
+} from "../models/mod.ts";
 import { emPrior } from "../priors/em.ts";
 import { countsToPrior } from "../priors/source_prior.ts";
 import type { Device } from "../torch/device.ts";
@@ -141,6 +147,10 @@ export async function weightsPredictor(
   path: string,
   opts: WeightsPredictorOptions = {},
 ): Promise<Predictor> {
+  // A misspelt --arch is said before the (large) file is read.
+  if (opts.arch !== undefined && !isArchitecture(opts.arch)) {
+    throw new InputError("arch", unknownArchitecture(opts.arch));
+  }
   const file = await readWeightsFile(path);
   const meta: WeightsMetadata | undefined = file.metadata;
   const arch = opts.arch ?? meta?.arch;
@@ -148,7 +158,7 @@ export async function weightsPredictor(
     throw new InputError("arch", `${path} does not name its architecture; pass --arch`);
   }
   if (!isArchitecture(arch)) {
-    throw new InputError("arch", `unknown architecture '${arch}'`);
+    throw new InputError("arch", unknownArchitecture(arch));
   }
   const headWeight = file.tensors.get("fc.weight") ?? file.tensors.get("head.weight") ??
     file.tensors.get("head.0.weight");

@@ -251,6 +251,7 @@ Deno.test("train from an image folder through a YAML recipe", async () => {
         `  root: ${JSON.stringify(root)}`,
         "  imbalance: 1",
         "  image_size: 32",
+        "model: { arch: resnet18 }",
         "method: { name: softmax }",
         "train: { epochs: 1, batch_size: 4, eval_batch_size: 8 }",
         "threads: 1",
@@ -266,7 +267,10 @@ Deno.test("train from an image folder through a YAML recipe", async () => {
     writeFlatImage(join(root, "test/élan/t5.png"), [9, 9, 9], 24, 24);
     const r = await lade("train", "--config", recipe, "--out", out);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /image-folder: 11 training images, 4 classes; resnet32 /);
+    assert.match(
+      r.stdout,
+      /image-folder: 11 training images, 4 classes; resnet18 \(11,178,564 parameters\)/,
+    );
     const manifest = JSON.parse(await Deno.readTextFile(join(out, "checkpoint.json")));
     assert.deepEqual(manifest.classNames, ["Zebra", "ant", "cat", "élan"]);
     assert.deepEqual(manifest.trainCounts, [1, 4, 4, 2]);
