@@ -54,6 +54,7 @@ function predictionInputs<A extends unknown[], O extends OptionValues, G extends
     )
     .option("--source-labels <file>", "their labels (.npy)")
     .option("--device <device>", "device for --run predictions (default: the run's, if here)")
+    .option("--checkpoint <which>", "with --run: last (default) or best (by validation top-1)")
     .option("--precision <p>", "on CUDA: bf16 or fp32 for --run predictions (default: the run's)");
 }
 
@@ -166,6 +167,15 @@ export function buildProgram(): Command {
     )
     .option("--resume <dir>", "continue the run (or the seed group) in <dir> from its checkpoint")
     .option(
+      "--keep <list>",
+      "checkpoints kept: last (default) or best,last (best by validation top-1; --val-per-class)",
+    )
+    .option(
+      "--early-stop <n>",
+      "stop after n epochs without a better validation top-1 (patience; --val-per-class)",
+    )
+    .option("--tensorboard", "also write TensorBoard event files to <run>/tensorboard/")
+    .option(
       "--checkpoint-every <n|Nm>",
       "also checkpoint inside epochs: every n steps (500) or N minutes (10m)",
     )
@@ -262,6 +272,7 @@ export function buildProgram(): Command {
     .description("a run's model weights as safetensors (torchvision names for torchvision nets)")
     .argument("<run>", "the run directory")
     .option("--out <file>", "the .safetensors file to write")
+    .option("--checkpoint <which>", "last (default) or best (by validation top-1)")
     .action((run, options) => weightsExportCommand(run, options));
   weights
     .command("convert")
@@ -298,6 +309,7 @@ export function buildProgram(): Command {
     .argument("[inputs...]", "image files (JPEG, PNG)")
     .option("--run <dir>", "a training run directory")
     .option("--weights <file>", "a weights file (safetensors or a PyTorch state dict)")
+    .option("--checkpoint <which>", "with --run: last (default) or best (by validation top-1)")
     .option("--arch <name>", "with --weights: the architecture (default: the file's metadata)")
     .option("--classes <n>", "with --weights: the class count (default: the file's)")
     .option("--list <file>", "a file of image paths, one per line (relative to its folder)")

@@ -210,6 +210,12 @@ export async function evaluateCommand(
       console.log(JSON.stringify(all ? json : json[0]));
     } else {
       console.log(`${preds.dataset}, method ${preds.method}, ${preds.labels.length} test samples`);
+      const ck = preds.checkpoint;
+      if (ck?.which === "best") {
+        console.log(
+          `checkpoint: best (epoch ${ck.epoch}, validation top-1 ${ck.valTop1?.toFixed(2)}%)`,
+        );
+      }
       const stage2 = options.run === undefined ? undefined : await stage2Line(options.run);
       if (stage2 !== undefined) console.log(stage2);
       if (sets !== undefined) {
@@ -232,10 +238,11 @@ export async function evaluateCommand(
         }
       }
     }
+    // The best checkpoint's report goes beside the last one's, never over it.
     const reportDir = typeof options.report === "string"
       ? options.report
       : options.report !== false && options.run !== undefined
-      ? join(options.run, "report")
+      ? join(options.run, preds.checkpoint?.which === "best" ? "report-best" : "report")
       : undefined;
     if (reportDir !== undefined) {
       const files = await writeReport(reportDir, evals, {

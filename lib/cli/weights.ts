@@ -9,7 +9,8 @@
 
 import { datasetInput } from "../data/mod.ts";
 import { type Architecture, Model } from "../models/mod.ts";
-import { loadCheckpoint, MANIFEST, readManifest } from "../run/checkpoint.ts";
+import { bestOf, loadCheckpoint, MANIFEST, readManifest } from "../run/checkpoint.ts";
+import { checkpointOf } from "./inputs.ts";
 import { DTYPE_BYTES } from "../torch/dtype.ts";
 import { exportWeights, readWeightsFile } from "../weights/model_weights.ts";
 import { weightsPredictor } from "../predict/inputs.ts";
@@ -18,6 +19,8 @@ import { printable, UsageError } from "./errors.ts";
 /** `weights export` flags. */
 export interface WeightsExportOptions {
   out?: string;
+  /** last (default) or best. */
+  checkpoint?: string;
 }
 
 /** Writes the run's latest model weights to `--out` as safetensors. */
@@ -28,6 +31,8 @@ export async function weightsExportCommand(runDir: string, o: WeightsExportOptio
     throw e;
   });
   if (m === null) throw new UsageError(`${runDir} has no checkpoint (${MANIFEST}); train it first`);
+  const which = checkpointOf(o);
+  const epoch = which === "best" ? bestOf(m, runDir).epoch : m.epoch;
   using model = Model.create({
     arch: m.arch as Architecture,
     classes: m.classes,
@@ -35,7 +40,7 @@ export async function weightsExportCommand(runDir: string, o: WeightsExportOptio
     head: m.config.model.head,
     scale: m.config.model.scale,
   });
-  await loadCheckpoint(runDir, model);
+  await loadCheckpoint(runDir, model, undefined, false, which);
   const spec = datasetInput(m.config.dataset.name, {
     imageSize: m.config.dataset.image_size,
     mean: m.config.dataset.mean,
@@ -51,13 +56,14 @@ export async function weightsExportCommand(runDir: string, o: WeightsExportOptio
     trainCounts: m.trainCounts,
     method: m.config.method.name,
     dataset: m.config.dataset.name,
-    epoch: m.epoch,
+    epoch,
     imageSize: spec.imageSize,
     mean: spec.mean,
     std: spec.std,
   });
   console.log(
-    `wrote ${o.out}: ${m.arch}, ${m.classes} classes, ${model.numParams} parameters, epoch ${m.epoch}`,
+    `wrote ${o.out}: ${m.arch}, ${m.classes} classes, ${model.numParams} parameters, epoch ${epoch}` +
+      (which === "best" ? " (the best by validation top-1)" : ""),
   );
 }
 

@@ -130,7 +130,28 @@ export const ConfigSchema = z.strictObject({
      * CUDA, for single-process runs, whose batch shapes are fixed), "on", "off".
      */
     cuda_graphs: z.enum(["auto", "on", "off"]).default("auto"),
+    /**
+     * The checkpoints a run keeps: the last (always: resuming needs it) and,
+     * with "best", the epoch of the highest top-1 on the validation split
+     * beside it (see lib/run/checkpoint.ts).
+     */
+    keep: z.array(z.enum(["best", "last"], { error: "must be best or last" }))
+      .min(1, "must name best, last or both").default(["last"]),
+    /**
+     * Early stopping on the validation split's top-1 (PyTorch Lightning's
+     * EarlyStopping, mode max): stop after `patience` epochs without an
+     * improvement of more than `min_delta` percentage points.
+     */
+    early_stop: z.strictObject({
+      patience: posInt(),
+      min_delta: nonNeg().default(0),
+    }).optional(),
   }),
+  /** Where the training logs go besides metrics.jsonl and metrics.csv. */
+  logs: z.strictObject({
+    /** TensorBoard event files in RUN/tensorboard/ (lib/run/tensorboard.ts). */
+    tensorboard: z.boolean().default(false),
+  }).default({ tensorboard: false }),
   seed: nonNegInt(),
   /**
    * A second stage that made this run from another one (lib/train/stage2.ts:
@@ -273,6 +294,17 @@ export function validateConfig(value: unknown, source?: string): TrainConfig {
       "colour jitter applies to image files (the image-list and image-folder datasets)",
     );
   }
+  // Model selection and early stopping look at the held-out validation split.
+  const hasVal = d.val_per_class !== undefined || d.val_list !== undefined;
+  const needs = (what: string) =>
+    `${what} needs a validation split: hold one out with --val-per-class K ` +
+    "(dataset.val_per_class), or give dataset.val_list";
+  if (c.train.keep.includes("best") && !hasVal) {
+    throw configError(source, "train.keep", needs("the best checkpoint (by validation top-1)"));
+  }
+  if (c.train.early_stop !== undefined && !hasVal) {
+    throw configError(source, "train.early_stop", needs("early stopping"));
+  }
   const s = c.train.schedule;
   if (s.type === "multistep" && s.milestones.length !== s.factors.length) {
     throw configError(
@@ -351,6 +383,12 @@ export interface ConfigOverrides {
   valPerClass?: number;
   /** Head-to-tail ratio R of the long tail (dataset.imbalance). */
   imbalance?: number;
+  /** train.keep: the checkpoints kept ("best", "last"). */
+  keep?: string[];
+  /** train.early_stop.patience: epochs without a better validation top-1 before stopping. */
+  earlyStop?: number;
+  /** logs.tensorboard: write TensorBoard event files. */
+  tensorboard?: boolean;
 }
 
 /** The patch the overrides make. */
@@ -382,7 +420,10 @@ export function overridesPatch(f: ConfigOverrides): ConfigPatch {
         : { type: "step", step_size: f.lrStep, gamma: f.lrGamma },
       precision: f.precision,
       cuda_graphs: f.cudaGraphs,
+      keep: f.keep,
+      early_stop: f.earlyStop === undefined ? undefined : { patience: f.earlyStop },
     },
+    logs: { tensorboard: f.tensorboard },
     device: f.device,
     threads: f.threads,
     seed: f.seed,
@@ -469,7 +510,9 @@ export const DEFAULT_CONFIG: TrainConfig = {
     eval_batch_size: 512,
     precision: "auto",
     cuda_graphs: "auto",
+    keep: ["last"],
   },
+  logs: { tensorboard: false },
   seed: 0,
   device: "cpu",
   threads: 0,

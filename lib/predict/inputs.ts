@@ -32,7 +32,13 @@ import { countsToPrior } from "../priors/source_prior.ts";
 import type { Device } from "../torch/device.ts";
 import { cat, noGrad, scope, stack, type Tensor, tensor } from "../torch/mod.ts";
 import { loadWeights, readWeightsFile, type WeightsMetadata } from "../weights/model_weights.ts";
-import { loadCheckpoint, MANIFEST, readManifest } from "../run/checkpoint.ts";
+import {
+  bestOf,
+  type CheckpointChoice,
+  loadCheckpoint,
+  MANIFEST,
+  readManifest,
+} from "../run/checkpoint.ts";
 import { methodByName } from "../losses/methods.ts";
 import { expertMean } from "../losses/sade.ts";
 
@@ -84,13 +90,18 @@ async function classesFile(path: string, classes: number): Promise<string[] | un
   return names;
 }
 
-/** A trained run's latest checkpoint as a predictor. */
-export async function runPredictor(runDir: string, device: Device = "cpu"): Promise<Predictor> {
+/** A trained run's latest checkpoint (or with `which` "best", its best) as a predictor. */
+export async function runPredictor(
+  runDir: string,
+  device: Device = "cpu",
+  which: CheckpointChoice = "last",
+): Promise<Predictor> {
   const m = await readManifest(runDir).catch((e) => {
     if (e instanceof Deno.errors.NotADirectory) return null;
     throw e;
   });
   if (m === null) throw new InputError(`${runDir} has no checkpoint (${MANIFEST}); train it first`);
+  if (which === "best") bestOf(m, runDir);
   const spec = datasetInput(m.config.dataset.name, {
     imageSize: m.config.dataset.image_size,
     mean: m.config.dataset.mean,
@@ -105,7 +116,7 @@ export async function runPredictor(runDir: string, device: Device = "cpu"): Prom
     device,
   });
   try {
-    await loadCheckpoint(runDir, model);
+    await loadCheckpoint(runDir, model, undefined, false, which);
   } catch (e) {
     model.dispose();
     throw e;
