@@ -47,6 +47,7 @@ import { configToYaml, type TrainConfig } from "../config/config.ts";
 import { loadConfigDataset, resolveArchitecture } from "../config/dataset.ts";
 import { useDevice } from "../torch/device.ts";
 import { type EpochMetrics, readMetrics, writeMetrics } from "../run/metrics.ts";
+import { writeEventFile } from "../run/tensorboard.ts";
 import { SGD } from "./optimizer.ts";
 import { RunLock } from "../run/lock.ts";
 import { formatDuration, Progress } from "./progress.ts";
@@ -769,6 +770,7 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
       if (writer) {
         try {
           await writeMetrics(runDir, metrics);
+          if (config.logs.tensorboard) await writeEventFile(runDir, metrics);
         } catch (e) {
           // Atomic: the previous metrics stay, and so does the checkpoint.
           throw await runWriteFailure(runDir, `the metrics of epoch ${epoch + 1}`, e);
