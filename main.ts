@@ -271,8 +271,12 @@ export function buildProgram(): Command {
     .command("export")
     .description("a run's model weights as safetensors (torchvision names for torchvision nets)")
     .argument("<run>", "the run directory")
-    .option("--out <file>", "the .safetensors file to write")
+    .option("--out <file>", "the .safetensors file to write (--format pytorch: a folder or F.pt)")
     .option("--checkpoint <which>", "last (default) or best (by validation top-1)")
+    .option(
+      "--format <f>",
+      "safetensors (default) or pytorch: a torch.save state dict and a module file (torch only)",
+    )
     .action((run, options) => weightsExportCommand(run, options));
   weights
     .command("convert")

@@ -13,6 +13,7 @@ import { bestOf, loadCheckpoint, MANIFEST, readManifest } from "../run/checkpoin
 import { checkpointOf } from "./inputs.ts";
 import { DTYPE_BYTES } from "../torch/dtype.ts";
 import { exportWeights, readWeightsFile } from "../weights/model_weights.ts";
+import { exportPytorch } from "../weights/pytorch_export.ts";
 import { weightsPredictor } from "../predict/inputs.ts";
 import { printable, UsageError } from "./errors.ts";
 
@@ -21,11 +22,23 @@ export interface WeightsExportOptions {
   out?: string;
   /** last (default) or best. */
   checkpoint?: string;
+  /** safetensors (default) or pytorch (a torch.save state dict and a module file). */
+  format?: string;
 }
 
-/** Writes the run's latest model weights to `--out` as safetensors. */
+/** Writes the run's latest (or best) model weights to `--out` as safetensors or for PyTorch. */
 export async function weightsExportCommand(runDir: string, o: WeightsExportOptions): Promise<void> {
-  if (o.out === undefined) throw new UsageError("weights export needs --out FILE.safetensors");
+  const format = o.format ?? "safetensors";
+  if (format !== "safetensors" && format !== "pytorch") {
+    throw new UsageError(`--format: must be safetensors or pytorch, got '${format}'`);
+  }
+  if (o.out === undefined) {
+    throw new UsageError(
+      format === "pytorch"
+        ? "weights export --format pytorch needs --out DIR (or FILE.pt)"
+        : "weights export needs --out FILE.safetensors",
+    );
+  }
   const m = await readManifest(runDir).catch((e) => {
     if (e instanceof Deno.errors.NotADirectory || e instanceof Deno.errors.NotFound) return null;
     throw e;
@@ -46,7 +59,7 @@ export async function weightsExportCommand(runDir: string, o: WeightsExportOptio
     mean: m.config.dataset.mean,
     std: m.config.dataset.std,
   });
-  await exportWeights(model, o.out, {
+  const metadata = {
     arch: m.arch,
     classes: m.classes,
     inChannels: m.inChannels,
@@ -60,11 +73,18 @@ export async function weightsExportCommand(runDir: string, o: WeightsExportOptio
     imageSize: spec.imageSize,
     mean: spec.mean,
     std: spec.std,
-  });
-  console.log(
-    `wrote ${o.out}: ${m.arch}, ${m.classes} classes, ${model.numParams} parameters, epoch ${epoch}` +
-      (which === "best" ? " (the best by validation top-1)" : ""),
-  );
+  };
+  const what = `${m.arch}, ${m.classes} classes, ${model.numParams} parameters, epoch ${epoch}` +
+    (which === "best" ? " (the best by validation top-1)" : "");
+  if (format === "pytorch") {
+    const files = await exportPytorch(model, o.out, metadata);
+    console.log(`wrote ${files.weights} and ${files.module}: ${what}`);
+    const name = files.module.replace(/^.*\//, "").replace(/\.py$/, "");
+    console.log(`in PyTorch: import ${name}; net = ${name}.load()   (run beside ${files.module})`);
+    return;
+  }
+  await exportWeights(model, o.out, metadata);
+  console.log(`wrote ${o.out}: ${what}`);
 }
 
 /** `weights convert` flags. */
