@@ -27,7 +27,7 @@ import { writeNpy } from "../eval/npy.ts";
 import { TTA_EPOCHS } from "../eval/aggregation.ts";
 import { formatAggregation, formatGrid } from "../eval/grid_table.ts";
 import { methodExperts } from "../losses/methods.ts";
-import { writeReport } from "../eval/report.ts";
+import { reportFocus, writeReport } from "../eval/report.ts";
 import {
   evaluationJson,
   parseEmCalibration,
@@ -197,7 +197,15 @@ export async function evaluateCommand(
       source = await loadSourceData(options, preds.trainCounts.length);
     }
     // EM calibrates on the source data once for the whole grid.
-    const shiftOptions = { prior: mode, source, emCalibration, aggregation: { lr: ttaLr } };
+    // The report's set (uniform when evaluated) also gets its confusion matrices.
+    const confusionOf = reportFocus(sets === undefined ? names : sets.map((s) => s.name));
+    const shiftOptions = {
+      prior: mode,
+      source,
+      emCalibration,
+      aggregation: { lr: ttaLr },
+      confusionOf,
+    };
     const evals = sets === undefined
       ? evaluateGrid(preds, shiftOptions, names)
       : evaluateSets(preds, sets, shiftOptions);
