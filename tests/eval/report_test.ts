@@ -196,3 +196,42 @@ Deno.test("comparison page: full rule names, and no plot wider than a 1400-pixel
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("compare: two evaluation files of the same name stay two lines (their folders tell them apart)", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    for (const [name, top1] of [["a", 60], ["b", 70]] as const) {
+      await Deno.mkdir(join(dir, name));
+      const evals = ["forward10", "uniform"].map((shift) => ({
+        shift,
+        results: { softmax: { top1 }, pc_softmax: { top1: top1 + 5 } },
+      }));
+      await Deno.writeTextFile(join(dir, name, "eval.json"), JSON.stringify(evals));
+    }
+    const main = new URL("../../main.ts", import.meta.url).pathname;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        main,
+        "compare",
+        join(dir, "a/eval.json"),
+        join(dir, "b/eval.json"),
+        "--json",
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    const json = JSON.parse(new TextDecoder().decode(out.stdout));
+    const series = json.entries.map((e: { series: string }) => e.series).sort();
+    assert.deepEqual(series, [
+      "a/eval/pc_softmax",
+      "a/eval/softmax",
+      "b/eval/pc_softmax",
+      "b/eval/softmax",
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
