@@ -49,6 +49,7 @@ function predictionInputs<A extends unknown[], O extends OptionValues, G extends
     )
     .option("--source-labels <file>", "their labels (.npy)")
     .option("--device <device>", "device for --run predictions (default: the run's, if here)")
+    .option("--checkpoint <which>", "with --run: last (default) or best (by validation top-1)")
     .option("--precision <p>", "on CUDA: bf16 or fp32 for --run predictions (default: the run's)");
 }
 
@@ -94,8 +95,11 @@ export function buildProgram(): Command {
   data
     .command("inspect")
     .description("per-class training and test counts after the long-tail construction, shot groups")
-    .requiredOption("--dataset <name>", "fashion-mnist, mnist, cifar10, cifar100, image-list, -lt")
-    .option("--root <dir>", "folder of the data files")
+    .requiredOption(
+      "--dataset <name>",
+      "fashion-mnist, mnist, cifar10, cifar100, image-list, image-folder, -lt",
+    )
+    .option("--root <dir>", "folder of the data files (image-folder: holds train/ and test/)")
     .option("--imbalance <R>", "head-to-tail ratio R >= 1 (default 100 for -lt names, else 1)")
     .option("--imbalance-type <type>", "exp or step (default exp)")
     .option("--seed <n>", "seed of the long-tail selection (default 0)")
@@ -120,8 +124,11 @@ export function buildProgram(): Command {
     .description(
       "decode every image as training would; list those that fail (inspect reads headers)",
     )
-    .requiredOption("--dataset <name>", "fashion-mnist, mnist, cifar10, cifar100, image-list")
-    .option("--root <dir>", "folder of the data files")
+    .requiredOption(
+      "--dataset <name>",
+      "fashion-mnist, mnist, cifar10, cifar100, image-list, image-folder",
+    )
+    .option("--root <dir>", "folder of the data files (image-folder: holds train/ and test/)")
     .option("--train-list <file>", "image-list: the training list")
     .option("--test-list <file>", "image-list: the test list")
     .option("--image-root <dir>", "image-list: folder the listed paths are relative to")
@@ -142,8 +149,12 @@ export function buildProgram(): Command {
     .command("train")
     .description("train a model (default: Fashion-MNIST-LT, R = 100, LADE)")
     .option("--config <file>", "YAML recipe (see configs/); flags override it")
-    .option("--dataset <name>", "fashion-mnist(-lt), cifar10(-lt), cifar100(-lt), image-list(-lt)")
+    .option(
+      "--dataset <name>",
+      "fashion-mnist(-lt), cifar10(-lt), cifar100(-lt), image-list(-lt), image-folder(-lt)",
+    )
     .option("--method <name>", METHODS.join(", "))
+    .option("--arch <name>", "the network (default auto: by image size; resnet18, resnet50, ...)")
     .option("--imbalance <R>", "head-to-tail ratio R of the long tail (default: the recipe's)")
     .option("--epochs <n>", "epochs")
     .option("--batch-size <b>", "batch size (with several ranks, the global batch)")
@@ -169,6 +180,15 @@ export function buildProgram(): Command {
       "run directory, or the seeds' group folder (default: runs/<dataset>_<method>_<time>)",
     )
     .option("--resume <dir>", "continue the run (or the seed group) in <dir> from its checkpoint")
+    .option(
+      "--keep <list>",
+      "checkpoints kept: last (default) or best,last (best by validation top-1; --val-per-class)",
+    )
+    .option(
+      "--early-stop <n>",
+      "stop after n epochs without a better validation top-1 (patience; --val-per-class)",
+    )
+    .option("--tensorboard", "also write TensorBoard event files to <run>/tensorboard/")
     .option(
       "--checkpoint-every <n|Nm>",
       "also checkpoint inside epochs: every n steps (500) or N minutes (10m)",
@@ -267,7 +287,12 @@ export function buildProgram(): Command {
     .command("export")
     .description("a run's model weights as safetensors (torchvision names for torchvision nets)")
     .argument("<run>", "the run directory")
-    .option("--out <file>", "the .safetensors file to write")
+    .option("--out <file>", "the .safetensors file to write (--format pytorch: a folder or F.pt)")
+    .option("--checkpoint <which>", "last (default) or best (by validation top-1)")
+    .option(
+      "--format <f>",
+      "safetensors (default) or pytorch: a torch.save state dict and a module file (torch only)",
+    )
     .action(async (run, options) =>
       (await import("./lib/cli/weights.ts")).weightsExportCommand(run, options)
     );
@@ -310,6 +335,7 @@ export function buildProgram(): Command {
     .argument("[inputs...]", "image files (JPEG, PNG)")
     .option("--run <dir>", "a training run directory")
     .option("--weights <file>", "a weights file (safetensors or a PyTorch state dict)")
+    .option("--checkpoint <which>", "with --run: last (default) or best (by validation top-1)")
     .option("--arch <name>", "with --weights: the architecture (default: the file's metadata)")
     .option("--classes <n>", "with --weights: the class count (default: the file's)")
     .option("--list <file>", "a file of image paths, one per line (relative to its folder)")

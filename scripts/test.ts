@@ -111,6 +111,7 @@ async function runShard(
   const dec = new TextDecoder();
   const output = dec.decode(out.stdout) + dec.decode(out.stderr);
   const cases = await Deno.readTextFile(junit).then(parseJunit).catch(() => []);
+  // deno-lint-ignore no-control-regex
   const summary = output.replace(/\x1b\[[0-9;]*m/g, "").split("\n")
     .filter((l) => /^(ok|FAILED) \| \d+ passed/.test(l)).pop() ?? "";
   return { code: out.code, output, cases, summary };

@@ -178,6 +178,26 @@ function labelGroups(
   return labels;
 }
 
+/**
+ * The label of an evaluation JSON file: its stem (a report's results.json:
+ * its run's folder), with its folder before it when another file of the
+ * comparison has the same stem (two runs' `eval.json`), so that no two
+ * files share a line.
+ */
+function jsonLabel(path: string, items: readonly { kind: string; path?: string }[]): string {
+  const stem = (p: string) => {
+    const s = basename(p).replace(/\.json$/i, "");
+    return s === "results" ? basename(dirname(dirname(p))) : s;
+  };
+  const mine = stem(path);
+  const same = items.filter((i) =>
+    i.kind === "json" && i.path !== undefined && stem(i.path) === mine
+  );
+  return same.length > 1 && basename(path) !== "results.json"
+    ? `${basename(dirname(path))}/${mine}`
+    : mine;
+}
+
 /** Evaluates one run directory over the grid (or the shift file's sets). */
 async function evaluateRun(
   dir: string,
@@ -232,8 +252,7 @@ export async function buildComparison(
     k++;
     if (item.kind === "json") {
       const j = await readEvaluationsJson(item.path);
-      const stem = basename(item.path).replace(/\.json$/i, "");
-      const label = stem === "results" ? basename(dirname(dirname(item.path))) : stem;
+      const label = jsonLabel(item.path, items);
       runs.push({
         source: item.path,
         group: `file:${item.path}`,

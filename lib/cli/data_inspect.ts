@@ -141,7 +141,7 @@ export function formatReport(r: InspectReport): string {
   lines.push(`many (> 100):    ${r.shots.many.length} classes: ${ranges(r.shots.many)}`);
   lines.push(`medium (20-100): ${r.shots.medium.length} classes: ${ranges(r.shots.medium)}`);
   lines.push(`few (< 20):      ${r.shots.few.length} classes: ${ranges(r.shots.few)}`);
-  if (r.dataset.startsWith("image-list")) {
+  if (r.dataset.startsWith("image-list") || r.dataset.startsWith("image-folder")) {
     lines.push(
       "images: headers checked only (size, format); `lade data verify` decodes every image",
     );

@@ -10,7 +10,7 @@
  */
 
 import { UsageError } from "./errors.ts";
-import { imageListFiles, loadDataset, parseDatasetName } from "../data/datasets.ts";
+import { imageFiles, isImageFileDataset, loadDataset, parseDatasetName } from "../data/datasets.ts";
 import { verifyImages } from "../data/image_list.ts";
 
 /** The command's flags as commander hands them over. */
@@ -28,9 +28,10 @@ export interface VerifyOptions {
 
 /** An image that does not decode. */
 export interface BadImage {
-  /** The list and line that name it. */
+  /** The list that names it (for an image folder, its split folder). */
   list: string;
-  line: number;
+  /** The list's line naming it (absent for an image folder). */
+  line?: number;
   path: string;
   error: string;
 }
@@ -60,13 +61,13 @@ export async function verifyDataset(
   onProgress?: (done: number, total: number) => void,
 ): Promise<VerifyReport> {
   const maxImagePixels = int(o.maxImagePixels, "--max-image-pixels");
-  if (parseDatasetName(o.dataset).base !== "image-list") {
+  if (!isImageFileDataset(parseDatasetName(o.dataset).base)) {
     const splits = await loadDataset({ dataset: o.dataset, root: o.root, imbalance: 1 });
     const images = splits.train.size + splits.test.size;
     splits.dispose();
     return { dataset: o.dataset, images, readable: images, unreadable: [], check: "read" };
   }
-  const files = await imageListFiles({
+  const files = await imageFiles({
     dataset: o.dataset,
     root: o.root,
     trainList: o.trainList,
@@ -88,7 +89,12 @@ export async function verifyDataset(
     part.files.forEach((path, k) => {
       const error = verdicts[i++];
       if (error !== null) {
-        unreadable.push({ list: part.listPath, line: part.list.lines[k], path, error });
+        unreadable.push({
+          list: part.listPath,
+          ...(part.folder ? {} : { line: part.list.lines[k] }),
+          path,
+          error,
+        });
       }
     });
   }
@@ -120,7 +126,8 @@ export async function dataVerifyCommand(o: VerifyOptions): Promise<void> {
     console.log(JSON.stringify(report));
   } else {
     for (const b of report.unreadable.slice(0, LISTED)) {
-      console.log(`${b.list}:${b.line}: ${b.error}`);
+      // An image folder's error names the file already; a list's says which line.
+      console.log(b.line === undefined ? b.error : `${b.list}:${b.line}: ${b.error}`);
     }
     if (report.unreadable.length > LISTED) {
       console.log(`... and ${report.unreadable.length - LISTED} more`);

@@ -28,7 +28,7 @@ import { writeNpy } from "../eval/npy.ts";
 import { TTA_EPOCHS } from "../eval/aggregation.ts";
 import { formatAggregation, formatGrid } from "../eval/grid_table.ts";
 import { methodExperts } from "../losses/methods.ts";
-import { writeReport } from "../eval/report.ts";
+import { reportFocus, writeReport } from "../eval/report.ts";
 import {
   evaluationJson,
   parseEmCalibration,
@@ -210,7 +210,15 @@ export async function evaluateCommand(
       source = await loadSourceData(options, preds.trainCounts.length);
     }
     // EM calibrates on the source data once for the whole grid.
-    const shiftOptions = { prior: mode, source, emCalibration, aggregation: { lr: ttaLr } };
+    // The report's set (uniform when evaluated) also gets its confusion matrices.
+    const confusionOf = reportFocus(sets === undefined ? names : sets.map((s) => s.name));
+    const shiftOptions = {
+      prior: mode,
+      source,
+      emCalibration,
+      aggregation: { lr: ttaLr },
+      confusionOf,
+    };
     const evals = sets === undefined
       ? await evaluateGridAsync(preds, shiftOptions, names)
       : await evaluateSetsAsync(preds, sets, shiftOptions);
@@ -223,6 +231,12 @@ export async function evaluateCommand(
       console.log(JSON.stringify(all ? json : json[0]));
     } else {
       console.log(`${preds.dataset}, method ${preds.method}, ${preds.labels.length} test samples`);
+      const ck = preds.checkpoint;
+      if (ck?.which === "best") {
+        console.log(
+          `checkpoint: best (epoch ${ck.epoch}, validation top-1 ${ck.valTop1?.toFixed(2)}%)`,
+        );
+      }
       const stage2 = options.run === undefined ? undefined : await stage2Line(options.run);
       if (stage2 !== undefined) console.log(stage2);
       if (sets !== undefined) {
@@ -245,10 +259,11 @@ export async function evaluateCommand(
         }
       }
     }
+    // The best checkpoint's report goes beside the last one's, never over it.
     const reportDir = typeof options.report === "string"
       ? options.report
       : options.report !== false && options.run !== undefined
-      ? join(options.run, "report")
+      ? join(options.run, preds.checkpoint?.which === "best" ? "report-best" : "report")
       : undefined;
     if (reportDir !== undefined) {
       phase({

@@ -52,6 +52,13 @@ export const PARAMETER_FLAGS: Readonly<Record<string, string>> = {
   "train.cuda_graphs": "--cuda-graphs",
   "dataset.val_per_class": "--val-per-class",
   "dataset.imbalance": "--imbalance",
+  "model.arch": "--arch",
+  arch: "--arch",
+  "train.keep": "--keep",
+  "train.early_stop": "--early-stop",
+  "train.early_stop.patience": "--early-stop",
+  "logs.tensorboard": "--tensorboard",
+  checkpoint: "--checkpoint",
   valPerClass: "--val-per-class",
   config: "--config",
   out: "--out",
@@ -79,9 +86,10 @@ export const PARAMETER_FLAGS: Readonly<Record<string, string>> = {
   ttaLr: "--tta-lr",
 };
 
-/** The flag of `parameter`, or undefined when no flag sets it. */
+/** The flag of `parameter` (an element of a list, `train.keep.0`, is its list's), or undefined. */
 export function flagOf(parameter: string): string | undefined {
-  return Object.hasOwn(PARAMETER_FLAGS, parameter) ? PARAMETER_FLAGS[parameter] : undefined;
+  const key = parameter.replace(/(\.\d+)+$/, "");
+  return Object.hasOwn(PARAMETER_FLAGS, key) ? PARAMETER_FLAGS[key] : undefined;
 }
 
 /**

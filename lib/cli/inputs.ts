@@ -15,11 +15,23 @@ import type { Tensor } from "../torch/tensor.ts";
 import type { Device } from "../torch/device.ts";
 import type { Precision } from "../models/mod.ts";
 import { predictRun, readRunInfo, runHasValidation } from "../predict/run_predictions.ts";
+import { type CheckpointChoice, parseCheckpointChoice } from "../run/checkpoint.ts";
 
 /** Predictions plus what a report wants to show. */
 export interface LoadedPredictions extends Predictions {
   classNames: string[];
   dataset: string;
+  /** A run's checkpoint the predictions come from (absent for logits made elsewhere). */
+  checkpoint?: { which: CheckpointChoice; epoch: number; valTop1?: number };
+}
+
+/** The --checkpoint flag's value, checked; a run's flag only. */
+export function checkpointOf(opts: { checkpoint?: string }): CheckpointChoice {
+  try {
+    return parseCheckpointChoice(opts.checkpoint);
+  } catch {
+    throw new UsageError(`--checkpoint: must be best or last, got '${opts.checkpoint}'`);
+  }
 }
 
 /** Where the predictions come from (the command's flags). */
@@ -35,6 +47,8 @@ export interface InputOptions {
   device?: string;
   /** Precision of a run's model on CUDA: bf16 or fp32 (default: the run's). */
   precision?: string;
+  /** A run's checkpoint: last (default) or best (by validation top-1). */
+  checkpoint?: string;
   /**
    * For a multi-expert (SADE) run: also predict augmented views for the
    * test-time aggregation (`epochs` pairs per image, drawn with `seed`).
@@ -186,6 +200,7 @@ export async function loadPredictions(opts: InputOptions): Promise<LoadedPredict
       precision: precisionOf(opts),
       onWarning: printWarning,
       views: opts.views,
+      checkpoint: checkpointOf(opts),
     });
     checkPredictions(p.logits, p.labels, p.trainCounts.length, opts.run, methodExperts(p.method));
     return {
@@ -196,8 +211,10 @@ export async function loadPredictions(opts: InputOptions): Promise<LoadedPredict
       method: p.method,
       classNames: p.classNames,
       dataset: p.dataset,
+      checkpoint: p.checkpoint,
     };
   }
+  if (opts.checkpoint !== undefined) throw new UsageError("--checkpoint goes with --run");
   if (opts.logits === undefined || opts.labels === undefined || opts.trainCounts === undefined) {
     throw new UsageError("give --run DIR, or --logits F --labels F --train-counts F");
   }
@@ -270,6 +287,7 @@ export async function loadSourceData(
       device: opts.device as Device | undefined,
       precision: precisionOf(opts),
       onWarning: printWarning,
+      checkpoint: checkpointOf(opts),
     });
     checkPredictions(p.logits, p.labels, classes, `${opts.run} (${split} split)`);
     const n = p.labels.length;

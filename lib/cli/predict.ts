@@ -23,10 +23,13 @@ import {
   weightsPredictor,
 } from "../predict/inputs.ts";
 import { printable, printWarning, UsageError } from "./errors.ts";
+import { checkpointOf } from "./inputs.ts";
 
 /** `predict` flags, as commander hands them over. */
 export interface PredictOptions {
   run?: string;
+  /** With --run: last (default) or best. */
+  checkpoint?: string;
   weights?: string;
   arch?: string;
   classes?: string;
@@ -95,8 +98,9 @@ async function predictor(o: PredictOptions, device: Device): Promise<Predictor> 
     if (o.arch !== undefined || o.classes !== undefined) {
       throw new UsageError("--arch and --classes go with --weights, not --run");
     }
-    return await runPredictor(o.run, device);
+    return await runPredictor(o.run, device, checkpointOf(o));
   }
+  if (o.checkpoint !== undefined) throw new UsageError("--checkpoint goes with --run");
   return await weightsPredictor(o.weights!, {
     arch: o.arch,
     classes: o.classes === undefined ? undefined : positiveInt("--classes", o.classes, 1),

@@ -70,6 +70,14 @@ export interface TrainCommandOptions {
   initStrict?: string;
   /** none or backbone. */
   freeze?: string;
+  /** The network (model.arch). */
+  arch?: string;
+  /** The checkpoints kept: `last` or `best,last` (train.keep). */
+  keep?: string;
+  /** Early stopping's patience in epochs (train.early_stop.patience). */
+  earlyStop?: string;
+  /** Write TensorBoard event files (logs.tensorboard). */
+  tensorboard?: boolean;
   /** shuffle, balanced or sqrt. */
   sampler?: string;
   backboneLr?: string;
@@ -119,6 +127,10 @@ const FORWARDED: readonly [Exclude<keyof TrainCommandOptions, "nprocPerNode">, s
   ["lrGamma", "--lr-gamma"],
   ["valPerClass", "--val-per-class"],
   ["imbalance", "--imbalance"],
+  ["arch", "--arch"],
+  ["keep", "--keep"],
+  ["earlyStop", "--early-stop"],
+  ["tensorboard", "--tensorboard"],
 ];
 
 /** A numeric flag's value; a UsageError naming the flag when it is not a number. */
@@ -150,12 +162,16 @@ export function parseFlags(o: TrainCommandOptions): ConfigOverrides {
     initSkip: o.initSkip,
     initStrict: bool("--init-strict", o.initStrict),
     freeze: o.freeze,
+    arch: o.arch,
     sampler: o.sampler,
     backboneLr: num("--backbone-lr", o.backboneLr),
     lrStep: num("--lr-step", o.lrStep),
     lrGamma: num("--lr-gamma", o.lrGamma),
     valPerClass: num("--val-per-class", o.valPerClass),
     imbalance: num("--imbalance", o.imbalance),
+    keep: o.keep?.split(",").map((s) => s.trim()),
+    earlyStop: num("--early-stop", o.earlyStop),
+    tensorboard: o.tensorboard,
   };
 }
 
@@ -201,6 +217,9 @@ async function resumeSetup(
     ["lrGamma", "--lr-gamma"],
     ["valPerClass", "--val-per-class"],
     ["imbalance", "--imbalance"],
+    ["arch", "--arch"],
+    ["keep", "--keep"],
+    ["earlyStop", "--early-stop"],
   ];
   for (const [key, flag] of fixed) {
     if (o[key] !== undefined) {
@@ -227,6 +246,11 @@ async function resumeSetup(
       epochs: flags.epochs ?? manifest.config.train.epochs,
       precision: flags.precision ?? manifest.config.train.precision,
       cuda_graphs: flags.cudaGraphs ?? manifest.config.train.cuda_graphs,
+    },
+    // TensorBoard files may be asked for when a run continues.
+    logs: {
+      ...manifest.config.logs,
+      tensorboard: flags.tensorboard ?? manifest.config.logs.tensorboard,
     },
   };
   const config = validateConfig(patched);

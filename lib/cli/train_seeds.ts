@@ -146,6 +146,8 @@ export async function trainEntry(o: TrainEntryOptions): Promise<void> {
       ["out", "--out"],
       ["valPerClass", "--val-per-class"],
       ["imbalance", "--imbalance"],
+      ["keep", "--keep"],
+      ["earlyStop", "--early-stop"],
       ["seeds", "--seeds"],
       ["repeat", "--repeat"],
     ];

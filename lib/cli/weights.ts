@@ -9,25 +9,43 @@
 
 import { datasetInput } from "../data/mod.ts";
 import { type Architecture, Model } from "../models/mod.ts";
-import { loadCheckpoint, MANIFEST, readManifest } from "../run/checkpoint.ts";
+import { bestOf, loadCheckpoint, MANIFEST, readManifest } from "../run/checkpoint.ts";
+import { checkpointOf } from "./inputs.ts";
 import { DTYPE_BYTES } from "../torch/dtype.ts";
 import { exportWeights, readWeightsFile } from "../weights/model_weights.ts";
+import { exportPytorch } from "../weights/pytorch_export.ts";
 import { weightsPredictor } from "../predict/inputs.ts";
 import { printable, UsageError } from "./errors.ts";
 
 /** `weights export` flags. */
 export interface WeightsExportOptions {
   out?: string;
+  /** last (default) or best. */
+  checkpoint?: string;
+  /** safetensors (default) or pytorch (a torch.save state dict and a module file). */
+  format?: string;
 }
 
-/** Writes the run's latest model weights to `--out` as safetensors. */
+/** Writes the run's latest (or best) model weights to `--out` as safetensors or for PyTorch. */
 export async function weightsExportCommand(runDir: string, o: WeightsExportOptions): Promise<void> {
-  if (o.out === undefined) throw new UsageError("weights export needs --out FILE.safetensors");
+  const format = o.format ?? "safetensors";
+  if (format !== "safetensors" && format !== "pytorch") {
+    throw new UsageError(`--format: must be safetensors or pytorch, got '${format}'`);
+  }
+  if (o.out === undefined) {
+    throw new UsageError(
+      format === "pytorch"
+        ? "weights export --format pytorch needs --out DIR (or FILE.pt)"
+        : "weights export needs --out FILE.safetensors",
+    );
+  }
   const m = await readManifest(runDir).catch((e) => {
     if (e instanceof Deno.errors.NotADirectory || e instanceof Deno.errors.NotFound) return null;
     throw e;
   });
   if (m === null) throw new UsageError(`${runDir} has no checkpoint (${MANIFEST}); train it first`);
+  const which = checkpointOf(o);
+  const epoch = which === "best" ? bestOf(m, runDir).epoch : m.epoch;
   using model = Model.create({
     arch: m.arch as Architecture,
     classes: m.classes,
@@ -35,13 +53,13 @@ export async function weightsExportCommand(runDir: string, o: WeightsExportOptio
     head: m.config.model.head,
     scale: m.config.model.scale,
   });
-  await loadCheckpoint(runDir, model);
+  await loadCheckpoint(runDir, model, undefined, false, which);
   const spec = datasetInput(m.config.dataset.name, {
     imageSize: m.config.dataset.image_size,
     mean: m.config.dataset.mean,
     std: m.config.dataset.std,
   });
-  await exportWeights(model, o.out, {
+  const metadata = {
     arch: m.arch,
     classes: m.classes,
     inChannels: m.inChannels,
@@ -51,14 +69,22 @@ export async function weightsExportCommand(runDir: string, o: WeightsExportOptio
     trainCounts: m.trainCounts,
     method: m.config.method.name,
     dataset: m.config.dataset.name,
-    epoch: m.epoch,
+    epoch,
     imageSize: spec.imageSize,
     mean: spec.mean,
     std: spec.std,
-  });
-  console.log(
-    `wrote ${o.out}: ${m.arch}, ${m.classes} classes, ${model.numParams} parameters, epoch ${m.epoch}`,
-  );
+  };
+  const what = `${m.arch}, ${m.classes} classes, ${model.numParams} parameters, epoch ${epoch}` +
+    (which === "best" ? " (the best by validation top-1)" : "");
+  if (format === "pytorch") {
+    const files = await exportPytorch(model, o.out, metadata);
+    console.log(`wrote ${files.weights} and ${files.module}: ${what}`);
+    const name = files.module.replace(/^.*\//, "").replace(/\.py$/, "");
+    console.log(`in PyTorch: import ${name}; net = ${name}.load()   (run beside ${files.module})`);
+    return;
+  }
+  await exportWeights(model, o.out, metadata);
+  console.log(`wrote ${o.out}: ${what}`);
 }
 
 /** `weights convert` flags. */

@@ -12,7 +12,7 @@
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { z } from "zod";
 import { InputError } from "../errors.ts";
-import { checkValPerClass, parseDatasetName } from "../data/mod.ts";
+import { checkValPerClass, isImageFileDataset, parseDatasetName } from "../data/mod.ts";
 import { methodByName } from "../losses/mod.ts";
 import { ARCHITECTURES, HEADS } from "../models/mod.ts";
 import { parseDevice } from "../torch/device.ts";
@@ -75,7 +75,9 @@ export const ConfigSchema = z.strictObject({
     val_list: z.string().min(1).optional(),
   }),
   model: z.strictObject({
-    arch: z.enum(["auto", ...ARCHITECTURES]),
+    arch: z.enum(["auto", ...ARCHITECTURES], {
+      error: `unknown architecture (use auto, ${ARCHITECTURES.join(", ")})`,
+    }),
     head: z.enum(HEADS),
     scale: positive(),
     /**
@@ -128,7 +130,28 @@ export const ConfigSchema = z.strictObject({
      * CUDA, for single-process runs, whose batch shapes are fixed), "on", "off".
      */
     cuda_graphs: z.enum(["auto", "on", "off"]).default("auto"),
+    /**
+     * The checkpoints a run keeps: the last (always: resuming needs it) and,
+     * with "best", the epoch of the highest top-1 on the validation split
+     * beside it (see lib/run/checkpoint.ts).
+     */
+    keep: z.array(z.enum(["best", "last"], { error: "must be best or last" }))
+      .min(1, "must name best, last or both").default(["last"]),
+    /**
+     * Early stopping on the validation split's top-1 (PyTorch Lightning's
+     * EarlyStopping, mode max): stop after `patience` epochs without an
+     * improvement of more than `min_delta` percentage points.
+     */
+    early_stop: z.strictObject({
+      patience: posInt(),
+      min_delta: nonNeg().default(0),
+    }).optional(),
   }),
+  /** Where the training logs go besides metrics.jsonl and metrics.csv. */
+  logs: z.strictObject({
+    /** TensorBoard event files in RUN/tensorboard/ (lib/run/tensorboard.ts). */
+    tensorboard: z.boolean().default(false),
+  }).default({ tensorboard: false }),
   seed: nonNegInt(),
   /**
    * A second stage that made this run from another one (lib/train/stage2.ts:
@@ -264,12 +287,23 @@ export function validateConfig(value: unknown, source?: string): TrainConfig {
   if (d.val_list !== undefined && base !== "image-list") {
     throw configError(source, "dataset.val_list", "a validation list needs the image-list dataset");
   }
-  if ((d.color_jitter ?? 0) > 0 && base !== "image-list") {
+  if ((d.color_jitter ?? 0) > 0 && !isImageFileDataset(base)) {
     throw configError(
       source,
       "dataset.color_jitter",
-      "colour jitter applies to image files (the image-list dataset)",
+      "colour jitter applies to image files (the image-list and image-folder datasets)",
     );
+  }
+  // Model selection and early stopping look at the held-out validation split.
+  const hasVal = d.val_per_class !== undefined || d.val_list !== undefined;
+  const needs = (what: string) =>
+    `${what} needs a validation split: hold one out with --val-per-class K ` +
+    "(dataset.val_per_class), or give dataset.val_list";
+  if (c.train.keep.includes("best") && !hasVal) {
+    throw configError(source, "train.keep", needs("the best checkpoint (by validation top-1)"));
+  }
+  if (c.train.early_stop !== undefined && !hasVal) {
+    throw configError(source, "train.early_stop", needs("early stopping"));
   }
   const s = c.train.schedule;
   if (s.type === "multistep" && s.milestones.length !== s.factors.length) {
@@ -336,6 +370,8 @@ export interface ConfigOverrides {
   initStrict?: boolean;
   /** model.freeze. */
   freeze?: string;
+  /** model.arch: an architecture name or auto. */
+  arch?: string;
   /** train.backbone_lr. */
   backboneLr?: number;
   /** train.sampler: shuffle, balanced (class-balanced, as cRT), sqrt. */
@@ -347,6 +383,12 @@ export interface ConfigOverrides {
   valPerClass?: number;
   /** Head-to-tail ratio R of the long tail (dataset.imbalance). */
   imbalance?: number;
+  /** train.keep: the checkpoints kept ("best", "last"). */
+  keep?: string[];
+  /** train.early_stop.patience: epochs without a better validation top-1 before stopping. */
+  earlyStop?: number;
+  /** logs.tensorboard: write TensorBoard event files. */
+  tensorboard?: boolean;
 }
 
 /** The patch the overrides make. */
@@ -360,7 +402,13 @@ export function overridesPatch(f: ConfigOverrides): ConfigPatch {
       max_image_pixels: f.maxImagePixels,
     },
     method: { name: f.method, alpha: f.alpha, lambda: f.lambda },
-    model: { init: f.init, init_skip: f.initSkip, init_strict: f.initStrict, freeze: f.freeze },
+    model: {
+      arch: f.arch,
+      init: f.init,
+      init_skip: f.initSkip,
+      init_strict: f.initStrict,
+      freeze: f.freeze,
+    },
     train: {
       epochs: f.epochs,
       batch_size: f.batchSize,
@@ -372,7 +420,10 @@ export function overridesPatch(f: ConfigOverrides): ConfigPatch {
         : { type: "step", step_size: f.lrStep, gamma: f.lrGamma },
       precision: f.precision,
       cuda_graphs: f.cudaGraphs,
+      keep: f.keep,
+      early_stop: f.earlyStop === undefined ? undefined : { patience: f.earlyStop },
     },
+    logs: { tensorboard: f.tensorboard },
     device: f.device,
     threads: f.threads,
     seed: f.seed,
@@ -459,7 +510,9 @@ export const DEFAULT_CONFIG: TrainConfig = {
     eval_batch_size: 512,
     precision: "auto",
     cuda_graphs: "auto",
+    keep: ["last"],
   },
+  logs: { tensorboard: false },
   seed: 0,
   device: "cpu",
   threads: 0,

@@ -156,7 +156,10 @@ export class BatchLoader extends NativeHandle {
     }
     const jitter = colorJitterStrength(opts.colorJitter ?? 0);
     if (jitter.some((x) => x > 0) && !(set instanceof FileImageSet)) {
-      throw new InputError("colorJitter", "colour jitter applies to image files (image-list)");
+      throw new InputError(
+        "colorJitter",
+        "colour jitter applies to image files (image-list, image-folder)",
+      );
     }
     const n = set.size;
     this.batchesPerEpoch = this.#opts.dropLast

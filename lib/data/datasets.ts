@@ -12,10 +12,15 @@ import { readCifar } from "./cifar.ts";
 import { firstExisting } from "./files.ts";
 import { readIdx } from "./idx.ts";
 import { FileImageSet, TensorImageSet } from "./image_set.ts";
+import { imageFolderFiles } from "./image_folder.ts";
+
+export type { ImageFileGroup, ImageListFiles } from "./image_list.ts";
 import { checkMaxPixels, DEFAULT_MAX_IMAGE_PIXELS } from "./image_io.ts";
 import {
   escapesRoot,
+  type ImageFileGroup,
   type ImageList,
+  type ImageListFiles,
   probeImages,
   readImageList,
   verifyImages,
@@ -43,7 +48,17 @@ export const DATASETS: readonly string[] = [
   "cifar10",
   "cifar100",
   "image-list",
+  "image-folder",
 ];
+
+/**
+ * Whether a base dataset name is one of image files (JPEG, PNG) decoded when
+ * batches are made: an image list or an image folder (224-pixel crops,
+ * ImageNet's normalisation, colour jitter available).
+ */
+export function isImageFileDataset(base: string): boolean {
+  return base === "image-list" || base === "image-folder";
+}
 
 const FASHION_CLASSES = [
   "T-shirt/top",
@@ -91,12 +106,14 @@ export const NORMALISATION: Readonly<Record<string, { mean: number[]; std: numbe
   "cifar100": { mean: [0.5071, 0.4865, 0.4409], std: [0.2673, 0.2564, 0.2762] },
   // ImageNet's, as torchvision's pretrained networks expect.
   "image-list": { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
+  "image-folder": { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
 };
 
 /**
  * What a network trained on dataset `name` takes as input: image channels,
  * side and normalisation (the dataset's own unless `override` gives them),
- * without reading the data. `imageSize` is image-list's (default 224).
+ * without reading the data. `imageSize` is that of image files (image-list,
+ * image-folder; default 224).
  */
 export function datasetInput(
   name: string,
@@ -105,7 +122,7 @@ export function datasetInput(
   const { base } = parseDatasetName(name);
   const norm = NORMALISATION[base];
   const channels = norm.mean.length;
-  const imageSize = base === "image-list"
+  const imageSize = isImageFileDataset(base)
     ? override.imageSize ?? 224
     : base.endsWith("mnist")
     ? 28
@@ -354,16 +371,26 @@ function imageListClasses(
   return classes;
 }
 
-/** An image-list dataset's lists, checked, with its files' paths resolved. */
-export interface ImageListFiles {
-  /** The training list's path, its parsed lines and each line's file path. */
-  train: { listPath: string; list: ImageList; files: string[] };
-  /** The same of the test (or validation) list. */
-  test: { listPath: string; list: ImageList; files: string[] };
-  /** The same of the validation list (`valList`), if any. */
-  val?: { listPath: string; list: ImageList; files: string[] };
-  /** The number of classes. */
-  classes: number;
+/**
+ * The splits of an image-file dataset, read and checked but not decoded:
+ * an image folder's class folders (lib/data/image_folder.ts) or an image
+ * list's lists (imageListFiles).
+ */
+export async function imageFiles(opts: LoadOptions): Promise<ImageListFiles> {
+  if (parseDatasetName(opts.dataset).base !== "image-folder") return await imageListFiles(opts);
+  // Options of image lists that an image folder has no use for: refused, not ignored.
+  const listOnly: [keyof LoadOptions, string][] = [
+    ["trainList", "the training split is ROOT/train"],
+    ["testList", "the test split is ROOT/test or ROOT/val"],
+    ["imageRoot", "images are read under ROOT"],
+    ["classes", "the classes are the folders of ROOT/train"],
+  ];
+  for (const [key, why] of listOnly) {
+    if (opts[key] !== undefined) {
+      throw new InputError(key, `is for image-list; image-folder takes none (${why})`);
+    }
+  }
+  return await imageFolderFiles(opts);
 }
 
 /**
@@ -428,8 +455,8 @@ export async function imageListFiles(opts: LoadOptions): Promise<ImageListFiles>
   };
 }
 
-async function loadImageListDataset(opts: LoadOptions): Promise<Balanced> {
-  const files = await imageListFiles(opts);
+async function loadImageFileDataset(opts: LoadOptions): Promise<Balanced> {
+  const files = await imageFiles(opts);
   const { classes } = files;
   const maxPixels = checkMaxPixels(opts.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS);
   const size = opts.imageSize ?? 224;
@@ -441,12 +468,13 @@ async function loadImageListDataset(opts: LoadOptions): Promise<Balanced> {
   }
   const threads = navigator.hardwareConcurrency;
   const checked = async (
-    { list, listPath, files: paths }: ImageListFiles["train"],
+    { list, listPath, files: paths, folder }: ImageFileGroup,
   ): Promise<FileImageSet> => {
     const probe = probeImages(paths, threads, maxPixels);
     if (probe.bad > 0 && !opts.skipBadImages) {
       throw new InputError(
-        `${probe.firstError} (listed in ${listPath}; ${probe.bad} unreadable image(s); ` +
+        `${probe.firstError} (${folder ? "in" : "listed in"} ${listPath}; ` +
+          `${probe.bad} unreadable image(s); ` +
           "pass `skipBadImages` to skip them)",
       );
     }
@@ -483,7 +511,7 @@ async function loadImageListDataset(opts: LoadOptions): Promise<Balanced> {
   };
   return {
     classes,
-    classNames: Array.from({ length: classes }, (_, i) => `${i}`),
+    classNames: files.classNames ?? Array.from({ length: classes }, (_, i) => `${i}`),
     train: await checked(files.train),
     test: await checked(files.test),
     ...(files.val && { val: await checked(files.val) }),
@@ -518,8 +546,8 @@ export async function loadDataset(opts: LoadOptions): Promise<DataSplits> {
   if (opts.valList !== undefined && base !== "image-list") {
     throw new InputError("valList", "a validation list needs the image-list dataset");
   }
-  const data = base === "image-list"
-    ? await loadImageListDataset(opts)
+  const data = isImageFileDataset(base)
+    ? await loadImageFileDataset(opts)
     : base.startsWith("cifar")
     ? await loadCifarDataset(base, opts.root)
     : await loadIdxDataset(base, opts.root);

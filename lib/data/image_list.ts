@@ -62,6 +62,32 @@ export async function readImageList(listPath: string, source: string): Promise<I
   return parseImageList(new TextDecoder().decode(bytes), listPath);
 }
 
+/** One split of an image dataset: where it was read from, its entries, each entry's file path. */
+export interface ImageFileGroup {
+  /** The list file (or, for an image folder, the split's folder). */
+  listPath: string;
+  /** The parsed entries (an image folder's "lines" are 1-based positions). */
+  list: ImageList;
+  /** Each entry's file path, resolved against the image root. */
+  files: string[];
+  /** True when the split is a folder of class folders, not a list file. */
+  folder?: boolean;
+}
+
+/** An image dataset's splits, checked, with its files' paths resolved. */
+export interface ImageListFiles {
+  /** The training split. */
+  train: ImageFileGroup;
+  /** The test (or validation) split. */
+  test: ImageFileGroup;
+  /** The validation list (`valList`), if any. */
+  val?: ImageFileGroup;
+  /** The number of classes. */
+  classes: number;
+  /** Class names, where the data names its classes (an image folder's folder names). */
+  classNames?: string[];
+}
+
 /** Header facts of each image, or null for an unreadable one. */
 export interface ProbeResult {
   sizes: ({ width: number; height: number; channels: number } | null)[];

@@ -11,6 +11,7 @@ export {
   datasetInput,
   DATASETS,
   FASHION_MNIST_ROOT,
+  isImageFileDataset,
   loadDataset,
   NORMALISATION,
   parseDatasetName,
@@ -33,7 +34,20 @@ export { FileImageSet, TensorImageSet } from "./image_set.ts";
 export { checkValPerClass, heldOutCount, holdOutPerClass, validationSeed } from "./validation.ts";
 export { type IdxArray, parseIdx, readIdx } from "./idx.ts";
 export { type CifarData, type CifarFormat, readCifar } from "./cifar.ts";
-export { type ImageList, parseImageList, probeImages, readImageList } from "./image_list.ts";
+export {
+  type ImageFileGroup,
+  type ImageList,
+  type ImageListFiles,
+  parseImageList,
+  probeImages,
+  readImageList,
+} from "./image_list.ts";
+export {
+  compareCodePoints,
+  DECODED_IMAGE_EXTENSIONS,
+  imageFolderFiles,
+  TORCHVISION_IMAGE_EXTENSIONS,
+} from "./image_folder.ts";
 export { prepareImage, readImage, writeImage } from "./image_io.ts";
 export { strongAugment, type StrongAugmentInput, type StrongAugmentOptions } from "./augment.ts";
 export {

@@ -274,6 +274,39 @@ export function comparisonMarkdown(c: Comparison): string {
   return out.join("\n");
 }
 
+/** HTML-escapes text. */
+function escapeHtml(s: string): string {
+  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(
+    /"/g,
+    "&quot;",
+  );
+}
+
+/**
+ * The comparison's tables as HTML, one per use of the target prior, the
+ * series' full names in header cells that wrap (so that many long names
+ * still fit a 1400-pixel page instead of running off it as a text table).
+ */
+export function comparisonHtml(c: Comparison): string {
+  const out: string[] = [];
+  for (const use of priorSections(c)) {
+    const { header, rows } = sectionRows(c, use);
+    out.push(
+      `<h3>${escapeHtml(priorUseTitle(use))}</h3>`,
+      '<table class="grid">',
+      `<tr>${header.map((h) => `<th>${escapeHtml(h)}</th>`).join("")}</tr>`,
+      ...rows.map((r) =>
+        `<tr>${
+          r.map((v, i) => (i === 0 ? `<th>${escapeHtml(v)}</th>` : `<td>${escapeHtml(v)}</td>`))
+            .join("")
+        }</tr>`
+      ),
+      "</table>",
+    );
+  }
+  return out.join("\n");
+}
+
 /** The comparison as JSON data (what `compare --json` prints). */
 export function comparisonJson(c: Comparison): Record<string, unknown> {
   return {

@@ -60,7 +60,7 @@ export function evaluateExperts(
   },
   indices: Int32Array,
   shift: string,
-  options: { groups: ShotGroups; aggregation?: AggregationOptions },
+  options: { groups: ShotGroups; aggregation?: AggregationOptions; confusion?: boolean },
 ): ShiftEvaluation {
   const { classes, experts } = input;
   const labels = indices.map((i) => input.labels[i]);
@@ -70,7 +70,8 @@ export function evaluateExperts(
     const rows = tensor(indices, [indices.length], "int64");
     const logits = input.logits.indexSelect(0, rows);
     const results: Record<string, Metrics> = {};
-    const metrics = (z: Tensor) => scope(() => computeMetrics(z, labels, options.groups));
+    const metrics = (z: Tensor) =>
+      scope(() => computeMetrics(z, labels, options.groups, { confusion: options.confusion }));
     for (let e = 0; e < experts; e++) {
       results[expertVariant(e)] = metrics(expertLogits(logits, e, experts));
     }

@@ -31,6 +31,8 @@ export interface ShiftOptions {
   aggregation?: AggregationOptions;
   /** Also the uniform rule of LADE-like models (see `SelectionOptions.uniformRule`). */
   uniformRule?: boolean;
+  /** The shifted set whose variants also get their confusion matrices (the report's). */
+  confusionOf?: string;
 }
 
 /** The shift names `shift` stands for: the grid for `all`, else the one (validated) name. */
@@ -55,6 +57,7 @@ export function evaluateShift(
     groups: shotGroups(preds.trainCounts),
     aggregation: options.aggregation,
     uniformRule: options.uniformRule,
+    confusion: options.confusionOf === name,
   });
 }
 
@@ -140,6 +143,7 @@ export function evaluateSets(
       groups,
       aggregation: shared.aggregation,
       uniformRule: shared.uniformRule,
+      confusion: shared.confusionOf === s.name,
     })
   );
 }

@@ -57,6 +57,23 @@ export interface Metrics extends Accuracy {
   brier: number;
   /** The reliability diagram's bins. */
   reliability: ReliabilityBin[];
+  /**
+   * The confusion matrix, only when asked for (the report's set): row t,
+   * column p counts the samples of class t predicted as p.
+   */
+  confusion?: number[][];
+}
+
+/**
+ * The confusion matrix of predictions `pred` [N] (int64 class indices)
+ * against labels `y` [N]: entry [t][p] counts samples of class t predicted
+ * as p (one bincount of t * C + p in libtorch).
+ */
+export function confusionMatrix(y: Tensor, pred: Tensor, classes: number): number[][] {
+  return scope(() => {
+    const flat = y.mul(classes).add(pred).bincount(classes * classes).toList();
+    return Array.from({ length: classes }, (_, t) => flat.slice(t * classes, (t + 1) * classes));
+  });
 }
 
 /** Number of equal-width confidence bins of ECE. */
@@ -111,6 +128,7 @@ export function computeMetrics(
   logits: Tensor,
   labels: LabelsLike,
   groups: ShotGroups,
+  options: { confusion?: boolean } = {},
 ): Metrics {
   const [n, classes] = logits.shape;
   if (n === 0) throw new RangeError("no samples to evaluate");
@@ -145,6 +163,7 @@ export function computeMetrics(
         accuracy: c > 0 ? binAcc[b] / c : null,
       };
     });
-    return { ...acc, top5, ece: ece * 100, nll, brier, reliability };
+    const confusion = options.confusion ? { confusion: confusionMatrix(y, pred, classes) } : {};
+    return { ...acc, top5, ece: ece * 100, nll, brier, reliability, ...confusion };
   });
 }

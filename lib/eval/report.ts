@@ -1,8 +1,9 @@
 /**
  * The run's evaluation report: runDir/report/ with results.json, SVG plots
- * (accuracy across the shift grid, reliability diagram, per-class accuracy
- * against training count) and an index.html that shows them; and the report
- * of a comparison of several runs (`compare --out`).
+ * (accuracy across the shift grid, reliability diagram with the samples of
+ * each bin, per-class accuracy with class names, the confusion matrix),
+ * per_class.csv and confusion_<variant>.csv, and an index.html that shows
+ * them; and the report of a comparison of several runs (`compare --out`).
  *
  * @module
  */
@@ -14,18 +15,22 @@ import {
   accuracyGridSpec,
   compareGridSpec,
   compareMeanSpec,
+  CONFUSION_PLOT_LIMIT,
+  confusionSpec,
   perClassSpec,
   reliabilitySpec,
   renderSvg,
 } from "./plots.ts";
 import {
   type Comparison,
+  comparisonHtml,
   comparisonJson,
   comparisonMarkdown,
   describeGroups,
   formatComparison,
 } from "./compare.ts";
 import type { ShiftEvaluation } from "./shifted.ts";
+import { AGGREGATION_VARIANT, AVERAGE_VARIANT } from "./experts.ts";
 
 /** What the report describes besides the evaluations. */
 export interface ReportContext {
@@ -37,6 +42,81 @@ export interface ReportContext {
 
 function fmt(v: number | null, digits = 2): string {
   return v === null ? "-" : v.toFixed(digits);
+}
+
+/**
+ * The shifted set a report's per-set plots and tables show: the uniform one
+ * when it was evaluated, else the first (evaluate asks for that set's
+ * confusion matrices).
+ */
+export function reportFocus(shifts: readonly string[]): string | undefined {
+  return shifts.includes("uniform") ? "uniform" : shifts[0];
+}
+
+/**
+ * The variant a report's single-variant plots show (the confusion matrix,
+ * the reliability bins' counts): the rule that uses the known target prior
+ * (LADE's, PC softmax) or SADE's aggregation, else the first.
+ */
+export function headlineVariant(variants: readonly string[]): string {
+  for (const v of ["lade", "pc_softmax", AGGREGATION_VARIANT, AVERAGE_VARIANT]) {
+    if (variants.includes(v)) return v;
+  }
+  return variants[0];
+}
+
+/** A CSV cell (RFC 4180): text quoted when it holds a comma, quote or line break. */
+function csvCell(v: string | number | null): string {
+  if (v === null) return "";
+  const text = typeof v === "number" ? String(v) : v;
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+function csv(rows: readonly (readonly (string | number | null)[])[]): string {
+  return rows.map((r) => r.map(csvCell).join(",")).join("\n") + "\n";
+}
+
+/**
+ * per_class.csv: a row per class (index, name, training images, test images
+ * of the set) and its top-1 (%) under each variant; empty where the set has
+ * no image of the class.
+ */
+export function perClassCsv(e: ShiftEvaluation, ctx: ReportContext): string {
+  const variants = Object.keys(e.results);
+  const rows: (string | number | null)[][] = [[
+    "class",
+    "name",
+    "train_images",
+    "test_images",
+    ...variants.map((v) => `top1_${v}`),
+  ]];
+  for (let c = 0; c < ctx.trainCounts.length; c++) {
+    rows.push([
+      c,
+      ctx.classNames[c] ?? String(c),
+      ctx.trainCounts[c],
+      e.counts[c],
+      ...variants.map((v) => e.results[v].perClass[c]),
+    ]);
+  }
+  return csv(rows);
+}
+
+/** A confusion matrix as CSV: a header of predicted classes, a row per true class. */
+export function confusionCsv(
+  matrix: readonly (readonly number[])[],
+  classNames: readonly string[],
+): string {
+  const name = (c: number) => classNames[c] ?? String(c);
+  return csv([
+    ["true \\ predicted", ...matrix.map((_, p) => name(p))],
+    ...matrix.map((row, t) => [name(t), ...row]),
+  ]);
+}
+
+/** A variant name as part of a file name (`pc_softmax+em` stays; anything else odd becomes _). */
+function fileSafe(name: string): string {
+  return name.replace(/[^A-Za-z0-9_+.-]/g, "_");
 }
 
 /** Writes the report into `dir` (created if needed); returns the files written. */
@@ -102,17 +182,49 @@ async function writeReportFiles(
     await writeFileAtomic(join(dir, name), text);
     written.push(name);
   };
-  await put("results.json", JSON.stringify({ ...ctx, evaluations: evals }, null, 1) + "\n");
-  // The reliability and per-class plots show the uniform target when it was evaluated.
-  const focus = evals.find((e) => e.shift === "uniform") ?? evals[0];
+  // Confusion matrices go to their own CSV files, not into results.json (C x C numbers each).
+  const withoutConfusion = evals.map((e) => ({
+    ...e,
+    results: Object.fromEntries(
+      Object.entries(e.results).map(([v, m]) => {
+        const { confusion: _, ...rest } = m;
+        return [v, rest];
+      }),
+    ),
+  }));
+  await put(
+    "results.json",
+    JSON.stringify({ ...ctx, evaluations: withoutConfusion }, null, 1) + "\n",
+  );
+  // The per-set plots and tables show the uniform target when it was evaluated.
+  const focus = evals.find((e) => e.shift === reportFocus(evals.map((x) => x.shift)))!;
+  const variants = Object.keys(focus.results);
+  const headline = headlineVariant(variants);
   const plots: [string, string][] = [
-    ["reliability.svg", await renderSvg(reliabilitySpec(focus))],
+    ["reliability.svg", await renderSvg(reliabilitySpec(focus, headline))],
     ["per_class.svg", await renderSvg(perClassSpec(focus, ctx.trainCounts, ctx.classNames))],
   ];
   if (evals.length > 1) {
     plots.unshift(["accuracy_grid.svg", await renderSvg(accuracyGridSpec(evals))]);
   }
+  const matrix = focus.results[headline].confusion;
+  const classes = ctx.trainCounts.length;
+  if (matrix !== undefined && classes <= CONFUSION_PLOT_LIMIT) {
+    plots.push([
+      "confusion.svg",
+      await renderSvg(confusionSpec(matrix, ctx.classNames, headline, focus.shift)),
+    ]);
+  }
   for (const [name, svg] of plots) await put(name, svg);
+  const tables: string[] = ["per_class.csv"];
+  await put("per_class.csv", perClassCsv(focus, ctx));
+  for (const v of variants) {
+    const m = focus.results[v].confusion;
+    if (m === undefined) continue;
+    const name = `confusion_${fileSafe(v)}.csv`;
+    await put(name, confusionCsv(m, ctx.classNames));
+    tables.push(name);
+  }
 
   const rows = evals.flatMap((e) =>
     Object.entries(e.results).map(([v, m]) =>
@@ -143,6 +255,11 @@ ${
 <body><h1>${ctx.dataset}, ${ctx.method}</h1>
 <p>Accuracies and ECE in percent; NLL in nats; Brier = sum_c p_c^2 - 2 p_y + 1.</p>
 ${plots.map(([name]) => `<p><img src="${name}"></p>`).join("\n")}
+<p>Tables (${focus.shift}): ${tables.map((t) => `<a href="${t}">${t}</a>`).join(", ")}${
+    matrix !== undefined && classes > CONFUSION_PLOT_LIMIT
+      ? ` (the confusion matrix of ${classes} classes is in the CSV only)`
+      : ""
+  }</p>
 <table><tr><th>shift</th><th>variant</th><th>top-1</th><th>top-5</th><th>many</th><th>medium</th><th>few</th><th>ECE</th><th>NLL</th><th>Brier</th></tr>
 ${rows}
 </table>
@@ -186,11 +303,18 @@ async function writeComparisonFiles(dir: string, c: Comparison): Promise<string[
   const escape = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;");
   const html = `<!doctype html>
 <html><head><meta charset="utf-8"><title>lade comparison</title>
-<style>body{font-family:sans-serif;margin:2em}pre{font-size:13px}</style></head>
+<style>body{font-family:sans-serif;margin:2em;max-width:1336px}img{max-width:100%}
+table.grid{border-collapse:collapse;font-size:13px;margin-bottom:1.5em}
+table.grid td,table.grid th{padding:2px 8px;text-align:right;border-bottom:1px solid #ddd}
+table.grid tr:first-child th{max-width:14em;white-space:normal;overflow-wrap:anywhere;vertical-align:bottom}
+table.grid td{white-space:nowrap}</style></head>
 <body><h1>Comparison of ${c.groups.length} group(s) of runs</h1>
 <ul>${describeGroups(c).map((l) => `<li>${escape(l)}</li>`).join("")}</ul>
 ${plots.map(([name]) => `<p><img src="${name}"></p>`).join("\n")}
-<pre>${escape(formatComparison(c))}</pre>
+<h2>Top-1 accuracy (%) per shifted set</h2>
+${comparisonHtml(c)}
+<p>The same as text: <a href="table.txt">table.txt</a>, Markdown: <a href="table.md">table.md</a>,
+data: <a href="comparison.json">comparison.json</a>.</p>
 </body></html>
 `;
   await put("index.html", html);

@@ -112,6 +112,8 @@ export interface SelectionOptions {
    * `compare` turns it on to set such models beside prior-free methods.
    */
   uniformRule?: boolean;
+  /** Also each variant's confusion matrix (`Metrics.confusion`; the report's set). */
+  confusion?: boolean;
 }
 
 /** The variant name of `SelectionOptions.uniformRule`. */
@@ -147,7 +149,7 @@ export function evaluateSelection(
       { ...preds, classes, experts },
       indices,
       shift,
-      { groups: options.groups, aggregation: options.aggregation },
+      { groups: options.groups, aggregation: options.aggregation, confusion: options.confusion },
     );
   }
   const wantEm = mode === "em" || mode === "all";
@@ -198,7 +200,9 @@ export function evaluateSelection(
       for (const rule of rules) {
         if (suffix !== "" && !usesTargetPrior(rule)) continue;
         results[rule + suffix] = scope(() =>
-          computeMetrics(adjustLogits(logits, rule, ps, prior), labels, options.groups)
+          computeMetrics(adjustLogits(logits, rule, ps, prior), labels, options.groups, {
+            confusion: options.confusion,
+          })
         );
       }
     }

@@ -16,6 +16,8 @@ export const ARCHITECTURES = [
   "resnet32-proj",
   "resnet32-2branch-proj",
   "resnet10",
+  "resnet18",
+  "resnet34",
   "resnet50",
   "resnet101",
   "resnet152",
@@ -39,6 +41,8 @@ export const ARCHITECTURE_HELP: Readonly<Record<Architecture, string>> = {
   "resnet32-proj": "ResNet-32 with 1x1-convolution projection shortcuts (option B)",
   "resnet32-2branch-proj": "the two-branch ResNet-32 with projection shortcuts (option B)",
   "resnet10": "ResNet-10 for ImageNet-sized images",
+  "resnet18": "ResNet-18 for ImageNet-sized images (torchvision's resnet18)",
+  "resnet34": "ResNet-34 for ImageNet-sized images (torchvision's resnet34)",
   "resnet50": "ResNet-50 for ImageNet-sized images",
   "resnet101": "ResNet-101 for ImageNet-sized images",
   "resnet152": "ResNet-152 for ImageNet-sized images (the paper's Places-LT network)",
@@ -59,6 +63,11 @@ export const ARCHITECTURE_HELP: Readonly<Record<Architecture, string>> = {
  */
 export function architectureExperts(arch: Architecture): number {
   return arch.endsWith("-sade") ? 3 : 1;
+}
+
+/** The message for an architecture name lade does not build: it lists the valid ones. */
+export function unknownArchitecture(name: string): string {
+  return `unknown architecture '${name}' (use ${ARCHITECTURES.join(", ")})`;
 }
 
 /** Whether `name` is an architecture lade builds. */

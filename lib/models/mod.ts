@@ -13,5 +13,6 @@ export {
   ARCHITECTURES,
   defaultArchitecture,
   isArchitecture,
+  unknownArchitecture,
 } from "./architectures.ts";
 export { type Head, HEADS, Model, type ModelOptions, type Precision } from "./model.ts";

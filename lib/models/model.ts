@@ -20,8 +20,8 @@ import { Tensor } from "../torch/tensor.ts";
 import {
   type Architecture,
   architectureExperts,
-  ARCHITECTURES,
   isArchitecture,
+  unknownArchitecture,
 } from "./architectures.ts";
 
 export { type Architecture, ARCHITECTURES, defaultArchitecture } from "./architectures.ts";
@@ -87,10 +87,7 @@ export class Model extends NativeHandle {
    */
   static create(opts: ModelOptions): Model {
     if (!isArchitecture(opts.arch)) {
-      throw new InputError(
-        "arch",
-        `unknown architecture '${opts.arch}' (use ${ARCHITECTURES.join(", ")})`,
-      );
+      throw new InputError("arch", unknownArchitecture(opts.arch));
     }
     const head = opts.head ?? "linear";
     if (!(HEADS as readonly string[]).includes(head)) {

@@ -18,15 +18,27 @@
  */
 
 import { InputError } from "../errors.ts";
-import { datasetInput, prepareImage } from "../data/mod.ts";
+import { datasetInput, isImageFileDataset, parseDatasetName, prepareImage } from "../data/mod.ts";
 import { adjustLogits, sourcePosteriorLogits } from "../eval/rules.ts";
-import { type Architecture, type Head, isArchitecture, Model } from "../models/mod.ts";
+import {
+  type Architecture,
+  type Head,
+  isArchitecture,
+  Model,
+  unknownArchitecture,
+} from "../models/mod.ts";
 import { emPrior } from "../priors/em.ts";
 import { countsToPrior } from "../priors/source_prior.ts";
 import type { Device } from "../torch/device.ts";
 import { cat, noGrad, scope, stack, type Tensor, tensor } from "../torch/mod.ts";
 import { loadWeights, readWeightsFile, type WeightsMetadata } from "../weights/model_weights.ts";
-import { loadCheckpoint, MANIFEST, readManifest } from "../run/checkpoint.ts";
+import {
+  bestOf,
+  type CheckpointChoice,
+  loadCheckpoint,
+  MANIFEST,
+  readManifest,
+} from "../run/checkpoint.ts";
 import { methodByName } from "../losses/methods.ts";
 import { expertMean } from "../losses/sade.ts";
 
@@ -78,13 +90,18 @@ async function classesFile(path: string, classes: number): Promise<string[] | un
   return names;
 }
 
-/** A trained run's latest checkpoint as a predictor. */
-export async function runPredictor(runDir: string, device: Device = "cpu"): Promise<Predictor> {
+/** A trained run's latest checkpoint (or with `which` "best", its best) as a predictor. */
+export async function runPredictor(
+  runDir: string,
+  device: Device = "cpu",
+  which: CheckpointChoice = "last",
+): Promise<Predictor> {
   const m = await readManifest(runDir).catch((e) => {
     if (e instanceof Deno.errors.NotADirectory) return null;
     throw e;
   });
   if (m === null) throw new InputError(`${runDir} has no checkpoint (${MANIFEST}); train it first`);
+  if (which === "best") bestOf(m, runDir);
   const spec = datasetInput(m.config.dataset.name, {
     imageSize: m.config.dataset.image_size,
     mean: m.config.dataset.mean,
@@ -99,18 +116,18 @@ export async function runPredictor(runDir: string, device: Device = "cpu"): Prom
     device,
   });
   try {
-    await loadCheckpoint(runDir, model);
+    await loadCheckpoint(runDir, model, undefined, false, which);
   } catch (e) {
     model.dispose();
     throw e;
   }
-  const isImageList = m.config.dataset.name.startsWith("image-list");
+  const isImageFiles = isImageFileDataset(parseDatasetName(m.config.dataset.name).base);
   return {
     model,
     channels: m.inChannels,
     imageSize: spec.imageSize,
-    // As the image-list loader evaluates (native/src/data_batch.cpp): 256/224.
-    resizeTo: isImageList ? Math.round(spec.imageSize * 256 / 224) : spec.imageSize,
+    // As image files are evaluated (native/src/data_batch.cpp): 256/224.
+    resizeTo: isImageFiles ? Math.round(spec.imageSize * 256 / 224) : spec.imageSize,
     mean: spec.mean,
     std: spec.std,
     // A classes.txt beside the run, else in the dataset's folder, else the run's names.
@@ -141,6 +158,10 @@ export async function weightsPredictor(
   path: string,
   opts: WeightsPredictorOptions = {},
 ): Promise<Predictor> {
+  // A misspelt --arch is said before the (large) file is read.
+  if (opts.arch !== undefined && !isArchitecture(opts.arch)) {
+    throw new InputError("arch", unknownArchitecture(opts.arch));
+  }
   const file = await readWeightsFile(path);
   const meta: WeightsMetadata | undefined = file.metadata;
   const arch = opts.arch ?? meta?.arch;
@@ -148,7 +169,7 @@ export async function weightsPredictor(
     throw new InputError("arch", `${path} does not name its architecture; pass --arch`);
   }
   if (!isArchitecture(arch)) {
-    throw new InputError("arch", `unknown architecture '${arch}'`);
+    throw new InputError("arch", unknownArchitecture(arch));
   }
   const headWeight = file.tensors.get("fc.weight") ?? file.tensors.get("head.weight") ??
     file.tensors.get("head.0.weight");

@@ -12,7 +12,14 @@ import { type Architecture, Model, type Precision } from "../models/model.ts";
 import { checkDevice, type Device } from "../torch/device.ts";
 import type { Tensor } from "../torch/tensor.ts";
 import { predictLogits, predictViews } from "./logits.ts";
-import { loadCheckpoint, MANIFEST, type Manifest, readManifest } from "../run/checkpoint.ts";
+import {
+  bestOf,
+  type CheckpointChoice,
+  loadCheckpoint,
+  MANIFEST,
+  type Manifest,
+  readManifest,
+} from "../run/checkpoint.ts";
 import { loadConfigDataset } from "../config/dataset.ts";
 import { useDevice } from "../torch/device.ts";
 
@@ -40,6 +47,8 @@ export interface RunPredictions {
   split: RunSplit;
   /** For the validation split: where it came from, in words. */
   splitSource?: string;
+  /** The checkpoint predicted with, and the epoch (1-based) its weights are from. */
+  checkpoint: { which: CheckpointChoice; epoch: number; valTop1?: number };
 }
 
 /** The splits of a run: test, training (after the long tail) and the held-out validation split. */
@@ -95,8 +104,8 @@ function runDevice(name: string): Device {
 }
 
 /**
- * Runs the run's latest checkpoint over `split` (default test) in file
- * order. The caller owns the returned logits.
+ * Runs the run's latest checkpoint (or, with `checkpoint` "best", its best)
+ * over `split` (default test) in file order. The caller owns the returned logits.
  */
 export async function predictRun(
   runDir: string,
@@ -115,9 +124,14 @@ export async function predictRun(
      * with `seed` (default 0). Ignored for other runs.
      */
     views?: { epochs?: number; seed?: number };
+    /** The run's latest checkpoint (default) or its best by validation top-1. */
+    checkpoint?: CheckpointChoice;
   } = {},
 ): Promise<RunPredictions> {
   const m = await manifestOf(runDir);
+  const which = opts.checkpoint ?? "last";
+  // A run without a best checkpoint is said before the (slow) data loads.
+  const best = which === "best" ? bestOf(m, runDir) : undefined;
   const device = opts.device !== undefined ? useDevice(opts.device) : runDevice(m.config.device);
   const wanted = opts.precision ?? m.config.train.precision ?? "auto";
   const precision: Precision = device === "cpu" ? "fp32" : wanted === "fp32" ? "fp32" : "bf16";
@@ -139,7 +153,7 @@ export async function predictRun(
       scale: m.config.model.scale,
       device,
     });
-    await loadCheckpoint(runDir, model);
+    await loadCheckpoint(runDir, model, undefined, false, which);
     model.precision = precision;
     const batchSize = opts.batchSize ?? m.config.train.eval_batch_size;
     const logits = await predictLogits(model, set, data, { device, batchSize });
@@ -163,6 +177,9 @@ export async function predictRun(
       dataset: m.config.dataset.name,
       split,
       ...(split === "val" && { splitSource: data.valSource }),
+      checkpoint: best
+        ? { which, epoch: best.epoch, valTop1: best.valTop1 }
+        : { which, epoch: m.epoch },
     };
   } finally {
     data.dispose();

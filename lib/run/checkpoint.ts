@@ -17,6 +17,11 @@
  * that fails (a full disk) removes what it wrote and throws a
  * {@link CheckpointWriteError}: the previous checkpoint stays the latest.
  *
+ * The best checkpoint (`train.keep` with best) costs no extra write: at an
+ * epoch whose validation top-1 beats every earlier one, the manifest's `best`
+ * points at that checkpoint's own weights file, which later checkpoints then
+ * leave in place (only files neither `model` nor `best` names are deleted).
+ *
  * A manifest is checked whole against a schema before anything in it is
  * used: a field missing, of the wrong type or out of range (negative counts,
  * an epoch past the run's end, archive paths outside `checkpoints/`, text
@@ -62,6 +67,41 @@ export interface RunningSums {
   seconds: number;
 }
 
+/** Which checkpoint of a run to load: the latest (`last`, the default) or the best by validation top-1. */
+export type CheckpointChoice = "best" | "last";
+
+/** The checkpoint choices, as flags take them. */
+export const CHECKPOINT_CHOICES: readonly CheckpointChoice[] = ["last", "best"];
+
+/** The weights of the epoch with the best validation top-1 so far. */
+export interface BestCheckpoint {
+  /** The weights file, relative to the run directory (in checkpoints/). */
+  model: string;
+  /** Its SHA-256 (hex). */
+  sha256: string;
+  /** Epochs completed when it was written (1-based epoch). */
+  epoch: number;
+  /** Its top-1 (percent) on the validation split. */
+  valTop1: number;
+}
+
+/**
+ * Model selection on the validation split as it stands: what a resumed run
+ * continues with (PyTorch Lightning's ModelCheckpoint and EarlyStopping state).
+ */
+export interface Selection {
+  /** The best validation top-1 so far (null before the first evaluation). */
+  best: number | null;
+  /** The epoch (1-based) it was reached in; 0 before. */
+  bestEpoch: number;
+  /** Early stopping's reference: the best value that improved by more than min_delta. */
+  reference: number | null;
+  /** Validation checks since the reference last improved. */
+  wait: number;
+  /** True once early stopping ended the run (a resume then trains no further). */
+  stopped: boolean;
+}
+
 /** What a checkpoint records besides the archives. */
 export interface CheckpointState {
   /** The epoch to continue with (0-based); equals the epochs completed when `step` is 0. */
@@ -88,6 +128,10 @@ export interface CheckpointState {
    * sample order does not depend on it.
    */
   worldSize?: number;
+  /** Model selection on the validation split, when the run keeps the best or stops early. */
+  selection?: Selection;
+  /** The best checkpoint so far (`train.keep` with best), carried from checkpoint to checkpoint. */
+  best?: BestCheckpoint;
 }
 
 /** The manifest: the state, where the archives are, and their digests. */
@@ -147,14 +191,17 @@ function tag(state: CheckpointState): string {
 
 /**
  * Saves a checkpoint of `model` and `optimizer` into `runDir` (see the module
- * notes). A failed write removes the files it made and throws a
- * CheckpointWriteError saying which checkpoint is still the latest.
+ * notes). With `markBest`, this checkpoint's weights become the run's best
+ * (with that validation top-1); otherwise `state.best` is carried over. A
+ * failed write removes the files it made and throws a CheckpointWriteError
+ * saying which checkpoint is still the latest.
  */
 export async function saveCheckpoint(
   runDir: string,
   model: Model,
   optimizer: OptimizerState,
   state: CheckpointState,
+  opts: { markBest?: { valTop1: number } } = {},
 ): Promise<Manifest> {
   const dir = `${runDir}/${CHECKPOINT_DIR}`;
   // A unique suffix keeps a rerun of the same (epoch, step) from overwriting
@@ -186,12 +233,17 @@ export async function saveCheckpoint(
     await writeFileAtomic(`${runDir}/${modelRel}`, modelBytes);
     written.push(`${runDir}/${optimRel}`);
     await writeFileAtomic(`${runDir}/${optimRel}`, optimBytes);
+    const modelDigest = await sha256(modelBytes);
+    const best: BestCheckpoint | undefined = opts.markBest
+      ? { model: modelRel, sha256: modelDigest, epoch: state.epoch, valTop1: opts.markBest.valTop1 }
+      : state.best;
     manifest = {
       version: 1,
       ...state,
+      ...(best && { best }),
       model: modelRel,
       optimizer: optimRel,
-      sha256: { model: await sha256(modelBytes), optimizer: await sha256(optimBytes) },
+      sha256: { model: modelDigest, optimizer: await sha256(optimBytes) },
       rng: encodeBase64(defaultGeneratorState()),
       savedAt: new Date().toISOString(),
     };
@@ -241,9 +293,9 @@ export function checkpointPlace(s: { epoch: number; step: number }): string {
 }
 
 /**
- * Deletes the files of `checkpoints/` that `manifest` does not point at: the
- * archives of older checkpoints and what interrupted writes left. Without a
- * manifest, every file there goes.
+ * Deletes the files of `checkpoints/` that `manifest` does not point at (its
+ * model, optimiser and best weights): the archives of older checkpoints and
+ * what interrupted writes left. Without a manifest, every file there goes.
  */
 export async function removeUnreferenced(runDir: string, manifest: Manifest | null): Promise<void> {
   const dir = `${runDir}/${CHECKPOINT_DIR}`;
@@ -255,7 +307,8 @@ export async function removeUnreferenced(runDir: string, manifest: Manifest | nu
   }
   for (const entry of entries) {
     const rel = `${CHECKPOINT_DIR}/${entry.name}`;
-    if (entry.isFile && rel !== manifest?.model && rel !== manifest?.optimizer) {
+    const kept = [manifest?.model, manifest?.optimizer, manifest?.best?.model];
+    if (entry.isFile && !kept.includes(rel)) {
       await Deno.remove(`${dir}/${entry.name}`).catch(() => {});
     }
   }
@@ -287,6 +340,19 @@ const ManifestSchema = z.object({
   classes: z.number().int().min(2),
   classNames: z.array(z.string()),
   worldSize: z.number().int().min(1).optional(),
+  selection: z.object({
+    best: finite.nullable(),
+    bestEpoch: nonNegInt,
+    reference: finite.nullable(),
+    wait: nonNegInt,
+    stopped: z.boolean(),
+  }).optional(),
+  best: z.object({
+    model: archivePath.refine((p) => p.endsWith(".safetensors"), "must be a .safetensors file"),
+    sha256: hex64,
+    epoch: nonNegInt,
+    valTop1: finite,
+  }).optional(),
   model: archivePath,
   optimizer: archivePath,
   sha256: z.object({ model: hex64, optimizer: hex64 }),
@@ -425,8 +491,35 @@ function asDamaged(what: string, load: () => void): void {
 }
 
 /**
+ * The checkpoint choice a flag names; an InputError for `checkpoint` otherwise.
+ */
+export function parseCheckpointChoice(text: string | undefined): CheckpointChoice {
+  if (text === undefined) return "last";
+  if (!(CHECKPOINT_CHOICES as readonly string[]).includes(text)) {
+    throw new InputError("checkpoint", `must be best or last, got '${text}'`);
+  }
+  return text as CheckpointChoice;
+}
+
+/**
+ * The best checkpoint of a run's manifest; an InputError saying how to get
+ * one when the run kept none.
+ */
+export function bestOf(m: Manifest, runDir: string): BestCheckpoint {
+  if (m.best === undefined) {
+    throw new InputError(
+      "checkpoint",
+      `${runDir} kept no best checkpoint: train with --keep best,last and a validation ` +
+        "split (--val-per-class K)",
+    );
+  }
+  return m.best;
+}
+
+/**
  * Loads the run's latest checkpoint into `model` (and `optimizer`, when
- * given; with `restoreRng`, also libtorch's default generator). Throws a
+ * given; with `restoreRng`, also libtorch's default generator), or with
+ * `which` "best" the weights of its best epoch (model only). Throws an
  * InputError when there is none or a file is damaged.
  */
 export async function loadCheckpoint(
@@ -434,10 +527,24 @@ export async function loadCheckpoint(
   model: Model,
   optimizer?: OptimizerState,
   restoreRng = false,
+  which: CheckpointChoice = "last",
 ): Promise<Manifest> {
   const m = await readManifest(runDir);
   if (m === null) {
     throw new InputError(`${runDir} has no checkpoint (${MANIFEST}); train it first`);
+  }
+  if (which === "best") {
+    if (optimizer !== undefined || restoreRng) {
+      throw new InputError(
+        "checkpoint",
+        "the best checkpoint holds weights only; resume from last",
+      );
+    }
+    const best = bestOf(m, runDir);
+    const path = `${runDir}/${best.model}`;
+    const bytes = await verified(runDir, best.model, best.sha256);
+    loadWeights(model, parseSafetensors(bytes, path).tensors, { source: path });
+    return m;
   }
   const modelPath = `${runDir}/${m.model}`;
   const modelBytes = await verified(runDir, m.model, m.sha256.model);

@@ -1,6 +1,8 @@
 /**
  * Per-epoch metrics of a run, kept as JSON lines in `metrics.jsonl` (one
- * object per finished epoch) and rewritten atomically after each epoch.
+ * object per finished epoch) and as CSV in `metrics.csv` (the same columns,
+ * a header and a row per epoch, an empty cell where a value is absent), both
+ * rewritten atomically after each epoch.
  *
  * @module
  */
@@ -9,6 +11,8 @@ import { writeFileAtomic } from "../fs.ts";
 
 /** The metrics file's name inside a run directory. */
 export const METRICS_FILE = "metrics.jsonl";
+/** The same metrics as CSV, for spreadsheets and pandas.read_csv. */
+export const METRICS_CSV = "metrics.csv";
 
 /** One finished epoch. */
 export interface EpochMetrics {
@@ -50,10 +54,41 @@ export async function readMetrics(runDir: string): Promise<EpochMetrics[]> {
   return text.split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l));
 }
 
-/** Writes all metrics of a run (atomically). */
+/** The columns of metrics.csv: every field of EpochMetrics, in the order of metrics.jsonl. */
+export const METRICS_COLUMNS: readonly (keyof EpochMetrics)[] = [
+  "epoch",
+  "loss",
+  "lr",
+  "train_acc",
+  "images_per_sec",
+  "seconds",
+  "test_top1",
+  "test_many",
+  "test_medium",
+  "test_few",
+  "val_top1",
+  "time",
+];
+
+/** A CSV cell (RFC 4180): numbers as JSON writes them, absent and null empty, text quoted when needed. */
+function csvCell(v: unknown): string {
+  if (v === undefined || v === null) return "";
+  const text = typeof v === "number" ? JSON.stringify(v) : String(v);
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+/** The metrics as CSV text: a header of METRICS_COLUMNS and a row per epoch. */
+export function metricsCsv(metrics: readonly EpochMetrics[]): string {
+  const rows = [METRICS_COLUMNS.join(",")];
+  for (const m of metrics) rows.push(METRICS_COLUMNS.map((c) => csvCell(m[c])).join(","));
+  return rows.join("\n") + "\n";
+}
+
+/** Writes all metrics of a run (atomically): metrics.jsonl, then metrics.csv. */
 export async function writeMetrics(runDir: string, metrics: EpochMetrics[]): Promise<void> {
   await writeFileAtomic(
     `${runDir}/${METRICS_FILE}`,
     metrics.map((m) => JSON.stringify(m)).join("\n") + (metrics.length ? "\n" : ""),
   );
+  await writeFileAtomic(`${runDir}/${METRICS_CSV}`, metricsCsv(metrics));
 }

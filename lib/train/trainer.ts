@@ -30,6 +30,7 @@ import { tensor } from "../torch/create.ts";
 import type { Tensor } from "../torch/tensor.ts";
 import { predictLogits } from "../predict/logits.ts";
 import {
+  type BestCheckpoint,
   loadCheckpoint,
   MANIFEST,
   readManifest,
@@ -37,13 +38,16 @@ import {
   type RunningSums,
   runWriteFailure,
   saveCheckpoint,
+  type Selection,
 } from "../run/checkpoint.ts";
+import { initialSelection, updateSelection } from "./selection.ts";
 import { loadWeights, modelStateDict, readWeightsFile } from "../weights/model_weights.ts";
 import type { RawTensor } from "../weights/safetensors.ts";
 import { configToYaml, type TrainConfig } from "../config/config.ts";
 import { loadConfigDataset, resolveArchitecture } from "../config/dataset.ts";
 import { useDevice } from "../torch/device.ts";
 import { type EpochMetrics, readMetrics, writeMetrics } from "../run/metrics.ts";
+import { writeEventFile } from "../run/tensorboard.ts";
 import { SGD } from "./optimizer.ts";
 import { RunLock } from "../run/lock.ts";
 import { formatDuration, Progress } from "./progress.ts";
@@ -302,6 +306,16 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   }
   // The uniform test set: the same number of test images of every class.
   const uniform = shiftIndices(data.test.labels, data.trainCounts, "uniform");
+  const noTest = data.testCounts.indexOf(0);
+  if (uniform.length === 0 && noTest >= 0) {
+    data.dispose();
+    throw new InputError(
+      `${data.name}: the test split has no images of class ${noTest} (${
+        data.classNames[noTest]
+      }); ` +
+        "the test sets take the same number of images of every class (uniform) or a share of it",
+    );
+  }
   const testSet = data.test.subset(uniform);
   try {
     return await trainWith({ data, testSet, uniform, device, config, opts, dp });
@@ -498,6 +512,12 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
   let start = { epoch: 0, step: 0 };
   let running: RunningSums = { loss: 0, correct: 0, seen: 0, seconds: 0 };
   let metrics: EpochMetrics[] = [];
+  // Model selection on the validation split (the best checkpoint, early stopping).
+  const keepBest = resolved.train.keep.includes("best");
+  const earlyStop = resolved.train.early_stop;
+  const selecting = keepBest || earlyStop !== undefined;
+  let selection: Selection = initialSelection();
+  let best: BestCheckpoint | undefined;
   if (opts.resume) {
     // Every rank reads the checkpoint (the run directory must be visible to
     // all of them). The global sample order depends on the seed, the epoch
@@ -513,6 +533,8 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
       );
     }
     running = manifest.running;
+    selection = manifest.selection ?? selection;
+    best = manifest.best;
     // What a killed checkpoint write left in checkpoints/ (the lock is held).
     if (writer) await removeUnreferenced(runDir, manifest);
     metrics = (await readMetrics(runDir)).filter((x) => x.epoch <= manifest.epoch);
@@ -537,6 +559,8 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
     classes: data.classes,
     classNames: data.classNames,
     worldSize,
+    ...(selecting && { selection }),
+    ...(best && { best }),
   });
   log(
     `${data.name}: ${data.train.size} training images` +
@@ -563,8 +587,8 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
     const o = { device, batchSize: config.train.eval_batch_size, stop: evalStop };
     return dp ? dp.predictLogits(model, set, data, o) : predictLogits(model, set, data, o);
   };
-  // The held-out validation split's top-1: what model selection would look
-  // at (lade keeps the last epoch).
+  // The held-out validation split's top-1: what model selection looks at
+  // (the best checkpoint, early stopping).
   const evaluateVal = async (): Promise<number | undefined> => {
     if (!data.val) return undefined;
     const o = { device, batchSize: config.train.eval_batch_size, stop: evalStop };
@@ -595,7 +619,12 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
 
   try {
     let final: TestAccuracy | undefined;
-    for (let epoch = start.epoch; epoch < epochs; epoch++) {
+    if (selection.stopped) {
+      log(
+        `the run stopped early after epoch ${start.epoch} (early stopping); nothing left to train`,
+      );
+    }
+    for (let epoch = start.epoch; epoch < epochs && !selection.stopped; epoch++) {
       // ---- one epoch
       const lr = learningRate(config.train.schedule, config.train.lr, epoch, epochs);
       optimizer.lr = lr;
@@ -727,6 +756,24 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
           test = valTop1 = undefined;
           evalStopped = true;
         }
+      } else if (selecting) {
+        try {
+          valTop1 = await evaluateVal();
+        } catch (e) {
+          if (!(e instanceof StoppedError)) throw e;
+          valTop1 = undefined;
+          evalStopped = true;
+        }
+      }
+      // The best epoch and early stopping, decided alike on every rank (the
+      // validation logits are gathered on all of them).
+      let newBest = false;
+      let stopEarly = false;
+      if (selecting && valTop1 !== undefined) {
+        const decided = updateSelection(selection, valTop1, epoch + 1, earlyStop);
+        selection = decided.next;
+        newBest = decided.best;
+        stopEarly = decided.stop;
       }
       const record: EpochMetrics = {
         epoch: epoch + 1,
@@ -748,16 +795,19 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
       if (writer) {
         try {
           await writeMetrics(runDir, metrics);
+          if (config.logs.tensorboard) await writeEventFile(runDir, metrics);
         } catch (e) {
           // Atomic: the previous metrics stay, and so does the checkpoint.
           throw await runWriteFailure(runDir, `the metrics of epoch ${epoch + 1}`, e);
         }
-        await saveCheckpoint(
+        const saved = await saveCheckpoint(
           runDir,
           model,
           optimizer,
           checkpointState(epoch + 1, 0, { loss: 0, correct: 0, seen: 0, seconds: 0 }),
+          keepBest && newBest ? { markBest: { valTop1: valTop1! } } : {},
         );
+        best = saved.best;
         checkpointed = true;
       }
       stepsSinceSave = 0;
@@ -765,9 +815,18 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
       progress.done(
         `epoch ${epoch + 1}/${epochs}  loss ${record.loss.toFixed(4)}  lr ${lr.toPrecision(3)}  ` +
           `train ${pct(record.train_acc)}  test ${pct(test?.top1)}  ` +
-          `${record.images_per_sec.toFixed(0)} img/s  ${formatDuration(record.seconds)}`,
+          `${record.images_per_sec.toFixed(0)} img/s  ${formatDuration(record.seconds)}` +
+          (valTop1 === undefined ? "" : `  val ${pct(valTop1)}${newBest ? " (best)" : ""}`),
       );
       if (last) final = test;
+      if (stopEarly) {
+        log(
+          `early stopping: validation top-1 has not improved by more than ` +
+            `${earlyStop!.min_delta} for ${earlyStop!.patience} epoch(s); the best was ` +
+            `${pct(selection.best)} after epoch ${selection.bestEpoch}`,
+        );
+        break;
+      }
       if ((dp ? stopAgreed : stop.requested) && (!last || evalStopped)) {
         log(`interrupted after epoch ${epoch + 1}; checkpoint written`);
         return result(true, epoch + 1, 0);
@@ -777,9 +836,24 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
     // A run resumed after its last epoch evaluates again rather than reporting nothing.
     if (final === undefined) final = await evaluateTest(keepLogits);
     if (writer) {
+      const selected = {
+        ...(keepBest && best && { best: { epoch: best.epoch, val_top1: best.valTop1 } }),
+        ...(selection.stopped && {
+          early_stop: {
+            epoch: metrics.at(-1)?.epoch ?? start.epoch,
+            best_epoch: selection.bestEpoch,
+            best_val_top1: selection.best,
+          },
+        }),
+      };
       await writeFileAtomic(
         `${runDir}/${RESULT_FILE}`,
-        JSON.stringify({ uniform: final, test_images: testSet.size, epochs }, null, 1) + "\n",
+        JSON.stringify(
+          { uniform: final, test_images: testSet.size, epochs, ...selected },
+          null,
+          1,
+        ) +
+          "\n",
       ).catch(async (e) => {
         throw await runWriteFailure(runDir, `the result (${RESULT_FILE})`, e);
       });

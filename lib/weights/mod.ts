@@ -20,6 +20,9 @@ export {
   type WeightsMetadata,
 } from "./model_weights.ts";
 export { externalName, TORCHVISION_ARCHITECTURES, usesTorchvisionNames } from "./names.ts";
+export { exportPytorch, type PytorchExportFiles, pytorchExportFiles } from "./pytorch_export.ts";
+export { pytorchModuleSource } from "./pytorch_module.ts";
+export { crc32, encodeTorchStateDict } from "./torch_save.ts";
 export { findStateDict, parseTorchStateDict, readTorchPickle } from "./pytorch.ts";
 export {
   encodeSafetensors,

@@ -1,6 +1,6 @@
 /**
  * The names lade's weights go by outside lade. For the torchvision
- * architectures (ResNet-50, -101, -152, ResNeXt-50 32x4d, and ResNet-10,
+ * architectures (ResNet-18, -34, -50, -101, -152, ResNeXt-50 32x4d, and ResNet-10,
  * which torchvision builds as ResNet(BasicBlock, [1, 1, 1, 1])) they are
  * torchvision's state-dict names, so that
  * `torchvision.models.resnet50(num_classes=C).load_state_dict(...)` takes
@@ -23,6 +23,8 @@
 /** The architectures whose weights carry torchvision's names. */
 export const TORCHVISION_ARCHITECTURES: readonly string[] = [
   "resnet10",
+  "resnet18",
+  "resnet34",
   "resnet50",
   "resnet101",
   "resnet152",

@@ -129,6 +129,8 @@ const Architecture kArchitectures[] = {
     {"resnet32-proj", [](int64_t c) { return make_resnet32(c, false, true); }},
     {"resnet32-2branch-proj", [](int64_t c) { return make_resnet32(c, true, true); }},
     {"resnet10", [](int64_t c) { return make_resnet_imagenet("resnet10", c); }},
+    {"resnet18", [](int64_t c) { return make_resnet_imagenet("resnet18", c); }},
+    {"resnet34", [](int64_t c) { return make_resnet_imagenet("resnet34", c); }},
     {"resnet50", [](int64_t c) { return make_resnet_imagenet("resnet50", c); }},
     {"resnet101", [](int64_t c) { return make_resnet_imagenet("resnet101", c); }},
     {"resnet152", [](int64_t c) { return make_resnet_imagenet("resnet152", c); }},

@@ -72,7 +72,7 @@ std::shared_ptr<Backbone> make_cnn28(int64_t in_channels);
 /// `projection`: 1x1-convolution shortcuts (option B) instead of the official
 /// parameter-free option A.
 std::shared_ptr<Backbone> make_resnet32(int64_t in_channels, bool two_branch, bool projection);
-/// ImageNet-style networks for 224-pixel images: "resnet10", "resnet50",
+/// ImageNet-style networks for 224-pixel images: "resnet10", "resnet18", "resnet34", "resnet50",
 /// "resnet101", "resnet152", "resnext50" (32x4d). Throws on another name.
 std::shared_ptr<Backbone> make_resnet_imagenet(const std::string& name, int64_t in_channels);
 

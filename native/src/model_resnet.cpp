@@ -1,5 +1,6 @@
 // ImageNet-style ResNets for 224-pixel images, as torchvision builds them:
-// ResNet-10 (basic blocks [1,1,1,1]), ResNet-50, -101 and -152 (bottlenecks
+// ResNet-10, -18 and -34 (basic blocks [1,1,1,1], [2,2,2,2], [3,4,6,3]),
+// ResNet-50, -101 and -152 (bottlenecks
 // [3,4,6,3], [3,4,23,3], [3,8,36,3]) and ResNeXt-50 32x4d (bottlenecks with
 // 32 groups of width 4). A 7x7 stride-2 stem and 3x3 max pooling, four
 // stages, global average pooling. Modules are registered in torchvision's
@@ -188,6 +189,10 @@ std::shared_ptr<Backbone> make_resnet_imagenet_experts(const std::string& name, 
 std::shared_ptr<Backbone> make_resnet_imagenet(const std::string& name, int64_t in_channels) {
   if (name == "resnet10")
     return std::make_shared<ResNet>(false, std::vector<int>{1, 1, 1, 1}, 1, 64, in_channels);
+  if (name == "resnet18")
+    return std::make_shared<ResNet>(false, std::vector<int>{2, 2, 2, 2}, 1, 64, in_channels);
+  if (name == "resnet34")
+    return std::make_shared<ResNet>(false, std::vector<int>{3, 4, 6, 3}, 1, 64, in_channels);
   if (name == "resnet50")
     return std::make_shared<ResNet>(true, std::vector<int>{3, 4, 6, 3}, 1, 64, in_channels);
   if (name == "resnet101")
