@@ -24,6 +24,7 @@ import {
   sourceJson,
 } from "./inputs.ts";
 import { writeNpy } from "../eval/npy.ts";
+import { evaluateOnlineCommand, type OnlineOptions } from "./evaluate_online.ts";
 import { TTA_EPOCHS } from "../eval/aggregation.ts";
 import { formatAggregation, formatGrid } from "../eval/grid_table.ts";
 import { methodExperts } from "../losses/methods.ts";
@@ -38,7 +39,8 @@ import {
 import type { Tensor } from "../torch/tensor.ts";
 
 /** The flags of `evaluate`. */
-export interface EvaluateOptions extends InputOptions {
+export interface EvaluateOptions
+  extends InputOptions, Partial<Omit<OnlineOptions, keyof InputOptions>> {
   shift?: string;
   /** A JSON file of shifted sets (per-class counts or sample indices) instead of --shift. */
   shiftFile?: string;
@@ -53,6 +55,8 @@ export interface EvaluateOptions extends InputOptions {
   ttaEpochs?: string;
   /** SADE runs: the test-time aggregation's learning rate (default 0.1). */
   ttaLr?: string;
+  /** Online label shift: a schedule, `all`, or a marginals file (lib/cli/evaluate_online.ts). */
+  online?: string;
 }
 
 /** A non-negative numeric flag (an integer when `integer`); undefined when not given. */
@@ -167,6 +171,9 @@ export async function evaluateCommand(
   options: EvaluateOptions,
   predictions?: LoadedPredictions,
 ): Promise<void> {
+  if (options.online !== undefined && predictions === undefined) {
+    return await evaluateOnlineCommand({ ...options, online: options.online });
+  }
   const mode = parsePriorMode(options.prior);
   const emCalibration = parseEmCalibration(options.calibration);
   // Output folders are checked before the (slow) predictions.

@@ -76,6 +76,18 @@ export const PARAMETER_FLAGS: Readonly<Record<string, string>> = {
   sourceLabels: "--source-labels",
   ttaEpochs: "--tta-epochs",
   ttaLr: "--tta-lr",
+  // online label shift (evaluate --online)
+  schedule: "--online",
+  marginals: "--online",
+  rounds: "--rounds",
+  horizon: "--rounds",
+  perRound: "--per-round",
+  methods: "--methods",
+  estimator: "--estimator",
+  from: "--online-from",
+  to: "--online-to",
+  period: "--period",
+  flipProbability: "--flip-prob",
 };
 
 /** The flag of `parameter`, or undefined when no flag sets it. */
