@@ -6,7 +6,8 @@
  * q <- (1 - eta) q + eta * mean_i p_q(y | x_i),
  * where p_q re-weights the calibrated posterior to prior q. A constant step
  * forgets old rounds geometrically (memory about 1 / eta rounds), which is
- * what lets it follow a drifting prior.
+ * what lets it follow a drifting prior. The evaluation's default step is
+ * 1 / sqrt(T), online gradient descent's step for a horizon of T rounds.
  *
  * ```ts
  * import { OnlineEm } from "../../mod.ts";
@@ -26,7 +27,7 @@ import { checkDistribution } from "./simplex.ts";
 
 /** Options of {@link OnlineEm}. */
 export interface OnlineEmOptions {
-  /** The step size eta in (0, 1] (default 0.1). */
+  /** The step size eta in (0, 1] (default 0.05; `evaluate` uses 1 / sqrt(T), 0.045 for T = 500). */
   stepSize?: number;
   /** The estimate before the first round (default `reference`). */
   start?: readonly number[];
@@ -47,7 +48,7 @@ export class OnlineEm implements OnlineMethod {
   constructor(reference: readonly number[], options: OnlineEmOptions = {}) {
     this.classes = reference.length;
     this.#reference = checkDistribution(reference, this.classes, "reference");
-    this.stepSize = options.stepSize ?? 0.1;
+    this.stepSize = options.stepSize ?? 0.05;
     if (!(this.stepSize > 0 && this.stepSize <= 1)) {
       throw new InputError("stepSize", `must be in (0, 1], got ${options.stepSize}`);
     }

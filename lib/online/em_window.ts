@@ -1,8 +1,12 @@
 /**
  * Batch EM on a sliding window: after each round, MLLS on the posteriors of
- * the last `window` rounds together, started from the previous estimate
- * (so that a slowly moving prior takes few iterations). A window of w rounds
- * trades the noise of w * n samples against a lag of about w / 2 rounds.
+ * the last `window` rounds together. A window of w rounds trades the noise
+ * of w * n samples against a lag of about w / 2 rounds. Each fit starts
+ * from the window's mean probability (as the MLLS of Baby et al.'s code
+ * does), not from the previous estimate: EM moves a class whose prior is
+ * near 0 by tiny steps, so a warm start left near 0 after the class was
+ * absent would stop there (the steps fall below the tolerance) long after
+ * the class came back.
  *
  * ```ts
  * import { WindowEm } from "../../mod.ts";
@@ -64,6 +68,19 @@ export class WindowEm implements OnlineMethod {
   update(probs: ProbsLike): void {
     this.#rounds.push(probRows(probs, this.classes));
     if (this.#rounds.length > this.window) this.#rounds.shift();
-    this.#prior = mllsPrior(this.#rounds, this.#reference, this.#prior, this.#options);
+    const start = new Float64Array(this.classes);
+    let rows = 0;
+    for (const r of this.#rounds) {
+      for (let k = 0; k < r.data.length; k++) start[k % this.classes] += r.data[k];
+      rows += r.rows;
+    }
+    const total = start.reduce((a, b) => a + b, 0);
+    if (rows === 0 || !(total > 0)) return;
+    this.#prior = mllsPrior(
+      this.#rounds,
+      this.#reference,
+      start.map((v) => v / total),
+      this.#options,
+    );
   }
 }

@@ -54,12 +54,7 @@ import { cat, type Tensor } from "../torch/tensor.ts";
 import { AffineRisk, held } from "./affine_risk.ts";
 import { softConfusion } from "./confusion.ts";
 import { invert, smallestSingularValue } from "./linear.ts";
-import {
-  checkMethodNames,
-  createOnlineMethod,
-  type MethodOptions,
-  ROUND_ESTIMATE_METHODS,
-} from "./methods.ts";
+import { checkMethodNames, createOnlineMethod, type MethodOptions } from "./methods.ts";
 import { type ProbRows, sliceRows } from "./probs.ts";
 import { bbseRoundEstimator, mllsRoundEstimator, type RoundEstimator } from "./round_estimate.ts";
 import type { Stream } from "./stream.ts";
@@ -397,11 +392,6 @@ export class OnlineEvaluator {
       reused: stream.reused,
       exhausted: stream.exhausted,
     };
-  }
-
-  /** Whether the named methods need the per-round estimator. */
-  static usesRoundEstimator(methods: readonly string[]): boolean {
-    return methods.some((m) => ROUND_ESTIMATE_METHODS.includes(m));
   }
 
   /** Frees the prepared tensors. */

@@ -53,7 +53,7 @@ export const ROUND_ESTIMATE_METHODS: readonly string[] = ["fth", "flh-ftl", "uog
 export interface MethodOptions {
   /** em-window: rounds in the window. */
   window?: number;
-  /** em-online: the step size. */
+  /** em-online: the step size (default 1 / sqrt(T)). */
   emStepSize?: number;
   /** flh-ftl: the weight update's rate. */
   flhAlpha?: number;
@@ -114,7 +114,10 @@ export function createOnlineMethod(name: string, ctx: MethodContext): OnlineMeth
     case "em-window":
       return new WindowEm(ctx.reference, { window: o.window, start: ctx.basePrior });
     case "em-online":
-      return new OnlineEm(ctx.reference, { stepSize: o.emStepSize, start: ctx.basePrior });
+      return new OnlineEm(ctx.reference, {
+        stepSize: o.emStepSize ?? Math.min(1, 1 / Math.sqrt(horizon)),
+        start: ctx.basePrior,
+      });
     case "fth":
       return new FollowTheHistory(ctx.roundEstimator, ctx.basePrior);
     case "flh-ftl":

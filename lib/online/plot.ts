@@ -56,10 +56,11 @@ export function onlineSpec(
   );
   const width = 560;
   const x = { field: "round", type: "quantitative", title: "round" } as const;
+  // One colour per method in both panels (the error panel lacks the adapters).
   const color = {
     field: "method",
     type: "nominal",
-    sort: methods,
+    scale: { domain: methods },
     legend: { title: "method" },
   } as const;
   return {

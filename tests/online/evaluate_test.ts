@@ -15,6 +15,7 @@ import {
   scheduleMarginals,
 } from "../../lib/online/mod.ts";
 import { tensor } from "../../lib/torch/create.ts";
+import { cat } from "../../lib/torch/tensor.ts";
 import { liveTensors, scope } from "../../lib/torch/memory.ts";
 import { gaussianLogits } from "./fixture.ts";
 
@@ -148,6 +149,47 @@ Deno.test("with q_t constant, every consistent estimator's prior converges to q"
   } finally {
     test.logits.dispose();
     source.logits.dispose();
+  }
+  assert.equal(liveTensors(), before);
+});
+
+Deno.test("a multi-expert (SADE) model is evaluated on its experts' aggregated logits with the LADE rule", () => {
+  const before = liveTensors();
+  const test = gaussianLogits(100, 7);
+  try {
+    // Three identical experts: their equal-weight aggregation is f itself,
+    // so every method must see exactly what a LADE model with logits f sees.
+    using experts = cat([test.logits, test.logits, test.logits], 1);
+    const q = scheduleMarginals(
+      "square",
+      endpointPrior("uniform", TRAIN),
+      endpointPrior("onehot:0", TRAIN),
+      {
+        rounds: 20,
+        period: 4,
+      },
+    );
+    const stream = sampleStream(test.labels, q, 6, 2);
+    const run = (logits: typeof test.logits, method: string) => {
+      using online = new OnlineEvaluator({
+        logits,
+        labels: test.labels,
+        trainCounts: TRAIN,
+        method,
+      });
+      return online.run(stream, ["em-online", "flh-ftl"]);
+    };
+    const sade = run(experts, "sade");
+    const lade = run(test.logits, "lade");
+    for (const name of ["none", "oracle", "em-online", "flh-ftl"]) {
+      assert.deepEqual(
+        sade.methods[name].series.accuracy,
+        lade.methods[name].series.accuracy,
+        name,
+      );
+    }
+  } finally {
+    test.logits.dispose();
   }
   assert.equal(liveTensors(), before);
 });
