@@ -222,7 +222,7 @@ export function buildProgram(): Command {
     .option(
       "--methods <list>",
       "--online: methods, comma-separated (none, oracle, em-window, em-online, fth, flh-ftl, " +
-        "uogd, atlas; default all that apply)",
+        "uogd, atlas; default all that apply; none and oracle always run)",
     )
     .option("--seed <s>", "--online: seed of the stream (default 0)")
     .option("--estimator <name>", "--online: per-round estimate, em (default) or bbse")

@@ -59,6 +59,19 @@ export interface EvaluateOptions
   online?: string;
 }
 
+/** The flags of `--online` alone. */
+const ONLINE_FLAGS: readonly [keyof EvaluateOptions, string][] = [
+  ["rounds", "--rounds"],
+  ["perRound", "--per-round"],
+  ["methods", "--methods"],
+  ["seed", "--seed"],
+  ["estimator", "--estimator"],
+  ["onlineFrom", "--online-from"],
+  ["onlineTo", "--online-to"],
+  ["period", "--period"],
+  ["flipProb", "--flip-prob"],
+];
+
 /** A non-negative numeric flag (an integer when `integer`); undefined when not given. */
 function numberFlag(flag: string, value: string | undefined, integer: boolean): number | undefined {
   if (value === undefined) return undefined;
@@ -173,6 +186,9 @@ export async function evaluateCommand(
 ): Promise<void> {
   if (options.online !== undefined && predictions === undefined) {
     return await evaluateOnlineCommand({ ...options, online: options.online });
+  }
+  for (const [key, flag] of ONLINE_FLAGS) {
+    if (options[key] !== undefined) throw new UsageError(`${flag} applies to --online only`);
   }
   const mode = parsePriorMode(options.prior);
   const emCalibration = parseEmCalibration(options.calibration);

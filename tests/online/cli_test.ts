@@ -169,6 +169,7 @@ Deno.test("bad input ends in one line: rounds 0, a marginal that does not sum to
     [["--online", bad], /--online: .*bad\.csv: row 2: sums to 0\.9, not 1/],
     [["--online", wide], /--online: .*wide\.json: row 1: has 4 values but the model has 3 classes/],
     [["--online", "square", "--methods", "uogd"], /--methods uogd needs labelled source data/],
+    [["--rounds", "5"], /--rounds applies to --online only/],
   ];
   for (const [args, message] of cases) {
     const r = await lade("evaluate", ...INPUT, ...args);
