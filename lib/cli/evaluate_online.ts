@@ -82,6 +82,15 @@ function probabilityFlag(flag: string, value: string | undefined): number | unde
   return n;
 }
 
+/** The schedules' numeric flags, checked. */
+function scheduleFlags(options: OnlineOptions) {
+  return {
+    period: integerFlag("--period", options.period),
+    flipProbability: probabilityFlag("--flip-prob", options.flipProb),
+    seed: integerFlag("--seed", options.seed, true) ?? 0,
+  };
+}
+
 /** One schedule to run: a named schedule or a file of marginals. */
 interface Plan {
   name: string;
@@ -130,9 +139,7 @@ async function plans(
   const from = endpointPrior(options.onlineFrom ?? "uniform", trainCounts, "from");
   const to = endpointPrior(options.onlineTo ?? "reversed", trainCounts, "to");
   const T = rounds ?? DEFAULT_ROUNDS;
-  const period = integerFlag("--period", options.period);
-  const flipProbability = probabilityFlag("--flip-prob", options.flipProb);
-  const seed = integerFlag("--seed", options.seed, true) ?? 0;
+  const { period, flipProbability, seed } = scheduleFlags(options);
   const ends = `between ${options.onlineFrom ?? "uniform"} and ${options.onlineTo ?? "reversed"}`;
   return named.map((kind) => ({
     name: kind,
@@ -265,7 +272,8 @@ export async function evaluateOnlineCommand(
   }
   const rounds = integerFlag("--rounds", options.rounds);
   const perRound = integerFlag("--per-round", options.perRound) ?? DEFAULT_PER_ROUND;
-  const seed = integerFlag("--seed", options.seed, true) ?? 0;
+  // Every numeric flag is checked before the (slow) predictions.
+  const { seed } = scheduleFlags(options);
   const estimator = (options.estimator ?? "em").trim().toLowerCase();
   if (estimator !== "em" && estimator !== "bbse") {
     throw new UsageError(`unknown --estimator '${options.estimator}' (use em or bbse)`);
