@@ -246,6 +246,30 @@ export function buildProgram(): Command {
     .option("--export-npy <dir>", "also write logits.npy, labels.npy, train_counts.npy")
     .option("--tta-epochs <n>", "SADE runs: epochs of test-time aggregation (default 5; 0: none)")
     .option("--tta-lr <x>", "SADE runs: learning rate of the test-time aggregation (default 0.1)")
+    .option(
+      "--online <schedule>",
+      "online label shift: monotone, square, sinusoidal, bernoulli, all, or a .csv/.json file " +
+        "of marginals (one row per round)",
+    )
+    .option("--rounds <T>", "--online: rounds (default 500, or the file's rows)")
+    .option("--per-round <n>", "--online: test images per round (default 10)")
+    .option(
+      "--methods <list>",
+      "--online: methods, comma-separated (none, oracle, em-window, em-online, fth, flh-ftl, " +
+        "uogd, atlas; default all that apply; none and oracle always run)",
+    )
+    .option("--seed <s>", "--online: seed of the stream (default 0)")
+    .option("--estimator <name>", "--online: per-round estimate, em (default) or bbse")
+    .option(
+      "--online-from <marginal>",
+      "--online: where q_t starts: uniform (default), train, reversed, onehot:K",
+    )
+    .option(
+      "--online-to <marginal>",
+      "--online: where q_t goes: reversed (default), uniform, train, onehot:K",
+    )
+    .option("--period <P>", "--online square/sinusoidal: period in rounds (default sqrt(T))")
+    .option("--flip-prob <p>", "--online bernoulli: flip probability per round (default 1/sqrt(T))")
     .action(async (options) => (await import("./lib/cli/evaluate.ts")).evaluateCommand(options));
 
   predictionInputs(

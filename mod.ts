@@ -1,7 +1,8 @@
 /**
  * lade as a library: libtorch tensors from TypeScript, long-tailed data and
- * label-shift protocols, the LADE losses, target-prior estimation, and
- * SADE's expert losses and prior-free test-time aggregation.
+ * label-shift protocols, the LADE losses, target-prior estimation, SADE's
+ * expert losses and prior-free test-time aggregation, and online label
+ * shift (drifting streams, online estimators and adapters).
  *
  * ```ts
  * import { ladeLoss, tensor } from "./mod.ts";
@@ -157,3 +158,45 @@ export {
   type RankExit,
   rankShare,
 } from "./lib/distributed/mod.ts";
+export {
+  AffineRisk,
+  Atlas,
+  type AtlasOptions,
+  bbseRoundEstimator,
+  createOnlineMethod,
+  endpointPrior,
+  ENDPOINTS,
+  FlhFtl,
+  type FlhFtlOptions,
+  FollowTheHistory,
+  type MethodOptions,
+  mllsRoundEstimator,
+  NoAdaptation,
+  ONLINE_METHODS,
+  OnlineEm,
+  type OnlineEmOptions,
+  OnlineEvaluator,
+  type OnlineEvaluatorOptions,
+  type OnlineMethod,
+  type OnlineMethodResult,
+  type OnlineModel,
+  type OnlineResult,
+  Oracle,
+  parseMarginals,
+  type ProbRows,
+  probRows,
+  projectToSimplex,
+  readMarginalsFile,
+  type RoundEstimator,
+  sampleStream,
+  type ScheduleKind,
+  scheduleMarginals,
+  type ScheduleOptions,
+  SCHEDULES,
+  softConfusion,
+  type Stream,
+  Uogd,
+  type UogdOptions,
+  WindowEm,
+  type WindowEmOptions,
+} from "./lib/online/mod.ts";

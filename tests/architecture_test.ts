@@ -15,6 +15,7 @@
  * | priors                       | torch, data                                   |
  * | losses                       | torch, data, priors                           |
  * | eval                         | torch, data, priors, losses                   |
+ * | online                       | torch, data, priors, losses, eval             |
  * | train                        | torch, data, models, weights, priors, losses, eval |
  * | cli                          | all of the above                              |
  *
@@ -41,6 +42,7 @@ export const LAYERS: Readonly<Record<string, readonly string[]>> = {
   priors: ["torch", "data"],
   losses: ["torch", "data", "priors"],
   eval: ["torch", "data", "priors", "losses"],
+  online: ["torch", "data", "priors", "losses", "eval"],
   config: ["torch", "data", "models", "losses"],
   run: ["torch", "models", "weights", "config"],
   predict: ["torch", "data", "models", "weights", "priors", "losses", "eval", "config", "run"],
@@ -70,6 +72,7 @@ export const LAYERS: Readonly<Record<string, readonly string[]>> = {
     "run",
     "predict",
     "train",
+    "online",
   ],
 };
 

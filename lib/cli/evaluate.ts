@@ -25,6 +25,7 @@ import {
   sourceJson,
 } from "./inputs.ts";
 import { writeNpy } from "../eval/npy.ts";
+import { evaluateOnlineCommand, type OnlineOptions } from "./evaluate_online.ts";
 import { TTA_EPOCHS } from "../eval/aggregation.ts";
 import { formatAggregation, formatGrid } from "../eval/grid_table.ts";
 import { methodExperts } from "../losses/methods.ts";
@@ -39,7 +40,8 @@ import {
 import type { Tensor } from "../torch/tensor.ts";
 
 /** The flags of `evaluate`. */
-export interface EvaluateOptions extends InputOptions {
+export interface EvaluateOptions
+  extends InputOptions, Partial<Omit<OnlineOptions, keyof InputOptions>> {
   shift?: string;
   /** A JSON file of shifted sets (per-class counts or sample indices) instead of --shift. */
   shiftFile?: string;
@@ -54,7 +56,22 @@ export interface EvaluateOptions extends InputOptions {
   ttaEpochs?: string;
   /** SADE runs: the test-time aggregation's learning rate (default 0.1). */
   ttaLr?: string;
+  /** Online label shift: a schedule, `all`, or a marginals file (lib/cli/evaluate_online.ts). */
+  online?: string;
 }
+
+/** The flags of `--online` alone. */
+const ONLINE_FLAGS: readonly [keyof EvaluateOptions, string][] = [
+  ["rounds", "--rounds"],
+  ["perRound", "--per-round"],
+  ["methods", "--methods"],
+  ["seed", "--seed"],
+  ["estimator", "--estimator"],
+  ["onlineFrom", "--online-from"],
+  ["onlineTo", "--online-to"],
+  ["period", "--period"],
+  ["flipProb", "--flip-prob"],
+];
 
 /** A non-negative numeric flag (an integer when `integer`); undefined when not given. */
 function numberFlag(flag: string, value: string | undefined, integer: boolean): number | undefined {
@@ -175,6 +192,12 @@ export async function evaluateCommand(
     phases?: boolean;
   } = {},
 ): Promise<void> {
+  if (options.online !== undefined && predictions === undefined) {
+    return await evaluateOnlineCommand({ ...options, online: options.online });
+  }
+  for (const [key, flag] of ONLINE_FLAGS) {
+    if (options[key] !== undefined) throw new UsageError(`${flag} applies to --online only`);
+  }
   const phase = (p: Phase) => {
     if (context.phases !== false) setPhase(p);
   };

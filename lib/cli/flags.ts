@@ -84,6 +84,18 @@ export const PARAMETER_FLAGS: Readonly<Record<string, string>> = {
   sourceLabels: "--source-labels",
   ttaEpochs: "--tta-epochs",
   ttaLr: "--tta-lr",
+  // online label shift (evaluate --online)
+  schedule: "--online",
+  marginals: "--online",
+  rounds: "--rounds",
+  horizon: "--rounds",
+  perRound: "--per-round",
+  methods: "--methods",
+  estimator: "--estimator",
+  from: "--online-from",
+  to: "--online-to",
+  period: "--period",
+  flipProbability: "--flip-prob",
 };
 
 /** The flag of `parameter` (an element of a list, `train.keep.0`, is its list's), or undefined. */

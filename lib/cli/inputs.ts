@@ -267,11 +267,13 @@ export function sourceJson(s: LoadedSource): { split: string; samples: number } 
 /**
  * Labelled source-distribution predictions for BBSE and EM's calibration: the
  * run's held-out validation split when it has one, else its training split;
- * or given files.
+ * or given files (of `experts` experts' logits side by side, for a
+ * multi-expert model's).
  */
 export async function loadSourceData(
   opts: InputOptions,
   classes: number,
+  experts = 1,
 ): Promise<LoadedSource> {
   if (opts.run !== undefined) {
     // Without a validation split, the training split is the labelled source
@@ -289,7 +291,13 @@ export async function loadSourceData(
       onWarning: printWarning,
       checkpoint: checkpointOf(opts),
     });
-    checkPredictions(p.logits, p.labels, classes, `${opts.run} (${split} split)`);
+    checkPredictions(
+      p.logits,
+      p.labels,
+      classes,
+      `${opts.run} (${split} split)`,
+      methodExperts(p.method),
+    );
     const n = p.labels.length;
     return {
       logits: p.logits,
@@ -309,7 +317,7 @@ export async function loadSourceData(
   const labels = await readLabels(opts.sourceLabels);
   const logits = await readLogits(opts.sourceLogits);
   try {
-    checkPredictions(logits, labels, classes, opts.sourceLogits);
+    checkPredictions(logits, labels, classes, opts.sourceLogits, experts);
   } catch (e) {
     logits.dispose();
     throw e;

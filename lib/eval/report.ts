@@ -40,6 +40,15 @@ export interface ReportContext {
   classNames: string[];
 }
 
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function fmt(v: number | null, digits = 2): string {
   return v === null ? "-" : v.toFixed(digits);
 }
@@ -249,6 +258,10 @@ ${
     ).join("\n")
   }
 </table>`;
+  // An online evaluation of the run (`evaluate --online`) writes online.html beside this page.
+  const online = await exists(join(dir, "online.html"))
+    ? '<p><a href="online.html">online label shift</a></p>\n'
+    : "";
   const html = `<!doctype html>
 <html><head><meta charset="utf-8"><title>lade report: ${ctx.dataset} ${ctx.method}</title>
 <style>body{font-family:sans-serif;margin:2em}td,th{padding:2px 8px;text-align:right}</style></head>
@@ -263,7 +276,7 @@ ${plots.map(([name]) => `<p><img src="${name}"></p>`).join("\n")}
 <table><tr><th>shift</th><th>variant</th><th>top-1</th><th>top-5</th><th>many</th><th>medium</th><th>few</th><th>ECE</th><th>NLL</th><th>Brier</th></tr>
 ${rows}
 </table>
-${aggregation}</body></html>
+${aggregation}${online}</body></html>
 `;
   await put("index.html", html);
   return written;

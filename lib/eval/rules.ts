@@ -71,17 +71,50 @@ export function adjustLogits(
   sourcePrior: readonly number[],
   targetPrior: readonly number[],
 ): Tensor {
+  return scope(() =>
+    adjustLogitsByLogPrior(
+      logits,
+      rule,
+      sourcePrior,
+      priorTensor(targetPrior, logits).clamp(1e-12).log(),
+    )
+  );
+}
+
+/**
+ * {@link adjustLogits} for many target priors at once: `logTarget` holds
+ * log p_t and broadcasts against `logits` (e.g. [T, 1, C] against [T, n, C]:
+ * a prior per round), so a stream's rounds are adjusted in one op.
+ */
+export function adjustLogitsByLogPrior(
+  logits: Tensor,
+  rule: Rule,
+  sourcePrior: readonly number[],
+  logTarget: Tensor,
+): Tensor {
   return scope(() => {
-    const logPt = () => priorTensor(targetPrior, logits).clamp(1e-12).log();
     switch (rule) {
       case "softmax":
         return logits.clone();
       case "pc_softmax":
-        return logits.sub(priorTensor(sourcePrior, logits).clamp(1e-12).log()).add(logPt());
+        return logits.sub(priorTensor(sourcePrior, logits).clamp(1e-12).log()).add(logTarget);
       case "lade":
-        return logits.add(logPt());
+        return logits.add(logTarget);
       default:
         throw new InputError("rule", `unknown prediction rule '${rule}'`);
     }
   });
+}
+
+/**
+ * The rule that adapts a `method` model's predictions to a target prior:
+ * the first of its rules that uses one (lade, pc_softmax). A multi-expert
+ * method (SADE) has no rules of its own; its aggregated logits are
+ * calibrated as its registry entry's `logitPrior` says, and take the rule
+ * for such logits (lade for the uniform prior, pc_softmax for the source one).
+ */
+export function priorRule(method: string): Rule {
+  const own = rulesForMethod(method).find(usesTargetPrior);
+  if (own !== undefined) return own;
+  return uniformLogits(method) ? "lade" : "pc_softmax";
 }
