@@ -252,12 +252,14 @@ export function buildProgram(): Command {
     .description("a run's model weights as safetensors (torchvision names for torchvision nets)")
     .argument("<run>", "the run directory")
     .option("--out <file>", "the .safetensors file to write")
+    .option("--force", "replace --out if it exists (never a file a run manages)")
     .action((run, options) => weightsExportCommand(run, options));
   weights
     .command("convert")
     .description("a PyTorch state dict (or safetensors) through a lade model to lade's safetensors")
     .argument("<file>", "a .pth, .pt or .safetensors file")
     .option("--out <file>", "the .safetensors file to write")
+    .option("--force", "replace --out if it exists (never a file a run manages)")
     .option("--arch <name>", "the architecture (default: the file's metadata)")
     .option("--classes <n>", "the class count (default: the file's)")
     .action((file, options) => weightsConvertCommand(file, options));

@@ -14,15 +14,19 @@ import { DTYPE_BYTES } from "../torch/dtype.ts";
 import { exportWeights, readWeightsFile } from "../weights/model_weights.ts";
 import { weightsPredictor } from "../predict/inputs.ts";
 import { printable, UsageError } from "./errors.ts";
+import { checkOutputFile } from "./outputs.ts";
 
 /** `weights export` flags. */
 export interface WeightsExportOptions {
   out?: string;
+  /** Replace an existing --out file (never one a run manages). */
+  force?: boolean;
 }
 
 /** Writes the run's latest model weights to `--out` as safetensors. */
 export async function weightsExportCommand(runDir: string, o: WeightsExportOptions): Promise<void> {
   if (o.out === undefined) throw new UsageError("weights export needs --out FILE.safetensors");
+  await checkOutputFile(o.out, { flag: "--out", force: o.force });
   const m = await readManifest(runDir).catch((e) => {
     if (e instanceof Deno.errors.NotADirectory || e instanceof Deno.errors.NotFound) return null;
     throw e;
@@ -66,6 +70,8 @@ export interface WeightsConvertOptions {
   out?: string;
   arch?: string;
   classes?: string;
+  /** Replace an existing --out file (never one a run manages). */
+  force?: boolean;
 }
 
 /**
@@ -79,6 +85,7 @@ export async function weightsConvertCommand(path: string, o: WeightsConvertOptio
   if (classes !== undefined && !(Number.isInteger(classes) && classes >= 1)) {
     throw new UsageError(`invalid --classes '${o.classes}': expected a positive integer`);
   }
+  await checkOutputFile(o.out, { flag: "--out", force: o.force });
   const p = await weightsPredictor(path, { arch: o.arch, classes });
   try {
     await exportWeights(p.model, o.out, {
@@ -135,17 +142,19 @@ export async function weightsInspectCommand(path: string, o: WeightsInspectOptio
     }));
     return;
   }
-  console.log(
+  const lines = [
     `${path}: ${file.format}, ${tensors.length} tensors, ${elements} elements, ${bytes} bytes`,
-  );
+  ];
   // Names and metadata come from the file: printed without control characters.
   for (const [k, v] of Object.entries(file.rawMetadata)) {
-    console.log(printable(`  ${k}: ${v.length > 100 ? `${v.slice(0, 100)}...` : v}`));
+    lines.push(`  ${k}: ${v.length > 100 ? `${v.slice(0, 100)}...` : v}`);
   }
-  const width = Math.min(60, Math.max(...tensors.map((t) => t.name.length)));
+  // A loop, not Math.max(...names): a file of 300,000 tensors overflows a spread.
+  let width = 0;
+  for (const t of tensors) width = Math.max(width, Math.min(60, t.name.length));
   for (const t of tensors) {
-    console.log(
-      printable(`${t.name.padEnd(width)}  ${t.dtype.padEnd(8)}  [${t.shape.join(", ")}]`),
-    );
+    lines.push(`${t.name.padEnd(width)}  ${t.dtype.padEnd(8)}  [${t.shape.join(", ")}]`);
   }
+  // One write: a line at a time is slow for a file of 300,000 tensors.
+  console.log(lines.map(printable).join("\n"));
 }
