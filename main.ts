@@ -5,7 +5,8 @@
  */
 
 import { Command, type OptionValues } from "@commander-js/extra-typings";
-import { exitWithError, printNativeNotices } from "./lib/cli/errors.ts";
+import { exitWithError, guardTerminalOutput, printNativeNotices } from "./lib/cli/errors.ts";
+import { commandLineArgs } from "./lib/cli/argv.ts";
 import { checkFlags } from "./lib/cli/flag_checks.ts";
 import { dataInspectCommand } from "./lib/cli/data_inspect.ts";
 import { dataVerifyCommand } from "./lib/cli/data_verify.ts";
@@ -69,7 +70,7 @@ export function buildProgram(): Command {
     .hook("preAction", (_program, action) => {
       const flagOf = (key: string) =>
         action.options.find((o) => o.attributeName() === key)?.long ?? `--${key}`;
-      const raw = (_program as unknown as { rawArgs?: string[] }).rawArgs ?? Deno.args;
+      const raw = (_program as unknown as { rawArgs?: string[] }).rawArgs ?? commandLineArgs();
       checkFlags(action.opts(), raw, flagOf);
     });
 
@@ -210,6 +211,7 @@ export function buildProgram(): Command {
     .option("--report <dir>", "write the report here (default: DIR/report for --run)")
     .option("--no-report", "do not write a report")
     .option("--export-npy <dir>", "also write logits.npy, labels.npy, train_counts.npy")
+    .option("--force", "replace files already in --report or --export-npy (never a run's own)")
     .option("--tta-epochs <n>", "SADE runs: epochs of test-time aggregation (default 5; 0: none)")
     .option("--tta-lr <x>", "SADE runs: learning rate of the test-time aggregation (default 0.1)")
     .action((options) => evaluateCommand(options));
@@ -235,6 +237,7 @@ export function buildProgram(): Command {
     .option("--json", "print JSON")
     .option("--markdown", "print Markdown tables")
     .option("--out <dir>", "write the comparison here (tables, comparison.json, SVG plots)")
+    .option("--force", "replace the files of an earlier comparison in --out")
     .option("--prior <mode>", "target priors: known, em, bbse or all", "all")
     .option("--calibration <kind>", "EM's calibration on labelled source data: bcts, ts or none")
     .option("--shift-file <file>", "JSON shifted sets instead of the paper's grid")
@@ -298,6 +301,7 @@ export function buildProgram(): Command {
     .option("--prior <p>", "target prior: uniform, train, em, or a JSON file of C numbers")
     .option("--skip-bad-images", "skip unreadable images with a warning")
     .option("--save-logits <file>", "also write the raw logits [N, C] as .npy")
+    .option("--force", "replace --save-logits if it exists (never a file a run manages)")
     .option("--device <device>", "cpu (default) or cuda:N")
     .option("--json", "print JSON")
     .action((inputs, options) => predictCommand(inputs, options));
@@ -306,9 +310,10 @@ export function buildProgram(): Command {
 }
 
 if (import.meta.main) {
+  guardTerminalOutput();
   printNativeNotices();
   try {
-    await buildProgram().parseAsync(Deno.args, { from: "user" });
+    await buildProgram().parseAsync(commandLineArgs(), { from: "user" });
   } catch (error) {
     // commander has already printed its own usage message.
     // (Only commander's errors have a string code starting "commander."; a

@@ -313,13 +313,22 @@ export function safetensorsFile(header: unknown, data: Uint8Array = new Uint8Arr
   return out;
 }
 
-/** A recipe whose `dataset.mean` is nested `depth` lists deep, in flow or block style. */
-export function nestedYaml(depth: number, style: "flow" | "block" | "map"): string {
+/** How a nested recipe is written: flow lists, flow maps, compact block lists, indented block maps. */
+export type YamlStyle = "flow" | "map" | "block" | "indented";
+
+/**
+ * A recipe whose `dataset.mean` is nested `depth` levels deep: flow lists
+ * `[[[0]]]`, flow maps `{a: {a: 0}}`, compact block lists `- - - 0`, or block
+ * maps indented one more step each line (whose text grows with the square
+ * of the depth: keep that one to a few thousand).
+ */
+export function nestedYaml(depth: number, style: YamlStyle): string {
   if (style === "flow") return `dataset:\n  mean: ${"[".repeat(depth)}0${"]".repeat(depth)}\n`;
   if (style === "map") return `dataset:\n  mean: ${"{a: ".repeat(depth)}0${"}".repeat(depth)}\n`;
+  if (style === "block") return `dataset:\n  mean:\n    ${"- ".repeat(depth)}0\n`;
   const lines = ["dataset:", "  mean:"];
-  for (let i = 0; i < depth; i++) lines.push(`${"  ".repeat(i + 2)}-`);
-  lines.push(`${"  ".repeat(depth + 2)}- 0`);
+  for (let i = 0; i < depth; i++) lines.push(`${" ".repeat(i + 4)}a:`);
+  lines[lines.length - 1] += " 0";
   return lines.join("\n") + "\n";
 }
 
@@ -447,8 +456,9 @@ export function randomSafetensors(r: Draw): Uint8Array {
   return safetensorsFile(header, data);
 }
 
-/** A recipe nested 1 to 20,000 levels deep, flow or block. */
+/** A recipe nested 1 to 20,000 levels deep (indented block maps: at most 2,000), in any style. */
 export function randomYaml(r: Draw): Uint8Array {
-  const depth = [1, 3, 50, 1000, 20_000][pick(r, 5)];
-  return enc.encode(nestedYaml(depth, (["flow", "block", "map"] as const)[pick(r, 3)]));
+  const style = (["flow", "map", "block", "indented"] as const)[pick(r, 4)];
+  const depth = [1, 3, 50, 1000, style === "indented" ? 2000 : 20_000][pick(r, 5)];
+  return enc.encode(nestedYaml(depth, style));
 }

@@ -9,6 +9,7 @@
  */
 
 import type { InputError } from "../errors.ts";
+import { configSource, flagGiven } from "./value_source.ts";
 
 /** The flag that sets each library parameter or configuration key. */
 export const PARAMETER_FLAGS: Readonly<Record<string, string>> = {
@@ -89,11 +90,19 @@ export function flagOf(parameter: string): string | undefined {
  * backticks (`` `root` ``) become their flags. Names no flag sets are left
  * as they are.
  */
-export function flagMessage(error: InputError): string {
+export function flagMessage(error: InputError, given?: readonly string[]): string {
   let text = error.message;
   const p = error.parameter;
   if (p !== undefined && text.startsWith(`${p}: `)) {
-    text = `${flagOf(p) ?? p}: ${text.slice(p.length + 2)}`;
+    const flag = flagOf(p);
+    // With the command's arguments known: a flag the user did not give is
+    // not blamed; a configuration key names the file its value came from.
+    const rest = text.slice(p.length + 2);
+    if (flag !== undefined && given !== undefined && !flagGiven(flag, given)) {
+      text = p.includes(".") ? `${configSource(p, given)}: ${p}: ${rest}` : `${p}: ${rest}`;
+    } else {
+      text = `${flag ?? p}: ${rest}`;
+    }
   }
   return text.replace(/`([A-Za-z_][\w.]*)`/g, (whole, name: string) => flagOf(name) ?? whole);
 }

@@ -8,7 +8,7 @@
  */
 
 import { join } from "node:path";
-import { writeFileAtomic } from "../fs.ts";
+import { writeFilesAtomic } from "../fs.ts";
 import {
   accuracyGridSpec,
   compareGridSpec,
@@ -38,7 +38,31 @@ function fmt(v: number | null, digits = 2): string {
   return v === null ? "-" : v.toFixed(digits);
 }
 
-/** Writes the report into `dir` (created if needed); returns the files written. */
+/** The files `writeReport` may write (`accuracy_grid.svg` for several shifts only). */
+export const REPORT_FILES: readonly string[] = [
+  "results.json",
+  "accuracy_grid.svg",
+  "reliability.svg",
+  "per_class.svg",
+  "index.html",
+];
+
+/** The files `writeComparisonReport` writes. */
+export const COMPARISON_FILES: readonly string[] = [
+  "comparison.json",
+  "table.md",
+  "table.txt",
+  "accuracy_grid.svg",
+  "grid_mean.svg",
+  "index.html",
+];
+
+/**
+ * Writes the report into `dir` (created if needed); returns the files
+ * written. All or nothing (lib/fs.ts writeFilesAtomic): on a full disk an
+ * OutputWriteError names the file that failed, and the folder keeps the
+ * report it had.
+ */
 export async function writeReport(
   dir: string,
   evals: readonly ShiftEvaluation[],
@@ -46,12 +70,11 @@ export async function writeReport(
 ): Promise<string[]> {
   if (evals.length === 0) return [];
   await Deno.mkdir(dir, { recursive: true });
-  const written: string[] = [];
-  const put = async (name: string, text: string) => {
-    await writeFileAtomic(join(dir, name), text);
-    written.push(join(dir, name));
+  const files: [string, string][] = [];
+  const put = (name: string, text: string) => {
+    files.push([join(dir, name), text]);
   };
-  await put("results.json", JSON.stringify({ ...ctx, evaluations: evals }, null, 1) + "\n");
+  put("results.json", JSON.stringify({ ...ctx, evaluations: evals }, null, 1) + "\n");
   // The reliability and per-class plots show the uniform target when it was evaluated.
   const focus = evals.find((e) => e.shift === "uniform") ?? evals[0];
   const plots: [string, string][] = [
@@ -61,7 +84,7 @@ export async function writeReport(
   if (evals.length > 1) {
     plots.unshift(["accuracy_grid.svg", await renderSvg(accuracyGridSpec(evals))]);
   }
-  for (const [name, svg] of plots) await put(name, svg);
+  for (const [name, svg] of plots) put(name, svg);
 
   const rows = evals.flatMap((e) =>
     Object.entries(e.results).map(([v, m]) =>
@@ -97,32 +120,31 @@ ${rows}
 </table>
 ${aggregation}</body></html>
 `;
-  await put("index.html", html);
-  return written;
+  put("index.html", html);
+  return await writeFilesAtomic(files);
 }
 
 /**
  * Writes a comparison of several runs into `dir`: comparison.json, table.md,
  * table.txt, accuracy_grid.svg (every group's variant a line, a panel per
  * use of the target prior), grid_mean.svg and an index.html; returns the
- * files written.
+ * files written, all or nothing (see `writeReport`).
  */
 export async function writeComparisonReport(dir: string, c: Comparison): Promise<string[]> {
   await Deno.mkdir(dir, { recursive: true });
-  const written: string[] = [];
-  const put = async (name: string, text: string) => {
-    await writeFileAtomic(join(dir, name), text);
-    written.push(join(dir, name));
+  const files: [string, string][] = [];
+  const put = (name: string, text: string) => {
+    files.push([join(dir, name), text]);
   };
-  await put("comparison.json", JSON.stringify(comparisonJson(c), null, 1) + "\n");
+  put("comparison.json", JSON.stringify(comparisonJson(c), null, 1) + "\n");
   const md = comparisonMarkdown(c);
-  await put("table.md", md);
-  await put("table.txt", formatComparison(c) + "\n");
+  put("table.md", md);
+  put("table.txt", formatComparison(c) + "\n");
   const plots: [string, string][] = [
     ["accuracy_grid.svg", await renderSvg(compareGridSpec(c))],
     ["grid_mean.svg", await renderSvg(compareMeanSpec(c))],
   ];
-  for (const [name, svg] of plots) await put(name, svg);
+  for (const [name, svg] of plots) put(name, svg);
   const escape = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;");
   const html = `<!doctype html>
 <html><head><meta charset="utf-8"><title>lade comparison</title>
@@ -133,6 +155,6 @@ ${plots.map(([name]) => `<p><img src="${name}"></p>`).join("\n")}
 <pre>${escape(formatComparison(c))}</pre>
 </body></html>
 `;
-  await put("index.html", html);
-  return written;
+  put("index.html", html);
+  return await writeFilesAtomic(files);
 }

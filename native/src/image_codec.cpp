@@ -18,8 +18,11 @@
 #include <jerror.h>
 #include <png.h>
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <csetjmp>
 #include <cstdio>
 #include <cstdlib>
@@ -34,6 +37,19 @@ int64_t max_file_bytes(int64_t max_pixels) {
 }
 
 std::vector<uint8_t> read_file(const std::string& path, int64_t max_bytes) {
+  // stat() first: a folder "opens" and reports a size of 2^63 - 1, and a
+  // FIFO blocks open() until a writer comes, which may be never.
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) {
+    throw std::runtime_error("cannot open image file " + path + ": " + std::strerror(errno));
+  }
+  if (S_ISDIR(info.st_mode)) {
+    throw std::runtime_error(path + " is a folder, not an image file");
+  }
+  if (!S_ISREG(info.st_mode)) {
+    throw std::runtime_error(
+        path + " is not a regular file (a FIFO, device or socket), not an image file");
+  }
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) throw std::runtime_error("cannot open image file " + path);
   const std::streamsize size = in.tellg();
