@@ -145,6 +145,14 @@ export async function weightsPredictor(
 ): Promise<Predictor> {
   const file = await readWeightsFile(path);
   const meta: WeightsMetadata | undefined = file.metadata;
+  // The method decides the prediction rule: an unknown one is the file's fault, said so.
+  if (meta?.method !== undefined) {
+    try {
+      methodByName(meta.method);
+    } catch {
+      throw new InputError(`${path}: metadata 'method' names an unknown method '${meta.method}'`);
+    }
+  }
   const arch = opts.arch ?? meta?.arch;
   if (arch === undefined) {
     throw new InputError("arch", `${path} does not name its architecture; pass --arch`);
