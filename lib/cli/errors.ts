@@ -52,8 +52,11 @@ export function printable(text: string): string {
  * at the one place they all pass.
  */
 export function guardTerminalOutput(): void {
+  const unsafe = new RegExp(UNSAFE.source); // not global: test() keeps no position
   const escape = (text: string) =>
-    text.replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+    unsafe.test(text)
+      ? text.replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
+      : text;
   for (const name of ["log", "error"] as const) {
     const original = console[name].bind(console);
     console[name] = (...args: unknown[]) =>

@@ -102,7 +102,8 @@ async function runGroup(group: string, seeds: number[], o: TrainEntryOptions): P
     }
   }
   console.log(`\n== ${seeds.length} seeds of ${group}`);
-  await compareCommand([group], { out: join(group, "compare") });
+  // The group's own comparison, rewritten as its seeds finish (not a user's file).
+  await compareCommand([group], { out: join(group, "compare"), force: true });
 }
 
 /** `train --resume GROUP`: whether `dir` is a seed group rather than a run. */
