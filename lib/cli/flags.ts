@@ -95,11 +95,14 @@ export function flagMessage(error: InputError, given?: readonly string[]): strin
   const p = error.parameter;
   if (p !== undefined && text.startsWith(`${p}: `)) {
     const flag = flagOf(p);
-    // With the command's arguments known: a flag the user did not give is
-    // not blamed; a configuration key names the file its value came from.
+    // With the command's arguments known, a configuration key whose flag the
+    // user did not give is not blamed on that flag: its value came from a
+    // recipe, a resumed run's config.yaml or the default, which is named
+    // (with the flag that would set it). Other parameters keep their flag:
+    // it is what supplies a missing value (`--root`).
     const rest = text.slice(p.length + 2);
-    if (flag !== undefined && given !== undefined && !flagGiven(flag, given)) {
-      text = p.includes(".") ? `${configSource(p, given)}: ${p}: ${rest}` : `${p}: ${rest}`;
+    if (flag !== undefined && given !== undefined && p.includes(".") && !flagGiven(flag, given)) {
+      text = `${configSource(p, given)}: ${p}: ${rest} (${flag} sets it)`;
     } else {
       text = `${flag ?? p}: ${rest}`;
     }

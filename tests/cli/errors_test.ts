@@ -150,23 +150,24 @@ Deno.test("a flag the user did not give is not blamed: the key and its file are 
     await Deno.writeTextFile(`${dir}/other.yaml`, "train:\n  epochs: 3\n");
     assert.equal(
       describeError(e, ["train", "--config", `${dir}/r.yaml`]),
-      `${dir}/r.yaml: train.batch_size: 300 is larger than the training set`,
+      `${dir}/r.yaml: train.batch_size: 300 is larger than the training set (--batch-size sets it)`,
     );
     assert.equal(
       describeError(e, ["train", "--config", `${dir}/other.yaml`]),
-      "the default recipe: train.batch_size: 300 is larger than the training set",
+      "the default recipe: train.batch_size: 300 is larger than the training set " +
+        "(--batch-size sets it)",
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
   assert.equal(
     describeError(e, ["train", "--resume", "runs/x/"]),
-    "runs/x/config.yaml: train.batch_size: 300 is larger than the training set",
+    "runs/x/config.yaml: train.batch_size: 300 is larger than the training set (--batch-size sets it)",
   );
-  // A library parameter whose flag was not given keeps the library's name.
+  // A library parameter keeps its flag: it is what supplies a missing value.
   assert.equal(
-    describeError(new InputError("trainCounts", "must be positive numbers, got 0"), ["predict"]),
-    "trainCounts: must be positive numbers, got 0",
+    describeError(new InputError("root", "mnist needs a folder"), ["data", "inspect"]),
+    "--root: mnist needs a folder",
   );
 });
 
