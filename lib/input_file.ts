@@ -203,18 +203,51 @@ export async function readInputText(path: string, opts: InputFileOptions): Promi
 }
 
 /**
+ * How deeply the arrays and objects of a JSON input may nest. JSON.parse
+ * takes any depth, but the code that walks a value (merging a run's
+ * configuration, comparing recipes) recurses once per level; no file lade
+ * reads nests more than a handful of levels.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * Whether `value` (parsed JSON) nests arrays and objects more than `limit`
+ * levels deep, found without recursion.
+ */
+export function nestedDeeperThan(value: unknown, limit: number): boolean {
+  const work: [unknown, number][] = [[value, 0]];
+  while (work.length > 0) {
+    const [v, depth] = work.pop()!;
+    if (typeof v !== "object" || v === null) continue;
+    if (depth + 1 > limit) return true;
+    for (const item of Array.isArray(v) ? v : Object.values(v)) {
+      if (typeof item === "object" && item !== null) work.push([item, depth + 1]);
+    }
+  }
+  return false;
+}
+
+/** `text` as JSON (see `readInputJson`); `source` names it in messages. */
+export function parseInputJson(text: string, source: string): unknown {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new InputError(`${source}: not JSON (${(e as Error).message.split("\n")[0]})`);
+  }
+  if (nestedDeeperThan(value, MAX_JSON_DEPTH)) {
+    throw new InputError(`${source}: nested more than ${MAX_JSON_DEPTH} levels deep`);
+  }
+  return value;
+}
+
+/**
  * The JSON value in `path` (a UTF-8 file, a byte-order mark allowed). Not
- * JSON is an InputError: "<what> <path>: not JSON (why)".
+ * JSON, or JSON nested more than MAX_JSON_DEPTH levels, is an InputError:
+ * "<what> <path>: not JSON (why)".
  */
 export async function readInputJson(path: string, opts: InputFileOptions): Promise<unknown> {
-  const text = await readInputText(path, opts);
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new InputError(
-      `${named(path, opts.what)}: not JSON (${(e as Error).message.split("\n")[0]})`,
-    );
-  }
+  return parseInputJson(await readInputText(path, opts), named(path, opts.what));
 }
 
 /** The synchronous form of `readInputFile`. */

@@ -12,6 +12,7 @@ import {
   decodeText,
   formatBytes,
   inputFileSize,
+  nestedDeeperThan,
   readInputFile,
   readInputJson,
   readInputRange,
@@ -128,5 +129,33 @@ Deno.test("a UTF-8 byte-order mark is accepted by every JSON and text reader", a
     // Still refused when it is not JSON, naming the file.
     await put("bad.json", "{");
     await refuses(() => readInputJson(`${dir}/bad.json`, { maxBytes: 100 }), /bad\.json: not JSON/);
+  });
+});
+
+Deno.test("JSON nested past any real file is refused in one line (parsing takes it; walkers would not)", async () => {
+  await withDir(async (dir) => {
+    const deep = "[".repeat(100_000) + "]".repeat(100_000);
+    await Deno.writeTextFile(`${dir}/deep.json`, deep);
+    await refuses(
+      () => readInputJson(`${dir}/deep.json`, { maxBytes: 2 ** 20, what: "--prior file" }),
+      /^--prior file \S+deep\.json: nested more than 64 levels deep$/,
+    );
+    await refuses(() => readEvaluationsJson(`${dir}/deep.json`), /nested more than 64 levels deep/);
+    await refuses(
+      () => readShiftFile(`${dir}/deep.json`, new Int32Array(1), 2),
+      /nested more than 64/,
+    );
+    // A manifest whose configuration nests deep (merging and comparing it recurse per level).
+    await Deno.mkdir(`${dir}/run`);
+    await Deno.writeTextFile(
+      `${dir}/run/checkpoint.json`,
+      `{"config": ${'{"a":'.repeat(100_000)}1${"}".repeat(100_000)}}`,
+    );
+    await refuses(
+      () => readManifest(`${dir}/run`),
+      /checkpoint\.json is damaged: nested more than 64 levels deep$/,
+    );
+    assert.equal(nestedDeeperThan(JSON.parse('[[1], {"a": [2]}]'), 3), false);
+    assert.equal(nestedDeeperThan(JSON.parse('[[1], {"a": [2]}]'), 2), true);
   });
 });

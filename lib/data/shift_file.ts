@@ -23,7 +23,12 @@
  */
 
 import { InputError } from "../errors.ts";
-import { MAX_TEXT_BYTES, readInputText } from "../input_file.ts";
+import {
+  MAX_JSON_DEPTH,
+  MAX_TEXT_BYTES,
+  nestedDeeperThan,
+  readInputText,
+} from "../input_file.ts";
 
 /** One shifted test set: a name and its test-sample indices (ascending). */
 export interface ShiftSet {
@@ -184,6 +189,9 @@ export async function readShiftFile(
     value = JSON.parse(text);
   } catch (e) {
     throw new InputError(`${path}: not valid JSON: ${(e as Error).message.split("\n")[0]}`);
+  }
+  if (nestedDeeperThan(value, MAX_JSON_DEPTH)) {
+    throw new InputError(`${path}: nested more than ${MAX_JSON_DEPTH} levels deep`);
   }
   return shiftSetsFromJson(value, testLabels, classes, path);
 }

@@ -29,7 +29,14 @@ import { z } from "zod";
 import { decodeBase64, encodeBase64 } from "./base64.ts";
 import { InputError, LadeError } from "../errors.ts";
 import { writeFileAtomic } from "../fs.ts";
-import { MAX_BINARY_BYTES, MAX_TEXT_BYTES, readInputFile, readInputText } from "../input_file.ts";
+import {
+  MAX_BINARY_BYTES,
+  MAX_JSON_DEPTH,
+  MAX_TEXT_BYTES,
+  nestedDeeperThan,
+  readInputFile,
+  readInputText,
+} from "../input_file.ts";
 import { ARCHITECTURES, type Model } from "../models/model.ts";
 import { checkPtr, checkStatus, TorchError } from "../torch/errors.ts";
 import { native } from "../torch/ffi.ts";
@@ -390,6 +397,10 @@ export async function readManifest(runDir: string): Promise<Manifest | null> {
     parsed = JSON.parse(text);
   } catch (e) {
     throw new InputError(`${file} is damaged: not JSON (${(e as Error).message.split("\n")[0]})`);
+  }
+  // Its configuration is merged and compared by code that recurses per level.
+  if (nestedDeeperThan(parsed, MAX_JSON_DEPTH)) {
+    throw new InputError(`${file} is damaged: nested more than ${MAX_JSON_DEPTH} levels deep`);
   }
   return validateManifest(parsed, file);
 }
