@@ -48,6 +48,7 @@ export {
   NativeLibraryError,
   TorchError,
 } from "./lib/errors.ts";
+export { OutputWriteError } from "./lib/fs.ts";
 export {
   applyColorJitter,
   type Batch,
