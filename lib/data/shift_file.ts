@@ -23,12 +23,7 @@
  */
 
 import { InputError } from "../errors.ts";
-import {
-  MAX_JSON_DEPTH,
-  MAX_TEXT_BYTES,
-  nestedDeeperThan,
-  readInputText,
-} from "../input_file.ts";
+import { MAX_JSON_DEPTH, MAX_TEXT_BYTES, nestedDeeperThan, readInputText } from "../input_file.ts";
 
 /** One shifted test set: a name and its test-sample indices (ascending). */
 export interface ShiftSet {
