@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { InputError } from "../../lib/errors.ts";
 import { writeImage } from "../../lib/data/mod.ts";
 import { Model } from "../../lib/models/mod.ts";
-import { applyPrior } from "../../lib/predict/inputs.ts";
+import { applyPrior, predictBatch, weightsPredictor } from "../../lib/predict/inputs.ts";
 import { scope, tensor } from "../../lib/torch/mod.ts";
 import { exportWeights } from "../../lib/weights/model_weights.ts";
 
@@ -66,6 +66,46 @@ Deno.test("probabilities from logits near 3e38 and a prior of 1e308s are numbers
           .test(e.message),
     );
   });
+});
+
+Deno.test("inputs a network cannot take are said in their terms, not libtorch's", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "lade-predict-" });
+  try {
+    {
+      using model = Model.create({ arch: "cnn28", classes: 3, inChannels: 1 });
+      await exportWeights(model, `${dir}/w.safetensors`, {
+        arch: "cnn28",
+        classes: 3,
+        inChannels: 1,
+        head: "linear",
+      });
+    }
+    const p = await weightsPredictor(`${dir}/w.safetensors`);
+    try {
+      using small = tensor(new Float32Array(2 * 20 * 20), [2, 1, 20, 20]);
+      // Before: "forward: mat1 and mat2 shapes cannot be multiplied (2x512 and 1152x256)".
+      assert.throws(
+        () => predictBatch(p, small),
+        (e: unknown) =>
+          e instanceof InputError &&
+          e.message ===
+            "inputs of 20x20 pixels (1 channel(s)): cnn28 takes 28x28 images (resize them, or " +
+              "give image files, which are resized as evaluation does)",
+      );
+      using none = tensor(new Float32Array(0), [0, 1, 28, 28]);
+      // Before: "cat: torch.cat(): expected a non-empty list of Tensors".
+      assert.throws(
+        () => predictBatch(p, none),
+        (e: unknown) =>
+          e instanceof InputError &&
+          e.message === "inputs of shape [0, ...]: there is nothing to predict",
+      );
+    } finally {
+      p.dispose();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("a folder, a FIFO, a name that is not UTF-8, and escapes in class names", async () => {
