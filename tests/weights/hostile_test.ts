@@ -321,6 +321,12 @@ Deno.test("metadata out of range and NaN weights are refused at load, naming the
   await withDir(async (dir) => {
     await Deno.writeFile(`${dir}/big.safetensors`, cnnFile({ image_size: "60000" }));
     await refusesAsync(() => weightsPredictor(`${dir}/big.safetensors`), /'image_size' is 60000/);
+    // The file's method, not a --method flag predict does not have.
+    await Deno.writeFile(`${dir}/method.safetensors`, cnnFile({ method: "nonsense" }));
+    await refusesAsync(
+      () => weightsPredictor(`${dir}/method.safetensors`),
+      /^\S+method\.safetensors: metadata 'method' names an unknown method 'nonsense'$/,
+    );
     await Deno.writeFile(`${dir}/nan.safetensors`, cnnFile({}, "head.weight"));
     await refusesAsync(
       () => weightsPredictor(`${dir}/nan.safetensors`),
