@@ -1,10 +1,13 @@
 import assert from "node:assert/strict";
 import {
+  OutputWriteError,
   removeStaleTemporaries,
   removeTemporariesSync,
   temporaryPath,
   writeDirAtomic,
   writeFileAtomic,
+  writeFilesAtomic,
+  writeReason,
 } from "../lib/fs.ts";
 
 Deno.test("writeFileAtomic writes text, bytes and through a path-taking writer", async () => {
@@ -133,5 +136,44 @@ Deno.test("removeStaleTemporaries removes the temporary folders of dead processe
     ]);
   } finally {
     await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("writeFilesAtomic: all or nothing, and the error names the file and what is intact", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await writeFileAtomic(`${dir}/a.txt`, "old a");
+    const failing = (tmp: string) => {
+      Deno.writeTextFileSync(tmp, "half");
+      throw new Deno.errors.NotSupported("No space left on device (os error 28): write 'x'");
+    };
+    await assert.rejects(
+      () => writeFilesAtomic([[`${dir}/a.txt`, "new a"], [`${dir}/b.txt`, failing]]),
+      (e: unknown) =>
+        e instanceof OutputWriteError && e.path === `${dir}/b.txt` &&
+        e.message ===
+          `cannot write ${dir}/b.txt: no space left on device; nothing was written ` +
+            "(files already there are unchanged)",
+    );
+    // a.txt was written to its temporary before b failed: neither changed, no temporary left.
+    assert.equal(await Deno.readTextFile(`${dir}/a.txt`), "old a");
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["a.txt"]);
+    // One file: whether it was there before is said.
+    await assert.rejects(
+      () => writeFilesAtomic([[`${dir}/a.txt`, failing]]),
+      /cannot write \S+a\.txt: no space left on device; \S+a\.txt is unchanged$/,
+    );
+    await assert.rejects(
+      () => writeFilesAtomic([[`${dir}/c.txt`, failing]]),
+      /cannot write \S+c\.txt: no space left on device; nothing was written$/,
+    );
+    assert.deepEqual(await writeFilesAtomic([[`${dir}/a.txt`, "new a"], [`${dir}/b.txt`, "b"]]), [
+      `${dir}/a.txt`,
+      `${dir}/b.txt`,
+    ]);
+    assert.equal(await Deno.readTextFile(`${dir}/a.txt`), "new a");
+    assert.equal(writeReason(new Error("File too large (os error 27)")), "file too large");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
