@@ -28,6 +28,8 @@ import { TTA_EPOCHS } from "../eval/aggregation.ts";
 import { formatAggregation, formatGrid } from "../eval/grid_table.ts";
 import { methodExperts } from "../losses/methods.ts";
 import { writeReport } from "../eval/report.ts";
+import { logitPriorName } from "../eval/logit_prior.ts";
+import { logitPriorOf } from "../eval/rules.ts";
 import {
   evaluationJson,
   parseEmCalibration,
@@ -128,6 +130,19 @@ async function stage2Line(runDir: string): Promise<string | undefined> {
   return `second stage: ${s.method} (${how}) of ${s.from}`;
 }
 
+/**
+ * A line saying which prior the rules compensate, when it is not the one the
+ * method's loss gives on shuffled epochs (cRT, LWS, tau-norm, another sampler).
+ */
+function priorLine(preds: LoadedPredictions): string | undefined {
+  if (preds.logitPrior === undefined || methodExperts(preds.method) > 1) return undefined;
+  const usual = logitPriorOf(preds.method, preds.trainCounts);
+  if (usual.every((v, c) => Math.abs(v - preds.logitPrior![c]) < 1e-12)) return undefined;
+  return `the classifier was trained under ${
+    logitPriorName(preds.logitPrior, preds.trainCounts)
+  }: the rules compensate that prior, not the training counts`;
+}
+
 /** Writes the predictions as logits.npy, labels.npy (int64) and train_counts.npy (int64). */
 export async function exportNpy(
   dir: string,
@@ -212,6 +227,8 @@ export async function evaluateCommand(
       console.log(`${preds.dataset}, method ${preds.method}, ${preds.labels.length} test samples`);
       const stage2 = options.run === undefined ? undefined : await stage2Line(options.run);
       if (stage2 !== undefined) console.log(stage2);
+      const trained = priorLine(preds);
+      if (trained !== undefined) console.log(trained);
       if (sets !== undefined) {
         console.log(
           `shifted sets from ${options.shiftFile}: ${sets.map((s) => s.name).join(", ")}`,

@@ -193,6 +193,7 @@ export async function loadPredictions(opts: InputOptions): Promise<LoadedPredict
       views: p.views,
       labels: p.labels,
       trainCounts: p.trainCounts,
+      logitPrior: p.logitPrior,
       method: p.method,
       classNames: p.classNames,
       dataset: p.dataset,

@@ -154,7 +154,7 @@ export async function predictCommand(inputs: string[], o: PredictOptions): Promi
           data: logits.toArray(),
         });
       }
-      const result = applyPrior(p, logits, prior, topk);
+      const result = applyPrior(p, logits, prior, topk, o.prior);
       const rows = result.predictions.map((pred, i) => ({
         input: names[i],
         top: pred.classes.map((c, j) => ({ class: c, name: p.classNames[c], prob: pred.probs[j] })),

@@ -72,6 +72,14 @@ export interface CheckpointState {
   running: RunningSums;
   /** Per-class training counts. */
   trainCounts: number[];
+  /**
+   * The prior the classifier was effectively trained under, which the
+   * prediction rules compensate (lib/eval/logit_prior.ts: uniform for a
+   * class-balanced sampler and the second stages, the square-root prior for
+   * `sqrt`, the source prior for softmax on shuffled epochs). Absent in runs
+   * written before it was recorded: then derived from the config.
+   */
+  logitPrior?: number[];
   /** The resolved configuration. */
   config: TrainConfig;
   /** The architecture actually built (config.model.arch may be "auto"). */
@@ -281,6 +289,7 @@ const ManifestSchema = z.object({
     seconds: z.number().min(0),
   }),
   trainCounts: z.array(z.number().int().min(1, "must be positive")).min(2),
+  logitPrior: z.array(z.number().min(0, "must be >= 0").max(1, "must be <= 1")).optional(),
   config: z.record(z.string(), z.unknown()),
   arch: z.enum(ARCHITECTURES),
   inChannels: z.union([z.literal(1), z.literal(3)]),
@@ -299,6 +308,16 @@ const ManifestSchema = z.object({
       path: ["trainCounts"],
       message: `lists ${m.trainCounts.length} classes, not ${m.classes}`,
     });
+  }
+  if (m.logitPrior !== undefined) {
+    const total = m.logitPrior.reduce((a, b) => a + b, 0);
+    if (m.logitPrior.length !== m.classes || Math.abs(total - 1) > 1e-6) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["logitPrior"],
+        message: `must be ${m.classes} numbers summing to 1`,
+      });
+    }
   }
   if (m.classNames.length !== m.classes) {
     ctx.addIssue({

@@ -28,6 +28,7 @@ import { type Architecture, Model } from "../models/mod.ts";
 import type { Device } from "../torch/device.ts";
 import { cat, noGrad, ones, scope, type Tensor, zeros } from "../torch/mod.ts";
 import { loadCheckpoint, type Manifest, readManifest, saveCheckpoint } from "../run/checkpoint.ts";
+import { runLogitPrior } from "../eval/logit_prior.ts";
 import { SGD } from "./optimizer.ts";
 import { loadConfigDataset } from "../config/dataset.ts";
 
@@ -269,6 +270,8 @@ export async function runStage2(opts: Stage2Options): Promise<Stage2Record> {
     step: 0,
     running: { loss: 0, correct: 0, seen: 0, seconds: 0 },
     trainCounts: m.trainCounts,
+    // A rebalanced classifier: the rules compensate the uniform prior.
+    logitPrior: runLogitPrior(config, m.trainCounts),
     config,
     arch: m.arch,
     inChannels: m.inChannels,

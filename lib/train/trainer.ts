@@ -46,6 +46,7 @@ import { useDevice } from "../torch/device.ts";
 import { type EpochMetrics, readMetrics, writeMetrics } from "../run/metrics.ts";
 import { SGD } from "./optimizer.ts";
 import { RunLock } from "../run/lock.ts";
+import { runLogitPrior } from "../eval/logit_prior.ts";
 import { formatDuration, Progress } from "./progress.ts";
 import { learningRate } from "./schedule.ts";
 import { TrainStep } from "./step.ts";
@@ -161,7 +162,14 @@ export interface TrainResult {
    * (float32, CPU; the caller disposes them) of the whole test split in file
    * order, with its labels, the training counts and the class names.
    */
-  test?: { logits: Tensor; labels: Int32Array; trainCounts: number[]; classNames: string[] };
+  test?: {
+    logits: Tensor;
+    labels: Int32Array;
+    trainCounts: number[];
+    /** The prior the classifier was effectively trained under (lib/eval/logit_prior.ts). */
+    logitPrior: number[];
+    classNames: string[];
+  };
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -519,11 +527,14 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
   }
   // Every rank starts from rank 0's weights and statistics.
   dp?.broadcastModel(model, "all");
+  // What the rules compensate at evaluation: uniform for a class-balanced sampler (cRT).
+  const logitPrior = runLogitPrior(resolved, data.trainCounts);
   const checkpointState = (epoch: number, step: number, sums: RunningSums) => ({
     epoch,
     step,
     running: sums,
     trainCounts: data.trainCounts,
+    logitPrior,
     config: resolved,
     arch,
     inChannels: data.train.channels,
@@ -771,6 +782,7 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
         logits: kept,
         labels: data.test.labels.slice(),
         trainCounts: [...data.trainCounts],
+        logitPrior,
         classNames: [...data.classNames],
       };
     }

@@ -44,6 +44,12 @@ export interface WeightsMetadata {
   classNames?: string[];
   /** Per-class training counts (the source prior). */
   trainCounts?: number[];
+  /**
+   * The prior the classifier was effectively trained under, which the
+   * prediction rules compensate (uniform for cRT, LWS, tau-norm; see
+   * lib/eval/logit_prior.ts). Absent: the method's on shuffled epochs.
+   */
+  logitPrior?: number[];
   /** Training method (lade, softmax, ...). */
   method?: string;
   /** Dataset name of the run. */
@@ -82,6 +88,7 @@ export function encodeMetadata(m: WeightsMetadata): Record<string, string> {
   if (m.scale !== undefined) out.scale = String(m.scale);
   if (m.classNames) out.class_names = JSON.stringify(m.classNames);
   if (m.trainCounts) out.train_counts = JSON.stringify(m.trainCounts);
+  if (m.logitPrior) out.logit_prior = JSON.stringify(m.logitPrior);
   if (m.method) out.method = m.method;
   if (m.dataset) out.dataset = m.dataset;
   if (m.epoch !== undefined) out.epoch = String(m.epoch);
@@ -132,6 +139,10 @@ export function decodeMetadata(
       (v) => Array.isArray(v) && v.every((x) => typeof x === "string"),
     ),
     trainCounts: json<number[]>("train_counts", numbers),
+    logitPrior: json<number[]>(
+      "logit_prior",
+      (v) => numbers(v) && (v as number[]).every((x) => x >= 0 && x <= 1),
+    ),
     method: raw.method,
     dataset: raw.dataset,
     epoch: int("epoch"),
