@@ -130,7 +130,15 @@ export function buildProgram(): Command {
     .option("--config <file>", "YAML recipe (see configs/); flags override it")
     .option("--dataset <name>", "fashion-mnist(-lt), cifar10(-lt), cifar100(-lt), image-list(-lt)")
     .option("--method <name>", METHODS.join(", "))
-    .option("--imbalance <R>", "head-to-tail ratio R of the long tail (default: the recipe's)")
+    .option(
+      "--imbalance <R>",
+      "head-to-tail ratio R of the long tail (default: the recipe's, else 100 for -lt names, else 1)",
+    )
+    .option("--imbalance-type <type>", "exp or step (default exp)")
+    .option("--root <dir>", "folder of the data files (mnist, cifar10, cifar100, image-list)")
+    .option("--train-list <file>", "image-list: the training list ('relative/path label' lines)")
+    .option("--test-list <file>", "image-list: the test list")
+    .option("--image-root <dir>", "image-list: folder the listed paths are relative to")
     .option("--epochs <n>", "epochs")
     .option("--batch-size <b>", "batch size (with several ranks, the global batch)")
     .option("--lr <x>", "base learning rate")

@@ -29,7 +29,7 @@ import { fileURLToPath } from "node:url";
 const ROOT = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
 
 /** Files at the bottom of lib/: they import nothing from lib/, and anything may import them. */
-export const BOTTOM: readonly string[] = ["errors.ts", "version.ts", "fs.ts"];
+export const BOTTOM: readonly string[] = ["errors.ts", "version.ts", "fs.ts", "plural.ts"];
 
 /** The folders of lib/ and the folders each may import (besides itself and the bottom files). */
 export const LAYERS: Readonly<Record<string, readonly string[]>> = {

@@ -22,11 +22,14 @@ import { METHOD_REGISTRY, METHODS } from "../losses/methods.ts";
 import { readManifest } from "../run/checkpoint.ts";
 import {
   type ConfigOverrides,
+  type ConfigPatch,
+  keySource,
   readConfigFile,
   resolveConfig,
   type TrainConfig,
   validateConfig,
 } from "../config/config.ts";
+import { InputError } from "../errors.ts";
 import { parseCheckpointEvery, train, type TrainResult } from "../train/trainer.ts";
 import { useDevice } from "../torch/device.ts";
 
@@ -101,6 +104,14 @@ export interface TrainCommandOptions {
   valPerClass?: string;
   /** The long tail's imbalance ratio R. */
   imbalance?: string;
+  /** exp or step. */
+  imbalanceType?: string;
+  /** The folder of the data files. */
+  root?: string;
+  /** image-list: the training list, the test list, and the folder their paths are relative to. */
+  trainList?: string;
+  testList?: string;
+  imageRoot?: string;
 }
 
 /** The flags a launcher hands on to its ranks (all but --nproc-per-node). */
@@ -135,6 +146,11 @@ const FORWARDED: readonly [Exclude<keyof TrainCommandOptions, "nprocPerNode">, s
   ["lrGamma", "--lr-gamma"],
   ["valPerClass", "--val-per-class"],
   ["imbalance", "--imbalance"],
+  ["imbalanceType", "--imbalance-type"],
+  ["root", "--root"],
+  ["trainList", "--train-list"],
+  ["testList", "--test-list"],
+  ["imageRoot", "--image-root"],
 ];
 
 /** A numeric flag's value; a UsageError naming the flag when it is not a number. */
@@ -172,6 +188,11 @@ export function parseFlags(o: TrainCommandOptions): ConfigOverrides {
     lrGamma: num("--lr-gamma", o.lrGamma),
     valPerClass: num("--val-per-class", o.valPerClass),
     imbalance: num("--imbalance", o.imbalance),
+    imbalanceType: o.imbalanceType,
+    root: o.root,
+    trainList: o.trainList,
+    testList: o.testList,
+    imageRoot: o.imageRoot,
   };
 }
 
@@ -217,6 +238,11 @@ async function resumeSetup(
     ["lrGamma", "--lr-gamma"],
     ["valPerClass", "--val-per-class"],
     ["imbalance", "--imbalance"],
+    ["imbalanceType", "--imbalance-type"],
+    ["root", "--root"],
+    ["trainList", "--train-list"],
+    ["testList", "--test-list"],
+    ["imageRoot", "--image-root"],
   ];
   for (const [key, flag] of fixed) {
     if (o[key] !== undefined) {
@@ -254,14 +280,15 @@ async function resumeSetup(
   return { config, runDir };
 }
 
-/** A fresh run's configuration and directory. */
+/** A recipe file as read: its patch and path. */
+type RecipeFile = { patch: ConfigPatch; path: string };
+
+/** A fresh run's configuration and directory, from the recipe file (if any) and the flags. */
 async function freshSetup(
   o: TrainCommandOptions,
   flags: ConfigOverrides,
+  file: RecipeFile | undefined,
 ): Promise<{ config: TrainConfig; runDir: string }> {
-  const file = o.config === undefined
-    ? undefined
-    : { patch: await readConfigFile(o.config), path: o.config };
   const config = resolveConfig(file, flags);
   const runDir = o.out ??
     `runs/${config.name ?? `${config.dataset.name}_${config.method.name}`}_${timestamp()}`;
@@ -276,6 +303,59 @@ async function freshSetup(
     );
   }
   return { config, runDir };
+}
+
+/** Top-level configuration keys (the others have a dot: `dataset.root`). */
+const TOP_KEYS = new Set(["name", "seed", "device", "threads"]);
+
+/**
+ * The `train` flags of dataset keys that other commands have no flag for
+ * (an `evaluate --run` whose data moved says `dataset.root`, not `--root`).
+ */
+const DATASET_FLAGS: Readonly<Record<string, string>> = {
+  "dataset.root": "--root",
+  "dataset.train_list": "--train-list",
+  "dataset.test_list": "--test-list",
+  "dataset.image_root": "--image-root",
+  "dataset.imbalance_type": "--imbalance-type",
+};
+
+/**
+ * `e` in the terms of where the value at fault came from: a configuration key
+ * (`dataset.root`) set by the recipe file is said as the file and the key
+ * (`r.yaml: dataset.root: ...`), one set by a flag (or left at its default)
+ * as the flag that sets it (`--root: ...`; the command line says the keys
+ * of flags.ts's table so anyway).
+ */
+export function inSourceTerms(
+  e: unknown,
+  file: RecipeFile | undefined,
+  flags: ConfigOverrides,
+): unknown {
+  if (!(e instanceof InputError)) return e;
+  const key = e.parameter;
+  const isKey = (k: string) => k.includes(".") || TOP_KEYS.has(k);
+  // Keys the message mentions (`dataset.root`): the file's key, or the flag.
+  const mention = (whole: string, k: string) => {
+    const source = keySource(k, file, flags);
+    if (source.kind === "file") return `${k} in ${source.path}`;
+    return Object.hasOwn(DATASET_FLAGS, k) ? DATASET_FLAGS[k] : whole;
+  };
+  const rest = key !== undefined && e.message.startsWith(`${key}: `)
+    ? e.message.slice(key.length + 2)
+    : e.message;
+  const text = rest.replace(/`([a-z_]+\.[a-z_.]+)`/g, mention);
+  if (key === undefined || !isKey(key)) {
+    return text === rest ? e : new InputError(text, undefined, { cause: e });
+  }
+  const source = keySource(key, file, flags);
+  if (source.kind === "file") {
+    return new InputError(`${source.path}: ${key}: ${text}`, undefined, { cause: e });
+  }
+  if (Object.hasOwn(DATASET_FLAGS, key)) {
+    return new InputError(`${DATASET_FLAGS[key]}: ${text}`, undefined, { cause: e });
+  }
+  return text === rest ? e : new InputError(key, text, { cause: e });
 }
 
 /** Prints the result table of a finished run. */
@@ -345,9 +425,33 @@ export async function trainCommand(
   if (env === undefined && o.nprocPerNode === undefined && o.backend !== undefined) {
     resolveBackend(o.backend, "cpu"); // an unknown name is still one line
   }
-  const { config, runDir } = o.resume !== undefined
-    ? await resumeSetup(o, flags)
-    : await freshSetup(o, flags);
+  const file = o.config === undefined || o.resume !== undefined
+    ? undefined
+    : { patch: await readConfigFile(o.config), path: o.config };
+  try {
+    const { config, runDir } = o.resume !== undefined
+      ? await resumeSetup(o, flags)
+      : await freshSetup(o, flags, file);
+    await trainWithConfig(o, context, { config, runDir, env, checkpointEvery, timeoutSeconds });
+  } catch (e) {
+    // A bad value is said where it came from: the recipe file's key, or the flag.
+    throw o.resume === undefined ? inSourceTerms(e, file, flags) : e;
+  }
+}
+
+/** The rest of `train` once the configuration and the run directory are known. */
+async function trainWithConfig(
+  o: TrainCommandOptions,
+  context: { group?: string },
+  s: {
+    config: TrainConfig;
+    runDir: string;
+    env: RankEnv | undefined;
+    checkpointEvery: ReturnType<typeof parseCheckpointEvery> | undefined;
+    timeoutSeconds: number;
+  },
+): Promise<void> {
+  const { config, runDir, env, checkpointEvery, timeoutSeconds } = s;
   if (o.nprocPerNode !== undefined) {
     return await launch(o, parseNproc(o.nprocPerNode), config, runDir, timeoutSeconds);
   }
