@@ -529,7 +529,6 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
   const { runDir } = opts;
   const { epochs } = resolved.train;
   const arch = resolved.model.arch;
-  const m = resolved.method;
   const batches = loader.batchesPerEpoch;
   const rank = dp?.rank ?? 0;
   const worldSize = dp?.worldSize ?? 1;

@@ -60,7 +60,7 @@ Deno.test("train --root --imbalance-type; a balanced recipe; errors name the fla
       lines[0],
       `dataset   mnist-lt: 180 training images in 10 classes, 12 to 24 a class (imbalance 2, step); 60 test images`,
     );
-    assert.match(lines[1], /^model     cnn28, [\d,]+ parameters; method softmax$/);
+    assert.match(lines[1], /^model {5}cnn28, [\d,]+ parameters; method softmax$/);
     assert.equal(
       lines[2],
       "training  1 epoch of 11 batches of 16, lr 0.05 (cosine, 1 epoch warm-up), sampler shuffle, seed 0",
@@ -80,7 +80,7 @@ Deno.test("train --root --imbalance-type; a balanced recipe; errors name the fla
     assert.equal(r.code, 0, r.stderr);
     assert.match(
       r.stdout,
-      /^dataset   mnist: 240 training images in 10 classes, 24 a class \(imbalance 1\)/,
+      /^dataset {3}mnist: 240 training images in 10 classes, 24 a class \(imbalance 1\)/,
     );
     assert.match(await Deno.readTextFile(join(dir, "bal", "config.yaml")), /imbalance: 1\n/);
 
