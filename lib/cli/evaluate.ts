@@ -8,9 +8,10 @@
  * @module
  */
 
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { readManifest } from "../run/checkpoint.ts";
 import { UsageError } from "./errors.ts";
+import { timestamp } from "./timestamp.ts";
 import { evaluateGrid, evaluateSets, shiftNames } from "../eval/grid.ts";
 import { readShiftFile } from "../data/mod.ts";
 import {
@@ -143,6 +144,35 @@ function priorLine(preds: LoadedPredictions): string | undefined {
   }: the rules compensate that prior, not the training counts`;
 }
 
+/** What an evaluation's report folder is named after: the shift (or shift file) and the prior. */
+function reportLabel(options: EvaluateOptions, mode: PriorMode): string {
+  const sets = options.shiftFile === undefined
+    ? (options.shift ?? "uniform").trim().toLowerCase().replace(/[^a-z0-9]+/g, "")
+    : `file-${
+      basename(options.shiftFile).replace(/\.json$/i, "").replace(/[^A-Za-z0-9_-]+/g, "_")
+    }`;
+  return `${sets}-${mode}`;
+}
+
+/**
+ * A new folder for an evaluation's report inside the run:
+ * `runDir/report-<shift>-<prior>-<time>` (`report-all-known-20250101-120000`),
+ * with `-2`, `-3` ... when one of that name exists. Never the training
+ * report's `report/`, and never an earlier evaluation's folder.
+ */
+export async function evaluationReportDir(runDir: string, label: string): Promise<string> {
+  const base = join(runDir, `report-${label}-${timestamp()}`);
+  for (let k = 1;; k++) {
+    const dir = k === 1 ? base : `${base}-${k}`;
+    try {
+      await Deno.mkdir(dir);
+      return dir;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+    }
+  }
+}
+
 /** Writes the predictions as logits.npy, labels.npy (int64) and train_counts.npy (int64). */
 export async function exportNpy(
   dir: string,
@@ -249,10 +279,12 @@ export async function evaluateCommand(
         }
       }
     }
+    // A run's training report (runDir/report) stays as training wrote it:
+    // each evaluation gets a folder of its own.
     const reportDir = typeof options.report === "string"
       ? options.report
       : options.report !== false && options.run !== undefined
-      ? join(options.run, "report")
+      ? await evaluationReportDir(options.run, reportLabel(options, mode))
       : undefined;
     if (reportDir !== undefined) {
       const files = await writeReport(reportDir, evals, {

@@ -11,7 +11,9 @@
  * @module
  */
 
+import { join } from "node:path";
 import { printWarning, UsageError } from "./errors.ts";
+import { timestamp } from "./timestamp.ts";
 import { evaluateCommand } from "./evaluate.ts";
 import { parseRankEnv, type RankEnv } from "../distributed/env.ts";
 import { LAUNCHER_PID_ENV, launchLocal, watchLauncher } from "../distributed/launcher.ts";
@@ -33,7 +35,7 @@ import { InputError } from "../errors.ts";
 import { parseCheckpointEvery, train, type TrainResult } from "../train/trainer.ts";
 import { useDevice } from "../torch/device.ts";
 
-export { METHODS };
+export { METHODS, timestamp };
 
 /** The methods, a line each (from the method registry), for the help of `train`. */
 export function methodsHelp(): string {
@@ -201,14 +203,6 @@ function bool(flag: string, value: string | undefined): boolean | undefined {
   if (value === undefined) return undefined;
   if (value === "true" || value === "false") return value === "true";
   throw new UsageError(`invalid ${flag} '${value}': expected true or false`);
-}
-
-/** A run directory's time stamp: 20250101-120000. */
-export function timestamp(d = new Date()): string {
-  const p = (n: number) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${
-    p(d.getMinutes())
-  }${p(d.getSeconds())}`;
 }
 
 /** The configuration and run directory of a resumed run (only hardware flags and --epochs may change). */
@@ -547,7 +541,8 @@ async function trainWithConfig(
     // End with the shift grid, as the paper reports it (and the run's report).
     // A distributed run has the test logits already, predicted by all ranks.
     await evaluateCommand(
-      { run: runDir, shift: "all" },
+      // Training's own report: runDir/report (a later `evaluate` writes its own folder).
+      { run: runDir, shift: "all", report: join(runDir, "report") },
       result.test === undefined
         ? undefined
         : { ...result.test, method: config.method.name, dataset: config.dataset.name },

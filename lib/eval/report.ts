@@ -1,5 +1,6 @@
 /**
- * The run's evaluation report: runDir/report/ with results.json, SVG plots
+ * The evaluation report (training's runDir/report/, an evaluation's
+ * runDir/report-<shift>-<prior>-<time>/, or a folder given): results.json, SVG plots
  * (accuracy across the shift grid, reliability diagram, per-class accuracy
  * against training count) and an index.html that shows them; and the report
  * of a comparison of several runs (`compare --out`).
@@ -38,7 +39,36 @@ function fmt(v: number | null, digits = 2): string {
   return v === null ? "-" : v.toFixed(digits);
 }
 
-/** Writes the report into `dir` (created if needed); returns the files written. */
+/** Every file a report may hold: those an earlier report left and this one does not write go. */
+export const REPORT_FILES: readonly string[] = [
+  "results.json",
+  "accuracy_grid.svg",
+  "reliability.svg",
+  "per_class.svg",
+  "index.html",
+];
+
+/**
+ * Removes the report files of `names` (see REPORT_FILES) in `dir` that
+ * `written` does not hold: a plot of an earlier report into the same folder
+ * (the grid of a `--shift all` under a single shift's results) would
+ * otherwise stay beside results it does not show.
+ */
+async function removeStale(dir: string, names: readonly string[], written: readonly string[]) {
+  for (const name of names) {
+    const path = join(dir, name);
+    if (written.includes(path)) continue;
+    await Deno.remove(path).catch((e) => {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    });
+  }
+}
+
+/**
+ * Writes the report into `dir` (created if needed; report files of an
+ * earlier report there that this one does not write are removed); returns
+ * the files written.
+ */
 export async function writeReport(
   dir: string,
   evals: readonly ShiftEvaluation[],
@@ -98,6 +128,7 @@ ${rows}
 ${aggregation}</body></html>
 `;
   await put("index.html", html);
+  await removeStale(dir, REPORT_FILES, written);
   return written;
 }
 
@@ -134,5 +165,6 @@ ${plots.map(([name]) => `<p><img src="${name}"></p>`).join("\n")}
 </body></html>
 `;
   await put("index.html", html);
+  await removeStale(dir, REPORT_FILES, written);
   return written;
 }
