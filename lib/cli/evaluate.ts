@@ -11,7 +11,9 @@
 import { basename, join } from "node:path";
 import { readManifest } from "../run/checkpoint.ts";
 import { UsageError } from "./errors.ts";
+import { notApplicableLines, SHOT_NOTE } from "./shot_columns.ts";
 import { timestamp } from "./timestamp.ts";
+import { plural } from "../plural.ts";
 import { evaluateGrid, evaluateSets, shiftNames } from "../eval/grid.ts";
 import { readShiftFile } from "../data/mod.ts";
 import {
@@ -80,12 +82,17 @@ export function parsePriorMode(text: string | undefined): PriorMode {
 }
 
 function cell(v: number | null, digits = 2): string {
-  return v === null ? "-" : v.toFixed(digits);
+  return v === null ? "n/a" : v.toFixed(digits);
 }
 
-/** A plain-text table of one evaluation. */
-export function formatEvaluation(e: ShiftEvaluation): string {
+/**
+ * A plain-text table of one evaluation. Its second header line says which
+ * columns count samples and which average classes; n/a cells of the shot
+ * groups are explained below it (against `trainCounts`, when given).
+ */
+export function formatEvaluation(e: ShiftEvaluation, trainCounts?: readonly number[]): string {
   const header = ["variant", "top1", "top5", "many", "medium", "few", "ECE", "NLL", "Brier"];
+  const kinds = ["mean over", "sample", "sample", "class", "class", "class", "", "", ""];
   const rows = Object.entries(e.results).map(([name, m]) => [
     name,
     cell(m.top1),
@@ -97,11 +104,22 @@ export function formatEvaluation(e: ShiftEvaluation): string {
     cell(m.nll, 4),
     cell(m.brier, 4),
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const widths = header.map((h, i) =>
+    Math.max(h.length, kinds[i].length, ...rows.map((r) => r[i].length))
+  );
   const line = (r: string[]) =>
-    r.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join("  ");
+    r.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join("  ")
+      .trimEnd();
   const total = e.counts.reduce((a, b) => a + b, 0);
-  const out = [`shift ${e.shift}: ${total} test samples`, line(header), ...rows.map(line)];
+  const out = [
+    `shift ${e.shift}: ${plural(total, "test sample")}`,
+    line(header),
+    line(kinds),
+    ...rows.map(line),
+  ];
+  // Why a shot group has no figure (the same for every variant).
+  const first = Object.values(e.results)[0];
+  if (first !== undefined) out.push(...notApplicableLines(first, trainCounts));
   if (e.aggregation !== undefined) {
     const a = e.aggregation;
     out.push(
@@ -268,8 +286,10 @@ export async function evaluateCommand(
         console.log(`labelled source data (EM's calibration, BBSE): ${source.description}`);
       }
       // One table per shift for a single shift; the compact grid for several.
-      if (evals.length === 1) console.log("\n" + formatEvaluation(evals[0]));
-      else console.log("\n" + formatGrid(evals));
+      if (evals.length === 1) {
+        console.log("\n" + formatEvaluation(evals[0], preds.trainCounts));
+        console.log(SHOT_NOTE);
+      } else console.log("\n" + formatGrid(evals));
       if (experts > 1) {
         if (evals.length > 1 && evals.some((e) => e.aggregation)) {
           console.log("\n" + formatAggregation(evals));

@@ -13,6 +13,7 @@
 
 import { join } from "node:path";
 import { printWarning, UsageError } from "./errors.ts";
+import { notApplicableLines } from "./shot_columns.ts";
 import { timestamp } from "./timestamp.ts";
 import { evaluateCommand } from "./evaluate.ts";
 import { parseRankEnv, type RankEnv } from "../distributed/env.ts";
@@ -356,17 +357,23 @@ export function inSourceTerms(
 export function printResult(result: TrainResult): void {
   const f = result.final;
   if (!f) return;
-  const cell = (x: number | null) => (x === null ? "-" : x.toFixed(2)).padStart(7);
+  const cell = (x: number | null) => (x === null ? "n/a" : x.toFixed(2)).padStart(9);
   console.log("");
   console.log(`top-1 accuracy (%) on the uniform test set`);
   console.log(
-    `${"".padEnd(10)}${"overall".padStart(7)}${"many".padStart(7)}${"medium".padStart(7)}${
-      "few".padStart(7)
+    `${"".padEnd(10)}${"overall".padStart(11)}${"many".padStart(9)}${"medium".padStart(9)}${
+      "few".padStart(9)
     }`,
   );
+  // Two kinds of average, said in the header: samples, and classes.
+  console.log(`${"".padEnd(10)}${"per sample".padStart(11)}${"mean of classes".padStart(24)}`);
   console.log(
-    `${"uniform".padEnd(10)}${cell(f.top1)}${cell(f.many)}${cell(f.medium)}${cell(f.few)}`,
+    `${"uniform".padEnd(10)}${cell(f.top1).padStart(11)}${cell(f.many)}${cell(f.medium)}${
+      cell(f.few)
+    }`,
   );
+  // On the uniform set every class has test samples: a group without a figure has no class.
+  for (const line of notApplicableLines(f)) console.log(line);
   console.log(`run: ${result.runDir}`);
 }
 
