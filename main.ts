@@ -5,7 +5,7 @@
  */
 
 import { Command, type OptionValues } from "@commander-js/extra-typings";
-import { exitWithError, printNativeNotices } from "./lib/cli/errors.ts";
+import { commanderExitCode, exitWithError, oneLine, printNativeNotices } from "./lib/cli/errors.ts";
 import { checkFlags } from "./lib/cli/flag_checks.ts";
 import { dataInspectCommand } from "./lib/cli/data_inspect.ts";
 import { dataVerifyCommand } from "./lib/cli/data_verify.ts";
@@ -63,7 +63,9 @@ export function buildProgram(): Command {
     .name("lade")
     .description("Long-tailed classification under label shift (LADE, CVPR 2021) on libtorch")
     .version(VERSION)
-    .configureOutput({ outputError: (str, write) => write(str.split("\n")[0] + "\n") })
+    // commander's usage errors as lade's one line: its suggestion ("(Did you
+    // mean --epochs?)", on a line of its own) joined on.
+    .configureOutput({ outputError: (str, write) => write(`lade: ${oneLine(str)}\n`) })
     .exitOverride()
     // Empty values and contradicting flags, before any command runs.
     .hook("preAction", (_program, action) => {
@@ -321,7 +323,7 @@ if (import.meta.main) {
     // DOMException's code is a number.)
     const code = (error as { code?: unknown } | null)?.code;
     if (typeof code === "string" && code.startsWith("commander.")) {
-      Deno.exit((error as { exitCode?: number }).exitCode ?? 2);
+      Deno.exit(commanderExitCode(code, (error as { exitCode?: number }).exitCode));
     }
     exitWithError(error);
   }
