@@ -301,9 +301,14 @@ export function buildProgram(): Command {
     .option("--arch <name>", "with --weights: the architecture (default: the file's metadata)")
     .option("--classes <n>", "with --weights: the class count (default: the file's)")
     .option("--list <file>", "a file of image paths, one per line (relative to its folder)")
+    .option("--dir <dir>", "every JPEG and PNG image in a folder (and its subfolders)")
     .option("--npy <file>", "a batch [N, C, H, W]: uint8 pixels, or float32 already normalised")
     .option("--topk <k>", "classes shown per input (default 5)")
     .option("--prior <p>", "target prior: uniform, train, em, or a JSON file of C numbers")
+    .option(
+      "--train-counts <file>",
+      "with --weights: training class counts (.npy or JSON array) for weights that lack them",
+    )
     .option("--skip-bad-images", "skip unreadable images with a warning")
     .option("--save-logits <file>", "also write the raw logits [N, C] as .npy")
     .option("--device <device>", "cpu (default) or cuda:N")

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { plural } from "../plural.ts";
 import { basename, dirname, join } from "node:path";
 import { printWarning, UsageError } from "./errors.ts";
 import { readShiftFile, type ShiftSet } from "../data/mod.ts";
@@ -284,7 +285,9 @@ export async function compareCommand(args: string[], options: CompareOptions): P
   else console.log(formatComparison(c));
   if (options.out !== undefined) {
     const files = await writeComparisonReport(options.out, c);
-    if (!options.json) console.log(`\ncomparison: ${files.length} files in ${options.out}`);
+    if (!options.json) {
+      console.log(`\ncomparison: ${plural(files.length, "file")} in ${options.out}`);
+    }
   }
   const seeds = c.groups.filter((g) => g.runs.length > 1).length;
   if (seeds === 0 && c.groups.length > 0 && !options.json) {

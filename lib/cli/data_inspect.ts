@@ -5,6 +5,7 @@
  * @module
  */
 
+import { plural } from "../plural.ts";
 import { printWarning, UsageError } from "./errors.ts";
 import { loadDataset } from "../data/datasets.ts";
 import type { ImbalanceType } from "../data/long_tail.ts";
@@ -138,9 +139,17 @@ export function formatReport(r: InspectReport): string {
       String(r.test.total).padStart(7)
     }`,
   );
-  lines.push(`many (> 100):    ${r.shots.many.length} classes: ${ranges(r.shots.many)}`);
-  lines.push(`medium (20-100): ${r.shots.medium.length} classes: ${ranges(r.shots.medium)}`);
-  lines.push(`few (< 20):      ${r.shots.few.length} classes: ${ranges(r.shots.few)}`);
+  lines.push(
+    `many (> 100):    ${plural(r.shots.many.length, "class", "classes")}: ${ranges(r.shots.many)}`,
+  );
+  lines.push(
+    `medium (20-100): ${plural(r.shots.medium.length, "class", "classes")}: ${
+      ranges(r.shots.medium)
+    }`,
+  );
+  lines.push(
+    `few (< 20):      ${plural(r.shots.few.length, "class", "classes")}: ${ranges(r.shots.few)}`,
+  );
   if (r.dataset.startsWith("image-list")) {
     lines.push(
       "images: headers checked only (size, format); `lade data verify` decodes every image",

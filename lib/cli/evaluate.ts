@@ -124,7 +124,7 @@ export function formatEvaluation(e: ShiftEvaluation, trainCounts?: readonly numb
     const a = e.aggregation;
     out.push(
       `  test-time aggregation weights (experts 1-${a.weights.length}): ` +
-        `${a.weights.map((w) => w.toFixed(3)).join(" ")} after ${a.epochs} epochs ` +
+        `${a.weights.map((w) => w.toFixed(3)).join(" ")} after ${plural(a.epochs, "epoch")} ` +
         `(fitted on this set's unlabelled images)`,
     );
   }
@@ -145,7 +145,7 @@ async function stage2Line(runDir: string): Promise<string | undefined> {
   if (s === undefined) return undefined;
   const how = s.method === "tau-norm"
     ? `tau ${s.tau}${s.selection ? ", chosen on the validation split" : ""}`
-    : `per-class scales learned over ${s.epochs} epochs`;
+    : `per-class scales learned over ${plural(s.epochs ?? 0, "epoch")}`;
   return `second stage: ${s.method} (${how}) of ${s.from}`;
 }
 
@@ -272,7 +272,9 @@ export async function evaluateCommand(
         (sets !== undefined && sets.length > 1);
       console.log(JSON.stringify(all ? json : json[0]));
     } else {
-      console.log(`${preds.dataset}, method ${preds.method}, ${preds.labels.length} test samples`);
+      console.log(
+        `${preds.dataset}, method ${preds.method}, ${plural(preds.labels.length, "test sample")}`,
+      );
       const stage2 = options.run === undefined ? undefined : await stage2Line(options.run);
       if (stage2 !== undefined) console.log(stage2);
       const trained = priorLine(preds);
@@ -313,7 +315,7 @@ export async function evaluateCommand(
         trainCounts: preds.trainCounts,
         classNames: preds.classNames,
       });
-      if (!options.json) console.log(`\nreport: ${files.length} files in ${reportDir}`);
+      if (!options.json) console.log(`\nreport: ${plural(files.length, "file")} in ${reportDir}`);
     }
     if (options.exportNpy !== undefined) {
       await exportNpy(options.exportNpy, preds.logits, preds.labels, preds.trainCounts);

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { plural } from "../plural.ts";
 import { printWarning, UsageError } from "./errors.ts";
 import { methodExperts, METHODS } from "../losses/mod.ts";
 import { readNpy } from "../eval/npy.ts";
@@ -279,8 +280,10 @@ export async function loadSourceData(
       labels: p.labels,
       split,
       description: split === "val"
-        ? `the held-out validation split (${n} images: ${p.splitSource})`
-        : `the training split (${n} images, seen in training; train with --val-per-class K ` +
+        ? `the held-out validation split (${plural(n, "image")}: ${p.splitSource})`
+        : `the training split (${
+          plural(n, "image")
+        }, seen in training; train with --val-per-class K ` +
           "for a held-out split)",
     };
   }
@@ -301,7 +304,7 @@ export async function loadSourceData(
     logits,
     labels,
     split: "files",
-    description: `${opts.sourceLogits} (${labels.length} labelled samples)`,
+    description: `${opts.sourceLogits} (${plural(labels.length, "labelled sample")})`,
   };
 }
 

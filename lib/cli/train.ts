@@ -11,6 +11,7 @@
  * @module
  */
 
+import { plural } from "../plural.ts";
 import { join } from "node:path";
 import { printWarning, UsageError } from "./errors.ts";
 import { notApplicableLines } from "./shot_columns.ts";
@@ -269,7 +270,9 @@ async function resumeSetup(
   const config = validateConfig(patched);
   if (config.train.epochs < manifest.epoch) {
     throw new UsageError(
-      `invalid --epochs ${config.train.epochs}: the run has already finished ${manifest.epoch} epochs`,
+      `invalid --epochs ${config.train.epochs}: the run has already finished ${
+        plural(manifest.epoch, "epoch")
+      }`,
     );
   }
   return { config, runDir };

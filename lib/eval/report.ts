@@ -168,6 +168,5 @@ ${plots.map(([name]) => `<p><img src="${name}"></p>`).join("\n")}
 </body></html>
 `;
   await put("index.html", html);
-  await removeStale(dir, REPORT_FILES, written);
   return written;
 }

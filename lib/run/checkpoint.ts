@@ -25,6 +25,7 @@
  * @module
  */
 
+import { plural } from "../plural.ts";
 import { z } from "zod";
 import { decodeBase64, encodeBase64 } from "./base64.ts";
 import { InputError, LadeError } from "../errors.ts";
@@ -380,7 +381,9 @@ export function validateManifest(value: unknown, file: string): Manifest {
   const epochs = config.train.epochs;
   if (m.epoch > epochs || (m.epoch === epochs && m.step > 0)) {
     throw new InputError(
-      `${file} is damaged: epoch ${m.epoch}, step ${m.step} is past the run's ${epochs} epochs`,
+      `${file} is damaged: epoch ${m.epoch}, step ${m.step} is past the run's ${
+        plural(epochs, "epoch")
+      }`,
     );
   }
   let rng: Uint8Array;

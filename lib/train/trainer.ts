@@ -441,7 +441,9 @@ async function trainWith(s: SetUp): Promise<TrainResult> {
   if (batches === 0) {
     throw new InputError(
       "train.batch_size",
-      `${config.train.batch_size} is larger than the training set (${data.train.size} images)`,
+      `${config.train.batch_size} is larger than the training set (${
+        plural(data.train.size, "image")
+      })`,
     );
   }
   if (onCuda) {
@@ -565,7 +567,7 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
       // empty rest of an epoch would report a loss of 0 / 0.
       throw new InputError(
         `${runDir}/checkpoint.json is damaged: step ${start.step} is past the end of an epoch ` +
-          `of ${batches} batches`,
+          `of ${plural(batches, "batch", "batches")}`,
       );
     }
     running = manifest.running;

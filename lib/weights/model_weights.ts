@@ -8,6 +8,7 @@
  * @module
  */
 
+import { dirname } from "node:path";
 import { InputError } from "../errors.ts";
 import type { Model } from "../models/model.ts";
 import { DTYPE_BYTES, isFloating } from "../torch/dtype.ts";
@@ -177,12 +178,21 @@ export function modelStateDict(model: Model): [string, RawTensor][] {
   }
 }
 
-/** Writes the model's weights as safetensors (atomically) with lade's metadata. */
+/** Writes the model's weights as safetensors (atomically) with lade's metadata, making the folder. */
 export async function exportWeights(
   model: Model,
   path: string,
   metadata: WeightsMetadata,
 ): Promise<void> {
+  // The folder is made as `torch.save` users expect of an output path.
+  const folder = dirname(path);
+  try {
+    await Deno.mkdir(folder, { recursive: true });
+  } catch (e) {
+    throw new InputError(
+      `cannot make the folder ${folder} for ${path}: ${(e as Error).message.split("\n")[0]}`,
+    );
+  }
   await writeSafetensors(path, modelStateDict(model), encodeMetadata(metadata));
 }
 
