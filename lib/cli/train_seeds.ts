@@ -134,6 +134,11 @@ export async function trainEntry(o: TrainEntryOptions): Promise<void> {
       ["out", "--out"],
       ["valPerClass", "--val-per-class"],
       ["imbalance", "--imbalance"],
+      ["imbalanceType", "--imbalance-type"],
+      ["root", "--root"],
+      ["trainList", "--train-list"],
+      ["testList", "--test-list"],
+      ["imageRoot", "--image-root"],
       ["seeds", "--seeds"],
       ["repeat", "--repeat"],
     ];
