@@ -45,12 +45,12 @@ export function manifestLogitPrior(
 }
 
 /**
- * A prior's name in words, against the training counts: "uniform", "the
- * training prior", "the square-root prior", or "a custom prior".
+ * A prior's name in words, against the training counts: "the uniform
+ * prior", "the training prior", "the square-root prior", or "a custom prior".
  */
 export function logitPriorName(prior: readonly number[], trainCounts: readonly number[]): string {
   const near = (a: readonly number[]) => a.every((v, c) => Math.abs(v - prior[c]) < 1e-9);
-  if (near(samplerPrior("balanced", trainCounts))) return "uniform";
+  if (near(samplerPrior("balanced", trainCounts))) return "the uniform prior";
   if (near(samplerPrior("shuffle", trainCounts))) return "the training prior";
   if (near(samplerPrior("sqrt", trainCounts))) return "the square-root prior";
   return "a custom prior";
