@@ -538,8 +538,8 @@ async function trainWithConfig(
     );
     Deno.exit(signal === "SIGINT" ? 130 : 143);
   };
-  printResult(result);
   if (stop.requested) {
+    printResult(result);
     result.test?.logits.dispose();
     finalStop(exitCode === 143 ? "SIGTERM" : "SIGINT");
   }
@@ -548,6 +548,9 @@ async function trainWithConfig(
   Deno.addSignalListener("SIGINT", onFinalInt);
   if (onTerm) Deno.addSignalListener("SIGTERM", onFinalTerm);
   try {
+    // Printed once the final phase's listeners are in place: a Ctrl-C that
+    // answers the table finds them (it found none for a moment before).
+    printResult(result);
     // End with the shift grid, as the paper reports it (and the run's report).
     // A distributed run has the test logits already, predicted by all ranks.
     await evaluateCommand(
