@@ -298,13 +298,20 @@ Deno.test("bad distributed configurations: one line each, before any rank trains
       MASTER_PORT: port,
     });
     const cases: [Promise<Output>, RegExp, number][] = [
+      // The batch size comes from the recipe: said as its file and key.
       [
         lade(["--config", config, "--nproc-per-node", "3"]),
-        /^lade: error: --batch-size: the global batch 16 does not divide among 3 ranks \(use a multiple of 3, such as 15 or 18\)$/,
+        /^lade: error: .*recipe\.yaml: train\.batch_size: the global batch 16 does not divide among 3 ranks \(use a multiple of 3, such as 15 or 18\)$/,
         2,
       ],
       [
         lade(["--config", config], rank(0, 3)),
+        /^lade: error: .*recipe\.yaml: train\.batch_size: the global batch 16 does not divide among 3 ranks/,
+        2,
+      ],
+      // Given as a flag: said as the flag.
+      [
+        lade(["--config", config, "--batch-size", "16", "--nproc-per-node", "3"]),
         /^lade: error: --batch-size: the global batch 16 does not divide among 3 ranks/,
         2,
       ],
