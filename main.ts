@@ -7,7 +7,13 @@
  */
 
 import { Command, type OptionValues } from "@commander-js/extra-typings";
-import { exitWithError, guardTerminalOutput, printNativeNotices } from "./lib/cli/errors.ts";
+import {
+  commanderExitCode,
+  exitWithError,
+  guardTerminalOutput,
+  oneLine,
+  printNativeNotices,
+} from "./lib/cli/errors.ts";
 import { commandLineArgs } from "./lib/cli/argv.ts";
 import { checkFlags } from "./lib/cli/flag_checks.ts";
 import {
@@ -73,7 +79,9 @@ export function buildProgram(): Command {
     .name("lade")
     .description("Long-tailed classification under label shift (LADE, CVPR 2021) on libtorch")
     .version(VERSION)
-    .configureOutput({ outputError: (str, write) => write(str.split("\n")[0] + "\n") })
+    // commander's usage errors as lade's one line: its suggestion ("(Did you
+    // mean --epochs?)", on a line of its own) joined on.
+    .configureOutput({ outputError: (str, write) => write(`lade: ${oneLine(str)}\n`) })
     .exitOverride()
     // Empty values and contradicting flags, before any command runs.
     .hook("preAction", (_program, action) => {
@@ -156,7 +164,15 @@ export function buildProgram(): Command {
     )
     .option("--method <name>", METHODS.join(", "))
     .option("--arch <name>", "the network (default auto: by image size; resnet18, resnet50, ...)")
-    .option("--imbalance <R>", "head-to-tail ratio R of the long tail (default: the recipe's)")
+    .option(
+      "--imbalance <R>",
+      "head-to-tail ratio R of the long tail (default: the recipe's, else 100 for -lt names, else 1)",
+    )
+    .option("--imbalance-type <type>", "exp or step (default exp)")
+    .option("--root <dir>", "folder of the data files (mnist, cifar10, cifar100, image-list)")
+    .option("--train-list <file>", "image-list: the training list ('relative/path label' lines)")
+    .option("--test-list <file>", "image-list: the test list")
+    .option("--image-root <dir>", "image-list: folder the listed paths are relative to")
     .option("--epochs <n>", "epochs")
     .option("--batch-size <b>", "batch size (with several ranks, the global batch)")
     .option("--lr <x>", "base learning rate")
@@ -368,9 +384,14 @@ export function buildProgram(): Command {
     .option("--arch <name>", "with --weights: the architecture (default: the file's metadata)")
     .option("--classes <n>", "with --weights: the class count (default: the file's)")
     .option("--list <file>", "a file of image paths, one per line (relative to its folder)")
+    .option("--dir <dir>", "every JPEG and PNG image in a folder (and its subfolders)")
     .option("--npy <file>", "a batch [N, C, H, W]: uint8 pixels, or float32 already normalised")
     .option("--topk <k>", "classes shown per input (default 5)")
     .option("--prior <p>", "target prior: uniform, train, em, or a JSON file of C numbers")
+    .option(
+      "--train-counts <file>",
+      "with --weights: training class counts (.npy or JSON array) for weights that lack them",
+    )
     .option("--skip-bad-images", "skip unreadable images with a warning")
     .option("--save-logits <file>", "also write the raw logits [N, C] as .npy")
     .option("--force", "replace --save-logits if it exists (never a file a run manages)")
@@ -399,7 +420,7 @@ export async function main(args: readonly string[]): Promise<never> {
     // DOMException's code is a number.)
     const code = (error as { code?: unknown } | null)?.code;
     if (typeof code === "string" && code.startsWith("commander.")) {
-      Deno.exit((error as { exitCode?: number }).exitCode ?? 2);
+      Deno.exit(commanderExitCode(code, (error as { exitCode?: number }).exitCode));
     }
     exitWithError(error);
   }

@@ -34,7 +34,13 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
  * Files at the bottom of lib/: they import nothing from lib/ but errors.ts
  * (which imports nothing), and anything may import them.
  */
-export const BOTTOM: readonly string[] = ["errors.ts", "version.ts", "fs.ts", "input_file.ts"];
+export const BOTTOM: readonly string[] = [
+  "errors.ts",
+  "version.ts",
+  "fs.ts",
+  "input_file.ts",
+  "plural.ts",
+];
 
 /** The folders of lib/ and the folders each may import (besides itself and the bottom files). */
 export const LAYERS: Readonly<Record<string, readonly string[]>> = {

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { plural } from "../plural.ts";
 import { basename, dirname, join, resolve } from "node:path";
 import { printWarning, UsageError } from "./errors.ts";
 import { MAX_TEXT_BYTES, readInputJson } from "../input_file.ts";
@@ -407,7 +408,9 @@ export async function compareCommand(args: string[], options: CompareOptions): P
         `${options.out} is as it was (it is written whole or not at all); the runs are untouched`,
     });
     const files = await writeComparisonReport(options.out, c);
-    if (!options.json) console.log(`\ncomparison: ${files.length} files in ${options.out}`);
+    if (!options.json) {
+      console.log(`\ncomparison: ${plural(files.length, "file")} in ${options.out}`);
+    }
   }
   const seeds = c.groups.filter((g) => g.runs.length > 1).length;
   if (seeds === 0 && c.groups.length > 0 && !options.json) {

@@ -128,3 +128,19 @@ export function exitWithError(error: unknown): never {
   console.error(`lade: error: ${describeError(error, commandLineArgs())}`);
   Deno.exit(error instanceof InputError ? 2 : 1);
 }
+
+/** A message of several lines as one: "error: unknown option '--epoch' (Did you mean --epochs?)". */
+export function oneLine(text: string): string {
+  return text.split("\n").map((l) => l.trim()).filter((l) => l !== "").join(" ");
+}
+
+/** commander's "errors" that are not: help and the version, which exit 0. */
+const NOT_ERRORS = new Set(["commander.helpDisplayed", "commander.help", "commander.version"]);
+
+/**
+ * The exit status of a commander error: 0 for help and the version, else 2,
+ * as for every other usage error (commander itself exits 1).
+ */
+export function commanderExitCode(code: string, exitCode: number | undefined): number {
+  return NOT_ERRORS.has(code) ? exitCode ?? 0 : 2;
+}

@@ -8,11 +8,14 @@
  * @module
  */
 
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { readManifest } from "../run/checkpoint.ts";
 import { UsageError } from "./errors.ts";
 import { evaluateGridAsync, evaluateSetsAsync, shiftNames } from "../eval/grid.ts";
 import { type Phase, setPhase } from "./signals.ts";
+import { notApplicableLines, SHOT_NOTE } from "./shot_columns.ts";
+import { timestamp } from "./timestamp.ts";
+import { plural } from "../plural.ts";
 import { readShiftFile } from "../data/mod.ts";
 import {
   hasSourceData,
@@ -31,6 +34,8 @@ import { TTA_EPOCHS } from "../eval/aggregation.ts";
 import { formatAggregation, formatGrid } from "../eval/grid_table.ts";
 import { methodExperts } from "../losses/methods.ts";
 import { REPORT_FILES, reportFocus, writeReport } from "../eval/report.ts";
+import { logitPriorName } from "../eval/logit_prior.ts";
+import { logitPriorOf } from "../eval/rules.ts";
 import {
   evaluationJson,
   parseEmCalibration,
@@ -98,12 +103,17 @@ export function parsePriorMode(text: string | undefined): PriorMode {
 }
 
 function cell(v: number | null, digits = 2): string {
-  return v === null ? "-" : v.toFixed(digits);
+  return v === null ? "n/a" : v.toFixed(digits);
 }
 
-/** A plain-text table of one evaluation. */
-export function formatEvaluation(e: ShiftEvaluation): string {
+/**
+ * A plain-text table of one evaluation. Its second header line says which
+ * columns count samples and which average classes; n/a cells of the shot
+ * groups are explained below it (against `trainCounts`, when given).
+ */
+export function formatEvaluation(e: ShiftEvaluation, trainCounts?: readonly number[]): string {
   const header = ["variant", "top1", "top5", "many", "medium", "few", "ECE", "NLL", "Brier"];
+  const kinds = ["mean over", "sample", "sample", "class", "class", "class", "", "", ""];
   const rows = Object.entries(e.results).map(([name, m]) => [
     name,
     cell(m.top1),
@@ -115,16 +125,27 @@ export function formatEvaluation(e: ShiftEvaluation): string {
     cell(m.nll, 4),
     cell(m.brier, 4),
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const widths = header.map((h, i) =>
+    Math.max(h.length, kinds[i].length, ...rows.map((r) => r[i].length))
+  );
   const line = (r: string[]) =>
-    r.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join("  ");
+    r.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join("  ")
+      .trimEnd();
   const total = e.counts.reduce((a, b) => a + b, 0);
-  const out = [`shift ${e.shift}: ${total} test samples`, line(header), ...rows.map(line)];
+  const out = [
+    `shift ${e.shift}: ${plural(total, "test sample")}`,
+    line(header),
+    line(kinds),
+    ...rows.map(line),
+  ];
+  // Why a shot group has no figure (the same for every variant).
+  const first = Object.values(e.results)[0];
+  if (first !== undefined) out.push(...notApplicableLines(first, trainCounts));
   if (e.aggregation !== undefined) {
     const a = e.aggregation;
     out.push(
       `  test-time aggregation weights (experts 1-${a.weights.length}): ` +
-        `${a.weights.map((w) => w.toFixed(3)).join(" ")} after ${a.epochs} epochs ` +
+        `${a.weights.map((w) => w.toFixed(3)).join(" ")} after ${plural(a.epochs, "epoch")} ` +
         `(fitted on this set's unlabelled images)`,
     );
   }
@@ -145,8 +166,50 @@ async function stage2Line(runDir: string): Promise<string | undefined> {
   if (s === undefined) return undefined;
   const how = s.method === "tau-norm"
     ? `tau ${s.tau}${s.selection ? ", chosen on the validation split" : ""}`
-    : `per-class scales learned over ${s.epochs} epochs`;
+    : `per-class scales learned over ${plural(s.epochs ?? 0, "epoch")}`;
   return `second stage: ${s.method} (${how}) of ${s.from}`;
+}
+
+/**
+ * A line saying which prior the rules compensate, when it is not the one the
+ * method's loss gives on shuffled epochs (cRT, LWS, tau-norm, another sampler).
+ */
+function priorLine(preds: LoadedPredictions): string | undefined {
+  if (preds.logitPrior === undefined || methodExperts(preds.method) > 1) return undefined;
+  const usual = logitPriorOf(preds.method, preds.trainCounts);
+  if (usual.every((v, c) => Math.abs(v - preds.logitPrior![c]) < 1e-12)) return undefined;
+  return `the classifier was trained under ${
+    logitPriorName(preds.logitPrior, preds.trainCounts)
+  }: the rules compensate that prior, not the training counts`;
+}
+
+/** What an evaluation's report folder is named after: the shift (or shift file) and the prior. */
+function reportLabel(options: EvaluateOptions, mode: PriorMode): string {
+  const sets = options.shiftFile === undefined
+    ? (options.shift ?? "uniform").trim().toLowerCase().replace(/[^a-z0-9]+/g, "")
+    : `file-${
+      basename(options.shiftFile).replace(/\.json$/i, "").replace(/[^A-Za-z0-9_-]+/g, "_")
+    }`;
+  return `${sets}-${mode}`;
+}
+
+/**
+ * A new folder for an evaluation's report inside the run:
+ * `runDir/report-<shift>-<prior>-<time>` (`report-all-known-20250101-120000`),
+ * with `-2`, `-3` ... when one of that name exists. Never the training
+ * report's `report/`, and never an earlier evaluation's folder.
+ */
+export async function evaluationReportDir(runDir: string, label: string): Promise<string> {
+  const base = join(runDir, `report-${label}-${timestamp()}`);
+  for (let k = 1;; k++) {
+    const dir = k === 1 ? base : `${base}-${k}`;
+    try {
+      await Deno.mkdir(dir);
+      return dir;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+    }
+  }
 }
 
 /** The files `--export-npy` writes. */
@@ -272,7 +335,9 @@ export async function evaluateCommand(
         (sets !== undefined && sets.length > 1);
       console.log(JSON.stringify(all ? json : json[0]));
     } else {
-      console.log(`${preds.dataset}, method ${preds.method}, ${preds.labels.length} test samples`);
+      console.log(
+        `${preds.dataset}, method ${preds.method}, ${plural(preds.labels.length, "test sample")}`,
+      );
       const ck = preds.checkpoint;
       if (ck?.which === "best") {
         console.log(
@@ -281,6 +346,8 @@ export async function evaluateCommand(
       }
       const stage2 = options.run === undefined ? undefined : await stage2Line(options.run);
       if (stage2 !== undefined) console.log(stage2);
+      const trained = priorLine(preds);
+      if (trained !== undefined) console.log(trained);
       if (sets !== undefined) {
         console.log(
           `shifted sets from ${options.shiftFile}: ${sets.map((s) => s.name).join(", ")}`,
@@ -290,8 +357,10 @@ export async function evaluateCommand(
         console.log(`labelled source data (EM's calibration, BBSE): ${source.description}`);
       }
       // One table per shift for a single shift; the compact grid for several.
-      if (evals.length === 1) console.log("\n" + formatEvaluation(evals[0]));
-      else console.log("\n" + formatGrid(evals));
+      if (evals.length === 1) {
+        console.log("\n" + formatEvaluation(evals[0], preds.trainCounts));
+        console.log(SHOT_NOTE);
+      } else console.log("\n" + formatGrid(evals));
       if (experts > 1) {
         if (evals.length > 1 && evals.some((e) => e.aggregation)) {
           console.log("\n" + formatAggregation(evals));
@@ -301,11 +370,15 @@ export async function evaluateCommand(
         }
       }
     }
-    // The best checkpoint's report goes beside the last one's, never over it.
+    // A run's training report (runDir/report) stays as training wrote it:
+    // each evaluation gets a folder of its own (the best checkpoint's says so).
     const reportDir = typeof options.report === "string"
       ? options.report
       : options.report !== false && options.run !== undefined
-      ? join(options.run, preds.checkpoint?.which === "best" ? "report-best" : "report")
+      ? await evaluationReportDir(
+        options.run,
+        reportLabel(options, mode) + (preds.checkpoint?.which === "best" ? "-best" : ""),
+      )
       : undefined;
     if (reportDir !== undefined) {
       phase({
@@ -318,7 +391,7 @@ export async function evaluateCommand(
         trainCounts: preds.trainCounts,
         classNames: preds.classNames,
       });
-      if (!options.json) console.log(`\nreport: ${files.length} files in ${reportDir}`);
+      if (!options.json) console.log(`\nreport: ${plural(files.length, "file")} in ${reportDir}`);
     }
     if (options.exportNpy !== undefined) {
       phase({

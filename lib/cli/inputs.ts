@@ -6,6 +6,7 @@
  * @module
  */
 
+import { plural } from "../plural.ts";
 import { printWarning, UsageError } from "./errors.ts";
 import { MAX_TEXT_BYTES, readInputText } from "../input_file.ts";
 import { methodExperts, METHODS } from "../losses/mod.ts";
@@ -204,6 +205,7 @@ export async function loadPredictions(opts: InputOptions): Promise<LoadedPredict
       views: p.views,
       labels: p.labels,
       trainCounts: p.trainCounts,
+      logitPrior: p.logitPrior,
       method: p.method,
       classNames: p.classNames,
       dataset: p.dataset,
@@ -300,8 +302,10 @@ export async function loadSourceData(
       labels: p.labels,
       split,
       description: split === "val"
-        ? `the held-out validation split (${n} images: ${p.splitSource})`
-        : `the training split (${n} images, seen in training; train with --val-per-class K ` +
+        ? `the held-out validation split (${plural(n, "image")}: ${p.splitSource})`
+        : `the training split (${
+          plural(n, "image")
+        }, seen in training; train with --val-per-class K ` +
           "for a held-out split)",
     };
   }
@@ -322,7 +326,7 @@ export async function loadSourceData(
     logits,
     labels,
     split: "files",
-    description: `${opts.sourceLogits} (${labels.length} labelled samples)`,
+    description: `${opts.sourceLogits} (${plural(labels.length, "labelled sample")})`,
   };
 }
 

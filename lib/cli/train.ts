@@ -11,6 +11,8 @@
  * @module
  */
 
+import { plural } from "../plural.ts";
+import { join } from "node:path";
 import { printWarning, UsageError } from "./errors.ts";
 import {
   currentPhase,
@@ -22,6 +24,8 @@ import {
   signalTaken,
   signalWord,
 } from "./signals.ts";
+import { notApplicableLines } from "./shot_columns.ts";
+import { timestamp } from "./timestamp.ts";
 import { evaluateCommand } from "./evaluate.ts";
 import { parseRankEnv, type RankEnv } from "../distributed/env.ts";
 import { launchLocal, watchLauncher } from "../distributed/launcher.ts";
@@ -35,13 +39,18 @@ import { parseDevice } from "../torch/device.ts";
 import { readManifest } from "../run/checkpoint.ts";
 import {
   type ConfigOverrides,
+  type ConfigPatch,
+  keySource,
   readConfigFile,
   resolveConfig,
   type TrainConfig,
   validateConfig,
 } from "../config/config.ts";
+import { InputError } from "../errors.ts";
 import { parseCheckpointEvery, train, type TrainResult } from "../train/trainer.ts";
 import { useDevice } from "../torch/device.ts";
+
+export { timestamp };
 
 /** The flags as commander hands them over (strings). */
 export interface TrainCommandOptions {
@@ -97,6 +106,14 @@ export interface TrainCommandOptions {
   valPerClass?: string;
   /** The long tail's imbalance ratio R. */
   imbalance?: string;
+  /** exp or step. */
+  imbalanceType?: string;
+  /** The folder of the data files. */
+  root?: string;
+  /** image-list: the training list, the test list, and the folder their paths are relative to. */
+  trainList?: string;
+  testList?: string;
+  imageRoot?: string;
 }
 
 /** The flags a launcher hands on to its ranks (all but --nproc-per-node). */
@@ -135,6 +152,11 @@ const FORWARDED: readonly [Exclude<keyof TrainCommandOptions, "nprocPerNode">, s
   ["keep", "--keep"],
   ["earlyStop", "--early-stop"],
   ["tensorboard", "--tensorboard"],
+  ["imbalanceType", "--imbalance-type"],
+  ["root", "--root"],
+  ["trainList", "--train-list"],
+  ["testList", "--test-list"],
+  ["imageRoot", "--image-root"],
 ];
 
 /** A numeric flag's value; a UsageError naming the flag when it is not a number. */
@@ -180,6 +202,11 @@ export function parseFlags(o: TrainCommandOptions): ConfigOverrides {
     keep: o.keep?.split(",").map((s) => s.trim()),
     earlyStop: num("--early-stop", o.earlyStop),
     tensorboard: o.tensorboard,
+    imbalanceType: o.imbalanceType,
+    root: o.root,
+    trainList: o.trainList,
+    testList: o.testList,
+    imageRoot: o.imageRoot,
   };
 }
 
@@ -188,14 +215,6 @@ function bool(flag: string, value: string | undefined): boolean | undefined {
   if (value === undefined) return undefined;
   if (value === "true" || value === "false") return value === "true";
   throw new UsageError(`invalid ${flag} '${value}': expected true or false`);
-}
-
-/** A run directory's time stamp: 20250101-120000. */
-export function timestamp(d = new Date()): string {
-  const p = (n: number) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${
-    p(d.getMinutes())
-  }${p(d.getSeconds())}`;
 }
 
 /** The configuration and run directory of a resumed run (only hardware flags and --epochs may change). */
@@ -228,6 +247,11 @@ async function resumeSetup(
     ["arch", "--arch"],
     ["keep", "--keep"],
     ["earlyStop", "--early-stop"],
+    ["imbalanceType", "--imbalance-type"],
+    ["root", "--root"],
+    ["trainList", "--train-list"],
+    ["testList", "--test-list"],
+    ["imageRoot", "--image-root"],
   ];
   for (const [key, flag] of fixed) {
     if (o[key] !== undefined) {
@@ -264,20 +288,23 @@ async function resumeSetup(
   const config = validateConfig(patched);
   if (config.train.epochs < manifest.epoch) {
     throw new UsageError(
-      `invalid --epochs ${config.train.epochs}: the run has already finished ${manifest.epoch} epochs`,
+      `invalid --epochs ${config.train.epochs}: the run has already finished ${
+        plural(manifest.epoch, "epoch")
+      }`,
     );
   }
   return { config, runDir };
 }
 
-/** A fresh run's configuration and directory. */
+/** A recipe file as read: its patch and path. */
+type RecipeFile = { patch: ConfigPatch; path: string };
+
+/** A fresh run's configuration and directory, from the recipe file (if any) and the flags. */
 async function freshSetup(
   o: TrainCommandOptions,
   flags: ConfigOverrides,
+  file: RecipeFile | undefined,
 ): Promise<{ config: TrainConfig; runDir: string }> {
-  const file = o.config === undefined
-    ? undefined
-    : { patch: await readConfigFile(o.config), path: o.config };
   const config = resolveConfig(file, flags);
   const runDir = o.out ??
     `runs/${config.name ?? `${config.dataset.name}_${config.method.name}`}_${timestamp()}`;
@@ -294,21 +321,80 @@ async function freshSetup(
   return { config, runDir };
 }
 
+/** Top-level configuration keys (the others have a dot: `dataset.root`). */
+const TOP_KEYS = new Set(["name", "seed", "device", "threads"]);
+
+/**
+ * The `train` flags of dataset keys that other commands have no flag for
+ * (an `evaluate --run` whose data moved says `dataset.root`, not `--root`).
+ */
+const DATASET_FLAGS: Readonly<Record<string, string>> = {
+  "dataset.root": "--root",
+  "dataset.train_list": "--train-list",
+  "dataset.test_list": "--test-list",
+  "dataset.image_root": "--image-root",
+  "dataset.imbalance_type": "--imbalance-type",
+};
+
+/**
+ * `e` in the terms of where the value at fault came from: a configuration key
+ * (`dataset.root`) set by the recipe file is said as the file and the key
+ * (`r.yaml: dataset.root: ...`), one set by a flag (or left at its default)
+ * as the flag that sets it (`--root: ...`; the command line says the keys
+ * of flags.ts's table so anyway).
+ */
+export function inSourceTerms(
+  e: unknown,
+  file: RecipeFile | undefined,
+  flags: ConfigOverrides,
+): unknown {
+  if (!(e instanceof InputError)) return e;
+  const key = e.parameter;
+  const isKey = (k: string) => k.includes(".") || TOP_KEYS.has(k);
+  // Keys the message mentions (`dataset.root`): the file's key, or the flag.
+  const mention = (whole: string, k: string) => {
+    const source = keySource(k, file, flags);
+    if (source.kind === "file") return `${k} in ${source.path}`;
+    return Object.hasOwn(DATASET_FLAGS, k) ? DATASET_FLAGS[k] : whole;
+  };
+  const rest = key !== undefined && e.message.startsWith(`${key}: `)
+    ? e.message.slice(key.length + 2)
+    : e.message;
+  const text = rest.replace(/`([a-z_]+\.[a-z_.]+)`/g, mention);
+  if (key === undefined || !isKey(key)) {
+    return text === rest ? e : new InputError(text, undefined, { cause: e });
+  }
+  const source = keySource(key, file, flags);
+  if (source.kind === "file") {
+    return new InputError(`${source.path}: ${key}: ${text}`, undefined, { cause: e });
+  }
+  if (Object.hasOwn(DATASET_FLAGS, key)) {
+    return new InputError(`${DATASET_FLAGS[key]}: ${text}`, undefined, { cause: e });
+  }
+  return text === rest ? e : new InputError(key, text, { cause: e });
+}
+
 /** Prints the result table of a finished run. */
 export function printResult(result: TrainResult): void {
   const f = result.final;
   if (!f) return;
-  const cell = (x: number | null) => (x === null ? "-" : x.toFixed(2)).padStart(7);
+  const cell = (x: number | null) => (x === null ? "n/a" : x.toFixed(2)).padStart(9);
   console.log("");
   console.log(`top-1 accuracy (%) on the uniform test set`);
   console.log(
-    `${"".padEnd(10)}${"overall".padStart(7)}${"many".padStart(7)}${"medium".padStart(7)}${
-      "few".padStart(7)
+    `${"".padEnd(10)}${"overall".padStart(11)}${"many".padStart(9)}${"medium".padStart(9)}${
+      "few".padStart(9)
     }`,
   );
+  // Two kinds of average, said in the header: samples, and classes.
+  console.log(`${"".padEnd(10)}${"per sample".padStart(11)}${"mean of classes".padStart(24)}`);
   console.log(
-    `${"uniform".padEnd(10)}${cell(f.top1)}${cell(f.many)}${cell(f.medium)}${cell(f.few)}`,
+    `${"uniform".padEnd(10)}${cell(f.top1).padStart(11)}${cell(f.many)}${cell(f.medium)}${
+      cell(f.few)
+    }`,
   );
+  // On the uniform set every class has test samples: a group without a figure has no class.
+  for (const line of notApplicableLines(f)) console.log(line);
   console.log(`run: ${result.runDir}`);
 }
 
@@ -365,9 +451,33 @@ export async function trainCommand(
   if (env === undefined && o.nprocPerNode === undefined && o.backend !== undefined) {
     resolveBackend(o.backend, "cpu"); // an unknown name is still one line
   }
-  const { config, runDir } = o.resume !== undefined
-    ? await resumeSetup(o, flags)
-    : await freshSetup(o, flags);
+  const file = o.config === undefined || o.resume !== undefined
+    ? undefined
+    : { patch: await readConfigFile(o.config), path: o.config };
+  try {
+    const { config, runDir } = o.resume !== undefined
+      ? await resumeSetup(o, flags)
+      : await freshSetup(o, flags, file);
+    await trainWithConfig(o, context, { config, runDir, env, checkpointEvery, timeoutSeconds });
+  } catch (e) {
+    // A bad value is said where it came from: the recipe file's key, or the flag.
+    throw o.resume === undefined ? inSourceTerms(e, file, flags) : e;
+  }
+}
+
+/** The rest of `train` once the configuration and the run directory are known. */
+async function trainWithConfig(
+  o: TrainCommandOptions,
+  context: { group?: string },
+  s: {
+    config: TrainConfig;
+    runDir: string;
+    env: RankEnv | undefined;
+    checkpointEvery: ReturnType<typeof parseCheckpointEvery> | undefined;
+    timeoutSeconds: number;
+  },
+): Promise<void> {
+  const { config, runDir, env, checkpointEvery, timeoutSeconds } = s;
   if (o.nprocPerNode !== undefined) {
     return await launch(o, parseNproc(o.nprocPerNode), config, runDir, timeoutSeconds);
   }
@@ -471,7 +581,8 @@ export async function trainCommand(
   // End with the shift grid, as the paper reports it (and the run's report).
   // A distributed run has the test logits already, predicted by all ranks.
   await evaluateCommand(
-    { run: runDir, shift: "all" },
+    // Training's own report: runDir/report (a later `evaluate` writes its own folder).
+    { run: runDir, shift: "all", report: join(runDir, "report"), force: true },
     result.test === undefined
       ? undefined
       : { ...result.test, method: config.method.name, dataset: config.dataset.name },

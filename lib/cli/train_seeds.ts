@@ -152,6 +152,11 @@ export async function trainEntry(o: TrainEntryOptions): Promise<void> {
       ["imbalance", "--imbalance"],
       ["keep", "--keep"],
       ["earlyStop", "--early-stop"],
+      ["imbalanceType", "--imbalance-type"],
+      ["root", "--root"],
+      ["trainList", "--train-list"],
+      ["testList", "--test-list"],
+      ["imageRoot", "--image-root"],
       ["seeds", "--seeds"],
       ["repeat", "--repeat"],
     ];

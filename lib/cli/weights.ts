@@ -11,6 +11,7 @@ import { datasetInput } from "../data/mod.ts";
 import { type Architecture, Model } from "../models/mod.ts";
 import { bestOf, loadCheckpoint, MANIFEST, readManifest } from "../run/checkpoint.ts";
 import { checkpointOf } from "./inputs.ts";
+import { manifestLogitPrior } from "../eval/logit_prior.ts";
 import { DTYPE_BYTES } from "../torch/dtype.ts";
 import { exportWeights, readWeightsFile } from "../weights/model_weights.ts";
 import { exportPytorch, pytorchExportFiles } from "../weights/pytorch_export.ts";
@@ -73,6 +74,7 @@ export async function weightsExportCommand(runDir: string, o: WeightsExportOptio
     scale: m.config.model.head === "cosine" ? m.config.model.scale : undefined,
     classNames: m.classNames,
     trainCounts: m.trainCounts,
+    logitPrior: manifestLogitPrior(m),
     method: m.config.method.name,
     dataset: m.config.dataset.name,
     epoch,
@@ -124,6 +126,7 @@ export async function weightsConvertCommand(path: string, o: WeightsConvertOptio
       scale: p.head === "cosine" ? p.scale : undefined,
       classNames: p.classNames,
       ...(p.trainCounts ? { trainCounts: p.trainCounts } : {}),
+      ...(p.logitPrior ? { logitPrior: p.logitPrior } : {}),
       method: p.method,
       imageSize: p.imageSize,
       mean: p.mean,

@@ -440,6 +440,14 @@ export interface ConfigOverrides {
   earlyStop?: number;
   /** logs.tensorboard: write TensorBoard event files. */
   tensorboard?: boolean;
+  /** exp or step (dataset.imbalance_type). */
+  imbalanceType?: string;
+  /** The folder of the data files (dataset.root). */
+  root?: string;
+  /** image-list: the training and test lists, and the folder their paths are relative to. */
+  trainList?: string;
+  testList?: string;
+  imageRoot?: string;
 }
 
 /** The patch the overrides make. */
@@ -447,8 +455,13 @@ export function overridesPatch(f: ConfigOverrides): ConfigPatch {
   return {
     dataset: {
       name: f.dataset,
+      root: f.root,
+      train_list: f.trainList,
+      test_list: f.testList,
+      image_root: f.imageRoot,
       val_per_class: f.valPerClass,
       imbalance: f.imbalance,
+      imbalance_type: f.imbalanceType,
       skip_bad_images: f.skipBadImages,
       max_image_pixels: f.maxImagePixels,
     },
@@ -497,20 +510,57 @@ export function resolveConfig(
     validateConfig(merged, file.path);
   }
   merged = mergeConfig(merged, overridesPatch(overrides));
-  // A dataset named by the overrides takes its name's imbalance (100 for a
-  // -lt name, else 1: balanced) unless the recipe file sets one: the
-  // default's R = 100 belongs to its own name, fashion-mnist-lt (before,
-  // `--dataset fashion-mnist` trained on the long tail).
-  const fileDataset = file?.patch.dataset;
-  const fileSetsImbalance = isPlainObject(fileDataset) && fileDataset.imbalance !== undefined;
-  if (
-    overrides.dataset !== undefined && overrides.imbalance === undefined && !fileSetsImbalance &&
-    isPlainObject(merged)
-  ) {
-    const { imbalance: _, ...dataset } = merged.dataset as Record<string, unknown>;
-    merged = { ...merged, dataset };
+  return validateConfig(withDatasetDefaults(merged));
+}
+
+/**
+ * The imbalance a dataset name implies when nothing sets one: 100 for a
+ * `-lt` name, else 1 (balanced); undefined for an unknown name (which
+ * validation then reports).
+ */
+export function defaultImbalance(name: unknown): number | undefined {
+  if (typeof name !== "string") return undefined;
+  try {
+    return parseDatasetName(name).lt ? 100 : 1;
+  } catch {
+    return undefined;
   }
-  return validateConfig(merged);
+}
+
+/**
+ * `config` with the defaults that depend on the dataset filled in, once the
+ * dataset is known (after the recipe and the flags): the imbalance of its
+ * name when neither sets one. (Before, the embedded default's R = 100, which
+ * belongs to its own fashion-mnist-lt, was inherited by a recipe naming a
+ * balanced dataset.)
+ */
+function withDatasetDefaults(config: unknown): unknown {
+  if (!isPlainObject(config) || !isPlainObject(config.dataset)) return config;
+  const d = config.dataset;
+  if (d.imbalance !== undefined) return config;
+  const imbalance = defaultImbalance(d.name);
+  return imbalance === undefined ? config : { ...config, dataset: { ...d, imbalance } };
+}
+
+/** Where the value of a configuration key came from: a flag, the recipe file, or the default. */
+export type KeySource = { kind: "override" } | { kind: "file"; path: string } | { kind: "default" };
+
+/**
+ * Which layer set configuration key `key` (`dataset.root`) of a config that
+ * `resolveConfig(file, overrides)` made: for messages that name the flag, or
+ * the file and key, the value came from.
+ */
+export function keySource(
+  key: string,
+  file: { patch: ConfigPatch; path: string } | undefined,
+  overrides: ConfigOverrides,
+): KeySource {
+  const path = key.split(".");
+  if (valueAt(overridesPatch(overrides), path) !== undefined) return { kind: "override" };
+  if (file !== undefined && valueAt(file.patch, path) !== undefined) {
+    return { kind: "file", path: file.path };
+  }
+  return { kind: "default" };
 }
 
 /** The config as YAML, the form saved with a run. */
@@ -526,9 +576,9 @@ export function configToYaml(config: TrainConfig): string {
  */
 /** The configuration `train` runs with no flags. */
 export const DEFAULT_CONFIG: TrainConfig = {
+  // dataset.imbalance follows the name (100 for -lt): see withDatasetDefaults.
   dataset: {
     name: "fashion-mnist-lt",
-    imbalance: 100,
     imbalance_type: "exp",
     skip_bad_images: false,
   },

@@ -419,9 +419,17 @@ export async function imageListFiles(opts: LoadOptions): Promise<ImageListFiles>
   if (testPath === undefined) {
     throw new InputError(`missing data file ${join(listRoot, "test.txt")} (${source})`);
   }
-  const train = await readImageList(trainPath, source);
-  const test = await readImageList(testPath, source);
-  const val = opts.valList === undefined ? undefined : await readImageList(opts.valList, source);
+  // A list the caller named is at fault under its own name (`trainList`).
+  const read = (path: string, parameter: string | undefined) =>
+    readImageList(path, source).catch((e) => {
+      if (parameter === undefined || !(e instanceof InputError) || e.parameter !== undefined) {
+        throw e;
+      }
+      throw new InputError(parameter, e.message, { cause: e });
+    });
+  const train = await read(trainPath, opts.trainList === undefined ? undefined : "trainList");
+  const test = await read(testPath, opts.testList === undefined ? undefined : "testList");
+  const val = opts.valList === undefined ? undefined : await read(opts.valList, "valList");
   const classes = imageListClasses(train, trainPath, opts.classes);
   for (const [list, path] of [[test, testPath], [val, opts.valList]] as const) {
     list?.labels.forEach((y, i) => {

@@ -16,6 +16,27 @@ export type SamplerKind = "shuffle" | "balanced" | "sqrt";
 /** The sampler names. */
 export const SAMPLERS: readonly SamplerKind[] = ["shuffle", "balanced", "sqrt"];
 
+/**
+ * The class prior an epoch of `sampler` draws from, for classes of `counts`
+ * training images: the counts normalised (`shuffle`), uniform (`balanced`),
+ * or proportional to their square roots (`sqrt`).
+ */
+export function samplerPrior(sampler: SamplerKind, counts: readonly number[]): number[] {
+  const weights = sampler === "shuffle"
+    ? [...counts]
+    : sampler === "balanced"
+    ? counts.map((n) => (n > 0 ? 1 : 0))
+    : sampler === "sqrt"
+    ? counts.map((n) => Math.sqrt(n))
+    : undefined;
+  if (weights === undefined) {
+    throw new InputError("sampler", `unknown sampler '${sampler}' (use ${SAMPLERS.join(", ")})`);
+  }
+  const total = weights.reduce((a, b) => a + b, 0);
+  if (!(total > 0)) throw new InputError("trainCounts", "must sum to a positive number");
+  return weights.map((w) => w / total);
+}
+
 const MASK = (1n << 64n) - 1n;
 
 function splitmix(x: bigint): bigint {

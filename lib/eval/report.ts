@@ -1,9 +1,10 @@
 /**
- * The run's evaluation report: runDir/report/ with results.json, SVG plots
- * (accuracy across the shift grid, reliability diagram with the samples of
- * each bin, per-class accuracy with class names, the confusion matrix),
- * per_class.csv and confusion_<variant>.csv, and an index.html that shows
- * them; and the report of a comparison of several runs (`compare --out`).
+ * The evaluation report (training's runDir/report/, an evaluation's
+ * runDir/report-<shift>-<prior>-<time>/, or a folder given): results.json,
+ * SVG plots (accuracy across the shift grid, reliability diagram with the
+ * samples of each bin, per-class accuracy with class names, the confusion
+ * matrix), per_class.csv and confusion_<variant>.csv, and an index.html that
+ * shows them; and the report of a comparison of several runs (`compare --out`).
  *
  * @module
  */
@@ -41,7 +42,7 @@ export interface ReportContext {
 }
 
 function fmt(v: number | null, digits = 2): string {
-  return v === null ? "-" : v.toFixed(digits);
+  return v === null ? "n/a" : v.toFixed(digits);
 }
 
 /**
@@ -282,14 +283,17 @@ ${
 <html><head><meta charset="utf-8"><title>lade report: ${ctx.dataset} ${ctx.method}</title>
 <style>body{font-family:sans-serif;margin:2em}td,th{padding:2px 8px;text-align:right}</style></head>
 <body><h1>${ctx.dataset}, ${ctx.method}</h1>
-<p>Accuracies and ECE in percent; NLL in nats; Brier = sum_c p_c^2 - 2 p_y + 1.</p>
+<p>Accuracies and ECE in percent; NLL in nats; Brier = sum_c p_c^2 - 2 p_y + 1.
+Top-1 and top-5 count samples; many, medium and few (classes with &gt; 100, 20 to 100 and
+&lt; 20 training images) are the mean of their classes' accuracies, each class counting once
+(n/a: no class of the group, or none with a test sample in the set).</p>
 ${plots.map(([name]) => `<p><img src="${name}"></p>`).join("\n")}
 <p>Tables (${focus.shift}): ${tables.map((t) => `<a href="${t}">${t}</a>`).join(", ")}${
     matrix !== undefined && classes > CONFUSION_PLOT_LIMIT
       ? ` (the confusion matrix of ${classes} classes is in the CSV only)`
       : ""
   }</p>
-<table><tr><th>shift</th><th>variant</th><th>top-1</th><th>top-5</th><th>many</th><th>medium</th><th>few</th><th>ECE</th><th>NLL</th><th>Brier</th></tr>
+<table><tr><th>shift</th><th>variant</th><th>top-1<br>(samples)</th><th>top-5<br>(samples)</th><th>many<br>(class mean)</th><th>medium<br>(class mean)</th><th>few<br>(class mean)</th><th>ECE</th><th>NLL</th><th>Brier</th></tr>
 ${rows}
 </table>
 ${aggregation}</body></html>

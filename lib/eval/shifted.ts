@@ -36,7 +36,7 @@ import type { Predictions, PriorEstimate, ShiftEvaluation, SourceData } from "./
 export type { Predictions, PriorEstimate, ShiftEvaluation, SourceData } from "./evaluation.ts";
 import {
   adjustLogits,
-  calibratedPrior,
+  modelLogitPrior,
   rulesForMethod,
   sourcePosteriorLogits,
   usesTargetPrior,
@@ -79,14 +79,15 @@ export interface SourceCalibration {
  * shifted sets of a grid all reuse it.
  */
 export function fitSourceCalibration(
-  preds: Pick<Predictions, "method" | "trainCounts">,
+  preds: Pick<Predictions, "method" | "trainCounts" | "logitPrior">,
   source: SourceData,
   kind: CalibrationKind = "bcts",
 ): SourceCalibration {
   const classes = preds.trainCounts.length;
   const ps = countsToPrior(preds.trainCounts);
+  const pi = modelLogitPrior(preds);
   const calibration = scope(() =>
-    fitCalibration(sourcePosteriorLogits(source.logits, preds.method, ps), source.labels, { kind })
+    fitCalibration(sourcePosteriorLogits(source.logits, pi, ps), source.labels, { kind })
   );
   return { calibration, referencePrior: labelFrequencies(source.labels, classes) };
 }
@@ -162,6 +163,9 @@ export function evaluateSelection(
   for (const y of labels) counts[y]++;
   const targetPrior = countsToPrior(counts);
   const ps = countsToPrior(preds.trainCounts);
+  // What the classifier was effectively trained under (uniform for cRT, LWS
+  // and tau-norm): every rule compensates this, not the training counts.
+  const pi = modelLogitPrior(preds);
   const rules = rulesForMethod(preds.method);
 
   return scope(() => {
@@ -182,9 +186,9 @@ export function evaluateSelection(
       const cal = kind === "none" ? undefined : options.sourceCalibration ??
         (options.source ? fitSourceCalibration(preds, options.source, kind) : undefined);
       if (cal === undefined) {
-        record("em", emPrior(logits.softmax(1), calibratedPrior(preds.method, ps)).prior);
+        record("em", emPrior(logits.softmax(1), pi).prior);
       } else {
-        const z = sourcePosteriorLogits(logits, preds.method, ps).to("float64");
+        const z = sourcePosteriorLogits(logits, pi, ps).to("float64");
         const probs = applyCalibration(z, cal.calibration).softmax(1);
         const c = cal.calibration;
         record("em", emPrior(probs, cal.referencePrior).prior, {
@@ -200,7 +204,7 @@ export function evaluateSelection(
       for (const rule of rules) {
         if (suffix !== "" && !usesTargetPrior(rule)) continue;
         results[rule + suffix] = scope(() =>
-          computeMetrics(adjustLogits(logits, rule, ps, prior), labels, options.groups, {
+          computeMetrics(adjustLogits(logits, rule, pi, prior), labels, options.groups, {
             confusion: options.confusion,
           })
         );
@@ -209,7 +213,7 @@ export function evaluateSelection(
     if (options.uniformRule && rules.includes("lade")) {
       results[UNIFORM_RULE_VARIANT] = scope(() =>
         computeMetrics(
-          adjustLogits(logits, "lade", ps, calibratedPrior(preds.method, ps)),
+          adjustLogits(logits, "lade", pi, ps.map(() => 1 / classes)),
           labels,
           options.groups,
         )

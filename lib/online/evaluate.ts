@@ -39,7 +39,7 @@ import { aggregateLogits } from "../eval/aggregation.ts";
 import type { SourceData } from "../eval/evaluation.ts";
 import {
   adjustLogitsByLogPrior,
-  calibratedPrior,
+  modelLogitPrior,
   priorRule,
   type Rule,
   sourcePosteriorLogits,
@@ -69,6 +69,12 @@ export interface OnlineModel {
   trainCounts: number[];
   /** The training method (decides the prediction rule). */
   method: string;
+  /**
+   * The prior the model's classifier was trained under, as its run records
+   * it (uniform for a class-balanced second stage); default: the method's
+   * usual one (lib/eval/rules.ts `logitPriorOf`).
+   */
+  logitPrior?: number[];
 }
 
 /** The per-round estimators. */
@@ -196,7 +202,7 @@ export class OnlineEvaluator {
     this.classes = classes;
     this.rule = priorRule(model.method);
     this.sourcePrior = countsToPrior(model.trainCounts);
-    this.basePrior = calibratedPrior(model.method, this.sourcePrior);
+    this.basePrior = modelLogitPrior(model);
     this.estimator = options.estimator ?? "em";
     if (this.estimator !== "em" && this.estimator !== "bbse") {
       throw new InputError(
@@ -232,7 +238,7 @@ export class OnlineEvaluator {
         );
         const calibrate = (x: Tensor) =>
           applyCalibration(
-            sourcePosteriorLogits(x, model.method, this.sourcePrior).to("float64"),
+            sourcePosteriorLogits(x, this.basePrior, this.sourcePrior).to("float64"),
             fitted.calibration,
           ).softmax(1);
         probs = calibrate(z);
@@ -327,7 +333,7 @@ export class OnlineEvaluator {
         rows,
         stream,
         this.rule,
-        this.sourcePrior,
+        this.basePrior,
       );
       for (const name of names) {
         const method = createOnlineMethod(name, ctx);
@@ -421,7 +427,8 @@ class Batch {
   /** Rounds evaluated per batch (bounds the [rounds, N, C] intermediates). */
   readonly chunk: number;
   readonly #rule: Rule;
-  readonly #sourcePrior: number[];
+  /** The prior the logits assume (the rules move it to each round's). */
+  readonly #logitPrior: number[];
   readonly #roundLogits: Tensor;
   readonly #roundLabels: Tensor;
   readonly #testLogits: Tensor;
@@ -436,14 +443,14 @@ class Batch {
     rows: Tensor,
     stream: Stream,
     rule: Rule,
-    sourcePrior: number[],
+    logitPrior: number[],
   ) {
     const [N, C] = logits.shape;
     const T = stream.rounds;
     const n = stream.perRound;
     this.#classes = C;
     this.#rule = rule;
-    this.#sourcePrior = sourcePrior;
+    this.#logitPrior = logitPrior;
     this.chunk = Math.max(1, Math.min(T, Math.floor(2e7 / (N * (C + 1)))));
     this.#roundLogits = logits.indexSelect(0, rows).reshape(T, n, C);
     this.#roundLabels = labelTensor(stream.labels).reshape(T, n);
@@ -475,11 +482,11 @@ class Batch {
       const rounds = this.#roundLogits.narrow(0, start, priors.length);
       return this.#score(
         start,
-        adjustLogitsByLogPrior(rounds, this.#rule, this.#sourcePrior, logPrior),
+        adjustLogitsByLogPrior(rounds, this.#rule, this.#logitPrior, logPrior),
         adjustLogitsByLogPrior(
           this.#testLogits.unsqueeze(0),
           this.#rule,
-          this.#sourcePrior,
+          this.#logitPrior,
           logPrior,
         ),
       );

@@ -20,7 +20,7 @@
 import { InputError, TorchError } from "../errors.ts";
 import { MAX_TEXT_BYTES, readInputText } from "../input_file.ts";
 import { datasetInput, isImageFileDataset, parseDatasetName, prepareImage } from "../data/mod.ts";
-import { adjustLogits, sourcePosteriorLogits } from "../eval/rules.ts";
+import { adjustLogits, modelLogitPrior, sourcePosteriorLogits } from "../eval/rules.ts";
 import {
   type Architecture,
   type Head,
@@ -40,6 +40,7 @@ import {
   MANIFEST,
   readManifest,
 } from "../run/checkpoint.ts";
+import { manifestLogitPrior } from "../eval/logit_prior.ts";
 import { methodByName } from "../losses/methods.ts";
 import { expertMean } from "../losses/sade.ts";
 
@@ -55,8 +56,14 @@ export interface Predictor {
   std: number[];
   /** A name per class. */
   classNames: string[];
-  /** Per-class training counts, when known (a run, or lade's weights file). */
+  /** Per-class training counts, when known (a run, lade's weights file, or `--train-counts`). */
   trainCounts?: number[];
+  /**
+   * The prior the classifier was effectively trained under, which the rules
+   * compensate (lib/eval/logit_prior.ts; uniform for cRT, LWS and tau-norm);
+   * when absent, the method's on shuffled epochs of `trainCounts`.
+   */
+  logitPrior?: number[];
   /** Training method (decides the prediction rule); softmax when unknown. */
   method: string;
   /** The classifier head: linear or cosine, and the cosine head's scale. */
@@ -139,6 +146,7 @@ export async function runPredictor(
         : await classesFile(`${m.config.dataset.root}/classes.txt`, m.classes)) ??
       [...m.classNames],
     trainCounts: [...m.trainCounts],
+    logitPrior: manifestLogitPrior(m),
     method: m.config.method.name,
     head: m.config.model.head,
     scale: m.config.model.scale,
@@ -220,6 +228,7 @@ export async function weightsPredictor(
     classNames: (meta?.classNames?.length === classes ? meta.classNames : undefined) ??
       (await classesFile(beside, classes)) ?? Array.from({ length: classes }, (_, i) => `${i}`),
     trainCounts: meta?.trainCounts,
+    logitPrior: meta?.logitPrior,
     method: meta?.method ?? "softmax",
     head: (meta?.head ?? "linear") as Head,
     scale: meta?.scale,
@@ -389,24 +398,33 @@ export interface Prediction {
 
 /** The predictions of `logits` under a prior, and the prior used. */
 export function applyPrior(
-  p: Pick<Predictor, "trainCounts" | "method">,
+  p: Pick<Predictor, "trainCounts" | "method" | "logitPrior">,
   logits: Tensor,
   prior: PriorChoice,
   topk: number,
+  /** The prior as the user named it (a file's path), for messages. */
+  priorName?: string,
 ): { predictions: Prediction[]; targetPrior?: number[]; rule: string } {
   const [n, c] = logits.shape;
   const k = Math.max(1, Math.min(topk, c));
   if (p.trainCounts === undefined && prior !== "train") {
+    const name = priorName ?? (Array.isArray(prior) ? "the given prior" : prior);
     throw new InputError(
       "prior",
-      `'${Array.isArray(prior) ? "FILE" : prior}' needs the training class counts, which ` +
-        "this model does not carry (use a run, a weights file lade exported, or --prior train)",
+      `'${name}' needs the training class counts, which this model does not carry ` +
+        "(give them with --train-counts F, use a run or a weights file lade exported, " +
+        "or --prior train)",
     );
   }
   if (p.trainCounts !== undefined && p.trainCounts.length !== c) {
     throw new InputError(`${p.trainCounts.length} training counts for ${c} classes`);
   }
   const source = p.trainCounts ? countsToPrior(p.trainCounts) : undefined;
+  // What the classifier was trained under: the rules compensate it (not p_s
+  // for cRT, LWS or tau-norm, whose classifier is already balanced).
+  const trained = p.trainCounts
+    ? modelLogitPrior({ method: p.method, trainCounts: p.trainCounts, logitPrior: p.logitPrior })
+    : undefined;
   let target: number[] | undefined;
   if (prior === "uniform") target = new Array(c).fill(1 / c);
   else if (prior === "train") target = source;
@@ -420,7 +438,7 @@ export function applyPrior(
       );
     }
     target = scope(() => {
-      const probs = sourcePosteriorLogits(logits, p.method, source!).softmax(1);
+      const probs = sourcePosteriorLogits(logits, trained!, source!).softmax(1);
       return emPrior(probs, source!).prior;
     });
   } else {
@@ -451,7 +469,7 @@ export function applyPrior(
     const wide = logits.to("float64");
     const adjusted = source === undefined
       ? wide
-      : adjustLogits(wide, rule as "lade" | "pc_softmax", source, target!);
+      : adjustLogits(wide, rule as "lade" | "pc_softmax", trained!, target!);
     const [v, i] = adjusted.logSoftmax(1).topk(k, 1);
     return [
       Array.from(v.exp().toArray() as Float64Array),

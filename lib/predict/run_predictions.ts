@@ -21,6 +21,7 @@ import {
   readManifest,
 } from "../run/checkpoint.ts";
 import { loadConfigDataset } from "../config/dataset.ts";
+import { manifestLogitPrior } from "../eval/logit_prior.ts";
 import { useDevice } from "../torch/device.ts";
 
 /** A run's raw outputs on one split. */
@@ -37,6 +38,8 @@ export interface RunPredictions {
   labels: Int32Array;
   /** Per-class training counts of the run. */
   trainCounts: number[];
+  /** The prior its classifier was effectively trained under (lib/eval/logit_prior.ts). */
+  logitPrior: number[];
   /** The training method (softmax, lade, ...). */
   method: string;
   classes: number;
@@ -83,6 +86,8 @@ export async function readRunInfo(
   method: string;
   dataset: string;
   trainCounts: number[];
+  /** The prior its classifier was effectively trained under (lib/eval/logit_prior.ts). */
+  logitPrior: number[];
   config: Record<string, unknown>;
 }> {
   const m = await manifestOf(runDir);
@@ -90,6 +95,7 @@ export async function readRunInfo(
     method: m.config.method.name,
     dataset: m.config.dataset.name,
     trainCounts: m.trainCounts,
+    logitPrior: manifestLogitPrior(m),
     config: m.config as unknown as Record<string, unknown>,
   };
 }
@@ -171,6 +177,7 @@ export async function predictRun(
       views,
       labels: set.labels.slice(),
       trainCounts: [...m.trainCounts],
+      logitPrior: manifestLogitPrior(m),
       method: m.config.method.name,
       classes: m.classes,
       classNames: [...m.classNames],

@@ -30,6 +30,7 @@
  * @module
  */
 
+import { plural } from "../plural.ts";
 import { z } from "zod";
 import { decodeBase64, encodeBase64 } from "./base64.ts";
 import { InputError, LadeError } from "../errors.ts";
@@ -120,6 +121,14 @@ export interface CheckpointState {
   running: RunningSums;
   /** Per-class training counts. */
   trainCounts: number[];
+  /**
+   * The prior the classifier was effectively trained under, which the
+   * prediction rules compensate (lib/eval/logit_prior.ts: uniform for a
+   * class-balanced sampler and the second stages, the square-root prior for
+   * `sqrt`, the source prior for softmax on shuffled epochs). Absent in runs
+   * written before it was recorded: then derived from the config.
+   */
+  logitPrior?: number[];
   /** The resolved configuration. */
   config: TrainConfig;
   /** The architecture actually built (config.model.arch may be "auto"). */
@@ -342,6 +351,7 @@ const ManifestSchema = z.object({
     seconds: z.number().min(0),
   }),
   trainCounts: z.array(z.number().int().min(1, "must be positive")).min(2),
+  logitPrior: z.array(z.number().min(0, "must be >= 0").max(1, "must be <= 1")).optional(),
   config: z.record(z.string(), z.unknown()),
   arch: z.enum(ARCHITECTURES),
   inChannels: z.union([z.literal(1), z.literal(3)]),
@@ -373,6 +383,16 @@ const ManifestSchema = z.object({
       path: ["trainCounts"],
       message: `lists ${m.trainCounts.length} classes, not ${m.classes}`,
     });
+  }
+  if (m.logitPrior !== undefined) {
+    const total = m.logitPrior.reduce((a, b) => a + b, 0);
+    if (m.logitPrior.length !== m.classes || Math.abs(total - 1) > 1e-6) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["logitPrior"],
+        message: `must be ${m.classes} numbers summing to 1`,
+      });
+    }
   }
   if (m.classNames.length !== m.classes) {
     ctx.addIssue({
@@ -435,7 +455,9 @@ export function validateManifest(value: unknown, file: string): Manifest {
   const epochs = config.train.epochs;
   if (m.epoch > epochs || (m.epoch === epochs && m.step > 0)) {
     throw new InputError(
-      `${file} is damaged: epoch ${m.epoch}, step ${m.step} is past the run's ${epochs} epochs`,
+      `${file} is damaged: epoch ${m.epoch}, step ${m.step} is past the run's ${
+        plural(epochs, "epoch")
+      }`,
     );
   }
   let rng: Uint8Array;

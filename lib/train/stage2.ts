@@ -30,6 +30,7 @@ import type { Device } from "../torch/device.ts";
 import { cat, noGrad, ones, scope, type Tensor, zeros } from "../torch/mod.ts";
 import { loadCheckpoint, type Manifest, readManifest, saveCheckpoint } from "../run/checkpoint.ts";
 import { managingRun } from "../run/managed.ts";
+import { runLogitPrior } from "../eval/logit_prior.ts";
 import { SGD } from "./optimizer.ts";
 import { loadConfigDataset } from "../config/dataset.ts";
 
@@ -326,6 +327,8 @@ async function saveStageRun(
     step: 0,
     running: { loss: 0, correct: 0, seen: 0, seconds: 0 },
     trainCounts: m.trainCounts,
+    // A rebalanced classifier: the rules compensate the uniform prior.
+    logitPrior: runLogitPrior(config, m.trainCounts),
     config,
     arch: m.arch,
     inChannels: m.inChannels,

@@ -50,6 +50,8 @@ import { type EpochMetrics, readMetrics, writeMetrics } from "../run/metrics.ts"
 import { writeEventFile } from "../run/tensorboard.ts";
 import { SGD } from "./optimizer.ts";
 import { RunLock } from "../run/lock.ts";
+import { plural } from "../plural.ts";
+import { runLogitPrior } from "../eval/logit_prior.ts";
 import { formatDuration, Progress } from "./progress.ts";
 import { learningRate } from "./schedule.ts";
 import { TrainStep } from "./step.ts";
@@ -171,7 +173,14 @@ export interface TrainResult {
    * (float32, CPU; the caller disposes them) of the whole test split in file
    * order, with its labels, the training counts and the class names.
    */
-  test?: { logits: Tensor; labels: Int32Array; trainCounts: number[]; classNames: string[] };
+  test?: {
+    logits: Tensor;
+    labels: Int32Array;
+    trainCounts: number[];
+    /** The prior the classifier was effectively trained under (lib/eval/logit_prior.ts). */
+    logitPrior: number[];
+    classNames: string[];
+  };
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -269,6 +278,60 @@ async function initWeights(model: Model, config: TrainConfig, opts: TrainOptions
   }
 }
 
+/**
+ * The resolved configuration a run starts with, in a few lines: the data
+ * (images per class, imbalance), the network and method, the optimisation,
+ * and where it runs.
+ */
+function startLines(c: EpochsContext, arch: string, batches: number): string[] {
+  const { data, config, model, device, dp } = c;
+  const n = (x: number) => x.toLocaleString("en-US");
+  const counts = data.trainCounts;
+  const m = config.method;
+  const hyper = [
+    m.alpha !== undefined ? `alpha ${m.alpha}` : "",
+    m.lambda !== undefined ? `lambda ${m.lambda}` : "",
+    m.tau !== undefined ? `tau ${m.tau}` : "",
+  ].filter((x) => x !== "" && METHOD_HYPERS[m.name]?.includes(x.split(" ")[0]));
+  const t = config.train;
+  const s = t.schedule;
+  const lines = [
+    `dataset   ${data.name}: ${n(data.train.size)} training images in ${data.classes} classes, ` +
+    (Math.min(...counts) === Math.max(...counts)
+      ? `${n(counts[0])} a class `
+      : `${n(Math.min(...counts))} to ${n(Math.max(...counts))} a class `) +
+    `(imbalance ${data.imbalance.ratio}${
+      data.imbalance.ratio > 1 ? `, ${data.imbalance.type}` : ""
+    })` +
+    (data.val ? `, ${n(data.val.size)} more held out for validation` : "") +
+    `; ${n(data.test.size)} test images`,
+    `model     ${arch}, ${n(model.numParams)} parameters; method ${m.name}` +
+    (hyper.length > 0 ? ` (${hyper.join(", ")})` : "") +
+    (config.model.init !== undefined ? `; from ${config.model.init}` : "") +
+    (config.model.freeze !== "none" ? `; ${config.model.freeze} frozen` : ""),
+    `training  ${plural(t.epochs, "epoch")} of ${plural(batches, "batch", "batches")} of ` +
+    `${t.batch_size}, lr ${t.lr}` +
+    (t.backbone_lr !== undefined ? ` (backbone ${t.backbone_lr})` : "") +
+    ` (${s.type}${s.warmup_epochs > 0 ? `, ${plural(s.warmup_epochs, "epoch")} warm-up` : ""})` +
+    `, sampler ${t.sampler}, seed ${config.seed}`,
+    `device    ${device}` +
+    (device === "cpu" ? "" : ` (${c.precision}${c.cudaGraphs ? ", CUDA graphs" : ""})`) +
+    `, ${plural(c.threads, "thread")}` +
+    (dp
+      ? `; ${dp.worldSize} ranks (${dp.pg.backend}), ` +
+        `${t.batch_size / dp.worldSize} samples of each batch of ${t.batch_size} a rank`
+      : ""),
+  ];
+  return lines;
+}
+
+/** The hyper-parameters each method reads (the others in a config are not shown). */
+const METHOD_HYPERS: Readonly<Record<string, readonly string[]>> = {
+  lade: ["alpha", "lambda"],
+  "logit-adjusted": ["tau"],
+  sade: ["tau"],
+};
+
 /** Trains (or continues) one run as `config` describes. */
 export async function train(config: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
   // ---- set up
@@ -276,13 +339,12 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   // One writer per run directory: a resumed run's is locked before anything
   // (slow) is loaded; a fresh one's once it exists (runEpochs).
   using _lock = opts.resume && (dist?.env.rank ?? 0) === 0 ? lockRun(opts) : undefined;
-  setNumThreads(
-    config.threads > 0
-      ? config.threads
-      : dist
-      ? rankThreads(dist.env)
-      : navigator.hardwareConcurrency,
-  );
+  const threads = config.threads > 0
+    ? config.threads
+    : dist
+    ? rankThreads(dist.env)
+    : navigator.hardwareConcurrency;
+  setNumThreads(threads);
   const device = useDevice(dist ? rankDevice(config.device, dist.env) : config.device);
   // A distributed run joins its process group before the (slow) data: a
   // configuration every rank rejects fails on every rank at once.
@@ -318,7 +380,7 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   }
   const testSet = data.test.subset(uniform);
   try {
-    return await trainWith({ data, testSet, uniform, device, config, opts, dp });
+    return await trainWith({ data, testSet, uniform, device, threads, config, opts, dp });
   } finally {
     testSet.dispose();
     data.dispose();
@@ -332,6 +394,8 @@ interface SetUp {
   testSet: ImageSet;
   uniform: Int32Array;
   device: Device;
+  /** CPU threads of this process. */
+  threads: number;
   config: TrainConfig;
   opts: TrainOptions;
   /** This rank's side of a distributed job. */
@@ -397,7 +461,9 @@ async function trainWith(s: SetUp): Promise<TrainResult> {
   if (batches === 0) {
     throw new InputError(
       "train.batch_size",
-      `${config.train.batch_size} is larger than the training set (${data.train.size} images)`,
+      `${config.train.batch_size} is larger than the training set (${
+        plural(data.train.size, "image")
+      })`,
     );
   }
   if (onCuda) {
@@ -485,7 +551,6 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
   const { runDir } = opts;
   const { epochs } = resolved.train;
   const arch = resolved.model.arch;
-  const m = resolved.method;
   const batches = loader.batchesPerEpoch;
   const rank = dp?.rank ?? 0;
   const worldSize = dp?.worldSize ?? 1;
@@ -530,7 +595,7 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
       // evaluation a stop cut short: resuming evaluates it.)
       throw new InputError(
         `${runDir}/checkpoint.json is damaged: step ${start.step} is past the end of an epoch ` +
-          `of ${batches} batches`,
+          `of ${plural(batches, "batch", "batches")}`,
       );
     }
     running = manifest.running;
@@ -549,11 +614,14 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
   }
   // Every rank starts from rank 0's weights and statistics.
   dp?.broadcastModel(model, "all");
+  // What the rules compensate at evaluation: uniform for a class-balanced sampler (cRT).
+  const logitPrior = runLogitPrior(resolved, data.trainCounts);
   const checkpointState = (epoch: number, step: number, sums: RunningSums) => ({
     epoch,
     step,
     running: sums,
     trainCounts: data.trainCounts,
+    logitPrior,
     config: resolved,
     arch,
     inChannels: data.train.channels,
@@ -563,19 +631,7 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
     ...(selecting && { selection }),
     ...(best && { best }),
   });
-  log(
-    `${data.name}: ${data.train.size} training images` +
-      (data.val ? ` (${data.val.size} more held out for validation)` : "") +
-      `, ${data.classes} classes; ${arch} ` +
-      `(${model.numParams.toLocaleString("en-US")} parameters) on ${device}` +
-      (device === "cpu" ? "" : ` (${c.precision}${c.cudaGraphs ? ", CUDA graphs" : ""})`) +
-      `; ${m.name}; ${epochs} epochs of ${batches} batches` +
-      (dp
-        ? `; ${worldSize} ranks (${dp.pg.backend}), ` +
-          `${config.train.batch_size / worldSize} samples of each batch of ` +
-          `${config.train.batch_size} a rank`
-        : ""),
-  );
+  for (const line of startLines(c, arch, batches)) log(line);
 
   // Logits of the test split (sharded over the ranks in a distributed run):
   // the uniform test set's, or with `full` the whole split's.
@@ -874,6 +930,7 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
         logits: kept,
         labels: data.test.labels.slice(),
         trainCounts: [...data.trainCounts],
+        logitPrior,
         classNames: [...data.classNames],
       };
     }

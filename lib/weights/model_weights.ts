@@ -8,6 +8,7 @@
  * @module
  */
 
+import { dirname } from "node:path";
 import { InputError } from "../errors.ts";
 import type { Model } from "../models/model.ts";
 import { DTYPE_BYTES, isFloating } from "../torch/dtype.ts";
@@ -45,6 +46,12 @@ export interface WeightsMetadata {
   classNames?: string[];
   /** Per-class training counts (the source prior). */
   trainCounts?: number[];
+  /**
+   * The prior the classifier was effectively trained under, which the
+   * prediction rules compensate (uniform for cRT, LWS, tau-norm; see
+   * lib/eval/logit_prior.ts). Absent: the method's on shuffled epochs.
+   */
+  logitPrior?: number[];
   /** Training method (lade, softmax, ...). */
   method?: string;
   /** Dataset name of the run. */
@@ -83,6 +90,7 @@ export function encodeMetadata(m: WeightsMetadata): Record<string, string> {
   if (m.scale !== undefined) out.scale = String(m.scale);
   if (m.classNames) out.class_names = JSON.stringify(m.classNames);
   if (m.trainCounts) out.train_counts = JSON.stringify(m.trainCounts);
+  if (m.logitPrior) out.logit_prior = JSON.stringify(m.logitPrior);
   if (m.method) out.method = m.method;
   if (m.dataset) out.dataset = m.dataset;
   if (m.epoch !== undefined) out.epoch = String(m.epoch);
@@ -165,6 +173,13 @@ export function decodeMetadata(
       "train_counts",
       perClass("positive integers", (x) => Number.isSafeInteger(x) && (x as number) > 0),
     ),
+    logitPrior: json<number[]>(
+      "logit_prior",
+      perClass(
+        "probabilities",
+        (x) => typeof x === "number" && Number.isFinite(x) && x >= 0 && x <= 1,
+      ),
+    ),
     method: raw.method,
     dataset: raw.dataset,
     epoch: int("epoch", 0, Number.MAX_SAFE_INTEGER),
@@ -199,12 +214,21 @@ export function modelStateDict(model: Model): [string, RawTensor][] {
   }
 }
 
-/** Writes the model's weights as safetensors (atomically) with lade's metadata. */
+/** Writes the model's weights as safetensors (atomically) with lade's metadata, making the folder. */
 export async function exportWeights(
   model: Model,
   path: string,
   metadata: WeightsMetadata,
 ): Promise<void> {
+  // The folder is made as `torch.save` users expect of an output path.
+  const folder = dirname(path);
+  try {
+    await Deno.mkdir(folder, { recursive: true });
+  } catch (e) {
+    throw new InputError(
+      `cannot make the folder ${folder} for ${path}: ${(e as Error).message.split("\n")[0]}`,
+    );
+  }
   await writeSafetensors(path, modelStateDict(model), encodeMetadata(metadata));
 }
 

@@ -262,10 +262,12 @@ class Loader {
       return;
     }
     const std::string& path = paths[static_cast<size_t>(index)];
-    // Evaluation: resize the shorter side to size * 256 / 224, take the centre.
+    // Evaluation: torchvision's Resize(size * 256 / 224) + CenterCrop(size),
+    // on the image decoded at full size as PIL decodes it; training decodes
+    // with DCT scaling down to at least `size` (cheaper; it crops at random).
     const int resize_to = static_cast<int>(std::lround(size * 256.0 / 224.0));
     const Image img = decode_image(read_file(path, max_file_bytes(max_pixels)), path,
-                                   train ? size : resize_to, max_pixels);
+                                   train ? size : 0, max_pixels);
     const double W = img.width, H = img.height;
     double x0, y0, w, h;
     bool mirror = false;

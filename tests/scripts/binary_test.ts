@@ -119,7 +119,6 @@ Deno.test({
           info.native_library,
           new RegExp(`^${home}/\\.cache/lade/app-[0-9a-f]+/liblade\\.so$`),
         );
-        assert.equal(info.nativeLibrary, info.native_library);
         assert.equal(info.torch.source, "system");
         assert.equal(info.torch.cuda, false);
         assert.equal(info.torch.version, info.libtorch);

@@ -21,7 +21,12 @@ Deno.test("the embedded default: Fashion-MNIST-LT R=100, LADE alpha 0.1 lambda 0
   assert.equal(c.dataset.name, "fashion-mnist-lt");
   assert.equal(c.dataset.imbalance, 100);
   assert.deepEqual([c.method.name, c.method.alpha, c.method.lambda], ["lade", 0.1, 0.1]);
-  assert.deepEqual(c, validateConfig(DEFAULT_CONFIG, "default"));
+  // The default carries no imbalance of its own: its name's (100 for -lt) is filled in.
+  assert.equal(DEFAULT_CONFIG.dataset.imbalance, undefined);
+  assert.deepEqual(
+    c,
+    validateConfig({ ...DEFAULT_CONFIG, dataset: { ...DEFAULT_CONFIG.dataset, imbalance: 100 } }),
+  );
 });
 
 Deno.test("every recipe in configs/ validates; CIFAR-100-LT carries the paper's values", async () => {
@@ -166,10 +171,25 @@ Deno.test("a missing config file is a usage error", async () => {
 Deno.test("--dataset NAME takes its name's imbalance: balanced without -lt, unless the recipe sets one", () => {
   assert.equal(resolveConfig(undefined, {}).dataset.imbalance, 100);
   // Before: the default's R = 100 stayed, and fashion-mnist trained on the long tail.
-  assert.equal(resolveConfig(undefined, { dataset: "fashion-mnist" }).dataset.imbalance, undefined);
-  assert.equal(resolveConfig(undefined, { dataset: "cifar10-lt" }).dataset.imbalance, undefined);
+  assert.equal(resolveConfig(undefined, { dataset: "fashion-mnist" }).dataset.imbalance, 1);
+  assert.equal(resolveConfig(undefined, { dataset: "cifar10-lt" }).dataset.imbalance, 100);
   const file = { patch: { dataset: { name: "cifar10-lt", imbalance: 50 } }, path: "r.yaml" };
   assert.equal(resolveConfig(file, { dataset: "cifar10" }).dataset.imbalance, 50);
+  assert.equal(resolveConfig(file, { dataset: "cifar10", imbalance: 7 }).dataset.imbalance, 7);
+});
+
+Deno.test("a recipe naming a balanced dataset is balanced: defaults that follow the name come last", () => {
+  // Before: imbalance 100 from the embedded default (fashion-mnist-lt's), and
+  // fashion-mnist trained on 14,886 images instead of 60,000.
+  assert.equal(fromText("dataset:\n  name: fashion-mnist\n").dataset.imbalance, 1);
+  assert.equal(fromText("dataset:\n  name: image-list\n").dataset.imbalance, 1);
+  assert.equal(fromText("dataset:\n  name: cifar100-lt\n").dataset.imbalance, 100);
+  assert.equal(fromText("dataset:\n  name: cifar10\n  imbalance: 10\n").dataset.imbalance, 10);
+  // A recipe's -lt name, the flag's balanced one: the flag's name decides.
+  assert.equal(
+    fromText("dataset:\n  name: cifar10-lt\n", { dataset: "cifar10" }).dataset.imbalance,
+    1,
+  );
 });
 
 Deno.test("--checkpoint-every: steps or minutes", async () => {
