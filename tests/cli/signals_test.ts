@@ -35,9 +35,14 @@ interface Outcome {
   caught?: boolean;
 }
 
-/** Whether process `pid` catches `signal` now: its bit in /proc/<pid>/status's SigCgt mask. */
+/**
+ * Whether process `pid` catches `signal` now: its bit in /proc/<pid>/status's
+ * SigCgt mask, once it runs lade (between fork and exec a child shows its
+ * parent's handlers, which exec resets).
+ */
 function catches(pid: number, signal: Deno.Signal): boolean | undefined {
   try {
+    if (!Deno.readTextFileSync(`/proc/${pid}/cmdline`).includes(main)) return false;
     const m = /^SigCgt:\s*([0-9a-f]+)$/m.exec(Deno.readTextFileSync(`/proc/${pid}/status`));
     if (!m) return undefined;
     const bit = BigInt(signal === "SIGINT" ? 2 - 1 : 15 - 1);
