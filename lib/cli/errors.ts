@@ -10,7 +10,7 @@
 
 import { InputError } from "../errors.ts";
 import { onNativeNotice } from "../torch/library_path.ts";
-import { flagMessage } from "./flags.ts";
+import { flagMessage, flagText } from "./flags.ts";
 
 /**
  * A problem only the command line has (a flag that cannot be combined with
@@ -70,9 +70,14 @@ export function describeError(error: unknown): string {
   return printable(String(error));
 }
 
+/** A library warning as the one line printWarning prints, in terms of the command line's flags. */
+export function describeWarning(message: string): string {
+  return printable(flagText(message.split("\n")[0]));
+}
+
 /** Prints a library warning as one line on stderr. */
 export function printWarning(message: string): void {
-  console.error(`lade: warning: ${printable(message.split("\n")[0])}`);
+  console.error(`lade: warning: ${describeWarning(message)}`);
 }
 
 /**

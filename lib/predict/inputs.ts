@@ -158,7 +158,7 @@ export async function weightsPredictor(
   path: string,
   opts: WeightsPredictorOptions = {},
 ): Promise<Predictor> {
-  // A misspelt --arch is said before the (large) file is read.
+  // A misspelt architecture is said before the (large) file is read.
   if (opts.arch !== undefined && !isArchitecture(opts.arch)) {
     throw new InputError("arch", unknownArchitecture(opts.arch));
   }
@@ -166,7 +166,7 @@ export async function weightsPredictor(
   const meta: WeightsMetadata | undefined = file.metadata;
   const arch = opts.arch ?? meta?.arch;
   if (arch === undefined) {
-    throw new InputError("arch", `${path} does not name its architecture; pass --arch`);
+    throw new InputError("arch", `${path} does not name its architecture; pass \`arch\``);
   }
   if (!isArchitecture(arch)) {
     throw new InputError("arch", unknownArchitecture(arch));
@@ -175,7 +175,7 @@ export async function weightsPredictor(
     file.tensors.get("head.0.weight");
   const classes = opts.classes ?? meta?.classes ?? headWeight?.shape[0];
   if (classes === undefined) {
-    throw new InputError("classes", `cannot tell the class count of ${path}; pass --classes`);
+    throw new InputError("classes", `cannot tell the class count of ${path}; pass \`classes\``);
   }
   const firstConv = [...file.tensors.values()].find((t) => t.shape.length === 4);
   const channels = meta?.inChannels ?? firstConv?.shape[1] ?? 3;
@@ -368,7 +368,7 @@ export function applyPrior(
     throw new InputError(
       "prior",
       `'${Array.isArray(prior) ? "FILE" : prior}' needs the training class counts, which ` +
-        "this model does not carry (use a run, a weights file lade exported, or --prior train)",
+        "this model does not carry (use a run, a weights file lade exported, or `prior` train)",
     );
   }
   if (p.trainCounts !== undefined && p.trainCounts.length !== c) {

@@ -141,7 +141,7 @@ export async function predictRun(
     if (split === "val" && data.val === undefined) {
       throw new InputError(
         "split",
-        `${runDir} has no validation split (train with --val-per-class K, or dataset.val_list)`,
+        `${runDir} has no validation split (train with \`dataset.val_per_class\` K, or dataset.val_list)`,
       );
     }
     const set = split === "train" ? data.train : split === "val" ? data.val! : data.test;

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { InputError } from "../errors.ts";
 import { native } from "./ffi.ts";
 
 /** Something that owns a native handle and can free it. */
@@ -50,7 +51,7 @@ export function scope<T>(fn: () => T): T {
   try {
     result = fn();
     if (result instanceof Promise) {
-      throw new TypeError("scope() takes a synchronous function; await outside it");
+      throw new InputError("fn", "scope() takes a synchronous function; await outside it");
     }
   } catch (error) {
     scopes.pop();

@@ -163,7 +163,9 @@ export class Tensor extends NativeHandle {
 
   /** Assigning null clears the accumulated gradient. */
   set grad(value: null) {
-    if (value !== null) throw new TypeError("only null can be assigned to grad");
+    if (value !== null) {
+      throw new InputError("grad", "only null can be assigned (it clears the gradient)");
+    }
     checkStatus(native().lade_zero_grad(this.ptr), "grad");
   }
 

@@ -145,8 +145,8 @@ async function chooseTau(
     if (data.val === undefined) {
       throw new InputError(
         "tau",
-        `${opts.from} has no validation split to choose tau on (train with --val-per-class K, ` +
-          "or give --tau; never choose it on the test set)",
+        `${opts.from} has no validation split to choose tau on (train with ` +
+          "`dataset.val_per_class` K, or give `tau`; never choose it on the test set)",
       );
     }
     const val = data.val;

@@ -224,7 +224,9 @@ async function initTensors(path: string): Promise<Map<string, RawTensor>> {
   const isDir = await Deno.stat(path).then((s) => s.isDirectory, () => false);
   if (!isDir) return (await readWeightsFile(path)).tensors;
   const m = await readManifest(path);
-  if (m === null) throw new InputError(`--init ${path}: a directory without a run's ${MANIFEST}`);
+  if (m === null) {
+    throw new InputError("model.init", `${path}: a directory without a run's ${MANIFEST}`);
+  }
   using run = Model.create({
     arch: m.arch as Architecture,
     classes: m.classes,
@@ -248,21 +250,23 @@ async function initWeights(model: Model, config: TrainConfig, opts: TrainOptions
     source: path,
     skipHead: config.model.init_skip === "head",
     strict: config.model.init_strict,
-    flagHints: true,
+    configHints: true,
   });
   const list = (names: string[]) =>
     names.slice(0, 5).join(", ") + (names.length > 5 ? ` and ${names.length - 5} more` : "");
   if (report.missing.length > 0) {
     opts.onWarning?.(
-      `--init ${path}: not in the file (left as initialised): ${list(report.missing)}`,
+      `\`model.init\` ${path}: not in the file (left as initialised): ${list(report.missing)}`,
     );
   }
   if (report.unexpected.length > 0) {
-    opts.onWarning?.(`--init ${path}: not in the model (ignored): ${list(report.unexpected)}`);
+    opts.onWarning?.(
+      `\`model.init\` ${path}: not in the model (ignored): ${list(report.unexpected)}`,
+    );
   }
   if (report.mismatched.length > 0) {
     opts.onWarning?.(
-      `--init ${path}: other shapes (left as initialised): ${
+      `\`model.init\` ${path}: other shapes (left as initialised): ${
         list(report.mismatched.map((m) => m.name))
       }`,
     );

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { InputError } from "../errors.ts";
+import { InputError, TorchError } from "../errors.ts";
 import type { Model } from "../models/model.ts";
 import { DTYPE_BYTES, isFloating } from "../torch/dtype.ts";
 import { fromBytes } from "../torch/mod.ts";
@@ -150,7 +150,7 @@ export function modelStateDict(model: Model): [string, RawTensor][] {
   const tensors = model.stateTensors();
   try {
     if (names.length !== tensors.length) {
-      throw new RangeError(`${names.length} state names for ${tensors.length} tensors`);
+      throw new TorchError(`model state: ${names.length} names for ${tensors.length} tensors`);
     }
     return names.map((name, i) => {
       const t = tensors[i];
@@ -224,8 +224,11 @@ export interface LoadOptions {
   skipHead?: boolean;
   /** Fail on the first missing, unexpected or mismatched key (default true). */
   strict?: boolean;
-  /** Name train's flags (--init-strict, --init-skip) in the messages' hints. */
-  flagHints?: boolean;
+  /**
+   * Say in the messages' hints how a training configuration loads what
+   * matches (`model.init_strict`, `model.init_skip`); default false.
+   */
+  configHints?: boolean;
 }
 
 const shapeText = (s: readonly number[]) => `[${s.join(", ")}]`;
@@ -284,14 +287,14 @@ export function loadWeights(
         throw new InputError(
           `${opts.source}: missing key ${quote(report.missing[0])}${more(report.missing.length)} ` +
             `for ${model.arch}` +
-            (opts.flagHints ? " (use --init-strict false to load what matches)" : ""),
+            (opts.configHints ? " (use `model.init_strict` false to load what matches)" : ""),
         );
       }
       if (report.unexpected.length > 0) {
         throw new InputError(
           `${opts.source}: unexpected key ${quote(report.unexpected[0])}` +
             `${more(report.unexpected.length)} for ${model.arch}` +
-            (opts.flagHints ? " (use --init-strict false to ignore it)" : ""),
+            (opts.configHints ? " (use `model.init_strict` false to ignore it)" : ""),
         );
       }
       if (report.mismatched.length > 0) {
@@ -299,8 +302,8 @@ export function loadWeights(
         const src = tensors.get(m.name)!;
         const hint = !headNames.has(m.name)
           ? ""
-          : opts.flagHints
-          ? " (a different class count? use --init-skip head)"
+          : opts.configHints
+          ? " (a different class count? use `model.init_skip` head)"
           : " (a different class count?)";
         const sameShape = shapeText(m.file) === shapeText(m.model);
         throw new InputError(
