@@ -20,13 +20,7 @@
 import { InputError } from "../errors.ts";
 import { datasetInput, isImageFileDataset, parseDatasetName, prepareImage } from "../data/mod.ts";
 import { adjustLogits, sourcePosteriorLogits } from "../eval/rules.ts";
-import {
-  type Architecture,
-  type Head,
-  isArchitecture,
-  Model,
-  unknownArchitecture,
-} from "../models/mod.ts";
+import { type Head, isArchitecture, Model, unknownArchitecture } from "../models/mod.ts";
 import { emPrior } from "../priors/em.ts";
 import { countsToPrior } from "../priors/source_prior.ts";
 import type { Device } from "../torch/device.ts";
@@ -39,6 +33,7 @@ import {
   MANIFEST,
   readManifest,
 } from "../run/checkpoint.ts";
+import { modelFromManifest } from "../run/run_model.ts";
 import { methodByName } from "../losses/methods.ts";
 import { expertMean } from "../losses/sade.ts";
 
@@ -107,14 +102,7 @@ export async function runPredictor(
     mean: m.config.dataset.mean,
     std: m.config.dataset.std,
   });
-  const model = Model.create({
-    arch: m.arch as Architecture,
-    classes: m.classes,
-    inChannels: m.inChannels,
-    head: m.config.model.head,
-    scale: m.config.model.scale,
-    device,
-  });
+  const model = modelFromManifest(m, device);
   try {
     await loadCheckpoint(runDir, model, undefined, false, which);
   } catch (e) {

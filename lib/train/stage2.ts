@@ -25,10 +25,11 @@ import { BatchLoader } from "../data/mod.ts";
 import { InputError } from "../errors.ts";
 import { writeDirAtomic } from "../fs.ts";
 import { crossEntropyLoss } from "../losses/cross_entropy.ts";
-import { type Architecture, Model } from "../models/mod.ts";
+import type { Model } from "../models/mod.ts";
 import type { Device } from "../torch/device.ts";
 import { cat, noGrad, ones, scope, type Tensor, zeros } from "../torch/mod.ts";
 import { loadCheckpoint, type Manifest, readManifest, saveCheckpoint } from "../run/checkpoint.ts";
+import { modelFromManifest } from "../run/run_model.ts";
 import { SGD } from "./optimizer.ts";
 import { loadConfigDataset } from "../config/dataset.ts";
 
@@ -248,14 +249,7 @@ export async function runStage2(opts: Stage2Options): Promise<Stage2Record> {
     throw new InputError("out", `${opts.out} is not empty; give a new or empty folder`);
   }
   const device = opts.device ?? "cpu";
-  using model = Model.create({
-    arch: m.arch as Architecture,
-    classes: m.classes,
-    inChannels: m.inChannels,
-    head: m.config.model.head,
-    scale: m.config.model.scale,
-    device,
-  });
+  using model = modelFromManifest(m, device);
   await loadCheckpoint(opts.from, model);
   let record: Stage2Record;
   if (opts.method === "tau-norm") {

@@ -23,7 +23,7 @@ import {
 } from "../data/mod.ts";
 import { accuracy } from "../eval/metrics.ts";
 import { createLoss, expertMean } from "../losses/mod.ts";
-import { type Architecture, Model, type Precision } from "../models/mod.ts";
+import { Model, type Precision } from "../models/mod.ts";
 import { setCudnnBenchmark, useSideStream } from "../torch/cuda.ts";
 import { type Device, manualSeed, setNumThreads } from "../torch/device.ts";
 import { tensor } from "../torch/create.ts";
@@ -40,6 +40,7 @@ import {
   saveCheckpoint,
   type Selection,
 } from "../run/checkpoint.ts";
+import { modelFromManifest } from "../run/run_model.ts";
 import { initialSelection, updateSelection } from "./selection.ts";
 import { loadWeights, modelStateDict, readWeightsFile } from "../weights/model_weights.ts";
 import type { RawTensor } from "../weights/safetensors.ts";
@@ -227,13 +228,7 @@ async function initTensors(path: string): Promise<Map<string, RawTensor>> {
   if (m === null) {
     throw new InputError("model.init", `${path}: a directory without a run's ${MANIFEST}`);
   }
-  using run = Model.create({
-    arch: m.arch as Architecture,
-    classes: m.classes,
-    inChannels: m.inChannels,
-    head: m.config.model.head,
-    scale: m.config.model.scale,
-  });
+  using run = modelFromManifest(m);
   await loadCheckpoint(path, run);
   return new Map(modelStateDict(run));
 }
