@@ -1,8 +1,9 @@
 /**
  * Writing files so that a reader never sees half of one: the content goes to
  * a temporary file next to the destination, is flushed to disk, and is then
- * renamed over the destination. A process killed at any moment leaves the
- * old file or the new one, never a torn mix (at worst a stray temporary,
+ * renamed over the destination, and the folder is flushed too (so that the
+ * rename itself survives a power cut). A process killed at any moment leaves
+ * the old file or the new one, never a torn mix (at worst a stray temporary,
  * named `<path>.<pid>.tmp`).
  *
  * This module sits at the bottom of the import tree, with errors.ts: it
@@ -18,6 +19,8 @@
  *
  * @module
  */
+
+import { dirname } from "node:path";
 
 /**
  * What to write: text (UTF-8), bytes, or a function that writes the file at
@@ -83,10 +86,39 @@ async function syncFile(path: string): Promise<void> {
 }
 
 /**
+ * Flushes the folder that holds `path` to disk: its entries (a file renamed
+ * or linked into it, a temporary removed) then survive a power cut, as
+ * syncing a file does for its bytes. Windows cannot open a folder for this;
+ * there its entries are written through by the file system.
+ */
+async function syncFolder(path: string): Promise<void> {
+  if (Deno.build.os === "windows") return;
+  const dir = await Deno.open(dirname(path), { read: true });
+  try {
+    await dir.sync();
+  } finally {
+    dir.close();
+  }
+}
+
+/** The synchronous form of {@link syncFolder}. */
+function syncFolderSync(path: string): void {
+  if (Deno.build.os === "windows") return;
+  const dir = Deno.openSync(dirname(path), { read: true });
+  try {
+    dir.syncSync();
+  } finally {
+    dir.close();
+  }
+}
+
+/**
  * Writes `content` to `path` atomically: to a temporary file in the same
- * folder, synced to disk, then renamed over `path`. On failure (a full disk
- * included) the temporary file is removed, `path` is untouched and the error
- * is thrown as the file system gave it.
+ * folder, synced to disk, then renamed over `path`, and the folder synced.
+ * On failure (a full disk included) the temporary file is removed, `path`
+ * is untouched and the error is thrown as the file system gave it (a
+ * failure to sync the folder comes after the rename: `path` then holds the
+ * new content, which a power cut could still undo).
  */
 export async function writeFileAtomic(path: string, content: AtomicContent): Promise<void> {
   const tmp = temporaryPath(path);
@@ -100,6 +132,7 @@ export async function writeFileAtomic(path: string, content: AtomicContent): Pro
       await writeAll(tmp, bytes);
     }
     await Deno.rename(tmp, path);
+    await syncFolder(path);
   } catch (e) {
     await Deno.remove(tmp).catch(() => {});
     throw e;
@@ -141,6 +174,7 @@ export async function writeDirAtomic<T>(
       throw e;
     }
     if (replaced) await Deno.remove(old, { recursive: true }).catch(() => {});
+    await syncFolder(dir);
     return out;
   } catch (e) {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
@@ -150,8 +184,27 @@ export async function writeDirAtomic<T>(
   }
 }
 
-/** The synchronous form of {@link writeFileAtomic}, for text or bytes. */
-export function writeFileAtomicSync(path: string, content: string | Uint8Array): void {
+/** Options of {@link writeFileAtomicSync}. */
+export interface AtomicWriteOptions {
+  /**
+   * Create `path` only if there is none: the complete, synced temporary is
+   * hard-linked to `path` (which fails, atomically, when `path` exists)
+   * rather than renamed over it, and the write returns false, leaving an
+   * existing `path` as it was. For lock files. Default false.
+   */
+  exclusive?: boolean;
+}
+
+/**
+ * The synchronous form of {@link writeFileAtomic}, for text or bytes;
+ * returns true once `path` holds `content` (false only when `exclusive`
+ * found a `path` already there).
+ */
+export function writeFileAtomicSync(
+  path: string,
+  content: string | Uint8Array,
+  opts: AtomicWriteOptions = {},
+): boolean {
   const tmp = temporaryPath(path);
   // (Synchronous: no signal listener runs while it writes, so nothing to register.)
   try {
@@ -164,14 +217,25 @@ export function writeFileAtomicSync(path: string, content: string | Uint8Array):
     } finally {
       file.close();
     }
-    Deno.renameSync(tmp, path);
-  } catch (e) {
+    if (opts.exclusive) {
+      try {
+        Deno.linkSync(tmp, path);
+      } catch (e) {
+        if (e instanceof Deno.errors.AlreadyExists) return false;
+        throw e;
+      }
+      Deno.removeSync(tmp);
+    } else {
+      Deno.renameSync(tmp, path);
+    }
+    syncFolderSync(path);
+    return true;
+  } finally {
     try {
       Deno.removeSync(tmp);
     } catch {
-      // never written
+      // renamed into place, already removed, or never written
     }
-    throw e;
   }
 }
 
