@@ -8,8 +8,8 @@
  *   RandomHorizontalFlip()
  *
  * Here the crop's padding and the blur's largest sigma scale with the image
- * side (S / 8 and 2 S / 32: 3 pixels and 1.75 for 28-pixel images, 4 and 2
- * for 32), and the colour jitter applies brightness, contrast and saturation
+ * side (S / 8 rounded half up, and 2 S / 32: 4 pixels and 1.75 for 28-pixel
+ * images, 4 and 2 for 32), and the colour jitter applies brightness, contrast and saturation
  * in that order (torchvision draws the order per image) without the hue
  * shift. On grayscale images saturation, hue and the grayscale conversion
  * change nothing, so brightness and contrast are the whole jitter there.

@@ -203,7 +203,7 @@ const pct = (x: number | null | undefined) =>
   x === undefined || x === null || Number.isNaN(x) ? "  -  " : `${x.toFixed(1)}%`;
 
 /**
- * Takes the run directory's lock (see run_lock.ts); a stale lock taken over
+ * Takes the run directory's lock (see lib/run/lock.ts); a stale lock taken over
  * is a warning.
  */
 function lockRun(opts: TrainOptions): RunLock {
