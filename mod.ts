@@ -124,6 +124,7 @@ export {
   learnAggregation,
   viewSimilarity,
 } from "./lib/eval/aggregation.ts";
+export type { SourceData } from "./lib/eval/evaluation.ts";
 export {
   bbsePrior,
   type BbseResult,
@@ -169,7 +170,9 @@ export {
   FlhFtl,
   type FlhFtlOptions,
   FollowTheHistory,
+  type MethodContext,
   type MethodOptions,
+  type MllsOptions,
   mllsRoundEstimator,
   NoAdaptation,
   ONLINE_METHODS,
@@ -185,9 +188,11 @@ export {
   parseMarginals,
   type ProbRows,
   probRows,
+  type ProbsLike,
   projectToSimplex,
   readMarginalsFile,
   type RoundEstimator,
+  type RoundEstimatorKind,
   sampleStream,
   type ScheduleKind,
   scheduleMarginals,
