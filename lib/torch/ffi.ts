@@ -295,7 +295,17 @@ export function native(): Native {
   return (loaded ?? open()).lib.symbols;
 }
 
-/** The path of the opened native library. */
+/**
+ * The path of the opened native library.
+ *
+ * @example Where the native library was opened from
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { nativeLibraryPath } from "./mod.ts";
+ *
+ * assert.match(nativeLibraryPath(), /liblade\.(so|dylib)$/);
+ * ```
+ */
 export function nativeLibraryPath(): string {
   return (loaded ?? open()).path;
 }
