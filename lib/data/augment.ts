@@ -166,6 +166,21 @@ function gaussianBlur(x: Tensor, sigmas: readonly number[], radius: number): Ten
  * A strongly augmented view of normalised images `images` [N, C, S, S]
  * (C 1 or 3, any device): SADE's test-time transform, with the draws from
  * `input.generator`. Returns normalised images of the same shape.
+ *
+ * @example Two augmented views of a batch
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { strongAugment } from "./mod.ts";
+ * import { Generator, rand } from "../torch/mod.ts";
+ *
+ * using images = rand([2, 3, 32, 32]);
+ * using generator = new Generator(0);
+ * const input = { mean: [0, 0, 0], std: [1, 1, 1], generator };
+ * using a = strongAugment(images, input);
+ * using b = strongAugment(images, input);
+ * assert.deepEqual(a.shape, [2, 3, 32, 32]);
+ * assert.notDeepEqual(a.toList(), b.toList()); // the generator moved on
+ * ```
  */
 export function strongAugment(images: Tensor, input: StrongAugmentInput): Tensor {
   if (images.ndim !== 4 || images.shape[2] !== images.shape[3]) {
