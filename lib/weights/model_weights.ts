@@ -178,6 +178,20 @@ export async function exportWeights(
 /**
  * Reads a weights file: safetensors, or a PyTorch zip checkpoint (told apart
  * by their first bytes). Any problem is a one-line InputError naming the file.
+ *
+ * @example Either format, told apart by its bytes
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeTorchStateDict, readWeightsFile, writeSafetensors } from "./mod.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const w = { dtype: "float32" as const, shape: [1], data: new Uint8Array(4) };
+ * await writeSafetensors(`${dir}/a.bin`, [["w", w]]);
+ * await Deno.writeFile(`${dir}/b.bin`, encodeTorchStateDict([["w", w]]));
+ * const formats = [(await readWeightsFile(`${dir}/a.bin`)).format, (await readWeightsFile(`${dir}/b.bin`)).format];
+ * assert.deepEqual(formats, ["safetensors", "pytorch"]);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 export async function readWeightsFile(path: string): Promise<WeightsFile> {
   const bytes = await readWholeFile(path);

@@ -230,6 +230,19 @@ export function parseSafetensorsHeader(bytes: Uint8Array, source: string): Safet
 /**
  * Reads safetensors `bytes` (a whole file): the header validated first, then
  * each tensor as a view of `bytes`. `source` names the file in messages.
+ *
+ * @example Bytes in, tensors and metadata out
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeSafetensors, parseSafetensors } from "./mod.ts";
+ *
+ * const data = new Uint8Array(new Float32Array([1, 2]).buffer);
+ * const bytes = encodeSafetensors([["w", { dtype: "float32", shape: [2], data }]], { note: "x" });
+ * const file = parseSafetensors(bytes, "w.safetensors");
+ * assert.deepEqual(file.metadata, { note: "x" });
+ * assert.deepEqual(file.tensors.get("w")?.shape, [2]);
+ * assert.throws(() => parseSafetensors(bytes.subarray(0, 12), "cut.safetensors"), /cut\.safetensors/);
+ * ```
  */
 export function parseSafetensors(bytes: Uint8Array, source: string): SafetensorsFile {
   const header = parseSafetensorsHeader(bytes, source);
@@ -245,7 +258,22 @@ export function parseSafetensors(bytes: Uint8Array, source: string): Safetensors
   return { metadata: header.metadata, tensors };
 }
 
-/** Reads a safetensors file; a missing, unreadable or invalid file is a one-line InputError. */
+/**
+ * Reads a safetensors file; a missing, unreadable or invalid file is a one-line InputError.
+ *
+ * @example Reading back what writeSafetensors wrote
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readSafetensors, writeSafetensors } from "./mod.ts";
+ *
+ * const path = await Deno.makeTempFile({ suffix: ".safetensors" });
+ * const data = new Uint8Array(new Float32Array([0.5]).buffer);
+ * await writeSafetensors(path, [["bias", { dtype: "float32", shape: [1], data }]]);
+ * const file = await readSafetensors(path);
+ * assert.deepEqual([...file.tensors.keys()], ["bias"]);
+ * await Deno.remove(path);
+ * ```
+ */
 export async function readSafetensors(path: string): Promise<SafetensorsFile> {
   return parseSafetensors(await readWholeFile(path), path);
 }
@@ -265,6 +293,18 @@ export async function readWholeFile(path: string): Promise<Uint8Array> {
  * The bytes of a safetensors file holding `tensors` (in this order, packed
  * one after the other) and `metadata`. The header is padded with spaces to a
  * multiple of 8 bytes, as the safetensors library writes it.
+ *
+ * @example The header's length, then the header, then the data
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeSafetensors } from "./mod.ts";
+ *
+ * const data = new Uint8Array(new Float32Array([1, 2, 3]).buffer);
+ * const bytes = encodeSafetensors([["w", { dtype: "float32", shape: [3], data }]]);
+ * const headerLength = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+ * assert.equal(headerLength % 8, 0); // padded with spaces
+ * assert.equal(bytes.length, 8 + headerLength + 12);
+ * ```
  */
 export function encodeSafetensors(
   tensors: ReadonlyArray<readonly [string, RawTensor]>,
@@ -314,7 +354,21 @@ export function encodeSafetensors(
   return bytes;
 }
 
-/** Writes a safetensors file atomically (see `encodeSafetensors`). */
+/**
+ * Writes a safetensors file atomically (see `encodeSafetensors`).
+ *
+ * @example A file written whole or not at all
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { writeSafetensors } from "./mod.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const data = new Uint8Array(new Float32Array([1]).buffer);
+ * await writeSafetensors(`${dir}/w.safetensors`, [["w", { dtype: "float32", shape: [], data }]]);
+ * assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["w.safetensors"]);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export async function writeSafetensors(
   path: string,
   tensors: ReadonlyArray<readonly [string, RawTensor]>,
