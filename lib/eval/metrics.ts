@@ -114,7 +114,7 @@ function accuracyOf(
  */
 export function accuracy(logits: Tensor, labels: LabelsLike, groups: ShotGroups): Accuracy {
   const [n, classes] = logits.shape;
-  if (n === 0) throw new InputError("logits", "no samples to evaluate");
+  if (n === 0) throw new InputError("no samples to evaluate (the logits have no rows)");
   return scope(() => {
     const y = labelTensor(labels);
     return accuracyOf(y, logits.argmax(1).eq(y).to("float64"), classes, groups);
@@ -132,7 +132,7 @@ export function computeMetrics(
   options: { confusion?: boolean } = {},
 ): Metrics {
   const [n, classes] = logits.shape;
-  if (n === 0) throw new InputError("logits", "no samples to evaluate");
+  if (n === 0) throw new InputError("no samples to evaluate (the logits have no rows)");
   return scope(() => {
     const y = labelTensor(labels);
     const probs = logits.to("float64").softmax(1);
