@@ -7,7 +7,8 @@
  */
 
 import { Command, type OptionValues } from "@commander-js/extra-typings";
-import { exitWithError, printNativeNotices } from "./lib/cli/errors.ts";
+import { exitWithError, guardTerminalOutput, printNativeNotices } from "./lib/cli/errors.ts";
+import { commandLineArgs } from "./lib/cli/argv.ts";
 import { checkFlags } from "./lib/cli/flag_checks.ts";
 import {
   commandPhase,
@@ -78,7 +79,7 @@ export function buildProgram(): Command {
     .hook("preAction", (_program, action) => {
       const flagOf = (key: string) =>
         action.options.find((o) => o.attributeName() === key)?.long ?? `--${key}`;
-      const raw = (_program as unknown as { rawArgs?: string[] }).rawArgs ?? Deno.args;
+      const raw = (_program as unknown as { rawArgs?: string[] }).rawArgs ?? commandLineArgs();
       checkFlags(action.opts(), raw, flagOf);
       // What a signal says until the command says more (commands that write do).
       setPhase(commandPhase(commandPath(action)));
@@ -244,6 +245,7 @@ export function buildProgram(): Command {
     .option("--report <dir>", "write the report here (default: DIR/report for --run)")
     .option("--no-report", "do not write a report")
     .option("--export-npy <dir>", "also write logits.npy, labels.npy, train_counts.npy")
+    .option("--force", "replace files already in --report or --export-npy (never a run's own)")
     .option("--tta-epochs <n>", "SADE runs: epochs of test-time aggregation (default 5; 0: none)")
     .option("--tta-lr <x>", "SADE runs: learning rate of the test-time aggregation (default 0.1)")
     .option(
@@ -293,6 +295,7 @@ export function buildProgram(): Command {
     .option("--json", "print JSON")
     .option("--markdown", "print Markdown tables")
     .option("--out <dir>", "write the comparison here (tables, comparison.json, SVG plots)")
+    .option("--force", "replace the files of an earlier comparison in --out")
     .option("--prior <mode>", "target priors: known, em, bbse or all", "all")
     .option("--calibration <kind>", "EM's calibration on labelled source data: bcts, ts or none")
     .option("--shift-file <file>", "JSON shifted sets instead of the paper's grid")
@@ -317,6 +320,7 @@ export function buildProgram(): Command {
       "--format <f>",
       "safetensors (default) or pytorch: a torch.save state dict and a module file (torch only)",
     )
+    .option("--force", "replace --out if it exists (never a file a run manages)")
     .action(async (run, options) =>
       (await import("./lib/cli/weights.ts")).weightsExportCommand(run, options)
     );
@@ -325,6 +329,7 @@ export function buildProgram(): Command {
     .description("a PyTorch state dict (or safetensors) through a lade model to lade's safetensors")
     .argument("<file>", "a .pth, .pt or .safetensors file")
     .option("--out <file>", "the .safetensors file to write")
+    .option("--force", "replace --out if it exists (never a file a run manages)")
     .option("--arch <name>", "the architecture (default: the file's metadata)")
     .option("--classes <n>", "the class count (default: the file's)")
     .action(async (file, options) =>
@@ -368,6 +373,7 @@ export function buildProgram(): Command {
     .option("--prior <p>", "target prior: uniform, train, em, or a JSON file of C numbers")
     .option("--skip-bad-images", "skip unreadable images with a warning")
     .option("--save-logits <file>", "also write the raw logits [N, C] as .npy")
+    .option("--force", "replace --save-logits if it exists (never a file a run manages)")
     .option("--device <device>", "cpu (default) or cuda:N")
     .option("--json", "print JSON")
     .action(async (inputs, options) =>
@@ -379,10 +385,11 @@ export function buildProgram(): Command {
 
 /**
  * Runs lade's command line on `args`: the signal listeners first (so that
- * Ctrl-C is answered from the first moment), then the command.
+ * Ctrl-C is answered from the first moment), then the command; then exits.
  */
-export async function main(args: readonly string[]): Promise<void> {
+export async function main(args: readonly string[]): Promise<never> {
   installSignalHandlers({ quiet: otherRank(), defaultTerm: launchedRank() });
+  guardTerminalOutput();
   printNativeNotices();
   try {
     await buildProgram().parseAsync([...args], { from: "user" });
@@ -396,6 +403,10 @@ export async function main(args: readonly string[]): Promise<void> {
     }
     exitWithError(error);
   }
+  // Exit here rather than when the event loop runs dry: Deno's own shutdown
+  // drops the signal listeners while the process still runs, and a Ctrl-C in
+  // that moment would end it by the default action, unanswered.
+  Deno.exit();
 }
 
-if (import.meta.main) await main(Deno.args);
+if (import.meta.main) await main(commandLineArgs());

@@ -50,6 +50,7 @@ export {
   StoppedError,
   TorchError,
 } from "./lib/errors.ts";
+export { OutputWriteError } from "./lib/fs.ts";
 export {
   applyColorJitter,
   type Batch,

@@ -6,8 +6,12 @@
  * the old file or the new one, never a torn mix (at worst a stray temporary,
  * named `<path>.<pid>.tmp`).
  *
+ * Several files that belong together (a report, an exported set of arrays)
+ * are written all or nothing by `writeFilesAtomic`: every temporary first,
+ * then the renames, so a full disk leaves the folder as it was.
+ *
  * This module sits at the bottom of the import tree, with errors.ts: it
- * imports nothing from lade.
+ * imports nothing from lade but errors.ts.
  *
  * ```ts
  * import { writeFileAtomic } from "./fs.ts";
@@ -21,6 +25,7 @@
  */
 
 import { dirname } from "node:path";
+import { LadeError } from "./errors.ts";
 
 /**
  * What to write: text (UTF-8), bytes, or a function that writes the file at
@@ -178,10 +183,35 @@ export async function writeDirAtomic<T>(
     return out;
   } catch (e) {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
-    throw e;
+    if (!isFileSystemError(e)) throw e; // the caller's own
+    throw await folderWriteError(e, dir, tmp);
   } finally {
     underWay.delete(tmp);
   }
+}
+
+/** Whether `e` is the file system's (Deno's, or an OutputWriteError), not a caller's own error. */
+function isFileSystemError(e: unknown): e is Error {
+  return e instanceof OutputWriteError ||
+    (e instanceof Error && !(e instanceof LadeError) && /\(os error \d+\)/.test(e.message));
+}
+
+/**
+ * A file-system error inside writeDirAtomic as an OutputWriteError naming
+ * the file as it would have been in `dir` (not in the temporary `tmp`) and
+ * what is intact.
+ */
+async function folderWriteError(e: Error, dir: string, tmp: string): Promise<OutputWriteError> {
+  const quoted = e instanceof OutputWriteError ? e.path : /'([^']*)'$/.exec(e.message)?.[1];
+  const file = quoted === undefined || !quoted.startsWith(`${tmp}/`)
+    ? dir
+    : `${dir}/${quoted.slice(tmp.length + 1).replace(/\.\d+\.tmp$/, "")}`;
+  const cause = e instanceof OutputWriteError ? e.cause : e;
+  return new OutputWriteError(
+    file,
+    cause,
+    (await exists(dir)) ? `${dir} is unchanged` : "nothing was written",
+  );
 }
 
 /** Options of {@link writeFileAtomicSync}. */
@@ -290,4 +320,103 @@ export function processRunning(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * A file that could not be written (a full disk, a folder in the way, no
+ * permission): the message names the file, why, and what is intact.
+ */
+export class OutputWriteError extends LadeError {
+  /** Always "OutputWriteError". */
+  override name = "OutputWriteError";
+  /** The file that could not be written. */
+  readonly path: string;
+
+  /** `path` could not be written because of `cause`; `intact` says what was kept. */
+  constructor(path: string, cause: unknown, intact: string) {
+    super(`cannot write ${path}: ${writeReason(cause)}; ${intact}`, { cause });
+    this.path = path;
+  }
+}
+
+/**
+ * Why a write failed, in words: Deno's "No space left on device (os error
+ * 28): write 'x'" becomes "no space left on device".
+ */
+export function writeReason(cause: unknown): string {
+  const text = cause instanceof Error ? cause.message.split("\n")[0] : String(cause);
+  const why = text.replace(/ \(os error \d+\).*$/, "").replace(/: \w+ '[^']*'$/, "");
+  return why.charAt(0).toLowerCase() + why.slice(1);
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Writes several files all or nothing: each to its temporary (see
+ * `writeFileAtomic`), and only when every one is written and synced, the
+ * renames. When a write fails (a full disk), the temporaries are removed,
+ * no destination has changed, and an OutputWriteError names the file that
+ * failed. Returns the paths written, in order.
+ */
+export async function writeFilesAtomic(
+  files: ReadonlyArray<readonly [string, AtomicContent]>,
+): Promise<string[]> {
+  try {
+    return await writeFilesAtomicUnderWay(files);
+  } finally {
+    for (const [path] of files) underWay.delete(temporaryPath(path));
+  }
+}
+
+async function writeFilesAtomicUnderWay(
+  files: ReadonlyArray<readonly [string, AtomicContent]>,
+): Promise<string[]> {
+  const made: string[] = [];
+  for (const [path, content] of files) {
+    const tmp = temporaryPath(path);
+    made.push(tmp);
+    underWay.add(tmp);
+    try {
+      if (typeof content === "function") {
+        await content(tmp);
+        await syncFile(tmp);
+      } else {
+        await writeAll(
+          tmp,
+          typeof content === "string" ? new TextEncoder().encode(content) : content,
+        );
+      }
+    } catch (e) {
+      for (const t of made) await Deno.remove(t).catch(() => {});
+      const intact = files.length === 1
+        ? (await exists(path) ? `${path} is unchanged` : "nothing was written")
+        : "nothing was written (files already there are unchanged)";
+      throw new OutputWriteError(path, e, intact);
+    }
+  }
+  const done: string[] = [];
+  for (const [path] of files) {
+    try {
+      await Deno.rename(temporaryPath(path), path);
+    } catch (e) {
+      for (const [p] of files) await Deno.remove(temporaryPath(p)).catch(() => {});
+      throw new OutputWriteError(
+        path,
+        e,
+        done.length === 0 ? "nothing was written" : `written before it: ${done.join(", ")}`,
+      );
+    }
+    done.push(path);
+  }
+  // The renames survive a power cut once their folders are synced (each once).
+  const folders = new Map(files.map(([path]) => [dirname(path), path]));
+  for (const path of folders.values()) await syncFolder(path);
+  return done;
 }

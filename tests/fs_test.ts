@@ -1,11 +1,14 @@
 import assert from "node:assert/strict";
 import {
+  OutputWriteError,
   removeStaleTemporaries,
   removeTemporariesSync,
   temporaryPath,
   writeDirAtomic,
   writeFileAtomic,
   writeFileAtomicSync,
+  writeFilesAtomic,
+  writeReason,
 } from "../lib/fs.ts";
 
 Deno.test("writeFileAtomic writes text, bytes and through a path-taking writer", async () => {
@@ -154,6 +157,45 @@ Deno.test("writeFileAtomicSync replaces a file; with exclusive it only creates o
   }
 });
 
+Deno.test("writeFilesAtomic: all or nothing, and the error names the file and what is intact", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await writeFileAtomic(`${dir}/a.txt`, "old a");
+    const failing = (tmp: string) => {
+      Deno.writeTextFileSync(tmp, "half");
+      throw new Deno.errors.NotSupported("No space left on device (os error 28): write 'x'");
+    };
+    await assert.rejects(
+      () => writeFilesAtomic([[`${dir}/a.txt`, "new a"], [`${dir}/b.txt`, failing]]),
+      (e: unknown) =>
+        e instanceof OutputWriteError && e.path === `${dir}/b.txt` &&
+        e.message ===
+          `cannot write ${dir}/b.txt: no space left on device; nothing was written ` +
+            "(files already there are unchanged)",
+    );
+    // a.txt was written to its temporary before b failed: neither changed, no temporary left.
+    assert.equal(await Deno.readTextFile(`${dir}/a.txt`), "old a");
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["a.txt"]);
+    // One file: whether it was there before is said.
+    await assert.rejects(
+      () => writeFilesAtomic([[`${dir}/a.txt`, failing]]),
+      /cannot write \S+a\.txt: no space left on device; \S+a\.txt is unchanged$/,
+    );
+    await assert.rejects(
+      () => writeFilesAtomic([[`${dir}/c.txt`, failing]]),
+      /cannot write \S+c\.txt: no space left on device; nothing was written$/,
+    );
+    assert.deepEqual(await writeFilesAtomic([[`${dir}/a.txt`, "new a"], [`${dir}/b.txt`, "b"]]), [
+      `${dir}/a.txt`,
+      `${dir}/b.txt`,
+    ]);
+    assert.equal(await Deno.readTextFile(`${dir}/a.txt`), "new a");
+    assert.equal(writeReason(new Error("File too large (os error 27)")), "file too large");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 /** Whether strace can trace a child here (installed, and ptrace allowed). */
 function straceWorks(): boolean {
   try {
@@ -177,10 +219,11 @@ Deno.test({
       const fs = new URL("../lib/fs.ts", import.meta.url).href;
       await Deno.writeTextFile(
         script,
-        `import { writeFileAtomic, writeFileAtomicSync } from "${fs}";\n` +
+        `import { writeFileAtomic, writeFileAtomicSync, writeFilesAtomic } from "${fs}";\n` +
           `await writeFileAtomic("${dir}/out/a.json", "a");\n` +
           `writeFileAtomicSync("${dir}/out/b.json", "b");\n` +
-          `writeFileAtomicSync("${dir}/out/c.lock", "c", { exclusive: true });\n`,
+          `writeFileAtomicSync("${dir}/out/c.lock", "c", { exclusive: true });\n` +
+          `await writeFilesAtomic([["${dir}/out/d.json", "d"], ["${dir}/out/e.json", "e"]]);\n`,
       );
       await Deno.mkdir(`${dir}/out`);
       const traced = await new Deno.Command("strace", {
@@ -219,6 +262,12 @@ Deno.test({
         "fsync(<out>)",
         "fsync(<out/c.lock.TMP>)",
         'linkat(AT_FDCWD, "out/c.lock.TMP", AT_FDCWD, "out/c.lock", 0)',
+        "fsync(<out>)",
+        // Files that belong together: every one synced, then the renames, then the folder once.
+        "fsync(<out/d.json.TMP>)",
+        "fsync(<out/e.json.TMP>)",
+        'rename("out/d.json.TMP", "out/d.json")',
+        'rename("out/e.json.TMP", "out/e.json")',
         "fsync(<out>)",
       ]);
     } finally {

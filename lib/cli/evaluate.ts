@@ -15,7 +15,6 @@ import { evaluateGridAsync, evaluateSetsAsync, shiftNames } from "../eval/grid.t
 import { type Phase, setPhase } from "./signals.ts";
 import { readShiftFile } from "../data/mod.ts";
 import {
-  checkOutputDir,
   hasSourceData,
   type InputOptions,
   type LoadedPredictions,
@@ -24,12 +23,14 @@ import {
   loadSourceData,
   sourceJson,
 } from "./inputs.ts";
-import { writeNpy } from "../eval/npy.ts";
+import { encodeNpy } from "../eval/npy.ts";
+import { writeFilesAtomic } from "../fs.ts";
+import { checkOutputFiles } from "./outputs.ts";
 import { evaluateOnlineCommand, type OnlineOptions } from "./evaluate_online.ts";
 import { TTA_EPOCHS } from "../eval/aggregation.ts";
 import { formatAggregation, formatGrid } from "../eval/grid_table.ts";
 import { methodExperts } from "../losses/methods.ts";
-import { reportFocus, writeReport } from "../eval/report.ts";
+import { REPORT_FILES, reportFocus, writeReport } from "../eval/report.ts";
 import {
   evaluationJson,
   parseEmCalibration,
@@ -52,6 +53,8 @@ export interface EvaluateOptions
   /** false: do not write the run's report. */
   report?: boolean | string;
   exportNpy?: string;
+  /** Replace existing files of --report and --export-npy (never a run's own files). */
+  force?: boolean;
   /** SADE runs: epochs of the test-time aggregation (default 5; 0 leaves it out). */
   ttaEpochs?: string;
   /** SADE runs: the test-time aggregation's learning rate (default 0.1). */
@@ -146,7 +149,14 @@ async function stage2Line(runDir: string): Promise<string | undefined> {
   return `second stage: ${s.method} (${how}) of ${s.from}`;
 }
 
-/** Writes the predictions as logits.npy, labels.npy (int64) and train_counts.npy (int64). */
+/** The files `--export-npy` writes. */
+export const EXPORT_NPY_FILES: readonly string[] = ["logits.npy", "labels.npy", "train_counts.npy"];
+
+/**
+ * Writes the predictions as logits.npy, labels.npy (int64) and
+ * train_counts.npy (int64), all or nothing: on a full disk an
+ * OutputWriteError names the file that failed, and none of the three changed.
+ */
 export async function exportNpy(
   dir: string,
   logits: Tensor,
@@ -154,26 +164,30 @@ export async function exportNpy(
   trainCounts: number[],
 ): Promise<void> {
   await Deno.mkdir(dir, { recursive: true });
-  const f = logits.to("float32");
-  try {
-    await writeNpy(join(dir, "logits.npy"), {
-      dtype: "float32",
-      shape: [...f.shape],
-      data: f.toArray(),
-    });
-  } finally {
-    f.dispose();
+  let logitsBytes: Uint8Array;
+  {
+    using f = logits.to("float32");
+    logitsBytes = encodeNpy({ dtype: "float32", shape: [...f.shape], data: f.toArray() });
   }
-  await writeNpy(join(dir, "labels.npy"), {
-    dtype: "int64",
-    shape: [labels.length],
-    data: BigInt64Array.from(labels, (y) => BigInt(y)),
-  });
-  await writeNpy(join(dir, "train_counts.npy"), {
-    dtype: "int64",
-    shape: [trainCounts.length],
-    data: BigInt64Array.from(trainCounts, (n) => BigInt(n)),
-  });
+  await writeFilesAtomic([
+    [join(dir, EXPORT_NPY_FILES[0]), logitsBytes],
+    [
+      join(dir, EXPORT_NPY_FILES[1]),
+      encodeNpy({
+        dtype: "int64",
+        shape: [labels.length],
+        data: BigInt64Array.from(labels, (y) => BigInt(y)),
+      }),
+    ],
+    [
+      join(dir, EXPORT_NPY_FILES[2]),
+      encodeNpy({
+        dtype: "int64",
+        shape: [trainCounts.length],
+        data: BigInt64Array.from(trainCounts, (n) => BigInt(n)),
+      }),
+    ],
+  ]);
 }
 
 /**
@@ -206,8 +220,13 @@ export async function evaluateCommand(
   const mode = parsePriorMode(options.prior);
   const emCalibration = parseEmCalibration(options.calibration);
   // Output folders are checked before the (slow) predictions.
-  if (typeof options.report === "string") await checkOutputDir(options.report, "--report");
-  if (options.exportNpy !== undefined) await checkOutputDir(options.exportNpy, "--export-npy");
+  const force = options.force;
+  if (typeof options.report === "string") {
+    await checkOutputFiles(options.report, REPORT_FILES, { flag: "--report", force });
+  }
+  if (options.exportNpy !== undefined) {
+    await checkOutputFiles(options.exportNpy, EXPORT_NPY_FILES, { flag: "--export-npy", force });
+  }
   if (options.shiftFile !== undefined && options.shift !== undefined) {
     throw new UsageError("give either --shift or --shift-file, not both");
   }

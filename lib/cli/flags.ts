@@ -9,6 +9,7 @@
  */
 
 import type { InputError } from "../errors.ts";
+import { configSource, flagGiven } from "./value_source.ts";
 
 /** The flag that sets each library parameter or configuration key. */
 export const PARAMETER_FLAGS: Readonly<Record<string, string>> = {
@@ -121,11 +122,22 @@ export function flagText(text: string): string {
  * "parameter: " becomes "--flag: ", and parameters the message mentions in
  * backticks become their flags (see {@link flagText}).
  */
-export function flagMessage(error: InputError): string {
+export function flagMessage(error: InputError, given?: readonly string[]): string {
   let text = error.message;
   const p = error.parameter;
   if (p !== undefined && text.startsWith(`${p}: `)) {
-    text = `${flagOf(p) ?? p}: ${text.slice(p.length + 2)}`;
+    const flag = flagOf(p);
+    // With the command's arguments known, a configuration key whose flag the
+    // user did not give is not blamed on that flag: its value came from a
+    // recipe, a resumed run's config.yaml or the default, which is named
+    // (with the flag that would set it). Other parameters keep their flag:
+    // it is what supplies a missing value (`--root`).
+    const rest = text.slice(p.length + 2);
+    if (flag !== undefined && given !== undefined && p.includes(".") && !flagGiven(flag, given)) {
+      text = `${configSource(p, given)}: ${p}: ${rest} (${flag} sets it)`;
+    } else {
+      text = `${flag ?? p}: ${rest}`;
+    }
   }
   return flagText(text);
 }

@@ -7,6 +7,7 @@
  */
 
 import { printWarning, UsageError } from "./errors.ts";
+import { MAX_TEXT_BYTES, readInputText } from "../input_file.ts";
 import { methodExperts, METHODS } from "../losses/mod.ts";
 import { readNpy } from "../eval/npy.ts";
 import type { Predictions, SourceData } from "../eval/shifted.ts";
@@ -152,12 +153,7 @@ export async function readTrainCounts(path: string): Promise<number[]> {
     }
     counts = Array.from(a.data as ArrayLike<number | bigint>, Number);
   } else {
-    let text: string;
-    try {
-      text = await Deno.readTextFile(path);
-    } catch (e) {
-      throw new UsageError(`cannot read ${path}: ${(e as Error).message.split("\n")[0]}`);
-    }
+    const text = await readInputText(path, { maxBytes: MAX_TEXT_BYTES });
     try {
       counts = JSON.parse(text);
     } catch {

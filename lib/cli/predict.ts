@@ -24,6 +24,9 @@ import {
 } from "../predict/inputs.ts";
 import { printable, printWarning, UsageError } from "./errors.ts";
 import { checkpointOf } from "./inputs.ts";
+import { MAX_TEXT_BYTES, readInputFile, readInputJson } from "../input_file.ts";
+import { decodeNames } from "../torch/strings.ts";
+import { checkOutputFile } from "./outputs.ts";
 
 /** `predict` flags, as commander hands them over. */
 export interface PredictOptions {
@@ -41,6 +44,8 @@ export interface PredictOptions {
   device?: string;
   skipBadImages?: boolean;
   saveLogits?: string;
+  /** Replace an existing --save-logits file (never one a run manages). */
+  force?: boolean;
 }
 
 function positiveInt(flag: string, text: string | undefined, fallback: number): number {
@@ -59,13 +64,7 @@ async function parsePrior(text: string | undefined, known: boolean): Promise<Pri
   if (!text.endsWith(".json")) {
     throw new UsageError(`invalid --prior '${text}': use uniform, train, em or a FILE.json`);
   }
-  let value: unknown;
-  try {
-    value = JSON.parse(await Deno.readTextFile(text));
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) throw new InputError(`--prior file ${text} not found`);
-    throw new InputError(`--prior ${text}: not JSON (${(e as Error).message.split("\n")[0]})`);
-  }
+  const value = await readInputJson(text, { maxBytes: MAX_TEXT_BYTES, what: "--prior file" });
   const list = Array.isArray(value)
     ? value
     : (value as { prior?: unknown })?.prior ?? (value as { target_prior?: unknown })?.target_prior;
@@ -77,13 +76,8 @@ async function parsePrior(text: string | undefined, known: boolean): Promise<Pri
 
 /** Image paths of a list file: the first field of each line, relative to the list's folder. */
 async function readList(path: string): Promise<string[]> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) throw new InputError(`--list ${path} not found`);
-    throw e;
-  }
+  // Names that are not UTF-8 are kept byte for byte (lib/torch/strings.ts).
+  const text = decodeNames(await readInputFile(path, { maxBytes: MAX_TEXT_BYTES, what: "--list" }));
   return text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#"))
     .map((l) => l.split(/\s+/)[0])
     .map((p) => (isAbsolute(p) ? p : join(dirname(path), p)));
@@ -117,6 +111,9 @@ export async function predictCommand(inputs: string[], o: PredictOptions): Promi
   }
   if (paths.length > 0 && o.npy !== undefined) {
     throw new UsageError("give either image files (or --list) or --npy, not both");
+  }
+  if (o.saveLogits !== undefined) {
+    await checkOutputFile(o.saveLogits, { flag: "--save-logits", force: o.force });
   }
   const device = o.device === undefined ? "cpu" : checkDevice(o.device);
   const p = await predictor(o, device);
@@ -161,7 +158,11 @@ export async function predictCommand(inputs: string[], o: PredictOptions): Promi
       const result = applyPrior(p, logits, prior, topk);
       const rows = result.predictions.map((pred, i) => ({
         input: names[i],
-        top: pred.classes.map((c, j) => ({ class: c, name: p.classNames[c], prob: pred.probs[j] })),
+        top: pred.classes.map((c, j) => ({
+          class: c,
+          name: p.classNames[c] ?? String(c),
+          prob: pred.probs[j],
+        })),
       }));
       if (o.json) {
         console.log(JSON.stringify({

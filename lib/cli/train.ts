@@ -25,7 +25,11 @@ import {
 import { evaluateCommand } from "./evaluate.ts";
 import { parseRankEnv, type RankEnv } from "../distributed/env.ts";
 import { launchLocal, watchLauncher } from "../distributed/launcher.ts";
-import { DEFAULT_TIMEOUT_SECONDS, resolveBackend } from "../distributed/process_group.ts";
+import {
+  DEFAULT_TIMEOUT_SECONDS,
+  MAX_TIMEOUT_SECONDS,
+  resolveBackend,
+} from "../distributed/process_group.ts";
 import { checkGlobalBatch, rankDevice } from "../train/data_parallel.ts";
 import { parseDevice } from "../torch/device.ts";
 import { readManifest } from "../run/checkpoint.ts";
@@ -137,7 +141,11 @@ const FORWARDED: readonly [Exclude<keyof TrainCommandOptions, "nprocPerNode">, s
 function num(flag: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const n = value.trim() === "" ? NaN : Number(value);
-  if (!Number.isFinite(n)) throw new UsageError(`invalid ${flag} '${value}': expected a number`);
+  if (!Number.isFinite(n)) {
+    throw new UsageError(
+      `invalid ${flag} '${value}': ${Number.isNaN(n) ? "expected a number" : "too large a number"}`,
+    );
+  }
   return n;
 }
 
@@ -307,7 +315,11 @@ export function printResult(result: TrainResult): void {
 /** `--dist-timeout`: positive seconds (default 120). */
 export function parseDistTimeout(text: string | undefined): number {
   const t = num("--dist-timeout", text) ?? DEFAULT_TIMEOUT_SECONDS;
-  if (!(t > 0)) throw new UsageError(`invalid --dist-timeout '${text}': expected seconds > 0`);
+  if (!(t > 0) || t > MAX_TIMEOUT_SECONDS) {
+    throw new UsageError(
+      `invalid --dist-timeout '${text}': expected seconds > 0, at most ${MAX_TIMEOUT_SECONDS} (a week)`,
+    );
+  }
   return t;
 }
 
@@ -510,7 +522,14 @@ async function launch(
     timeoutSeconds: Math.max(timeoutSeconds, 600),
   });
   if (!result.success) {
-    if (result.interrupted === undefined) console.error(`lade: error: ${result.message}`);
+    // A rank that exits with lade's error statuses (1, 2) has said why in one
+    // line already (a peer that hung, a full disk): a second line would only
+    // repeat that it failed. A rank killed or crashed said nothing: the
+    // launcher says it.
+    const failed = result.failedRank === undefined ? undefined : result.ranks[result.failedRank];
+    const said = failed !== undefined && failed.signal === null &&
+      (failed.code === 1 || failed.code === 2);
+    if (result.interrupted === undefined && !said) console.error(`lade: error: ${result.message}`);
     // Stopped by a signal: its status (130 or 143), whatever the ranks said.
     if (result.interrupted !== undefined) {
       exitOnSignal(result.interrupted === "SIGTERM" ? "SIGTERM" : "SIGINT");

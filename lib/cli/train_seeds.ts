@@ -13,7 +13,8 @@
  */
 
 import { join } from "node:path";
-import { writeFileAtomic } from "../fs.ts";
+import { writeFilesAtomic } from "../fs.ts";
+import { MAX_TEXT_BYTES, readInputJson } from "../input_file.ts";
 import { UsageError } from "./errors.ts";
 import { setPhase } from "./signals.ts";
 import { compareCommand } from "./compare.ts";
@@ -56,8 +57,10 @@ export function seedRunDir(group: string, seed: number): string {
 
 async function readSeeds(group: string): Promise<number[] | null> {
   try {
-    const v = JSON.parse(await Deno.readTextFile(join(group, SEEDS_FILE)));
-    return Array.isArray(v.seeds) ? v.seeds : null;
+    const v = await readInputJson(join(group, SEEDS_FILE), { maxBytes: MAX_TEXT_BYTES }) as {
+      seeds?: unknown;
+    };
+    return Array.isArray(v?.seeds) ? v.seeds : null;
   } catch {
     return null;
   }
@@ -109,9 +112,10 @@ async function runGroup(group: string, seeds: number[], o: TrainEntryOptions): P
   setPhase({
     doing: `the comparison of the seeds of ${group}`,
     intact: `every seed's run in ${group} is finished and intact`,
-    next: `compare them with: lade compare ${group} --out ${join(group, "compare")}`,
+    next: `compare them with: lade compare ${group} --out ${join(group, "compare")} --force`,
   });
-  await compareCommand([group], { out: join(group, "compare") });
+  // The group's own comparison, rewritten as its seeds finish (not a user's file).
+  await compareCommand([group], { out: join(group, "compare"), force: true });
 }
 
 /** `train --resume GROUP`: whether `dir` is a seed group rather than a run. */
@@ -188,11 +192,20 @@ export async function trainEntry(o: TrainEntryOptions): Promise<void> {
       `--out ${group} already holds runs; continue with --resume ${group} or choose another --out`,
     );
   }
+  const existed = await Deno.lstat(group).then(() => true, () => false);
   await Deno.mkdir(group, { recursive: true });
-  await writeFileAtomic(join(group, "config.yaml"), configToYaml(config));
-  await writeFileAtomic(
-    join(group, SEEDS_FILE),
-    JSON.stringify({ seeds, created: new Date().toISOString() }) + "\n",
-  );
+  try {
+    // Both or neither (a full disk names the file and leaves no group behind).
+    await writeFilesAtomic([
+      [join(group, "config.yaml"), configToYaml(config)],
+      [
+        join(group, SEEDS_FILE),
+        JSON.stringify({ seeds, created: new Date().toISOString() }) + "\n",
+      ],
+    ]);
+  } catch (e) {
+    if (!existed) await Deno.remove(group, { recursive: true }).catch(() => {});
+    throw e;
+  }
   await runGroup(group, seeds, o);
 }

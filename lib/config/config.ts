@@ -9,9 +9,10 @@
  * @module
  */
 
-import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
+import { parse as parseYaml, Parser, stringify as stringifyYaml } from "yaml";
 import { z } from "zod";
 import { InputError } from "../errors.ts";
+import { readInputText } from "../input_file.ts";
 import { checkValPerClass, isImageFileDataset, parseDatasetName } from "../data/mod.ts";
 import { methodByName } from "../losses/mod.ts";
 import { ARCHITECTURES, HEADS } from "../models/mod.ts";
@@ -38,8 +39,12 @@ const ScheduleSchema = z.strictObject({
 
 /** The schema of a resolved training configuration. */
 export const ConfigSchema = z.strictObject({
-  /** Run name (default: <dataset>_<method>_<time>). */
-  name: z.string().min(1).optional(),
+  /** Run name (default: <dataset>_<method>_<time>): a plain name, the run goes to runs/<name>. */
+  name: z.string().min(1).refine(
+    // deno-lint-ignore no-control-regex
+    (n) => !/[/\\\u0000-\u001f\u007f]/.test(n) && n !== "." && n !== "..",
+    "must be a plain name (no '/', no '..', no control characters): the run goes to runs/<name>; use `out` DIR for another place",
+  ).optional(),
   dataset: z.strictObject({
     name: z.string().min(1),
     root: z.string().min(1).optional(),
@@ -227,6 +232,15 @@ function describeIssue(
     const text = `unknown key${keys.length > 1 ? "s" : ""} ${keys.map((k) => `'${k}'`).join(", ")}`;
     return new InputError(source === undefined ? text : `${source}: ${text}`);
   }
+  // A number too large for a double (1e999 in YAML) is Infinity: said as
+  // such, not as zod's "expected number, received number, got null".
+  if (typeof value === "number" && !Number.isFinite(value)) {
+    return configError(source, path, `must be a finite number, got ${value}`);
+  }
+  // 1e300 is whole, but past 2^53 a double cannot count one by one.
+  if (typeof value === "number" && Number.isInteger(value) && !Number.isSafeInteger(value)) {
+    return configError(source, path, `is too large (at most 2^53 - 1), got ${value}`);
+  }
   const shown = value === undefined ? "missing" : JSON.stringify(value);
   return configError(source, path, `${issue.message}, got ${shown}`);
 }
@@ -320,8 +334,51 @@ export function validateConfig(value: unknown, source?: string): TrainConfig {
   return c;
 }
 
+/** How deeply a recipe's collections may nest (a real recipe nests 3 or 4 levels). */
+export const MAX_RECIPE_DEPTH = 64;
+
+/** The most a recipe file may hold: 16 MiB. */
+export const MAX_RECIPE_BYTES = 16 * 2 ** 20;
+
+/**
+ * The first place where `text`'s collections (flow or block, keys
+ * included) nest deeper than `limit`, as a 1-based line, or undefined.
+ * Walks the YAML library's concrete syntax tree, which it builds without
+ * recursion, with a stack of its own: the library's composer recurses once
+ * per level and runs out of stack near a thousand.
+ */
+export function yamlTooDeep(text: string, limit: number): number | undefined {
+  type Token = { offset?: number; value?: Token; key?: Token; items?: Token[] };
+  const work: [Token, number][] = [];
+  for (const doc of new Parser().parse(text) as Iterable<Token>) {
+    if (doc.value) work.push([doc.value, 0]);
+    while (work.length > 0) {
+      const [token, depth] = work.pop()!;
+      if (!Array.isArray(token.items)) continue;
+      if (depth + 1 > limit) {
+        const at = token.offset ?? 0;
+        let line = 1;
+        for (let i = 0; i < at && i < text.length; i++) if (text.charCodeAt(i) === 10) line++;
+        return line;
+      }
+      for (const item of token.items) {
+        if (item.key && typeof item.key === "object") work.push([item.key, depth + 1]);
+        if (item.value && typeof item.value === "object") work.push([item.value, depth + 1]);
+      }
+    }
+  }
+  return undefined;
+}
+
 /** Parses a YAML recipe (the text of `path`) into a patch; a one-line InputError when malformed. */
 export function parseConfigText(text: string, path: string): ConfigPatch {
+  const deep = yamlTooDeep(text, MAX_RECIPE_DEPTH);
+  if (deep !== undefined) {
+    throw new InputError(
+      `${path}: not a recipe: collections nested more than ${MAX_RECIPE_DEPTH} levels deep ` +
+        `(line ${deep})`,
+    );
+  }
   let data: unknown;
   try {
     // Warnings (an unknown tag) would be printed by the YAML library; the library never prints.
@@ -336,13 +393,7 @@ export function parseConfigText(text: string, path: string): ConfigPatch {
 
 /** Reads a recipe file; a missing file is an InputError. */
 export async function readConfigFile(path: string): Promise<ConfigPatch> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) throw new InputError(`config file ${path} not found`);
-    throw new InputError(`cannot read config file ${path}: ${(e as Error).message}`);
-  }
+  const text = await readInputText(path, { maxBytes: MAX_RECIPE_BYTES, what: "config file" });
   return parseConfigText(text, path);
 }
 

@@ -7,6 +7,7 @@
 
 import { isAbsolute, join } from "node:path";
 import { InputError } from "../errors.ts";
+import { MAX_TEXT_BYTES, readInputText } from "../input_file.ts";
 import { tensor } from "../torch/create.ts";
 import { readCifar } from "./cifar.ts";
 import { firstExisting } from "./files.ts";
@@ -274,8 +275,8 @@ async function loadCifarDataset(base: string, rootOption: string | undefined): P
     join(dir, ten ? "batches.meta.txt" : "fine_label_names.txt"),
   ]);
   if (namesFile) {
-    const names = (await Deno.readTextFile(namesFile)).split(/\r?\n/).map((s) => s.trim())
-      .filter((s) => s !== "");
+    const text = await readInputText(namesFile, { maxBytes: MAX_TEXT_BYTES, what: "class names" });
+    const names = text.split(/\r?\n/).map((s) => s.trim()).filter((s) => s !== "");
     if (names.length === format.classes) classNames = names;
   }
   const trainSet = new TensorImageSet(train.images, train.labels);

@@ -108,7 +108,7 @@ export function longTailIndices(
     const n = Math.min(counts[c], members.length);
     if (n === 0) continue;
     if (n === members.length) {
-      keep.push(...members);
+      for (const m of members) keep.push(m);
       continue;
     }
     using perm = randperm(members.length, { generator: gen });

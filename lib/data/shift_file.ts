@@ -23,6 +23,7 @@
  */
 
 import { InputError } from "../errors.ts";
+import { MAX_JSON_DEPTH, MAX_TEXT_BYTES, nestedDeeperThan, readInputText } from "../input_file.ts";
 
 /** One shifted test set: a name and its test-sample indices (ascending). */
 export interface ShiftSet {
@@ -201,18 +202,15 @@ export async function readShiftFile(
   testLabels: Int32Array,
   classes: number,
 ): Promise<ShiftSet[]> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) throw new InputError(`shift file ${path} not found`);
-    throw new InputError(`cannot read shift file ${path}: ${(e as Error).message.split("\n")[0]}`);
-  }
+  const text = await readInputText(path, { maxBytes: MAX_TEXT_BYTES, what: "shift file" });
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (e) {
     throw new InputError(`${path}: not valid JSON: ${(e as Error).message.split("\n")[0]}`);
+  }
+  if (nestedDeeperThan(value, MAX_JSON_DEPTH)) {
+    throw new InputError(`${path}: nested more than ${MAX_JSON_DEPTH} levels deep`);
   }
   return shiftSetsFromJson(value, testLabels, classes, path);
 }

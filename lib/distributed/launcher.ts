@@ -21,7 +21,7 @@
  */
 
 import { InputError } from "../errors.ts";
-import { DEFAULT_TIMEOUT_SECONDS } from "./process_group.ts";
+import { checkTimeout, DEFAULT_TIMEOUT_SECONDS } from "./process_group.ts";
 
 /** What `launchLocal` runs. */
 export interface LaunchOptions {
@@ -148,7 +148,7 @@ export async function launchLocal(options: LaunchOptions): Promise<LaunchResult>
   }
   const command = options.command ?? selfCommand();
   if (command.length === 0) throw new InputError("command", "is empty");
-  const timeoutMs = (options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000;
+  const timeoutMs = checkTimeout(options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000;
   const graceMs = (options.graceSeconds ?? 10) * 1000;
   const masterAddr = options.masterAddr ?? "127.0.0.1";
   const masterPort = options.masterPort ?? freePort();

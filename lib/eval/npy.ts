@@ -6,7 +6,8 @@
  */
 
 import { InputError } from "../errors.ts";
-import { writeFileAtomic } from "../fs.ts";
+import { writeFilesAtomic } from "../fs.ts";
+import { MAX_BINARY_BYTES, readInputFile } from "../input_file.ts";
 import type { DType, TypedArray } from "../torch/dtype.ts";
 
 /** An array read from or written to a .npy file (C order, little-endian). */
@@ -120,13 +121,7 @@ export function parseNpy(bytes: Uint8Array, name = "npy data"): NpyArray {
 
 /** Reads a .npy file; a missing or malformed file is an InputError naming it. */
 export async function readNpy(path: string): Promise<NpyArray> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (e) {
-    throw new InputError(`cannot read ${path}: ${(e as Error).message.split("\n")[0]}`);
-  }
-  return parseNpy(bytes, path);
+  return parseNpy(await readInputFile(path, { maxBytes: MAX_BINARY_BYTES }), path);
 }
 
 /** The bytes of a .npy v1.0 file holding `data` with `shape` (C order). */
@@ -156,7 +151,10 @@ export function encodeNpy(array: NpyArray): Uint8Array {
   return out;
 }
 
-/** Writes a .npy v1.0 file atomically (see lib/fs.ts). */
+/**
+ * Writes a .npy v1.0 file atomically (see lib/fs.ts); a failed write (a full
+ * disk) is an OutputWriteError naming the file, which is left as it was.
+ */
 export async function writeNpy(path: string, array: NpyArray): Promise<void> {
-  await writeFileAtomic(path, encodeNpy(array));
+  await writeFilesAtomic([[path, encodeNpy(array)]]);
 }

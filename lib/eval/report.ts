@@ -40,15 +40,6 @@ export interface ReportContext {
   classNames: string[];
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function fmt(v: number | null, digits = 2): string {
   return v === null ? "-" : v.toFixed(digits);
 }
@@ -128,7 +119,36 @@ function fileSafe(name: string): string {
   return name.replace(/[^A-Za-z0-9_+.-]/g, "_");
 }
 
-/** Writes the report into `dir` (created if needed); returns the files written. */
+/**
+ * The files by which a folder is seen to hold a report already (writing
+ * another there needs --force); a report also writes confusion-matrix files
+ * named after its variants.
+ */
+export const REPORT_FILES: readonly string[] = [
+  "results.json",
+  "accuracy_grid.svg",
+  "reliability.svg",
+  "per_class.svg",
+  "per_class.csv",
+  "index.html",
+];
+
+/** The files `writeComparisonReport` writes. */
+export const COMPARISON_FILES: readonly string[] = [
+  "comparison.json",
+  "table.md",
+  "table.txt",
+  "accuracy_grid.svg",
+  "grid_mean.svg",
+  "index.html",
+];
+
+/**
+ * Writes the report into `dir` (created if needed); returns the files
+ * written. The folder is written whole or not at all (lib/fs.ts
+ * writeDirAtomic): on a full disk an OutputWriteError names the file that
+ * failed, and the folder keeps the report it had.
+ */
 export async function writeReport(
   dir: string,
   evals: readonly ShiftEvaluation[],
@@ -258,10 +278,6 @@ ${
     ).join("\n")
   }
 </table>`;
-  // An online evaluation of the run (`evaluate --online`) writes online.html beside this page.
-  const online = await exists(join(dir, "online.html"))
-    ? '<p><a href="online.html">online label shift</a></p>\n'
-    : "";
   const html = `<!doctype html>
 <html><head><meta charset="utf-8"><title>lade report: ${ctx.dataset} ${ctx.method}</title>
 <style>body{font-family:sans-serif;margin:2em}td,th{padding:2px 8px;text-align:right}</style></head>
@@ -276,7 +292,7 @@ ${plots.map(([name]) => `<p><img src="${name}"></p>`).join("\n")}
 <table><tr><th>shift</th><th>variant</th><th>top-1</th><th>top-5</th><th>many</th><th>medium</th><th>few</th><th>ECE</th><th>NLL</th><th>Brier</th></tr>
 ${rows}
 </table>
-${aggregation}${online}</body></html>
+${aggregation}</body></html>
 `;
   await put("index.html", html);
   return written;
@@ -286,7 +302,7 @@ ${aggregation}${online}</body></html>
  * Writes a comparison of several runs into `dir`: comparison.json, table.md,
  * table.txt, accuracy_grid.svg (every group's variant a line, a panel per
  * use of the target prior), grid_mean.svg and an index.html; returns the
- * files written.
+ * files written, all or nothing (see `writeReport`).
  */
 export async function writeComparisonReport(dir: string, c: Comparison): Promise<string[]> {
   await checkReplaceable(dir, "comparison.json", "out");

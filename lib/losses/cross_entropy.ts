@@ -9,6 +9,7 @@ import { scope } from "../torch/memory.ts";
 import type { Tensor } from "../torch/tensor.ts";
 import { labelTensor } from "../data/labels.ts";
 import { type PriorLike, priorTensor } from "../priors/source_prior.ts";
+import { checkLogits } from "./check.ts";
 
 /** Per-sample negative log-likelihood -log softmax(logits)_y, shape [N]. */
 export function perSampleCE(logits: Tensor, labels: Tensor): Tensor {
@@ -36,6 +37,7 @@ export function perSampleCE(logits: Tensor, labels: Tensor): Tensor {
  * ```
  */
 export function crossEntropyLoss(logits: Tensor, labels: Tensor, weight?: PriorLike): Tensor {
+  checkLogits(logits);
   return scope(() => {
     const nll = perSampleCE(logits, labels);
     if (weight === undefined) return nll.mean();

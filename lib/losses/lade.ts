@@ -6,7 +6,7 @@
 
 import { scope } from "../torch/memory.ts";
 import type { Tensor } from "../torch/tensor.ts";
-import { nonNegative } from "./check.ts";
+import { checkLogits, nonNegative, positivePrior } from "./check.ts";
 import { laderLoss } from "./lader.ts";
 import { priorCELoss } from "./prior_ce.ts";
 import type { PriorLike } from "../priors/source_prior.ts";
@@ -49,6 +49,9 @@ export function ladeLoss(
   options: LadeOptions = {},
 ): Tensor {
   const alpha = nonNegative("alpha", options.alpha ?? 0.1);
+  // Checked here too, so that the first error is about LADE's own arguments.
+  checkLogits(logits);
+  positivePrior(sourcePrior);
   return scope(() =>
     priorCELoss(logits, labels, sourcePrior).add(
       laderLoss(logits, labels, sourcePrior, { lambda: options.lambda }).mul(alpha),

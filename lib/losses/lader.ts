@@ -12,7 +12,8 @@
 import { scope } from "../torch/memory.ts";
 import type { Tensor } from "../torch/tensor.ts";
 import { labelTensor } from "../data/labels.ts";
-import { nonNegative } from "./check.ts";
+import { checkLogits, nonNegative } from "./check.ts";
+import { InputError } from "../errors.ts";
 import { type PriorLike, priorTensor } from "../priors/source_prior.ts";
 
 /** Options of LADER. */
@@ -45,6 +46,10 @@ export function laderLoss(
   options: LaderOptions = {},
 ): Tensor {
   const lambda = nonNegative("lambda", options.lambda ?? 0.1);
+  checkLogits(logits);
+  if (logits.ndim !== 2) {
+    throw new InputError("logits", `must be 2-D [N, C], got shape [${logits.shape.join(", ")}]`);
+  }
   return scope(() => {
     const [n, classes] = logits.shape;
     const ps = priorTensor(sourcePrior, logits);

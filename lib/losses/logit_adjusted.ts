@@ -7,7 +7,7 @@
 
 import { scope } from "../torch/memory.ts";
 import type { Tensor } from "../torch/tensor.ts";
-import { checkHyper } from "./check.ts";
+import { checkHyper, checkLogits, positivePrior } from "./check.ts";
 import { crossEntropyLoss } from "./cross_entropy.ts";
 import { type PriorLike, priorTensor } from "../priors/source_prior.ts";
 
@@ -33,6 +33,8 @@ export function logitAdjustedLoss(
   tau = 1,
 ): Tensor {
   checkHyper("tau", tau, () => true, "must be a finite number");
+  checkLogits(logits);
+  if (tau !== 0) positivePrior(sourcePrior);
   return scope(() =>
     crossEntropyLoss(logits.add(priorTensor(sourcePrior, logits).log().mul(tau)), labels)
   );

@@ -8,6 +8,7 @@
 import { scope } from "../torch/memory.ts";
 import type { Tensor } from "../torch/tensor.ts";
 import { crossEntropyLoss } from "./cross_entropy.ts";
+import { checkLogits, positivePrior } from "./check.ts";
 import { type PriorLike, priorTensor } from "../priors/source_prior.ts";
 
 /**
@@ -26,5 +27,7 @@ import { type PriorLike, priorTensor } from "../priors/source_prior.ts";
  * ```
  */
 export function priorCELoss(logits: Tensor, labels: Tensor, sourcePrior: PriorLike): Tensor {
+  checkLogits(logits);
+  positivePrior(sourcePrior);
   return scope(() => crossEntropyLoss(logits.add(priorTensor(sourcePrior, logits).log()), labels));
 }

@@ -17,12 +17,13 @@
  * @module
  */
 
-import { InputError } from "../errors.ts";
+import { InputError, TorchError } from "../errors.ts";
+import { MAX_TEXT_BYTES, readInputText } from "../input_file.ts";
 import { datasetInput, isImageFileDataset, parseDatasetName, prepareImage } from "../data/mod.ts";
 import { adjustLogits, sourcePosteriorLogits } from "../eval/rules.ts";
 import { type Head, isArchitecture, Model, unknownArchitecture } from "../models/mod.ts";
 import { emPrior } from "../priors/em.ts";
-import { countsToPrior } from "../priors/source_prior.ts";
+import { countsToPrior, normalisePrior } from "../priors/source_prior.ts";
 import type { Device } from "../torch/device.ts";
 import { cat, noGrad, scope, stack, type Tensor, tensor } from "../torch/mod.ts";
 import { loadWeights, readWeightsFile, type WeightsMetadata } from "../weights/model_weights.ts";
@@ -72,12 +73,13 @@ function defaultSize(arch: string): number {
 
 /** Class names from a `classes.txt` (one per line) when one exists. */
 async function classesFile(path: string, classes: number): Promise<string[] | undefined> {
-  let text: string;
   try {
-    text = await Deno.readTextFile(path);
+    await Deno.lstat(path);
   } catch {
     return undefined;
   }
+  // There is one: a regular file (a FIFO would block) of a sensible size.
+  const text = await readInputText(path, { maxBytes: MAX_TEXT_BYTES, what: "class names" });
   const names = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== "");
   if (names.length !== classes) {
     throw new InputError(`${path}: ${names.length} class names for ${classes} classes`);
@@ -152,6 +154,14 @@ export async function weightsPredictor(
   }
   const file = await readWeightsFile(path);
   const meta: WeightsMetadata | undefined = file.metadata;
+  // The method decides the prediction rule: an unknown one is the file's fault, said so.
+  if (meta?.method !== undefined) {
+    try {
+      methodByName(meta.method);
+    } catch {
+      throw new InputError(`${path}: metadata 'method' names an unknown method '${meta.method}'`);
+    }
+  }
   const arch = opts.arch ?? meta?.arch;
   if (arch === undefined) {
     throw new InputError("arch", `${path} does not name its architecture; pass \`arch\``);
@@ -193,8 +203,10 @@ export async function weightsPredictor(
     resizeTo: resizeFor(imageSize),
     mean: meta?.mean ?? fallback.mean,
     std: meta?.std ?? fallback.std,
-    classNames: meta?.classNames ?? (await classesFile(beside, classes)) ??
-      Array.from({ length: classes }, (_, i) => `${i}`),
+    // Names for exactly these classes (a --classes that differs from the
+    // metadata's count gets the classes' indices).
+    classNames: (meta?.classNames?.length === classes ? meta.classNames : undefined) ??
+      (await classesFile(beside, classes)) ?? Array.from({ length: classes }, (_, i) => `${i}`),
     trainCounts: meta?.trainCounts,
     method: meta?.method ?? "softmax",
     head: (meta?.head ?? "linear") as Head,
@@ -304,6 +316,7 @@ export function predictBatch(p: Predictor, inputs: Tensor, chunk = 64): Tensor {
   if (inputs.dtype !== "uint8" && inputs.dtype !== "float32") {
     throw new InputError(`inputs of dtype ${inputs.dtype}: use uint8 pixels or float32`);
   }
+  if (shape[0] === 0) throw new InputError("inputs of shape [0, ...]: there is nothing to predict");
   p.model.eval();
   const parts: Tensor[] = [];
   try {
@@ -317,7 +330,7 @@ export function predictBatch(p: Predictor, inputs: Tensor, chunk = 64): Tensor {
               .sub(tensor(Float32Array.from(p.mean), [1, c, 1, 1]))
               .div(tensor(Float32Array.from(p.std), [1, c, 1, 1]));
           }
-          const logits = p.model.forward(x.to(p.model.device)).to("float32").to("cpu");
+          const logits = forwardChecked(p, x.to(p.model.device)).to("float32").to("cpu");
           // A multi-expert network (SADE): the experts' plain average.
           return p.model.experts > 1 ? expertMean(logits, p.model.experts) : logits;
         })
@@ -326,6 +339,25 @@ export function predictBatch(p: Predictor, inputs: Tensor, chunk = 64): Tensor {
     return scope(() => (parts.length === 1 ? parts[0].clone() : cat(parts, 0)));
   } finally {
     for (const t of parts) t.dispose();
+  }
+}
+
+/**
+ * The model's forward pass, with libtorch's complaint about a size the
+ * network cannot take ("mat1 and mat2 shapes cannot be multiplied") said in
+ * the inputs' terms: the side it was given and the side it expects.
+ */
+function forwardChecked(p: Predictor, x: Tensor): Tensor {
+  try {
+    return p.model.forward(x);
+  } catch (e) {
+    if (!(e instanceof TorchError)) throw e;
+    const [, c, h, w] = x.shape;
+    throw new InputError(
+      `inputs of ${h}x${w} pixels (${c} channel(s)): ${p.model.arch} takes ` +
+        `${p.imageSize}x${p.imageSize} images (resize them, or give image files, which are ` +
+        "resized as evaluation does)",
+    );
   }
 }
 
@@ -380,22 +412,37 @@ export function applyPrior(
       return emPrior(probs, source!).prior;
     });
   } else {
-    if (prior.length !== c || !prior.every((v) => Number.isFinite(v) && v >= 0)) {
-      throw new InputError("prior", `needs ${c} non-negative numbers, got ${prior.length}`);
+    if (prior.length !== c) {
+      throw new InputError(
+        "prior",
+        `needs ${c} non-negative numbers (one per class), got ${prior.length}`,
+      );
     }
-    const total = prior.reduce((a, b) => a + b, 0);
-    if (!(total > 0)) throw new InputError("prior", "the target prior sums to 0");
-    target = prior.map((v) => v / total);
+    // Scaled by the largest first: ten values of 1e308 are a uniform prior.
+    target = normalisePrior(prior, "prior");
   }
   const uniformLogits = methodByName(p.method).logitPrior === "uniform";
   const rule = source === undefined ? "softmax" : uniformLogits ? "lade" : "pc_softmax";
+  // Logits that are NaN or infinite (damaged weights, damaged inputs) have no probabilities.
+  const rowBad = scope(() => logits.isfinite().logicalNot().any(1).toList());
+  const notFinite = rowBad.flatMap((bad, i) => (bad ? [i] : []));
+  if (notFinite.length > 0) {
+    throw new InputError(
+      `the model's outputs for input ${notFinite[0] + 1} are NaN or infinite` +
+        (notFinite.length > 1 ? ` (and for ${notFinite.length - 1} more)` : "") +
+        " (damaged weights or inputs); no probabilities to show",
+    );
+  }
   const [values, indices] = scope(() => {
+    // In float64, from log-softmax: logits near float32's largest (3e38) plus
+    // a log prior neither overflow nor give 0/0.
+    const wide = logits.to("float64");
     const adjusted = source === undefined
-      ? logits.clone()
-      : adjustLogits(logits, rule as "lade" | "pc_softmax", source, target!);
-    const [v, i] = adjusted.softmax(1).topk(k, 1);
+      ? wide
+      : adjustLogits(wide, rule as "lade" | "pc_softmax", source, target!);
+    const [v, i] = adjusted.logSoftmax(1).topk(k, 1);
     return [
-      Array.from(v.toArray() as Float32Array),
+      Array.from(v.exp().toArray() as Float64Array),
       Array.from(i.toArray() as BigInt64Array, Number),
     ];
   });

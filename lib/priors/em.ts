@@ -9,7 +9,7 @@
 import { scope } from "../torch/memory.ts";
 import type { Tensor } from "../torch/tensor.ts";
 import { type PriorLike, priorTensor } from "./source_prior.ts";
-import { checkScores } from "./check.ts";
+import { checkProbabilities } from "./check.ts";
 
 /** Options of the EM estimate. */
 export interface EmOptions {
@@ -43,7 +43,7 @@ export interface EmResult {
  * ```
  */
 export function emPrior(probs: Tensor, sourcePrior: PriorLike, options: EmOptions = {}): EmResult {
-  checkScores(probs, "probs");
+  checkProbabilities(probs, "probs");
   const maxIterations = options.maxIterations ?? 1000;
   const tolerance = options.tolerance ?? 1e-8;
   const p = scope(() => probs.to("float64"));

@@ -11,7 +11,7 @@ import type { PriorLike } from "./source_prior.ts";
 import { bbsePrior } from "./bbse.ts";
 import { calibratedEmPrior, CALIBRATION_KINDS, type CalibrationKind } from "./calibration.ts";
 import { emPrior } from "./em.ts";
-import { checkScores } from "./check.ts";
+import { checkProbabilities, checkScores } from "./check.ts";
 
 export { checkScores };
 import { scope } from "../torch/memory.ts";
@@ -79,6 +79,7 @@ export function estimateTargetPrior(
           `unknown calibration '${kind}' (expected none, ts or bcts)`,
         );
       }
+      checkProbabilities(probs, "probs");
       if (kind === "none" || !options.sourceProbs || !options.sourceLabels) {
         return emPrior(probs, sourcePrior, options).prior;
       }

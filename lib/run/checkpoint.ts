@@ -34,6 +34,14 @@ import { z } from "zod";
 import { decodeBase64, encodeBase64 } from "./base64.ts";
 import { InputError, LadeError } from "../errors.ts";
 import { writeFileAtomic } from "../fs.ts";
+import {
+  MAX_BINARY_BYTES,
+  MAX_JSON_DEPTH,
+  MAX_TEXT_BYTES,
+  nestedDeeperThan,
+  readInputFile,
+  readInputText,
+} from "../input_file.ts";
 import { ARCHITECTURES, type Model } from "../models/model.ts";
 import { checkPtr, checkStatus, TorchError } from "../torch/errors.ts";
 import { native } from "../torch/ffi.ts";
@@ -443,18 +451,22 @@ export function validateManifest(value: unknown, file: string): Manifest {
 /** The run's manifest, or null when it has none. A damaged manifest is an InputError. */
 export async function readManifest(runDir: string): Promise<Manifest | null> {
   const file = `${runDir}/${MANIFEST}`;
-  let text: string;
   try {
-    text = await Deno.readTextFile(file);
+    await Deno.lstat(file);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) return null;
-    throw new InputError(`cannot read ${file}: ${(e as Error).message.split("\n")[0]}`);
   }
+  // A regular file of a sensible size (a FIFO or a device planted there is refused).
+  const text = await readInputText(file, { maxBytes: MAX_TEXT_BYTES });
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (e) {
     throw new InputError(`${file} is damaged: not JSON (${(e as Error).message.split("\n")[0]})`);
+  }
+  // Its configuration is merged and compared by code that recurses per level.
+  if (nestedDeeperThan(parsed, MAX_JSON_DEPTH)) {
+    throw new InputError(`${file} is damaged: nested more than ${MAX_JSON_DEPTH} levels deep`);
   }
   return validateManifest(parsed, file);
 }
@@ -462,15 +474,11 @@ export async function readManifest(runDir: string): Promise<Manifest | null> {
 /** The bytes of an archive, checked against the manifest's digest. */
 async function verified(runDir: string, rel: string, digest: string): Promise<Uint8Array> {
   const path = `${runDir}/${rel}`;
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      throw new InputError(`checkpoint file ${path} is missing`);
-    }
-    throw new InputError(`cannot read checkpoint file ${path}: ${(e as Error).message}`);
-  }
+  const bytes = await readInputFile(path, {
+    maxBytes: MAX_BINARY_BYTES,
+    what: "checkpoint file",
+    missing: `checkpoint file ${path} is missing`,
+  });
   if ((await sha256(bytes)) !== digest) {
     throw new InputError(`checkpoint file ${path} is damaged (SHA-256 mismatch)`);
   }

@@ -19,6 +19,7 @@
 import { hostname } from "node:os";
 import { InputError } from "../errors.ts";
 import { writeFileAtomicSync } from "../fs.ts";
+import { decodeText, readInputFileSync } from "../input_file.ts";
 
 /** The lock file's name inside a run directory. */
 export const LOCK_FILE = "lade.lock";
@@ -79,12 +80,16 @@ function parseHolder(text: string): LockHolder | undefined {
 }
 
 function readHolder(path: string): LockHolder | undefined | null {
+  let bytes: Uint8Array;
   try {
-    return parseHolder(Deno.readTextFileSync(path));
+    // A lock is a small regular file; anything else planted there is refused
+    // (a FIFO would block the read forever).
+    bytes = readInputFileSync(path, { maxBytes: 64 * 1024, what: "run lock" });
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return null;
+    if (e instanceof InputError && / not found$/.test(e.message)) return null;
     throw e;
   }
+  return parseHolder(decodeText(bytes));
 }
 
 /** Writes `text` to a new file at `path` only when there is none (atomically, complete). */

@@ -5,7 +5,8 @@
  */
 
 import { checkSeed, type Device, parseDevice } from "./device.ts";
-import { type DType, dtypeCode, dtypeOf, type TypedArray } from "./dtype.ts";
+import { type DType, DTYPE_BYTES, dtypeCode, dtypeOf, type TypedArray } from "./dtype.ts";
+import { InputError } from "../errors.ts";
 import { checkPtr, checkStatus } from "./errors.ts";
 import { native } from "./ffi.ts";
 import { NativeHandle } from "./handle.ts";
@@ -84,6 +85,12 @@ export function tensor(
 ): Tensor {
   let src: TypedArray;
   let srcType: DType;
+  if (!ArrayBuffer.isView(data) && !Array.isArray(data)) {
+    throw new InputError(
+      "data",
+      `must be a typed array or an array of numbers, got ${typeof data}`,
+    );
+  }
   if (ArrayBuffer.isView(data)) {
     src = data;
     srcType = dtypeOf(data);
@@ -98,6 +105,7 @@ export function tensor(
   if (dtype !== undefined) dtypeCode(dtype);
   const dims = shape ?? [src.length];
   const s = int64s(dims, "shape");
+  checkElements(dims, src.length, "values");
   const bytes = new Uint8Array(src.buffer, src.byteOffset, src.byteLength);
   const made = new Tensor(
     checkPtr(
@@ -110,6 +118,17 @@ export function tensor(
     return made.to(dtype);
   } finally {
     made.dispose();
+  }
+}
+
+/** An InputError unless `shape` holds exactly `count` elements (said in the caller's terms). */
+function checkElements(shape: readonly number[], count: number, what: string): void {
+  const elements = shape.reduce((a, d) => a * BigInt(d), 1n);
+  if (elements !== BigInt(count)) {
+    throw new InputError(
+      "shape",
+      `[${shape.join(", ")}] holds ${elements} elements, but there are ${count} ${what}`,
+    );
   }
 }
 
@@ -129,6 +148,15 @@ export function tensor(
  */
 export function fromBytes(bytes: Uint8Array, shape: readonly number[], dtype: DType): Tensor {
   const s = int64s(shape, "shape");
+  dtypeCode(dtype);
+  const size = DTYPE_BYTES[dtype];
+  if (bytes.byteLength % size !== 0) {
+    throw new InputError(
+      "bytes",
+      `${bytes.byteLength} bytes are not a whole number of ${dtype} values`,
+    );
+  }
+  checkElements(shape, bytes.byteLength / size, `${dtype} values`);
   return new Tensor(
     checkPtr(
       native().lade_from_data(bytes, BigInt(bytes.byteLength), s, s.length, dtypeCode(dtype)),

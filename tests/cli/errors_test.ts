@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { describeError, describeWarning, UsageError } from "../../lib/cli/errors.ts";
+import {
+  describeError,
+  describeWarning,
+  guardTerminalOutput,
+  printable,
+  UsageError,
+} from "../../lib/cli/errors.ts";
 import { flagOf, PARAMETER_FLAGS } from "../../lib/cli/flags.ts";
 import { InputError, LadeError, TorchError } from "../../lib/errors.ts";
 
@@ -28,6 +34,15 @@ Deno.test("library parameters are said as the flags that set them", () => {
     "forward: shape `x` mismatch",
   );
   assert.equal(describeError("plain"), "plain");
+});
+
+Deno.test("the library's other errors say parameters in backticks as their flags too", () => {
+  assert.equal(
+    describeError(new LadeError("lws diverged (learning rate 10); lower `lr`")),
+    "lws diverged (learning rate 10); lower --lr",
+  );
+  // Not the library's: as it is.
+  assert.equal(describeError(new Error("lower `lr`")), "lower `lr`");
 });
 
 Deno.test("library warnings say parameters in backticks as their flags", () => {
@@ -145,4 +160,66 @@ Deno.test("stage2's tau is said as its flag", () => {
     describeError(new InputError("tau", "must be >= 0, got -1")),
     "--tau: must be >= 0, got -1",
   );
+});
+
+Deno.test("a flag the user did not give is not blamed: the key and its file are named", async () => {
+  const e = new InputError("train.batch_size", "300 is larger than the training set");
+  // Given on the command line: the flag.
+  assert.equal(
+    describeError(e, ["train", "--batch-size", "300"]),
+    "--batch-size: 300 is larger than the training set",
+  );
+  assert.equal(
+    describeError(e, ["train", "--batch-size=300"]),
+    "--batch-size: 300 is larger than the training set",
+  );
+  // From a recipe that sets it, a resumed run's config, or the default.
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/r.yaml`, "train:\n  batch_size: 300\n");
+    await Deno.writeTextFile(`${dir}/other.yaml`, "train:\n  epochs: 3\n");
+    assert.equal(
+      describeError(e, ["train", "--config", `${dir}/r.yaml`]),
+      `${dir}/r.yaml: train.batch_size: 300 is larger than the training set (--batch-size sets it)`,
+    );
+    assert.equal(
+      describeError(e, ["train", "--config", `${dir}/other.yaml`]),
+      "the default recipe: train.batch_size: 300 is larger than the training set " +
+        "(--batch-size sets it)",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  assert.equal(
+    describeError(e, ["train", "--resume", "runs/x/"]),
+    "runs/x/config.yaml: train.batch_size: 300 is larger than the training set (--batch-size sets it)",
+  );
+  // A library parameter keeps its flag: it is what supplies a missing value.
+  assert.equal(
+    describeError(new InputError("root", "mnist needs a folder"), ["data", "inspect"]),
+    "--root: mnist needs a folder",
+  );
+});
+
+Deno.test("bidirectional controls and lone surrogates are unprintable too; output is escaped", () => {
+  assert.equal(
+    printable("evil\u202egpj.exe \u2066x\u2069 caf\udce9"),
+    "evil\ufffdgpj.exe \ufffdx\ufffd caf\ufffd",
+  );
+  // A surrogate pair (an emoji) is one character, kept.
+  assert.equal(printable("\u{1f600}"), "\u{1f600}");
+  const printed: string[] = [];
+  const log = console.log, error = console.error;
+  console.log = (...args: unknown[]) => printed.push(String(args[0]));
+  try {
+    guardTerminalOutput();
+    console.log(`names: a\u202eb \u001b[2J`);
+    console.log(JSON.stringify({ name: "a\u202eb\u0085" }));
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
+  assert.equal(printed[0], "names: a\\u202eb \\u001b[2J");
+  // In JSON, the escape means the same string.
+  assert.deepEqual(JSON.parse(printed[1]), { name: "a\u202eb\u0085" });
 });
