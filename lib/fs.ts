@@ -146,17 +146,23 @@ export async function writeFileAtomic(path: string, content: AtomicContent): Pro
   }
 }
 
+/** Writes the file `name` (a name inside the folder being made) with `content`. */
+export type PutFile = (name: string, content: AtomicContent) => Promise<void>;
+
 /**
  * Makes the folder `dir` atomically: `fill` writes its files into a
  * temporary folder beside it (`<dir>.<pid>.tmp`), which then replaces `dir`
  * (an existing `dir` is moved aside to `<dir>.<pid>.old` first and removed
  * after). A reader sees the old folder or the new one, never some of the
  * new files among the old; on failure the temporary folder is removed and
- * `dir` is untouched. Returns what `fill` returned.
+ * `dir` is untouched (a file-system failure is an OutputWriteError naming
+ * the file, as it would have been in `dir`, and what is intact). `fill`
+ * gets the temporary folder and `put`, which writes one file into it.
+ * Returns what `fill` returned.
  */
 export async function writeDirAtomic<T>(
   dir: string,
-  fill: (temporaryDir: string) => Promise<T>,
+  fill: (temporaryDir: string, put: PutFile) => Promise<T>,
 ): Promise<T> {
   const tmp = temporaryPath(dir);
   const old = `${dir}.${Deno.pid}.old`;
@@ -164,7 +170,16 @@ export async function writeDirAtomic<T>(
   try {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
     await Deno.mkdir(tmp, { recursive: true });
-    const out = await fill(tmp);
+    // A file of the folder; a failure names it (as it would be in `dir`, below).
+    const put: PutFile = async (name, content) => {
+      const path = `${tmp}/${name}`;
+      try {
+        await writeFileAtomic(path, content);
+      } catch (e) {
+        throw new OutputWriteError(path, e, "");
+      }
+    };
+    const out = await fill(tmp, put);
     let replaced = false;
     try {
       await Deno.rename(dir, old);

@@ -10,7 +10,7 @@
 
 import { join } from "node:path";
 import { InputError } from "../errors.ts";
-import { writeDirAtomic, writeFileAtomic } from "../fs.ts";
+import { type PutFile, writeDirAtomic } from "../fs.ts";
 import {
   accuracyGridSpec,
   compareGridSpec,
@@ -157,8 +157,8 @@ export async function writeReport(
   if (evals.length === 0) return [];
   await checkReplaceable(dir);
   // The whole folder at once: a report is never some new files among old ones.
-  return await writeDirAtomic(dir, async (tmp) => {
-    const names = await writeReportFiles(tmp, evals, ctx);
+  return await writeDirAtomic(dir, async (_tmp, put) => {
+    const names = await writeReportFiles(put, evals, ctx);
     return names.map((name) => join(dir, name));
   });
 }
@@ -200,15 +200,15 @@ async function checkReplaceable(
   }
 }
 
-/** Writes the report's files into `dir` (which exists); returns their names. */
+/** Writes the report's files with `putFile`; returns their names. */
 async function writeReportFiles(
-  dir: string,
+  putFile: PutFile,
   evals: readonly ShiftEvaluation[],
   ctx: ReportContext,
 ): Promise<string[]> {
   const written: string[] = [];
   const put = async (name: string, text: string) => {
-    await writeFileAtomic(join(dir, name), text);
+    await putFile(name, text);
     written.push(name);
   };
   // Confusion matrices go to their own CSV files, not into results.json (C x C numbers each).
@@ -307,17 +307,17 @@ ${aggregation}</body></html>
 export async function writeComparisonReport(dir: string, c: Comparison): Promise<string[]> {
   await checkReplaceable(dir, "comparison.json", "out");
   // The whole folder at once, as a run's report.
-  return await writeDirAtomic(dir, async (tmp) => {
-    const names = await writeComparisonFiles(tmp, c);
+  return await writeDirAtomic(dir, async (_tmp, put) => {
+    const names = await writeComparisonFiles(put, c);
     return names.map((name) => join(dir, name));
   });
 }
 
-/** Writes the comparison's files into `dir` (which exists); returns their names. */
-async function writeComparisonFiles(dir: string, c: Comparison): Promise<string[]> {
+/** Writes the comparison's files with `putFile`; returns their names. */
+async function writeComparisonFiles(putFile: PutFile, c: Comparison): Promise<string[]> {
   const written: string[] = [];
   const put = async (name: string, text: string) => {
-    await writeFileAtomic(join(dir, name), text);
+    await putFile(name, text);
     written.push(name);
   };
   await put("comparison.json", JSON.stringify(comparisonJson(c), null, 1) + "\n");

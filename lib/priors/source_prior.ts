@@ -83,8 +83,10 @@ export function countsToPrior(counts: readonly number[]): number[] {
 
 /**
  * `values` (finite, >= 0, some positive) divided by their sum, computed
- * without overflow: scaled by their largest first, so that ten values of
- * 1e308 (whose sum is Infinity) give ten of 0.1, not ten zeros.
+ * without overflow: when the sum overflows, scaled by their largest first,
+ * so that ten values of 1e308 (whose sum is Infinity) give ten of 0.1, not
+ * ten zeros. (Only then: scaling rounds, and counts must give exactly
+ * count / total.)
  */
 export function normalisePrior(values: readonly number[], parameter: string): number[] {
   const bad = values.findIndex((n) => typeof n !== "number" || !Number.isFinite(n) || n < 0);
@@ -94,6 +96,8 @@ export function normalisePrior(values: readonly number[], parameter: string): nu
   let largest = 0;
   for (const v of values) largest = Math.max(largest, v);
   if (!(largest > 0)) throw new InputError(parameter, "must sum to a positive number");
+  const sum = values.reduce((a, b) => a + b, 0);
+  if (Number.isFinite(sum)) return values.map((v) => v / sum);
   const scaled = values.map((v) => v / largest);
   const total = scaled.reduce((a, b) => a + b, 0);
   return scaled.map((v) => v / total);

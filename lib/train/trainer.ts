@@ -523,9 +523,10 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
     // and the global batch only, so another world size continues it.
     const manifest = await loadCheckpoint(runDir, model, optimizer, true);
     start = { epoch: manifest.epoch, step: manifest.step };
-    if (start.step >= batches) {
-      // The manifest's schema cannot know the epoch's length; replaying an
-      // empty rest of an epoch would report a loss of 0 / 0.
+    if (start.step > batches) {
+      // The manifest's schema cannot know the epoch's length. (A checkpoint
+      // at step == batches is an epoch whose steps are done and whose
+      // evaluation a stop cut short: resuming evaluates it.)
       throw new InputError(
         `${runDir}/checkpoint.json is damaged: step ${start.step} is past the end of an epoch ` +
           `of ${batches} batches`,
@@ -692,7 +693,9 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
       // Samples a step adds: the global batch (every rank's loss sees all of it).
       const globalBatch = config.train.batch_size;
       let done = 0;
-      for await (const batch of loader.epoch(epoch)) {
+      // (An epoch whose steps were all done before a stop goes straight to its end.)
+      if (skip === batches) done = batches;
+      for await (const batch of skip === batches ? [] : loader.epoch(epoch)) {
         // A resumed epoch replays the same batches; those already done are skipped.
         if (done < skip) {
           batch.dispose();
@@ -746,23 +749,30 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
       let valTop1: number | undefined;
       // Stopped during the evaluation: the epoch is recorded and checkpointed without it.
       let evalStopped = false;
-      if (last || (every > 0 && (epoch + 1) % every === 0)) {
-        try {
+      try {
+        if (last || (every > 0 && (epoch + 1) % every === 0)) {
           test = await evaluateTest(last && keepLogits);
           valTop1 = await evaluateVal();
-        } catch (e) {
-          if (!(e instanceof StoppedError)) throw e;
-          test = valTop1 = undefined;
-          evalStopped = true;
-        }
-      } else if (selecting) {
-        try {
+        } else if (selecting) {
           valTop1 = await evaluateVal();
-        } catch (e) {
-          if (!(e instanceof StoppedError)) throw e;
-          valTop1 = undefined;
-          evalStopped = true;
         }
+      } catch (e) {
+        if (!(e instanceof StoppedError)) throw e;
+        evalStopped = true;
+      }
+      if (evalStopped) {
+        // A stop during the epoch's evaluation (one process only): the
+        // checkpoint is the epoch's steps done; a resumed run evaluates the
+        // epoch and records it as this run would have.
+        if (writer) {
+          await saveCheckpoint(runDir, model, optimizer, checkpointState(epoch, batches, running));
+          checkpointed = true;
+        }
+        progress.done(
+          `interrupted in epoch ${epoch + 1} after its last step, during its evaluation; ` +
+            "checkpoint written",
+        );
+        return result(true, epoch, batches);
       }
       // The best epoch and early stopping, decided alike on every rank (the
       // validation logits are gathered on all of them).
@@ -826,7 +836,7 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
         );
         break;
       }
-      if ((dp ? stopAgreed : stop.requested) && (!last || evalStopped)) {
+      if ((dp ? stopAgreed : stop.requested) && !last) {
         log(`interrupted after epoch ${epoch + 1}; checkpoint written`);
         return result(true, epoch + 1, 0);
       }
