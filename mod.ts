@@ -125,6 +125,7 @@ export {
   learnAggregation,
   viewSimilarity,
 } from "./lib/eval/aggregation.ts";
+export type { SourceData } from "./lib/eval/evaluation.ts";
 export {
   bbsePrior,
   type BbseResult,
@@ -170,7 +171,9 @@ export {
   FlhFtl,
   type FlhFtlOptions,
   FollowTheHistory,
+  type MethodContext,
   type MethodOptions,
+  type MllsOptions,
   mllsRoundEstimator,
   NoAdaptation,
   ONLINE_METHODS,
@@ -186,9 +189,11 @@ export {
   parseMarginals,
   type ProbRows,
   probRows,
+  type ProbsLike,
   projectToSimplex,
   readMarginalsFile,
   type RoundEstimator,
+  type RoundEstimatorKind,
   sampleStream,
   type ScheduleKind,
   scheduleMarginals,

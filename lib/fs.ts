@@ -1,8 +1,9 @@
 /**
  * Writing files so that a reader never sees half of one: the content goes to
  * a temporary file next to the destination, is flushed to disk, and is then
- * renamed over the destination. A process killed at any moment leaves the
- * old file or the new one, never a torn mix (at worst a stray temporary,
+ * renamed over the destination, and the folder is flushed too (so that the
+ * rename itself survives a power cut). A process killed at any moment leaves
+ * the old file or the new one, never a torn mix (at worst a stray temporary,
  * named `<path>.<pid>.tmp`).
  *
  * Several files that belong together (a report, an exported set of arrays)
@@ -23,6 +24,7 @@
  * @module
  */
 
+import { dirname } from "node:path";
 import { LadeError } from "./errors.ts";
 
 /**
@@ -89,10 +91,39 @@ async function syncFile(path: string): Promise<void> {
 }
 
 /**
+ * Flushes the folder that holds `path` to disk: its entries (a file renamed
+ * or linked into it, a temporary removed) then survive a power cut, as
+ * syncing a file does for its bytes. Windows cannot open a folder for this;
+ * there its entries are written through by the file system.
+ */
+async function syncFolder(path: string): Promise<void> {
+  if (Deno.build.os === "windows") return;
+  const dir = await Deno.open(dirname(path), { read: true });
+  try {
+    await dir.sync();
+  } finally {
+    dir.close();
+  }
+}
+
+/** The synchronous form of {@link syncFolder}. */
+function syncFolderSync(path: string): void {
+  if (Deno.build.os === "windows") return;
+  const dir = Deno.openSync(dirname(path), { read: true });
+  try {
+    dir.syncSync();
+  } finally {
+    dir.close();
+  }
+}
+
+/**
  * Writes `content` to `path` atomically: to a temporary file in the same
- * folder, synced to disk, then renamed over `path`. On failure (a full disk
- * included) the temporary file is removed, `path` is untouched and the error
- * is thrown as the file system gave it.
+ * folder, synced to disk, then renamed over `path`, and the folder synced.
+ * On failure (a full disk included) the temporary file is removed, `path`
+ * is untouched and the error is thrown as the file system gave it (a
+ * failure to sync the folder comes after the rename: `path` then holds the
+ * new content, which a power cut could still undo).
  */
 export async function writeFileAtomic(path: string, content: AtomicContent): Promise<void> {
   const tmp = temporaryPath(path);
@@ -106,6 +137,7 @@ export async function writeFileAtomic(path: string, content: AtomicContent): Pro
       await writeAll(tmp, bytes);
     }
     await Deno.rename(tmp, path);
+    await syncFolder(path);
   } catch (e) {
     await Deno.remove(tmp).catch(() => {});
     throw e;
@@ -162,24 +194,29 @@ export async function writeDirAtomic<T>(
       throw e;
     }
     if (replaced) await Deno.remove(old, { recursive: true }).catch(() => {});
+    await syncFolder(dir);
     return out;
   } catch (e) {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
-    throw await asFolderWriteError(e, dir, tmp);
+    if (!isFileSystemError(e)) throw e; // the caller's own
+    throw await folderWriteError(e, dir, tmp);
   } finally {
     underWay.delete(tmp);
   }
 }
 
+/** Whether `e` is the file system's (Deno's, or an OutputWriteError), not a caller's own error. */
+function isFileSystemError(e: unknown): e is Error {
+  return e instanceof OutputWriteError ||
+    (e instanceof Error && !(e instanceof LadeError) && /\(os error \d+\)/.test(e.message));
+}
+
 /**
  * A file-system error inside writeDirAtomic as an OutputWriteError naming
  * the file as it would have been in `dir` (not in the temporary `tmp`) and
- * what is intact; other errors (the caller's own) as they are.
+ * what is intact.
  */
-async function asFolderWriteError(e: unknown, dir: string, tmp: string): Promise<unknown> {
-  const fsError = e instanceof OutputWriteError ||
-    (e instanceof Error && !(e instanceof LadeError) && /\(os error \d+\)/.test(e.message));
-  if (!fsError) return e;
+async function folderWriteError(e: Error, dir: string, tmp: string): Promise<OutputWriteError> {
   const quoted = e instanceof OutputWriteError ? e.path : /'([^']*)'$/.exec(e.message)?.[1];
   const file = quoted === undefined || !quoted.startsWith(`${tmp}/`)
     ? dir
@@ -192,8 +229,27 @@ async function asFolderWriteError(e: unknown, dir: string, tmp: string): Promise
   );
 }
 
-/** The synchronous form of {@link writeFileAtomic}, for text or bytes. */
-export function writeFileAtomicSync(path: string, content: string | Uint8Array): void {
+/** Options of {@link writeFileAtomicSync}. */
+export interface AtomicWriteOptions {
+  /**
+   * Create `path` only if there is none: the complete, synced temporary is
+   * hard-linked to `path` (which fails, atomically, when `path` exists)
+   * rather than renamed over it, and the write returns false, leaving an
+   * existing `path` as it was. For lock files. Default false.
+   */
+  exclusive?: boolean;
+}
+
+/**
+ * The synchronous form of {@link writeFileAtomic}, for text or bytes;
+ * returns true once `path` holds `content` (false only when `exclusive`
+ * found a `path` already there).
+ */
+export function writeFileAtomicSync(
+  path: string,
+  content: string | Uint8Array,
+  opts: AtomicWriteOptions = {},
+): boolean {
   const tmp = temporaryPath(path);
   // (Synchronous: no signal listener runs while it writes, so nothing to register.)
   try {
@@ -206,14 +262,25 @@ export function writeFileAtomicSync(path: string, content: string | Uint8Array):
     } finally {
       file.close();
     }
-    Deno.renameSync(tmp, path);
-  } catch (e) {
+    if (opts.exclusive) {
+      try {
+        Deno.linkSync(tmp, path);
+      } catch (e) {
+        if (e instanceof Deno.errors.AlreadyExists) return false;
+        throw e;
+      }
+      Deno.removeSync(tmp);
+    } else {
+      Deno.renameSync(tmp, path);
+    }
+    syncFolderSync(path);
+    return true;
+  } finally {
     try {
       Deno.removeSync(tmp);
     } catch {
-      // never written
+      // renamed into place, already removed, or never written
     }
-    throw e;
   }
 }
 
@@ -363,5 +430,8 @@ async function writeFilesAtomicUnderWay(
     }
     done.push(path);
   }
+  // The renames survive a power cut once their folders are synced (each once).
+  const folders = new Map(files.map(([path]) => [dirname(path), path]));
+  for (const path of folders.values()) await syncFolder(path);
   return done;
 }

@@ -2,6 +2,7 @@
 # One-command set-up on a Debian machine: installs what is missing (apt
 # packages, npm packages through Deno), then builds the native library
 # (cached). Safe to run again: a second run does nothing but check.
+# clang-format is for the tests (native/'s formatting is checked).
 #
 #   bash scripts/setup.sh          # what train/test/evaluate need
 #   bash scripts/setup.sh --bench  # also python3-torch, for benchmarks
@@ -9,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(libtorch-dev cmake g++ pkg-config dataset-fashion-mnist libopenblas0-openmp
-  libjpeg62-turbo-dev libpng-dev libgloo-dev)
+  libjpeg62-turbo-dev libpng-dev libgloo-dev clang-format strace)
 [[ "${1:-}" == "--bench" ]] && packages+=(python3-torch)
 
 missing=()

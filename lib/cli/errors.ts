@@ -8,9 +8,9 @@
  * @module
  */
 
-import { InputError } from "../errors.ts";
+import { InputError, LadeError } from "../errors.ts";
 import { onNativeNotice } from "../torch/library_path.ts";
-import { flagMessage } from "./flags.ts";
+import { flagMessage, flagText } from "./flags.ts";
 import { commandLineArgs } from "./argv.ts";
 
 /**
@@ -102,16 +102,26 @@ export function fileSystemMessage(line: string): string {
  */
 export function describeError(error: unknown, given?: readonly string[]): string {
   if (error instanceof Error) {
-    const message = error instanceof InputError ? flagMessage(error, given) : error.message;
+    // The library's other errors name parameters in backticks too (`lr`).
+    const message = error instanceof InputError
+      ? flagMessage(error, given)
+      : error instanceof LadeError
+      ? flagText(error.message)
+      : error.message;
     const firstLine = message.split("\n").find((l) => l.trim() !== "") ?? error.name;
     return printable(fileSystemMessage(firstLine.trim()));
   }
   return printable(String(error));
 }
 
+/** A library warning as the one line printWarning prints, in terms of the command line's flags. */
+export function describeWarning(message: string): string {
+  return printable(flagText(message.split("\n")[0]));
+}
+
 /** Prints a library warning as one line on stderr. */
 export function printWarning(message: string): void {
-  console.error(`lade: warning: ${printable(message.split("\n")[0])}`);
+  console.error(`lade: warning: ${describeWarning(message)}`);
 }
 
 /**

@@ -55,6 +55,9 @@ export const PARAMETER_FLAGS: Readonly<Record<string, string>> = {
   "dataset.imbalance": "--imbalance",
   "model.arch": "--arch",
   arch: "--arch",
+  "model.init": "--init",
+  "model.init_strict": "--init-strict",
+  "model.init_skip": "--init-skip",
   "train.keep": "--keep",
   "train.early_stop": "--early-stop",
   "train.early_stop.patience": "--early-stop",
@@ -106,10 +109,18 @@ export function flagOf(parameter: string): string | undefined {
 }
 
 /**
+ * A library message (an error's or a warning's) in the command line's terms:
+ * parameters it mentions in backticks (`` `root` ``) become their flags.
+ * Names no flag sets are left as they are.
+ */
+export function flagText(text: string): string {
+  return text.replace(/`([A-Za-z_][\w.]*)`/g, (whole, name: string) => flagOf(name) ?? whole);
+}
+
+/**
  * An InputError's message in the command line's terms: the leading
  * "parameter: " becomes "--flag: ", and parameters the message mentions in
- * backticks (`` `root` ``) become their flags. Names no flag sets are left
- * as they are.
+ * backticks become their flags (see {@link flagText}).
  */
 export function flagMessage(error: InputError, given?: readonly string[]): string {
   let text = error.message;
@@ -128,5 +139,5 @@ export function flagMessage(error: InputError, given?: readonly string[]): strin
       text = `${flag ?? p}: ${rest}`;
     }
   }
-  return text.replace(/`([A-Za-z_][\w.]*)`/g, (whole, name: string) => flagOf(name) ?? whole);
+  return flagText(text);
 }

@@ -8,8 +8,8 @@
  */
 
 import { datasetInput } from "../data/mod.ts";
-import { type Architecture, Model } from "../models/mod.ts";
 import { bestOf, loadCheckpoint, MANIFEST, readManifest } from "../run/checkpoint.ts";
+import { modelFromManifest } from "../run/run_model.ts";
 import { checkpointOf } from "./inputs.ts";
 import { manifestLogitPrior } from "../eval/logit_prior.ts";
 import { DTYPE_BYTES } from "../torch/dtype.ts";
@@ -53,13 +53,7 @@ export async function weightsExportCommand(runDir: string, o: WeightsExportOptio
   if (m === null) throw new UsageError(`${runDir} has no checkpoint (${MANIFEST}); train it first`);
   const which = checkpointOf(o);
   const epoch = which === "best" ? bestOf(m, runDir).epoch : m.epoch;
-  using model = Model.create({
-    arch: m.arch as Architecture,
-    classes: m.classes,
-    inChannels: m.inChannels,
-    head: m.config.model.head,
-    scale: m.config.model.scale,
-  });
+  using model = modelFromManifest(m);
   await loadCheckpoint(runDir, model, undefined, false, which);
   const spec = datasetInput(m.config.dataset.name, {
     imageSize: m.config.dataset.image_size,

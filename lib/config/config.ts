@@ -43,7 +43,7 @@ export const ConfigSchema = z.strictObject({
   name: z.string().min(1).refine(
     // deno-lint-ignore no-control-regex
     (n) => !/[/\\\u0000-\u001f\u007f]/.test(n) && n !== "." && n !== "..",
-    "must be a plain name (no '/', no '..', no control characters): the run goes to runs/<name>; use --out DIR for another place",
+    "must be a plain name (no '/', no '..', no control characters): the run goes to runs/<name>; use `out` DIR for another place",
   ).optional(),
   dataset: z.strictObject({
     name: z.string().min(1),
@@ -311,8 +311,8 @@ export function validateConfig(value: unknown, source?: string): TrainConfig {
   // Model selection and early stopping look at the held-out validation split.
   const hasVal = d.val_per_class !== undefined || d.val_list !== undefined;
   const needs = (what: string) =>
-    `${what} needs a validation split: hold one out with --val-per-class K ` +
-    "(dataset.val_per_class), or give dataset.val_list";
+    `${what} needs a validation split: hold one out with \`dataset.val_per_class\` K, ` +
+    "or give dataset.val_list";
   if (c.train.keep.includes("best") && !hasVal) {
     throw configError(source, "train.keep", needs("the best checkpoint (by validation top-1)"));
   }

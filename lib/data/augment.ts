@@ -8,8 +8,8 @@
  *   RandomHorizontalFlip()
  *
  * Here the crop's padding and the blur's largest sigma scale with the image
- * side (S / 8 and 2 S / 32: 3 pixels and 1.75 for 28-pixel images, 4 and 2
- * for 32), and the colour jitter applies brightness, contrast and saturation
+ * side (S / 8 rounded half up, and 2 S / 32: 4 pixels and 1.75 for 28-pixel
+ * images, 4 and 2 for 32), and the colour jitter applies brightness, contrast and saturation
  * in that order (torchvision draws the order per image) without the hue
  * shift. On grayscale images saturation, hue and the grayscale conversion
  * change nothing, so brightness and contrast are the whole jitter there.
@@ -166,6 +166,21 @@ function gaussianBlur(x: Tensor, sigmas: readonly number[], radius: number): Ten
  * A strongly augmented view of normalised images `images` [N, C, S, S]
  * (C 1 or 3, any device): SADE's test-time transform, with the draws from
  * `input.generator`. Returns normalised images of the same shape.
+ *
+ * @example Two augmented views of a batch
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { strongAugment } from "./mod.ts";
+ * import { Generator, rand } from "../torch/mod.ts";
+ *
+ * using images = rand([2, 3, 32, 32]);
+ * using generator = new Generator(0);
+ * const input = { mean: [0, 0, 0], std: [1, 1, 1], generator };
+ * using a = strongAugment(images, input);
+ * using b = strongAugment(images, input);
+ * assert.deepEqual(a.shape, [2, 3, 32, 32]);
+ * assert.notDeepEqual(a.toList(), b.toList()); // the generator moved on
+ * ```
  */
 export function strongAugment(images: Tensor, input: StrongAugmentInput): Tensor {
   if (images.ndim !== 4 || images.shape[2] !== images.shape[3]) {

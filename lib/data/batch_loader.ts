@@ -254,7 +254,7 @@ export class BatchLoader extends NativeHandle {
       }
       this.#prefetch = positiveInt(opts.prefetch ?? 3, "prefetch", MAX_PREFETCH);
     } else {
-      throw new TypeError("BatchLoader needs an image set made by lib/data");
+      throw new InputError("set", "BatchLoader needs an image set made by lib/data");
     }
   }
 
@@ -297,8 +297,9 @@ export class BatchLoader extends NativeHandle {
               !Number.isInteger(share.start) || !Number.isInteger(share.length) ||
               share.start < 0 || share.length < 1 || share.start + share.length > slice.length
             ) {
-              throw new RangeError(
-                `shard of a batch of ${slice.length}: [${share.start}, +${share.length}) is empty or outside it`,
+              throw new InputError(
+                "shard",
+                `[${share.start}, +${share.length}) is empty or outside a batch of ${slice.length}`,
               );
             }
             start += share.start;

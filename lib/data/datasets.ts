@@ -533,6 +533,27 @@ async function loadImageFileDataset(opts: LoadOptions): Promise<Balanced> {
  * to 100 for `-lt` names and 1 otherwise; R = 1 keeps the training split as
  * it is. n_max is the training size over the number of classes, and a class
  * with fewer samples than its count keeps them all.
+ *
+ * @example A tiny image folder: two classes
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { loadDataset, writeImage } from "./mod.ts";
+ * import { zeros } from "../torch/mod.ts";
+ *
+ * const root = await Deno.makeTempDir();
+ * using grey = zeros([3, 8, 8], { dtype: "uint8" });
+ * for (const [split, n] of [["train", 3], ["test", 1]] as const) {
+ *   for (const c of ["cat", "dog"]) {
+ *     await Deno.mkdir(`${root}/${split}/${c}`, { recursive: true });
+ *     for (let i = 0; i < n; i++) writeImage(grey, `${root}/${split}/${c}/${i}.png`);
+ *   }
+ * }
+ * const data = await loadDataset({ dataset: "image-folder", root, imageSize: 8 });
+ * assert.deepEqual(data.classNames, ["cat", "dog"]);
+ * assert.deepEqual([data.trainCounts, data.testCounts], [[3, 3], [1, 1]]);
+ * data.dispose();
+ * await Deno.remove(root, { recursive: true });
+ * ```
  */
 export async function loadDataset(opts: LoadOptions): Promise<DataSplits> {
   const { base, lt } = parseDatasetName(opts.dataset);

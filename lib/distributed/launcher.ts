@@ -125,6 +125,21 @@ function describe(exit: { code: number; signal: Deno.Signal | null }): string {
  * Starts `nprocPerNode` ranks and waits for them. Resolves (never rejects
  * for a rank's failure) with how they ended; a failure to start the program
  * rejects.
+ *
+ * @example Two ranks of a shell command
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { launchLocal } from "./mod.ts";
+ *
+ * const result = await launchLocal({
+ *   nprocPerNode: 2,
+ *   command: ["sh", "-c", 'echo "rank $RANK of $WORLD_SIZE"'],
+ *   args: [],
+ *   stdio: "piped",
+ * });
+ * assert.ok(result.success);
+ * assert.deepEqual(result.ranks.map((r) => r.stdout?.trim()), ["rank 0 of 2", "rank 1 of 2"]);
+ * ```
  */
 export async function launchLocal(options: LaunchOptions): Promise<LaunchResult> {
   const n = options.nprocPerNode;

@@ -54,7 +54,17 @@ export function checkTimeout(seconds: number, parameter = "timeoutSeconds"): num
 /** Bytes per all-reduce bucket (PyTorch DDP's default, 25 MiB). */
 export const DEFAULT_BUCKET_BYTES = 25 * 1024 * 1024;
 
-/** The backends this build of the native library can create. */
+/**
+ * The backends this build of the native library can create.
+ *
+ * @example What this build can create
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { availableBackends, BACKENDS } from "./mod.ts";
+ *
+ * assert.ok(availableBackends().every((b) => BACKENDS.includes(b)));
+ * ```
+ */
 export function availableBackends(): Backend[] {
   const mask = native().lade_dist_backends();
   return BACKENDS.filter((b) => (mask & (1 << BACKEND_CODES[b])) !== 0);
@@ -66,7 +76,17 @@ export function parseBackend(name: string): Backend {
   throw new InputError("backend", `unknown backend '${name}' (use ${BACKENDS.join(" or ")})`);
 }
 
-/** The backend a device uses unless told otherwise: nccl on CUDA, gloo on the CPU. */
+/**
+ * The backend a device uses unless told otherwise: nccl on CUDA, gloo on the CPU.
+ *
+ * @example NCCL on GPUs, Gloo on CPUs
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defaultBackend } from "./mod.ts";
+ *
+ * assert.deepEqual([defaultBackend("cuda:0"), defaultBackend("cpu")], ["nccl", "gloo"]);
+ * ```
+ */
 export function defaultBackend(device: Device): Backend {
   return device.startsWith("cuda") ? "nccl" : "gloo";
 }

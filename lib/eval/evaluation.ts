@@ -37,7 +37,9 @@ export interface Predictions {
 
 /** Labelled source-distribution predictions, for BBSE's confusion matrix and EM's calibration. */
 export interface SourceData {
+  /** The model's logits [N, C] on labelled source data (a held-out validation split). */
   logits: Tensor;
+  /** Their labels [N]. */
   labels: Int32Array;
 }
 

@@ -22,6 +22,19 @@ export function perSampleCE(logits: Tensor, labels: Tensor): Tensor {
 /**
  * Mean softmax cross-entropy of `logits` [N, C] against int labels [N]; with
  * `weight` (length C) the weighted mean of torch's `cross_entropy(weight=)`.
+ *
+ * @example -log of the true class's probability
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { crossEntropyLoss } from "./mod.ts";
+ * import { tensor } from "../torch/mod.ts";
+ *
+ * // Logits [log 3, 0]: softmax [3/4, 1/4].
+ * using logits = tensor([Math.log(3), 0], [1, 2]);
+ * using labels = tensor(new BigInt64Array([0n]));
+ * using loss = crossEntropyLoss(logits, labels);
+ * assert.ok(Math.abs(loss.item() - -Math.log(0.75)) < 1e-6);
+ * ```
  */
 export function crossEntropyLoss(logits: Tensor, labels: Tensor, weight?: PriorLike): Tensor {
   checkLogits(logits);

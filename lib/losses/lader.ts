@@ -22,7 +22,23 @@ export interface LaderOptions {
   lambda?: number;
 }
 
-/** The LADER regulariser of a batch: a scalar tensor with gradients. */
+/**
+ * The LADER regulariser of a batch: a scalar tensor with gradients.
+ *
+ * @example By hand: two samples, two classes, lambda 0
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { laderLoss } from "./mod.ts";
+ * import { tensor } from "../torch/mod.ts";
+ *
+ * using logits = tensor([1, 0, 0, 0], [2, 2]);
+ * using labels = tensor(new BigInt64Array([0n, 1n]));
+ * using loss = laderLoss(logits, labels, [0.5, 0.5], { lambda: 0 });
+ * // Class 0: T1 = 1, T2 = log((e + 1) / 2); class 1: T1 = T2 = 0.
+ * const expected = -0.5 * (1 - Math.log((Math.E + 1) / 2));
+ * assert.ok(Math.abs(loss.item() - expected) < 1e-6);
+ * ```
+ */
 export function laderLoss(
   logits: Tensor,
   labels: Tensor,

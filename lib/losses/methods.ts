@@ -210,7 +210,17 @@ export const METHOD_REGISTRY: readonly Method[] = [
   },
 ];
 
-/** Experts of the networks `method` trains (1 but for multi-expert methods such as SADE). */
+/**
+ * Experts of the networks `method` trains (1 but for multi-expert methods such as SADE).
+ *
+ * @example One network or three experts
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { methodExperts } from "./mod.ts";
+ *
+ * assert.deepEqual([methodExperts("lade"), methodExperts("sade")], [1, 3]);
+ * ```
+ */
 export function methodExperts(method: string): number {
   return methodByName(method).experts ?? 1;
 }
@@ -223,7 +233,18 @@ function drw(o: LossOptions, ctx: LossContext): boolean {
 /** The names of the training methods `createLoss` knows. */
 export const METHODS: readonly string[] = METHOD_REGISTRY.map((m) => m.name);
 
-/** The method called `name`; an InputError for `method` naming the known ones otherwise. */
+/**
+ * The method called `name`; an InputError for `method` naming the known ones otherwise.
+ *
+ * @example A method's prediction rules
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { methodByName } from "./mod.ts";
+ *
+ * assert.deepEqual(methodByName("softmax").rules, ["softmax", "pc_softmax"]);
+ * assert.throws(() => methodByName("nope"), /nope/);
+ * ```
+ */
 export function methodByName(name: string): Method {
   const method = METHOD_REGISTRY.find((m) => m.name === name);
   if (method === undefined) {
@@ -258,6 +279,19 @@ const OPTION_RANGES: readonly [keyof LossOptions, (v: number) => boolean, string
  * (naming the parameter) on an unknown method or an invalid value. Defaults:
  * alpha 0.1, lambda 0.1, tau 1 (SADE's 2), gamma 2, beta 0.9999, maxMargin 0.5,
  * scale 30, drwEpoch = floor(0.8 epochs) (160 of 200, as LDAM-DRW).
+ *
+ * @example A method's loss, its constants freed with it
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createLoss } from "./mod.ts";
+ * import { tensor, zeros } from "../torch/mod.ts";
+ *
+ * using loss = createLoss("prior-ce", { trainCounts: [300, 100] }); // prior [3/4, 1/4]
+ * using logits = zeros([1, 2]);
+ * using labels = tensor(new BigInt64Array([1n]));
+ * using value = loss(logits, labels, { epoch: 0, epochs: 1 });
+ * assert.ok(Math.abs(value.item() - Math.log(4)) < 1e-6);
+ * ```
  */
 export function createLoss(method: string, options: LossOptions): Loss {
   const spec = methodByName(method);

@@ -45,7 +45,7 @@ import {
   sourcePosteriorLogits,
 } from "../eval/rules.ts";
 import { fitSourceCalibration } from "../eval/shifted.ts";
-import { methodExperts } from "../losses/methods.ts";
+import { methodExperts, type PredictionRule } from "../losses/methods.ts";
 import { applyCalibration, type CalibrationKind } from "../priors/calibration.ts";
 import { countsToPrior } from "../priors/source_prior.ts";
 import { ones, tensor } from "../torch/create.ts";
@@ -160,7 +160,7 @@ export class OnlineEvaluator {
   /** Classes. */
   readonly classes: number;
   /** The prediction rule. */
-  readonly rule: Rule;
+  readonly rule: PredictionRule;
   /** The training prior. */
   readonly sourcePrior: number[];
   /** The prior the model's logits assume (what `none` predicts with). */

@@ -21,13 +21,7 @@ import { InputError, TorchError } from "../errors.ts";
 import { MAX_TEXT_BYTES, readInputText } from "../input_file.ts";
 import { datasetInput, isImageFileDataset, parseDatasetName, prepareImage } from "../data/mod.ts";
 import { adjustLogits, modelLogitPrior, sourcePosteriorLogits } from "../eval/rules.ts";
-import {
-  type Architecture,
-  type Head,
-  isArchitecture,
-  Model,
-  unknownArchitecture,
-} from "../models/mod.ts";
+import { type Head, isArchitecture, Model, unknownArchitecture } from "../models/mod.ts";
 import { emPrior } from "../priors/em.ts";
 import { countsToPrior, normalisePrior } from "../priors/source_prior.ts";
 import type { Device } from "../torch/device.ts";
@@ -41,6 +35,7 @@ import {
   readManifest,
 } from "../run/checkpoint.ts";
 import { manifestLogitPrior } from "../eval/logit_prior.ts";
+import { modelFromManifest } from "../run/run_model.ts";
 import { methodByName } from "../losses/methods.ts";
 import { expertMean } from "../losses/sade.ts";
 
@@ -116,14 +111,7 @@ export async function runPredictor(
     mean: m.config.dataset.mean,
     std: m.config.dataset.std,
   });
-  const model = Model.create({
-    arch: m.arch as Architecture,
-    classes: m.classes,
-    inChannels: m.inChannels,
-    head: m.config.model.head,
-    scale: m.config.model.scale,
-    device,
-  });
+  const model = modelFromManifest(m, device);
   try {
     await loadCheckpoint(runDir, model, undefined, false, which);
   } catch (e) {
@@ -168,7 +156,7 @@ export async function weightsPredictor(
   path: string,
   opts: WeightsPredictorOptions = {},
 ): Promise<Predictor> {
-  // A misspelt --arch is said before the (large) file is read.
+  // A misspelt architecture is said before the (large) file is read.
   if (opts.arch !== undefined && !isArchitecture(opts.arch)) {
     throw new InputError("arch", unknownArchitecture(opts.arch));
   }
@@ -184,7 +172,7 @@ export async function weightsPredictor(
   }
   const arch = opts.arch ?? meta?.arch;
   if (arch === undefined) {
-    throw new InputError("arch", `${path} does not name its architecture; pass --arch`);
+    throw new InputError("arch", `${path} does not name its architecture; pass \`arch\``);
   }
   if (!isArchitecture(arch)) {
     throw new InputError("arch", unknownArchitecture(arch));
@@ -193,7 +181,7 @@ export async function weightsPredictor(
     file.tensors.get("head.0.weight");
   const classes = opts.classes ?? meta?.classes ?? headWeight?.shape[0];
   if (classes === undefined) {
-    throw new InputError("classes", `cannot tell the class count of ${path}; pass --classes`);
+    throw new InputError("classes", `cannot tell the class count of ${path}; pass \`classes\``);
   }
   const firstConv = [...file.tensors.values()].find((t) => t.shape.length === 4);
   const channels = meta?.inChannels ?? firstConv?.shape[1] ?? 3;
@@ -412,8 +400,8 @@ export function applyPrior(
     throw new InputError(
       "prior",
       `'${name}' needs the training class counts, which this model does not carry ` +
-        "(give them with --train-counts F, use a run or a weights file lade exported, " +
-        "or --prior train)",
+        "(give them as `trainCounts`, use a run or a weights file lade exported, " +
+        "or `prior` train)",
     );
   }
   if (p.trainCounts !== undefined && p.trainCounts.length !== c) {

@@ -8,7 +8,7 @@
  */
 
 import { InputError } from "../errors.ts";
-import { type Architecture, Model, type Precision } from "../models/model.ts";
+import type { Precision } from "../models/model.ts";
 import { checkDevice, type Device } from "../torch/device.ts";
 import type { Tensor } from "../torch/tensor.ts";
 import { predictLogits, predictViews } from "./logits.ts";
@@ -20,6 +20,7 @@ import {
   type Manifest,
   readManifest,
 } from "../run/checkpoint.ts";
+import { modelFromManifest } from "../run/run_model.ts";
 import { loadConfigDataset } from "../config/dataset.ts";
 import { manifestLogitPrior } from "../eval/logit_prior.ts";
 import { useDevice } from "../torch/device.ts";
@@ -147,18 +148,11 @@ export async function predictRun(
     if (split === "val" && data.val === undefined) {
       throw new InputError(
         "split",
-        `${runDir} has no validation split (train with --val-per-class K, or dataset.val_list)`,
+        `${runDir} has no validation split (train with \`dataset.val_per_class\` K, or dataset.val_list)`,
       );
     }
     const set = split === "train" ? data.train : split === "val" ? data.val! : data.test;
-    using model = Model.create({
-      arch: m.arch as Architecture,
-      classes: m.classes,
-      inChannels: m.inChannels,
-      head: m.config.model.head,
-      scale: m.config.model.scale,
-      device,
-    });
+    using model = modelFromManifest(m, device);
     await loadCheckpoint(runDir, model, undefined, false, which);
     model.precision = precision;
     const batchSize = opts.batchSize ?? m.config.train.eval_batch_size;

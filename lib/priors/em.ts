@@ -30,6 +30,17 @@ export interface EmResult {
 /**
  * Estimates the target prior from unlabelled posteriors `probs` [N, C] (rows
  * summing to 1, calibrated to `sourcePrior`).
+ *
+ * @example Certain posteriors: the prior is their class mix
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { emPrior } from "./mod.ts";
+ * import { tensor } from "../torch/mod.ts";
+ *
+ * using probs = tensor([1, 0, 1, 0, 1, 0, 0, 1], [4, 2]);
+ * const { prior } = emPrior(probs, [0.5, 0.5]);
+ * assert.deepEqual(prior.map((p) => Math.round(p * 1e6) / 1e6), [0.75, 0.25]);
+ * ```
  */
 export function emPrior(probs: Tensor, sourcePrior: PriorLike, options: EmOptions = {}): EmResult {
   checkProbabilities(probs, "probs");

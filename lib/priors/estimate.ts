@@ -51,6 +51,17 @@ export type EstimateOptions =
  * posteriors first recalibrates both on them (BCTS by default) and then refers
  * to the source labels' class frequencies instead of `sourcePrior`.
  * Returns a number array summing to 1.
+ *
+ * @example EM on unlabelled posteriors
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { estimateTargetPrior } from "./mod.ts";
+ * import { tensor } from "../torch/mod.ts";
+ *
+ * using probs = tensor([1, 0, 1, 0, 1, 0, 0, 1], [4, 2]);
+ * const prior = estimateTargetPrior(probs, [0.5, 0.5], { method: "em" });
+ * assert.ok(Math.abs(prior[0] - 0.75) < 1e-6 && Math.abs(prior[0] + prior[1] - 1) < 1e-12);
+ * ```
  */
 export function estimateTargetPrior(
   probs: Tensor,

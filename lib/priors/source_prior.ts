@@ -66,7 +66,17 @@ export function checkPriorValues(values: readonly number[], parameter = "sourceP
   if (!values.some((v) => v > 0)) throw new InputError(parameter, "must not be all zero");
 }
 
-/** The normalised prior p(c) = n_c / sum(n) of class counts. */
+/**
+ * The normalised prior p(c) = n_c / sum(n) of class counts.
+ *
+ * @example Training counts to a prior (mod.ts's sourcePrior)
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { countsToPrior } from "./mod.ts";
+ *
+ * assert.deepEqual(countsToPrior([300, 100]), [0.75, 0.25]);
+ * ```
+ */
 export function countsToPrior(counts: readonly number[]): number[] {
   return normalisePrior(counts, "trainCounts");
 }

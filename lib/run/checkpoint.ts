@@ -539,8 +539,8 @@ export function bestOf(m: Manifest, runDir: string): BestCheckpoint {
   if (m.best === undefined) {
     throw new InputError(
       "checkpoint",
-      `${runDir} kept no best checkpoint: train with --keep best,last and a validation ` +
-        "split (--val-per-class K)",
+      `${runDir} kept no best checkpoint: train with \`train.keep\` best,last and a ` +
+        "validation split (`dataset.val_per_class` K)",
     );
   }
   return m.best;

@@ -25,12 +25,13 @@ import { BatchLoader } from "../data/mod.ts";
 import { InputError, LadeError } from "../errors.ts";
 import { writeDirAtomic } from "../fs.ts";
 import { crossEntropyLoss } from "../losses/cross_entropy.ts";
-import { type Architecture, Model } from "../models/mod.ts";
+import type { Model } from "../models/mod.ts";
 import type { Device } from "../torch/device.ts";
 import { cat, noGrad, ones, scope, type Tensor, zeros } from "../torch/mod.ts";
 import { loadCheckpoint, type Manifest, readManifest, saveCheckpoint } from "../run/checkpoint.ts";
 import { managingRun } from "../run/managed.ts";
 import { runLogitPrior } from "../eval/logit_prior.ts";
+import { modelFromManifest } from "../run/run_model.ts";
 import { SGD } from "./optimizer.ts";
 import { loadConfigDataset } from "../config/dataset.ts";
 
@@ -167,8 +168,8 @@ async function chooseTau(
     if (data.val === undefined) {
       throw new InputError(
         "tau",
-        `${opts.from} has no validation split to choose tau on (train with --val-per-class K, ` +
-          "or give --tau; never choose it on the test set)",
+        `${opts.from} has no validation split to choose tau on (train with ` +
+          "`dataset.val_per_class` K, or give `tau`; never choose it on the test set)",
       );
     }
     const val = data.val;
@@ -281,14 +282,7 @@ export async function runStage2(opts: Stage2Options): Promise<Stage2Record> {
     );
   }
   const device = opts.device ?? "cpu";
-  using model = Model.create({
-    arch: m.arch as Architecture,
-    classes: m.classes,
-    inChannels: m.inChannels,
-    head: m.config.model.head,
-    scale: m.config.model.scale,
-    device,
-  });
+  using model = modelFromManifest(m, device);
   await loadCheckpoint(opts.from, model);
   let record: Stage2Record;
   if (opts.method === "tau-norm") {
@@ -390,7 +384,7 @@ async function learnScales(
             if (!Number.isFinite(loss) || !allFinite(scales)) {
               throw new StageDivergedError(
                 `lws diverged: the loss became NaN or infinite in epoch ${epoch + 1} ` +
-                  `(learning rate ${lr}); lower --lr`,
+                  `(learning rate ${lr}); lower \`lr\``,
               );
             }
             total += loss * batch.labels.shape[0];
@@ -411,7 +405,7 @@ async function learnScales(
     try {
       if (!allFinite(head.weight) || !allFinite(head.bias)) {
         throw new StageDivergedError(
-          "lws made the classifier's weights NaN or infinite (scales too large); lower --lr",
+          "lws made the classifier's weights NaN or infinite (scales too large); lower `lr`",
         );
       }
     } finally {

@@ -23,7 +23,7 @@ import {
 } from "../data/mod.ts";
 import { accuracy } from "../eval/metrics.ts";
 import { createLoss, expertMean } from "../losses/mod.ts";
-import { type Architecture, Model, type Precision } from "../models/mod.ts";
+import { Model, type Precision } from "../models/mod.ts";
 import { setCudnnBenchmark, useSideStream } from "../torch/cuda.ts";
 import { type Device, manualSeed, setNumThreads } from "../torch/device.ts";
 import { tensor } from "../torch/create.ts";
@@ -40,6 +40,7 @@ import {
   saveCheckpoint,
   type Selection,
 } from "../run/checkpoint.ts";
+import { modelFromManifest } from "../run/run_model.ts";
 import { initialSelection, updateSelection } from "./selection.ts";
 import { loadWeights, modelStateDict, readWeightsFile } from "../weights/model_weights.ts";
 import type { RawTensor } from "../weights/safetensors.ts";
@@ -211,7 +212,7 @@ const pct = (x: number | null | undefined) =>
   x === undefined || x === null || Number.isNaN(x) ? "  -  " : `${x.toFixed(1)}%`;
 
 /**
- * Takes the run directory's lock (see run_lock.ts); a stale lock taken over
+ * Takes the run directory's lock (see lib/run/lock.ts); a stale lock taken over
  * is a warning.
  */
 function lockRun(opts: TrainOptions): RunLock {
@@ -233,14 +234,10 @@ async function initTensors(path: string): Promise<Map<string, RawTensor>> {
   const isDir = await Deno.stat(path).then((s) => s.isDirectory, () => false);
   if (!isDir) return (await readWeightsFile(path)).tensors;
   const m = await readManifest(path);
-  if (m === null) throw new InputError(`--init ${path}: a directory without a run's ${MANIFEST}`);
-  using run = Model.create({
-    arch: m.arch as Architecture,
-    classes: m.classes,
-    inChannels: m.inChannels,
-    head: m.config.model.head,
-    scale: m.config.model.scale,
-  });
+  if (m === null) {
+    throw new InputError("model.init", `${path}: a directory without a run's ${MANIFEST}`);
+  }
+  using run = modelFromManifest(m);
   await loadCheckpoint(path, run);
   return new Map(modelStateDict(run));
 }
@@ -257,21 +254,23 @@ async function initWeights(model: Model, config: TrainConfig, opts: TrainOptions
     source: path,
     skipHead: config.model.init_skip === "head",
     strict: config.model.init_strict,
-    flagHints: true,
+    configHints: true,
   });
   const list = (names: string[]) =>
     names.slice(0, 5).join(", ") + (names.length > 5 ? ` and ${names.length - 5} more` : "");
   if (report.missing.length > 0) {
     opts.onWarning?.(
-      `--init ${path}: not in the file (left as initialised): ${list(report.missing)}`,
+      `\`model.init\` ${path}: not in the file (left as initialised): ${list(report.missing)}`,
     );
   }
   if (report.unexpected.length > 0) {
-    opts.onWarning?.(`--init ${path}: not in the model (ignored): ${list(report.unexpected)}`);
+    opts.onWarning?.(
+      `\`model.init\` ${path}: not in the model (ignored): ${list(report.unexpected)}`,
+    );
   }
   if (report.mismatched.length > 0) {
     opts.onWarning?.(
-      `--init ${path}: other shapes (left as initialised): ${
+      `\`model.init\` ${path}: other shapes (left as initialised): ${
         list(report.mismatched.map((m) => m.name))
       }`,
     );

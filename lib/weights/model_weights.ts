@@ -9,7 +9,7 @@
  */
 
 import { dirname } from "node:path";
-import { InputError } from "../errors.ts";
+import { InputError, TorchError } from "../errors.ts";
 import type { Model } from "../models/model.ts";
 import { DTYPE_BYTES, isFloating } from "../torch/dtype.ts";
 import { fromBytes, type Tensor } from "../torch/mod.ts";
@@ -198,7 +198,7 @@ export function modelStateDict(model: Model): [string, RawTensor][] {
   const tensors = model.stateTensors();
   try {
     if (names.length !== tensors.length) {
-      throw new RangeError(`${names.length} state names for ${tensors.length} tensors`);
+      throw new TorchError(`model state: ${names.length} names for ${tensors.length} tensors`);
     }
     return names.map((name, i) => {
       const t = tensors[i];
@@ -236,6 +236,20 @@ export async function exportWeights(
  * Reads a weights file: safetensors, or a PyTorch zip checkpoint (told apart
  * by their first bytes). Any problem is a one-line InputError naming the file.
  * A safetensors file's header is validated before the rest is read.
+ *
+ * @example Either format, told apart by its bytes
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeTorchStateDict, readWeightsFile, writeSafetensors } from "./mod.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const w = { dtype: "float32" as const, shape: [1], data: new Uint8Array(4) };
+ * await writeSafetensors(`${dir}/a.bin`, [["w", w]]);
+ * await Deno.writeFile(`${dir}/b.bin`, encodeTorchStateDict([["w", w]]));
+ * const formats = [(await readWeightsFile(`${dir}/a.bin`)).format, (await readWeightsFile(`${dir}/b.bin`)).format];
+ * assert.deepEqual(formats, ["safetensors", "pytorch"]);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 export async function readWeightsFile(path: string): Promise<WeightsFile> {
   const opts = { maxBytes: MAX_BINARY_BYTES };
@@ -284,8 +298,11 @@ export interface LoadOptions {
   skipHead?: boolean;
   /** Fail on the first missing, unexpected or mismatched key (default true). */
   strict?: boolean;
-  /** Name train's flags (--init-strict, --init-skip) in the messages' hints. */
-  flagHints?: boolean;
+  /**
+   * Say in the messages' hints how a training configuration loads what
+   * matches (`model.init_strict`, `model.init_skip`); default false.
+   */
+  configHints?: boolean;
 }
 
 const shapeText = (s: readonly number[]) => `[${s.join(", ")}]`;
@@ -351,14 +368,14 @@ export function loadWeights(
         throw new InputError(
           `${opts.source}: missing key ${quote(report.missing[0])}${more(report.missing.length)} ` +
             `for ${model.arch}` +
-            (opts.flagHints ? " (use --init-strict false to load what matches)" : ""),
+            (opts.configHints ? " (use `model.init_strict` false to load what matches)" : ""),
         );
       }
       if (report.unexpected.length > 0) {
         throw new InputError(
           `${opts.source}: unexpected key ${quote(report.unexpected[0])}` +
             `${more(report.unexpected.length)} for ${model.arch}` +
-            (opts.flagHints ? " (use --init-strict false to ignore it)" : ""),
+            (opts.configHints ? " (use `model.init_strict` false to ignore it)" : ""),
         );
       }
       if (report.mismatched.length > 0) {
@@ -366,8 +383,8 @@ export function loadWeights(
         const src = tensors.get(m.name)!;
         const hint = !headNames.has(m.name)
           ? ""
-          : opts.flagHints
-          ? " (a different class count? use --init-skip head)"
+          : opts.configHints
+          ? " (a different class count? use `model.init_skip` head)"
           : " (a different class count?)";
         const sameShape = shapeText(m.file) === shapeText(m.model);
         throw new InputError(
@@ -394,7 +411,9 @@ export function loadWeights(
         `${opts.source}: no tensor of the file fits ${model.arch} (the file's first is ` +
           `${fileFirst === undefined ? "none" : quote(fileFirst)}, the model's ` +
           `${modelFirst === undefined ? "none" : quote(modelFirst)})` +
-          (opts.flagHints ? "; --init-strict false loads what matches, and nothing does" : ""),
+          (opts.configHints
+            ? "; `model.init_strict` false loads what matches, and nothing does"
+            : ""),
       );
     }
     const copied = [...byName].filter(([name]) =>

@@ -335,7 +335,21 @@ function findIn(root: PyValue, source: string): Map<string, RawTensor> {
   return out;
 }
 
-/** The state dict of a PyTorch checkpoint's bytes (readTorchPickle, then findStateDict). */
+/**
+ * The state dict of a PyTorch checkpoint's bytes (readTorchPickle, then findStateDict).
+ *
+ * @example A torch.save checkpoint's state dict
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeTorchStateDict, parseTorchStateDict } from "./mod.ts";
+ *
+ * const data = new Uint8Array(new Float32Array([1, 2, 3, 4]).buffer);
+ * const bytes = encodeTorchStateDict([["fc.weight", { dtype: "float32", shape: [2, 2], data }]]);
+ * const sd = parseTorchStateDict(bytes, "model.pt");
+ * assert.deepEqual(sd.get("fc.weight")?.shape, [2, 2]);
+ * assert.deepEqual(new Float32Array(sd.get("fc.weight")!.data.slice().buffer), new Float32Array([1, 2, 3, 4]));
+ * ```
+ */
 export function parseTorchStateDict(bytes: Uint8Array, source: string): Map<string, RawTensor> {
   return findStateDict(readTorchPickle(bytes, source), source);
 }

@@ -262,6 +262,19 @@ function parseHeaderOf(head: Uint8Array, fileSize: number, source: string): Safe
 /**
  * Reads safetensors `bytes` (a whole file): the header validated first, then
  * each tensor as a view of `bytes`. `source` names the file in messages.
+ *
+ * @example Bytes in, tensors and metadata out
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeSafetensors, parseSafetensors } from "./mod.ts";
+ *
+ * const data = new Uint8Array(new Float32Array([1, 2]).buffer);
+ * const bytes = encodeSafetensors([["w", { dtype: "float32", shape: [2], data }]], { note: "x" });
+ * const file = parseSafetensors(bytes, "w.safetensors");
+ * assert.deepEqual(file.metadata, { note: "x" });
+ * assert.deepEqual(file.tensors.get("w")?.shape, [2]);
+ * assert.throws(() => parseSafetensors(bytes.subarray(0, 12), "cut.safetensors"), /cut\.safetensors/);
+ * ```
  */
 export function parseSafetensors(bytes: Uint8Array, source: string): SafetensorsFile {
   return tensorsOf(parseSafetensorsHeader(bytes, source), bytes);
@@ -287,6 +300,19 @@ function tensorsOf(header: SafetensorsHeader, bytes: Uint8Array): SafetensorsFil
  * read and validated first, and the rest of the file only when the header
  * accounts for every byte of it: a huge (or sparse) file with a small or
  * damaged header is refused after reading a few bytes.
+ *
+ * @example Reading back what writeSafetensors wrote
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readSafetensors, writeSafetensors } from "./mod.ts";
+ *
+ * const path = await Deno.makeTempFile({ suffix: ".safetensors" });
+ * const data = new Uint8Array(new Float32Array([0.5]).buffer);
+ * await writeSafetensors(path, [["bias", { dtype: "float32", shape: [1], data }]]);
+ * const file = await readSafetensors(path);
+ * assert.deepEqual([...file.tensors.keys()], ["bias"]);
+ * await Deno.remove(path);
+ * ```
  */
 export async function readSafetensors(path: string): Promise<SafetensorsFile> {
   const opts = { maxBytes: MAX_BINARY_BYTES };
@@ -314,6 +340,18 @@ export async function readWholeFile(path: string): Promise<Uint8Array> {
  * The bytes of a safetensors file holding `tensors` (in this order, packed
  * one after the other) and `metadata`. The header is padded with spaces to a
  * multiple of 8 bytes, as the safetensors library writes it.
+ *
+ * @example The header's length, then the header, then the data
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeSafetensors } from "./mod.ts";
+ *
+ * const data = new Uint8Array(new Float32Array([1, 2, 3]).buffer);
+ * const bytes = encodeSafetensors([["w", { dtype: "float32", shape: [3], data }]]);
+ * const headerLength = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+ * assert.equal(headerLength % 8, 0); // padded with spaces
+ * assert.equal(bytes.length, 8 + headerLength + 12);
+ * ```
  */
 export function encodeSafetensors(
   tensors: ReadonlyArray<readonly [string, RawTensor]>,
@@ -367,6 +405,18 @@ export function encodeSafetensors(
  * Writes a safetensors file atomically (see `encodeSafetensors`); a failed
  * write (a full disk) is an OutputWriteError naming the file, which is left
  * as it was.
+ *
+ * @example A file written whole or not at all
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { writeSafetensors } from "./mod.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const data = new Uint8Array(new Float32Array([1]).buffer);
+ * await writeSafetensors(`${dir}/w.safetensors`, [["w", { dtype: "float32", shape: [], data }]]);
+ * assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["w.safetensors"]);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 export async function writeSafetensors(
   path: string,

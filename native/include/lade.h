@@ -30,7 +30,7 @@
 #endif
 
 /* The version lade_abi_version() returns; lib/torch/ffi.ts expects the same. */
-#define LADE_ABI_VERSION 3
+#define LADE_ABI_VERSION 4
 
 /* ---- opaque handles (defined by the C++ implementation) ---- */
 
@@ -259,9 +259,6 @@ LADE_EXTERN int32_t lade_tensor_dtype(lade_tensor* t);
 
 /// Device as type * 1000 + index (CPU = 0, cuda:1 = 1001); -1 on failure.
 LADE_EXTERN int32_t lade_tensor_device(lade_tensor* t);
-
-/// Number of elements (-1 on failure).
-LADE_EXTERN int64_t lade_tensor_numel(lade_tensor* t);
 
 /// Copies the tensor's elements (C order) into `out`, which holds `nbytes` bytes.
 LADE_EXTERN int32_t lade_tensor_copy_out(lade_tensor* t, void* out, int64_t nbytes);

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { describeError, guardTerminalOutput, printable, UsageError } from "../../lib/cli/errors.ts";
+import {
+  describeError,
+  describeWarning,
+  guardTerminalOutput,
+  printable,
+  UsageError,
+} from "../../lib/cli/errors.ts";
 import { flagOf, PARAMETER_FLAGS } from "../../lib/cli/flags.ts";
 import { InputError, LadeError, TorchError } from "../../lib/errors.ts";
 
@@ -28,6 +34,30 @@ Deno.test("library parameters are said as the flags that set them", () => {
     "forward: shape `x` mismatch",
   );
   assert.equal(describeError("plain"), "plain");
+});
+
+Deno.test("the library's other errors say parameters in backticks as their flags too", () => {
+  assert.equal(
+    describeError(new LadeError("lws diverged (learning rate 10); lower `lr`")),
+    "lws diverged (learning rate 10); lower --lr",
+  );
+  // Not the library's: as it is.
+  assert.equal(describeError(new Error("lower `lr`")), "lower `lr`");
+});
+
+Deno.test("library warnings say parameters in backticks as their flags", () => {
+  assert.equal(
+    describeWarning("`model.init` w.pth: not in the model (ignored): a, b\nsecond line"),
+    "--init w.pth: not in the model (ignored): a, b",
+  );
+  assert.equal(
+    describeWarning("`dataset.root` and `nothing.like.it`"),
+    "`dataset.root` and `nothing.like.it`",
+  );
+  assert.equal(
+    describeWarning("took over the lock of r\u001b[2J"),
+    "took over the lock of r\ufffd[2J",
+  );
 });
 
 Deno.test("UsageError is the command line's InputError", () => {

@@ -58,7 +58,7 @@ Deno.test("a run name is a plain name: no path, no control characters", () => {
   for (const name of ["../../x", "a/b", "..", ".", "x\u001b[2J"]) {
     refuses(
       () => validateConfig(mergeConfig(DEFAULT_CONFIG, { name }), "r.yaml"),
-      /^r\.yaml: name: must be a plain name \(no '\/', no '\.\.', no control characters\): the run goes to runs\/<name>; use --out DIR for another place/,
+      /^r\.yaml: name: must be a plain name \(no '\/', no '\.\.', no control characters\): the run goes to runs\/<name>; use `out` DIR for another place/,
     );
   }
   assert.equal(validateConfig(mergeConfig(DEFAULT_CONFIG, { name: "my-run_2" })).name, "my-run_2");
