@@ -344,11 +344,10 @@ const DATASET_FLAGS: Readonly<Record<string, string>> = {
  * of flags.ts's table so anyway).
  */
 export function inSourceTerms(
-  e: unknown,
+  e: InputError,
   file: RecipeFile | undefined,
   flags: ConfigOverrides,
-): unknown {
-  if (!(e instanceof InputError)) return e;
+): InputError {
   const key = e.parameter;
   const isKey = (k: string) => k.includes(".") || TOP_KEYS.has(k);
   // Keys the message mentions (`dataset.root`): the file's key, or the flag.
@@ -461,7 +460,8 @@ export async function trainCommand(
     await trainWithConfig(o, context, { config, runDir, env, checkpointEvery, timeoutSeconds });
   } catch (e) {
     // A bad value is said where it came from: the recipe file's key, or the flag.
-    throw o.resume === undefined ? inSourceTerms(e, file, flags) : e;
+    if (o.resume === undefined && e instanceof InputError) throw inSourceTerms(e, file, flags);
+    throw e;
   }
 }
 

@@ -76,7 +76,8 @@ LADE_EXTERN lade_tensor* lade_image_prepare(const char* path, int32_t size, int3
     }
     // Decoded at full size, as PIL decodes (no DCT scaling): the resize is
     // then torchvision's, pixel for pixel.
-    const Image img = decode_image(read_file(path, max_file_bytes(max_pixels)), path, 0, max_pixels);
+    const Image img =
+        decode_image(read_file(path, max_file_bytes(max_pixels)), path, 0, max_pixels);
     auto out = torch::empty({channels, size, size}, torch::kUInt8);
     centre_crop(img, size, resize_to, channels, out.data_ptr<uint8_t>());
     return out;

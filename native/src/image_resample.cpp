@@ -185,7 +185,8 @@ Image pillow_vertical(const Image& in, int out_h, const PillowTaps& t) {
     uint8_t* o = out.pixels.data() + static_cast<size_t>(yy) * row;
     for (size_t i = 0; i < row; i++) {
       int32_t ss = 1 << (kPillowBits - 1);
-      for (int y = 0; y < ymax; y++) ss += in.pixels[static_cast<size_t>(y + ymin) * row + i] * k[y];
+      for (int y = 0; y < ymax; y++)
+        ss += in.pixels[static_cast<size_t>(y + ymin) * row + i] * k[y];
       o[i] = pillow_clip8(ss);
     }
   }

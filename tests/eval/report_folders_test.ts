@@ -71,18 +71,25 @@ Deno.test("evaluate --run writes its own report folder; training's report stays 
     assert.ok(again, r.stdout);
     await Deno.stat(join(dir, said[1], "results.json"));
 
-    // --report into a folder that held the grid: its grid plot goes.
+    // --report into a folder that held the grid (replacing a report asks for
+    // --force): the new report replaces the folder whole, so the grid's plot goes.
     const copy = join(dir, "copy");
     await Deno.mkdir(copy);
     for (const f of trainingFiles) await Deno.copyFile(join(training, f), join(copy, f));
     r = await lade(["evaluate", "--run", "run", "--shift", "uniform", "--report", "copy"], dir);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /--report copy already holds results\.json, .*; use --force/);
+    r = await lade(
+      ["evaluate", "--run", "run", "--shift", "uniform", "--report", "copy", "--force"],
+      dir,
+    );
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(await files(copy), [
-      "index.html",
-      "per_class.svg",
-      "reliability.svg",
-      "results.json",
-    ]);
+    const replaced = await files(copy);
+    assert.ok(trainingFiles.includes("accuracy_grid.svg"), `${trainingFiles}`);
+    assert.ok(!replaced.includes("accuracy_grid.svg"), `${replaced}`);
+    for (const f of ["index.html", "per_class.svg", "reliability.svg", "results.json"]) {
+      assert.ok(replaced.includes(f), `${f} missing: ${replaced}`);
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
     await Deno.remove(root, { recursive: true });

@@ -162,7 +162,10 @@ Deno.test("a folder, a FIFO, a name that is not UTF-8, and escapes in class name
 
     r = await ladeSh(`predict --weights w.safetensors folder.png`, dir);
     assert.equal(r.code, 2);
-    assert.equal(r.stderr.trim(), "lade: error: folder.png is a folder, not an image file");
+    assert.equal(
+      r.stderr.trim(),
+      "lade: error: folder.png is a folder; give image files or use --dir folder.png",
+    );
     r = await ladeSh(`predict --weights w.safetensors pipe.png`, dir);
     assert.equal(r.code, 2);
     assert.equal(
