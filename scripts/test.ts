@@ -132,6 +132,10 @@ async function runShard(
     cwd: ROOT,
     stdout: "piped",
     stderr: "piped",
+    // One libtorch thread a process unless a test asks for more (`--threads`): the
+    // shards share the cores, and OpenMP threads that spin while another process holds
+    // the core only slow both down.
+    env: { OMP_NUM_THREADS: Deno.env.get("OMP_NUM_THREADS") ?? "1" },
   }).output();
   const out = await proc;
   const dec = new TextDecoder();
