@@ -136,6 +136,12 @@ export function buildProgram(): Command {
     .option("--lr <x>", "base learning rate")
     .option("--alpha <a>", "LADE: weight of LADER")
     .option("--lambda <l>", "LADE: REMINE regulariser weight")
+    .option(
+      "--expert-lambdas <list>",
+      "BalPoE: one logit-adjustment lambda per expert (default 0,1,2; mean 1 is balanced)",
+    )
+    .option("--mixup <alpha>", "mixup: blend each batch with a permutation, Beta(alpha, alpha)")
+    .option("--cutmix <alpha>", "CutMix: paste a box of a permuted batch, Beta(alpha, alpha)")
     .option("--device <device>", "cpu or cuda:N")
     .option("--threads <n>", "CPU threads (default: all cores)")
     .option("--precision <p>", "on CUDA: bf16 (default there) or fp32; the CPU runs fp32")

@@ -82,7 +82,10 @@ export {
 } from "./lib/data/mod.ts";
 export {
   balancedSoftmaxLoss,
+  BALPOE_LAMBDAS,
+  balpoeLoss,
   classBalancedWeights,
+  combineExperts,
   createLoss,
   crossEntropyLoss,
   expertLogits,
@@ -106,6 +109,7 @@ export {
   methodByName,
   methodExperts,
   METHODS,
+  predictionExperts,
   type PredictionRule,
   priorCELoss,
   type PriorLike,

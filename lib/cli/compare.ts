@@ -22,7 +22,7 @@ import {
   type SummaryMetrics,
 } from "../eval/compare.ts";
 import { evaluateGrid, evaluateSets } from "../eval/grid.ts";
-import { methodExperts } from "../losses/methods.ts";
+import { predictionExperts } from "../losses/methods.ts";
 import { writeComparisonReport } from "../eval/report.ts";
 import { TTA_EPOCHS } from "../eval/aggregation.ts";
 import { evaluationJson, parseEmCalibration } from "../eval/shifted.ts";
@@ -193,7 +193,7 @@ async function evaluateRun(
   try {
     const sets = await shiftFileSets(preds.labels, preds.trainCounts.length);
     // A multi-expert model's variants use no target prior: no source data.
-    const wantSource = methodExperts(preds.method) === 1 &&
+    const wantSource = predictionExperts(preds.method) === 1 &&
       (mode === "bbse" || mode === "all" || (mode === "em" && emCalibration !== "none"));
     if (wantSource) source = await loadSourceData(input, preds.trainCounts.length);
     // LADE-like runs also with their prior-free rule (argmax f), beside SADE's.

@@ -26,7 +26,7 @@ import {
 import { writeNpy } from "../eval/npy.ts";
 import { TTA_EPOCHS } from "../eval/aggregation.ts";
 import { formatAggregation, formatGrid } from "../eval/grid_table.ts";
-import { methodExperts } from "../losses/methods.ts";
+import { predictionExperts } from "../losses/methods.ts";
 import { writeReport } from "../eval/report.ts";
 import {
   evaluationJson,
@@ -184,7 +184,7 @@ export async function evaluateCommand(
     ...options,
     views: ttaEpochs > 0 ? { epochs: ttaEpochs } : undefined,
   });
-  const experts = methodExperts(preds.method);
+  const experts = predictionExperts(preds.method);
   let source: LoadedSource | undefined;
   try {
     const sets = options.shiftFile === undefined

@@ -7,7 +7,7 @@
  */
 
 import { printWarning, UsageError } from "./errors.ts";
-import { methodExperts, METHODS } from "../losses/mod.ts";
+import { METHODS, predictionExperts } from "../losses/mod.ts";
 import { readNpy } from "../eval/npy.ts";
 import type { Predictions, SourceData } from "../eval/shifted.ts";
 import { tensor } from "../torch/create.ts";
@@ -187,7 +187,13 @@ export async function loadPredictions(opts: InputOptions): Promise<LoadedPredict
       onWarning: printWarning,
       views: opts.views,
     });
-    checkPredictions(p.logits, p.labels, p.trainCounts.length, opts.run, methodExperts(p.method));
+    checkPredictions(
+      p.logits,
+      p.labels,
+      p.trainCounts.length,
+      opts.run,
+      predictionExperts(p.method),
+    );
     return {
       logits: p.logits,
       views: p.views,
@@ -209,7 +215,7 @@ export async function loadPredictions(opts: InputOptions): Promise<LoadedPredict
   const labels = await readLabels(opts.labels);
   const logits = await readLogits(opts.logits);
   try {
-    checkPredictions(logits, labels, trainCounts.length, opts.logits, methodExperts(method));
+    checkPredictions(logits, labels, trainCounts.length, opts.logits, predictionExperts(method));
   } catch (e) {
     logits.dispose();
     throw e;

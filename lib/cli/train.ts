@@ -18,7 +18,14 @@ import { LAUNCHER_PID_ENV, launchLocal, watchLauncher } from "../distributed/lau
 import { DEFAULT_TIMEOUT_SECONDS, resolveBackend } from "../distributed/process_group.ts";
 import { checkGlobalBatch, rankDevice } from "../train/data_parallel.ts";
 import { parseDevice } from "../torch/device.ts";
-import { METHOD_REGISTRY, METHODS } from "../losses/methods.ts";
+import {
+  combineExperts,
+  METHOD_REGISTRY,
+  methodExperts,
+  METHODS,
+  predictionExperts,
+} from "../losses/methods.ts";
+import type { Tensor } from "../torch/tensor.ts";
 import { readManifest } from "../run/checkpoint.ts";
 import {
   type ConfigOverrides,
@@ -101,6 +108,12 @@ export interface TrainCommandOptions {
   valPerClass?: string;
   /** The long tail's imbalance ratio R. */
   imbalance?: string;
+  /** BalPoE: the experts' lambdas, comma-separated. */
+  expertLambdas?: string;
+  /** Mixup's alpha (0: off). */
+  mixup?: string;
+  /** CutMix's alpha (0: off). */
+  cutmix?: string;
 }
 
 /** The flags a launcher hands on to its ranks (all but --nproc-per-node). */
@@ -135,6 +148,9 @@ const FORWARDED: readonly [Exclude<keyof TrainCommandOptions, "nprocPerNode">, s
   ["lrGamma", "--lr-gamma"],
   ["valPerClass", "--val-per-class"],
   ["imbalance", "--imbalance"],
+  ["expertLambdas", "--expert-lambdas"],
+  ["mixup", "--mixup"],
+  ["cutmix", "--cutmix"],
 ];
 
 /** A numeric flag's value; a UsageError naming the flag when it is not a number. */
@@ -172,7 +188,21 @@ export function parseFlags(o: TrainCommandOptions): ConfigOverrides {
     lrGamma: num("--lr-gamma", o.lrGamma),
     valPerClass: num("--val-per-class", o.valPerClass),
     imbalance: num("--imbalance", o.imbalance),
+    expertLambdas: numberList("--expert-lambdas", o.expertLambdas),
+    mixup: num("--mixup", o.mixup),
+    cutmix: num("--cutmix", o.cutmix),
   };
+}
+
+/** A comma-separated list of numbers (`0,1,2`); a UsageError naming the flag otherwise. */
+function numberList(flag: string, value: string | undefined): number[] | undefined {
+  if (value === undefined) return undefined;
+  const parts = value.split(",").map((x) => x.trim());
+  const out = parts.map((x) => (x === "" ? NaN : Number(x)));
+  if (out.some((x) => !Number.isFinite(x))) {
+    throw new UsageError(`invalid ${flag} '${value}': expected numbers separated by commas`);
+  }
+  return out;
 }
 
 /** A true/false flag's value; a UsageError naming the flag otherwise. */
@@ -217,6 +247,9 @@ async function resumeSetup(
     ["lrGamma", "--lr-gamma"],
     ["valPerClass", "--val-per-class"],
     ["imbalance", "--imbalance"],
+    ["expertLambdas", "--expert-lambdas"],
+    ["mixup", "--mixup"],
+    ["cutmix", "--cutmix"],
   ];
   for (const [key, flag] of fixed) {
     if (o[key] !== undefined) {
@@ -276,6 +309,18 @@ async function freshSetup(
     );
   }
   return { config, runDir };
+}
+
+/** `logits` as the method predicts with them (see combineExperts); `logits` itself is consumed. */
+function takeCombined(logits: Tensor, method: string): Tensor {
+  if (predictionExperts(method) !== methodExperts(method)) {
+    try {
+      return combineExperts(logits, method);
+    } finally {
+      logits.dispose();
+    }
+  }
+  return logits;
 }
 
 /** Prints the result table of a finished run. */
@@ -442,11 +487,16 @@ export async function trainCommand(
   try {
     // End with the shift grid, as the paper reports it (and the run's report).
     // A distributed run has the test logits already, predicted by all ranks.
+    const test = result.test;
     await evaluateCommand(
       { run: runDir, shift: "all" },
-      result.test === undefined
-        ? undefined
-        : { ...result.test, method: config.method.name, dataset: config.dataset.name },
+      test === undefined ? undefined : {
+        ...test,
+        // A product of experts (BalPoE) predicts with their mean.
+        logits: takeCombined(test.logits, config.method.name),
+        method: config.method.name,
+        dataset: config.dataset.name,
+      },
     );
   } finally {
     Deno.removeSignalListener("SIGINT", onFinalInt);

@@ -13,7 +13,7 @@ import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { z } from "zod";
 import { InputError } from "../errors.ts";
 import { checkValPerClass, parseDatasetName } from "../data/mod.ts";
-import { methodByName } from "../losses/mod.ts";
+import { checkExpertLambdas, methodByName, methodExperts } from "../losses/mod.ts";
 import { ARCHITECTURES, HEADS } from "../models/mod.ts";
 import { parseDevice } from "../torch/device.ts";
 
@@ -100,6 +100,8 @@ export const ConfigSchema = z.strictObject({
     max_margin: nonNeg().optional(),
     scale: positive().optional(),
     drw_epoch: nonNegInt().optional(),
+    /** BalPoE: one logit-adjustment lambda per expert (default [0, 1, 2]; mean 1 is balanced). */
+    expert_lambdas: z.array(z.number({ error: "must be finite numbers" })).optional(),
   }),
   train: z.strictObject({
     epochs: posInt(),
@@ -115,6 +117,18 @@ export const ConfigSchema = z.strictObject({
     nesterov: z.boolean(),
     sampler: z.enum(["shuffle", "balanced", "sqrt"]),
     schedule: ScheduleSchema,
+    /**
+     * Mixup (Zhang et al., ICLR 2018): each batch blended with a permutation
+     * of itself, lambda ~ Beta(alpha, alpha); 0 or absent: off. See
+     * lib/data/mix.ts.
+     */
+    mixup: nonNeg().optional(),
+    /**
+     * CutMix (Yun et al., ICCV 2019): a box of a permuted batch pasted in,
+     * lambda ~ Beta(alpha, alpha); 0 or absent: off. With mixup too, each
+     * batch takes one of the two, with probability 1/2 each.
+     */
+    cutmix: nonNeg().optional(),
     /** Evaluate on the test set every N epochs (0: only after the last). */
     eval_every: nonNegInt(),
     eval_batch_size: posInt(),
@@ -245,6 +259,20 @@ export function validateConfig(value: unknown, source?: string): TrainConfig {
   } catch (e) {
     throw configError(source, "device", reason(e));
   }
+  if (c.method.expert_lambdas !== undefined) {
+    if (methodByName(c.method.name).combine !== "product") {
+      throw configError(
+        source,
+        "method.expert_lambdas",
+        `only a product of experts (balpoe) has expert lambdas, not ${c.method.name}`,
+      );
+    }
+    try {
+      checkExpertLambdas(c.method.expert_lambdas, methodExperts(c.method.name));
+    } catch (e) {
+      throw configError(source, "method.expert_lambdas", reason(e));
+    }
+  }
   const d = c.dataset;
   if (d.val_per_class !== undefined) {
     try {
@@ -347,6 +375,12 @@ export interface ConfigOverrides {
   valPerClass?: number;
   /** Head-to-tail ratio R of the long tail (dataset.imbalance). */
   imbalance?: number;
+  /** BalPoE: the experts' lambdas (method.expert_lambdas). */
+  expertLambdas?: number[];
+  /** Mixup's alpha (train.mixup; 0: off). */
+  mixup?: number;
+  /** CutMix's alpha (train.cutmix; 0: off). */
+  cutmix?: number;
 }
 
 /** The patch the overrides make. */
@@ -359,7 +393,12 @@ export function overridesPatch(f: ConfigOverrides): ConfigPatch {
       skip_bad_images: f.skipBadImages,
       max_image_pixels: f.maxImagePixels,
     },
-    method: { name: f.method, alpha: f.alpha, lambda: f.lambda },
+    method: {
+      name: f.method,
+      alpha: f.alpha,
+      lambda: f.lambda,
+      expert_lambdas: f.expertLambdas,
+    },
     model: { init: f.init, init_skip: f.initSkip, init_strict: f.initStrict, freeze: f.freeze },
     train: {
       epochs: f.epochs,
@@ -372,6 +411,8 @@ export function overridesPatch(f: ConfigOverrides): ConfigPatch {
         : { type: "step", step_size: f.lrStep, gamma: f.lrGamma },
       precision: f.precision,
       cuda_graphs: f.cudaGraphs,
+      mixup: f.mixup,
+      cutmix: f.cutmix,
     },
     device: f.device,
     threads: f.threads,
@@ -380,16 +421,38 @@ export function overridesPatch(f: ConfigOverrides): ConfigPatch {
 }
 
 /**
- * The configuration of a run: the embedded default, the recipe file (if
- * any) merged on it, then the overrides. Each layer is validated: a bad
- * value in the file names the file, a bad override is an InputError for its
- * key.
+ * The values the run's method brings (its registry entry's `defaults`:
+ * SADE's and BalPoE's cosine heads, BalPoE's mixup) for the method the
+ * overrides or the recipe file name; none for an unknown name (validation
+ * then says so).
+ */
+function methodDefaults(
+  file: { patch: ConfigPatch } | undefined,
+  overrides: ConfigOverrides,
+): ConfigPatch {
+  const fileMethod = file?.patch.method;
+  const named = overrides.method ??
+    (isPlainObject(fileMethod) && typeof fileMethod.name === "string"
+      ? fileMethod.name
+      : DEFAULT_CONFIG.method.name);
+  try {
+    return (methodByName(named).defaults ?? {}) as ConfigPatch;
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * The configuration of a run: the embedded default, the defaults of the
+ * method it names, the recipe file (if any) merged on those, then the
+ * overrides. Each layer is validated: a bad value in the file names the
+ * file, a bad override is an InputError for its key.
  */
 export function resolveConfig(
   file: { patch: ConfigPatch; path: string } | undefined,
   overrides: ConfigOverrides,
 ): TrainConfig {
-  let merged: unknown = DEFAULT_CONFIG;
+  let merged: unknown = mergeConfig(DEFAULT_CONFIG, methodDefaults(file, overrides));
   if (file) {
     merged = mergeConfig(merged, file.patch);
     validateConfig(merged, file.path);

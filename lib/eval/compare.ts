@@ -12,11 +12,14 @@
  * or `none` (the prior ignored: argmax f, i.e. the training prior for
  * softmax models and the uniform one for LADE-like models). A variant counts
  * as `known` when the run also has an estimated form of it (`V+em`), or when
- * it is one of lade's own rules that use the target prior.
+ * it is one of lade's own rules that use the target prior. A product of
+ * experts' variants say their use in their names (`balpoe`, `balpoe_oracle`,
+ * `balpoe_em`: lib/eval/product.ts).
  *
  * @module
  */
 
+import { productVariantUse } from "./product.ts";
 import { RULES, usesTargetPrior } from "./rules.ts";
 
 /** The summary metrics of one variant on one shifted set (what `evaluate --json` prints). */
@@ -77,6 +80,8 @@ export function priorUseTitle(use: PriorUse): string {
 
 /** How `variant` uses the target prior, given all variant names of its run. */
 export function priorUseOf(variant: string, variants: readonly string[]): PriorUse {
+  const product = productVariantUse(variant);
+  if (product !== undefined) return product.use;
   const plus = variant.lastIndexOf("+");
   if (plus > 0) return variant.slice(plus + 1);
   if (variants.some((v) => v.startsWith(`${variant}+`))) return "known";
@@ -88,6 +93,8 @@ export function priorUseOf(variant: string, variants: readonly string[]): PriorU
 
 /** The variant's name without its estimator suffix. */
 export function baseVariant(variant: string): string {
+  const product = productVariantUse(variant);
+  if (product !== undefined) return product.base;
   const plus = variant.lastIndexOf("+");
   return plus > 0 ? variant.slice(0, plus) : variant;
 }

@@ -15,15 +15,20 @@ import { predictLogits, predictViews } from "./logits.ts";
 import { loadCheckpoint, MANIFEST, type Manifest, readManifest } from "../run/checkpoint.ts";
 import { loadConfigDataset } from "../config/dataset.ts";
 import { useDevice } from "../torch/device.ts";
+import { combineExperts, predictionExperts } from "../losses/methods.ts";
 
 /** A run's raw outputs on one split. */
 export interface RunPredictions {
-  /** float32 [N, C] on the CPU: raw model outputs ([N, E * C] for E experts). */
+  /**
+   * float32 [N, C] on the CPU: the model's outputs ([N, E * C] for SADE's E
+   * experts; a product of experts, BalPoE, gives their mean).
+   */
   logits: Tensor;
   /**
    * float32 [epochs, 2, N, E * C] on the CPU: the logits of two strongly
-   * augmented views of every sample per epoch, for a multi-expert (SADE)
-   * model when `views` was asked for (lib/eval/aggregation.ts learns from them).
+   * augmented views of every sample per epoch, for a model whose experts
+   * are aggregated at test time (SADE) when `views` was asked for
+   * (lib/eval/aggregation.ts learns from them).
    */
   views?: Tensor;
   /** Class index per sample, in the split's order. */
@@ -142,10 +147,19 @@ export async function predictRun(
     await loadCheckpoint(runDir, model);
     model.precision = precision;
     const batchSize = opts.batchSize ?? m.config.train.eval_batch_size;
-    const logits = await predictLogits(model, set, data, { device, batchSize });
+    const method = m.config.method.name;
+    const logits = await predictLogits(model, set, data, { device, batchSize }).then((raw) => {
+      // A product of experts predicts with their mean.
+      if (predictionExperts(method) === model.experts) return raw;
+      try {
+        return combineExperts(raw, method);
+      } finally {
+        raw.dispose();
+      }
+    });
     let views: Tensor | undefined;
     try {
-      if (opts.views !== undefined && model.experts > 1) {
+      if (opts.views !== undefined && predictionExperts(method) > 1) {
         views = await predictViews(model, set, data, { device, batchSize, ...opts.views });
       }
     } catch (e) {
@@ -157,7 +171,7 @@ export async function predictRun(
       views,
       labels: set.labels.slice(),
       trainCounts: [...m.trainCounts],
-      method: m.config.method.name,
+      method,
       classes: m.classes,
       classNames: [...m.classNames],
       dataset: m.config.dataset.name,

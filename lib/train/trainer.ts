@@ -18,15 +18,17 @@ import {
   BatchLoader,
   type DataSplits,
   type ImageSet,
+  mixBatch,
   shiftIndices,
   shotGroups,
 } from "../data/mod.ts";
+import { mixes } from "../data/mix.ts";
 import { accuracy } from "../eval/metrics.ts";
 import { createLoss, expertMean } from "../losses/mod.ts";
 import { type Architecture, Model, type Precision } from "../models/mod.ts";
 import { setCudnnBenchmark, useSideStream } from "../torch/cuda.ts";
 import { type Device, manualSeed, setNumThreads } from "../torch/device.ts";
-import { tensor } from "../torch/create.ts";
+import { full, tensor } from "../torch/create.ts";
 import type { Tensor } from "../torch/tensor.ts";
 import { predictLogits } from "../predict/logits.ts";
 import {
@@ -359,6 +361,7 @@ async function trainWith(s: SetUp): Promise<TrainResult> {
     maxMargin: m.max_margin,
     scale: m.scale,
     drwEpoch: m.drw_epoch,
+    expertLambdas: m.expert_lambdas,
     device,
   });
   using loader = new BatchLoader(data.train, data, {
@@ -652,6 +655,9 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
       };
       // Samples a step adds: the global batch (every rank's loss sees all of it).
       const globalBatch = config.train.batch_size;
+      // Mixup / CutMix: drawn per (seed, epoch, step), so a resumed epoch mixes alike.
+      const mixOptions = { mixup: config.train.mixup, cutmix: config.train.cutmix };
+      const mixing = mixes(mixOptions);
       let done = 0;
       for await (const batch of loader.epoch(epoch)) {
         // A resumed epoch replays the same batches; those already done are skipped.
@@ -660,7 +666,22 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
           done++;
           continue;
         }
-        step.run(batch.images, batch.labels, ctx);
+        if (mixing) {
+          const mixed = mixBatch(batch.images, batch.labels, mixOptions, {
+            seed: config.seed,
+            epoch,
+            step: done,
+          })!;
+          try {
+            using lambda = full([], mixed.lambda, { dtype: "float32", device });
+            step.run(mixed.images, batch.labels, ctx, { labelsB: mixed.labelsB, lambda });
+          } finally {
+            mixed.images.dispose();
+            mixed.labelsB.dispose();
+          }
+        } else {
+          step.run(batch.images, batch.labels, ctx);
+        }
         running.seen += dp ? globalBatch : batch.labels.shape[0];
         batch.dispose();
         done++;

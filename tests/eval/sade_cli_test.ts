@@ -134,7 +134,7 @@ Deno.test("train --method sade, then evaluate: experts, average and test-time ag
   );
   assertOneLineError(
     await lade("train", "--config", await withArch("cnn28-sade"), "--out", `${root}/b`),
-    /cnn28-sade is a 3-expert network \(for method sade\); method lade trains one/,
+    /cnn28-sade is a 3-expert network \(for methods sade, balpoe\); method lade trains one/,
   );
   await Deno.remove(root, { recursive: true });
 });
