@@ -24,7 +24,6 @@ import {
 import { evaluateGrid, evaluateSets } from "../eval/grid.ts";
 import { predictionExperts } from "../losses/methods.ts";
 import { writeComparisonReport } from "../eval/report.ts";
-import { TTA_EPOCHS } from "../eval/aggregation.ts";
 import { evaluationJson, parseEmCalibration } from "../eval/shifted.ts";
 import { readManifest } from "../run/checkpoint.ts";
 import { readRunInfo } from "../predict/run_predictions.ts";
@@ -188,7 +187,8 @@ async function evaluateRun(
   const input = { run: dir, device: options.device, precision: options.precision };
   // A multi-expert (SADE) run also predicts augmented views of the test
   // images for its test-time aggregation, as evaluate does by default.
-  const preds = await loadPredictions({ ...input, views: { epochs: TTA_EPOCHS } });
+  // (The recipe's test-time settings: epochs, optimiser, views.)
+  const preds = await loadPredictions({ ...input, views: {} });
   let source: LoadedSource | undefined;
   try {
     const sets = await shiftFileSets(preds.labels, preds.trainCounts.length);
@@ -197,7 +197,13 @@ async function evaluateRun(
       (mode === "bbse" || mode === "all" || (mode === "em" && emCalibration !== "none"));
     if (wantSource) source = await loadSourceData(input, preds.trainCounts.length);
     // LADE-like runs also with their prior-free rule (argmax f), beside SADE's.
-    const shiftOptions = { prior: mode, source, emCalibration, uniformRule: true };
+    const shiftOptions = {
+      prior: mode,
+      source,
+      emCalibration,
+      uniformRule: true,
+      aggregation: preds.testTime,
+    };
     const evals = sets === undefined
       ? evaluateGrid(preds, shiftOptions)
       : evaluateSets(preds, sets, shiftOptions);

@@ -24,7 +24,6 @@ import {
   sourceJson,
 } from "./inputs.ts";
 import { writeNpy } from "../eval/npy.ts";
-import { TTA_EPOCHS } from "../eval/aggregation.ts";
 import { formatAggregation, formatGrid } from "../eval/grid_table.ts";
 import { predictionExperts } from "../losses/methods.ts";
 import { writeReport } from "../eval/report.ts";
@@ -49,9 +48,9 @@ export interface EvaluateOptions extends InputOptions {
   /** false: do not write the run's report. */
   report?: boolean | string;
   exportNpy?: string;
-  /** SADE runs: epochs of the test-time aggregation (default 5; 0 leaves it out). */
+  /** SADE runs: epochs of the test-time aggregation (default: the recipe's, else 5; 0 leaves it out). */
   ttaEpochs?: string;
-  /** SADE runs: the test-time aggregation's learning rate (default 0.1). */
+  /** SADE runs: the test-time aggregation's learning rate (default: the recipe's, else 0.1). */
   ttaLr?: string;
 }
 
@@ -176,13 +175,14 @@ export async function evaluateCommand(
     throw new UsageError("give either --shift or --shift-file, not both");
   }
   const names = options.shiftFile === undefined ? shiftNames(options.shift ?? "uniform") : [];
-  const ttaEpochs = numberFlag("--tta-epochs", options.ttaEpochs, true) ?? TTA_EPOCHS;
+  // Without --tta-epochs, the recipe's (method.test_time.epochs), else 5.
+  const ttaEpochs = numberFlag("--tta-epochs", options.ttaEpochs, true);
   const ttaLr = numberFlag("--tta-lr", options.ttaLr, false);
   // A caller's predictions (the grid a distributed train prints) carry no
   // augmented views: a SADE run's aggregation is then left out.
   const preds = predictions ?? await loadPredictions({
     ...options,
-    views: ttaEpochs > 0 ? { epochs: ttaEpochs } : undefined,
+    views: ttaEpochs === 0 ? undefined : { epochs: ttaEpochs },
   });
   const experts = predictionExperts(preds.method);
   let source: LoadedSource | undefined;
@@ -197,7 +197,9 @@ export async function evaluateCommand(
       source = await loadSourceData(options, preds.trainCounts.length);
     }
     // EM calibrates on the source data once for the whole grid.
-    const shiftOptions = { prior: mode, source, emCalibration, aggregation: { lr: ttaLr } };
+    // The recipe's test-time settings; --tta-lr beats its rate.
+    const aggregation = { ...preds.testTime, ...(ttaLr !== undefined ? { lr: ttaLr } : {}) };
+    const shiftOptions = { prior: mode, source, emCalibration, aggregation };
     const evals = sets === undefined
       ? evaluateGrid(preds, shiftOptions, names)
       : evaluateSets(preds, sets, shiftOptions);

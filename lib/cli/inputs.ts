@@ -8,6 +8,7 @@
 
 import { printWarning, UsageError } from "./errors.ts";
 import { METHODS, predictionExperts } from "../losses/mod.ts";
+import type { AggregationOptions } from "../eval/aggregation.ts";
 import { readNpy } from "../eval/npy.ts";
 import type { Predictions, SourceData } from "../eval/shifted.ts";
 import { tensor } from "../torch/create.ts";
@@ -20,6 +21,8 @@ import { predictRun, readRunInfo, runHasValidation } from "../predict/run_predic
 export interface LoadedPredictions extends Predictions {
   classNames: string[];
   dataset: string;
+  /** A run's test-time aggregation settings (its recipe's method.test_time; SADE). */
+  testTime?: AggregationOptions;
 }
 
 /** Where the predictions come from (the command's flags). */
@@ -197,6 +200,7 @@ export async function loadPredictions(opts: InputOptions): Promise<LoadedPredict
     return {
       logits: p.logits,
       views: p.views,
+      testTime: p.testTime,
       labels: p.labels,
       trainCounts: p.trainCounts,
       method: p.method,

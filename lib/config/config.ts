@@ -73,6 +73,13 @@ export const ConfigSchema = z.strictObject({
     val_per_class: positive().optional(),
     /** image-list: a validation list (lines 'relative/path label'); not with val_per_class. */
     val_list: z.string().min(1).optional(),
+    /**
+     * Training batches: a rotation by an angle drawn uniformly from
+     * [-rotation, rotation] degrees after the crop and flip (torchvision's
+     * RandomRotation with nearest-neighbour sampling and black fill, as
+     * SADE's CIFAR loader); 0 or absent: none. See lib/data/rotate.ts.
+     */
+    rotation: nonNeg().max(180, "must be at most 180 degrees").optional(),
   }),
   model: z.strictObject({
     arch: z.enum(["auto", ...ARCHITECTURES]),
@@ -102,6 +109,31 @@ export const ConfigSchema = z.strictObject({
     drw_epoch: nonNegInt().optional(),
     /** BalPoE: one logit-adjustment lambda per expert (default [0, 1, 2]; mean 1 is balanced). */
     expert_lambdas: z.array(z.number({ error: "must be finite numbers" })).optional(),
+    /**
+     * SADE: its test-time self-supervised aggregation as the recipe's
+     * official test-time config runs it (lib/eval/aggregation.ts, the views
+     * of lib/predict/logits.ts); absent keys take the CIFAR config's values.
+     */
+    test_time: z.strictObject({
+      /** Epochs (pairs of views per image; default 5). */
+      epochs: posInt().optional(),
+      /** SGD on the aggregation weights (defaults 0.1, 0.9, 5e-4, Nesterov, batches of 128). */
+      lr: positive().optional(),
+      momentum: z.number().min(0, "must be in [0, 1)").max(0.9999, "must be in [0, 1)")
+        .optional(),
+      weight_decay: nonNeg().optional(),
+      nesterov: z.boolean().optional(),
+      batch_size: posInt().optional(),
+      /**
+       * image-list: the views' RandomResizedCrop area scale [low, high] from
+       * the image file (default [0.08, 1]); in-memory images take a padded
+       * random crop instead.
+       */
+      crop_scale: z.tuple([positive(), positive()]).optional(),
+      /** The views' Gaussian blur probability (default 0.2; the ImageNet-scale configs' 0.5). */
+      blur_probability: z.number().min(0, "must be in [0, 1]").max(1, "must be in [0, 1]")
+        .optional(),
+    }).optional(),
   }),
   train: z.strictObject({
     epochs: posInt(),
@@ -271,6 +303,24 @@ export function validateConfig(value: unknown, source?: string): TrainConfig {
       checkExpertLambdas(c.method.expert_lambdas, methodExperts(c.method.name));
     } catch (e) {
       throw configError(source, "method.expert_lambdas", reason(e));
+    }
+  }
+  const tt = c.method.test_time;
+  if (tt !== undefined && methodByName(c.method.name).combine !== "aggregation") {
+    throw configError(
+      source,
+      "method.test_time",
+      `only methods aggregated at test time (sade) have test-time settings, not ${c.method.name}`,
+    );
+  }
+  if (tt?.crop_scale !== undefined) {
+    const [lo, hi] = tt.crop_scale;
+    if (!(lo <= hi && hi <= 1)) {
+      throw configError(
+        source,
+        "method.test_time.crop_scale",
+        `must be [low, high] with 0 < low <= high <= 1, got [${lo}, ${hi}]`,
+      );
     }
   }
   const d = c.dataset;

@@ -16,6 +16,24 @@ import { loadCheckpoint, MANIFEST, type Manifest, readManifest } from "../run/ch
 import { loadConfigDataset } from "../config/dataset.ts";
 import { useDevice } from "../torch/device.ts";
 import { combineExperts, predictionExperts } from "../losses/methods.ts";
+import type { AggregationOptions } from "../eval/aggregation.ts";
+import type { TrainConfig } from "../config/config.ts";
+
+/**
+ * The test-time aggregation's settings of a run's recipe (method.test_time),
+ * as the aggregation takes them; absent keys stay absent (its defaults).
+ */
+export function testTimeOptions(config: TrainConfig): AggregationOptions {
+  const t = config.method.test_time ?? {};
+  const o: AggregationOptions = {};
+  if (t.epochs !== undefined) o.epochs = t.epochs;
+  if (t.lr !== undefined) o.lr = t.lr;
+  if (t.momentum !== undefined) o.momentum = t.momentum;
+  if (t.weight_decay !== undefined) o.weightDecay = t.weight_decay;
+  if (t.nesterov !== undefined) o.nesterov = t.nesterov;
+  if (t.batch_size !== undefined) o.batchSize = t.batch_size;
+  return o;
+}
 
 /** A run's raw outputs on one split. */
 export interface RunPredictions {
@@ -31,6 +49,11 @@ export interface RunPredictions {
    * (lib/eval/aggregation.ts learns from them).
    */
   views?: Tensor;
+  /**
+   * For a model whose experts are aggregated at test time (SADE): the
+   * aggregation's optimiser as the run's recipe sets it (method.test_time).
+   */
+  testTime?: AggregationOptions;
   /** Class index per sample, in the split's order. */
   labels: Int32Array;
   /** Per-class training counts of the run. */
@@ -115,9 +138,11 @@ export async function predictRun(
     /** Receives warnings of loading the dataset (default: ignored). */
     onWarning?: (message: string) => void;
     /**
-     * For a multi-expert (SADE) run, also the logits of augmented views for
-     * the test-time aggregation: `epochs` pairs per sample (default 5), drawn
-     * with `seed` (default 0). Ignored for other runs.
+     * For a run whose experts are aggregated at test time (SADE), also the
+     * logits of augmented views for the aggregation: `epochs` pairs per
+     * sample (default: the recipe's method.test_time.epochs, else 5), drawn
+     * with `seed` (default 0), as the recipe's test-time settings say
+     * (crop scale, blur). Ignored for other runs.
      */
     views?: { epochs?: number; seed?: number };
   } = {},
@@ -160,7 +185,17 @@ export async function predictRun(
     let views: Tensor | undefined;
     try {
       if (opts.views !== undefined && predictionExperts(method) > 1) {
-        views = await predictViews(model, set, data, { device, batchSize, ...opts.views });
+        const tt = m.config.method.test_time ?? {};
+        views = await predictViews(model, set, data, {
+          device,
+          batchSize,
+          seed: opts.views.seed,
+          epochs: opts.views.epochs ?? tt.epochs,
+          cropScale: tt.crop_scale,
+          augment: tt.blur_probability === undefined
+            ? undefined
+            : { blurProbability: tt.blur_probability },
+        });
       }
     } catch (e) {
       logits.dispose();
@@ -169,6 +204,7 @@ export async function predictRun(
     return {
       logits,
       views,
+      ...(predictionExperts(method) > 1 ? { testTime: testTimeOptions(m.config) } : {}),
       labels: set.labels.slice(),
       trainCounts: [...m.trainCounts],
       method,

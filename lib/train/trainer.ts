@@ -23,6 +23,7 @@ import {
   shotGroups,
 } from "../data/mod.ts";
 import { mixes } from "../data/mix.ts";
+import { rotateImages, rotationAngles } from "../data/rotate.ts";
 import { accuracy } from "../eval/metrics.ts";
 import { createLoss, expertMean } from "../losses/mod.ts";
 import { type Architecture, Model, type Precision } from "../models/mod.ts";
@@ -40,7 +41,12 @@ import {
   runWriteFailure,
   saveCheckpoint,
 } from "../run/checkpoint.ts";
-import { loadWeights, modelStateDict, readWeightsFile } from "../weights/model_weights.ts";
+import {
+  loadWeights,
+  modelStateDict,
+  readWeightsFile,
+  spreadOverExperts,
+} from "../weights/model_weights.ts";
 import type { RawTensor } from "../weights/safetensors.ts";
 import { configToYaml, type TrainConfig } from "../config/config.ts";
 import { loadConfigDataset, resolveArchitecture } from "../config/dataset.ts";
@@ -235,7 +241,10 @@ async function initTensors(path: string): Promise<Map<string, RawTensor>> {
  */
 async function initWeights(model: Model, config: TrainConfig, opts: TrainOptions): Promise<void> {
   const path = config.model.init!;
-  const tensors = await initTensors(path);
+  const read = await initTensors(path);
+  // A single network's weights start every expert of a SADE network built
+  // on it (SADE's Places-LT recipe: one ImageNet ResNet-152).
+  const tensors = spreadOverExperts(model, read) ?? read;
   const report = loadWeights(model, tensors, {
     source: path,
     skipHead: config.model.init_skip === "head",
@@ -658,6 +667,11 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
       // Mixup / CutMix: drawn per (seed, epoch, step), so a resumed epoch mixes alike.
       const mixOptions = { mixup: config.train.mixup, cutmix: config.train.cutmix };
       const mixing = mixes(mixOptions);
+      // Random rotation (SADE's CIFAR loader): angles per global position,
+      // this rank's share of them; the corners black (0 before normalising).
+      const rotation = config.dataset.rotation ?? 0;
+      const share = dp ? dp.shard()(globalBatch) : { start: 0, length: globalBatch };
+      const black = data.mean.map((m, c) => -m / data.std[c]);
       let done = 0;
       for await (const batch of loader.epoch(epoch)) {
         // A resumed epoch replays the same batches; those already done are skipped.
@@ -666,21 +680,32 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
           done++;
           continue;
         }
-        if (mixing) {
-          const mixed = mixBatch(batch.images, batch.labels, mixOptions, {
-            seed: config.seed,
-            epoch,
-            step: done,
-          })!;
-          try {
-            using lambda = full([], mixed.lambda, { dtype: "float32", device });
-            step.run(mixed.images, batch.labels, ctx, { labelsB: mixed.labelsB, lambda });
-          } finally {
-            mixed.images.dispose();
-            mixed.labelsB.dispose();
+        // The batch as the step sees it: rotated (a new tensor) or the loader's.
+        let images = batch.images;
+        try {
+          if (rotation > 0) {
+            const at = { seed: config.seed, epoch, step: done };
+            const angles = rotationAngles(rotation, at, globalBatch, share.start, share.length);
+            images = rotateImages(batch.images, angles, black);
           }
-        } else {
-          step.run(batch.images, batch.labels, ctx);
+          if (mixing) {
+            const mixed = mixBatch(images, batch.labels, mixOptions, {
+              seed: config.seed,
+              epoch,
+              step: done,
+            })!;
+            try {
+              using lambda = full([], mixed.lambda, { dtype: "float32", device });
+              step.run(mixed.images, batch.labels, ctx, { labelsB: mixed.labelsB, lambda });
+            } finally {
+              mixed.images.dispose();
+              mixed.labelsB.dispose();
+            }
+          } else {
+            step.run(images, batch.labels, ctx);
+          }
+        } finally {
+          if (images !== batch.images) images.dispose();
         }
         running.seen += dp ? globalBatch : batch.labels.shape[0];
         batch.dispose();

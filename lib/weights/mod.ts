@@ -16,10 +16,16 @@ export {
   loadWeights,
   modelStateDict,
   readWeightsFile,
+  spreadOverExperts,
   type WeightsFile,
   type WeightsMetadata,
 } from "./model_weights.ts";
-export { externalName, TORCHVISION_ARCHITECTURES, usesTorchvisionNames } from "./names.ts";
+export {
+  externalName,
+  singleNetworkName,
+  TORCHVISION_ARCHITECTURES,
+  usesTorchvisionNames,
+} from "./names.ts";
 export { findStateDict, parseTorchStateDict, readTorchPickle } from "./pytorch.ts";
 export {
   encodeSafetensors,

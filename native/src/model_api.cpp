@@ -143,6 +143,7 @@ const Architecture kArchitectures[] = {
     {"resnet10-sade", [](int64_t c) { return make_resnet_imagenet_experts("resnet10", c, 3); }},
     {"resnet50-sade", [](int64_t c) { return make_resnet_imagenet_experts("resnet50", c, 3); }},
     {"resnext50-sade", [](int64_t c) { return make_resnet_imagenet_experts("resnext50", c, 3); }},
+    {"resnet152-sade", [](int64_t c) { return make_resnet_imagenet_experts("resnet152", c, 3); }},
 };
 
 /// The architecture names, comma-separated.

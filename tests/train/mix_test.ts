@@ -16,9 +16,12 @@ async function weights(runDir: string): Promise<Float32Array> {
   return v.toArray() as Float32Array;
 }
 
-Deno.test("mixup and CutMix (LADE's loss on mixed targets): a resumed run ends bit for bit as an uninterrupted one, and mixing changes training", async () => {
+Deno.test("mixup, CutMix and rotation (LADE's loss on mixed targets): a resumed run ends bit for bit as an uninterrupted one, and mixing changes training", async () => {
   const root = await writeFixture();
-  const mixed = fixtureConfig(root, { train: { epochs: 2, mixup: 0.4, cutmix: 1 } });
+  const mixed = fixtureConfig(root, {
+    dataset: { rotation: 15 },
+    train: { epochs: 2, mixup: 0.4, cutmix: 1 },
+  });
   const live = liveTensors();
   await train(mixed, { ...quiet, runDir: `${root}/full` });
   assert.equal(liveTensors(), live, "no tensor handle outlives train()");
@@ -44,7 +47,7 @@ Deno.test("mixup and CutMix (LADE's loss on mixed targets): a resumed run ends b
   const losses = async (dir: string) => (await readMetrics(dir)).map((m) => m.loss);
   assert.deepEqual(await losses(`${root}/cut`), await losses(`${root}/full`));
 
-  // The same recipe without mixing trains otherwise (the mixing is not a no-op).
+  // The same recipe without mixing and rotation trains otherwise (they are not no-ops).
   const plain = fixtureConfig(root, { train: { epochs: 2 } });
   await train(plain, { ...quiet, runDir: `${root}/plain` });
   const c = await weights(`${root}/plain`);
