@@ -240,6 +240,7 @@ export function buildProgram(): Command {
     .argument("<runs...>", "run directories, seed-group folders or evaluate --json files")
     .option("--json", "print JSON")
     .option("--markdown", "print Markdown tables")
+    .option("--wide", "one table of every variant (the prior sections side by side)")
     .option("--out <dir>", "write the comparison here (tables, comparison.json, SVG plots)")
     .option("--prior <mode>", "target priors: known, em, bbse or all", "all")
     .option("--calibration <kind>", "EM's calibration on labelled source data: bcts, ts or none")

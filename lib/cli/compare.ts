@@ -18,6 +18,7 @@ import {
   comparisonJson,
   comparisonMarkdown,
   formatComparison,
+  formatWideComparison,
   type RunGrid,
   type SummaryMetrics,
 } from "../eval/compare.ts";
@@ -34,6 +35,8 @@ import { checkOutputDir, type LoadedSource, loadPredictions, loadSourceData } fr
 export interface CompareOptions {
   json?: boolean;
   markdown?: boolean;
+  /** One table of every variant (the prior sections side by side). */
+  wide?: boolean;
   out?: string;
   /** Target priors: known, em, bbse or all (default all). */
   prior?: string;
@@ -286,6 +289,7 @@ export async function compareCommand(args: string[], options: CompareOptions): P
   if (options.out !== undefined) await checkOutputDir(options.out, "--out");
   const c = await buildComparison(args, options, (line) => console.error(line));
   if (options.json) console.log(JSON.stringify(comparisonJson(c)));
+  else if (options.wide) console.log(formatWideComparison(c, options.markdown));
   else if (options.markdown) console.log(comparisonMarkdown(c));
   else console.log(formatComparison(c));
   if (options.out !== undefined) {

@@ -264,6 +264,49 @@ export function formatComparison(c: Comparison): string {
   return out.join("\n");
 }
 
+/**
+ * One table of every entry (the prior sections side by side): columns
+ * `label/variant` in the groups' order, each group's known, estimated and
+ * prior-free variants in that order; rows the shifted sets, then the grid
+ * mean.
+ */
+function wideRows(c: Comparison): { header: string[]; rows: string[][] } {
+  const groupIndex = (label: string) => c.groups.findIndex((g) => g.label === label);
+  const entries = [...c.entries].sort((a, b) =>
+    groupIndex(a.label) - groupIndex(b.label) ||
+    priorUseOrder(a.prior) - priorUseOrder(b.prior) || a.prior.localeCompare(b.prior)
+  );
+  const header = ["shift", ...entries.map((e) => `${e.label}/${e.variant}`)];
+  const rows = c.shifts.map((shift) => [
+    shift,
+    ...entries.map((e) => formatSpread(e.cells[shift]?.top1)),
+  ]);
+  rows.push(["mean", ...entries.map((e) => formatSpread(e.gridMean))]);
+  return { header, rows };
+}
+
+/** The comparison as one table (`compare --wide`): text, or Markdown with `markdown`. */
+export function formatWideComparison(c: Comparison, markdown = false): string {
+  const { header, rows } = wideRows(c);
+  if (markdown) {
+    return [
+      `| ${header.join(" | ")} |`,
+      `| ${header.map((_, i) => (i === 0 ? "---" : "---:")).join(" | ")} |`,
+      ...rows.map((r) => `| ${r.join(" | ")} |`),
+    ].join("\n");
+  }
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (r: string[]) =>
+    r.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join("  ");
+  return [
+    "top-1 accuracy (%) across the shifted test sets: mean ± std over each group's runs",
+    ...describeGroups(c).map((l) => `  ${l}`),
+    "",
+    line(header),
+    ...rows.map(line),
+  ].join("\n");
+}
+
 /** The comparison as Markdown: a table per prior section. */
 export function comparisonMarkdown(c: Comparison): string {
   const out: string[] = [];
