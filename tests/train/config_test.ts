@@ -204,6 +204,18 @@ Deno.test("a bad override is an InputError for its configuration key; the comman
       /^device: unknown device 'tpu'/,
       /^--device: unknown device 'tpu'/,
     ],
+    [
+      () => resolveConfig(undefined, { mixup: -1 }),
+      "train.mixup",
+      /^train\.mixup: must be >= 0, got -1$/,
+      /^--mixup: must be >= 0, got -1$/,
+    ],
+    [
+      () => resolveConfig(undefined, { method: "balpoe", expertLambdas: [1] }),
+      "method.expert_lambdas",
+      /^method\.expert_lambdas: the multi-expert networks have 3 experts: give 3 lambdas, got 1$/,
+      /^--expert-lambdas: the multi-expert networks have 3 experts/,
+    ],
   ];
   for (const [fn, parameter, library, cli] of cases) {
     assert.throws(fn, (e: unknown) => {
@@ -214,6 +226,18 @@ Deno.test("a bad override is an InputError for its configuration key; the comman
       return true;
     });
   }
+});
+
+Deno.test("--expert-lambdas, --mixup, --cutmix on the command line: numbers, one line when not", async () => {
+  const { parseFlags } = await import("../../lib/cli/train.ts");
+  const f = parseFlags({ expertLambdas: "-1, 1,3", mixup: "0.4", cutmix: "1" });
+  assert.deepEqual([f.expertLambdas, f.mixup, f.cutmix], [[-1, 1, 3], 0.4, 1]);
+  assert.throws(
+    () => parseFlags({ expertLambdas: "0,x,2" }),
+    /invalid --expert-lambdas '0,x,2': expected numbers separated by commas$/,
+  );
+  assert.throws(() => parseFlags({ expertLambdas: "0,,2" }), /--expert-lambdas/);
+  assert.throws(() => parseFlags({ mixup: "lots" }), /invalid --mixup 'lots': expected a number$/);
 });
 
 Deno.test("a missing config file is a usage error", async () => {
