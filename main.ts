@@ -178,6 +178,12 @@ export function buildProgram(): Command {
     .option("--lr <x>", "base learning rate")
     .option("--alpha <a>", "LADE: weight of LADER")
     .option("--lambda <l>", "LADE: REMINE regulariser weight")
+    .option(
+      "--expert-lambdas <list>",
+      "BalPoE: one logit-adjustment lambda per expert (default 0,1,2; mean 1 is balanced)",
+    )
+    .option("--mixup <alpha>", "mixup: blend each batch with a permutation, Beta(alpha, alpha)")
+    .option("--cutmix <alpha>", "CutMix: paste a box of a permuted batch, Beta(alpha, alpha)")
     .option("--device <device>", "cpu or cuda:N")
     .option("--threads <n>", "CPU threads (default: all cores)")
     .option("--precision <p>", "on CUDA: bf16 (default there) or fp32; the CPU runs fp32")
@@ -310,6 +316,7 @@ export function buildProgram(): Command {
     .argument("<runs...>", "run directories, seed-group folders or evaluate --json files")
     .option("--json", "print JSON")
     .option("--markdown", "print Markdown tables")
+    .option("--wide", "one table of every variant (the prior sections side by side)")
     .option("--out <dir>", "write the comparison here (tables, comparison.json, SVG plots)")
     .option("--force", "replace the files of an earlier comparison in --out")
     .option("--prior <mode>", "target priors: known, em, bbse or all", "all")

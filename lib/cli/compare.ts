@@ -20,14 +20,14 @@ import {
   comparisonJson,
   comparisonMarkdown,
   formatComparison,
+  formatWideComparison,
   type RunGrid,
   type SummaryMetrics,
 } from "../eval/compare.ts";
 import { evaluateGridAsync, evaluateSetsAsync } from "../eval/grid.ts";
 import { setPhase } from "./signals.ts";
-import { methodExperts } from "../losses/methods.ts";
+import { predictionExperts } from "../losses/methods.ts";
 import { COMPARISON_FILES, writeComparisonReport } from "../eval/report.ts";
-import { TTA_EPOCHS } from "../eval/aggregation.ts";
 import { evaluationJson, parseEmCalibration } from "../eval/shifted.ts";
 import { readManifest } from "../run/checkpoint.ts";
 import { readRunInfo } from "../predict/run_predictions.ts";
@@ -39,6 +39,8 @@ import { checkOutputFiles } from "./outputs.ts";
 export interface CompareOptions {
   json?: boolean;
   markdown?: boolean;
+  /** One table of every variant (the prior sections side by side). */
+  wide?: boolean;
   out?: string;
   /** Replace the files of an earlier comparison in --out. */
   force?: boolean;
@@ -289,16 +291,23 @@ async function evaluateRun(
   const input = { run: dir, device: options.device, precision: options.precision };
   // A multi-expert (SADE) run also predicts augmented views of the test
   // images for its test-time aggregation, as evaluate does by default.
-  const preds = await loadPredictions({ ...input, views: { epochs: TTA_EPOCHS } });
+  // (The recipe's test-time settings: epochs, optimiser, views.)
+  const preds = await loadPredictions({ ...input, views: {} });
   let source: LoadedSource | undefined;
   try {
     const sets = await shiftFileSets(preds.labels, preds.trainCounts.length);
     // A multi-expert model's variants use no target prior: no source data.
-    const wantSource = methodExperts(preds.method) === 1 &&
+    const wantSource = predictionExperts(preds.method) === 1 &&
       (mode === "bbse" || mode === "all" || (mode === "em" && emCalibration !== "none"));
     if (wantSource) source = await loadSourceData(input, preds.trainCounts.length);
     // LADE-like runs also with their prior-free rule (argmax f), beside SADE's.
-    const shiftOptions = { prior: mode, source, emCalibration, uniformRule: true };
+    const shiftOptions = {
+      prior: mode,
+      source,
+      emCalibration,
+      uniformRule: true,
+      aggregation: preds.testTime,
+    };
     const evals = sets === undefined
       ? await evaluateGridAsync(preds, shiftOptions)
       : await evaluateSetsAsync(preds, sets, shiftOptions);
@@ -399,6 +408,7 @@ export async function compareCommand(args: string[], options: CompareOptions): P
   }
   const c = await buildComparison(args, options, (line) => console.error(line));
   if (options.json) console.log(JSON.stringify(comparisonJson(c)));
+  else if (options.wide) console.log(formatWideComparison(c, options.markdown));
   else if (options.markdown) console.log(comparisonMarkdown(c));
   else console.log(formatComparison(c));
   if (options.out !== undefined) {

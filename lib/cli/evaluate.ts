@@ -30,9 +30,8 @@ import { encodeNpy } from "../eval/npy.ts";
 import { writeFilesAtomic } from "../fs.ts";
 import { checkOutputFiles } from "./outputs.ts";
 import { evaluateOnlineCommand, type OnlineOptions } from "./evaluate_online.ts";
-import { TTA_EPOCHS } from "../eval/aggregation.ts";
 import { formatAggregation, formatGrid } from "../eval/grid_table.ts";
-import { methodExperts } from "../losses/methods.ts";
+import { methodExperts, predictionExperts } from "../losses/methods.ts";
 import { REPORT_FILES, reportFocus, writeReport } from "../eval/report.ts";
 import { logitPriorName } from "../eval/logit_prior.ts";
 import { logitPriorOf } from "../eval/rules.ts";
@@ -60,9 +59,9 @@ export interface EvaluateOptions
   exportNpy?: string;
   /** Replace existing files of --report and --export-npy (never a run's own files). */
   force?: boolean;
-  /** SADE runs: epochs of the test-time aggregation (default 5; 0 leaves it out). */
+  /** SADE runs: epochs of the test-time aggregation (default: the recipe's, else 5; 0 leaves it out). */
   ttaEpochs?: string;
-  /** SADE runs: the test-time aggregation's learning rate (default 0.1). */
+  /** SADE runs: the test-time aggregation's learning rate (default: the recipe's, else 0.1). */
   ttaLr?: string;
   /** Online label shift: a schedule, `all`, or a marginals file (lib/cli/evaluate_online.ts). */
   online?: string;
@@ -294,15 +293,16 @@ export async function evaluateCommand(
     throw new UsageError("give either --shift or --shift-file, not both");
   }
   const names = options.shiftFile === undefined ? shiftNames(options.shift ?? "uniform") : [];
-  const ttaEpochs = numberFlag("--tta-epochs", options.ttaEpochs, true) ?? TTA_EPOCHS;
+  // Without --tta-epochs, the recipe's (method.test_time.epochs), else 5.
+  const ttaEpochs = numberFlag("--tta-epochs", options.ttaEpochs, true);
   const ttaLr = numberFlag("--tta-lr", options.ttaLr, false);
   // A caller's predictions (the grid a distributed train prints) carry no
   // augmented views: a SADE run's aggregation is then left out.
   const preds = predictions ?? await loadPredictions({
     ...options,
-    views: ttaEpochs > 0 ? { epochs: ttaEpochs } : undefined,
+    views: ttaEpochs === 0 ? undefined : { epochs: ttaEpochs },
   });
-  const experts = methodExperts(preds.method);
+  const experts = predictionExperts(preds.method);
   let source: LoadedSource | undefined;
   try {
     const sets = options.shiftFile === undefined
@@ -317,13 +317,9 @@ export async function evaluateCommand(
     // EM calibrates on the source data once for the whole grid.
     // The report's set (uniform when evaluated) also gets its confusion matrices.
     const confusionOf = reportFocus(sets === undefined ? names : sets.map((s) => s.name));
-    const shiftOptions = {
-      prior: mode,
-      source,
-      emCalibration,
-      aggregation: { lr: ttaLr },
-      confusionOf,
-    };
+    // The recipe's test-time settings; --tta-lr beats its rate.
+    const aggregation = { ...preds.testTime, ...(ttaLr !== undefined ? { lr: ttaLr } : {}) };
+    const shiftOptions = { prior: mode, source, emCalibration, aggregation, confusionOf };
     const evals = sets === undefined
       ? await evaluateGridAsync(preds, shiftOptions, names)
       : await evaluateSetsAsync(preds, sets, shiftOptions);

@@ -9,7 +9,8 @@
 import { plural } from "../plural.ts";
 import { printWarning, UsageError } from "./errors.ts";
 import { MAX_TEXT_BYTES, readInputText } from "../input_file.ts";
-import { methodExperts, METHODS } from "../losses/mod.ts";
+import { methodExperts, METHODS, predictionExperts } from "../losses/mod.ts";
+import type { AggregationOptions } from "../eval/aggregation.ts";
 import { readNpy } from "../eval/npy.ts";
 import type { Predictions, SourceData } from "../eval/shifted.ts";
 import { tensor } from "../torch/create.ts";
@@ -23,6 +24,8 @@ import { type CheckpointChoice, parseCheckpointChoice } from "../run/checkpoint.
 export interface LoadedPredictions extends Predictions {
   classNames: string[];
   dataset: string;
+  /** A run's test-time aggregation settings (its recipe's method.test_time; SADE). */
+  testTime?: AggregationOptions;
   /** A run's checkpoint the predictions come from (absent for logits made elsewhere). */
   checkpoint?: { which: CheckpointChoice; epoch: number; valTop1?: number };
 }
@@ -199,10 +202,17 @@ export async function loadPredictions(opts: InputOptions): Promise<LoadedPredict
       views: opts.views,
       checkpoint: checkpointOf(opts),
     });
-    checkPredictions(p.logits, p.labels, p.trainCounts.length, opts.run, methodExperts(p.method));
+    checkPredictions(
+      p.logits,
+      p.labels,
+      p.trainCounts.length,
+      opts.run,
+      predictionExperts(p.method),
+    );
     return {
       logits: p.logits,
       views: p.views,
+      testTime: p.testTime,
       labels: p.labels,
       trainCounts: p.trainCounts,
       logitPrior: p.logitPrior,
@@ -224,7 +234,7 @@ export async function loadPredictions(opts: InputOptions): Promise<LoadedPredict
   const labels = await readLabels(opts.labels);
   const logits = await readLogits(opts.logits);
   try {
-    checkPredictions(logits, labels, trainCounts.length, opts.logits, methodExperts(method));
+    checkPredictions(logits, labels, trainCounts.length, opts.logits, predictionExperts(method));
   } catch (e) {
     logits.dispose();
     throw e;

@@ -36,6 +36,8 @@ import {
 } from "../distributed/process_group.ts";
 import { checkGlobalBatch, rankDevice } from "../train/data_parallel.ts";
 import { parseDevice } from "../torch/device.ts";
+import { combineExperts, methodExperts, predictionExperts } from "../losses/methods.ts";
+import type { Tensor } from "../torch/tensor.ts";
 import { readManifest } from "../run/checkpoint.ts";
 import {
   type ConfigOverrides,
@@ -114,6 +116,12 @@ export interface TrainCommandOptions {
   trainList?: string;
   testList?: string;
   imageRoot?: string;
+  /** BalPoE: the experts' lambdas, comma-separated. */
+  expertLambdas?: string;
+  /** Mixup's alpha (0: off). */
+  mixup?: string;
+  /** CutMix's alpha (0: off). */
+  cutmix?: string;
 }
 
 /** The flags a launcher hands on to its ranks (all but --nproc-per-node). */
@@ -157,6 +165,9 @@ const FORWARDED: readonly [Exclude<keyof TrainCommandOptions, "nprocPerNode">, s
   ["trainList", "--train-list"],
   ["testList", "--test-list"],
   ["imageRoot", "--image-root"],
+  ["expertLambdas", "--expert-lambdas"],
+  ["mixup", "--mixup"],
+  ["cutmix", "--cutmix"],
 ];
 
 /** A numeric flag's value; a UsageError naming the flag when it is not a number. */
@@ -207,7 +218,21 @@ export function parseFlags(o: TrainCommandOptions): ConfigOverrides {
     trainList: o.trainList,
     testList: o.testList,
     imageRoot: o.imageRoot,
+    expertLambdas: numberList("--expert-lambdas", o.expertLambdas),
+    mixup: num("--mixup", o.mixup),
+    cutmix: num("--cutmix", o.cutmix),
   };
+}
+
+/** A comma-separated list of numbers (`0,1,2`); a UsageError naming the flag otherwise. */
+function numberList(flag: string, value: string | undefined): number[] | undefined {
+  if (value === undefined) return undefined;
+  const parts = value.split(",").map((x) => x.trim());
+  const out = parts.map((x) => (x === "" ? NaN : Number(x)));
+  if (out.some((x) => !Number.isFinite(x))) {
+    throw new UsageError(`invalid ${flag} '${value}': expected numbers separated by commas`);
+  }
+  return out;
 }
 
 /** A true/false flag's value; a UsageError naming the flag otherwise. */
@@ -252,6 +277,9 @@ async function resumeSetup(
     ["trainList", "--train-list"],
     ["testList", "--test-list"],
     ["imageRoot", "--image-root"],
+    ["expertLambdas", "--expert-lambdas"],
+    ["mixup", "--mixup"],
+    ["cutmix", "--cutmix"],
   ];
   for (const [key, flag] of fixed) {
     if (o[key] !== undefined) {
@@ -371,6 +399,18 @@ export function inSourceTerms(
     return new InputError(`${DATASET_FLAGS[key]}: ${text}`, undefined, { cause: e });
   }
   return text === rest ? e : new InputError(key, text, { cause: e });
+}
+
+/** `logits` as the method predicts with them (see combineExperts); `logits` itself is consumed. */
+function takeCombined(logits: Tensor, method: string): Tensor {
+  if (predictionExperts(method) !== methodExperts(method)) {
+    try {
+      return combineExperts(logits, method);
+    } finally {
+      logits.dispose();
+    }
+  }
+  return logits;
 }
 
 /** Prints the result table of a finished run. */
@@ -580,12 +620,17 @@ async function trainWithConfig(
   printResult(result);
   // End with the shift grid, as the paper reports it (and the run's report).
   // A distributed run has the test logits already, predicted by all ranks.
+  const test = result.test;
   await evaluateCommand(
     // Training's own report: runDir/report (a later `evaluate` writes its own folder).
     { run: runDir, shift: "all", report: join(runDir, "report"), force: true },
-    result.test === undefined
-      ? undefined
-      : { ...result.test, method: config.method.name, dataset: config.dataset.name },
+    test === undefined ? undefined : {
+      ...test,
+      // A product of experts (BalPoE) predicts with their mean.
+      logits: takeCombined(test.logits, config.method.name),
+      method: config.method.name,
+      dataset: config.dataset.name,
+    },
     { phases: false },
   );
 }

@@ -14,7 +14,7 @@ import { z } from "zod";
 import { InputError } from "../errors.ts";
 import { readInputText } from "../input_file.ts";
 import { checkValPerClass, isImageFileDataset, parseDatasetName } from "../data/mod.ts";
-import { methodByName } from "../losses/mod.ts";
+import { checkExpertLambdas, methodByName, methodExperts } from "../losses/mod.ts";
 import { ARCHITECTURES, HEADS } from "../models/mod.ts";
 import { parseDevice } from "../torch/device.ts";
 
@@ -78,6 +78,13 @@ export const ConfigSchema = z.strictObject({
     val_per_class: positive().optional(),
     /** image-list: a validation list (lines 'relative/path label'); not with val_per_class. */
     val_list: z.string().min(1).optional(),
+    /**
+     * Training batches: a rotation by an angle drawn uniformly from
+     * [-rotation, rotation] degrees after the crop and flip (torchvision's
+     * RandomRotation with nearest-neighbour sampling and black fill, as
+     * SADE's CIFAR loader); 0 or absent: none. See lib/data/rotate.ts.
+     */
+    rotation: nonNeg().max(180, "must be at most 180 degrees").optional(),
   }),
   model: z.strictObject({
     arch: z.enum(["auto", ...ARCHITECTURES], {
@@ -107,6 +114,33 @@ export const ConfigSchema = z.strictObject({
     max_margin: nonNeg().optional(),
     scale: positive().optional(),
     drw_epoch: nonNegInt().optional(),
+    /** BalPoE: one logit-adjustment lambda per expert (default [0, 1, 2]; mean 1 is balanced). */
+    expert_lambdas: z.array(z.number({ error: "must be finite numbers" })).optional(),
+    /**
+     * SADE: its test-time self-supervised aggregation as the recipe's
+     * official test-time config runs it (lib/eval/aggregation.ts, the views
+     * of lib/predict/logits.ts); absent keys take the CIFAR config's values.
+     */
+    test_time: z.strictObject({
+      /** Epochs (pairs of views per image; default 5). */
+      epochs: posInt().optional(),
+      /** SGD on the aggregation weights (defaults 0.1, 0.9, 5e-4, Nesterov, batches of 128). */
+      lr: positive().optional(),
+      momentum: z.number().min(0, "must be in [0, 1)").max(0.9999, "must be in [0, 1)")
+        .optional(),
+      weight_decay: nonNeg().optional(),
+      nesterov: z.boolean().optional(),
+      batch_size: posInt().optional(),
+      /**
+       * image-list: the views' RandomResizedCrop area scale [low, high] from
+       * the image file (default [0.08, 1]); in-memory images take a padded
+       * random crop instead.
+       */
+      crop_scale: z.tuple([positive(), positive()]).optional(),
+      /** The views' Gaussian blur probability (default 0.2; the ImageNet-scale configs' 0.5). */
+      blur_probability: z.number().min(0, "must be in [0, 1]").max(1, "must be in [0, 1]")
+        .optional(),
+    }).optional(),
   }),
   train: z.strictObject({
     epochs: posInt(),
@@ -122,6 +156,18 @@ export const ConfigSchema = z.strictObject({
     nesterov: z.boolean(),
     sampler: z.enum(["shuffle", "balanced", "sqrt"]),
     schedule: ScheduleSchema,
+    /**
+     * Mixup (Zhang et al., ICLR 2018): each batch blended with a permutation
+     * of itself, lambda ~ Beta(alpha, alpha); 0 or absent: off. See
+     * lib/data/mix.ts.
+     */
+    mixup: nonNeg().optional(),
+    /**
+     * CutMix (Yun et al., ICCV 2019): a box of a permuted batch pasted in,
+     * lambda ~ Beta(alpha, alpha); 0 or absent: off. With mixup too, each
+     * batch takes one of the two, with probability 1/2 each.
+     */
+    cutmix: nonNeg().optional(),
     /** Evaluate on the test set every N epochs (0: only after the last). */
     eval_every: nonNegInt(),
     eval_batch_size: posInt(),
@@ -281,6 +327,38 @@ export function validateConfig(value: unknown, source?: string): TrainConfig {
     parseDevice(c.device);
   } catch (e) {
     throw configError(source, "device", reason(e));
+  }
+  if (c.method.expert_lambdas !== undefined) {
+    if (methodByName(c.method.name).combine !== "product") {
+      throw configError(
+        source,
+        "method.expert_lambdas",
+        `only a product of experts (balpoe) has expert lambdas, not ${c.method.name}`,
+      );
+    }
+    try {
+      checkExpertLambdas(c.method.expert_lambdas, methodExperts(c.method.name));
+    } catch (e) {
+      throw configError(source, "method.expert_lambdas", reason(e));
+    }
+  }
+  const tt = c.method.test_time;
+  if (tt !== undefined && methodByName(c.method.name).combine !== "aggregation") {
+    throw configError(
+      source,
+      "method.test_time",
+      `only methods aggregated at test time (sade) have test-time settings, not ${c.method.name}`,
+    );
+  }
+  if (tt?.crop_scale !== undefined) {
+    const [lo, hi] = tt.crop_scale;
+    if (!(lo <= hi && hi <= 1)) {
+      throw configError(
+        source,
+        "method.test_time.crop_scale",
+        `must be [low, high] with 0 < low <= high <= 1, got [${lo}, ${hi}]`,
+      );
+    }
   }
   const d = c.dataset;
   if (d.val_per_class !== undefined) {
@@ -448,6 +526,12 @@ export interface ConfigOverrides {
   trainList?: string;
   testList?: string;
   imageRoot?: string;
+  /** BalPoE: the experts' lambdas (method.expert_lambdas). */
+  expertLambdas?: number[];
+  /** Mixup's alpha (train.mixup; 0: off). */
+  mixup?: number;
+  /** CutMix's alpha (train.cutmix; 0: off). */
+  cutmix?: number;
 }
 
 /** The patch the overrides make. */
@@ -465,7 +549,12 @@ export function overridesPatch(f: ConfigOverrides): ConfigPatch {
       skip_bad_images: f.skipBadImages,
       max_image_pixels: f.maxImagePixels,
     },
-    method: { name: f.method, alpha: f.alpha, lambda: f.lambda },
+    method: {
+      name: f.method,
+      alpha: f.alpha,
+      lambda: f.lambda,
+      expert_lambdas: f.expertLambdas,
+    },
     model: {
       arch: f.arch,
       init: f.init,
@@ -486,6 +575,8 @@ export function overridesPatch(f: ConfigOverrides): ConfigPatch {
       cuda_graphs: f.cudaGraphs,
       keep: f.keep,
       early_stop: f.earlyStop === undefined ? undefined : { patience: f.earlyStop },
+      mixup: f.mixup,
+      cutmix: f.cutmix,
     },
     logs: { tensorboard: f.tensorboard },
     device: f.device,
@@ -495,16 +586,38 @@ export function overridesPatch(f: ConfigOverrides): ConfigPatch {
 }
 
 /**
- * The configuration of a run: the embedded default, the recipe file (if
- * any) merged on it, then the overrides. Each layer is validated: a bad
- * value in the file names the file, a bad override is an InputError for its
- * key.
+ * The values the run's method brings (its registry entry's `defaults`:
+ * SADE's and BalPoE's cosine heads, BalPoE's mixup) for the method the
+ * overrides or the recipe file name; none for an unknown name (validation
+ * then says so).
+ */
+function methodDefaults(
+  file: { patch: ConfigPatch } | undefined,
+  overrides: ConfigOverrides,
+): ConfigPatch {
+  const fileMethod = file?.patch.method;
+  const named = overrides.method ??
+    (isPlainObject(fileMethod) && typeof fileMethod.name === "string"
+      ? fileMethod.name
+      : DEFAULT_CONFIG.method.name);
+  try {
+    return (methodByName(named).defaults ?? {}) as ConfigPatch;
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * The configuration of a run: the embedded default, the defaults of the
+ * method it names, the recipe file (if any) merged on those, then the
+ * overrides. Each layer is validated: a bad value in the file names the
+ * file, a bad override is an InputError for its key.
  */
 export function resolveConfig(
   file: { patch: ConfigPatch; path: string } | undefined,
   overrides: ConfigOverrides,
 ): TrainConfig {
-  let merged: unknown = DEFAULT_CONFIG;
+  let merged: unknown = mergeConfig(DEFAULT_CONFIG, methodDefaults(file, overrides));
   if (file) {
     merged = mergeConfig(merged, file.patch);
     validateConfig(merged, file.path);

@@ -52,6 +52,16 @@ export function epochSeed(seed: number, epoch: number): bigint {
 }
 
 /**
+ * A 64-bit seed derived from (seed, epoch, step) and a `stream` that keeps
+ * one use's draws apart from another's (mixup's from the augmentation's):
+ * a batch's draws then depend on nothing else, so a resumed run makes them
+ * again exactly.
+ */
+export function stepSeed(seed: number, epoch: number, step: number, stream: number): bigint {
+  return splitmix(splitmix(epochSeed(seed, epoch) ^ BigInt(step)) ^ BigInt(stream));
+}
+
+/**
  * Positions 0..n-1 in the order epoch `epoch` visits them. `shuffle` is a
  * permutation; `balanced` draws n samples with replacement, each class
  * equally likely; `sqrt` draws classes with probability proportional to the

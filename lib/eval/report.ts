@@ -29,6 +29,7 @@ import {
   comparisonMarkdown,
   describeGroups,
   formatComparison,
+  formatWideComparison,
 } from "./compare.ts";
 import type { ShiftEvaluation } from "./shifted.ts";
 import { AGGREGATION_VARIANT, AVERAGE_VARIANT } from "./experts.ts";
@@ -327,6 +328,8 @@ async function writeComparisonFiles(putFile: PutFile, c: Comparison): Promise<st
   await put("comparison.json", JSON.stringify(comparisonJson(c), null, 1) + "\n");
   const md = comparisonMarkdown(c);
   await put("table.md", md);
+  // Every variant side by side (compare --wide).
+  await put("table_wide.md", formatWideComparison(c, true) + "\n");
   await put("table.txt", formatComparison(c) + "\n");
   const plots: [string, string][] = [
     ["accuracy_grid.svg", await renderSvg(compareGridSpec(c))],

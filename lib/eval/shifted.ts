@@ -5,7 +5,9 @@
  * source data, EM runs on posteriors recalibrated on that data (BCTS by
  * default; Alexandari et al. 2020), since raw network posteriors are too
  * miscalibrated for EM's re-weighting. A multi-expert (SADE) model has its
- * own variants, which need no target prior (lib/eval/experts.ts).
+ * own variants, which need no target prior (lib/eval/experts.ts); a product
+ * of experts (BalPoE) is evaluated as one network on its experts' mean, its
+ * variants named by their prior use (lib/eval/product.ts).
  *
  * @module
  */
@@ -27,10 +29,11 @@ import {
 import { emPrior } from "../priors/em.ts";
 import { tensor } from "../torch/create.ts";
 import { scope } from "../torch/memory.ts";
-import { methodExperts } from "../losses/methods.ts";
+import { predictionExperts } from "../losses/methods.ts";
 import type { AggregationOptions } from "./aggregation.ts";
 import { evaluateExperts } from "./experts.ts";
 import { computeMetrics, type Metrics } from "./metrics.ts";
+import { isProductMethod, variantName } from "./product.ts";
 import type { Predictions, PriorEstimate, ShiftEvaluation, SourceData } from "./evaluation.ts";
 
 export type { Predictions, PriorEstimate, ShiftEvaluation, SourceData } from "./evaluation.ts";
@@ -132,7 +135,7 @@ export function evaluateSelection(
 ): ShiftEvaluation {
   const mode = options.prior ?? "known";
   const classes = preds.trainCounts.length;
-  const experts = methodExperts(preds.method);
+  const experts = predictionExperts(preds.method);
   if (preds.logits.ndim !== 2 || preds.logits.shape[1] !== experts * classes) {
     throw new InputError(
       `logits have shape [${preds.logits.shape}] but the training counts list ${classes} classes` +
@@ -200,17 +203,30 @@ export function evaluateSelection(
       record("bbse", bbsePrior(logits, options.source!.logits, options.source!.labels).prior);
     }
     const results: Record<string, Metrics> = {};
+    // A product of experts (BalPoE) names its variants by their prior use.
+    const product = isProductMethod(preds.method);
+    const name = (variant: string) => variantName(preds.method, variant);
+    if (product) {
+      // Its own prediction, without a prior: argmax f (the balanced product).
+      results[name("uniform")] = scope(() =>
+        computeMetrics(
+          adjustLogits(logits, "lade", pi, pi),
+          labels,
+          options.groups,
+        )
+      );
+    }
     for (const [suffix, prior] of Object.entries(priors)) {
       for (const rule of rules) {
         if (suffix !== "" && !usesTargetPrior(rule)) continue;
-        results[rule + suffix] = scope(() =>
+        results[name(rule + suffix)] = scope(() =>
           computeMetrics(adjustLogits(logits, rule, pi, prior), labels, options.groups, {
             confusion: options.confusion,
           })
         );
       }
     }
-    if (options.uniformRule && rules.includes("lade")) {
+    if (options.uniformRule && rules.includes("lade") && !product) {
       results[UNIFORM_RULE_VARIANT] = scope(() =>
         computeMetrics(
           adjustLogits(logits, "lade", pi, ps.map(() => 1 / classes)),

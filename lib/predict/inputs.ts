@@ -313,7 +313,8 @@ class NoImagesError extends InputError {
  * Logits [N, classes] (float32, CPU) of a batch: uint8 pixels [N, C, S, S]
  * are normalised with the predictor's mean and std; float32 inputs are
  * taken as already normalised. Eval mode, no gradients, in chunks. A
- * multi-expert (SADE) network gives its experts' average.
+ * multi-expert network (SADE, BalPoE) gives its experts' average (BalPoE's
+ * own prediction; SADE's without its test-time aggregation).
  */
 export function predictBatch(p: Predictor, inputs: Tensor, chunk = 64): Tensor {
   const shape = inputs.shape;
@@ -340,7 +341,7 @@ export function predictBatch(p: Predictor, inputs: Tensor, chunk = 64): Tensor {
               .div(tensor(Float32Array.from(p.std), [1, c, 1, 1]));
           }
           const logits = forwardChecked(p, x.to(p.model.device)).to("float32").to("cpu");
-          // A multi-expert network (SADE): the experts' plain average.
+          // A multi-expert network (SADE, BalPoE): the experts' plain average.
           return p.model.experts > 1 ? expertMean(logits, p.model.experts) : logits;
         })
       ));

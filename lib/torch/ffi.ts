@@ -96,6 +96,10 @@ export const symbols = {
   lade_pad: { parameters: ["pointer", "buffer", "i32", "f64"], result: "pointer" },
   lade_cat: { parameters: ["buffer", "i32", "i32"], result: "pointer" },
   lade_stack: { parameters: ["buffer", "i32", "i32"], result: "pointer" },
+  lade_affine_grid_sample: {
+    parameters: ["pointer", "pointer", "i32", "i32"],
+    result: "pointer",
+  },
 
   // ---- images: decoding, encoding, header probing (data_image.cpp) ----
   lade_image_read: { parameters: ["buffer", "i64"], result: "pointer" },
@@ -173,6 +177,7 @@ export const symbols = {
     parameters: ["pointer", "f32", "f32", "f32"],
     result: "i32",
   },
+  lade_data_loader_set_crop_scale: { parameters: ["pointer", "f64", "f64"], result: "i32" },
   lade_data_loader_submit: {
     parameters: ["pointer", "i64", "buffer", "i32", "i32", "i64"],
     result: "i32",

@@ -698,3 +698,39 @@ export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
   const h = handleList(tensors);
   return new Tensor(checkPtr(native().lade_stack(h, h.length, dim), "stack"));
 }
+
+/**
+ * `input` [N, C, H, W] resampled through one affine map per image, `theta`
+ * [N, 2, 3] in normalised coordinates: F.grid_sample(input,
+ * F.affine_grid(theta, input.shape)), zeros outside the image, nearest
+ * neighbour or bilinear, `alignCorners` as in PyTorch (default false).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { tensor } from "./create.ts";
+ * import { affineGridSample } from "./tensor.ts";
+ * // x -> -x: a horizontal flip; the sampling points fall on pixel centres.
+ * using image = tensor(new Float32Array([1, 2]), [1, 1, 1, 2]);
+ * using theta = tensor(new Float32Array([-1, 0, 0, 0, 1, 0]), [1, 2, 3]);
+ * using flipped = affineGridSample(image, theta);
+ * assert.deepEqual(flipped.toList(), [2, 1]);
+ * ```
+ */
+export function affineGridSample(
+  input: Tensor,
+  theta: Tensor,
+  options: { nearest?: boolean; alignCorners?: boolean } = {},
+): Tensor {
+  return new Tensor(
+    checkPtr(
+      native().lade_affine_grid_sample(
+        input.ptr,
+        theta.ptr,
+        options.nearest ? 1 : 0,
+        options.alignCorners ? 1 : 0,
+      ),
+      "affineGridSample",
+    ),
+  );
+}

@@ -18,15 +18,18 @@ import {
   BatchLoader,
   type DataSplits,
   type ImageSet,
+  mixBatch,
   shiftIndices,
   shotGroups,
 } from "../data/mod.ts";
+import { mixes } from "../data/mix.ts";
+import { rotateImages, rotationAngles } from "../data/rotate.ts";
 import { accuracy } from "../eval/metrics.ts";
 import { createLoss, expertMean } from "../losses/mod.ts";
 import { Model, type Precision } from "../models/mod.ts";
 import { setCudnnBenchmark, useSideStream } from "../torch/cuda.ts";
 import { type Device, manualSeed, setNumThreads } from "../torch/device.ts";
-import { tensor } from "../torch/create.ts";
+import { full, tensor } from "../torch/create.ts";
 import type { Tensor } from "../torch/tensor.ts";
 import { predictLogits } from "../predict/logits.ts";
 import {
@@ -42,7 +45,12 @@ import {
 } from "../run/checkpoint.ts";
 import { modelFromManifest } from "../run/run_model.ts";
 import { initialSelection, updateSelection } from "./selection.ts";
-import { loadWeights, modelStateDict, readWeightsFile } from "../weights/model_weights.ts";
+import {
+  loadWeights,
+  modelStateDict,
+  readWeightsFile,
+  spreadOverExperts,
+} from "../weights/model_weights.ts";
 import type { RawTensor } from "../weights/safetensors.ts";
 import { configToYaml, type TrainConfig } from "../config/config.ts";
 import { loadConfigDataset, resolveArchitecture } from "../config/dataset.ts";
@@ -249,7 +257,10 @@ async function initTensors(path: string): Promise<Map<string, RawTensor>> {
  */
 async function initWeights(model: Model, config: TrainConfig, opts: TrainOptions): Promise<void> {
   const path = config.model.init!;
-  const tensors = await initTensors(path);
+  const read = await initTensors(path);
+  // A single network's weights start every expert of a SADE network built
+  // on it (SADE's Places-LT recipe: one ImageNet ResNet-152).
+  const tensors = spreadOverExperts(model, read) ?? read;
   const report = loadWeights(model, tensors, {
     source: path,
     skipHead: config.model.init_skip === "head",
@@ -442,6 +453,7 @@ async function trainWith(s: SetUp): Promise<TrainResult> {
     maxMargin: m.max_margin,
     scale: m.scale,
     drwEpoch: m.drw_epoch,
+    expertLambdas: m.expert_lambdas,
     device,
   });
   using loader = new BatchLoader(data.train, data, {
@@ -748,6 +760,14 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
       };
       // Samples a step adds: the global batch (every rank's loss sees all of it).
       const globalBatch = config.train.batch_size;
+      // Mixup / CutMix: drawn per (seed, epoch, step), so a resumed epoch mixes alike.
+      const mixOptions = { mixup: config.train.mixup, cutmix: config.train.cutmix };
+      const mixing = mixes(mixOptions);
+      // Random rotation (SADE's CIFAR loader): angles per global position,
+      // this rank's share of them; the corners black (0 before normalising).
+      const rotation = config.dataset.rotation ?? 0;
+      const share = dp ? dp.shard()(globalBatch) : { start: 0, length: globalBatch };
+      const black = data.mean.map((m, c) => -m / data.std[c]);
       let done = 0;
       // (An epoch whose steps were all done before a stop goes straight to its end.)
       if (skip === batches) done = batches;
@@ -758,7 +778,33 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
           done++;
           continue;
         }
-        step.run(batch.images, batch.labels, ctx);
+        // The batch as the step sees it: rotated (a new tensor) or the loader's.
+        let images = batch.images;
+        try {
+          if (rotation > 0) {
+            const at = { seed: config.seed, epoch, step: done };
+            const angles = rotationAngles(rotation, at, globalBatch, share.start, share.length);
+            images = rotateImages(batch.images, angles, black);
+          }
+          if (mixing) {
+            const mixed = mixBatch(images, batch.labels, mixOptions, {
+              seed: config.seed,
+              epoch,
+              step: done,
+            })!;
+            try {
+              using lambda = full([], mixed.lambda, { dtype: "float32", device });
+              step.run(mixed.images, batch.labels, ctx, { labelsB: mixed.labelsB, lambda });
+            } finally {
+              mixed.images.dispose();
+              mixed.labelsB.dispose();
+            }
+          } else {
+            step.run(images, batch.labels, ctx);
+          }
+        } finally {
+          if (images !== batch.images) images.dispose();
+        }
         running.seen += dp ? globalBatch : batch.labels.shape[0];
         batch.dispose();
         done++;

@@ -13,7 +13,7 @@ import { InputError, TorchError } from "../errors.ts";
 import type { Model } from "../models/model.ts";
 import { DTYPE_BYTES, isFloating } from "../torch/dtype.ts";
 import { fromBytes, type Tensor } from "../torch/mod.ts";
-import { externalName, isHeadName } from "./names.ts";
+import { externalName, isHeadName, singleNetworkName } from "./names.ts";
 import { parseTorchStateDict } from "./pytorch.ts";
 import { MAX_BINARY_BYTES, readInputRange } from "../input_file.ts";
 import {
@@ -274,6 +274,37 @@ export async function readWeightsFile(path: string): Promise<WeightsFile> {
     rawMetadata: file.metadata,
     metadata: decodeMetadata(file.metadata, path),
   };
+}
+
+/**
+ * `tensors` of a single network (torchvision's names) spread over the experts
+ * of `model`, a SADE network on the same architecture: each entry under the
+ * model's name of every place it starts (see `singleNetworkName`), the
+ * single network's classifier (`fc.*`) left out, since the experts' heads
+ * are new. Undefined when the model is no such network or `tensors` already
+ * holds a multi-expert network's entries.
+ */
+export function spreadOverExperts(
+  model: Model,
+  tensors: ReadonlyMap<string, RawTensor>,
+): Map<string, RawTensor> | undefined {
+  const names = model.stateNames();
+  const sources = names.map((n) => singleNetworkName(model.arch, n));
+  if (sources.every((s) => s === undefined)) return undefined;
+  if ([...tensors.keys()].some((k) => /(^|\.)experts\.\d+\./.test(k))) return undefined;
+  const out = new Map<string, RawTensor>();
+  const used = new Set<string>();
+  names.forEach((n, i) => {
+    const src = sources[i];
+    const t = src === undefined ? undefined : tensors.get(src);
+    if (t === undefined || src === undefined) return;
+    out.set(externalName(model.arch, n), t);
+    used.add(src);
+  });
+  for (const [k, t] of tensors) {
+    if (!used.has(k) && !k.startsWith("fc.")) out.set(k, t);
+  }
+  return out;
 }
 
 /** How loading went. */

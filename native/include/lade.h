@@ -378,6 +378,13 @@ LADE_EXTERN lade_tensor* lade_cat(lade_tensor* const* hs, int32_t n, int32_t dim
 /// Joins tensors along a new dimension.
 LADE_EXTERN lade_tensor* lade_stack(lade_tensor* const* hs, int32_t n, int32_t dim);
 
+/// Resamples images [N, C, H, W] through an affine map per image, `theta`
+/// [N, 2, 3] in normalised coordinates (F.affine_grid, then F.grid_sample
+/// with zeros outside the image): nearest-neighbour when `nearest` != 0,
+/// else bilinear; `align_corners` as in PyTorch.
+LADE_EXTERN lade_tensor* lade_affine_grid_sample(lade_tensor* input, lade_tensor* theta,
+                                                 int32_t nearest, int32_t align_corners);
+
 /* ---- images: decoding, encoding, header probing (data_image.cpp) ---- */
 
 /// Decodes the JPEG or PNG file at `path` into a uint8 tensor [C, H, W]
@@ -479,6 +486,13 @@ LADE_EXTERN lade_data_loader* lade_data_loader_from_list(
 /// turns it off). Drops the batches queued so far.
 LADE_EXTERN int32_t lade_data_loader_set_color_jitter(lade_data_loader* loader, float brightness,
                                                       float contrast, float saturation);
+
+/// Sets the area scale range of an image-list loader's random-resized crops
+/// (torchvision's RandomResizedCrop `scale`; default 0.08..1): each crop
+/// covers between `low` and `high` of the image (0 < low <= high <= 1).
+/// Drops the batches queued so far.
+LADE_EXTERN int32_t lade_data_loader_set_crop_scale(lade_data_loader* loader, double low,
+                                                   double high);
 
 /// Queues batch number `seq` (unique until taken): the `n` sample indices in
 /// `indices`, augmented with draws keyed by (seed, `epoch`, `position` + i)

@@ -89,6 +89,63 @@ Deno.test("a recipe merges onto the default; flags override the recipe", () => {
   assert.equal(c.train.batch_size, DEFAULT_CONFIG.train.batch_size);
 });
 
+Deno.test("a method's own defaults (SADE's, BalPoE's cosine heads; BalPoE's mixup) sit beneath the recipe and the flags", () => {
+  const sade = resolveConfig(undefined, { method: "sade" });
+  assert.deepEqual([sade.model.head, sade.model.scale, sade.train.mixup], [
+    "cosine",
+    30,
+    undefined,
+  ]);
+  const balpoe = resolveConfig(undefined, { method: "balpoe" });
+  assert.deepEqual([balpoe.model.head, balpoe.model.scale, balpoe.train.mixup], [
+    "cosine",
+    30,
+    0.4,
+  ]);
+  // The method named by the file brings its defaults too; the file's own values win.
+  const file = fromText("method:\n  name: sade\nmodel:\n  head: linear\n");
+  assert.deepEqual([file.model.head, file.model.scale], ["linear", 30]);
+  // A flag's method beats the file's, and the flags beat the method's defaults.
+  const flagged = fromText("method:\n  name: lade\n", { method: "balpoe", mixup: 0 });
+  assert.deepEqual([flagged.method.name, flagged.model.head, flagged.train.mixup], [
+    "balpoe",
+    "cosine",
+    0,
+  ]);
+  // Methods without defaults keep the embedded default's linear head.
+  assert.equal(resolveConfig(undefined, { method: "lade" }).model.head, "linear");
+});
+
+Deno.test("expert lambdas: BalPoE's only, one per expert, finite; mixup and CutMix alphas >= 0", () => {
+  const c = resolveConfig(undefined, { method: "balpoe", expertLambdas: [-1, 1, 3] });
+  assert.deepEqual(c.method.expert_lambdas, [-1, 1, 3]);
+  assert.throws(
+    () => resolveConfig(undefined, { method: "balpoe", expertLambdas: [0, 2] }),
+    (e: unknown) =>
+      e instanceof InputError && e.parameter === "method.expert_lambdas" &&
+      /3 experts: give 3 lambdas, got 2/.test(e.message),
+  );
+  assert.throws(
+    () => resolveConfig(undefined, { method: "sade", expertLambdas: [0, 1, 2] }),
+    /only a product of experts \(balpoe\) has expert lambdas, not sade/,
+  );
+  assert.throws(
+    () => fromText("method:\n  name: balpoe\n  expert_lambdas: [0, 1, .inf]\n"),
+    (e: unknown) =>
+      e instanceof InputError &&
+      e.message === "r.yaml: method.expert_lambdas.2: must be finite numbers, got null",
+  );
+  assert.throws(
+    () => resolveConfig(undefined, { mixup: -0.2 }),
+    (e: unknown) => e instanceof InputError && e.parameter === "train.mixup",
+  );
+  assert.throws(
+    () => fromText("train:\n  cutmix: -1\n"),
+    (e: unknown) =>
+      e instanceof InputError && e.message === "r.yaml: train.cutmix: must be >= 0, got -1",
+  );
+});
+
 Deno.test("one-line messages: unknown keys, bad values, unknown names", () => {
   const cases: [() => unknown, RegExp][] = [
     [() => fromText("train:\n  epoch: 3\n"), /^r\.yaml: unknown key 'train\.epoch'$/],
@@ -152,6 +209,18 @@ Deno.test("a bad override is an InputError for its configuration key; the comman
       /^device: unknown device 'tpu'/,
       /^--device: unknown device 'tpu'/,
     ],
+    [
+      () => resolveConfig(undefined, { mixup: -1 }),
+      "train.mixup",
+      /^train\.mixup: must be >= 0, got -1$/,
+      /^--mixup: must be >= 0, got -1$/,
+    ],
+    [
+      () => resolveConfig(undefined, { method: "balpoe", expertLambdas: [1] }),
+      "method.expert_lambdas",
+      /^method\.expert_lambdas: the multi-expert networks have 3 experts: give 3 lambdas, got 1$/,
+      /^--expert-lambdas: the multi-expert networks have 3 experts/,
+    ],
   ];
   for (const [fn, parameter, library, cli] of cases) {
     assert.throws(fn, (e: unknown) => {
@@ -162,6 +231,18 @@ Deno.test("a bad override is an InputError for its configuration key; the comman
       return true;
     });
   }
+});
+
+Deno.test("--expert-lambdas, --mixup, --cutmix on the command line: numbers, one line when not", async () => {
+  const { parseFlags } = await import("../../lib/cli/train.ts");
+  const f = parseFlags({ expertLambdas: "-1, 1,3", mixup: "0.4", cutmix: "1" });
+  assert.deepEqual([f.expertLambdas, f.mixup, f.cutmix], [[-1, 1, 3], 0.4, 1]);
+  assert.throws(
+    () => parseFlags({ expertLambdas: "0,x,2" }),
+    /invalid --expert-lambdas '0,x,2': expected numbers separated by commas$/,
+  );
+  assert.throws(() => parseFlags({ expertLambdas: "0,,2" }), /--expert-lambdas/);
+  assert.throws(() => parseFlags({ mixup: "lots" }), /invalid --mixup 'lots': expected a number$/);
 });
 
 Deno.test("a missing config file is a usage error", async () => {
