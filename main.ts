@@ -23,7 +23,8 @@ import {
   otherRank,
   setPhase,
 } from "./lib/cli/signals.ts";
-import { distributedHelp, METHODS, methodsHelp } from "./lib/cli/help.ts";
+import { distributedHelp, METHODS, methodsHelp, TRAIN_FLAGS } from "./lib/cli/help.ts";
+import type { TrainEntryOptions } from "./lib/cli/train_seeds.ts";
 import { VERSION } from "./lib/version.ts";
 
 /**
@@ -153,99 +154,18 @@ export function buildProgram(): Command {
     );
   // (end of data commands)
 
-  // ---- train command (lib/cli/train.ts) ----
-  program
+  // ---- train command (lib/cli/train.ts; its flags: lib/config/train_flags.ts) ----
+  const train = program
     .command("train")
-    .description("train a model (default: Fashion-MNIST-LT, R = 100, LADE)")
-    .option("--config <file>", "YAML recipe (see configs/); flags override it")
-    .option(
-      "--dataset <name>",
-      "fashion-mnist(-lt), cifar10(-lt), cifar100(-lt), image-list(-lt), image-folder(-lt)",
-    )
-    .option("--method <name>", METHODS.join(", "))
-    .option("--arch <name>", "the network (default auto: by image size; resnet18, resnet50, ...)")
-    .option(
-      "--imbalance <R>",
-      "head-to-tail ratio R of the long tail (default: the recipe's, else 100 for -lt names, else 1)",
-    )
-    .option("--imbalance-type <type>", "exp or step (default exp)")
-    .option("--root <dir>", "folder of the data files (mnist, cifar10, cifar100, image-list)")
-    .option("--train-list <file>", "image-list: the training list ('relative/path label' lines)")
-    .option("--test-list <file>", "image-list: the test list")
-    .option("--image-root <dir>", "image-list: folder the listed paths are relative to")
-    .option("--epochs <n>", "epochs")
-    .option("--batch-size <b>", "batch size (with several ranks, the global batch)")
-    .option("--lr <x>", "base learning rate")
-    .option("--alpha <a>", "LADE: weight of LADER")
-    .option("--lambda <l>", "LADE: REMINE regulariser weight")
-    .option(
-      "--expert-lambdas <list>",
-      "BalPoE: one logit-adjustment lambda per expert (default 0,1,2; mean 1 is balanced)",
-    )
-    .option("--mixup <alpha>", "mixup: blend each batch with a permutation, Beta(alpha, alpha)")
-    .option("--cutmix <alpha>", "CutMix: paste a box of a permuted batch, Beta(alpha, alpha)")
-    .option("--device <device>", "cpu or cuda:N")
-    .option("--threads <n>", "CPU threads (default: all cores)")
-    .option("--precision <p>", "on CUDA: bf16 (default there) or fp32; the CPU runs fp32")
-    .option("--cuda-graphs <mode>", "on CUDA: replay each step as a CUDA graph: auto, on or off")
-    .option("--seed <s>", "seed of the long tail, the initial weights and the batches")
-    .option(
-      "--seeds <list>",
-      "run the recipe once per seed (e.g. 0,1,2) into <out>/seed<S>, then compare them",
-    )
-    .option("--repeat <n>", "like --seeds with the seeds s, s+1, ..., s+n-1")
-    .option(
-      "--val-per-class <k>",
-      "hold out k training images per class (or a fraction < 1) as a validation split",
-    )
-    .option(
-      "--out <dir>",
-      "run directory, or the seeds' group folder (default: runs/<dataset>_<method>_<time>)",
-    )
-    .option("--resume <dir>", "continue the run (or the seed group) in <dir> from its checkpoint")
-    .option(
-      "--keep <list>",
-      "checkpoints kept: last (default) or best,last (best by validation top-1; --val-per-class)",
-    )
-    .option(
-      "--early-stop <n>",
-      "stop after n epochs without a better validation top-1 (patience; --val-per-class)",
-    )
-    .option("--tensorboard", "also write TensorBoard event files to <run>/tensorboard/")
-    .option(
-      "--checkpoint-every <n|Nm>",
-      "also checkpoint inside epochs: every n steps (500) or N minutes (10m)",
-    )
-    .option("--skip-bad-images", "image-list: decode every image at load, skip unreadable ones")
-    .option(
-      "--max-image-pixels <n>",
-      "refuse images of more pixels (default 89478485, Pillow's limit)",
-    )
-    .option(
-      "--init <file>",
-      "initial weights: safetensors, a PyTorch state dict (.pth/.pt), or a run directory",
-    )
-    .option("--init-skip <part>", "with --init: leave the head as initialised (head or none)")
-    .option("--init-strict <bool>", "with --init: every key must match (default true)")
-    .option("--backbone-lr <x>", "the backbone's learning rate (fine-tuning); the head keeps --lr")
-    .option("--freeze <part>", "train only the head: backbone (or none)")
-    .option("--sampler <name>", "shuffle, balanced (class-balanced, as cRT) or sqrt")
-    .option("--lr-step <n>", "StepLR: multiply the rate by --lr-gamma every n epochs")
-    .option("--lr-gamma <g>", "StepLR's factor (default 0.1)")
-    .option(
-      "--nproc-per-node <n>",
-      "start n local ranks of this command, data-parallel (--batch-size stays the global batch)",
-    )
-    .option(
-      "--backend <name>",
-      "distributed: gloo or nccl (default: nccl on CUDA, gloo on the CPU)",
-    )
-    .option(
-      "--dist-timeout <s>",
-      "distributed: seconds a rank waits for a hung peer or the rendezvous (default 120)",
-    )
+    .description("train a model (default: Fashion-MNIST-LT, R = 100, LADE)");
+  for (const f of TRAIN_FLAGS) {
+    train.option(f.value === undefined ? f.flag : `${f.flag} ${f.value}`, f.help);
+  }
+  train
     .addHelpText("after", methodsHelp() + distributedHelp())
-    .action(async (options) => (await import("./lib/cli/train_seeds.ts")).trainEntry(options));
+    .action(async (options) =>
+      (await import("./lib/cli/train_seeds.ts")).trainEntry(options as TrainEntryOptions)
+    );
   // (end of train command)
 
   // ---- evaluation commands (lib/cli/evaluate.ts, lib/cli/estimate_prior.ts) ----

@@ -10,9 +10,12 @@
 
 import type { InputError } from "../errors.ts";
 import { configSource, flagGiven } from "./value_source.ts";
+import { TRAIN_FLAGS } from "../config/train_flags.ts";
 
 /** The flag that sets each library parameter or configuration key. */
 export const PARAMETER_FLAGS: Readonly<Record<string, string>> = {
+  // every recipe key a flag of train sets (the flag table, lib/config/train_flags.ts)
+  ...Object.fromEntries(TRAIN_FLAGS.flatMap((f) => (f.key ? [[f.key, f.flag]] : []))),
   // data (loadDataset's options, `data inspect`)
   dataset: "--dataset",
   root: "--root",
@@ -25,48 +28,25 @@ export const PARAMETER_FLAGS: Readonly<Record<string, string>> = {
   imageRoot: "--image-root",
   imageSize: "--image-size",
   skipBadImages: "--skip-bad-images",
-  "dataset.skip_bad_images": "--skip-bad-images",
   classes: "--classes",
   "dataset.classes": "--classes",
   allowOutsideRoot: "--allow-outside-root",
   "dataset.allow_outside_root": "--allow-outside-root",
   maxImagePixels: "--max-image-pixels",
-  "dataset.max_image_pixels": "--max-image-pixels",
   // training: configuration keys and the options of the library functions
-  "dataset.name": "--dataset",
-  "method.name": "--method",
   method: "--method",
-  "method.alpha": "--alpha",
   alpha: "--alpha",
-  "method.lambda": "--lambda",
   lambda: "--lambda",
-  "train.epochs": "--epochs",
   epochs: "--epochs",
-  "train.batch_size": "--batch-size",
   batchSize: "--batch-size",
-  "train.lr": "--lr",
   lr: "--lr",
   device: "--device",
   threads: "--threads",
-  "train.precision": "--precision",
   precision: "--precision",
-  "train.cuda_graphs": "--cuda-graphs",
-  "dataset.val_per_class": "--val-per-class",
-  "dataset.imbalance": "--imbalance",
-  "model.arch": "--arch",
   arch: "--arch",
-  "model.init": "--init",
-  "model.init_strict": "--init-strict",
-  "model.init_skip": "--init-skip",
-  "train.keep": "--keep",
   "train.early_stop": "--early-stop",
-  "train.early_stop.patience": "--early-stop",
-  "logs.tensorboard": "--tensorboard",
   checkpoint: "--checkpoint",
   valPerClass: "--val-per-class",
-  "train.mixup": "--mixup",
-  "train.cutmix": "--cutmix",
-  "method.expert_lambdas": "--expert-lambdas",
   expertLambdas: "--expert-lambdas",
   config: "--config",
   out: "--out",

@@ -13,6 +13,7 @@
 
 import { plural } from "../plural.ts";
 import { join } from "node:path";
+import { TRAIN_FLAGS, trainFlag } from "../config/train_flags.ts";
 import { printWarning, UsageError } from "./errors.ts";
 import {
   currentPhase,
@@ -43,6 +44,8 @@ import {
   type ConfigOverrides,
   type ConfigPatch,
   keySource,
+  mergeConfig,
+  overridesPatch,
   readConfigFile,
   resolveConfig,
   type TrainConfig,
@@ -54,121 +57,27 @@ import { useDevice } from "../torch/device.ts";
 
 export { timestamp };
 
-/** The flags as commander hands them over (strings). */
+/**
+ * The flags as commander hands them over: strings, or true for a switch,
+ * by the camelCase name of each flag of TRAIN_FLAGS
+ * (lib/config/train_flags.ts). The ones this module reads itself are named.
+ */
 export interface TrainCommandOptions {
+  [name: string]: string | boolean | undefined;
   config?: string;
-  dataset?: string;
-  method?: string;
-  epochs?: string;
-  batchSize?: string;
-  lr?: string;
-  alpha?: string;
-  lambda?: string;
-  device?: string;
-  threads?: string;
-  seed?: string;
   out?: string;
   resume?: string;
-  precision?: string;
-  cudaGraphs?: string;
-  /** image-list: skip unreadable images. */
-  skipBadImages?: boolean;
-  /** The pixel limit of a decoded image. */
-  maxImagePixels?: string;
-  /** Checkpoints inside epochs: steps (`500`) or minutes (`10m`). */
   checkpointEvery?: string;
-  /** Initial weights (safetensors or a PyTorch state dict). */
-  init?: string;
-  /** head or none. */
-  initSkip?: string;
-  /** true or false. */
-  initStrict?: string;
-  /** none or backbone. */
-  freeze?: string;
-  /** The network (model.arch). */
-  arch?: string;
-  /** The checkpoints kept: `last` or `best,last` (train.keep). */
-  keep?: string;
-  /** Early stopping's patience in epochs (train.early_stop.patience). */
-  earlyStop?: string;
-  /** Write TensorBoard event files (logs.tensorboard). */
-  tensorboard?: boolean;
-  /** shuffle, balanced or sqrt. */
-  sampler?: string;
-  backboneLr?: string;
-  lrStep?: string;
-  lrGamma?: string;
-  /** Start this many local ranks (data-parallel). */
   nprocPerNode?: string;
-  /** gloo or nccl. */
   backend?: string;
-  /** Seconds a rank waits for a peer. */
   distTimeout?: string;
-  /** Images per class held out as a validation split (or a fraction). */
-  valPerClass?: string;
-  /** The long tail's imbalance ratio R. */
-  imbalance?: string;
-  /** exp or step. */
-  imbalanceType?: string;
-  /** The folder of the data files. */
-  root?: string;
-  /** image-list: the training list, the test list, and the folder their paths are relative to. */
-  trainList?: string;
-  testList?: string;
-  imageRoot?: string;
-  /** BalPoE: the experts' lambdas, comma-separated. */
-  expertLambdas?: string;
-  /** Mixup's alpha (0: off). */
-  mixup?: string;
-  /** CutMix's alpha (0: off). */
-  cutmix?: string;
 }
 
-/** The flags a launcher hands on to its ranks (all but --nproc-per-node). */
-const FORWARDED: readonly [Exclude<keyof TrainCommandOptions, "nprocPerNode">, string][] = [
-  ["config", "--config"],
-  ["dataset", "--dataset"],
-  ["method", "--method"],
-  ["epochs", "--epochs"],
-  ["batchSize", "--batch-size"],
-  ["lr", "--lr"],
-  ["alpha", "--alpha"],
-  ["lambda", "--lambda"],
-  ["device", "--device"],
-  ["threads", "--threads"],
-  ["seed", "--seed"],
-  ["out", "--out"],
-  ["resume", "--resume"],
-  ["precision", "--precision"],
-  ["cudaGraphs", "--cuda-graphs"],
-  ["skipBadImages", "--skip-bad-images"],
-  ["maxImagePixels", "--max-image-pixels"],
-  ["checkpointEvery", "--checkpoint-every"],
-  ["backend", "--backend"],
-  ["distTimeout", "--dist-timeout"],
-  ["init", "--init"],
-  ["initSkip", "--init-skip"],
-  ["initStrict", "--init-strict"],
-  ["freeze", "--freeze"],
-  ["sampler", "--sampler"],
-  ["backboneLr", "--backbone-lr"],
-  ["lrStep", "--lr-step"],
-  ["lrGamma", "--lr-gamma"],
-  ["valPerClass", "--val-per-class"],
-  ["imbalance", "--imbalance"],
-  ["arch", "--arch"],
-  ["keep", "--keep"],
-  ["earlyStop", "--early-stop"],
-  ["tensorboard", "--tensorboard"],
-  ["imbalanceType", "--imbalance-type"],
-  ["root", "--root"],
-  ["trainList", "--train-list"],
-  ["testList", "--test-list"],
-  ["imageRoot", "--image-root"],
-  ["expertLambdas", "--expert-lambdas"],
-  ["mixup", "--mixup"],
-  ["cutmix", "--cutmix"],
-];
+/** The value of option `name` as text (a switch: undefined or true). */
+function text(o: TrainCommandOptions, name: string): string | undefined {
+  const v = o[name];
+  return typeof v === "string" ? v : undefined;
+}
 
 /** A numeric flag's value; a UsageError naming the flag when it is not a number. */
 function num(flag: string, value: string | undefined): number | undefined {
@@ -182,46 +91,35 @@ function num(flag: string, value: string | undefined): number | undefined {
   return n;
 }
 
-/** The flags that override the config, parsed. */
+/** The flags that override the config, parsed by their kind (TRAIN_FLAGS). */
 export function parseFlags(o: TrainCommandOptions): ConfigOverrides {
-  return {
-    dataset: o.dataset,
-    method: o.method,
-    epochs: num("--epochs", o.epochs),
-    batchSize: num("--batch-size", o.batchSize),
-    lr: num("--lr", o.lr),
-    alpha: num("--alpha", o.alpha),
-    lambda: num("--lambda", o.lambda),
-    device: o.device,
-    threads: num("--threads", o.threads),
-    seed: num("--seed", o.seed),
-    precision: o.precision,
-    cudaGraphs: o.cudaGraphs,
-    skipBadImages: o.skipBadImages,
-    maxImagePixels: num("--max-image-pixels", o.maxImagePixels),
-    init: o.init,
-    initSkip: o.initSkip,
-    initStrict: bool("--init-strict", o.initStrict),
-    freeze: o.freeze,
-    arch: o.arch,
-    sampler: o.sampler,
-    backboneLr: num("--backbone-lr", o.backboneLr),
-    lrStep: num("--lr-step", o.lrStep),
-    lrGamma: num("--lr-gamma", o.lrGamma),
-    valPerClass: num("--val-per-class", o.valPerClass),
-    imbalance: num("--imbalance", o.imbalance),
-    keep: o.keep?.split(",").map((s) => s.trim()),
-    earlyStop: num("--early-stop", o.earlyStop),
-    tensorboard: o.tensorboard,
-    imbalanceType: o.imbalanceType,
-    root: o.root,
-    trainList: o.trainList,
-    testList: o.testList,
-    imageRoot: o.imageRoot,
-    expertLambdas: numberList("--expert-lambdas", o.expertLambdas),
-    mixup: num("--mixup", o.mixup),
-    cutmix: num("--cutmix", o.cutmix),
-  };
+  const out: Record<string, unknown> = {};
+  for (const f of TRAIN_FLAGS) {
+    if (f.key === undefined || o[f.name] === undefined) continue;
+    const v = o[f.name];
+    const given = typeof v === "string" ? v : undefined;
+    switch (f.kind) {
+      case "switch":
+        out[f.name] = v === true;
+        break;
+      case "number":
+        out[f.name] = num(f.flag, given);
+        break;
+      case "bool":
+        out[f.name] = bool(f.flag, given);
+        break;
+      case "numbers":
+        out[f.name] = numberList(f.flag, given);
+        break;
+      case "list":
+        out[f.name] = given?.split(",").map((x) => x.trim());
+        break;
+      case "string":
+        out[f.name] = given;
+        break;
+    }
+  }
+  return out;
 }
 
 /** A comma-separated list of numbers (`0,1,2`); a UsageError naming the flag otherwise. */
@@ -248,42 +146,9 @@ async function resumeSetup(
   flags: ConfigOverrides,
 ): Promise<{ config: TrainConfig; runDir: string }> {
   const runDir = o.resume!;
-  const fixed: [keyof TrainCommandOptions, string][] = [
-    ["config", "--config"],
-    ["dataset", "--dataset"],
-    ["method", "--method"],
-    ["batchSize", "--batch-size"],
-    ["lr", "--lr"],
-    ["alpha", "--alpha"],
-    ["lambda", "--lambda"],
-    ["seed", "--seed"],
-    ["out", "--out"],
-    ["skipBadImages", "--skip-bad-images"],
-    ["init", "--init"],
-    ["initSkip", "--init-skip"],
-    ["initStrict", "--init-strict"],
-    ["freeze", "--freeze"],
-    ["sampler", "--sampler"],
-    ["backboneLr", "--backbone-lr"],
-    ["lrStep", "--lr-step"],
-    ["lrGamma", "--lr-gamma"],
-    ["valPerClass", "--val-per-class"],
-    ["imbalance", "--imbalance"],
-    ["arch", "--arch"],
-    ["keep", "--keep"],
-    ["earlyStop", "--early-stop"],
-    ["imbalanceType", "--imbalance-type"],
-    ["root", "--root"],
-    ["trainList", "--train-list"],
-    ["testList", "--test-list"],
-    ["imageRoot", "--image-root"],
-    ["expertLambdas", "--expert-lambdas"],
-    ["mixup", "--mixup"],
-    ["cutmix", "--cutmix"],
-  ];
-  for (const [key, flag] of fixed) {
-    if (o[key] !== undefined) {
-      throw new UsageError(`${flag} cannot be combined with --resume (the run keeps its config)`);
+  for (const f of TRAIN_FLAGS) {
+    if (f.resume === "refused" && o[f.name] !== undefined) {
+      throw new UsageError(`${f.flag} cannot be combined with --resume (the run keeps its config)`);
     }
   }
   const manifest = await readManifest(runDir).catch((e) => {
@@ -293,26 +158,11 @@ async function resumeSetup(
   if (manifest === null) {
     throw new UsageError(`--resume ${runDir}: no checkpoint there (checkpoint.json)`);
   }
-  const patched = {
-    ...manifest.config,
-    device: flags.device ?? manifest.config.device,
-    threads: flags.threads ?? manifest.config.threads,
-    dataset: {
-      ...manifest.config.dataset,
-      max_image_pixels: flags.maxImagePixels ?? manifest.config.dataset.max_image_pixels,
-    },
-    train: {
-      ...manifest.config.train,
-      epochs: flags.epochs ?? manifest.config.train.epochs,
-      precision: flags.precision ?? manifest.config.train.precision,
-      cuda_graphs: flags.cudaGraphs ?? manifest.config.train.cuda_graphs,
-    },
-    // TensorBoard files may be asked for when a run continues.
-    logs: {
-      ...manifest.config.logs,
-      tensorboard: flags.tensorboard ?? manifest.config.logs.tensorboard,
-    },
-  };
+  // The flags that may change as the run continues (the hardware, the epochs).
+  const applied = Object.fromEntries(
+    Object.entries(flags).filter(([name]) => trainFlag(name)?.resume === "applied"),
+  );
+  const patched = mergeConfig(manifest.config, overridesPatch(applied));
   const config = validateConfig(patched);
   if (config.train.epochs < manifest.epoch) {
     throw new UsageError(
@@ -356,13 +206,9 @@ const TOP_KEYS = new Set(["name", "seed", "device", "threads"]);
  * The `train` flags of dataset keys that other commands have no flag for
  * (an `evaluate --run` whose data moved says `dataset.root`, not `--root`).
  */
-const DATASET_FLAGS: Readonly<Record<string, string>> = {
-  "dataset.root": "--root",
-  "dataset.train_list": "--train-list",
-  "dataset.test_list": "--test-list",
-  "dataset.image_root": "--image-root",
-  "dataset.imbalance_type": "--imbalance-type",
-};
+const DATASET_FLAGS: Readonly<Record<string, string>> = Object.fromEntries(
+  TRAIN_FLAGS.flatMap((f) => (f.key?.startsWith("dataset.") ? [[f.key, f.flag]] : [])),
+);
 
 /**
  * `e` in the terms of where the value at fault came from: a configuration key
@@ -636,6 +482,23 @@ async function trainWithConfig(
 }
 
 /**
+ * The arguments of each rank lade's launcher starts: `train` and every flag
+ * given that TRAIN_FLAGS forwards, and `--out` the run directory chosen here
+ * (a fresh run's default name has a time in it).
+ */
+export function rankArguments(o: TrainCommandOptions, runDir: string): string[] {
+  const args = ["train"];
+  for (const f of TRAIN_FLAGS) {
+    if (!f.forwarded) continue;
+    const value = o[f.name];
+    if (value === true) args.push(f.flag);
+    else if (value !== undefined && value !== false) args.push(f.flag, String(value));
+  }
+  if (o.resume === undefined && o.out === undefined) args.push("--out", runDir);
+  return args;
+}
+
+/**
  * `--nproc-per-node N`: checks what every rank would reject (so a bad
  * configuration is one line, before any rank starts), then starts N ranks of
  * this program on this machine with the same flags (and the run directory
@@ -655,13 +518,7 @@ async function launch(
     ? "cpu"
     : useDevice(rankDevice(config.device, last));
   resolveBackend(o.backend, device);
-  const args = ["train"];
-  for (const [key, flag] of FORWARDED) {
-    const value = o[key];
-    if (value === true) args.push(flag);
-    else if (value !== undefined && value !== false) args.push(flag, String(value));
-  }
-  if (o.resume === undefined && o.out === undefined) args.push("--out", runDir);
+  const args = rankArguments(o, runDir);
   // Every signal goes to the ranks (as SIGINT: they checkpoint after the same
   // step and stop); this process waits for them and exits with 130 or 143.
   setPhase({

@@ -17,6 +17,7 @@ import { writeFilesAtomic } from "../fs.ts";
 import { MAX_TEXT_BYTES, readInputJson } from "../input_file.ts";
 import { UsageError } from "./errors.ts";
 import { setPhase } from "./signals.ts";
+import { TRAIN_FLAGS } from "../config/train_flags.ts";
 import { compareCommand } from "./compare.ts";
 import { readManifest } from "../run/checkpoint.ts";
 import { parseRankEnv } from "../distributed/env.ts";
@@ -91,17 +92,14 @@ async function runGroup(group: string, seeds: number[], o: TrainEntryOptions): P
       console.log("finished already");
       continue;
     }
-    const hardware = {
-      device: o.device,
-      threads: o.threads,
-      precision: o.precision,
-      cudaGraphs: o.cudaGraphs,
-      nprocPerNode: o.nprocPerNode,
-      backend: o.backend,
-      distTimeout: o.distTimeout,
-      // Not part of the recipe (config.yaml), so each seed's run needs it here.
-      checkpointEvery: o.checkpointEvery,
-    };
+    // The flags every seed's run takes (TRAIN_FLAGS' `group: "passed"`); the
+    // rest is the group's recipe, config.yaml.
+    const hardware = Object.fromEntries(
+      TRAIN_FLAGS.filter((f) => f.group === "passed" && f.name !== "resume").map((f) => [
+        f.name,
+        o[f.name],
+      ]),
+    );
     if ((await readManifest(dir).catch(() => null)) !== null) {
       await trainCommand({ ...hardware, resume: dir }, { group });
     } else {
@@ -137,32 +135,9 @@ export async function trainEntry(o: TrainEntryOptions): Promise<void> {
     );
   }
   if (o.resume !== undefined && asGroup) {
-    const flags: [keyof TrainEntryOptions, string][] = [
-      ["config", "--config"],
-      ["dataset", "--dataset"],
-      ["method", "--method"],
-      ["epochs", "--epochs"],
-      ["batchSize", "--batch-size"],
-      ["lr", "--lr"],
-      ["alpha", "--alpha"],
-      ["lambda", "--lambda"],
-      ["seed", "--seed"],
-      ["out", "--out"],
-      ["valPerClass", "--val-per-class"],
-      ["imbalance", "--imbalance"],
-      ["keep", "--keep"],
-      ["earlyStop", "--early-stop"],
-      ["imbalanceType", "--imbalance-type"],
-      ["root", "--root"],
-      ["trainList", "--train-list"],
-      ["testList", "--test-list"],
-      ["imageRoot", "--image-root"],
-      ["seeds", "--seeds"],
-      ["repeat", "--repeat"],
-    ];
-    for (const [key, flag] of flags) {
-      if (o[key] !== undefined) {
-        throw new UsageError(`${flag} cannot be combined with --resume of a seed group`);
+    for (const f of TRAIN_FLAGS) {
+      if (f.group === "refused" && o[f.name] !== undefined) {
+        throw new UsageError(`${f.flag} cannot be combined with --resume of a seed group`);
       }
     }
     const seeds = await readSeeds(o.resume);

@@ -13,6 +13,7 @@ import { parse as parseYaml, Parser, stringify as stringifyYaml } from "yaml";
 import { z } from "zod";
 import { InputError } from "../errors.ts";
 import { readInputText } from "../input_file.ts";
+import { flagPatch, trainFlag } from "./train_flags.ts";
 import { checkValPerClass, isImageFileDataset, parseDatasetName } from "../data/mod.ts";
 import { checkExpertLambdas, methodByName, methodExperts } from "../losses/mod.ts";
 import { ARCHITECTURES, HEADS } from "../models/mod.ts";
@@ -475,114 +476,25 @@ export async function readConfigFile(path: string): Promise<ConfigPatch> {
   return parseConfigText(text, path);
 }
 
-/** Values that override the configuration (what the command line's flags set). */
-export interface ConfigOverrides {
-  dataset?: string;
-  method?: string;
-  epochs?: number;
-  batchSize?: number;
-  lr?: number;
-  alpha?: number;
-  lambda?: number;
-  device?: string;
-  threads?: number;
-  seed?: number;
-  precision?: string;
-  cudaGraphs?: string;
-  /** image-list: skip unreadable images. */
-  skipBadImages?: boolean;
-  /** The pixel limit of a decoded image. */
-  maxImagePixels?: number;
-  /** model.init, model.init_skip, model.init_strict. */
-  init?: string;
-  initSkip?: string;
-  initStrict?: boolean;
-  /** model.freeze. */
-  freeze?: string;
-  /** model.arch: an architecture name or auto. */
-  arch?: string;
-  /** train.backbone_lr. */
-  backboneLr?: number;
-  /** train.sampler: shuffle, balanced (class-balanced, as cRT), sqrt. */
-  sampler?: string;
-  /** A StepLR schedule: train.schedule {type: step, step_size, gamma}. */
-  lrStep?: number;
-  lrGamma?: number;
-  /** Images per class (or a fraction) held out as the validation split. */
-  valPerClass?: number;
-  /** Head-to-tail ratio R of the long tail (dataset.imbalance). */
-  imbalance?: number;
-  /** train.keep: the checkpoints kept ("best", "last"). */
-  keep?: string[];
-  /** train.early_stop.patience: epochs without a better validation top-1 before stopping. */
-  earlyStop?: number;
-  /** logs.tensorboard: write TensorBoard event files. */
-  tensorboard?: boolean;
-  /** exp or step (dataset.imbalance_type). */
-  imbalanceType?: string;
-  /** The folder of the data files (dataset.root). */
-  root?: string;
-  /** image-list: the training and test lists, and the folder their paths are relative to. */
-  trainList?: string;
-  testList?: string;
-  imageRoot?: string;
-  /** BalPoE: the experts' lambdas (method.expert_lambdas). */
-  expertLambdas?: number[];
-  /** Mixup's alpha (train.mixup; 0: off). */
-  mixup?: number;
-  /** CutMix's alpha (train.cutmix; 0: off). */
-  cutmix?: number;
-}
+/**
+ * The values `train`'s flags give, parsed, by the flag's camelCase name
+ * (`batchSize: 64`); each flag's recipe key is in lib/config/train_flags.ts.
+ * A flag without a recipe key (`--out`) sets nothing here.
+ */
+export type ConfigOverrides = Readonly<Record<string, unknown>>;
 
-/** The patch the overrides make. */
+/** The patch the overrides make to a recipe (one per flag that sets a recipe key). */
 export function overridesPatch(f: ConfigOverrides): ConfigPatch {
-  return {
-    dataset: {
-      name: f.dataset,
-      root: f.root,
-      train_list: f.trainList,
-      test_list: f.testList,
-      image_root: f.imageRoot,
-      val_per_class: f.valPerClass,
-      imbalance: f.imbalance,
-      imbalance_type: f.imbalanceType,
-      skip_bad_images: f.skipBadImages,
-      max_image_pixels: f.maxImagePixels,
-    },
-    method: {
-      name: f.method,
-      alpha: f.alpha,
-      lambda: f.lambda,
-      expert_lambdas: f.expertLambdas,
-    },
-    model: {
-      arch: f.arch,
-      init: f.init,
-      init_skip: f.initSkip,
-      init_strict: f.initStrict,
-      freeze: f.freeze,
-    },
-    train: {
-      epochs: f.epochs,
-      batch_size: f.batchSize,
-      lr: f.lr,
-      backbone_lr: f.backboneLr,
-      sampler: f.sampler,
-      schedule: f.lrStep === undefined && f.lrGamma === undefined
-        ? undefined
-        : { type: "step", step_size: f.lrStep, gamma: f.lrGamma },
-      precision: f.precision,
-      cuda_graphs: f.cudaGraphs,
-      keep: f.keep,
-      early_stop: f.earlyStop === undefined ? undefined : { patience: f.earlyStop },
-      mixup: f.mixup,
-      cutmix: f.cutmix,
-    },
-    logs: { tensorboard: f.tensorboard },
-    device: f.device,
-    threads: f.threads,
-    seed: f.seed,
-  };
+  let patch: ConfigPatch = {};
+  for (const [name, value] of Object.entries(f)) {
+    if (value === undefined) continue;
+    const spec = trainFlag(name);
+    if (spec === undefined) {
+      throw new InputError(name, "is not a setting a flag of train gives");
+    }
+    if (spec.key !== undefined) patch = mergeConfig(patch, flagPatch(spec, value)) as ConfigPatch;
+  }
+  return patch;
 }
 
 /**
@@ -596,7 +508,7 @@ function methodDefaults(
   overrides: ConfigOverrides,
 ): ConfigPatch {
   const fileMethod = file?.patch.method;
-  const named = overrides.method ??
+  const named = (typeof overrides.method === "string" ? overrides.method : undefined) ??
     (isPlainObject(fileMethod) && typeof fileMethod.name === "string"
       ? fileMethod.name
       : DEFAULT_CONFIG.method.name);
