@@ -53,6 +53,13 @@ const FLAGS_ALLOWED: Readonly<Record<string, readonly string[]>> = {
   ],
 };
 
+/**
+ * Files that are the table of the command line's flags (their names and help
+ * texts), declared once beneath lib/cli/ because the recipe's overrides are
+ * made from it: every string of theirs may name flags; none is a message.
+ */
+const FLAG_TABLES: readonly string[] = ["lib/config/train_flags.ts"];
+
 /** What one file holds that the checks need. */
 interface FileFacts {
   /** `class A extends B`: [A, B] for each class with a plain-name base. */
@@ -206,7 +213,7 @@ export function violations(files: readonly [string, FileFacts][]): string[] {
     }
     for (const b of f.builtins) out.push(`${path}:${b.line}: new ${b.name}, not a LadeError`);
     // The command line is where flags belong.
-    if (path.startsWith("lib/cli/")) continue;
+    if (path.startsWith("lib/cli/") || FLAG_TABLES.includes(path)) continue;
     for (const s of f.flags) {
       if (FLAGS_ALLOWED[path]?.includes(s.text)) continue;
       out.push(`${path}:${s.line}: names the flag ${s.flag} (name the parameter instead)`);

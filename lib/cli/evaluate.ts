@@ -31,7 +31,7 @@ import { writeFilesAtomic } from "../fs.ts";
 import { checkOutputFiles } from "./outputs.ts";
 import { evaluateOnlineCommand, type OnlineOptions } from "./evaluate_online.ts";
 import { formatAggregation, formatGrid } from "../eval/grid_table.ts";
-import { methodExperts, predictionExperts } from "../losses/methods.ts";
+import { predictionExperts } from "../losses/methods.ts";
 import { REPORT_FILES, reportFocus, writeReport } from "../eval/report.ts";
 import { logitPriorName } from "../eval/logit_prior.ts";
 import { logitPriorOf } from "../eval/rules.ts";
@@ -174,7 +174,7 @@ async function stage2Line(runDir: string): Promise<string | undefined> {
  * method's loss gives on shuffled epochs (cRT, LWS, tau-norm, another sampler).
  */
 function priorLine(preds: LoadedPredictions): string | undefined {
-  if (preds.logitPrior === undefined || methodExperts(preds.method) > 1) return undefined;
+  if (preds.logitPrior === undefined || predictionExperts(preds.method) > 1) return undefined;
   const usual = logitPriorOf(preds.method, preds.trainCounts);
   if (usual.every((v, c) => Math.abs(v - preds.logitPrior![c]) < 1e-12)) return undefined;
   return `the classifier was trained under ${

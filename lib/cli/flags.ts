@@ -12,10 +12,23 @@ import type { InputError } from "../errors.ts";
 import { configSource, flagGiven } from "./value_source.ts";
 import { TRAIN_FLAGS } from "../config/train_flags.ts";
 
+/** The recipe keys of where a run's data lies, which only `train` has flags for. */
+const DATA_LOCATION_KEYS: ReadonlySet<string> = new Set([
+  "dataset.root",
+  "dataset.train_list",
+  "dataset.test_list",
+  "dataset.image_root",
+  "dataset.imbalance_type",
+]);
+
 /** The flag that sets each library parameter or configuration key. */
 export const PARAMETER_FLAGS: Readonly<Record<string, string>> = {
-  // every recipe key a flag of train sets (the flag table, lib/config/train_flags.ts)
-  ...Object.fromEntries(TRAIN_FLAGS.flatMap((f) => (f.key ? [[f.key, f.flag]] : []))),
+  // every recipe key a flag of train sets (the flag table, lib/config/train_flags.ts), but
+  // where the data lies: another command (evaluate --run of a run whose data moved) has no
+  // flag for that, so its messages name the key (train's own say the flag: train.ts)
+  ...Object.fromEntries(
+    TRAIN_FLAGS.flatMap((f) => (f.key && !DATA_LOCATION_KEYS.has(f.key) ? [[f.key, f.flag]] : [])),
+  ),
   // data (loadDataset's options, `data inspect`)
   dataset: "--dataset",
   root: "--root",

@@ -9,7 +9,7 @@
 import { plural } from "../plural.ts";
 import { printWarning, UsageError } from "./errors.ts";
 import { MAX_TEXT_BYTES, readInputText } from "../input_file.ts";
-import { methodExperts, METHODS, predictionExperts } from "../losses/mod.ts";
+import { METHODS, predictionExperts } from "../losses/mod.ts";
 import type { AggregationOptions } from "../eval/aggregation.ts";
 import { readNpy } from "../eval/npy.ts";
 import type { Predictions, SourceData } from "../eval/shifted.ts";
@@ -304,7 +304,7 @@ export async function loadSourceData(
       p.labels,
       classes,
       `${opts.run} (${split} split)`,
-      methodExperts(p.method),
+      predictionExperts(p.method),
     );
     const n = p.labels.length;
     return {

@@ -73,12 +73,6 @@ export interface TrainCommandOptions {
   distTimeout?: string;
 }
 
-/** The value of option `name` as text (a switch: undefined or true). */
-function text(o: TrainCommandOptions, name: string): string | undefined {
-  const v = o[name];
-  return typeof v === "string" ? v : undefined;
-}
-
 /** A numeric flag's value; a UsageError naming the flag when it is not a number. */
 function num(flag: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -207,7 +201,9 @@ const TOP_KEYS = new Set(["name", "seed", "device", "threads"]);
  * (an `evaluate --run` whose data moved says `dataset.root`, not `--root`).
  */
 const DATASET_FLAGS: Readonly<Record<string, string>> = Object.fromEntries(
-  TRAIN_FLAGS.flatMap((f) => (f.key?.startsWith("dataset.") ? [[f.key, f.flag]] : [])),
+  ["dataset.root", "dataset.train_list", "dataset.test_list", "dataset.image_root"]
+    .concat("dataset.imbalance_type")
+    .map((key) => [key, TRAIN_FLAGS.find((f) => f.key === key)!.flag]),
 );
 
 /**

@@ -45,7 +45,7 @@ import {
   sourcePosteriorLogits,
 } from "../eval/rules.ts";
 import { fitSourceCalibration } from "../eval/shifted.ts";
-import { methodExperts, type PredictionRule } from "../losses/methods.ts";
+import { predictionExperts, type PredictionRule } from "../losses/methods.ts";
 import { applyCalibration, type CalibrationKind } from "../priors/calibration.ts";
 import { countsToPrior } from "../priors/source_prior.ts";
 import { ones, tensor } from "../torch/create.ts";
@@ -142,7 +142,8 @@ function firstPerClass(labels: Int32Array, max: number): Int32Array {
 
 /** The experts' equal-weight aggregation for a multi-expert method, else the logits (a copy). */
 function modelLogits(logits: Tensor, method: string): Tensor {
-  const experts = methodExperts(method);
+  // (A product of experts, BalPoE, predicts with its experts' mean already.)
+  const experts = predictionExperts(method);
   return scope(() =>
     experts > 1
       ? aggregateLogits(logits, new Array<number>(experts).fill(1 / experts))
@@ -184,7 +185,7 @@ export class OnlineEvaluator {
   /** Prepares `model`'s test predictions (and the source data's, if given). */
   constructor(model: OnlineModel, options: OnlineEvaluatorOptions = {}) {
     const classes = model.trainCounts.length;
-    const experts = methodExperts(model.method);
+    const experts = predictionExperts(model.method);
     if (model.logits.ndim !== 2 || model.logits.shape[1] !== experts * classes) {
       throw new InputError(
         "logits",

@@ -492,7 +492,7 @@ LADE_EXTERN int32_t lade_data_loader_set_color_jitter(lade_data_loader* loader, 
 /// covers between `low` and `high` of the image (0 < low <= high <= 1).
 /// Drops the batches queued so far.
 LADE_EXTERN int32_t lade_data_loader_set_crop_scale(lade_data_loader* loader, double low,
-                                                   double high);
+                                                    double high);
 
 /// Queues batch number `seq` (unique until taken): the `n` sample indices in
 /// `indices`, augmented with draws keyed by (seed, `epoch`, `position` + i)

@@ -487,7 +487,7 @@ LADE_EXTERN int32_t lade_data_loader_set_color_jitter(lade_data_loader* loader, 
 }
 
 LADE_EXTERN int32_t lade_data_loader_set_crop_scale(lade_data_loader* loader, double low,
-                                                   double high) {
+                                                    double high) {
   return guard_status([&] {
     Loader* l = as_loader(loader);
     if (!l->from_list) throw std::invalid_argument("a crop scale needs an image-list loader");

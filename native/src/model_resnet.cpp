@@ -113,10 +113,10 @@ nn::Sequential imagenet_stage(bool bottleneck, int64_t& in, int64_t planes, int 
 struct ImagenetExpert : nn::Module {
   ImagenetExpert(bool bottleneck, int64_t in, const std::vector<int>& layers, int64_t groups,
                  int64_t base_width, int64_t planes3, int64_t planes4, BnFolds& folds) {
-    layer3 = register_module("layer3", imagenet_stage(bottleneck, in, planes3, layers[2], 2,
-                                                      groups, base_width, folds));
-    layer4 = register_module("layer4", imagenet_stage(bottleneck, in, planes4, layers[3], 2,
-                                                      groups, base_width, folds));
+    layer3 = register_module(
+        "layer3", imagenet_stage(bottleneck, in, planes3, layers[2], 2, groups, base_width, folds));
+    layer4 = register_module(
+        "layer4", imagenet_stage(bottleneck, in, planes4, layers[3], 2, groups, base_width, folds));
   }
 
   torch::Tensor forward(const torch::Tensor& x) {

@@ -133,7 +133,7 @@ Deno.test("expert lambdas: BalPoE's only, one per expert, finite; mixup and CutM
     () => fromText("method:\n  name: balpoe\n  expert_lambdas: [0, 1, .inf]\n"),
     (e: unknown) =>
       e instanceof InputError &&
-      e.message === "r.yaml: method.expert_lambdas.2: must be finite numbers, got null",
+      e.message === "r.yaml: method.expert_lambdas.2: must be a finite number, got Infinity",
   );
   assert.throws(
     () => resolveConfig(undefined, { mixup: -0.2 }),
