@@ -169,7 +169,9 @@ Deno.test("a rank killed mid-epoch: the other exits at once with one line, the c
     const config = await recipe(root, 4);
     const out = `${root}/run`;
     const port = String(freePort());
-    const args = ["--config", config, "--out", out, "--dist-timeout", "20"];
+    // A timeout far beyond a loaded machine's start-up: ending before it is
+    // the dead peer noticed, not the timeout.
+    const args = ["--config", config, "--out", out, "--dist-timeout", "120"];
     const env = (rank: number) => ({
       RANK: String(rank),
       WORLD_SIZE: "2",
@@ -191,7 +193,7 @@ Deno.test("a rank killed mid-epoch: the other exits at once with one line, the c
       lines[0],
       /^lade: error: distributed [\w-]+: failed on rank 0 of 2: a peer rank exited or the network failed$/,
     );
-    assert.ok(seconds < 10, `${seconds} s`);
+    assert.ok(seconds < 60, `${seconds} s`);
     // The last complete checkpoint is intact and is what --resume continues.
     const m = (await readManifest(out))!;
     assert.ok(m.epoch >= 1 && m.epoch < 4, String(m.epoch));
@@ -240,7 +242,8 @@ Deno.test("a rank that hangs: rank 0 gives up after --dist-timeout with one line
       lines[0],
       /^lade: error: distributed [\w-]+: timed out after 3 s on rank 0 of 2: a peer rank hung or died \(a rank that is stopped or stuck is noticed after the dist timeout\)$/,
     );
-    assert.ok(seconds >= 3 && seconds < 12, `${seconds} s`);
+    // Not before the timeout; and it does give up (the margin is for a loaded machine).
+    assert.ok(seconds >= 3 && seconds < 3 + 30, `${seconds} s`);
     assert.equal(count(r.stdout, /across the shift grid/), 0);
     // The stopped rank was ended too.
     await assert.rejects(() => Deno.stat(`/proc/${ranks.get(1)}/environ`), Deno.errors.NotFound);
