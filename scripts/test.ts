@@ -239,7 +239,9 @@ try {
     const names = new Set(cases.map((c) => `${c.file}\0${c.name}`));
     const isStep = (c: Case) => {
       const parts = c.name.split(" > ");
-      return parts.some((_, i) => i > 0 && names.has(`${c.file}\0${parts.slice(0, i).join(" > ")}`));
+      return parts.some((_, i) =>
+        i > 0 && names.has(`${c.file}\0${parts.slice(0, i).join(" > ")}`)
+      );
     };
     for (const c of cases.filter((c) => !isStep(c))) {
       const unit = unitOf(c.file, docs);
