@@ -7,6 +7,7 @@
  */
 
 import { Command, type OptionValues } from "@commander-js/extra-typings";
+import { arrangeAllocator } from "./lib/cli/allocator.ts";
 import { exitWithError, printNativeNotices } from "./lib/cli/errors.ts";
 import { checkFlags } from "./lib/cli/flag_checks.ts";
 import {
@@ -378,10 +379,13 @@ export function buildProgram(): Command {
 }
 
 /**
- * Runs lade's command line on `args`: the signal listeners first (so that
- * Ctrl-C is answered from the first moment), then the command.
+ * Runs lade's command line on `args`: the allocator first (a re-execution
+ * in place, within milliseconds, before libtorch is loaded), the signal
+ * listeners next (so that Ctrl-C is answered from the first moment), then
+ * the command.
  */
 export async function main(args: readonly string[]): Promise<void> {
+  arrangeAllocator();
   installSignalHandlers({ quiet: otherRank(), defaultTerm: launchedRank() });
   printNativeNotices();
   try {

@@ -4,13 +4,16 @@
 # (cached). Safe to run again: a second run does nothing but check.
 #
 #   bash scripts/setup.sh          # what train/test/evaluate need
-#   bash scripts/setup.sh --bench  # also python3-torch, for benchmarks
+#   bash scripts/setup.sh --bench  # also python3-torch and the other allocators, for benchmarks
+#
+# libtcmalloc-minimal4 is lade's default allocator (lib/torch/allocator.ts
+# preloads it); the benchmarks also measure jemalloc and mimalloc.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(libtorch-dev cmake g++ pkg-config dataset-fashion-mnist libopenblas0-openmp
-  libjpeg62-turbo-dev libpng-dev libgloo-dev)
-[[ "${1:-}" == "--bench" ]] && packages+=(python3-torch)
+  libjpeg62-turbo-dev libpng-dev libgloo-dev libtcmalloc-minimal4)
+[[ "${1:-}" == "--bench" ]] && packages+=(python3-torch libjemalloc2 libmimalloc2.0)
 
 missing=()
 for p in "${packages[@]}"; do

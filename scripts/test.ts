@@ -24,6 +24,7 @@
 
 import { parseArgs } from "node:util";
 import { join, relative } from "node:path";
+import { EXEC_MARKER_ENV, findAllocatorLibrary, planAllocator } from "../lib/torch/allocator.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const DURATIONS = join(ROOT, "tests/durations.json");
@@ -93,6 +94,23 @@ function duration(seconds: number): string {
   return `${Math.floor(seconds / 60)}m${Math.round(seconds % 60)}s`;
 }
 
+/**
+ * The environment of the shards: the allocator lade's entry would preload
+ * (lib/torch/allocator.ts) already in `LD_PRELOAD`, with the marker that it
+ * is lade's choice, so that the tests run as lade does and the many
+ * `deno run main.ts` children of the tests do not each start twice.
+ */
+function shardEnv(): Record<string, string> {
+  const plan = planAllocator({
+    env: (k) => Deno.env.get(k),
+    pid: Deno.pid,
+    find: findAllocatorLibrary,
+  });
+  if (plan.action !== "exec") return {};
+  return { LD_PRELOAD: plan.preload ?? "", [EXEC_MARKER_ENV]: String(Deno.pid) };
+}
+const SHARD_ENV = shardEnv();
+
 /** Runs one `deno test` over `units`; resolves with its output and JUnit cases. */
 async function runShard(
   units: string[],
@@ -104,6 +122,7 @@ async function runShard(
   const proc = new Deno.Command(Deno.execPath(), {
     args,
     cwd: ROOT,
+    env: SHARD_ENV,
     stdout: "piped",
     stderr: "piped",
   }).output();

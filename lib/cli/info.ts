@@ -10,6 +10,7 @@ import type { TorchBuild } from "../torch/libtorch.ts";
 import { cString } from "../torch/strings.ts";
 import { cudaAvailable, cudaDeviceCount, getNumThreads } from "../torch/device.ts";
 import { buildInfo, type CudaDeviceInfo, cudaDeviceInfo } from "../torch/cuda.ts";
+import { type AllocatorStatus, allocatorStatus } from "../torch/allocator.ts";
 
 /** CUDA as this process sees it: the build's support and every GPU. */
 function cudaFacts(): Info["cuda"] {
@@ -37,6 +38,13 @@ export interface Info {
   abi: number;
   threads: number;
   cpus: number;
+  /**
+   * The memory allocator of this process (glibc, tcmalloc, jemalloc or
+   * mimalloc: the library mapped into it), its library, and why it is this
+   * one (lade's default, `LADE_ALLOCATOR`, the user's `LD_PRELOAD`, or the
+   * default's library missing).
+   */
+  allocator: AllocatorStatus;
   cuda: {
     available: boolean;
     devices: number;
@@ -78,6 +86,7 @@ export function gatherInfo(): Info {
     abi: lib.lade_abi_version(),
     threads: getNumThreads(),
     cpus: navigator.hardwareConcurrency,
+    allocator: allocatorStatus(),
     cuda: cudaFacts(),
     distributed: { backends: availableBackends() },
     torch: choice.torch ?? null,
@@ -107,6 +116,12 @@ export function infoCommand(options: { json?: boolean }): void {
     ["deno", `${info.deno} (v8 ${info.v8}, typescript ${info.typescript})`],
     ["libtorch", describeTorch(info)],
     ["threads", `${info.threads} of ${info.cpus} CPUs`],
+    [
+      "allocator",
+      `${info.allocator.name}${
+        info.allocator.library ? ` (${info.allocator.library})` : ""
+      }: ${info.allocator.why}`,
+    ],
     [
       "cuda",
       info.cuda.available
