@@ -14,7 +14,7 @@
  * @module
  */
 
-import { execPlan, findAllocatorLibrary, planAllocator } from "../torch/allocator.ts";
+import { startWithAllocator } from "../torch/allocator.ts";
 import { exitWithError } from "./errors.ts";
 
 /**
@@ -25,20 +25,9 @@ import { exitWithError } from "./errors.ts";
  * so). An unknown `LADE_ALLOCATOR` is one line and exit 2.
  */
 export function arrangeAllocator(): void {
-  let plan;
   try {
-    plan = planAllocator({
-      env: (k) => Deno.env.get(k),
-      pid: Deno.pid,
-      find: findAllocatorLibrary,
-    });
+    startWithAllocator();
   } catch (error) {
     exitWithError(error);
-  }
-  if (plan.action !== "exec") return;
-  try {
-    execPlan(plan);
-  } catch {
-    // No FFI or environment permission (a restricted `deno run`): run on as is.
   }
 }

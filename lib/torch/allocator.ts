@@ -375,3 +375,30 @@ export function execPlan(plan: AllocatorPlan): string | undefined {
   env[EXEC_MARKER_ENV] = String(Deno.pid);
   return execWithEnv(Deno.execPath(), argv, env);
 }
+
+/**
+ * Lade's start-up: preloads the allocator `LADE_ALLOCATOR` (or the default)
+ * names by re-executing this process in place, when it is installed and not
+ * preloaded yet. Returns when nothing needs doing, or when the re-execution
+ * was impossible (no FFI or environment permission, no /proc): then the
+ * process runs on with glibc's malloc, and {@link allocatorStatus} says so.
+ * Throws an InputError for an unknown `LADE_ALLOCATOR`.
+ */
+export function startWithAllocator(): void {
+  const plan = planAllocator({
+    env: (k) => Deno.env.get(k),
+    pid: Deno.pid,
+    find: findAllocatorLibrary,
+  });
+  if (plan.action !== "exec") return;
+  try {
+    execPlan(plan);
+  } catch {
+    // A restricted `deno run` (no FFI or environment permission): run on as is.
+  }
+}
+
+/** The allocator in use as a short label for tables: "tcmalloc", "glibc+thr" (lade's thresholds). */
+export function allocatorLabel(status: AllocatorStatus = allocatorStatus()): string {
+  return status.name === "glibc" && status.glibc_thresholds ? "glibc+thr" : status.name;
+}
