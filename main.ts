@@ -10,6 +10,7 @@ import { Command, type OptionValues } from "@commander-js/extra-typings";
 import { arrangeAllocator } from "./lib/cli/allocator.ts";
 import { exitWithError, printNativeNotices } from "./lib/cli/errors.ts";
 import { checkFlags } from "./lib/cli/flag_checks.ts";
+import { startLoadMeasure, useDefaultThreads } from "./lib/cli/threads.ts";
 import {
   commandPhase,
   installSignalHandlers,
@@ -81,6 +82,8 @@ export function buildProgram(): Command {
         action.options.find((o) => o.attributeName() === key)?.long ?? `--${key}`;
       const raw = (_program as unknown as { rawArgs?: string[] }).rawArgs ?? Deno.args;
       checkFlags(action.opts(), raw, flagOf);
+      // Training chooses its threads itself (and revises them as it runs).
+      if (commandPath(action)[0] !== "train") useDefaultThreads();
       // What a signal says until the command says more (commands that write do).
       setPhase(commandPhase(commandPath(action)));
     });
@@ -380,12 +383,13 @@ export function buildProgram(): Command {
 
 /**
  * Runs lade's command line on `args`: the allocator first (a re-execution
- * in place, within milliseconds, before libtorch is loaded), the signal
- * listeners next (so that Ctrl-C is answered from the first moment), then
+ * in place, within milliseconds, before libtorch is loaded), the start of
+ * the load measure that chooses the threads, the signal listeners next (so that Ctrl-C is answered from the first moment), then
  * the command.
  */
 export async function main(args: readonly string[]): Promise<void> {
   arrangeAllocator();
+  startLoadMeasure();
   installSignalHandlers({ quiet: otherRank(), defaultTerm: launchedRank() });
   printNativeNotices();
   try {

@@ -98,7 +98,8 @@ function duration(seconds: number): string {
  * The environment of the shards: the allocator lade's entry would preload
  * (lib/torch/allocator.ts) already in `LD_PRELOAD`, with the marker that it
  * is lade's choice, so that the tests run as lade does and the many
- * `deno run main.ts` children of the tests do not each start twice.
+ * `deno run main.ts` children of the tests do not each start twice; and
+ * OMP_NUM_THREADS (1 unless set).
  */
 function shardEnv(): Record<string, string> {
   const plan = planAllocator({
@@ -106,8 +107,16 @@ function shardEnv(): Record<string, string> {
     pid: Deno.pid,
     find: findAllocatorLibrary,
   });
-  if (plan.action !== "exec") return {};
-  return { LD_PRELOAD: plan.preload ?? "", [EXEC_MARKER_ENV]: String(Deno.pid) };
+  // One libtorch thread unless told otherwise: commands that choose their
+  // threads by the machine's load (evaluate, predict) then compute the same
+  // numbers whatever the neighbours do (trainings fix theirs in the tests).
+  const threads = Deno.env.get("OMP_NUM_THREADS") ?? "1";
+  if (plan.action !== "exec") return { OMP_NUM_THREADS: threads };
+  return {
+    LD_PRELOAD: plan.preload ?? "",
+    [EXEC_MARKER_ENV]: String(Deno.pid),
+    OMP_NUM_THREADS: threads,
+  };
 }
 const SHARD_ENV = shardEnv();
 

@@ -26,6 +26,7 @@ import { createLoss, expertMean } from "../losses/mod.ts";
 import { type Architecture, Model, type Precision } from "../models/mod.ts";
 import { setCudnnBenchmark, useSideStream } from "../torch/cuda.ts";
 import { type Device, manualSeed, setNumThreads } from "../torch/device.ts";
+import { type TrainingThreads, trainingThreads } from "./threads.ts";
 import { tensor } from "../torch/create.ts";
 import type { Tensor } from "../torch/tensor.ts";
 import { predictLogits } from "../predict/logits.ts";
@@ -58,7 +59,6 @@ import {
   DataParallel,
   type DistributedOptions,
   rankDevice,
-  rankThreads,
 } from "./data_parallel.ts";
 
 /** The resolved configuration's file name inside a run directory. */
@@ -276,13 +276,8 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   // One writer per run directory: a resumed run's is locked before anything
   // (slow) is loaded; a fresh one's once it exists (runEpochs).
   using _lock = opts.resume && (dist?.env.rank ?? 0) === 0 ? lockRun(opts) : undefined;
-  setNumThreads(
-    config.threads > 0
-      ? config.threads
-      : dist
-      ? rankThreads(dist.env)
-      : navigator.hardwareConcurrency,
-  );
+  const threads = trainingThreads(config.threads, dist?.env);
+  setNumThreads(threads.threads);
   const device = useDevice(dist ? rankDevice(config.device, dist.env) : config.device);
   // A distributed run joins its process group before the (slow) data: a
   // configuration every rank rejects fails on every rank at once.
@@ -318,7 +313,7 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   }
   const testSet = data.test.subset(uniform);
   try {
-    return await trainWith({ data, testSet, uniform, device, config, opts, dp });
+    return await trainWith({ data, testSet, uniform, device, config, opts, dp, threads });
   } finally {
     testSet.dispose();
     data.dispose();
@@ -336,6 +331,8 @@ interface SetUp {
   opts: TrainOptions;
   /** This rank's side of a distributed job. */
   dp: DataParallel | undefined;
+  /** The CPU threads, why, and the governor that revises a default count. */
+  threads: TrainingThreads;
 }
 
 async function trainWith(s: SetUp): Promise<TrainResult> {
@@ -567,7 +564,11 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
       (data.val ? ` (${data.val.size} more held out for validation)` : "") +
       `, ${data.classes} classes; ${arch} ` +
       `(${model.numParams.toLocaleString("en-US")} parameters) on ${device}` +
-      (device === "cpu" ? "" : ` (${c.precision}${c.cudaGraphs ? ", CUDA graphs" : ""})`) +
+      (device === "cpu"
+        ? ` with ${c.threads.threads} thread${
+          c.threads.threads === 1 ? "" : "s"
+        } (${c.threads.why})`
+        : ` (${c.precision}${c.cudaGraphs ? ", CUDA graphs" : ""})`) +
       `; ${m.name}; ${epochs} epochs of ${batches} batches` +
       (dp
         ? `; ${worldSize} ranks (${dp.pg.backend}), ` +
@@ -692,6 +693,8 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
       };
       // Samples a step adds: the global batch (every rank's loss sees all of it).
       const globalBatch = config.train.batch_size;
+      // Thread counts the default's governor changed in this epoch (said on the epoch's line).
+      const threadChanges: string[] = [];
       let done = 0;
       for await (const batch of loader.epoch(epoch)) {
         // A resumed epoch replays the same batches; those already done are skipped.
@@ -701,6 +704,12 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
           continue;
         }
         step.run(batch.images, batch.labels, ctx);
+        const revised = c.threads.governor?.revise();
+        if (revised) {
+          threadChanges.push(`threads ${c.threads.threads} -> ${revised.threads} (${revised.why})`);
+          c.threads.threads = revised.threads;
+          setNumThreads(revised.threads);
+        }
         running.seen += dp ? globalBatch : batch.labels.shape[0];
         batch.dispose();
         done++;
@@ -816,7 +825,8 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
         `epoch ${epoch + 1}/${epochs}  loss ${record.loss.toFixed(4)}  lr ${lr.toPrecision(3)}  ` +
           `train ${pct(record.train_acc)}  test ${pct(test?.top1)}  ` +
           `${record.images_per_sec.toFixed(0)} img/s  ${formatDuration(record.seconds)}` +
-          (valTop1 === undefined ? "" : `  val ${pct(valTop1)}${newBest ? " (best)" : ""}`),
+          (valTop1 === undefined ? "" : `  val ${pct(valTop1)}${newBest ? " (best)" : ""}`) +
+          threadChanges.map((t) => `  ${t}`).join(""),
       );
       if (last) final = test;
       if (stopEarly) {
