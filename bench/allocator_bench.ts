@@ -10,7 +10,7 @@
  * allocator's rate relative to glibc with lade's thresholds.
  *
  * usage: deno run -A bench/allocator_bench.ts [--threads N] [--rounds 3]
- *          [--models cnn28,resnet32,resnet50] [--resnet50-size 112] [--json]
+ *          [--models cnn28,resnet32,resnet50] [--resnet50-size 64] [--json]
  *
  * @module
  */
@@ -30,7 +30,7 @@ const { values } = parseArgs({
     threads: { type: "string", default: String(navigator.hardwareConcurrency) },
     rounds: { type: "string", default: "3" },
     models: { type: "string", default: "cnn28,resnet32,resnet50" },
-    "resnet50-size": { type: "string", default: "112" },
+    "resnet50-size": { type: "string", default: "64" },
     json: { type: "boolean", default: false },
   },
 });
