@@ -8,7 +8,14 @@
 
 import { Command, type OptionValues } from "@commander-js/extra-typings";
 import { arrangeAllocator } from "./lib/cli/allocator.ts";
-import { exitWithError, printNativeNotices } from "./lib/cli/errors.ts";
+import {
+  commanderExitCode,
+  exitWithError,
+  guardTerminalOutput,
+  oneLine,
+  printNativeNotices,
+} from "./lib/cli/errors.ts";
+import { commandLineArgs } from "./lib/cli/argv.ts";
 import { checkFlags } from "./lib/cli/flag_checks.ts";
 import { startLoadMeasure, useDefaultThreads } from "./lib/cli/threads.ts";
 import {
@@ -18,7 +25,8 @@ import {
   otherRank,
   setPhase,
 } from "./lib/cli/signals.ts";
-import { distributedHelp, METHODS, methodsHelp } from "./lib/cli/help.ts";
+import { distributedHelp, METHODS, methodsHelp, TRAIN_FLAGS } from "./lib/cli/help.ts";
+import type { TrainEntryOptions } from "./lib/cli/train_seeds.ts";
 import { VERSION } from "./lib/version.ts";
 
 /**
@@ -74,13 +82,15 @@ export function buildProgram(): Command {
     .name("lade")
     .description("Long-tailed classification under label shift (LADE, CVPR 2021) on libtorch")
     .version(VERSION)
-    .configureOutput({ outputError: (str, write) => write(str.split("\n")[0] + "\n") })
+    // commander's usage errors as lade's one line: its suggestion ("(Did you
+    // mean --epochs?)", on a line of its own) joined on.
+    .configureOutput({ outputError: (str, write) => write(`lade: ${oneLine(str)}\n`) })
     .exitOverride()
     // Empty values and contradicting flags, before any command runs.
     .hook("preAction", (_program, action) => {
       const flagOf = (key: string) =>
         action.options.find((o) => o.attributeName() === key)?.long ?? `--${key}`;
-      const raw = (_program as unknown as { rawArgs?: string[] }).rawArgs ?? Deno.args;
+      const raw = (_program as unknown as { rawArgs?: string[] }).rawArgs ?? commandLineArgs();
       checkFlags(action.opts(), raw, flagOf);
       // Training chooses its threads itself (and revises them as it runs).
       if (commandPath(action)[0] !== "train") useDefaultThreads();
@@ -148,85 +158,18 @@ export function buildProgram(): Command {
     );
   // (end of data commands)
 
-  // ---- train command (lib/cli/train.ts) ----
-  program
+  // ---- train command (lib/cli/train.ts; its flags: lib/config/train_flags.ts) ----
+  const train = program
     .command("train")
-    .description("train a model (default: Fashion-MNIST-LT, R = 100, LADE)")
-    .option("--config <file>", "YAML recipe (see configs/); flags override it")
-    .option(
-      "--dataset <name>",
-      "fashion-mnist(-lt), cifar10(-lt), cifar100(-lt), image-list(-lt), image-folder(-lt)",
-    )
-    .option("--method <name>", METHODS.join(", "))
-    .option("--arch <name>", "the network (default auto: by image size; resnet18, resnet50, ...)")
-    .option("--imbalance <R>", "head-to-tail ratio R of the long tail (default: the recipe's)")
-    .option("--epochs <n>", "epochs")
-    .option("--batch-size <b>", "batch size (with several ranks, the global batch)")
-    .option("--lr <x>", "base learning rate")
-    .option("--alpha <a>", "LADE: weight of LADER")
-    .option("--lambda <l>", "LADE: REMINE regulariser weight")
-    .option("--device <device>", "cpu or cuda:N")
-    .option("--threads <n>", "CPU threads (default: all cores)")
-    .option("--precision <p>", "on CUDA: bf16 (default there) or fp32; the CPU runs fp32")
-    .option("--cuda-graphs <mode>", "on CUDA: replay each step as a CUDA graph: auto, on or off")
-    .option("--seed <s>", "seed of the long tail, the initial weights and the batches")
-    .option(
-      "--seeds <list>",
-      "run the recipe once per seed (e.g. 0,1,2) into <out>/seed<S>, then compare them",
-    )
-    .option("--repeat <n>", "like --seeds with the seeds s, s+1, ..., s+n-1")
-    .option(
-      "--val-per-class <k>",
-      "hold out k training images per class (or a fraction < 1) as a validation split",
-    )
-    .option(
-      "--out <dir>",
-      "run directory, or the seeds' group folder (default: runs/<dataset>_<method>_<time>)",
-    )
-    .option("--resume <dir>", "continue the run (or the seed group) in <dir> from its checkpoint")
-    .option(
-      "--keep <list>",
-      "checkpoints kept: last (default) or best,last (best by validation top-1; --val-per-class)",
-    )
-    .option(
-      "--early-stop <n>",
-      "stop after n epochs without a better validation top-1 (patience; --val-per-class)",
-    )
-    .option("--tensorboard", "also write TensorBoard event files to <run>/tensorboard/")
-    .option(
-      "--checkpoint-every <n|Nm>",
-      "also checkpoint inside epochs: every n steps (500) or N minutes (10m)",
-    )
-    .option("--skip-bad-images", "image-list: decode every image at load, skip unreadable ones")
-    .option(
-      "--max-image-pixels <n>",
-      "refuse images of more pixels (default 89478485, Pillow's limit)",
-    )
-    .option(
-      "--init <file>",
-      "initial weights: safetensors, a PyTorch state dict (.pth/.pt), or a run directory",
-    )
-    .option("--init-skip <part>", "with --init: leave the head as initialised (head or none)")
-    .option("--init-strict <bool>", "with --init: every key must match (default true)")
-    .option("--backbone-lr <x>", "the backbone's learning rate (fine-tuning); the head keeps --lr")
-    .option("--freeze <part>", "train only the head: backbone (or none)")
-    .option("--sampler <name>", "shuffle, balanced (class-balanced, as cRT) or sqrt")
-    .option("--lr-step <n>", "StepLR: multiply the rate by --lr-gamma every n epochs")
-    .option("--lr-gamma <g>", "StepLR's factor (default 0.1)")
-    .option(
-      "--nproc-per-node <n>",
-      "start n local ranks of this command, data-parallel (--batch-size stays the global batch)",
-    )
-    .option(
-      "--backend <name>",
-      "distributed: gloo or nccl (default: nccl on CUDA, gloo on the CPU)",
-    )
-    .option(
-      "--dist-timeout <s>",
-      "distributed: seconds a rank waits for a hung peer or the rendezvous (default 120)",
-    )
+    .description("train a model (default: Fashion-MNIST-LT, R = 100, LADE)");
+  for (const f of TRAIN_FLAGS) {
+    train.option(f.value === undefined ? f.flag : `${f.flag} ${f.value}`, f.help);
+  }
+  train
     .addHelpText("after", methodsHelp() + distributedHelp())
-    .action(async (options) => (await import("./lib/cli/train_seeds.ts")).trainEntry(options));
+    .action(async (options) =>
+      (await import("./lib/cli/train_seeds.ts")).trainEntry(options as TrainEntryOptions)
+    );
   // (end of train command)
 
   // ---- evaluation commands (lib/cli/evaluate.ts, lib/cli/estimate_prior.ts) ----
@@ -248,6 +191,7 @@ export function buildProgram(): Command {
     .option("--report <dir>", "write the report here (default: DIR/report for --run)")
     .option("--no-report", "do not write a report")
     .option("--export-npy <dir>", "also write logits.npy, labels.npy, train_counts.npy")
+    .option("--force", "replace files already in --report or --export-npy (never a run's own)")
     .option("--tta-epochs <n>", "SADE runs: epochs of test-time aggregation (default 5; 0: none)")
     .option("--tta-lr <x>", "SADE runs: learning rate of the test-time aggregation (default 0.1)")
     .option(
@@ -296,7 +240,9 @@ export function buildProgram(): Command {
     .argument("<runs...>", "run directories, seed-group folders or evaluate --json files")
     .option("--json", "print JSON")
     .option("--markdown", "print Markdown tables")
+    .option("--wide", "one table of every variant (the prior sections side by side)")
     .option("--out <dir>", "write the comparison here (tables, comparison.json, SVG plots)")
+    .option("--force", "replace the files of an earlier comparison in --out")
     .option("--prior <mode>", "target priors: known, em, bbse or all", "all")
     .option("--calibration <kind>", "EM's calibration on labelled source data: bcts, ts or none")
     .option("--shift-file <file>", "JSON shifted sets instead of the paper's grid")
@@ -321,6 +267,7 @@ export function buildProgram(): Command {
       "--format <f>",
       "safetensors (default) or pytorch: a torch.save state dict and a module file (torch only)",
     )
+    .option("--force", "replace --out if it exists (never a file a run manages)")
     .action(async (run, options) =>
       (await import("./lib/cli/weights.ts")).weightsExportCommand(run, options)
     );
@@ -329,6 +276,7 @@ export function buildProgram(): Command {
     .description("a PyTorch state dict (or safetensors) through a lade model to lade's safetensors")
     .argument("<file>", "a .pth, .pt or .safetensors file")
     .option("--out <file>", "the .safetensors file to write")
+    .option("--force", "replace --out if it exists (never a file a run manages)")
     .option("--arch <name>", "the architecture (default: the file's metadata)")
     .option("--classes <n>", "the class count (default: the file's)")
     .action(async (file, options) =>
@@ -367,11 +315,17 @@ export function buildProgram(): Command {
     .option("--arch <name>", "with --weights: the architecture (default: the file's metadata)")
     .option("--classes <n>", "with --weights: the class count (default: the file's)")
     .option("--list <file>", "a file of image paths, one per line (relative to its folder)")
+    .option("--dir <dir>", "every JPEG and PNG image in a folder (and its subfolders)")
     .option("--npy <file>", "a batch [N, C, H, W]: uint8 pixels, or float32 already normalised")
     .option("--topk <k>", "classes shown per input (default 5)")
     .option("--prior <p>", "target prior: uniform, train, em, or a JSON file of C numbers")
+    .option(
+      "--train-counts <file>",
+      "with --weights: training class counts (.npy or JSON array) for weights that lack them",
+    )
     .option("--skip-bad-images", "skip unreadable images with a warning")
     .option("--save-logits <file>", "also write the raw logits [N, C] as .npy")
+    .option("--force", "replace --save-logits if it exists (never a file a run manages)")
     .option("--device <device>", "cpu (default) or cuda:N")
     .option("--json", "print JSON")
     .action(async (inputs, options) =>
@@ -384,13 +338,15 @@ export function buildProgram(): Command {
 /**
  * Runs lade's command line on `args`: the allocator first (a re-execution
  * in place, within milliseconds, before libtorch is loaded), the start of
- * the load measure that chooses the threads, the signal listeners next (so that Ctrl-C is answered from the first moment), then
- * the command.
+ * the load measure that chooses the threads, the signal listeners next (so
+ * that Ctrl-C is answered from the first moment), then the command; then
+ * exits.
  */
-export async function main(args: readonly string[]): Promise<void> {
+export async function main(args: readonly string[]): Promise<never> {
   arrangeAllocator();
   startLoadMeasure();
   installSignalHandlers({ quiet: otherRank(), defaultTerm: launchedRank() });
+  guardTerminalOutput();
   printNativeNotices();
   try {
     await buildProgram().parseAsync([...args], { from: "user" });
@@ -400,10 +356,14 @@ export async function main(args: readonly string[]): Promise<void> {
     // DOMException's code is a number.)
     const code = (error as { code?: unknown } | null)?.code;
     if (typeof code === "string" && code.startsWith("commander.")) {
-      Deno.exit((error as { exitCode?: number }).exitCode ?? 2);
+      Deno.exit(commanderExitCode(code, (error as { exitCode?: number }).exitCode));
     }
     exitWithError(error);
   }
+  // Exit here rather than when the event loop runs dry: Deno's own shutdown
+  // drops the signal listeners while the process still runs, and a Ctrl-C in
+  // that moment would end it by the default action, unanswered.
+  Deno.exit();
 }
 
-if (import.meta.main) await main(Deno.args);
+if (import.meta.main) await main(commandLineArgs());

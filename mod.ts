@@ -50,6 +50,7 @@ export {
   StoppedError,
   TorchError,
 } from "./lib/errors.ts";
+export { OutputWriteError } from "./lib/fs.ts";
 export {
   applyColorJitter,
   type Batch,
@@ -84,9 +85,13 @@ export {
 } from "./lib/data/mod.ts";
 export {
   balancedSoftmaxLoss,
+  BALPOE_LAMBDAS,
+  balpoeLoss,
   classBalancedWeights,
+  combineExperts,
   createLoss,
   crossEntropyLoss,
+  type ExpertCombination,
   expertLogits,
   expertMean,
   focalLoss,
@@ -106,8 +111,10 @@ export {
   type Method,
   METHOD_REGISTRY,
   methodByName,
+  type MethodDefaults,
   methodExperts,
   METHODS,
+  predictionExperts,
   type PredictionRule,
   priorCELoss,
   type PriorLike,
@@ -124,6 +131,7 @@ export {
   learnAggregation,
   viewSimilarity,
 } from "./lib/eval/aggregation.ts";
+export type { SourceData } from "./lib/eval/evaluation.ts";
 export {
   bbsePrior,
   type BbseResult,
@@ -169,7 +177,9 @@ export {
   FlhFtl,
   type FlhFtlOptions,
   FollowTheHistory,
+  type MethodContext,
   type MethodOptions,
+  type MllsOptions,
   mllsRoundEstimator,
   NoAdaptation,
   ONLINE_METHODS,
@@ -185,9 +195,11 @@ export {
   parseMarginals,
   type ProbRows,
   probRows,
+  type ProbsLike,
   projectToSimplex,
   readMarginalsFile,
   type RoundEstimator,
+  type RoundEstimatorKind,
   sampleStream,
   type ScheduleKind,
   scheduleMarginals,

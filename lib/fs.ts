@@ -1,12 +1,17 @@
 /**
  * Writing files so that a reader never sees half of one: the content goes to
  * a temporary file next to the destination, is flushed to disk, and is then
- * renamed over the destination. A process killed at any moment leaves the
- * old file or the new one, never a torn mix (at worst a stray temporary,
+ * renamed over the destination, and the folder is flushed too (so that the
+ * rename itself survives a power cut). A process killed at any moment leaves
+ * the old file or the new one, never a torn mix (at worst a stray temporary,
  * named `<path>.<pid>.tmp`).
  *
+ * Several files that belong together (a report, an exported set of arrays)
+ * are written all or nothing by `writeFilesAtomic`: every temporary first,
+ * then the renames, so a full disk leaves the folder as it was.
+ *
  * This module sits at the bottom of the import tree, with errors.ts: it
- * imports nothing from lade.
+ * imports nothing from lade but errors.ts.
  *
  * ```ts
  * import { writeFileAtomic } from "./fs.ts";
@@ -18,6 +23,9 @@
  *
  * @module
  */
+
+import { dirname } from "node:path";
+import { LadeError } from "./errors.ts";
 
 /**
  * What to write: text (UTF-8), bytes, or a function that writes the file at
@@ -83,10 +91,39 @@ async function syncFile(path: string): Promise<void> {
 }
 
 /**
+ * Flushes the folder that holds `path` to disk: its entries (a file renamed
+ * or linked into it, a temporary removed) then survive a power cut, as
+ * syncing a file does for its bytes. Windows cannot open a folder for this;
+ * there its entries are written through by the file system.
+ */
+async function syncFolder(path: string): Promise<void> {
+  if (Deno.build.os === "windows") return;
+  const dir = await Deno.open(dirname(path), { read: true });
+  try {
+    await dir.sync();
+  } finally {
+    dir.close();
+  }
+}
+
+/** The synchronous form of {@link syncFolder}. */
+function syncFolderSync(path: string): void {
+  if (Deno.build.os === "windows") return;
+  const dir = Deno.openSync(dirname(path), { read: true });
+  try {
+    dir.syncSync();
+  } finally {
+    dir.close();
+  }
+}
+
+/**
  * Writes `content` to `path` atomically: to a temporary file in the same
- * folder, synced to disk, then renamed over `path`. On failure (a full disk
- * included) the temporary file is removed, `path` is untouched and the error
- * is thrown as the file system gave it.
+ * folder, synced to disk, then renamed over `path`, and the folder synced.
+ * On failure (a full disk included) the temporary file is removed, `path`
+ * is untouched and the error is thrown as the file system gave it (a
+ * failure to sync the folder comes after the rename: `path` then holds the
+ * new content, which a power cut could still undo).
  */
 export async function writeFileAtomic(path: string, content: AtomicContent): Promise<void> {
   const tmp = temporaryPath(path);
@@ -100,6 +137,7 @@ export async function writeFileAtomic(path: string, content: AtomicContent): Pro
       await writeAll(tmp, bytes);
     }
     await Deno.rename(tmp, path);
+    await syncFolder(path);
   } catch (e) {
     await Deno.remove(tmp).catch(() => {});
     throw e;
@@ -108,17 +146,23 @@ export async function writeFileAtomic(path: string, content: AtomicContent): Pro
   }
 }
 
+/** Writes the file `name` (a name inside the folder being made) with `content`. */
+export type PutFile = (name: string, content: AtomicContent) => Promise<void>;
+
 /**
  * Makes the folder `dir` atomically: `fill` writes its files into a
  * temporary folder beside it (`<dir>.<pid>.tmp`), which then replaces `dir`
  * (an existing `dir` is moved aside to `<dir>.<pid>.old` first and removed
  * after). A reader sees the old folder or the new one, never some of the
  * new files among the old; on failure the temporary folder is removed and
- * `dir` is untouched. Returns what `fill` returned.
+ * `dir` is untouched (a file-system failure is an OutputWriteError naming
+ * the file, as it would have been in `dir`, and what is intact). `fill`
+ * gets the temporary folder and `put`, which writes one file into it.
+ * Returns what `fill` returned.
  */
 export async function writeDirAtomic<T>(
   dir: string,
-  fill: (temporaryDir: string) => Promise<T>,
+  fill: (temporaryDir: string, put: PutFile) => Promise<T>,
 ): Promise<T> {
   const tmp = temporaryPath(dir);
   const old = `${dir}.${Deno.pid}.old`;
@@ -126,7 +170,16 @@ export async function writeDirAtomic<T>(
   try {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
     await Deno.mkdir(tmp, { recursive: true });
-    const out = await fill(tmp);
+    // A file of the folder; a failure names it (as it would be in `dir`, below).
+    const put: PutFile = async (name, content) => {
+      const path = `${tmp}/${name}`;
+      try {
+        await writeFileAtomic(path, content);
+      } catch (e) {
+        throw new OutputWriteError(path, e, "");
+      }
+    };
+    const out = await fill(tmp, put);
     let replaced = false;
     try {
       await Deno.rename(dir, old);
@@ -141,17 +194,62 @@ export async function writeDirAtomic<T>(
       throw e;
     }
     if (replaced) await Deno.remove(old, { recursive: true }).catch(() => {});
+    await syncFolder(dir);
     return out;
   } catch (e) {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
-    throw e;
+    if (!isFileSystemError(e)) throw e; // the caller's own
+    throw await folderWriteError(e, dir, tmp);
   } finally {
     underWay.delete(tmp);
   }
 }
 
-/** The synchronous form of {@link writeFileAtomic}, for text or bytes. */
-export function writeFileAtomicSync(path: string, content: string | Uint8Array): void {
+/** Whether `e` is the file system's (Deno's, or an OutputWriteError), not a caller's own error. */
+function isFileSystemError(e: unknown): e is Error {
+  return e instanceof OutputWriteError ||
+    (e instanceof Error && !(e instanceof LadeError) && /\(os error \d+\)/.test(e.message));
+}
+
+/**
+ * A file-system error inside writeDirAtomic as an OutputWriteError naming
+ * the file as it would have been in `dir` (not in the temporary `tmp`) and
+ * what is intact.
+ */
+async function folderWriteError(e: Error, dir: string, tmp: string): Promise<OutputWriteError> {
+  const quoted = e instanceof OutputWriteError ? e.path : /'([^']*)'$/.exec(e.message)?.[1];
+  const file = quoted === undefined || !quoted.startsWith(`${tmp}/`)
+    ? dir
+    : `${dir}/${quoted.slice(tmp.length + 1).replace(/\.\d+\.tmp$/, "")}`;
+  const cause = e instanceof OutputWriteError ? e.cause : e;
+  return new OutputWriteError(
+    file,
+    cause,
+    (await exists(dir)) ? `${dir} is unchanged` : "nothing was written",
+  );
+}
+
+/** Options of {@link writeFileAtomicSync}. */
+export interface AtomicWriteOptions {
+  /**
+   * Create `path` only if there is none: the complete, synced temporary is
+   * hard-linked to `path` (which fails, atomically, when `path` exists)
+   * rather than renamed over it, and the write returns false, leaving an
+   * existing `path` as it was. For lock files. Default false.
+   */
+  exclusive?: boolean;
+}
+
+/**
+ * The synchronous form of {@link writeFileAtomic}, for text or bytes;
+ * returns true once `path` holds `content` (false only when `exclusive`
+ * found a `path` already there).
+ */
+export function writeFileAtomicSync(
+  path: string,
+  content: string | Uint8Array,
+  opts: AtomicWriteOptions = {},
+): boolean {
   const tmp = temporaryPath(path);
   // (Synchronous: no signal listener runs while it writes, so nothing to register.)
   try {
@@ -164,14 +262,25 @@ export function writeFileAtomicSync(path: string, content: string | Uint8Array):
     } finally {
       file.close();
     }
-    Deno.renameSync(tmp, path);
-  } catch (e) {
+    if (opts.exclusive) {
+      try {
+        Deno.linkSync(tmp, path);
+      } catch (e) {
+        if (e instanceof Deno.errors.AlreadyExists) return false;
+        throw e;
+      }
+      Deno.removeSync(tmp);
+    } else {
+      Deno.renameSync(tmp, path);
+    }
+    syncFolderSync(path);
+    return true;
+  } finally {
     try {
       Deno.removeSync(tmp);
     } catch {
-      // never written
+      // renamed into place, already removed, or never written
     }
-    throw e;
   }
 }
 
@@ -226,4 +335,103 @@ export function processRunning(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * A file that could not be written (a full disk, a folder in the way, no
+ * permission): the message names the file, why, and what is intact.
+ */
+export class OutputWriteError extends LadeError {
+  /** Always "OutputWriteError". */
+  override name = "OutputWriteError";
+  /** The file that could not be written. */
+  readonly path: string;
+
+  /** `path` could not be written because of `cause`; `intact` says what was kept. */
+  constructor(path: string, cause: unknown, intact: string) {
+    super(`cannot write ${path}: ${writeReason(cause)}; ${intact}`, { cause });
+    this.path = path;
+  }
+}
+
+/**
+ * Why a write failed, in words: Deno's "No space left on device (os error
+ * 28): write 'x'" becomes "no space left on device".
+ */
+export function writeReason(cause: unknown): string {
+  const text = cause instanceof Error ? cause.message.split("\n")[0] : String(cause);
+  const why = text.replace(/ \(os error \d+\).*$/, "").replace(/: \w+ '[^']*'$/, "");
+  return why.charAt(0).toLowerCase() + why.slice(1);
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Writes several files all or nothing: each to its temporary (see
+ * `writeFileAtomic`), and only when every one is written and synced, the
+ * renames. When a write fails (a full disk), the temporaries are removed,
+ * no destination has changed, and an OutputWriteError names the file that
+ * failed. Returns the paths written, in order.
+ */
+export async function writeFilesAtomic(
+  files: ReadonlyArray<readonly [string, AtomicContent]>,
+): Promise<string[]> {
+  try {
+    return await writeFilesAtomicUnderWay(files);
+  } finally {
+    for (const [path] of files) underWay.delete(temporaryPath(path));
+  }
+}
+
+async function writeFilesAtomicUnderWay(
+  files: ReadonlyArray<readonly [string, AtomicContent]>,
+): Promise<string[]> {
+  const made: string[] = [];
+  for (const [path, content] of files) {
+    const tmp = temporaryPath(path);
+    made.push(tmp);
+    underWay.add(tmp);
+    try {
+      if (typeof content === "function") {
+        await content(tmp);
+        await syncFile(tmp);
+      } else {
+        await writeAll(
+          tmp,
+          typeof content === "string" ? new TextEncoder().encode(content) : content,
+        );
+      }
+    } catch (e) {
+      for (const t of made) await Deno.remove(t).catch(() => {});
+      const intact = files.length === 1
+        ? (await exists(path) ? `${path} is unchanged` : "nothing was written")
+        : "nothing was written (files already there are unchanged)";
+      throw new OutputWriteError(path, e, intact);
+    }
+  }
+  const done: string[] = [];
+  for (const [path] of files) {
+    try {
+      await Deno.rename(temporaryPath(path), path);
+    } catch (e) {
+      for (const [p] of files) await Deno.remove(temporaryPath(p)).catch(() => {});
+      throw new OutputWriteError(
+        path,
+        e,
+        done.length === 0 ? "nothing was written" : `written before it: ${done.join(", ")}`,
+      );
+    }
+    done.push(path);
+  }
+  // The renames survive a power cut once their folders are synced (each once).
+  const folders = new Map(files.map(([path]) => [dirname(path), path]));
+  for (const path of folders.values()) await syncFolder(path);
+  return done;
 }

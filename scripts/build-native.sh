@@ -19,9 +19,11 @@
 # build/native stay those of the last good build. The compiler's output of
 # the last build is kept in build/native/build.log.
 #
-# With the system's libtorch (the toolchain of the tests and CI) warnings are
-# errors (-Werror), so the library the tests load was compiled warning-free;
-# with another libtorch they stay warnings.
+# Warnings are errors (-Wall -Wextra -Werror) with every libtorch: its headers
+# are SYSTEM includes (native/CMakeLists.txt), so only lade's own code is held
+# to them, and the library the tests load was compiled warning-free.
+# LADE_WERROR=0 makes them warnings again (the single binary's build for a
+# user's machine, whose compiler this code has not met, sets it).
 #
 # torch.json: {"version", "dir" (libtorch's root folder), "source"
 # ("LADE_TORCH_DIR", "CMAKE_PREFIX_PATH", "python3" or "system"), "cuda",
@@ -34,7 +36,7 @@
 #   CMAKE_PREFIX_PATH is honoured too.
 #   LADE_TORCH_SOURCE how the caller found LADE_TORCH_DIR (recorded in
 #                     torch.json), or `system` to skip python3's torch.
-#   LADE_WERROR       1 or 0: warnings are errors, or not (default: see above).
+#   LADE_WERROR       1 or 0: warnings are errors (the default), or not.
 #   LADE_BUILD_JOBS   parallel compile jobs (default: the number of CPUs).
 #   LADE_CUDA_FEATURES  0: leave out the CUDA-specific code (CUDA graphs,
 #                     bf16 autocast, NCCL): a fallback for a libtorch whose
@@ -129,13 +131,8 @@ else
   fi
 fi
 
-if [[ -n "${LADE_WERROR:-}" ]]; then
-  werror=$([[ "$LADE_WERROR" == 1 ]] && echo ON || echo OFF)
-elif [[ $source == system ]]; then
-  werror=ON
-else
-  werror=OFF
-fi
+werror=ON
+[[ -n "${LADE_WERROR:-}" && "$LADE_WERROR" != 1 ]] && werror=OFF
 
 sources=$( {
   find native -type f

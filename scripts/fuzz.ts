@@ -4,7 +4,10 @@
  * recipes, checkpoint manifests, safetensors and PyTorch weights, model and
  * optimiser archives). It mutates valid files (bit flips, bytes set to
  * boundary values, 32-bit size fields set to extremes, truncation, chunks
- * duplicated, removed or appended) and feeds each mutant to its reader. A
+ * duplicated, removed or appended) and feeds each mutant to its reader; four
+ * structure-aware readers draw their inputs instead (pickle opcode streams,
+ * tensor views, safetensors headers, YAML nesting; scripts/
+ * fuzz_structured.ts). A
  * mutant must load or fail with the library's error (a LadeError: one line
  * on the command line); anything else is a finding: another exception type,
  * a case over 10 s, a peak resident memory over 1 GiB above the start, or a
@@ -35,15 +38,26 @@ import { Model } from "../lib/models/model.ts";
 import { SGD } from "../lib/train/optimizer.ts";
 import { tensor } from "../lib/torch/create.ts";
 import { setNumThreads } from "../lib/torch/device.ts";
-import { encodeMetadata, modelStateDict } from "../lib/weights/model_weights.ts";
+import { decodeMetadata, encodeMetadata, modelStateDict } from "../lib/weights/model_weights.ts";
+import { unpickle } from "../lib/weights/pickle.ts";
+import { randomPickle, randomSafetensors, randomViews, randomYaml } from "./fuzz_structured.ts";
 import { parseTorchStateDict } from "../lib/weights/pytorch.ts";
 import { encodeSafetensors, parseSafetensors } from "../lib/weights/safetensors.ts";
 
-/** A reader under test: valid seed files, and how to read one. */
+/**
+ * A reader under test: valid seed files (or a generator of structured
+ * inputs), and how to read one.
+ */
 export interface FuzzTarget {
   name: string;
   /** Valid inputs that mutants are made from. */
   seeds: (dir: string) => Promise<Uint8Array[]>;
+  /**
+   * Draws each case itself instead of mutating a seed: structured inputs
+   * (opcode streams, tensor views, headers, nesting) that byte mutations
+   * almost never build (scripts/fuzz_structured.ts).
+   */
+  generate?: (r: () => number) => Uint8Array;
   /** Reads `bytes` (written to `dir` if the reader takes paths). */
   read: (bytes: Uint8Array, dir: string) => Promise<void>;
 }
@@ -325,6 +339,45 @@ export const TARGETS: readonly FuzzTarget[] = [
       return Promise.resolve();
     },
   },
+  // ---- structured: drawn, not mutated (scripts/fuzz_structured.ts)
+  {
+    name: "pickle-ops",
+    seeds: () => Promise.resolve([]),
+    generate: randomPickle,
+    read: (bytes) => {
+      unpickle(bytes, { source: "ops.pkl" });
+      return Promise.resolve();
+    },
+  },
+  {
+    name: "tensor-views",
+    seeds: () => Promise.resolve([]),
+    generate: randomViews,
+    read: (bytes) => {
+      parseTorchStateDict(bytes, "views.pth");
+      return Promise.resolve();
+    },
+  },
+  {
+    name: "safetensors-header",
+    seeds: () => Promise.resolve([]),
+    generate: randomSafetensors,
+    read: (bytes) => {
+      const file = parseSafetensors(bytes, "header.safetensors");
+      decodeMetadata(file.metadata, "header.safetensors");
+      return Promise.resolve();
+    },
+  },
+  {
+    name: "yaml-depth",
+    seeds: () => Promise.resolve([]),
+    generate: randomYaml,
+    read: (bytes) => {
+      const patch = parseConfigText(dec.decode(bytes), "deep.yaml");
+      validateConfig(mergeConfig(DEFAULT_CONFIG, patch), "deep.yaml");
+      return Promise.resolve();
+    },
+  },
   {
     name: "model-archive",
     seeds: () => Promise.resolve([archives().model.serialize()]),
@@ -381,7 +434,9 @@ export async function runFuzz(options: {
       // Each target has its own stream, so --only reproduces a full run's cases.
       const r = rng(options.seed * 1000 + t);
       for (let i = 0; i < options.cases; i++) {
-        const input = mutate(seeds[Math.floor(r() * seeds.length)], r);
+        const input = target.generate
+          ? target.generate(r)
+          : mutate(seeds[Math.floor(r() * seeds.length)], r);
         options.onCase?.(target.name, i);
         const begun = performance.now();
         try {
@@ -428,17 +483,45 @@ export async function runFuzz(options: {
   return summary;
 }
 
+/** `deno task fuzz --help`. */
+export function usage(): string {
+  return `deno task fuzz [--seed N] [--cases N] [--only a,b] [--verbose] [--json]
+
+Feeds mutated and generated files to every reader lade has for user files and
+reports any that is neither loaded nor refused with lade's one-line error within
+10 s and 1 GiB.
+
+  --seed N     the seed of the mutations (default 1)
+  --cases N    cases per reader (default 200)
+  --only a,b   these readers only: ${TARGETS.map((t) => t.name).join(", ")}
+  --verbose    name each case on stderr before it runs (to find a crash)
+  --json       print the summary as JSON
+  --help       this text`;
+}
+
 if (import.meta.main) {
-  const { values: args } = parseArgs({
-    args: Deno.args,
-    options: {
-      seed: { type: "string" },
-      cases: { type: "string" },
-      only: { type: "string" },
-      verbose: { type: "boolean" },
-      json: { type: "boolean" },
-    },
-  });
+  let args;
+  try {
+    ({ values: args } = parseArgs({
+      args: Deno.args,
+      options: {
+        seed: { type: "string" },
+        cases: { type: "string" },
+        only: { type: "string" },
+        verbose: { type: "boolean" },
+        json: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (e) {
+    // An unknown flag or a missing value: one line and the usage, no stack trace.
+    console.error(`fuzz: ${(e as Error).message.split("\n")[0]} (see --help)`);
+    Deno.exit(2);
+  }
+  if (args.help) {
+    console.log(usage());
+    Deno.exit(0);
+  }
   const seed = Number(args.seed ?? 1);
   const cases = Number(args.cases ?? 200);
   if (!Number.isSafeInteger(seed) || seed < 0 || !Number.isInteger(cases) || cases < 1) {

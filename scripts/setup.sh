@@ -2,6 +2,7 @@
 # One-command set-up on a Debian machine: installs what is missing (apt
 # packages, npm packages through Deno), then builds the native library
 # (cached). Safe to run again: a second run does nothing but check.
+# clang-format is for the tests (native/'s formatting is checked).
 #
 #   bash scripts/setup.sh          # what train/test/evaluate need
 #   bash scripts/setup.sh --bench  # also python3-torch and the other allocators, for benchmarks
@@ -12,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(libtorch-dev cmake g++ pkg-config dataset-fashion-mnist libopenblas0-openmp
-  libjpeg62-turbo-dev libpng-dev libgloo-dev libtcmalloc-minimal4)
+  libjpeg62-turbo-dev libpng-dev libgloo-dev clang-format strace libtcmalloc-minimal4)
 [[ "${1:-}" == "--bench" ]] && packages+=(python3-torch libjemalloc2 libmimalloc2.0)
 
 missing=()

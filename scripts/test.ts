@@ -8,9 +8,9 @@
  * other), run side by side: by default one shard per CPU core, at least 2.
  * Files are dealt longest first onto the least loaded shard, by the times in
  * tests/durations.json (`deno run -A scripts/test.ts --record` rewrites it
- * from a run; a file it does not list counts as a few seconds). The files
- * listed in SERIAL run afterwards, alone: they measure time (timeouts) and
- * would be disturbed by a neighbour.
+ * from a run; a file it does not list counts as a few seconds). Files
+ * listed in SERIAL would run afterwards, alone (for tests a neighbour would
+ * disturb; there are none).
  *
  * Each shard's output is printed whole when it ends (no interleaving), then
  * one summary line in `deno test`'s own format (`ok | N passed | M failed |
@@ -28,13 +28,39 @@ import { EXEC_MARKER_ENV, findAllocatorLibrary, planAllocator } from "../lib/tor
 
 const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const DURATIONS = join(ROOT, "tests/durations.json");
-/** The doc tests (JSDoc examples of the library, the README's code blocks): one unit. */
-const DOC_UNIT = "--doc mod.ts README.md lib/";
-/** Files that measure time and run after the shards, alone. */
-const SERIAL: readonly string[] = [
-  "tests/distributed/fault_test.ts",
-  "tests/train/distributed_cli_test.ts",
-];
+/**
+ * The doc tests (the JSDoc examples of the library, the README's code
+ * blocks) in units dealt out like test files: one per folder of lib/, one
+ * for the files at its top, one for mod.ts and the README. A unit is
+ * `doc:` and its paths.
+ */
+async function docUnits(): Promise<string[]> {
+  const units = ["doc:mod.ts README.md"];
+  const top: string[] = [];
+  for await (const e of Deno.readDir(join(ROOT, "lib"))) {
+    if (e.isDirectory) units.push(`doc:lib/${e.name}/`);
+    else if (e.name.endsWith(".ts")) top.push(`lib/${e.name}`);
+  }
+  units.push(`doc:${top.sort().join(" ")}`);
+  return units.sort();
+}
+
+/** The unit a test case belongs to: its test file, or the doc unit holding its source. */
+function unitOf(file: string, units: readonly string[]): string {
+  if (file.endsWith("_test.ts")) return file;
+  const source = file.replace(/\$\d+-\d+\.ts$|#\d+-\d+\.ts$/, "");
+  return units.find((u) =>
+    u.startsWith("doc:") &&
+    u.slice(4).split(" ").some((p) => p.endsWith("/") ? source.startsWith(p) : source === p)
+  ) ?? file;
+}
+/**
+ * Files that would measure time and run after the shards, alone. None now:
+ * the tests that time a distributed timeout assert it relative to the
+ * timeout (not before it; long before it; given up within a wide margin),
+ * which a loaded machine does not upset.
+ */
+const SERIAL: readonly string[] = [];
 /** The time a file missing from durations.json is assumed to take (seconds). */
 const UNKNOWN_SECONDS = 3;
 
@@ -107,9 +133,11 @@ function shardEnv(): Record<string, string> {
     pid: Deno.pid,
     find: findAllocatorLibrary,
   });
-  // One libtorch thread unless told otherwise: commands that choose their
-  // threads by the machine's load (evaluate, predict) then compute the same
-  // numbers whatever the neighbours do (trainings fix theirs in the tests).
+  // One libtorch thread a process unless a test asks for more (`--threads`):
+  // the shards share the cores, OpenMP threads that spin while another
+  // process holds the core only slow both down, and commands whose default
+  // follows the machine's load then compute the same numbers whatever the
+  // neighbours do.
   const threads = Deno.env.get("OMP_NUM_THREADS") ?? "1";
   if (plan.action !== "exec") return { OMP_NUM_THREADS: threads };
   return {
@@ -127,7 +155,9 @@ async function runShard(
 ): Promise<{ code: number; output: string; cases: Case[]; summary: string }> {
   // Type-checked already, all at once, by `deno task test` (each shard would check lib/ again).
   const args = ["test", "-A", "--no-check", `--junit-path=${junit}`];
-  for (const u of units) args.push(...u.split(" "));
+  // (--doc runs the examples of every path given; test files have none.)
+  if (units.some((u) => u.startsWith("doc:"))) args.push("--doc");
+  for (const u of units) args.push(...(u.startsWith("doc:") ? u.slice(4) : u).split(" "));
   const proc = new Deno.Command(Deno.execPath(), {
     args,
     cwd: ROOT,
@@ -162,8 +192,9 @@ const started = performance.now();
 const cores = navigator.hardwareConcurrency ?? 2;
 const jobs = Math.max(1, Number(flags.jobs ?? Math.max(2, cores)));
 let files: string[];
+const docs = await docUnits();
 if (positionals.length === 0) {
-  files = [DOC_UNIT, ...await testFiles("tests")];
+  files = [...docs, ...await testFiles("tests")];
 } else {
   files = [];
   for (const p of positionals) {
@@ -231,8 +262,8 @@ try {
   if (flags.record) {
     const perFile: Record<string, number> = {};
     for (const c of cases) {
-      const file = c.file.endsWith("_test.ts") ? c.file : DOC_UNIT;
-      perFile[file] = Math.round(((perFile[file] ?? 0) + c.seconds) * 10) / 10;
+      const unit = unitOf(c.file, docs);
+      perFile[unit] = Math.round(((perFile[unit] ?? 0) + c.seconds) * 10) / 10;
     }
     const sorted = Object.fromEntries(Object.entries(perFile).sort(([a], [b]) => a < b ? -1 : 1));
     await Deno.writeTextFile(DURATIONS, JSON.stringify(sorted, null, 2) + "\n");

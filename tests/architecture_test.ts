@@ -8,7 +8,8 @@
  *
  * | layer                        | may import                                    |
  * | ---------------------------- | --------------------------------------------- |
- * | errors.ts, version.ts, fs.ts | nothing in lib/ (every layer may import them) |
+ * | errors.ts                    | nothing in lib/ (every layer may import it)   |
+ * | version.ts, fs.ts, input_file.ts | errors.ts (every layer may import them)   |
  * | torch                        | -                                             |
  * | data, models                 | torch                                         |
  * | weights                      | torch, models                                 |
@@ -29,8 +30,17 @@ import { fileURLToPath } from "node:url";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
 
-/** Files at the bottom of lib/: they import nothing from lib/, and anything may import them. */
-export const BOTTOM: readonly string[] = ["errors.ts", "version.ts", "fs.ts"];
+/**
+ * Files at the bottom of lib/: they import nothing from lib/ but errors.ts
+ * (which imports nothing), and anything may import them.
+ */
+export const BOTTOM: readonly string[] = [
+  "errors.ts",
+  "version.ts",
+  "fs.ts",
+  "input_file.ts",
+  "plural.ts",
+];
 
 /** The folders of lib/ and the folders each may import (besides itself and the bottom files). */
 export const LAYERS: Readonly<Record<string, readonly string[]>> = {
@@ -113,7 +123,11 @@ export function layeringViolations(edges: readonly Edge[]): string[] {
     if (a === b) continue;
     const how = dynamic ? " (dynamic import)" : "";
     if (BOTTOM.includes(a)) {
-      out.push(`${from} -> ${to}${how}: ${a} sits at the bottom and imports nothing from lib/`);
+      if (a !== "errors.ts" && b === "errors.ts") continue;
+      const but = a === "errors.ts" ? "" : " but errors.ts";
+      out.push(
+        `${from} -> ${to}${how}: ${a} sits at the bottom and imports nothing from lib/${but}`,
+      );
       continue;
     }
     if (BOTTOM.includes(b)) continue;
@@ -316,6 +330,7 @@ Deno.test("the layering check catches bad edges", () => {
     layeringViolations([
       { from: "lib/data/datasets.ts", to: "lib/data/files.ts" },
       { from: "lib/data/datasets.ts", to: "lib/errors.ts" },
+      { from: "lib/input_file.ts", to: "lib/errors.ts" },
       { from: "lib/losses/lade.ts", to: "lib/priors/source_prior.ts" },
       { from: "main.ts", to: "lib/cli/train.ts" },
       { from: "lib/data/datasets.ts", to: "npm:/yaml@2.9.1" },
@@ -329,6 +344,7 @@ Deno.test("the layering check catches bad edges", () => {
       { from: "lib/priors/em.ts", to: "lib/losses/mod.ts" },
       { from: "lib/torch/tensor.ts", to: "lib/data/mod.ts" },
       { from: "lib/errors.ts", to: "lib/torch/mod.ts" },
+      { from: "lib/fs.ts", to: "lib/input_file.ts" },
       { from: "mod.ts", to: "lib/cli/errors.ts" },
       { from: "lib/plugins/group.ts", to: "lib/torch/mod.ts" },
     ]),
@@ -338,6 +354,7 @@ Deno.test("the layering check catches bad edges", () => {
       "lib/priors/em.ts -> lib/losses/mod.ts: priors may not import losses",
       "lib/torch/tensor.ts -> lib/data/mod.ts: torch may not import data",
       "lib/errors.ts -> lib/torch/mod.ts: errors.ts sits at the bottom and imports nothing from lib/",
+      "lib/fs.ts -> lib/input_file.ts: fs.ts sits at the bottom and imports nothing from lib/ but errors.ts",
       "mod.ts -> lib/cli/errors.ts: mod.ts may not import cli",
       "lib/plugins/group.ts: plugins is in no layer (add it to LAYERS in tests/architecture_test.ts)",
     ],

@@ -1,10 +1,14 @@
 import assert from "node:assert/strict";
 import {
+  OutputWriteError,
   removeStaleTemporaries,
   removeTemporariesSync,
   temporaryPath,
   writeDirAtomic,
   writeFileAtomic,
+  writeFileAtomicSync,
+  writeFilesAtomic,
+  writeReason,
 } from "../lib/fs.ts";
 
 Deno.test("writeFileAtomic writes text, bytes and through a path-taking writer", async () => {
@@ -134,4 +138,140 @@ Deno.test("removeStaleTemporaries removes the temporary folders of dead processe
   } finally {
     await Deno.remove(root, { recursive: true });
   }
+});
+
+Deno.test("writeFileAtomicSync replaces a file; with exclusive it only creates one", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/lade.lock`;
+    assert.equal(writeFileAtomicSync(path, "first\n", { exclusive: true }), true);
+    assert.equal(writeFileAtomicSync(path, "second\n", { exclusive: true }), false);
+    assert.equal(await Deno.readTextFile(path), "first\n");
+    assert.equal(writeFileAtomicSync(path, new Uint8Array([7, 8])), true);
+    assert.deepEqual(await Deno.readFile(path), new Uint8Array([7, 8]));
+    // No temporary is left, whichever way each write went.
+    assert.deepEqual((await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name), ["lade.lock"]);
+    assert.throws(() => writeFileAtomicSync(`${dir}/none/x`, "x"), Deno.errors.NotFound);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("writeFilesAtomic: all or nothing, and the error names the file and what is intact", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await writeFileAtomic(`${dir}/a.txt`, "old a");
+    const failing = (tmp: string) => {
+      Deno.writeTextFileSync(tmp, "half");
+      throw new Deno.errors.NotSupported("No space left on device (os error 28): write 'x'");
+    };
+    await assert.rejects(
+      () => writeFilesAtomic([[`${dir}/a.txt`, "new a"], [`${dir}/b.txt`, failing]]),
+      (e: unknown) =>
+        e instanceof OutputWriteError && e.path === `${dir}/b.txt` &&
+        e.message ===
+          `cannot write ${dir}/b.txt: no space left on device; nothing was written ` +
+            "(files already there are unchanged)",
+    );
+    // a.txt was written to its temporary before b failed: neither changed, no temporary left.
+    assert.equal(await Deno.readTextFile(`${dir}/a.txt`), "old a");
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["a.txt"]);
+    // One file: whether it was there before is said.
+    await assert.rejects(
+      () => writeFilesAtomic([[`${dir}/a.txt`, failing]]),
+      /cannot write \S+a\.txt: no space left on device; \S+a\.txt is unchanged$/,
+    );
+    await assert.rejects(
+      () => writeFilesAtomic([[`${dir}/c.txt`, failing]]),
+      /cannot write \S+c\.txt: no space left on device; nothing was written$/,
+    );
+    assert.deepEqual(await writeFilesAtomic([[`${dir}/a.txt`, "new a"], [`${dir}/b.txt`, "b"]]), [
+      `${dir}/a.txt`,
+      `${dir}/b.txt`,
+    ]);
+    assert.equal(await Deno.readTextFile(`${dir}/a.txt`), "new a");
+    assert.equal(writeReason(new Error("File too large (os error 27)")), "file too large");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** Whether strace can trace a child here (installed, and ptrace allowed). */
+function straceWorks(): boolean {
+  try {
+    return new Deno.Command("strace", { args: ["-o", "/dev/null", "true"], stderr: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+}
+const strace = straceWorks();
+
+Deno.test({
+  name: strace
+    ? "the atomic writers sync the file before the rename (or link) and the folder after it"
+    : "the atomic writers sync the file and its folder (skipped: strace not usable here)",
+  ignore: !strace,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    try {
+      const script = `${dir}/write.ts`;
+      const fs = new URL("../lib/fs.ts", import.meta.url).href;
+      await Deno.writeTextFile(
+        script,
+        `import { writeFileAtomic, writeFileAtomicSync, writeFilesAtomic } from "${fs}";\n` +
+          `await writeFileAtomic("${dir}/out/a.json", "a");\n` +
+          `writeFileAtomicSync("${dir}/out/b.json", "b");\n` +
+          `writeFileAtomicSync("${dir}/out/c.lock", "c", { exclusive: true });\n` +
+          `await writeFilesAtomic([["${dir}/out/d.json", "d"], ["${dir}/out/e.json", "e"]]);\n`,
+      );
+      await Deno.mkdir(`${dir}/out`);
+      const traced = await new Deno.Command("strace", {
+        // -y: file descriptors with their paths, so fsync(fd) says what it synced.
+        args: [
+          "-f",
+          "-y",
+          "-qq",
+          "-o",
+          `${dir}/trace`,
+          "-e",
+          "trace=fsync,fdatasync,rename,renameat,renameat2,link,linkat",
+          Deno.execPath(),
+          "run",
+          "-A",
+          "--no-config",
+          "--no-lock",
+          script,
+        ],
+      }).output();
+      assert.ok(traced.success, new TextDecoder().decode(traced.stderr));
+      // The calls on the files of out/, in order, with paths relative to out/.
+      const calls = (await Deno.readTextFile(`${dir}/trace`)).split("\n")
+        .filter((l) => l.includes(`${dir}/out`))
+        .map((l) =>
+          l.replace(/^\d+\s+/, "").replaceAll(`${dir}/out`, "out").replace(/\.\d+\.tmp/g, ".TMP")
+            .replace(/AT_FDCWD<[^>]*>/g, "AT_FDCWD").replace(/\(\d+</, "(<")
+            .replace(/\s+= 0$/, "")
+        );
+      assert.deepEqual(calls, [
+        "fsync(<out/a.json.TMP>)",
+        'rename("out/a.json.TMP", "out/a.json")',
+        "fsync(<out>)",
+        "fsync(<out/b.json.TMP>)",
+        'rename("out/b.json.TMP", "out/b.json")',
+        "fsync(<out>)",
+        "fsync(<out/c.lock.TMP>)",
+        'linkat(AT_FDCWD, "out/c.lock.TMP", AT_FDCWD, "out/c.lock", 0)',
+        "fsync(<out>)",
+        // Files that belong together: every one synced, then the renames, then the folder once.
+        "fsync(<out/d.json.TMP>)",
+        "fsync(<out/e.json.TMP>)",
+        'rename("out/d.json.TMP", "out/d.json")',
+        'rename("out/e.json.TMP", "out/e.json")',
+        "fsync(<out>)",
+      ]);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });

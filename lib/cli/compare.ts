@@ -9,8 +9,10 @@
  * @module
  */
 
-import { basename, dirname, join } from "node:path";
+import { plural } from "../plural.ts";
+import { basename, dirname, join, resolve } from "node:path";
 import { printWarning, UsageError } from "./errors.ts";
+import { MAX_TEXT_BYTES, readInputJson } from "../input_file.ts";
 import { readShiftFile, type ShiftSet } from "../data/mod.ts";
 import {
   compareRuns,
@@ -18,25 +20,30 @@ import {
   comparisonJson,
   comparisonMarkdown,
   formatComparison,
+  formatWideComparison,
   type RunGrid,
   type SummaryMetrics,
 } from "../eval/compare.ts";
 import { evaluateGridAsync, evaluateSetsAsync } from "../eval/grid.ts";
 import { setPhase } from "./signals.ts";
-import { methodExperts } from "../losses/methods.ts";
-import { writeComparisonReport } from "../eval/report.ts";
-import { TTA_EPOCHS } from "../eval/aggregation.ts";
+import { predictionExperts } from "../losses/methods.ts";
+import { COMPARISON_FILES, writeComparisonReport } from "../eval/report.ts";
 import { evaluationJson, parseEmCalibration } from "../eval/shifted.ts";
 import { readManifest } from "../run/checkpoint.ts";
 import { readRunInfo } from "../predict/run_predictions.ts";
 import { parsePriorMode } from "./evaluate.ts";
-import { checkOutputDir, type LoadedSource, loadPredictions, loadSourceData } from "./inputs.ts";
+import { type LoadedSource, loadPredictions, loadSourceData } from "./inputs.ts";
+import { checkOutputFiles } from "./outputs.ts";
 
 /** The flags of `compare`. */
 export interface CompareOptions {
   json?: boolean;
   markdown?: boolean;
+  /** One table of every variant (the prior sections side by side). */
+  wide?: boolean;
   out?: string;
+  /** Replace the files of an earlier comparison in --out. */
+  force?: boolean;
   /** Target priors: known, em, bbse or all (default all). */
   prior?: string;
   calibration?: string;
@@ -110,17 +117,80 @@ export async function expandRunArgs(
   return out;
 }
 
+/** The range each metric of an evaluation may take (percentages, nats, Brier's 0..2). */
+const METRIC_RANGES: Readonly<Record<string, [number, number]>> = {
+  top1: [0, 100],
+  top5: [0, 100],
+  many: [0, 100],
+  medium: [0, 100],
+  few: [0, 100],
+  ece: [0, 100],
+  nll: [0, Number.MAX_VALUE],
+  brier: [0, 2],
+};
+
+/**
+ * The problem with one evaluation's metrics, or undefined: top-1 a number
+ * in [0, 100], the others null or a number in their range.
+ */
+function metricsProblem(variant: string, m: unknown): string | undefined {
+  if (typeof m !== "object" || m === null) return `variant '${variant}' is not an object`;
+  for (const [key, [low, high]] of Object.entries(METRIC_RANGES)) {
+    const v = (m as Record<string, unknown>)[key];
+    if (v === undefined || v === null) {
+      if (key === "top1") return `variant '${variant}' has no top1`;
+      continue;
+    }
+    if (typeof v !== "number" || !Number.isFinite(v) || v < low || v > high) {
+      return `variant '${variant}': ${key} ${typeof v === "number" ? v : JSON.stringify(v)} ` +
+        `is outside [${low}, ${high === Number.MAX_VALUE ? "inf" : high}]`;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * `items` without repeats: a run directory or JSON file given twice (or
+ * through a link, or inside a seed group also given) is compared once, and
+ * `progress` says so.
+ */
+export async function distinctRuns<
+  T extends { kind: "run"; dir: string } | { kind: "json"; path: string },
+>(
+  items: readonly T[],
+  progress: (line: string) => void = () => {},
+): Promise<T[]> {
+  const seen = new Map<string, string>();
+  const out: T[] = [];
+  for (const item of items) {
+    const path = item.kind === "run" ? item.dir : item.path;
+    const real = await Deno.realPath(path).catch(() => resolve(path));
+    const first = seen.get(real);
+    if (first !== undefined) {
+      progress(
+        first === path
+          ? `${path} was given twice: compared once`
+          : `${path} is the same ${
+            item.kind === "run" ? "run" : "file"
+          } as ${first}: compared once`,
+      );
+      continue;
+    }
+    seen.set(real, path);
+    out.push(item);
+  }
+  return out;
+}
+
 /** The evaluations in a JSON file: an array of {shift, results}, or a report's results.json. */
 export async function readEvaluationsJson(
   path: string,
 ): Promise<{ method?: string; evaluations: RunGrid["evaluations"] }> {
   let value: unknown;
   try {
-    value = JSON.parse(await Deno.readTextFile(path));
+    value = await readInputJson(path, { maxBytes: MAX_TEXT_BYTES, what: "evaluations" });
   } catch (e) {
-    throw new UsageError(
-      `${path}: cannot read evaluations: ${(e as Error).message.split("\n")[0]}`,
-    );
+    throw new UsageError((e as Error).message);
   }
   const obj = value as { method?: unknown; evaluations?: unknown };
   const list = Array.isArray(value)
@@ -132,7 +202,7 @@ export async function readEvaluationsJson(
     : undefined;
   const ok = list?.every((e) =>
     typeof e === "object" && e !== null && typeof e.shift === "string" &&
-    typeof e.results === "object" && e.results !== null &&
+    typeof e.results === "object" && e.results !== null && !Array.isArray(e.results) &&
     Object.values(e.results).every((m) =>
       typeof m === "object" && m !== null && typeof (m as SummaryMetrics).top1 === "number"
     )
@@ -141,6 +211,18 @@ export async function readEvaluationsJson(
     throw new UsageError(
       `${path}: expected evaluate --json output ({shift, results: {variant: {top1, ...}}}, or an array of them) or a report's results.json`,
     );
+  }
+  const seen = new Set<string>();
+  for (const e of list as { shift: string; results: Record<string, unknown> }[]) {
+    // The same shifted set twice would be averaged as if it were two.
+    if (seen.has(e.shift)) {
+      throw new UsageError(`${path}: shift '${e.shift}' is listed twice`);
+    }
+    seen.add(e.shift);
+    for (const [variant, m] of Object.entries(e.results)) {
+      const problem = metricsProblem(variant, m);
+      if (problem !== undefined) throw new UsageError(`${path}: shift '${e.shift}', ${problem}`);
+    }
   }
   return {
     method: typeof obj.method === "string" ? obj.method : undefined,
@@ -209,16 +291,23 @@ async function evaluateRun(
   const input = { run: dir, device: options.device, precision: options.precision };
   // A multi-expert (SADE) run also predicts augmented views of the test
   // images for its test-time aggregation, as evaluate does by default.
-  const preds = await loadPredictions({ ...input, views: { epochs: TTA_EPOCHS } });
+  // (The recipe's test-time settings: epochs, optimiser, views.)
+  const preds = await loadPredictions({ ...input, views: {} });
   let source: LoadedSource | undefined;
   try {
     const sets = await shiftFileSets(preds.labels, preds.trainCounts.length);
     // A multi-expert model's variants use no target prior: no source data.
-    const wantSource = methodExperts(preds.method) === 1 &&
+    const wantSource = predictionExperts(preds.method) === 1 &&
       (mode === "bbse" || mode === "all" || (mode === "em" && emCalibration !== "none"));
     if (wantSource) source = await loadSourceData(input, preds.trainCounts.length);
     // LADE-like runs also with their prior-free rule (argmax f), beside SADE's.
-    const shiftOptions = { prior: mode, source, emCalibration, uniformRule: true };
+    const shiftOptions = {
+      prior: mode,
+      source,
+      emCalibration,
+      uniformRule: true,
+      aggregation: preds.testTime,
+    };
     const evals = sets === undefined
       ? await evaluateGridAsync(preds, shiftOptions)
       : await evaluateSetsAsync(preds, sets, shiftOptions);
@@ -241,7 +330,24 @@ export async function buildComparison(
   progress: (line: string) => void = () => {},
 ): Promise<Comparison> {
   if (args.length === 0) throw new UsageError("compare needs at least one RUN");
-  const items = await expandRunArgs(args);
+  const items = await distinctRuns(await expandRunArgs(args), progress);
+  // Two runs of one recipe with one seed are not two seeds: their spread
+  // would be a spurious 0. Found before the (slow) evaluations.
+  const bySeed = new Map<string, string>();
+  for (const item of items) {
+    if (item.kind !== "run") continue;
+    const info = await readRunInfo(item.dir);
+    if (typeof info.config.seed !== "number") continue;
+    const key = `${recipeKey(info.config)}\u0000${info.config.seed}`;
+    const other = bySeed.get(key);
+    if (other !== undefined) {
+      throw new UsageError(
+        `${other} and ${item.dir} are the same recipe with the same seed ` +
+          `(${info.config.seed}): not two seeds; compare one of them, or train another seed`,
+      );
+    }
+    bySeed.set(key, item.dir);
+  }
   const shiftFileSets = async (labels: Int32Array, classes: number) =>
     options.shiftFile === undefined
       ? undefined
@@ -297,9 +403,12 @@ export async function buildComparison(
 export async function compareCommand(args: string[], options: CompareOptions): Promise<void> {
   if (options.json && options.markdown) throw new UsageError("give --json or --markdown, not both");
   // The output folder is checked before the (slow) evaluations.
-  if (options.out !== undefined) await checkOutputDir(options.out, "--out");
+  if (options.out !== undefined) {
+    await checkOutputFiles(options.out, COMPARISON_FILES, { flag: "--out", force: options.force });
+  }
   const c = await buildComparison(args, options, (line) => console.error(line));
   if (options.json) console.log(JSON.stringify(comparisonJson(c)));
+  else if (options.wide) console.log(formatWideComparison(c, options.markdown));
   else if (options.markdown) console.log(comparisonMarkdown(c));
   else console.log(formatComparison(c));
   if (options.out !== undefined) {
@@ -309,7 +418,9 @@ export async function compareCommand(args: string[], options: CompareOptions): P
         `${options.out} is as it was (it is written whole or not at all); the runs are untouched`,
     });
     const files = await writeComparisonReport(options.out, c);
-    if (!options.json) console.log(`\ncomparison: ${files.length} files in ${options.out}`);
+    if (!options.json) {
+      console.log(`\ncomparison: ${plural(files.length, "file")} in ${options.out}`);
+    }
   }
   const seeds = c.groups.filter((g) => g.runs.length > 1).length;
   if (seeds === 0 && c.groups.length > 0 && !options.json) {

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { plural } from "../plural.ts";
 import { printWarning, UsageError } from "./errors.ts";
 import { loadDataset } from "../data/datasets.ts";
 import type { ImbalanceType } from "../data/long_tail.ts";
@@ -34,7 +35,8 @@ export interface InspectOptions {
 export interface InspectReport {
   dataset: string;
   classes: number;
-  classNames: string[];
+  /** A name per class (snake_case, as every --json key). */
+  class_names: string[];
   imbalance: { ratio: number; type: ImbalanceType };
   seed: number;
   train: { counts: number[]; total: number };
@@ -89,7 +91,7 @@ export async function inspectDataset(options: InspectOptions): Promise<InspectRe
     return {
       dataset: splits.name,
       classes: splits.classes,
-      classNames: splits.classNames,
+      class_names: splits.classNames,
       imbalance: splits.imbalance,
       seed,
       train: { counts: splits.trainCounts, total: sum(splits.trainCounts) },
@@ -117,7 +119,7 @@ function ranges(classes: readonly number[]): string {
 export function formatReport(r: InspectReport): string {
   const shotOf = (c: number) =>
     r.shots.many.includes(c) ? "many" : r.shots.medium.includes(c) ? "medium" : "few";
-  const nameWidth = Math.max(4, ...r.classNames.map((n) => n.length));
+  const nameWidth = Math.max(4, ...r.class_names.map((n) => n.length));
   const head = `${"class".padStart(5)}  ${"name".padEnd(nameWidth)}  ${"train".padStart(7)}  ${
     "test".padStart(7)
   }  shot`;
@@ -128,7 +130,7 @@ export function formatReport(r: InspectReport): string {
   ];
   for (let c = 0; c < r.classes; c++) {
     lines.push(
-      `${String(c).padStart(5)}  ${r.classNames[c].padEnd(nameWidth)}  ${
+      `${String(c).padStart(5)}  ${r.class_names[c].padEnd(nameWidth)}  ${
         String(r.train.counts[c]).padStart(7)
       }  ${String(r.test.counts[c]).padStart(7)}  ${shotOf(c)}`,
     );
@@ -138,9 +140,17 @@ export function formatReport(r: InspectReport): string {
       String(r.test.total).padStart(7)
     }`,
   );
-  lines.push(`many (> 100):    ${r.shots.many.length} classes: ${ranges(r.shots.many)}`);
-  lines.push(`medium (20-100): ${r.shots.medium.length} classes: ${ranges(r.shots.medium)}`);
-  lines.push(`few (< 20):      ${r.shots.few.length} classes: ${ranges(r.shots.few)}`);
+  lines.push(
+    `many (> 100):    ${plural(r.shots.many.length, "class", "classes")}: ${ranges(r.shots.many)}`,
+  );
+  lines.push(
+    `medium (20-100): ${plural(r.shots.medium.length, "class", "classes")}: ${
+      ranges(r.shots.medium)
+    }`,
+  );
+  lines.push(
+    `few (< 20):      ${plural(r.shots.few.length, "class", "classes")}: ${ranges(r.shots.few)}`,
+  );
   if (r.dataset.startsWith("image-list") || r.dataset.startsWith("image-folder")) {
     lines.push(
       "images: headers checked only (size, format); `lade data verify` decodes every image",

@@ -8,9 +8,10 @@
  * @module
  */
 
-import { InputError } from "../errors.ts";
+import { InputError, LadeError } from "../errors.ts";
 import { onNativeNotice } from "../torch/library_path.ts";
-import { flagMessage } from "./flags.ts";
+import { flagMessage, flagText } from "./flags.ts";
+import { commandLineArgs } from "./argv.ts";
 
 /**
  * A problem only the command line has (a flag that cannot be combined with
@@ -22,12 +23,45 @@ export class UsageError extends InputError {
 }
 
 /**
+ * Characters a terminal must not receive from a file's contents: C0 and C1
+ * controls (escape sequences start with them) but newline and tab, DEL,
+ * the bidirectional embeddings, overrides and isolates (U+202A-U+202E,
+ * U+2066-U+2069: "\u202egpj.exe" shows as "exe.jpg"), and lone surrogates
+ * (bytes of a file name that are not UTF-8).
+ */
+const UNSAFE =
+  // deno-lint-ignore no-control-regex
+  /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/**
  * `text` safe for a terminal: control characters (escape sequences among
- * them, which file contents quoted in a message may hold) become U+FFFD.
+ * them, which file contents quoted in a message may hold), bidirectional
+ * controls and lone surrogates become U+FFFD.
  */
 export function printable(text: string): string {
-  // deno-lint-ignore no-control-regex
-  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, "\ufffd");
+  return text.replace(UNSAFE, "\ufffd");
+}
+
+/**
+ * Makes everything the command line prints safe for a terminal: each string
+ * given to console.log or console.error has the characters of `printable`
+ * written as escapes ("\u202e"), which is also exactly what they mean
+ * inside a JSON string (`--json` output stays the same JSON). Names from
+ * files (class names, shift-file set names, run folders, variants of an
+ * evaluation file) reach tables, warnings and JSON alike, so the guard sits
+ * at the one place they all pass.
+ */
+export function guardTerminalOutput(): void {
+  const unsafe = new RegExp(UNSAFE.source); // not global: test() keeps no position
+  const escape = (text: string) =>
+    unsafe.test(text)
+      ? text.replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
+      : text;
+  for (const name of ["log", "error"] as const) {
+    const original = console[name].bind(console);
+    console[name] = (...args: unknown[]) =>
+      original(...args.map((a) => (typeof a === "string" ? escape(a) : a)));
+  }
 }
 
 /** What a file-system call was doing, as Deno names it, in words. */
@@ -60,19 +94,34 @@ export function fileSystemMessage(line: string): string {
   return line.replace(/ \(os error \d+\): \w+ '[^']*'$/, "").replace(/ \(os error \d+\)/g, "");
 }
 
-/** One line describing `error` for a user, in terms of the command line's flags. */
-export function describeError(error: unknown): string {
+/**
+ * One line describing `error` for a user, in terms of the command line's
+ * flags. With `given` (the command's arguments), a flag the user did not
+ * give is not named: the configuration key and where its value came from
+ * are (see value_source.ts).
+ */
+export function describeError(error: unknown, given?: readonly string[]): string {
   if (error instanceof Error) {
-    const message = error instanceof InputError ? flagMessage(error) : error.message;
+    // The library's other errors name parameters in backticks too (`lr`).
+    const message = error instanceof InputError
+      ? flagMessage(error, given)
+      : error instanceof LadeError
+      ? flagText(error.message)
+      : error.message;
     const firstLine = message.split("\n").find((l) => l.trim() !== "") ?? error.name;
     return printable(fileSystemMessage(firstLine.trim()));
   }
   return printable(String(error));
 }
 
+/** A library warning as the one line printWarning prints, in terms of the command line's flags. */
+export function describeWarning(message: string): string {
+  return printable(flagText(message.split("\n")[0]));
+}
+
 /** Prints a library warning as one line on stderr. */
 export function printWarning(message: string): void {
-  console.error(`lade: warning: ${printable(message.split("\n")[0])}`);
+  console.error(`lade: warning: ${describeWarning(message)}`);
 }
 
 /**
@@ -86,6 +135,22 @@ export function printNativeNotices(): void {
 /** Prints `error` as one line and exits with status 1 (2 for bad input). */
 export function exitWithError(error: unknown): never {
   if (Deno.env.get("LADE_DEBUG")) console.error(error);
-  console.error(`lade: error: ${describeError(error)}`);
+  console.error(`lade: error: ${describeError(error, commandLineArgs())}`);
   Deno.exit(error instanceof InputError ? 2 : 1);
+}
+
+/** A message of several lines as one: "error: unknown option '--epoch' (Did you mean --epochs?)". */
+export function oneLine(text: string): string {
+  return text.split("\n").map((l) => l.trim()).filter((l) => l !== "").join(" ");
+}
+
+/** commander's "errors" that are not: help and the version, which exit 0. */
+const NOT_ERRORS = new Set(["commander.helpDisplayed", "commander.help", "commander.version"]);
+
+/**
+ * The exit status of a commander error: 0 for help and the version, else 2,
+ * as for every other usage error (commander itself exits 1).
+ */
+export function commanderExitCode(code: string, exitCode: number | undefined): number {
+  return NOT_ERRORS.has(code) ? exitCode ?? 0 : 2;
 }

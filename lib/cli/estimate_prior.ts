@@ -20,7 +20,8 @@ import {
 } from "./inputs.ts";
 import { parseEmCalibration, type PriorEstimate } from "../eval/shifted.ts";
 import { rulesForMethod, usesTargetPrior } from "../eval/rules.ts";
-import { methodExperts } from "../losses/methods.ts";
+import { predictionExperts } from "../losses/methods.ts";
+import { variantName } from "../eval/product.ts";
 
 /** The flags of `estimate-prior`. */
 export interface EstimatePriorOptions extends InputOptions {
@@ -57,7 +58,7 @@ export async function estimatePriorCommand(options: EstimatePriorOptions): Promi
   const preds = await loadPredictions(options);
   let source: LoadedSource | undefined;
   try {
-    if (methodExperts(preds.method) > 1) {
+    if (predictionExperts(preds.method) > 1) {
       throw new UsageError(
         `a ${preds.method} model's predictions use no target prior; estimate-prior needs a ` +
           `single-expert model (evaluate reports ${preds.method}'s test-time aggregation)`,
@@ -81,8 +82,8 @@ export async function estimatePriorCommand(options: EstimatePriorOptions): Promi
       ...(source ? { source: sourceJson(source) } : {}),
       accuracy: {
         rule,
-        estimated: e.results[`${rule}+${method}`].top1,
-        known: e.results[rule].top1,
+        estimated: e.results[variantName(preds.method, `${rule}+${method}`)].top1,
+        known: e.results[variantName(preds.method, rule)].top1,
         unadjusted: e.rawTop1,
       },
     };

@@ -8,14 +8,16 @@
  * @module
  */
 
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { readManifest } from "../run/checkpoint.ts";
 import { UsageError } from "./errors.ts";
 import { evaluateGridAsync, evaluateSetsAsync, shiftNames } from "../eval/grid.ts";
 import { type Phase, setPhase } from "./signals.ts";
+import { notApplicableLines, SHOT_NOTE } from "./shot_columns.ts";
+import { timestamp } from "./timestamp.ts";
+import { plural } from "../plural.ts";
 import { readShiftFile } from "../data/mod.ts";
 import {
-  checkOutputDir,
   hasSourceData,
   type InputOptions,
   type LoadedPredictions,
@@ -24,12 +26,15 @@ import {
   loadSourceData,
   sourceJson,
 } from "./inputs.ts";
-import { writeNpy } from "../eval/npy.ts";
+import { encodeNpy } from "../eval/npy.ts";
+import { writeFilesAtomic } from "../fs.ts";
+import { checkOutputFiles } from "./outputs.ts";
 import { evaluateOnlineCommand, type OnlineOptions } from "./evaluate_online.ts";
-import { TTA_EPOCHS } from "../eval/aggregation.ts";
 import { formatAggregation, formatGrid } from "../eval/grid_table.ts";
-import { methodExperts } from "../losses/methods.ts";
-import { reportFocus, writeReport } from "../eval/report.ts";
+import { predictionExperts } from "../losses/methods.ts";
+import { REPORT_FILES, reportFocus, writeReport } from "../eval/report.ts";
+import { logitPriorName } from "../eval/logit_prior.ts";
+import { logitPriorOf } from "../eval/rules.ts";
 import {
   evaluationJson,
   parseEmCalibration,
@@ -52,9 +57,11 @@ export interface EvaluateOptions
   /** false: do not write the run's report. */
   report?: boolean | string;
   exportNpy?: string;
-  /** SADE runs: epochs of the test-time aggregation (default 5; 0 leaves it out). */
+  /** Replace existing files of --report and --export-npy (never a run's own files). */
+  force?: boolean;
+  /** SADE runs: epochs of the test-time aggregation (default: the recipe's, else 5; 0 leaves it out). */
   ttaEpochs?: string;
-  /** SADE runs: the test-time aggregation's learning rate (default 0.1). */
+  /** SADE runs: the test-time aggregation's learning rate (default: the recipe's, else 0.1). */
   ttaLr?: string;
   /** Online label shift: a schedule, `all`, or a marginals file (lib/cli/evaluate_online.ts). */
   online?: string;
@@ -95,12 +102,17 @@ export function parsePriorMode(text: string | undefined): PriorMode {
 }
 
 function cell(v: number | null, digits = 2): string {
-  return v === null ? "-" : v.toFixed(digits);
+  return v === null ? "n/a" : v.toFixed(digits);
 }
 
-/** A plain-text table of one evaluation. */
-export function formatEvaluation(e: ShiftEvaluation): string {
+/**
+ * A plain-text table of one evaluation. Its second header line says which
+ * columns count samples and which average classes; n/a cells of the shot
+ * groups are explained below it (against `trainCounts`, when given).
+ */
+export function formatEvaluation(e: ShiftEvaluation, trainCounts?: readonly number[]): string {
   const header = ["variant", "top1", "top5", "many", "medium", "few", "ECE", "NLL", "Brier"];
+  const kinds = ["mean over", "sample", "sample", "class", "class", "class", "", "", ""];
   const rows = Object.entries(e.results).map(([name, m]) => [
     name,
     cell(m.top1),
@@ -112,16 +124,27 @@ export function formatEvaluation(e: ShiftEvaluation): string {
     cell(m.nll, 4),
     cell(m.brier, 4),
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const widths = header.map((h, i) =>
+    Math.max(h.length, kinds[i].length, ...rows.map((r) => r[i].length))
+  );
   const line = (r: string[]) =>
-    r.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join("  ");
+    r.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join("  ")
+      .trimEnd();
   const total = e.counts.reduce((a, b) => a + b, 0);
-  const out = [`shift ${e.shift}: ${total} test samples`, line(header), ...rows.map(line)];
+  const out = [
+    `shift ${e.shift}: ${plural(total, "test sample")}`,
+    line(header),
+    line(kinds),
+    ...rows.map(line),
+  ];
+  // Why a shot group has no figure (the same for every variant).
+  const first = Object.values(e.results)[0];
+  if (first !== undefined) out.push(...notApplicableLines(first, trainCounts));
   if (e.aggregation !== undefined) {
     const a = e.aggregation;
     out.push(
       `  test-time aggregation weights (experts 1-${a.weights.length}): ` +
-        `${a.weights.map((w) => w.toFixed(3)).join(" ")} after ${a.epochs} epochs ` +
+        `${a.weights.map((w) => w.toFixed(3)).join(" ")} after ${plural(a.epochs, "epoch")} ` +
         `(fitted on this set's unlabelled images)`,
     );
   }
@@ -142,11 +165,60 @@ async function stage2Line(runDir: string): Promise<string | undefined> {
   if (s === undefined) return undefined;
   const how = s.method === "tau-norm"
     ? `tau ${s.tau}${s.selection ? ", chosen on the validation split" : ""}`
-    : `per-class scales learned over ${s.epochs} epochs`;
+    : `per-class scales learned over ${plural(s.epochs ?? 0, "epoch")}`;
   return `second stage: ${s.method} (${how}) of ${s.from}`;
 }
 
-/** Writes the predictions as logits.npy, labels.npy (int64) and train_counts.npy (int64). */
+/**
+ * A line saying which prior the rules compensate, when it is not the one the
+ * method's loss gives on shuffled epochs (cRT, LWS, tau-norm, another sampler).
+ */
+function priorLine(preds: LoadedPredictions): string | undefined {
+  if (preds.logitPrior === undefined || predictionExperts(preds.method) > 1) return undefined;
+  const usual = logitPriorOf(preds.method, preds.trainCounts);
+  if (usual.every((v, c) => Math.abs(v - preds.logitPrior![c]) < 1e-12)) return undefined;
+  return `the classifier was trained under ${
+    logitPriorName(preds.logitPrior, preds.trainCounts)
+  }: the rules compensate that prior, not the training counts`;
+}
+
+/** What an evaluation's report folder is named after: the shift (or shift file) and the prior. */
+function reportLabel(options: EvaluateOptions, mode: PriorMode): string {
+  const sets = options.shiftFile === undefined
+    ? (options.shift ?? "uniform").trim().toLowerCase().replace(/[^a-z0-9]+/g, "")
+    : `file-${
+      basename(options.shiftFile).replace(/\.json$/i, "").replace(/[^A-Za-z0-9_-]+/g, "_")
+    }`;
+  return `${sets}-${mode}`;
+}
+
+/**
+ * A new folder for an evaluation's report inside the run:
+ * `runDir/report-<shift>-<prior>-<time>` (`report-all-known-20250101-120000`),
+ * with `-2`, `-3` ... when one of that name exists. Never the training
+ * report's `report/`, and never an earlier evaluation's folder.
+ */
+export async function evaluationReportDir(runDir: string, label: string): Promise<string> {
+  const base = join(runDir, `report-${label}-${timestamp()}`);
+  for (let k = 1;; k++) {
+    const dir = k === 1 ? base : `${base}-${k}`;
+    try {
+      await Deno.mkdir(dir);
+      return dir;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+    }
+  }
+}
+
+/** The files `--export-npy` writes. */
+export const EXPORT_NPY_FILES: readonly string[] = ["logits.npy", "labels.npy", "train_counts.npy"];
+
+/**
+ * Writes the predictions as logits.npy, labels.npy (int64) and
+ * train_counts.npy (int64), all or nothing: on a full disk an
+ * OutputWriteError names the file that failed, and none of the three changed.
+ */
 export async function exportNpy(
   dir: string,
   logits: Tensor,
@@ -154,26 +226,30 @@ export async function exportNpy(
   trainCounts: number[],
 ): Promise<void> {
   await Deno.mkdir(dir, { recursive: true });
-  const f = logits.to("float32");
-  try {
-    await writeNpy(join(dir, "logits.npy"), {
-      dtype: "float32",
-      shape: [...f.shape],
-      data: f.toArray(),
-    });
-  } finally {
-    f.dispose();
+  let logitsBytes: Uint8Array;
+  {
+    using f = logits.to("float32");
+    logitsBytes = encodeNpy({ dtype: "float32", shape: [...f.shape], data: f.toArray() });
   }
-  await writeNpy(join(dir, "labels.npy"), {
-    dtype: "int64",
-    shape: [labels.length],
-    data: BigInt64Array.from(labels, (y) => BigInt(y)),
-  });
-  await writeNpy(join(dir, "train_counts.npy"), {
-    dtype: "int64",
-    shape: [trainCounts.length],
-    data: BigInt64Array.from(trainCounts, (n) => BigInt(n)),
-  });
+  await writeFilesAtomic([
+    [join(dir, EXPORT_NPY_FILES[0]), logitsBytes],
+    [
+      join(dir, EXPORT_NPY_FILES[1]),
+      encodeNpy({
+        dtype: "int64",
+        shape: [labels.length],
+        data: BigInt64Array.from(labels, (y) => BigInt(y)),
+      }),
+    ],
+    [
+      join(dir, EXPORT_NPY_FILES[2]),
+      encodeNpy({
+        dtype: "int64",
+        shape: [trainCounts.length],
+        data: BigInt64Array.from(trainCounts, (n) => BigInt(n)),
+      }),
+    ],
+  ]);
 }
 
 /**
@@ -206,21 +282,27 @@ export async function evaluateCommand(
   const mode = parsePriorMode(options.prior);
   const emCalibration = parseEmCalibration(options.calibration);
   // Output folders are checked before the (slow) predictions.
-  if (typeof options.report === "string") await checkOutputDir(options.report, "--report");
-  if (options.exportNpy !== undefined) await checkOutputDir(options.exportNpy, "--export-npy");
+  const force = options.force;
+  if (typeof options.report === "string") {
+    await checkOutputFiles(options.report, REPORT_FILES, { flag: "--report", force });
+  }
+  if (options.exportNpy !== undefined) {
+    await checkOutputFiles(options.exportNpy, EXPORT_NPY_FILES, { flag: "--export-npy", force });
+  }
   if (options.shiftFile !== undefined && options.shift !== undefined) {
     throw new UsageError("give either --shift or --shift-file, not both");
   }
   const names = options.shiftFile === undefined ? shiftNames(options.shift ?? "uniform") : [];
-  const ttaEpochs = numberFlag("--tta-epochs", options.ttaEpochs, true) ?? TTA_EPOCHS;
+  // Without --tta-epochs, the recipe's (method.test_time.epochs), else 5.
+  const ttaEpochs = numberFlag("--tta-epochs", options.ttaEpochs, true);
   const ttaLr = numberFlag("--tta-lr", options.ttaLr, false);
   // A caller's predictions (the grid a distributed train prints) carry no
   // augmented views: a SADE run's aggregation is then left out.
   const preds = predictions ?? await loadPredictions({
     ...options,
-    views: ttaEpochs > 0 ? { epochs: ttaEpochs } : undefined,
+    views: ttaEpochs === 0 ? undefined : { epochs: ttaEpochs },
   });
-  const experts = methodExperts(preds.method);
+  const experts = predictionExperts(preds.method);
   let source: LoadedSource | undefined;
   try {
     const sets = options.shiftFile === undefined
@@ -235,13 +317,9 @@ export async function evaluateCommand(
     // EM calibrates on the source data once for the whole grid.
     // The report's set (uniform when evaluated) also gets its confusion matrices.
     const confusionOf = reportFocus(sets === undefined ? names : sets.map((s) => s.name));
-    const shiftOptions = {
-      prior: mode,
-      source,
-      emCalibration,
-      aggregation: { lr: ttaLr },
-      confusionOf,
-    };
+    // The recipe's test-time settings; --tta-lr beats its rate.
+    const aggregation = { ...preds.testTime, ...(ttaLr !== undefined ? { lr: ttaLr } : {}) };
+    const shiftOptions = { prior: mode, source, emCalibration, aggregation, confusionOf };
     const evals = sets === undefined
       ? await evaluateGridAsync(preds, shiftOptions, names)
       : await evaluateSetsAsync(preds, sets, shiftOptions);
@@ -253,7 +331,9 @@ export async function evaluateCommand(
         (sets !== undefined && sets.length > 1);
       console.log(JSON.stringify(all ? json : json[0]));
     } else {
-      console.log(`${preds.dataset}, method ${preds.method}, ${preds.labels.length} test samples`);
+      console.log(
+        `${preds.dataset}, method ${preds.method}, ${plural(preds.labels.length, "test sample")}`,
+      );
       const ck = preds.checkpoint;
       if (ck?.which === "best") {
         console.log(
@@ -262,6 +342,8 @@ export async function evaluateCommand(
       }
       const stage2 = options.run === undefined ? undefined : await stage2Line(options.run);
       if (stage2 !== undefined) console.log(stage2);
+      const trained = priorLine(preds);
+      if (trained !== undefined) console.log(trained);
       if (sets !== undefined) {
         console.log(
           `shifted sets from ${options.shiftFile}: ${sets.map((s) => s.name).join(", ")}`,
@@ -271,8 +353,10 @@ export async function evaluateCommand(
         console.log(`labelled source data (EM's calibration, BBSE): ${source.description}`);
       }
       // One table per shift for a single shift; the compact grid for several.
-      if (evals.length === 1) console.log("\n" + formatEvaluation(evals[0]));
-      else console.log("\n" + formatGrid(evals));
+      if (evals.length === 1) {
+        console.log("\n" + formatEvaluation(evals[0], preds.trainCounts));
+        console.log(SHOT_NOTE);
+      } else console.log("\n" + formatGrid(evals));
       if (experts > 1) {
         if (evals.length > 1 && evals.some((e) => e.aggregation)) {
           console.log("\n" + formatAggregation(evals));
@@ -282,11 +366,15 @@ export async function evaluateCommand(
         }
       }
     }
-    // The best checkpoint's report goes beside the last one's, never over it.
+    // A run's training report (runDir/report) stays as training wrote it:
+    // each evaluation gets a folder of its own (the best checkpoint's says so).
     const reportDir = typeof options.report === "string"
       ? options.report
       : options.report !== false && options.run !== undefined
-      ? join(options.run, preds.checkpoint?.which === "best" ? "report-best" : "report")
+      ? await evaluationReportDir(
+        options.run,
+        reportLabel(options, mode) + (preds.checkpoint?.which === "best" ? "-best" : ""),
+      )
       : undefined;
     if (reportDir !== undefined) {
       phase({
@@ -299,7 +387,7 @@ export async function evaluateCommand(
         trainCounts: preds.trainCounts,
         classNames: preds.classNames,
       });
-      if (!options.json) console.log(`\nreport: ${files.length} files in ${reportDir}`);
+      if (!options.json) console.log(`\nreport: ${plural(files.length, "file")} in ${reportDir}`);
     }
     if (options.exportNpy !== undefined) {
       phase({

@@ -21,7 +21,7 @@ import {
   loadSourceData,
 } from "./inputs.ts";
 import type { CalibrationKind } from "../priors/calibration.ts";
-import { methodExperts } from "../losses/methods.ts";
+import { predictionExperts } from "../losses/methods.ts";
 import { parseEmCalibration } from "../eval/shifted.ts";
 import {
   endpointPrior,
@@ -298,7 +298,11 @@ export async function evaluateOnlineCommand(
   try {
     const schedulePlans = await plans(options, preds.trainCounts, rounds);
     if (haveSourceFlags) {
-      source = await loadSourceData(options, preds.trainCounts.length, methodExperts(preds.method));
+      source = await loadSourceData(
+        options,
+        preds.trainCounts.length,
+        predictionExperts(preds.method),
+      );
     }
     const calibration: CalibrationKind | "none" = source === undefined
       ? "none"

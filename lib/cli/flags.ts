@@ -9,9 +9,26 @@
  */
 
 import type { InputError } from "../errors.ts";
+import { configSource, flagGiven } from "./value_source.ts";
+import { TRAIN_FLAGS } from "../config/train_flags.ts";
+
+/** The recipe keys of where a run's data lies, which only `train` has flags for. */
+const DATA_LOCATION_KEYS: ReadonlySet<string> = new Set([
+  "dataset.root",
+  "dataset.train_list",
+  "dataset.test_list",
+  "dataset.image_root",
+  "dataset.imbalance_type",
+]);
 
 /** The flag that sets each library parameter or configuration key. */
 export const PARAMETER_FLAGS: Readonly<Record<string, string>> = {
+  // every recipe key a flag of train sets (the flag table, lib/config/train_flags.ts), but
+  // where the data lies: another command (evaluate --run of a run whose data moved) has no
+  // flag for that, so its messages name the key (train's own say the flag: train.ts)
+  ...Object.fromEntries(
+    TRAIN_FLAGS.flatMap((f) => (f.key && !DATA_LOCATION_KEYS.has(f.key) ? [[f.key, f.flag]] : [])),
+  ),
   // data (loadDataset's options, `data inspect`)
   dataset: "--dataset",
   root: "--root",
@@ -24,42 +41,26 @@ export const PARAMETER_FLAGS: Readonly<Record<string, string>> = {
   imageRoot: "--image-root",
   imageSize: "--image-size",
   skipBadImages: "--skip-bad-images",
-  "dataset.skip_bad_images": "--skip-bad-images",
   classes: "--classes",
   "dataset.classes": "--classes",
   allowOutsideRoot: "--allow-outside-root",
   "dataset.allow_outside_root": "--allow-outside-root",
   maxImagePixels: "--max-image-pixels",
-  "dataset.max_image_pixels": "--max-image-pixels",
   // training: configuration keys and the options of the library functions
-  "dataset.name": "--dataset",
-  "method.name": "--method",
   method: "--method",
-  "method.alpha": "--alpha",
   alpha: "--alpha",
-  "method.lambda": "--lambda",
   lambda: "--lambda",
-  "train.epochs": "--epochs",
   epochs: "--epochs",
-  "train.batch_size": "--batch-size",
   batchSize: "--batch-size",
-  "train.lr": "--lr",
   lr: "--lr",
   device: "--device",
   threads: "--threads",
-  "train.precision": "--precision",
   precision: "--precision",
-  "train.cuda_graphs": "--cuda-graphs",
-  "dataset.val_per_class": "--val-per-class",
-  "dataset.imbalance": "--imbalance",
-  "model.arch": "--arch",
   arch: "--arch",
-  "train.keep": "--keep",
   "train.early_stop": "--early-stop",
-  "train.early_stop.patience": "--early-stop",
-  "logs.tensorboard": "--tensorboard",
   checkpoint: "--checkpoint",
   valPerClass: "--val-per-class",
+  expertLambdas: "--expert-lambdas",
   config: "--config",
   out: "--out",
   resume: "--resume",
@@ -105,16 +106,35 @@ export function flagOf(parameter: string): string | undefined {
 }
 
 /**
+ * A library message (an error's or a warning's) in the command line's terms:
+ * parameters it mentions in backticks (`` `root` ``) become their flags.
+ * Names no flag sets are left as they are.
+ */
+export function flagText(text: string): string {
+  return text.replace(/`([A-Za-z_][\w.]*)`/g, (whole, name: string) => flagOf(name) ?? whole);
+}
+
+/**
  * An InputError's message in the command line's terms: the leading
  * "parameter: " becomes "--flag: ", and parameters the message mentions in
- * backticks (`` `root` ``) become their flags. Names no flag sets are left
- * as they are.
+ * backticks become their flags (see {@link flagText}).
  */
-export function flagMessage(error: InputError): string {
+export function flagMessage(error: InputError, given?: readonly string[]): string {
   let text = error.message;
   const p = error.parameter;
   if (p !== undefined && text.startsWith(`${p}: `)) {
-    text = `${flagOf(p) ?? p}: ${text.slice(p.length + 2)}`;
+    const flag = flagOf(p);
+    // With the command's arguments known, a configuration key whose flag the
+    // user did not give is not blamed on that flag: its value came from a
+    // recipe, a resumed run's config.yaml or the default, which is named
+    // (with the flag that would set it). Other parameters keep their flag:
+    // it is what supplies a missing value (`--root`).
+    const rest = text.slice(p.length + 2);
+    if (flag !== undefined && given !== undefined && p.includes(".") && !flagGiven(flag, given)) {
+      text = `${configSource(p, given)}: ${p}: ${rest} (${flag} sets it)`;
+    } else {
+      text = `${flag ?? p}: ${rest}`;
+    }
   }
-  return text.replace(/`([A-Za-z_][\w.]*)`/g, (whole, name: string) => flagOf(name) ?? whole);
+  return flagText(text);
 }

@@ -7,6 +7,8 @@
 
 import { METHOD_REGISTRY, METHODS } from "../losses/methods.ts";
 
+export { TRAIN_FLAGS } from "../config/train_flags.ts";
+
 export { METHODS };
 
 /** The methods, a line each (from the method registry), for the help of `train`. */

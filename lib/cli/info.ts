@@ -72,8 +72,6 @@ export interface Info {
   native_library: string;
   /** Where it came from: this checkout's build, `LADE_NATIVE_LIB`, a binary's `carried` one or its `built` one. */
   native_library_origin: LibraryOrigin;
-  /** The same as `native_library` (the older name). */
-  nativeLibrary: string;
 }
 
 /** Gathers the facts `info` reports. */
@@ -96,7 +94,6 @@ export function gatherInfo(): Info {
     torch: choice.torch ?? null,
     native_library: nativeLibraryPath(),
     native_library_origin: choice.origin,
-    nativeLibrary: nativeLibraryPath(),
   };
 }
 

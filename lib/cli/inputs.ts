@@ -6,8 +6,11 @@
  * @module
  */
 
+import { plural } from "../plural.ts";
 import { printWarning, UsageError } from "./errors.ts";
-import { methodExperts, METHODS } from "../losses/mod.ts";
+import { MAX_TEXT_BYTES, readInputText } from "../input_file.ts";
+import { METHODS, predictionExperts } from "../losses/mod.ts";
+import type { AggregationOptions } from "../eval/aggregation.ts";
 import { readNpy } from "../eval/npy.ts";
 import type { Predictions, SourceData } from "../eval/shifted.ts";
 import { tensor } from "../torch/create.ts";
@@ -21,6 +24,8 @@ import { type CheckpointChoice, parseCheckpointChoice } from "../run/checkpoint.
 export interface LoadedPredictions extends Predictions {
   classNames: string[];
   dataset: string;
+  /** A run's test-time aggregation settings (its recipe's method.test_time; SADE). */
+  testTime?: AggregationOptions;
   /** A run's checkpoint the predictions come from (absent for logits made elsewhere). */
   checkpoint?: { which: CheckpointChoice; epoch: number; valTop1?: number };
 }
@@ -152,12 +157,7 @@ export async function readTrainCounts(path: string): Promise<number[]> {
     }
     counts = Array.from(a.data as ArrayLike<number | bigint>, Number);
   } else {
-    let text: string;
-    try {
-      text = await Deno.readTextFile(path);
-    } catch (e) {
-      throw new UsageError(`cannot read ${path}: ${(e as Error).message.split("\n")[0]}`);
-    }
+    const text = await readInputText(path, { maxBytes: MAX_TEXT_BYTES });
     try {
       counts = JSON.parse(text);
     } catch {
@@ -202,12 +202,20 @@ export async function loadPredictions(opts: InputOptions): Promise<LoadedPredict
       views: opts.views,
       checkpoint: checkpointOf(opts),
     });
-    checkPredictions(p.logits, p.labels, p.trainCounts.length, opts.run, methodExperts(p.method));
+    checkPredictions(
+      p.logits,
+      p.labels,
+      p.trainCounts.length,
+      opts.run,
+      predictionExperts(p.method),
+    );
     return {
       logits: p.logits,
       views: p.views,
+      testTime: p.testTime,
       labels: p.labels,
       trainCounts: p.trainCounts,
+      logitPrior: p.logitPrior,
       method: p.method,
       classNames: p.classNames,
       dataset: p.dataset,
@@ -226,7 +234,7 @@ export async function loadPredictions(opts: InputOptions): Promise<LoadedPredict
   const labels = await readLabels(opts.labels);
   const logits = await readLogits(opts.logits);
   try {
-    checkPredictions(logits, labels, trainCounts.length, opts.logits, methodExperts(method));
+    checkPredictions(logits, labels, trainCounts.length, opts.logits, predictionExperts(method));
   } catch (e) {
     logits.dispose();
     throw e;
@@ -296,7 +304,7 @@ export async function loadSourceData(
       p.labels,
       classes,
       `${opts.run} (${split} split)`,
-      methodExperts(p.method),
+      predictionExperts(p.method),
     );
     const n = p.labels.length;
     return {
@@ -304,8 +312,10 @@ export async function loadSourceData(
       labels: p.labels,
       split,
       description: split === "val"
-        ? `the held-out validation split (${n} images: ${p.splitSource})`
-        : `the training split (${n} images, seen in training; train with --val-per-class K ` +
+        ? `the held-out validation split (${plural(n, "image")}: ${p.splitSource})`
+        : `the training split (${
+          plural(n, "image")
+        }, seen in training; train with --val-per-class K ` +
           "for a held-out split)",
     };
   }
@@ -326,7 +336,7 @@ export async function loadSourceData(
     logits,
     labels,
     split: "files",
-    description: `${opts.sourceLogits} (${labels.length} labelled samples)`,
+    description: `${opts.sourceLogits} (${plural(labels.length, "labelled sample")})`,
   };
 }
 

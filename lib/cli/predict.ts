@@ -24,6 +24,11 @@ import {
 } from "../predict/inputs.ts";
 import { printable, printWarning, UsageError } from "./errors.ts";
 import { checkpointOf } from "./inputs.ts";
+import { MAX_TEXT_BYTES, readInputFile, readInputJson } from "../input_file.ts";
+import { decodeNames } from "../torch/strings.ts";
+import { checkOutputFile } from "./outputs.ts";
+import { readTrainCounts } from "./inputs.ts";
+import { plural } from "../plural.ts";
 
 /** `predict` flags, as commander hands them over. */
 export interface PredictOptions {
@@ -41,6 +46,63 @@ export interface PredictOptions {
   device?: string;
   skipBadImages?: boolean;
   saveLogits?: string;
+  /** Replace an existing --save-logits file (never one a run manages). */
+  force?: boolean;
+  /** A folder whose images (JPEG, PNG; in its subfolders too) are the inputs. */
+  dir?: string;
+  /** Training class counts for weights that do not carry them (.npy or a JSON array). */
+  trainCounts?: string;
+}
+
+/** The image files `predict --dir` takes, by extension. */
+const IMAGE_EXTENSIONS = /\.(jpe?g|png)$/i;
+
+/**
+ * The images in `dir` and its subfolders (an ImageFolder's class folders),
+ * in name order; hidden files and folders are left out.
+ */
+export async function imagesInFolder(dir: string): Promise<string[]> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(dir);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw new UsageError(`--dir ${dir}: no such folder`);
+    throw new UsageError(`--dir ${dir}: ${(e as Error).message.split("\n")[0]}`);
+  }
+  if (!info.isDirectory) throw new UsageError(`--dir ${dir}: not a folder`);
+  const out: string[] = [];
+  const walk = async (folder: string) => {
+    const entries = (await Array.fromAsync(Deno.readDir(folder)))
+      .filter((e) => !e.name.startsWith("."))
+      .sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true }));
+    for (const e of entries) {
+      const path = join(folder, e.name);
+      if (e.isDirectory) await walk(path);
+      else if (e.isFile && IMAGE_EXTENSIONS.test(e.name)) out.push(path);
+    }
+  };
+  await walk(dir);
+  if (out.length === 0) throw new UsageError(`--dir ${dir}: no JPEG or PNG images in it`);
+  return out;
+}
+
+/** Refuses a folder among the image inputs, pointing at --dir. */
+async function checkNotFolders(paths: readonly string[]): Promise<void> {
+  for (const path of paths) {
+    const info = await Deno.stat(path).catch(() => null);
+    if (info?.isDirectory) {
+      throw new UsageError(`${path} is a folder; give image files or use --dir ${path}`);
+    }
+  }
+}
+
+/** The estimated prior in one line: every class for a few, the largest ten for many. */
+export function priorLine(prior: readonly number[], names: readonly string[]): string {
+  const order = prior.map((p, c) => [p, c] as const);
+  const shown = prior.length <= 20 ? order : [...order].sort((a, b) => b[0] - a[0]).slice(0, 10);
+  const parts = shown.map(([p, c]) => `${names[c] ?? c} ${p.toFixed(3)}`);
+  return parts.join(", ") +
+    (shown.length < prior.length ? `, ... (the 10 largest of ${prior.length})` : "");
 }
 
 function positiveInt(flag: string, text: string | undefined, fallback: number): number {
@@ -59,13 +121,7 @@ async function parsePrior(text: string | undefined, known: boolean): Promise<Pri
   if (!text.endsWith(".json")) {
     throw new UsageError(`invalid --prior '${text}': use uniform, train, em or a FILE.json`);
   }
-  let value: unknown;
-  try {
-    value = JSON.parse(await Deno.readTextFile(text));
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) throw new InputError(`--prior file ${text} not found`);
-    throw new InputError(`--prior ${text}: not JSON (${(e as Error).message.split("\n")[0]})`);
-  }
+  const value = await readInputJson(text, { maxBytes: MAX_TEXT_BYTES, what: "--prior file" });
   const list = Array.isArray(value)
     ? value
     : (value as { prior?: unknown })?.prior ?? (value as { target_prior?: unknown })?.target_prior;
@@ -77,13 +133,8 @@ async function parsePrior(text: string | undefined, known: boolean): Promise<Pri
 
 /** Image paths of a list file: the first field of each line, relative to the list's folder. */
 async function readList(path: string): Promise<string[]> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) throw new InputError(`--list ${path} not found`);
-    throw e;
-  }
+  // Names that are not UTF-8 are kept byte for byte (lib/torch/strings.ts).
+  const text = decodeNames(await readInputFile(path, { maxBytes: MAX_TEXT_BYTES, what: "--list" }));
   return text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#"))
     .map((l) => l.split(/\s+/)[0])
     .map((p) => (isAbsolute(p) ? p : join(dirname(path), p)));
@@ -111,16 +162,39 @@ async function predictor(o: PredictOptions, device: Device): Promise<Predictor> 
 /** Runs `predict`. */
 export async function predictCommand(inputs: string[], o: PredictOptions): Promise<void> {
   const topk = positiveInt("--topk", o.topk, 5);
-  const paths = [...inputs, ...(o.list !== undefined ? await readList(o.list) : [])];
+  await checkNotFolders(inputs);
+  const paths = [
+    ...inputs,
+    ...(o.list !== undefined ? await readList(o.list) : []),
+    ...(o.dir !== undefined ? await imagesInFolder(o.dir) : []),
+  ];
   if (paths.length === 0 && o.npy === undefined) {
-    throw new UsageError("predict needs inputs: image files, --list FILE or --npy FILE");
+    throw new UsageError("predict needs inputs: image files, --dir DIR, --list FILE or --npy FILE");
+  }
+  if (o.trainCounts !== undefined && o.run !== undefined) {
+    throw new UsageError("--train-counts goes with --weights: a run knows its training counts");
   }
   if (paths.length > 0 && o.npy !== undefined) {
     throw new UsageError("give either image files (or --list) or --npy, not both");
   }
+  if (o.saveLogits !== undefined) {
+    await checkOutputFile(o.saveLogits, { flag: "--save-logits", force: o.force });
+  }
   const device = o.device === undefined ? "cpu" : checkDevice(o.device);
+  const counts = o.trainCounts === undefined ? undefined : await readTrainCounts(o.trainCounts);
   const p = await predictor(o, device);
   try {
+    if (counts !== undefined) {
+      // Foreign weights: the counts make every prior rule possible.
+      if (counts.length !== p.model.classes) {
+        throw new UsageError(
+          `--train-counts ${o.trainCounts}: ${counts.length} counts for a model of ` +
+            `${p.model.classes} classes`,
+        );
+      }
+      p.trainCounts = counts;
+      p.logitPrior = undefined;
+    }
     const prior = await parsePrior(o.prior, p.trainCounts !== undefined);
     let names: string[];
     let skipped: { path: string; error: string }[] = [];
@@ -158,10 +232,14 @@ export async function predictCommand(inputs: string[], o: PredictOptions): Promi
           data: logits.toArray(),
         });
       }
-      const result = applyPrior(p, logits, prior, topk);
+      const result = applyPrior(p, logits, prior, topk, o.prior);
       const rows = result.predictions.map((pred, i) => ({
         input: names[i],
-        top: pred.classes.map((c, j) => ({ class: c, name: p.classNames[c], prob: pred.probs[j] })),
+        top: pred.classes.map((c, j) => ({
+          class: c,
+          name: p.classNames[c] ?? String(c),
+          prob: pred.probs[j],
+        })),
       }));
       if (o.json) {
         console.log(JSON.stringify({
@@ -172,6 +250,12 @@ export async function predictCommand(inputs: string[], o: PredictOptions): Promi
           skipped: skipped.map((s) => ({ input: s.path, error: s.error })),
         }));
         return;
+      }
+      if (prior === "em" && result.targetPrior !== undefined) {
+        console.log(
+          `target prior estimated by EM from ${plural(rows.length, "input")}: ` +
+            printable(priorLine(result.targetPrior, p.classNames)),
+        );
       }
       for (const r of rows) {
         // Class names come from the run or the weights file: no control characters.

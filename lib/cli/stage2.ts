@@ -8,6 +8,7 @@
  * @module
  */
 
+import { plural } from "../plural.ts";
 import { checkDevice } from "../torch/device.ts";
 import { runStage2 } from "../train/stage2.ts";
 import { printWarning, UsageError } from "./errors.ts";
@@ -67,7 +68,7 @@ export async function stage2Command(o: Stage2CommandOptions): Promise<void> {
   });
   const what = record.method === "tau-norm"
     ? `tau ${record.tau}${record.selection ? ", chosen on the validation split" : ""}`
-    : `${record.epochs} epochs`;
+    : plural(record.epochs ?? 0, "epoch");
   console.log(
     `wrote ${o.out}: ${record.method} (${what}) of ${o.run}; evaluate it with --run ${o.out}`,
   );

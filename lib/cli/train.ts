@@ -11,6 +11,9 @@
  * @module
  */
 
+import { plural } from "../plural.ts";
+import { join } from "node:path";
+import { TRAIN_FLAGS, trainFlag } from "../config/train_flags.ts";
 import { printWarning, UsageError } from "./errors.ts";
 import {
   currentPhase,
@@ -22,157 +25,106 @@ import {
   signalTaken,
   signalWord,
 } from "./signals.ts";
+import { notApplicableLines } from "./shot_columns.ts";
+import { timestamp } from "./timestamp.ts";
 import { evaluateCommand } from "./evaluate.ts";
 import { parseRankEnv, type RankEnv } from "../distributed/env.ts";
 import { launchLocal, watchLauncher } from "../distributed/launcher.ts";
-import { DEFAULT_TIMEOUT_SECONDS, resolveBackend } from "../distributed/process_group.ts";
+import {
+  DEFAULT_TIMEOUT_SECONDS,
+  MAX_TIMEOUT_SECONDS,
+  resolveBackend,
+} from "../distributed/process_group.ts";
 import { checkGlobalBatch, rankDevice } from "../train/data_parallel.ts";
 import { parseDevice } from "../torch/device.ts";
+import { combineExperts, methodExperts, predictionExperts } from "../losses/methods.ts";
+import type { Tensor } from "../torch/tensor.ts";
 import { readManifest } from "../run/checkpoint.ts";
 import {
   type ConfigOverrides,
+  type ConfigPatch,
+  keySource,
+  mergeConfig,
+  overridesPatch,
   readConfigFile,
   resolveConfig,
   type TrainConfig,
   validateConfig,
 } from "../config/config.ts";
+import { InputError } from "../errors.ts";
 import { parseCheckpointEvery, train, type TrainResult } from "../train/trainer.ts";
 import { useDevice } from "../torch/device.ts";
 
-/** The flags as commander hands them over (strings). */
+export { timestamp };
+
+/**
+ * The flags as commander hands them over: strings, or true for a switch,
+ * by the camelCase name of each flag of TRAIN_FLAGS
+ * (lib/config/train_flags.ts). The ones this module reads itself are named.
+ */
 export interface TrainCommandOptions {
+  [name: string]: string | boolean | undefined;
   config?: string;
-  dataset?: string;
-  method?: string;
-  epochs?: string;
-  batchSize?: string;
-  lr?: string;
-  alpha?: string;
-  lambda?: string;
-  device?: string;
-  threads?: string;
-  seed?: string;
   out?: string;
   resume?: string;
-  precision?: string;
-  cudaGraphs?: string;
-  /** image-list: skip unreadable images. */
-  skipBadImages?: boolean;
-  /** The pixel limit of a decoded image. */
-  maxImagePixels?: string;
-  /** Checkpoints inside epochs: steps (`500`) or minutes (`10m`). */
   checkpointEvery?: string;
-  /** Initial weights (safetensors or a PyTorch state dict). */
-  init?: string;
-  /** head or none. */
-  initSkip?: string;
-  /** true or false. */
-  initStrict?: string;
-  /** none or backbone. */
-  freeze?: string;
-  /** The network (model.arch). */
-  arch?: string;
-  /** The checkpoints kept: `last` or `best,last` (train.keep). */
-  keep?: string;
-  /** Early stopping's patience in epochs (train.early_stop.patience). */
-  earlyStop?: string;
-  /** Write TensorBoard event files (logs.tensorboard). */
-  tensorboard?: boolean;
-  /** shuffle, balanced or sqrt. */
-  sampler?: string;
-  backboneLr?: string;
-  lrStep?: string;
-  lrGamma?: string;
-  /** Start this many local ranks (data-parallel). */
   nprocPerNode?: string;
-  /** gloo or nccl. */
   backend?: string;
-  /** Seconds a rank waits for a peer. */
   distTimeout?: string;
-  /** Images per class held out as a validation split (or a fraction). */
-  valPerClass?: string;
-  /** The long tail's imbalance ratio R. */
-  imbalance?: string;
 }
-
-/** The flags a launcher hands on to its ranks (all but --nproc-per-node). */
-const FORWARDED: readonly [Exclude<keyof TrainCommandOptions, "nprocPerNode">, string][] = [
-  ["config", "--config"],
-  ["dataset", "--dataset"],
-  ["method", "--method"],
-  ["epochs", "--epochs"],
-  ["batchSize", "--batch-size"],
-  ["lr", "--lr"],
-  ["alpha", "--alpha"],
-  ["lambda", "--lambda"],
-  ["device", "--device"],
-  ["threads", "--threads"],
-  ["seed", "--seed"],
-  ["out", "--out"],
-  ["resume", "--resume"],
-  ["precision", "--precision"],
-  ["cudaGraphs", "--cuda-graphs"],
-  ["skipBadImages", "--skip-bad-images"],
-  ["maxImagePixels", "--max-image-pixels"],
-  ["checkpointEvery", "--checkpoint-every"],
-  ["backend", "--backend"],
-  ["distTimeout", "--dist-timeout"],
-  ["init", "--init"],
-  ["initSkip", "--init-skip"],
-  ["initStrict", "--init-strict"],
-  ["freeze", "--freeze"],
-  ["sampler", "--sampler"],
-  ["backboneLr", "--backbone-lr"],
-  ["lrStep", "--lr-step"],
-  ["lrGamma", "--lr-gamma"],
-  ["valPerClass", "--val-per-class"],
-  ["imbalance", "--imbalance"],
-  ["arch", "--arch"],
-  ["keep", "--keep"],
-  ["earlyStop", "--early-stop"],
-  ["tensorboard", "--tensorboard"],
-];
 
 /** A numeric flag's value; a UsageError naming the flag when it is not a number. */
 function num(flag: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const n = value.trim() === "" ? NaN : Number(value);
-  if (!Number.isFinite(n)) throw new UsageError(`invalid ${flag} '${value}': expected a number`);
+  if (!Number.isFinite(n)) {
+    throw new UsageError(
+      `invalid ${flag} '${value}': ${Number.isNaN(n) ? "expected a number" : "too large a number"}`,
+    );
+  }
   return n;
 }
 
-/** The flags that override the config, parsed. */
+/** The flags that override the config, parsed by their kind (TRAIN_FLAGS). */
 export function parseFlags(o: TrainCommandOptions): ConfigOverrides {
-  return {
-    dataset: o.dataset,
-    method: o.method,
-    epochs: num("--epochs", o.epochs),
-    batchSize: num("--batch-size", o.batchSize),
-    lr: num("--lr", o.lr),
-    alpha: num("--alpha", o.alpha),
-    lambda: num("--lambda", o.lambda),
-    device: o.device,
-    threads: num("--threads", o.threads),
-    seed: num("--seed", o.seed),
-    precision: o.precision,
-    cudaGraphs: o.cudaGraphs,
-    skipBadImages: o.skipBadImages,
-    maxImagePixels: num("--max-image-pixels", o.maxImagePixels),
-    init: o.init,
-    initSkip: o.initSkip,
-    initStrict: bool("--init-strict", o.initStrict),
-    freeze: o.freeze,
-    arch: o.arch,
-    sampler: o.sampler,
-    backboneLr: num("--backbone-lr", o.backboneLr),
-    lrStep: num("--lr-step", o.lrStep),
-    lrGamma: num("--lr-gamma", o.lrGamma),
-    valPerClass: num("--val-per-class", o.valPerClass),
-    imbalance: num("--imbalance", o.imbalance),
-    keep: o.keep?.split(",").map((s) => s.trim()),
-    earlyStop: num("--early-stop", o.earlyStop),
-    tensorboard: o.tensorboard,
-  };
+  const out: Record<string, unknown> = {};
+  for (const f of TRAIN_FLAGS) {
+    if (f.key === undefined || o[f.name] === undefined) continue;
+    const v = o[f.name];
+    const given = typeof v === "string" ? v : undefined;
+    switch (f.kind) {
+      case "switch":
+        out[f.name] = v === true;
+        break;
+      case "number":
+        out[f.name] = num(f.flag, given);
+        break;
+      case "bool":
+        out[f.name] = bool(f.flag, given);
+        break;
+      case "numbers":
+        out[f.name] = numberList(f.flag, given);
+        break;
+      case "list":
+        out[f.name] = given?.split(",").map((x) => x.trim());
+        break;
+      case "string":
+        out[f.name] = given;
+        break;
+    }
+  }
+  return out;
+}
+
+/** A comma-separated list of numbers (`0,1,2`); a UsageError naming the flag otherwise. */
+function numberList(flag: string, value: string | undefined): number[] | undefined {
+  if (value === undefined) return undefined;
+  const parts = value.split(",").map((x) => x.trim());
+  const out = parts.map((x) => (x === "" ? NaN : Number(x)));
+  if (out.some((x) => !Number.isFinite(x))) {
+    throw new UsageError(`invalid ${flag} '${value}': expected numbers separated by commas`);
+  }
+  return out;
 }
 
 /** A true/false flag's value; a UsageError naming the flag otherwise. */
@@ -182,48 +134,15 @@ function bool(flag: string, value: string | undefined): boolean | undefined {
   throw new UsageError(`invalid ${flag} '${value}': expected true or false`);
 }
 
-/** A run directory's time stamp: 20250101-120000. */
-export function timestamp(d = new Date()): string {
-  const p = (n: number) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${
-    p(d.getMinutes())
-  }${p(d.getSeconds())}`;
-}
-
 /** The configuration and run directory of a resumed run (only hardware flags and --epochs may change). */
 async function resumeSetup(
   o: TrainCommandOptions,
   flags: ConfigOverrides,
 ): Promise<{ config: TrainConfig; runDir: string }> {
   const runDir = o.resume!;
-  const fixed: [keyof TrainCommandOptions, string][] = [
-    ["config", "--config"],
-    ["dataset", "--dataset"],
-    ["method", "--method"],
-    ["batchSize", "--batch-size"],
-    ["lr", "--lr"],
-    ["alpha", "--alpha"],
-    ["lambda", "--lambda"],
-    ["seed", "--seed"],
-    ["out", "--out"],
-    ["skipBadImages", "--skip-bad-images"],
-    ["init", "--init"],
-    ["initSkip", "--init-skip"],
-    ["initStrict", "--init-strict"],
-    ["freeze", "--freeze"],
-    ["sampler", "--sampler"],
-    ["backboneLr", "--backbone-lr"],
-    ["lrStep", "--lr-step"],
-    ["lrGamma", "--lr-gamma"],
-    ["valPerClass", "--val-per-class"],
-    ["imbalance", "--imbalance"],
-    ["arch", "--arch"],
-    ["keep", "--keep"],
-    ["earlyStop", "--early-stop"],
-  ];
-  for (const [key, flag] of fixed) {
-    if (o[key] !== undefined) {
-      throw new UsageError(`${flag} cannot be combined with --resume (the run keeps its config)`);
+  for (const f of TRAIN_FLAGS) {
+    if (f.resume === "refused" && o[f.name] !== undefined) {
+      throw new UsageError(`${f.flag} cannot be combined with --resume (the run keeps its config)`);
     }
   }
   const manifest = await readManifest(runDir).catch((e) => {
@@ -233,43 +152,31 @@ async function resumeSetup(
   if (manifest === null) {
     throw new UsageError(`--resume ${runDir}: no checkpoint there (checkpoint.json)`);
   }
-  const patched = {
-    ...manifest.config,
-    device: flags.device ?? manifest.config.device,
-    threads: flags.threads ?? manifest.config.threads,
-    dataset: {
-      ...manifest.config.dataset,
-      max_image_pixels: flags.maxImagePixels ?? manifest.config.dataset.max_image_pixels,
-    },
-    train: {
-      ...manifest.config.train,
-      epochs: flags.epochs ?? manifest.config.train.epochs,
-      precision: flags.precision ?? manifest.config.train.precision,
-      cuda_graphs: flags.cudaGraphs ?? manifest.config.train.cuda_graphs,
-    },
-    // TensorBoard files may be asked for when a run continues.
-    logs: {
-      ...manifest.config.logs,
-      tensorboard: flags.tensorboard ?? manifest.config.logs.tensorboard,
-    },
-  };
+  // The flags that may change as the run continues (the hardware, the epochs).
+  const applied = Object.fromEntries(
+    Object.entries(flags).filter(([name]) => trainFlag(name)?.resume === "applied"),
+  );
+  const patched = mergeConfig(manifest.config, overridesPatch(applied));
   const config = validateConfig(patched);
   if (config.train.epochs < manifest.epoch) {
     throw new UsageError(
-      `invalid --epochs ${config.train.epochs}: the run has already finished ${manifest.epoch} epochs`,
+      `invalid --epochs ${config.train.epochs}: the run has already finished ${
+        plural(manifest.epoch, "epoch")
+      }`,
     );
   }
   return { config, runDir };
 }
 
-/** A fresh run's configuration and directory. */
+/** A recipe file as read: its patch and path. */
+type RecipeFile = { patch: ConfigPatch; path: string };
+
+/** A fresh run's configuration and directory, from the recipe file (if any) and the flags. */
 async function freshSetup(
   o: TrainCommandOptions,
   flags: ConfigOverrides,
+  file: RecipeFile | undefined,
 ): Promise<{ config: TrainConfig; runDir: string }> {
-  const file = o.config === undefined
-    ? undefined
-    : { patch: await readConfigFile(o.config), path: o.config };
   const config = resolveConfig(file, flags);
   const runDir = o.out ??
     `runs/${config.name ?? `${config.dataset.name}_${config.method.name}`}_${timestamp()}`;
@@ -286,28 +193,100 @@ async function freshSetup(
   return { config, runDir };
 }
 
+/** Top-level configuration keys (the others have a dot: `dataset.root`). */
+const TOP_KEYS = new Set(["name", "seed", "device", "threads"]);
+
+/**
+ * The `train` flags of dataset keys that other commands have no flag for
+ * (an `evaluate --run` whose data moved says `dataset.root`, not `--root`).
+ */
+const DATASET_FLAGS: Readonly<Record<string, string>> = Object.fromEntries(
+  ["dataset.root", "dataset.train_list", "dataset.test_list", "dataset.image_root"]
+    .concat("dataset.imbalance_type")
+    .map((key) => [key, TRAIN_FLAGS.find((f) => f.key === key)!.flag]),
+);
+
+/**
+ * `e` in the terms of where the value at fault came from: a configuration key
+ * (`dataset.root`) set by the recipe file is said as the file and the key
+ * (`r.yaml: dataset.root: ...`), one set by a flag (or left at its default)
+ * as the flag that sets it (`--root: ...`; the command line says the keys
+ * of flags.ts's table so anyway).
+ */
+export function inSourceTerms(
+  e: InputError,
+  file: RecipeFile | undefined,
+  flags: ConfigOverrides,
+): InputError {
+  const key = e.parameter;
+  const isKey = (k: string) => k.includes(".") || TOP_KEYS.has(k);
+  // Keys the message mentions (`dataset.root`): the file's key, or the flag.
+  const mention = (whole: string, k: string) => {
+    const source = keySource(k, file, flags);
+    if (source.kind === "file") return `${k} in ${source.path}`;
+    return Object.hasOwn(DATASET_FLAGS, k) ? DATASET_FLAGS[k] : whole;
+  };
+  const rest = key !== undefined && e.message.startsWith(`${key}: `)
+    ? e.message.slice(key.length + 2)
+    : e.message;
+  const text = rest.replace(/`([a-z_]+\.[a-z_.]+)`/g, mention);
+  if (key === undefined || !isKey(key)) {
+    return text === rest ? e : new InputError(text, undefined, { cause: e });
+  }
+  const source = keySource(key, file, flags);
+  if (source.kind === "file") {
+    return new InputError(`${source.path}: ${key}: ${text}`, undefined, { cause: e });
+  }
+  if (Object.hasOwn(DATASET_FLAGS, key)) {
+    return new InputError(`${DATASET_FLAGS[key]}: ${text}`, undefined, { cause: e });
+  }
+  return text === rest ? e : new InputError(key, text, { cause: e });
+}
+
+/** `logits` as the method predicts with them (see combineExperts); `logits` itself is consumed. */
+function takeCombined(logits: Tensor, method: string): Tensor {
+  if (predictionExperts(method) !== methodExperts(method)) {
+    try {
+      return combineExperts(logits, method);
+    } finally {
+      logits.dispose();
+    }
+  }
+  return logits;
+}
+
 /** Prints the result table of a finished run. */
 export function printResult(result: TrainResult): void {
   const f = result.final;
   if (!f) return;
-  const cell = (x: number | null) => (x === null ? "-" : x.toFixed(2)).padStart(7);
+  const cell = (x: number | null) => (x === null ? "n/a" : x.toFixed(2)).padStart(9);
   console.log("");
   console.log(`top-1 accuracy (%) on the uniform test set`);
   console.log(
-    `${"".padEnd(10)}${"overall".padStart(7)}${"many".padStart(7)}${"medium".padStart(7)}${
-      "few".padStart(7)
+    `${"".padEnd(10)}${"overall".padStart(11)}${"many".padStart(9)}${"medium".padStart(9)}${
+      "few".padStart(9)
     }`,
   );
+  // Two kinds of average, said in the header: samples, and classes.
+  console.log(`${"".padEnd(10)}${"per sample".padStart(11)}${"mean of classes".padStart(24)}`);
   console.log(
-    `${"uniform".padEnd(10)}${cell(f.top1)}${cell(f.many)}${cell(f.medium)}${cell(f.few)}`,
+    `${"uniform".padEnd(10)}${cell(f.top1).padStart(11)}${cell(f.many)}${cell(f.medium)}${
+      cell(f.few)
+    }`,
   );
+  // On the uniform set every class has test samples: a group without a figure has no class.
+  for (const line of notApplicableLines(f)) console.log(line);
   console.log(`run: ${result.runDir}`);
 }
 
 /** `--dist-timeout`: positive seconds (default 120). */
 export function parseDistTimeout(text: string | undefined): number {
   const t = num("--dist-timeout", text) ?? DEFAULT_TIMEOUT_SECONDS;
-  if (!(t > 0)) throw new UsageError(`invalid --dist-timeout '${text}': expected seconds > 0`);
+  if (!(t > 0) || t > MAX_TIMEOUT_SECONDS) {
+    throw new UsageError(
+      `invalid --dist-timeout '${text}': expected seconds > 0, at most ${MAX_TIMEOUT_SECONDS} (a week)`,
+    );
+  }
   return t;
 }
 
@@ -353,9 +332,34 @@ export async function trainCommand(
   if (env === undefined && o.nprocPerNode === undefined && o.backend !== undefined) {
     resolveBackend(o.backend, "cpu"); // an unknown name is still one line
   }
-  const { config, runDir } = o.resume !== undefined
-    ? await resumeSetup(o, flags)
-    : await freshSetup(o, flags);
+  const file = o.config === undefined || o.resume !== undefined
+    ? undefined
+    : { patch: await readConfigFile(o.config), path: o.config };
+  try {
+    const { config, runDir } = o.resume !== undefined
+      ? await resumeSetup(o, flags)
+      : await freshSetup(o, flags, file);
+    await trainWithConfig(o, context, { config, runDir, env, checkpointEvery, timeoutSeconds });
+  } catch (e) {
+    // A bad value is said where it came from: the recipe file's key, or the flag.
+    if (o.resume === undefined && e instanceof InputError) throw inSourceTerms(e, file, flags);
+    throw e;
+  }
+}
+
+/** The rest of `train` once the configuration and the run directory are known. */
+async function trainWithConfig(
+  o: TrainCommandOptions,
+  context: { group?: string },
+  s: {
+    config: TrainConfig;
+    runDir: string;
+    env: RankEnv | undefined;
+    checkpointEvery: ReturnType<typeof parseCheckpointEvery> | undefined;
+    timeoutSeconds: number;
+  },
+): Promise<void> {
+  const { config, runDir, env, checkpointEvery, timeoutSeconds } = s;
   if (o.nprocPerNode !== undefined) {
     return await launch(o, parseNproc(o.nprocPerNode), config, runDir, timeoutSeconds);
   }
@@ -458,13 +462,36 @@ export async function trainCommand(
   printResult(result);
   // End with the shift grid, as the paper reports it (and the run's report).
   // A distributed run has the test logits already, predicted by all ranks.
+  const test = result.test;
   await evaluateCommand(
-    { run: runDir, shift: "all" },
-    result.test === undefined
-      ? undefined
-      : { ...result.test, method: config.method.name, dataset: config.dataset.name },
+    // Training's own report: runDir/report (a later `evaluate` writes its own folder).
+    { run: runDir, shift: "all", report: join(runDir, "report"), force: true },
+    test === undefined ? undefined : {
+      ...test,
+      // A product of experts (BalPoE) predicts with their mean.
+      logits: takeCombined(test.logits, config.method.name),
+      method: config.method.name,
+      dataset: config.dataset.name,
+    },
     { phases: false },
   );
+}
+
+/**
+ * The arguments of each rank lade's launcher starts: `train` and every flag
+ * given that TRAIN_FLAGS forwards, and `--out` the run directory chosen here
+ * (a fresh run's default name has a time in it).
+ */
+export function rankArguments(o: TrainCommandOptions, runDir: string): string[] {
+  const args = ["train"];
+  for (const f of TRAIN_FLAGS) {
+    if (!f.forwarded) continue;
+    const value = o[f.name];
+    if (value === true) args.push(f.flag);
+    else if (value !== undefined && value !== false) args.push(f.flag, String(value));
+  }
+  if (o.resume === undefined && o.out === undefined) args.push("--out", runDir);
+  return args;
 }
 
 /**
@@ -487,13 +514,7 @@ async function launch(
     ? "cpu"
     : useDevice(rankDevice(config.device, last));
   resolveBackend(o.backend, device);
-  const args = ["train"];
-  for (const [key, flag] of FORWARDED) {
-    const value = o[key];
-    if (value === true) args.push(flag);
-    else if (value !== undefined && value !== false) args.push(flag, String(value));
-  }
-  if (o.resume === undefined && o.out === undefined) args.push("--out", runDir);
+  const args = rankArguments(o, runDir);
   // Every signal goes to the ranks (as SIGINT: they checkpoint after the same
   // step and stop); this process waits for them and exits with 130 or 143.
   setPhase({
@@ -510,7 +531,14 @@ async function launch(
     timeoutSeconds: Math.max(timeoutSeconds, 600),
   });
   if (!result.success) {
-    if (result.interrupted === undefined) console.error(`lade: error: ${result.message}`);
+    // A rank that exits with lade's error statuses (1, 2) has said why in one
+    // line already (a peer that hung, a full disk): a second line would only
+    // repeat that it failed. A rank killed or crashed said nothing: the
+    // launcher says it.
+    const failed = result.failedRank === undefined ? undefined : result.ranks[result.failedRank];
+    const said = failed !== undefined && failed.signal === null &&
+      (failed.code === 1 || failed.code === 2);
+    if (result.interrupted === undefined && !said) console.error(`lade: error: ${result.message}`);
     // Stopped by a signal: its status (130 or 143), whatever the ranks said.
     if (result.interrupted !== undefined) {
       exitOnSignal(result.interrupted === "SIGTERM" ? "SIGTERM" : "SIGINT");

@@ -13,9 +13,11 @@
  */
 
 import { join } from "node:path";
-import { writeFileAtomic } from "../fs.ts";
+import { writeFilesAtomic } from "../fs.ts";
+import { MAX_TEXT_BYTES, readInputJson } from "../input_file.ts";
 import { UsageError } from "./errors.ts";
 import { setPhase } from "./signals.ts";
+import { TRAIN_FLAGS } from "../config/train_flags.ts";
 import { compareCommand } from "./compare.ts";
 import { readManifest } from "../run/checkpoint.ts";
 import { parseRankEnv } from "../distributed/env.ts";
@@ -56,8 +58,10 @@ export function seedRunDir(group: string, seed: number): string {
 
 async function readSeeds(group: string): Promise<number[] | null> {
   try {
-    const v = JSON.parse(await Deno.readTextFile(join(group, SEEDS_FILE)));
-    return Array.isArray(v.seeds) ? v.seeds : null;
+    const v = await readInputJson(join(group, SEEDS_FILE), { maxBytes: MAX_TEXT_BYTES }) as {
+      seeds?: unknown;
+    };
+    return Array.isArray(v?.seeds) ? v.seeds : null;
   } catch {
     return null;
   }
@@ -88,17 +92,14 @@ async function runGroup(group: string, seeds: number[], o: TrainEntryOptions): P
       console.log("finished already");
       continue;
     }
-    const hardware = {
-      device: o.device,
-      threads: o.threads,
-      precision: o.precision,
-      cudaGraphs: o.cudaGraphs,
-      nprocPerNode: o.nprocPerNode,
-      backend: o.backend,
-      distTimeout: o.distTimeout,
-      // Not part of the recipe (config.yaml), so each seed's run needs it here.
-      checkpointEvery: o.checkpointEvery,
-    };
+    // The flags every seed's run takes (TRAIN_FLAGS' `group: "passed"`); the
+    // rest is the group's recipe, config.yaml.
+    const hardware = Object.fromEntries(
+      TRAIN_FLAGS.filter((f) => f.group === "passed" && f.name !== "resume").map((f) => [
+        f.name,
+        o[f.name],
+      ]),
+    );
     if ((await readManifest(dir).catch(() => null)) !== null) {
       await trainCommand({ ...hardware, resume: dir }, { group });
     } else {
@@ -109,9 +110,10 @@ async function runGroup(group: string, seeds: number[], o: TrainEntryOptions): P
   setPhase({
     doing: `the comparison of the seeds of ${group}`,
     intact: `every seed's run in ${group} is finished and intact`,
-    next: `compare them with: lade compare ${group} --out ${join(group, "compare")}`,
+    next: `compare them with: lade compare ${group} --out ${join(group, "compare")} --force`,
   });
-  await compareCommand([group], { out: join(group, "compare") });
+  // The group's own comparison, rewritten as its seeds finish (not a user's file).
+  await compareCommand([group], { out: join(group, "compare"), force: true });
 }
 
 /** `train --resume GROUP`: whether `dir` is a seed group rather than a run. */
@@ -133,27 +135,9 @@ export async function trainEntry(o: TrainEntryOptions): Promise<void> {
     );
   }
   if (o.resume !== undefined && asGroup) {
-    const flags: [keyof TrainEntryOptions, string][] = [
-      ["config", "--config"],
-      ["dataset", "--dataset"],
-      ["method", "--method"],
-      ["epochs", "--epochs"],
-      ["batchSize", "--batch-size"],
-      ["lr", "--lr"],
-      ["alpha", "--alpha"],
-      ["lambda", "--lambda"],
-      ["seed", "--seed"],
-      ["out", "--out"],
-      ["valPerClass", "--val-per-class"],
-      ["imbalance", "--imbalance"],
-      ["keep", "--keep"],
-      ["earlyStop", "--early-stop"],
-      ["seeds", "--seeds"],
-      ["repeat", "--repeat"],
-    ];
-    for (const [key, flag] of flags) {
-      if (o[key] !== undefined) {
-        throw new UsageError(`${flag} cannot be combined with --resume of a seed group`);
+    for (const f of TRAIN_FLAGS) {
+      if (f.group === "refused" && o[f.name] !== undefined) {
+        throw new UsageError(`${f.flag} cannot be combined with --resume of a seed group`);
       }
     }
     const seeds = await readSeeds(o.resume);
@@ -188,11 +172,20 @@ export async function trainEntry(o: TrainEntryOptions): Promise<void> {
       `--out ${group} already holds runs; continue with --resume ${group} or choose another --out`,
     );
   }
+  const existed = await Deno.lstat(group).then(() => true, () => false);
   await Deno.mkdir(group, { recursive: true });
-  await writeFileAtomic(join(group, "config.yaml"), configToYaml(config));
-  await writeFileAtomic(
-    join(group, SEEDS_FILE),
-    JSON.stringify({ seeds, created: new Date().toISOString() }) + "\n",
-  );
+  try {
+    // Both or neither (a full disk names the file and leaves no group behind).
+    await writeFilesAtomic([
+      [join(group, "config.yaml"), configToYaml(config)],
+      [
+        join(group, SEEDS_FILE),
+        JSON.stringify({ seeds, created: new Date().toISOString() }) + "\n",
+      ],
+    ]);
+  } catch (e) {
+    if (!existed) await Deno.remove(group, { recursive: true }).catch(() => {});
+    throw e;
+  }
   await runGroup(group, seeds, o);
 }

@@ -8,14 +8,16 @@
  */
 
 import { datasetInput } from "../data/mod.ts";
-import { type Architecture, Model } from "../models/mod.ts";
 import { bestOf, loadCheckpoint, MANIFEST, readManifest } from "../run/checkpoint.ts";
+import { modelFromManifest } from "../run/run_model.ts";
 import { checkpointOf } from "./inputs.ts";
+import { manifestLogitPrior } from "../eval/logit_prior.ts";
 import { DTYPE_BYTES } from "../torch/dtype.ts";
 import { exportWeights, readWeightsFile } from "../weights/model_weights.ts";
-import { exportPytorch } from "../weights/pytorch_export.ts";
+import { exportPytorch, pytorchExportFiles } from "../weights/pytorch_export.ts";
 import { weightsPredictor } from "../predict/inputs.ts";
 import { printable, UsageError } from "./errors.ts";
+import { checkOutputFile } from "./outputs.ts";
 
 /** `weights export` flags. */
 export interface WeightsExportOptions {
@@ -24,6 +26,8 @@ export interface WeightsExportOptions {
   checkpoint?: string;
   /** safetensors (default) or pytorch (a torch.save state dict and a module file). */
   format?: string;
+  /** Replace an existing --out file (never one a run manages). */
+  force?: boolean;
 }
 
 /** Writes the run's latest (or best) model weights to `--out` as safetensors or for PyTorch. */
@@ -39,6 +43,9 @@ export async function weightsExportCommand(runDir: string, o: WeightsExportOptio
         : "weights export needs --out FILE.safetensors",
     );
   }
+  // Never over a file a run manages; over another existing file only with --force.
+  const outputs = format === "pytorch" ? Object.values(pytorchExportFiles(o.out)) : [o.out];
+  for (const f of outputs) await checkOutputFile(f, { flag: "--out", force: o.force });
   const m = await readManifest(runDir).catch((e) => {
     if (e instanceof Deno.errors.NotADirectory || e instanceof Deno.errors.NotFound) return null;
     throw e;
@@ -46,13 +53,7 @@ export async function weightsExportCommand(runDir: string, o: WeightsExportOptio
   if (m === null) throw new UsageError(`${runDir} has no checkpoint (${MANIFEST}); train it first`);
   const which = checkpointOf(o);
   const epoch = which === "best" ? bestOf(m, runDir).epoch : m.epoch;
-  using model = Model.create({
-    arch: m.arch as Architecture,
-    classes: m.classes,
-    inChannels: m.inChannels,
-    head: m.config.model.head,
-    scale: m.config.model.scale,
-  });
+  using model = modelFromManifest(m);
   await loadCheckpoint(runDir, model, undefined, false, which);
   const spec = datasetInput(m.config.dataset.name, {
     imageSize: m.config.dataset.image_size,
@@ -67,6 +68,7 @@ export async function weightsExportCommand(runDir: string, o: WeightsExportOptio
     scale: m.config.model.head === "cosine" ? m.config.model.scale : undefined,
     classNames: m.classNames,
     trainCounts: m.trainCounts,
+    logitPrior: manifestLogitPrior(m),
     method: m.config.method.name,
     dataset: m.config.dataset.name,
     epoch,
@@ -92,6 +94,8 @@ export interface WeightsConvertOptions {
   out?: string;
   arch?: string;
   classes?: string;
+  /** Replace an existing --out file (never one a run manages). */
+  force?: boolean;
 }
 
 /**
@@ -105,6 +109,7 @@ export async function weightsConvertCommand(path: string, o: WeightsConvertOptio
   if (classes !== undefined && !(Number.isInteger(classes) && classes >= 1)) {
     throw new UsageError(`invalid --classes '${o.classes}': expected a positive integer`);
   }
+  await checkOutputFile(o.out, { flag: "--out", force: o.force });
   const p = await weightsPredictor(path, { arch: o.arch, classes });
   try {
     await exportWeights(p.model, o.out, {
@@ -115,6 +120,7 @@ export async function weightsConvertCommand(path: string, o: WeightsConvertOptio
       scale: p.head === "cosine" ? p.scale : undefined,
       classNames: p.classNames,
       ...(p.trainCounts ? { trainCounts: p.trainCounts } : {}),
+      ...(p.logitPrior ? { logitPrior: p.logitPrior } : {}),
       method: p.method,
       imageSize: p.imageSize,
       mean: p.mean,
@@ -161,17 +167,19 @@ export async function weightsInspectCommand(path: string, o: WeightsInspectOptio
     }));
     return;
   }
-  console.log(
+  const lines = [
     `${path}: ${file.format}, ${tensors.length} tensors, ${elements} elements, ${bytes} bytes`,
-  );
+  ];
   // Names and metadata come from the file: printed without control characters.
   for (const [k, v] of Object.entries(file.rawMetadata)) {
-    console.log(printable(`  ${k}: ${v.length > 100 ? `${v.slice(0, 100)}...` : v}`));
+    lines.push(`  ${k}: ${v.length > 100 ? `${v.slice(0, 100)}...` : v}`);
   }
-  const width = Math.min(60, Math.max(...tensors.map((t) => t.name.length)));
+  // A loop, not Math.max(...names): a file of 300,000 tensors overflows a spread.
+  let width = 0;
+  for (const t of tensors) width = Math.max(width, Math.min(60, t.name.length));
   for (const t of tensors) {
-    console.log(
-      printable(`${t.name.padEnd(width)}  ${t.dtype.padEnd(8)}  [${t.shape.join(", ")}]`),
-    );
+    lines.push(`${t.name.padEnd(width)}  ${t.dtype.padEnd(8)}  [${t.shape.join(", ")}]`);
   }
+  // One write: a line at a time is slow for a file of 300,000 tensors.
+  console.log(lines.map(printable).join("\n"));
 }

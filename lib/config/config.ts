@@ -9,11 +9,13 @@
  * @module
  */
 
-import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
+import { parse as parseYaml, Parser, stringify as stringifyYaml } from "yaml";
 import { z } from "zod";
 import { InputError } from "../errors.ts";
+import { readInputText } from "../input_file.ts";
+import { flagPatch, trainFlag } from "./train_flags.ts";
 import { checkValPerClass, isImageFileDataset, parseDatasetName } from "../data/mod.ts";
-import { methodByName } from "../losses/mod.ts";
+import { checkExpertLambdas, methodByName, methodExperts } from "../losses/mod.ts";
 import { ARCHITECTURES, HEADS } from "../models/mod.ts";
 import { parseDevice } from "../torch/device.ts";
 
@@ -38,8 +40,12 @@ const ScheduleSchema = z.strictObject({
 
 /** The schema of a resolved training configuration. */
 export const ConfigSchema = z.strictObject({
-  /** Run name (default: <dataset>_<method>_<time>). */
-  name: z.string().min(1).optional(),
+  /** Run name (default: <dataset>_<method>_<time>): a plain name, the run goes to runs/<name>. */
+  name: z.string().min(1).refine(
+    // deno-lint-ignore no-control-regex
+    (n) => !/[/\\\u0000-\u001f\u007f]/.test(n) && n !== "." && n !== "..",
+    "must be a plain name (no '/', no '..', no control characters): the run goes to runs/<name>; use `out` DIR for another place",
+  ).optional(),
   dataset: z.strictObject({
     name: z.string().min(1),
     root: z.string().min(1).optional(),
@@ -73,6 +79,13 @@ export const ConfigSchema = z.strictObject({
     val_per_class: positive().optional(),
     /** image-list: a validation list (lines 'relative/path label'); not with val_per_class. */
     val_list: z.string().min(1).optional(),
+    /**
+     * Training batches: a rotation by an angle drawn uniformly from
+     * [-rotation, rotation] degrees after the crop and flip (torchvision's
+     * RandomRotation with nearest-neighbour sampling and black fill, as
+     * SADE's CIFAR loader); 0 or absent: none. See lib/data/rotate.ts.
+     */
+    rotation: nonNeg().max(180, "must be at most 180 degrees").optional(),
   }),
   model: z.strictObject({
     arch: z.enum(["auto", ...ARCHITECTURES], {
@@ -102,6 +115,33 @@ export const ConfigSchema = z.strictObject({
     max_margin: nonNeg().optional(),
     scale: positive().optional(),
     drw_epoch: nonNegInt().optional(),
+    /** BalPoE: one logit-adjustment lambda per expert (default [0, 1, 2]; mean 1 is balanced). */
+    expert_lambdas: z.array(z.number({ error: "must be finite numbers" })).optional(),
+    /**
+     * SADE: its test-time self-supervised aggregation as the recipe's
+     * official test-time config runs it (lib/eval/aggregation.ts, the views
+     * of lib/predict/logits.ts); absent keys take the CIFAR config's values.
+     */
+    test_time: z.strictObject({
+      /** Epochs (pairs of views per image; default 5). */
+      epochs: posInt().optional(),
+      /** SGD on the aggregation weights (defaults 0.1, 0.9, 5e-4, Nesterov, batches of 128). */
+      lr: positive().optional(),
+      momentum: z.number().min(0, "must be in [0, 1)").max(0.9999, "must be in [0, 1)")
+        .optional(),
+      weight_decay: nonNeg().optional(),
+      nesterov: z.boolean().optional(),
+      batch_size: posInt().optional(),
+      /**
+       * image-list: the views' RandomResizedCrop area scale [low, high] from
+       * the image file (default [0.08, 1]); in-memory images take a padded
+       * random crop instead.
+       */
+      crop_scale: z.tuple([positive(), positive()]).optional(),
+      /** The views' Gaussian blur probability (default 0.2; the ImageNet-scale configs' 0.5). */
+      blur_probability: z.number().min(0, "must be in [0, 1]").max(1, "must be in [0, 1]")
+        .optional(),
+    }).optional(),
   }),
   train: z.strictObject({
     epochs: posInt(),
@@ -117,6 +157,18 @@ export const ConfigSchema = z.strictObject({
     nesterov: z.boolean(),
     sampler: z.enum(["shuffle", "balanced", "sqrt"]),
     schedule: ScheduleSchema,
+    /**
+     * Mixup (Zhang et al., ICLR 2018): each batch blended with a permutation
+     * of itself, lambda ~ Beta(alpha, alpha); 0 or absent: off. See
+     * lib/data/mix.ts.
+     */
+    mixup: nonNeg().optional(),
+    /**
+     * CutMix (Yun et al., ICCV 2019): a box of a permuted batch pasted in,
+     * lambda ~ Beta(alpha, alpha); 0 or absent: off. With mixup too, each
+     * batch takes one of the two, with probability 1/2 each.
+     */
+    cutmix: nonNeg().optional(),
     /** Evaluate on the test set every N epochs (0: only after the last). */
     eval_every: nonNegInt(),
     eval_batch_size: posInt(),
@@ -227,6 +279,15 @@ function describeIssue(
     const text = `unknown key${keys.length > 1 ? "s" : ""} ${keys.map((k) => `'${k}'`).join(", ")}`;
     return new InputError(source === undefined ? text : `${source}: ${text}`);
   }
+  // A number too large for a double (1e999 in YAML) is Infinity: said as
+  // such, not as zod's "expected number, received number, got null".
+  if (typeof value === "number" && !Number.isFinite(value)) {
+    return configError(source, path, `must be a finite number, got ${value}`);
+  }
+  // 1e300 is whole, but past 2^53 a double cannot count one by one.
+  if (typeof value === "number" && Number.isInteger(value) && !Number.isSafeInteger(value)) {
+    return configError(source, path, `is too large (at most 2^53 - 1), got ${value}`);
+  }
   const shown = value === undefined ? "missing" : JSON.stringify(value);
   return configError(source, path, `${issue.message}, got ${shown}`);
 }
@@ -268,6 +329,38 @@ export function validateConfig(value: unknown, source?: string): TrainConfig {
   } catch (e) {
     throw configError(source, "device", reason(e));
   }
+  if (c.method.expert_lambdas !== undefined) {
+    if (methodByName(c.method.name).combine !== "product") {
+      throw configError(
+        source,
+        "method.expert_lambdas",
+        `only a product of experts (balpoe) has expert lambdas, not ${c.method.name}`,
+      );
+    }
+    try {
+      checkExpertLambdas(c.method.expert_lambdas, methodExperts(c.method.name));
+    } catch (e) {
+      throw configError(source, "method.expert_lambdas", reason(e));
+    }
+  }
+  const tt = c.method.test_time;
+  if (tt !== undefined && methodByName(c.method.name).combine !== "aggregation") {
+    throw configError(
+      source,
+      "method.test_time",
+      `only methods aggregated at test time (sade) have test-time settings, not ${c.method.name}`,
+    );
+  }
+  if (tt?.crop_scale !== undefined) {
+    const [lo, hi] = tt.crop_scale;
+    if (!(lo <= hi && hi <= 1)) {
+      throw configError(
+        source,
+        "method.test_time.crop_scale",
+        `must be [low, high] with 0 < low <= high <= 1, got [${lo}, ${hi}]`,
+      );
+    }
+  }
   const d = c.dataset;
   if (d.val_per_class !== undefined) {
     try {
@@ -297,8 +390,8 @@ export function validateConfig(value: unknown, source?: string): TrainConfig {
   // Model selection and early stopping look at the held-out validation split.
   const hasVal = d.val_per_class !== undefined || d.val_list !== undefined;
   const needs = (what: string) =>
-    `${what} needs a validation split: hold one out with --val-per-class K ` +
-    "(dataset.val_per_class), or give dataset.val_list";
+    `${what} needs a validation split: hold one out with \`dataset.val_per_class\` K, ` +
+    "or give dataset.val_list";
   if (c.train.keep.includes("best") && !hasVal) {
     throw configError(source, "train.keep", needs("the best checkpoint (by validation top-1)"));
   }
@@ -320,8 +413,51 @@ export function validateConfig(value: unknown, source?: string): TrainConfig {
   return c;
 }
 
+/** How deeply a recipe's collections may nest (a real recipe nests 3 or 4 levels). */
+export const MAX_RECIPE_DEPTH = 64;
+
+/** The most a recipe file may hold: 16 MiB. */
+export const MAX_RECIPE_BYTES = 16 * 2 ** 20;
+
+/**
+ * The first place where `text`'s collections (flow or block, keys
+ * included) nest deeper than `limit`, as a 1-based line, or undefined.
+ * Walks the YAML library's concrete syntax tree, which it builds without
+ * recursion, with a stack of its own: the library's composer recurses once
+ * per level and runs out of stack near a thousand.
+ */
+export function yamlTooDeep(text: string, limit: number): number | undefined {
+  type Token = { offset?: number; value?: Token; key?: Token; items?: Token[] };
+  const work: [Token, number][] = [];
+  for (const doc of new Parser().parse(text) as Iterable<Token>) {
+    if (doc.value) work.push([doc.value, 0]);
+    while (work.length > 0) {
+      const [token, depth] = work.pop()!;
+      if (!Array.isArray(token.items)) continue;
+      if (depth + 1 > limit) {
+        const at = token.offset ?? 0;
+        let line = 1;
+        for (let i = 0; i < at && i < text.length; i++) if (text.charCodeAt(i) === 10) line++;
+        return line;
+      }
+      for (const item of token.items) {
+        if (item.key && typeof item.key === "object") work.push([item.key, depth + 1]);
+        if (item.value && typeof item.value === "object") work.push([item.value, depth + 1]);
+      }
+    }
+  }
+  return undefined;
+}
+
 /** Parses a YAML recipe (the text of `path`) into a patch; a one-line InputError when malformed. */
 export function parseConfigText(text: string, path: string): ConfigPatch {
+  const deep = yamlTooDeep(text, MAX_RECIPE_DEPTH);
+  if (deep !== undefined) {
+    throw new InputError(
+      `${path}: not a recipe: collections nested more than ${MAX_RECIPE_DEPTH} levels deep ` +
+        `(line ${deep})`,
+    );
+  }
   let data: unknown;
   try {
     // Warnings (an unknown tag) would be printed by the YAML library; the library never prints.
@@ -336,130 +472,120 @@ export function parseConfigText(text: string, path: string): ConfigPatch {
 
 /** Reads a recipe file; a missing file is an InputError. */
 export async function readConfigFile(path: string): Promise<ConfigPatch> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) throw new InputError(`config file ${path} not found`);
-    throw new InputError(`cannot read config file ${path}: ${(e as Error).message}`);
-  }
+  const text = await readInputText(path, { maxBytes: MAX_RECIPE_BYTES, what: "config file" });
   return parseConfigText(text, path);
 }
 
-/** Values that override the configuration (what the command line's flags set). */
-export interface ConfigOverrides {
-  dataset?: string;
-  method?: string;
-  epochs?: number;
-  batchSize?: number;
-  lr?: number;
-  alpha?: number;
-  lambda?: number;
-  device?: string;
-  threads?: number;
-  seed?: number;
-  precision?: string;
-  cudaGraphs?: string;
-  /** image-list: skip unreadable images. */
-  skipBadImages?: boolean;
-  /** The pixel limit of a decoded image. */
-  maxImagePixels?: number;
-  /** model.init, model.init_skip, model.init_strict. */
-  init?: string;
-  initSkip?: string;
-  initStrict?: boolean;
-  /** model.freeze. */
-  freeze?: string;
-  /** model.arch: an architecture name or auto. */
-  arch?: string;
-  /** train.backbone_lr. */
-  backboneLr?: number;
-  /** train.sampler: shuffle, balanced (class-balanced, as cRT), sqrt. */
-  sampler?: string;
-  /** A StepLR schedule: train.schedule {type: step, step_size, gamma}. */
-  lrStep?: number;
-  lrGamma?: number;
-  /** Images per class (or a fraction) held out as the validation split. */
-  valPerClass?: number;
-  /** Head-to-tail ratio R of the long tail (dataset.imbalance). */
-  imbalance?: number;
-  /** train.keep: the checkpoints kept ("best", "last"). */
-  keep?: string[];
-  /** train.early_stop.patience: epochs without a better validation top-1 before stopping. */
-  earlyStop?: number;
-  /** logs.tensorboard: write TensorBoard event files. */
-  tensorboard?: boolean;
-}
+/**
+ * The values `train`'s flags give, parsed, by the flag's camelCase name
+ * (`batchSize: 64`); each flag's recipe key is in lib/config/train_flags.ts.
+ * A flag without a recipe key (`--out`) sets nothing here.
+ */
+export type ConfigOverrides = Readonly<Record<string, unknown>>;
 
-/** The patch the overrides make. */
+/** The patch the overrides make to a recipe (one per flag that sets a recipe key). */
 export function overridesPatch(f: ConfigOverrides): ConfigPatch {
-  return {
-    dataset: {
-      name: f.dataset,
-      val_per_class: f.valPerClass,
-      imbalance: f.imbalance,
-      skip_bad_images: f.skipBadImages,
-      max_image_pixels: f.maxImagePixels,
-    },
-    method: { name: f.method, alpha: f.alpha, lambda: f.lambda },
-    model: {
-      arch: f.arch,
-      init: f.init,
-      init_skip: f.initSkip,
-      init_strict: f.initStrict,
-      freeze: f.freeze,
-    },
-    train: {
-      epochs: f.epochs,
-      batch_size: f.batchSize,
-      lr: f.lr,
-      backbone_lr: f.backboneLr,
-      sampler: f.sampler,
-      schedule: f.lrStep === undefined && f.lrGamma === undefined
-        ? undefined
-        : { type: "step", step_size: f.lrStep, gamma: f.lrGamma },
-      precision: f.precision,
-      cuda_graphs: f.cudaGraphs,
-      keep: f.keep,
-      early_stop: f.earlyStop === undefined ? undefined : { patience: f.earlyStop },
-    },
-    logs: { tensorboard: f.tensorboard },
-    device: f.device,
-    threads: f.threads,
-    seed: f.seed,
-  };
+  let patch: ConfigPatch = {};
+  for (const [name, value] of Object.entries(f)) {
+    if (value === undefined) continue;
+    const spec = trainFlag(name);
+    if (spec === undefined) {
+      throw new InputError(name, "is not a setting a flag of train gives");
+    }
+    if (spec.key !== undefined) patch = mergeConfig(patch, flagPatch(spec, value)) as ConfigPatch;
+  }
+  return patch;
 }
 
 /**
- * The configuration of a run: the embedded default, the recipe file (if
- * any) merged on it, then the overrides. Each layer is validated: a bad
- * value in the file names the file, a bad override is an InputError for its
- * key.
+ * The values the run's method brings (its registry entry's `defaults`:
+ * SADE's and BalPoE's cosine heads, BalPoE's mixup) for the method the
+ * overrides or the recipe file name; none for an unknown name (validation
+ * then says so).
+ */
+function methodDefaults(
+  file: { patch: ConfigPatch } | undefined,
+  overrides: ConfigOverrides,
+): ConfigPatch {
+  const fileMethod = file?.patch.method;
+  const named = (typeof overrides.method === "string" ? overrides.method : undefined) ??
+    (isPlainObject(fileMethod) && typeof fileMethod.name === "string"
+      ? fileMethod.name
+      : DEFAULT_CONFIG.method.name);
+  try {
+    return (methodByName(named).defaults ?? {}) as ConfigPatch;
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * The configuration of a run: the embedded default, the defaults of the
+ * method it names, the recipe file (if any) merged on those, then the
+ * overrides. Each layer is validated: a bad value in the file names the
+ * file, a bad override is an InputError for its key.
  */
 export function resolveConfig(
   file: { patch: ConfigPatch; path: string } | undefined,
   overrides: ConfigOverrides,
 ): TrainConfig {
-  let merged: unknown = DEFAULT_CONFIG;
+  let merged: unknown = mergeConfig(DEFAULT_CONFIG, methodDefaults(file, overrides));
   if (file) {
     merged = mergeConfig(merged, file.patch);
     validateConfig(merged, file.path);
   }
   merged = mergeConfig(merged, overridesPatch(overrides));
-  // A dataset named by the overrides takes its name's imbalance (100 for a
-  // -lt name, else 1: balanced) unless the recipe file sets one: the
-  // default's R = 100 belongs to its own name, fashion-mnist-lt (before,
-  // `--dataset fashion-mnist` trained on the long tail).
-  const fileDataset = file?.patch.dataset;
-  const fileSetsImbalance = isPlainObject(fileDataset) && fileDataset.imbalance !== undefined;
-  if (
-    overrides.dataset !== undefined && overrides.imbalance === undefined && !fileSetsImbalance &&
-    isPlainObject(merged)
-  ) {
-    const { imbalance: _, ...dataset } = merged.dataset as Record<string, unknown>;
-    merged = { ...merged, dataset };
+  return validateConfig(withDatasetDefaults(merged));
+}
+
+/**
+ * The imbalance a dataset name implies when nothing sets one: 100 for a
+ * `-lt` name, else 1 (balanced); undefined for an unknown name (which
+ * validation then reports).
+ */
+export function defaultImbalance(name: unknown): number | undefined {
+  if (typeof name !== "string") return undefined;
+  try {
+    return parseDatasetName(name).lt ? 100 : 1;
+  } catch {
+    return undefined;
   }
-  return validateConfig(merged);
+}
+
+/**
+ * `config` with the defaults that depend on the dataset filled in, once the
+ * dataset is known (after the recipe and the flags): the imbalance of its
+ * name when neither sets one. (Before, the embedded default's R = 100, which
+ * belongs to its own fashion-mnist-lt, was inherited by a recipe naming a
+ * balanced dataset.)
+ */
+function withDatasetDefaults(config: unknown): unknown {
+  if (!isPlainObject(config) || !isPlainObject(config.dataset)) return config;
+  const d = config.dataset;
+  if (d.imbalance !== undefined) return config;
+  const imbalance = defaultImbalance(d.name);
+  return imbalance === undefined ? config : { ...config, dataset: { ...d, imbalance } };
+}
+
+/** Where the value of a configuration key came from: a flag, the recipe file, or the default. */
+export type KeySource = { kind: "override" } | { kind: "file"; path: string } | { kind: "default" };
+
+/**
+ * Which layer set configuration key `key` (`dataset.root`) of a config that
+ * `resolveConfig(file, overrides)` made: for messages that name the flag, or
+ * the file and key, the value came from.
+ */
+export function keySource(
+  key: string,
+  file: { patch: ConfigPatch; path: string } | undefined,
+  overrides: ConfigOverrides,
+): KeySource {
+  const path = key.split(".");
+  if (valueAt(overridesPatch(overrides), path) !== undefined) return { kind: "override" };
+  if (file !== undefined && valueAt(file.patch, path) !== undefined) {
+    return { kind: "file", path: file.path };
+  }
+  return { kind: "default" };
 }
 
 /** The config as YAML, the form saved with a run. */
@@ -475,9 +601,9 @@ export function configToYaml(config: TrainConfig): string {
  */
 /** The configuration `train` runs with no flags. */
 export const DEFAULT_CONFIG: TrainConfig = {
+  // dataset.imbalance follows the name (100 for -lt): see withDatasetDefaults.
   dataset: {
     name: "fashion-mnist-lt",
-    imbalance: 100,
     imbalance_type: "exp",
     skip_bad_images: false,
   },

@@ -8,14 +8,14 @@
 
 import { InputError } from "../errors.ts";
 import { type DataSplits, loadDataset, type LoadOptions } from "../data/mod.ts";
-import { methodExperts } from "../losses/mod.ts";
+import { METHOD_REGISTRY, methodExperts } from "../losses/mod.ts";
 import { type Architecture, architectureExperts, defaultArchitecture } from "../models/mod.ts";
 import type { TrainConfig } from "./config.ts";
 
 /**
  * The architecture a config asks for, resolved against the data and the
  * method: "auto" picks the multi-expert variant for a multi-expert method
- * (SADE), and a network whose experts do not match the method's is an
+ * (SADE, BalPoE), and a network whose experts do not match the method's is an
  * InputError for `model.arch`.
  */
 export function resolveArchitecture(config: TrainConfig, imageSize: number): Architecture {
@@ -30,7 +30,9 @@ export function resolveArchitecture(config: TrainConfig, imageSize: number): Arc
       experts > 1
         ? `method ${config.method.name} trains ${experts} experts but ${arch} has one ` +
           `(use auto or a multi-expert network such as ${defaultArchitecture(imageSize, experts)})`
-        : `${arch} is a ${has}-expert network (for method sade); method ` +
+        : `${arch} is a ${has}-expert network (for methods ${
+          METHOD_REGISTRY.filter((m) => (m.experts ?? 1) === has).map((m) => m.name).join(", ")
+        }); method ` +
           `${config.method.name} trains one`,
     );
   }

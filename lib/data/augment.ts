@@ -8,11 +8,12 @@
  *   RandomHorizontalFlip()
  *
  * Here the crop's padding and the blur's largest sigma scale with the image
- * side (S / 8 and 2 S / 32: 3 pixels and 1.75 for 28-pixel images, 4 and 2
- * for 32), and the colour jitter applies brightness, contrast and saturation
- * in that order (torchvision draws the order per image) without the hue
- * shift. On grayscale images saturation, hue and the grayscale conversion
- * change nothing, so brightness and contrast are the whole jitter there.
+ * side (S / 8 rounded half up, and 2 S / 32: 4 pixels and 1.75 for 28-pixel
+ * images, 4 and 2 for 32), and the colour jitter applies brightness, contrast,
+ * saturation and hue in that order (torchvision draws the order per image);
+ * the hue shift is torchvision's tensor adjust_hue (through HSV). On grayscale
+ * images saturation, hue and the grayscale conversion change nothing, so
+ * brightness and contrast are the whole jitter there.
  * The blur is a true Gaussian (PIL approximates one with box filters),
  * separable, with the edges repeated. Pixels are clamped to [0, 1] after each
  * jitter step, as torchvision does. Every draw comes from the generator
@@ -34,6 +35,8 @@ export interface StrongAugmentOptions {
   jitterProbability?: number;
   /** Brightness, contrast and saturation factors are drawn from [1 - j, 1 + j] (default 0.4). */
   jitter?: number;
+  /** The hue shift is drawn from [-h, h] of a turn (default 0.1; colour images). */
+  hue?: number;
   /** Probability of converting colour images to grayscale (default 0.2). */
   grayscaleProbability?: number;
   /** Probability of the Gaussian blur (default 0.2). */
@@ -60,6 +63,7 @@ function resolve(o: StrongAugmentOptions, size: number): Required<StrongAugmentO
     pad: o.pad ?? Math.round(size / 8),
     jitterProbability: o.jitterProbability ?? 0.8,
     jitter: o.jitter ?? 0.4,
+    hue: o.hue ?? 0.1,
     grayscaleProbability: o.grayscaleProbability ?? 0.2,
     blurProbability: o.blurProbability ?? 0.2,
     blurSigma: o.blurSigma ?? [0.1, (2 * size) / 32],
@@ -80,6 +84,9 @@ function resolve(o: StrongAugmentOptions, size: number): Required<StrongAugmentO
   }
   if (!(r.jitter >= 0 && r.jitter < 1)) {
     throw new InputError("jitter", `must be in [0, 1), got ${r.jitter}`);
+  }
+  if (!(r.hue >= 0 && r.hue <= 0.5)) {
+    throw new InputError("hue", `must be in [0, 0.5], got ${r.hue}`);
   }
   const [lo, hi] = r.blurSigma;
   if (!(lo > 0 && hi >= lo && Number.isFinite(hi))) {
@@ -130,6 +137,49 @@ function randomCrop(x: Tensor, pad: number, dy: readonly number[], dx: readonly 
 }
 
 /**
+ * Colour images `x` [N, 3, H, W] in [0, 1] with their hue turned by `shifts`
+ * (a fraction of a turn per image): torchvision's adjust_hue on tensors
+ * (RGB to HSV, h + shift mod 1, back to RGB).
+ */
+export function adjustHue(x: Tensor, shifts: readonly number[]): Tensor {
+  return scope(() => {
+    const [r, g, b] = [0, 1, 2].map((c) => x.narrow(1, c, 1));
+    const maxc = x.max(1, true);
+    const minc = x.min(1, true);
+    const flat = maxc.eq(minc);
+    const range = maxc.sub(minc);
+    const s = range.div(maxc.maskedFill(flat, 1));
+    const divisor = range.maskedFill(flat, 1);
+    const [rc, gc, bc] = [r, g, b].map((c) => maxc.sub(c).div(divisor));
+    const f = (m: Tensor) => m.to(x.dtype);
+    const isR = maxc.eq(r);
+    const isG = maxc.eq(g).logicalAnd(maxc.ne(r));
+    const isB = maxc.ne(g).logicalAnd(maxc.ne(r));
+    let h = f(isR).mul(bc.sub(gc))
+      .add(f(isG).mul(rc.sub(bc).add(2)))
+      .add(f(isB).mul(gc.sub(rc).add(4)));
+    h = h.div(6).add(1).remainder(1).add(perImage(shifts, x)).remainder(1);
+    // Back to RGB, with v = max.
+    const v = maxc;
+    const i = h.mul(6).floor();
+    const frac = h.mul(6).sub(i);
+    const p = v.mul(s.rsub(1)).clamp(0, 1);
+    const q = v.mul(s.mul(frac).rsub(1)).clamp(0, 1);
+    const t = v.mul(s.mul(frac.rsub(1)).rsub(1)).clamp(0, 1);
+    const sector = i.remainder(6);
+    const pick = (values: Tensor[]) => {
+      let out: Tensor | undefined;
+      values.forEach((val, k) => {
+        const term = f(sector.eq(k)).mul(val);
+        out = out === undefined ? term : out.add(term);
+      });
+      return out!;
+    };
+    return cat([pick([v, q, p, p, t, v]), pick([t, v, v, q, p, p]), pick([p, p, t, v, v, q])], 1);
+  });
+}
+
+/**
  * Gaussian blur of `x` [N, C, S, S] with a sigma per image (0: none),
  * separable, over `radius` pixels each side, edges repeated.
  */
@@ -166,6 +216,21 @@ function gaussianBlur(x: Tensor, sigmas: readonly number[], radius: number): Ten
  * A strongly augmented view of normalised images `images` [N, C, S, S]
  * (C 1 or 3, any device): SADE's test-time transform, with the draws from
  * `input.generator`. Returns normalised images of the same shape.
+ *
+ * @example Two augmented views of a batch
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { strongAugment } from "./mod.ts";
+ * import { Generator, rand } from "../torch/mod.ts";
+ *
+ * using images = rand([2, 3, 32, 32]);
+ * using generator = new Generator(0);
+ * const input = { mean: [0, 0, 0], std: [1, 1, 1], generator };
+ * using a = strongAugment(images, input);
+ * using b = strongAugment(images, input);
+ * assert.deepEqual(a.shape, [2, 3, 32, 32]);
+ * assert.notDeepEqual(a.toList(), b.toList()); // the generator moved on
+ * ```
  */
 export function strongAugment(images: Tensor, input: StrongAugmentInput): Tensor {
   if (images.ndim !== 4 || images.shape[2] !== images.shape[3]) {
@@ -201,6 +266,16 @@ export function strongAugment(images: Tensor, input: StrongAugmentInput): Tensor
   ) => (v < o.blurProbability ? lo + (hi - lo) * u[i * DRAWS + 8] : 0));
   const flips = draw(9).map((v) => v < o.flipProbability);
   const radius = Math.max(1, Math.ceil(3 * hi));
+  // Hue shifts of colour images, drawn after the rest (grayscale views keep
+  // the draws they had before the hue shift existed).
+  const hues = channels === 3 && o.hue > 0
+    ? scope(() =>
+      Array.from(
+        rand([n], { generator: input.generator, dtype: "float64" }).toArray() as Float64Array,
+        (v, i) => (jittered[i] ? (2 * v - 1) * o.hue : 0),
+      )
+    )
+    : undefined;
 
   return scope(() => {
     const shape = [1, channels, 1, 1];
@@ -215,6 +290,7 @@ export function strongAugment(images: Tensor, input: StrongAugmentInput): Tensor
     x = blend(x, lumaOf(x).mean(3, true).mean(2, true), perImage(contrast, x));
     if (channels === 3) {
       x = blend(x, luma(x), perImage(saturation, x));
+      if (hues !== undefined) x = adjustHue(x, hues);
       x = where(perImage(gray.map(Number), x).gt(0), luma(x).expand(n, 3, size, size), x);
     }
     if (sigmas.some((s) => s > 0)) x = gaussianBlur(x, sigmas, radius);

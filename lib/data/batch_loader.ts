@@ -48,6 +48,18 @@ export interface LoaderOptions {
   sampler?: SamplerKind;
   /** Drop the last, smaller batch (default false). */
   dropLast?: boolean;
+  /**
+   * Visit the samples in the set's order even when `train` augments them
+   * (default false: the sampler's order). SADE's test-time views are
+   * augmented test images, kept in order.
+   */
+  ordered?: boolean;
+  /**
+   * Image files only: the area scale range [low, high] of the training
+   * batches' random-resized crops (torchvision's RandomResizedCrop `scale`;
+   * default [0.08, 1]).
+   */
+  cropScale?: readonly [number, number];
   /** Padding of the random crop of small images (default 4 for 32 px and up, 2 below). */
   pad?: number;
   /** Horizontal flips when training (default true). */
@@ -127,7 +139,10 @@ export class BatchLoader extends NativeHandle {
   readonly #set: ImageSet;
   readonly #base: Int32Array;
   readonly #opts: Required<
-    Omit<LoaderOptions, "workers" | "prefetch" | "pad" | "resident" | "shard" | "colorJitter">
+    Omit<
+      LoaderOptions,
+      "workers" | "prefetch" | "pad" | "resident" | "shard" | "colorJitter" | "cropScale"
+    >
   >;
   readonly #prefetch: number;
   readonly #shard: LoaderOptions["shard"];
@@ -149,6 +164,7 @@ export class BatchLoader extends NativeHandle {
       seed: opts.seed,
       sampler,
       dropLast: opts.dropLast ?? false,
+      ordered: opts.ordered ?? false,
       flip: opts.flip ?? true,
     };
     if (!Number.isSafeInteger(opts.seed) || opts.seed < 0) {
@@ -160,6 +176,15 @@ export class BatchLoader extends NativeHandle {
         "colorJitter",
         "colour jitter applies to image files (image-list, image-folder)",
       );
+    }
+    if (opts.cropScale !== undefined) {
+      const [lo, hi] = opts.cropScale;
+      if (!(set instanceof FileImageSet)) {
+        throw new InputError("cropScale", "a crop scale applies to image files (image-list)");
+      }
+      if (!(lo > 0 && lo <= hi && hi <= 1)) {
+        throw new InputError("cropScale", `must be 0 < low <= high <= 1, got [${lo}, ${hi}]`);
+      }
     }
     const n = set.size;
     this.batchesPerEpoch = this.#opts.dropLast
@@ -252,16 +277,22 @@ export class BatchLoader extends NativeHandle {
           "data loader",
         );
       }
+      if (opts.cropScale !== undefined) {
+        checkStatus(
+          native().lade_data_loader_set_crop_scale(this.ptr, opts.cropScale[0], opts.cropScale[1]),
+          "data loader",
+        );
+      }
       this.#prefetch = positiveInt(opts.prefetch ?? 3, "prefetch", MAX_PREFETCH);
     } else {
-      throw new TypeError("BatchLoader needs an image set made by lib/data");
+      throw new InputError("set", "BatchLoader needs an image set made by lib/data");
     }
   }
 
   /** Positions (in the set) that epoch `epoch` visits, in order. */
   order(epoch: number): Int32Array {
-    const { train, sampler, seed } = this.#opts;
-    if (!train) return Int32Array.from({ length: this.#set.size }, (_, i) => i);
+    const { train, sampler, seed, ordered } = this.#opts;
+    if (!train || ordered) return Int32Array.from({ length: this.#set.size }, (_, i) => i);
     return epochOrder(this.#set.labels, sampler, seed, epoch);
   }
 
@@ -297,8 +328,9 @@ export class BatchLoader extends NativeHandle {
               !Number.isInteger(share.start) || !Number.isInteger(share.length) ||
               share.start < 0 || share.length < 1 || share.start + share.length > slice.length
             ) {
-              throw new RangeError(
-                `shard of a batch of ${slice.length}: [${share.start}, +${share.length}) is empty or outside it`,
+              throw new InputError(
+                "shard",
+                `[${share.start}, +${share.length}) is empty or outside a batch of ${slice.length}`,
               );
             }
             start += share.start;

@@ -54,7 +54,20 @@ export function colorJitterStrength(
   return [v[0], v[1], v[2]];
 }
 
-/** The jitter the loader draws for the sample at `position` of epoch `epoch`. */
+/**
+ * The jitter the loader draws for the sample at `position` of epoch `epoch`.
+ *
+ * @example One sample's draw, the same on every call
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { colorJitterDraw } from "./mod.ts";
+ *
+ * const draw = colorJitterDraw(0, 3, 17, 0.4);
+ * assert.deepEqual(draw, colorJitterDraw(0, 3, 17, 0.4));
+ * assert.ok(draw.factors.every((f) => f >= 0.6 && f <= 1.4));
+ * assert.deepEqual([...draw.order].sort(), [0, 1, 2]);
+ * ```
+ */
 export function colorJitterDraw(
   seed: number,
   epoch: number,
@@ -74,7 +87,20 @@ export function colorJitterDraw(
   };
 }
 
-/** A new uint8 image [3, H, W]: `image` jittered by `draw` (the loader's arithmetic). */
+/**
+ * A new uint8 image [3, H, W]: `image` jittered by `draw` (the loader's arithmetic).
+ *
+ * @example Brightness 0.5 halves every pixel
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { applyColorJitter } from "./mod.ts";
+ * import { full } from "../torch/mod.ts";
+ *
+ * using image = full([3, 2, 2], 200, { dtype: "uint8" });
+ * using dim = applyColorJitter(image, { factors: [0.5, 1, 1], order: [0, 1, 2] });
+ * assert.ok(dim.toList().every((v) => v === 100));
+ * ```
+ */
 export function applyColorJitter(image: Tensor, draw: ColorJitterDraw): Tensor {
   return new Tensor(checkPtr(
     native().lade_image_color_jitter(

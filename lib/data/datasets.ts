@@ -7,6 +7,7 @@
 
 import { isAbsolute, join } from "node:path";
 import { InputError } from "../errors.ts";
+import { MAX_TEXT_BYTES, readInputText } from "../input_file.ts";
 import { tensor } from "../torch/create.ts";
 import { readCifar } from "./cifar.ts";
 import { firstExisting } from "./files.ts";
@@ -274,8 +275,8 @@ async function loadCifarDataset(base: string, rootOption: string | undefined): P
     join(dir, ten ? "batches.meta.txt" : "fine_label_names.txt"),
   ]);
   if (namesFile) {
-    const names = (await Deno.readTextFile(namesFile)).split(/\r?\n/).map((s) => s.trim())
-      .filter((s) => s !== "");
+    const text = await readInputText(namesFile, { maxBytes: MAX_TEXT_BYTES, what: "class names" });
+    const names = text.split(/\r?\n/).map((s) => s.trim()).filter((s) => s !== "");
     if (names.length === format.classes) classNames = names;
   }
   const trainSet = new TensorImageSet(train.images, train.labels);
@@ -418,9 +419,17 @@ export async function imageListFiles(opts: LoadOptions): Promise<ImageListFiles>
   if (testPath === undefined) {
     throw new InputError(`missing data file ${join(listRoot, "test.txt")} (${source})`);
   }
-  const train = await readImageList(trainPath, source);
-  const test = await readImageList(testPath, source);
-  const val = opts.valList === undefined ? undefined : await readImageList(opts.valList, source);
+  // A list the caller named is at fault under its own name (`trainList`).
+  const read = (path: string, parameter: string | undefined) =>
+    readImageList(path, source).catch((e) => {
+      if (parameter === undefined || !(e instanceof InputError) || e.parameter !== undefined) {
+        throw e;
+      }
+      throw new InputError(parameter, e.message, { cause: e });
+    });
+  const train = await read(trainPath, opts.trainList === undefined ? undefined : "trainList");
+  const test = await read(testPath, opts.testList === undefined ? undefined : "testList");
+  const val = opts.valList === undefined ? undefined : await read(opts.valList, "valList");
   const classes = imageListClasses(train, trainPath, opts.classes);
   for (const [list, path] of [[test, testPath], [val, opts.valList]] as const) {
     list?.labels.forEach((y, i) => {
@@ -524,6 +533,27 @@ async function loadImageFileDataset(opts: LoadOptions): Promise<Balanced> {
  * to 100 for `-lt` names and 1 otherwise; R = 1 keeps the training split as
  * it is. n_max is the training size over the number of classes, and a class
  * with fewer samples than its count keeps them all.
+ *
+ * @example A tiny image folder: two classes
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { loadDataset, writeImage } from "./mod.ts";
+ * import { zeros } from "../torch/mod.ts";
+ *
+ * const root = await Deno.makeTempDir();
+ * using grey = zeros([3, 8, 8], { dtype: "uint8" });
+ * for (const [split, n] of [["train", 3], ["test", 1]] as const) {
+ *   for (const c of ["cat", "dog"]) {
+ *     await Deno.mkdir(`${root}/${split}/${c}`, { recursive: true });
+ *     for (let i = 0; i < n; i++) writeImage(grey, `${root}/${split}/${c}/${i}.png`);
+ *   }
+ * }
+ * const data = await loadDataset({ dataset: "image-folder", root, imageSize: 8 });
+ * assert.deepEqual(data.classNames, ["cat", "dog"]);
+ * assert.deepEqual([data.trainCounts, data.testCounts], [[3, 3], [1, 1]]);
+ * data.dispose();
+ * await Deno.remove(root, { recursive: true });
+ * ```
  */
 export async function loadDataset(opts: LoadOptions): Promise<DataSplits> {
   const { base, lt } = parseDatasetName(opts.dataset);

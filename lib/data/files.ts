@@ -6,21 +6,29 @@
  */
 
 import { InputError } from "../errors.ts";
+import { formatBytes, inputFileSize, MAX_BINARY_BYTES, readInputFile } from "../input_file.ts";
 
 /** Reads `path`; a missing or unreadable file is an InputError naming it and `source` (how to get it). */
 export async function readDataFile(path: string, source: string): Promise<Uint8Array> {
+  const opts = {
+    maxBytes: MAX_BINARY_BYTES,
+    what: "data file",
+    missing: `missing data file ${path} (${source})`,
+  };
   try {
-    return await Deno.readFile(path);
+    await inputFileSize(path, opts);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      throw new InputError(`missing data file ${path} (${source})`);
-    }
-    if (e instanceof Deno.errors.IsADirectory) {
+    // A folder where a file should be: say where the data comes from.
+    if (e instanceof InputError && / is a folder, not a file$/.test(e.message)) {
       throw new InputError(`${path} is a folder, not a data file (${source})`);
     }
-    throw new InputError(`cannot read data file ${path}: ${(e as Error).message}`);
+    throw e;
   }
+  return await readInputFile(path, opts);
 }
+
+/** The most a gzip file may expand to: 16 GiB (a gzip bomb stops there). */
+export const MAX_GUNZIP_BYTES = MAX_BINARY_BYTES;
 
 /** True when `bytes` start with the gzip magic number. */
 export function isGzip(bytes: Uint8Array): boolean {
@@ -28,16 +36,45 @@ export function isGzip(bytes: Uint8Array): boolean {
 }
 
 /** Decompresses gzip data (anything else is returned as is); corrupt data is an InputError. */
-export async function gunzip(bytes: Uint8Array, path: string): Promise<Uint8Array> {
+export async function gunzip(
+  bytes: Uint8Array,
+  path: string,
+  maxBytes = MAX_GUNZIP_BYTES,
+): Promise<Uint8Array> {
   if (!isGzip(bytes)) return bytes;
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(
+    new DecompressionStream("gzip"),
+  );
+  const reader = stream.getReader();
   try {
-    const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(
-      new DecompressionStream("gzip"),
-    );
-    return new Uint8Array(await new Response(stream).arrayBuffer());
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.length;
+      // Counted as it expands: a few kilobytes of gzip can claim terabytes.
+      if (total > maxBytes) {
+        throw new InputError(
+          `${path}: gzip data that expands past ${
+            formatBytes(maxBytes)
+          } (a damaged or hostile file)`,
+        );
+      }
+      chunks.push(value);
+    }
   } catch (e) {
+    await reader.cancel().catch(() => {});
+    if (e instanceof InputError) throw e;
     throw new InputError(`corrupted gzip data in ${path}: ${(e as Error).message}`);
   }
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
 }
 
 /** The first of `candidates` that exists, or undefined. */

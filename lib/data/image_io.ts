@@ -71,6 +71,14 @@ export function prepareImage(
   maxPixels: number = DEFAULT_MAX_IMAGE_PIXELS,
 ): Tensor {
   checkMaxPixels(maxPixels);
+  // Said here in the caller's terms rather than by the native side.
+  if (!Number.isInteger(size) || size < 1 || !Number.isInteger(resizeTo) || resizeTo < size) {
+    throw new InputError(
+      "imageSize",
+      `an image side of ${size} resized from ${resizeTo} cannot be taken (need an integer side ` +
+        "from 1 up to the resize side)",
+    );
+  }
   try {
     return new Tensor(
       checkPtr(

@@ -14,6 +14,7 @@ import { native } from "../torch/ffi.ts";
 import { cString, toCStringList } from "../torch/strings.ts";
 import { Tensor } from "../torch/tensor.ts";
 import { readDataFile } from "./files.ts";
+import { decodeNames } from "../torch/strings.ts";
 import { checkMaxPixels, DEFAULT_MAX_IMAGE_PIXELS, imageErrorMessage } from "./image_io.ts";
 
 /** Parsed lines of an image list. */
@@ -59,7 +60,8 @@ export function parseImageList(text: string, listPath: string): ImageList {
 /** Reads and parses an image list file. */
 export async function readImageList(listPath: string, source: string): Promise<ImageList> {
   const bytes = await readDataFile(listPath, source);
-  return parseImageList(new TextDecoder().decode(bytes), listPath);
+  // Names that are not UTF-8 are kept byte for byte (lib/torch/strings.ts).
+  return parseImageList(decodeNames(bytes), listPath);
 }
 
 /** One split of an image dataset: where it was read from, its entries, each entry's file path. */

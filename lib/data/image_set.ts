@@ -7,7 +7,7 @@
  * @module
  */
 
-import { InputError } from "../errors.ts";
+import { DisposedError, InputError } from "../errors.ts";
 import type { Tensor } from "../torch/tensor.ts";
 import { tensor } from "../torch/create.ts";
 import { DEFAULT_MAX_IMAGE_PIXELS } from "./image_io.ts";
@@ -67,7 +67,7 @@ export class TensorImageSet implements ImageSet {
 
   /** The base images (all N, not only this view's); owned by this set. */
   get images(): Tensor {
-    if (this.#images === null) throw new TypeError("image set used after dispose()");
+    if (this.#images === null) throw new DisposedError("image set used after dispose()");
     return this.#images;
   }
 

@@ -16,6 +16,15 @@ export type LabelsLike = Tensor | Int32Array | readonly number[];
  * `labels` as an int64 tensor: a new handle owned by the caller (or the
  * enclosing scope). A tensor keeps its shape and device (an int64 one is
  * shared, not copied); host labels become a tensor of shape [N] on the CPU.
+ *
+ * @example Host labels as an int64 tensor
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { labelTensor } from "./mod.ts";
+ *
+ * using y = labelTensor(new Int32Array([2, 0, 1]));
+ * assert.deepEqual([y.dtype, y.shape, y.toList()], ["int64", [3], [2, 0, 1]]);
+ * ```
  */
 export function labelTensor(labels: LabelsLike): Tensor {
   if (labels instanceof Int32Array) return tensor(labels, [labels.length], "int64");

@@ -24,6 +24,15 @@ export function checkRatio(ratio: number, parameter = "ratio"): void {
 /**
  * Per-class training counts of a long-tailed set: class 0 keeps `nMax`, the
  * last class floor(nMax / ratio). `ratio` 1 keeps every class at `nMax`.
+ *
+ * @example CIFAR-style exponential and step profiles
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { longTailCounts } from "./mod.ts";
+ *
+ * assert.deepEqual(longTailCounts(100, 3, 100), [100, 10, 1]);
+ * assert.deepEqual(longTailCounts(100, 4, 10, "step"), [100, 100, 10, 10]);
+ * ```
  */
 export function longTailCounts(
   nMax: number,
@@ -53,7 +62,17 @@ export function longTailCounts(
   return counts;
 }
 
-/** Number of samples of each class among `labels` (labels must lie in 0..classes-1). */
+/**
+ * Number of samples of each class among `labels` (labels must lie in 0..classes-1).
+ *
+ * @example Samples per class
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { classCounts } from "./mod.ts";
+ *
+ * assert.deepEqual(classCounts(new Int32Array([0, 2, 2, 2]), 3), [1, 0, 3]);
+ * ```
+ */
 export function classCounts(labels: Int32Array, classes: number): number[] {
   if (!Number.isInteger(classes) || classes < 1) {
     throw new InputError("classes", `must be a positive integer, got ${classes}`);
@@ -89,7 +108,7 @@ export function longTailIndices(
     const n = Math.min(counts[c], members.length);
     if (n === 0) continue;
     if (n === members.length) {
-      keep.push(...members);
+      for (const m of members) keep.push(m);
       continue;
     }
     using perm = randperm(members.length, { generator: gen });

@@ -29,7 +29,15 @@ export {
 export { indicesForCounts, readShiftFile, type ShiftSet, shiftSetsFromJson } from "./shift_file.ts";
 export { type ShotGroups, shotGroups } from "./shots.ts";
 export { labelCount, type LabelsLike, labelTensor } from "./labels.ts";
-export { epochOrder, epochSeed, type SamplerKind, SAMPLERS } from "./sampler.ts";
+export {
+  epochOrder,
+  epochSeed,
+  type SamplerKind,
+  samplerPrior,
+  SAMPLERS,
+  stepSeed,
+} from "./sampler.ts";
+export { betaSample, mixBatch, type MixedBatch, type MixOptions } from "./mix.ts";
 export { FileImageSet, TensorImageSet } from "./image_set.ts";
 export { checkValPerClass, heldOutCount, holdOutPerClass, validationSeed } from "./validation.ts";
 export { type IdxArray, parseIdx, readIdx } from "./idx.ts";

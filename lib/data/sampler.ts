@@ -16,6 +16,27 @@ export type SamplerKind = "shuffle" | "balanced" | "sqrt";
 /** The sampler names. */
 export const SAMPLERS: readonly SamplerKind[] = ["shuffle", "balanced", "sqrt"];
 
+/**
+ * The class prior an epoch of `sampler` draws from, for classes of `counts`
+ * training images: the counts normalised (`shuffle`), uniform (`balanced`),
+ * or proportional to their square roots (`sqrt`).
+ */
+export function samplerPrior(sampler: SamplerKind, counts: readonly number[]): number[] {
+  const weights = sampler === "shuffle"
+    ? [...counts]
+    : sampler === "balanced"
+    ? counts.map((n) => (n > 0 ? 1 : 0))
+    : sampler === "sqrt"
+    ? counts.map((n) => Math.sqrt(n))
+    : undefined;
+  if (weights === undefined) {
+    throw new InputError("sampler", `unknown sampler '${sampler}' (use ${SAMPLERS.join(", ")})`);
+  }
+  const total = weights.reduce((a, b) => a + b, 0);
+  if (!(total > 0)) throw new InputError("trainCounts", "must sum to a positive number");
+  return weights.map((w) => w / total);
+}
+
 const MASK = (1n << 64n) - 1n;
 
 function splitmix(x: bigint): bigint {
@@ -28,6 +49,16 @@ function splitmix(x: bigint): bigint {
 /** A 64-bit seed derived from (seed, epoch) only. */
 export function epochSeed(seed: number, epoch: number): bigint {
   return splitmix(splitmix(BigInt(seed) & MASK) ^ BigInt(epoch));
+}
+
+/**
+ * A 64-bit seed derived from (seed, epoch, step) and a `stream` that keeps
+ * one use's draws apart from another's (mixup's from the augmentation's):
+ * a batch's draws then depend on nothing else, so a resumed run makes them
+ * again exactly.
+ */
+export function stepSeed(seed: number, epoch: number, step: number, stream: number): bigint {
+  return splitmix(splitmix(epochSeed(seed, epoch) ^ BigInt(step)) ^ BigInt(stream));
 }
 
 /**

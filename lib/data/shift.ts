@@ -35,7 +35,18 @@ export const SHIFT_GRID: readonly string[] = [
   "backward50",
 ];
 
-/** Parses `uniform`, `forward10`, `forward-10`, `backward50`; throws an InputError on a bad name. */
+/**
+ * Parses `uniform`, `forward10`, `forward-10`, `backward50`; throws an InputError on a bad name.
+ *
+ * @example Shift names
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseShift } from "./mod.ts";
+ *
+ * assert.deepEqual(parseShift("forward-10"), { kind: "forward", ratio: 10, name: "forward10" });
+ * assert.throws(() => parseShift("sideways"), /unknown shift 'sideways'/);
+ * ```
+ */
 export function parseShift(name: string): Shift {
   const text = name.trim().toLowerCase();
   if (text === "uniform") return { kind: "uniform", ratio: 1, name: "uniform" };
@@ -55,7 +66,19 @@ export function rankClasses(trainCounts: readonly number[]): number[] {
   return trainCounts.map((_, c) => c).sort((a, b) => trainCounts[b] - trainCounts[a] || a - b);
 }
 
-/** Per-class test counts of a shifted test set with `perClass` (m) samples per class at most. */
+/**
+ * Per-class test counts of a shifted test set with `perClass` (m) samples per class at most.
+ *
+ * @example Test counts under forward and backward shifts
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { shiftedCounts } from "./mod.ts";
+ *
+ * const train = [500, 50, 5]; // class 0 is the head
+ * assert.deepEqual(shiftedCounts(train, 100, "forward100"), [100, 10, 1]);
+ * assert.deepEqual(shiftedCounts(train, 100, "backward100"), [1, 10, 100]);
+ * ```
+ */
 export function shiftedCounts(
   trainCounts: readonly number[],
   perClass: number,
@@ -80,6 +103,15 @@ export function shiftedCounts(
  * Indices (ascending) of the shifted test set: the first n_c samples of each
  * class in file order, with n_c from shiftedCounts and m the smallest
  * per-class count of the test set (its per-class count when balanced).
+ *
+ * @example The first samples of each class, in file order
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { shiftIndices } from "./mod.ts";
+ *
+ * const test = new Int32Array([0, 1, 0, 1, 0, 1, 0, 1]); // 4 per class
+ * assert.deepEqual([...shiftIndices(test, [90, 10], "forward4")], [0, 1, 2, 4, 6]);
+ * ```
  */
 export function shiftIndices(
   testLabels: Int32Array,

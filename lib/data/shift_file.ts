@@ -23,6 +23,7 @@
  */
 
 import { InputError } from "../errors.ts";
+import { MAX_JSON_DEPTH, MAX_TEXT_BYTES, nestedDeeperThan, readInputText } from "../input_file.ts";
 
 /** One shifted test set: a name and its test-sample indices (ascending). */
 export interface ShiftSet {
@@ -143,6 +144,16 @@ function setOf(
  * The shifted test sets a parsed shift file describes, over a test split with
  * `testLabels` and `classes` classes. `source` names the file in messages and
  * is the name of an unnamed set.
+ *
+ * @example A set by per-class counts
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { shiftSetsFromJson } from "./mod.ts";
+ *
+ * const test = new Int32Array([0, 1, 0, 1]);
+ * const [set] = shiftSetsFromJson({ name: "mine", counts: [2, 1] }, test, 2, "mine.json");
+ * assert.deepEqual([set.name, [...set.indices]], ["mine", [0, 1, 2]]);
+ * ```
  */
 export function shiftSetsFromJson(
   value: unknown,
@@ -171,24 +182,35 @@ export function shiftSetsFromJson(
   return sets;
 }
 
-/** Reads a shift file (JSON); a missing or malformed file is an InputError. */
+/**
+ * Reads a shift file (JSON); a missing or malformed file is an InputError.
+ *
+ * @example Sets from a JSON file
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readShiftFile } from "./mod.ts";
+ *
+ * const path = await Deno.makeTempFile({ suffix: ".json" });
+ * await Deno.writeTextFile(path, JSON.stringify([{ name: "a", counts: [1, 0] }, { name: "b", indices: [1] }]));
+ * const sets = await readShiftFile(path, new Int32Array([0, 1]), 2);
+ * assert.deepEqual(sets.map((s) => [s.name, [...s.indices]]), [["a", [0]], ["b", [1]]]);
+ * await Deno.remove(path);
+ * ```
+ */
 export async function readShiftFile(
   path: string,
   testLabels: Int32Array,
   classes: number,
 ): Promise<ShiftSet[]> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) throw new InputError(`shift file ${path} not found`);
-    throw new InputError(`cannot read shift file ${path}: ${(e as Error).message.split("\n")[0]}`);
-  }
+  const text = await readInputText(path, { maxBytes: MAX_TEXT_BYTES, what: "shift file" });
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (e) {
     throw new InputError(`${path}: not valid JSON: ${(e as Error).message.split("\n")[0]}`);
+  }
+  if (nestedDeeperThan(value, MAX_JSON_DEPTH)) {
+    throw new InputError(`${path}: nested more than ${MAX_JSON_DEPTH} levels deep`);
   }
   return shiftSetsFromJson(value, testLabels, classes, path);
 }

@@ -15,7 +15,17 @@ export interface ShotGroups {
   few: number[];
 }
 
-/** Splits classes by their training counts: many > 100, medium 20..100, few < 20. */
+/**
+ * Splits classes by their training counts: many > 100, medium 20..100, few < 20.
+ *
+ * @example Many, medium and few-shot classes
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { shotGroups } from "./mod.ts";
+ *
+ * assert.deepEqual(shotGroups([500, 101, 100, 20, 19]), { many: [0, 1], medium: [2, 3], few: [4] });
+ * ```
+ */
 export function shotGroups(trainCounts: readonly number[]): ShotGroups {
   const groups: ShotGroups = { many: [], medium: [], few: [] };
   trainCounts.forEach((n, c) => {

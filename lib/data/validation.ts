@@ -49,6 +49,17 @@ export function heldOutCount(k: number, size: number): number {
  * Splits `labels` (positions 0..N-1) into a validation part (K per class, or
  * a fraction of each) and the rest, both ascending. A class that would keep
  * no training image is an InputError.
+ *
+ * @example One image of each class held out
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { holdOutPerClass } from "./mod.ts";
+ *
+ * const labels = new Int32Array([0, 0, 1, 1, 1]);
+ * const { val, rest } = holdOutPerClass(labels, 2, 1, 0);
+ * assert.deepEqual([...val].map((i) => labels[i]), [0, 1]);
+ * assert.equal(val.length + rest.length, labels.length);
+ * ```
  */
 export function holdOutPerClass(
   labels: Int32Array,

@@ -35,6 +35,26 @@ export interface GradientReduction {
  * flat gradient buffer (the parameters' `.grad` are views of it), all-reduced
  * in buckets that overlap each other. Overlap with the backward pass is not
  * attempted: the call comes after backward has finished.
+ *
+ * @example One rank: the gradients stay as they are
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { allReduceGradients, availableBackends, freePort, ProcessGroup } from "./mod.ts";
+ * import { tensor } from "../torch/mod.ts";
+ *
+ * if (availableBackends().includes("gloo")) {
+ *   using pg = ProcessGroup.create({
+ *     backend: "gloo",
+ *     rank: 0,
+ *     worldSize: 1,
+ *     masterAddr: "127.0.0.1",
+ *     masterPort: freePort(),
+ *   });
+ *   using flatGrad = tensor([0.5, -1]);
+ *   allReduceGradients(pg, flatGrad, { lossOver: "local" });
+ *   assert.deepEqual(flatGrad.toList(), [0.5, -1]);
+ * }
+ * ```
  */
 export function allReduceGradients(
   pg: ProcessGroup,
@@ -54,6 +74,29 @@ export function allReduceGradients(
  * labels, concatenated in rank order: with `rankShare` slices, the global
  * batch in its single-process order. `sizes`: every rank's number of samples
  * when they differ (see `shareSizes`).
+ *
+ * @example One rank: its batch is the global batch
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { allGatherBatch, availableBackends, freePort, ProcessGroup } from "./mod.ts";
+ * import { tensor } from "../torch/mod.ts";
+ *
+ * if (availableBackends().includes("gloo")) {
+ *   using pg = ProcessGroup.create({
+ *     backend: "gloo",
+ *     rank: 0,
+ *     worldSize: 1,
+ *     masterAddr: "127.0.0.1",
+ *     masterPort: freePort(),
+ *   });
+ *   using logits = tensor([1, 2, 3, 4], [2, 2]);
+ *   using labels = tensor(new BigInt64Array([1n, 0n]));
+ *   const global = allGatherBatch(pg, logits, labels);
+ *   assert.deepEqual([global.logits.toList(), global.labels.toList()], [[1, 2, 3, 4], [1, 0]]);
+ *   global.logits.dispose();
+ *   global.labels.dispose();
+ * }
+ * ```
  */
 export function allGatherBatch(
   pg: ProcessGroup,

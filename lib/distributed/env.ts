@@ -167,6 +167,23 @@ function master(env: Env, fallbackAddr: string | undefined, fallbackPort: number
  * 0); `MASTER_ADDR` defaults to the first host of `SLURM_JOB_NODELIST`
  * (or `SLURM_NODELIST`), `MASTER_PORT` to 10000 + `SLURM_JOB_ID` mod 50000
  * (so two jobs sharing a node do not collide), else 29500.
+ *
+ * @example torchrun's variables; none outside a distributed job
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseRankEnv } from "./mod.ts";
+ *
+ * const env = { RANK: "1", WORLD_SIZE: "2", MASTER_ADDR: "10.0.0.1", MASTER_PORT: "29500" };
+ * assert.deepEqual(parseRankEnv(env), {
+ *   rank: 1,
+ *   worldSize: 2,
+ *   localRank: 1,
+ *   masterAddr: "10.0.0.1",
+ *   masterPort: 29500,
+ *   launcher: "torchrun",
+ * });
+ * assert.equal(parseRankEnv({}), undefined);
+ * ```
  */
 export function parseRankEnv(env: Env = Deno.env.toObject()): RankEnv | undefined {
   if (present(env, "RANK") || present(env, "WORLD_SIZE")) {

@@ -21,7 +21,7 @@
  */
 
 import { InputError } from "../errors.ts";
-import { DEFAULT_TIMEOUT_SECONDS } from "./process_group.ts";
+import { checkTimeout, DEFAULT_TIMEOUT_SECONDS } from "./process_group.ts";
 
 /** What `launchLocal` runs. */
 export interface LaunchOptions {
@@ -125,6 +125,21 @@ function describe(exit: { code: number; signal: Deno.Signal | null }): string {
  * Starts `nprocPerNode` ranks and waits for them. Resolves (never rejects
  * for a rank's failure) with how they ended; a failure to start the program
  * rejects.
+ *
+ * @example Two ranks of a shell command
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { launchLocal } from "./mod.ts";
+ *
+ * const result = await launchLocal({
+ *   nprocPerNode: 2,
+ *   command: ["sh", "-c", 'echo "rank $RANK of $WORLD_SIZE"'],
+ *   args: [],
+ *   stdio: "piped",
+ * });
+ * assert.ok(result.success);
+ * assert.deepEqual(result.ranks.map((r) => r.stdout?.trim()), ["rank 0 of 2", "rank 1 of 2"]);
+ * ```
  */
 export async function launchLocal(options: LaunchOptions): Promise<LaunchResult> {
   const n = options.nprocPerNode;
@@ -133,7 +148,7 @@ export async function launchLocal(options: LaunchOptions): Promise<LaunchResult>
   }
   const command = options.command ?? selfCommand();
   if (command.length === 0) throw new InputError("command", "is empty");
-  const timeoutMs = (options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000;
+  const timeoutMs = checkTimeout(options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000;
   const graceMs = (options.graceSeconds ?? 10) * 1000;
   const masterAddr = options.masterAddr ?? "127.0.0.1";
   const masterPort = options.masterPort ?? freePort();

@@ -33,10 +33,38 @@ const BACKEND_CODES: Record<Backend, number> = DIST_BACKEND;
 /** Seconds a rendezvous or a collective may take before a rank gives up (`--dist-timeout`). */
 export const DEFAULT_TIMEOUT_SECONDS = 120;
 
+/**
+ * The longest timeout there is: a week. Timers count milliseconds in 32
+ * bits (at most 2^31 - 1, 24.8 days); a larger value fires at once, and a
+ * finished job was reported as failed.
+ */
+export const MAX_TIMEOUT_SECONDS = 7 * 24 * 3600;
+
+/** Checks a timeout in seconds: a positive number, at most MAX_TIMEOUT_SECONDS. */
+export function checkTimeout(seconds: number, parameter = "timeoutSeconds"): number {
+  if (typeof seconds !== "number" || !(seconds > 0) || seconds > MAX_TIMEOUT_SECONDS) {
+    throw new InputError(
+      parameter,
+      `must be a number of seconds in (0, ${MAX_TIMEOUT_SECONDS}] (a week), got ${seconds}`,
+    );
+  }
+  return seconds;
+}
+
 /** Bytes per all-reduce bucket (PyTorch DDP's default, 25 MiB). */
 export const DEFAULT_BUCKET_BYTES = 25 * 1024 * 1024;
 
-/** The backends this build of the native library can create. */
+/**
+ * The backends this build of the native library can create.
+ *
+ * @example What this build can create
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { availableBackends, BACKENDS } from "./mod.ts";
+ *
+ * assert.ok(availableBackends().every((b) => BACKENDS.includes(b)));
+ * ```
+ */
 export function availableBackends(): Backend[] {
   const mask = native().lade_dist_backends();
   return BACKENDS.filter((b) => (mask & (1 << BACKEND_CODES[b])) !== 0);
@@ -48,7 +76,17 @@ export function parseBackend(name: string): Backend {
   throw new InputError("backend", `unknown backend '${name}' (use ${BACKENDS.join(" or ")})`);
 }
 
-/** The backend a device uses unless told otherwise: nccl on CUDA, gloo on the CPU. */
+/**
+ * The backend a device uses unless told otherwise: nccl on CUDA, gloo on the CPU.
+ *
+ * @example NCCL on GPUs, Gloo on CPUs
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defaultBackend } from "./mod.ts";
+ *
+ * assert.deepEqual([defaultBackend("cuda:0"), defaultBackend("cpu")], ["nccl", "gloo"]);
+ * ```
+ */
 export function defaultBackend(device: Device): Backend {
   return device.startsWith("cuda") ? "nccl" : "gloo";
 }
@@ -114,7 +152,42 @@ const freeGroup = (ptr: Deno.PointerObject) => native().lade_dist_free(ptr);
 
 function nativeError(context: string): never {
   const message = cString(native().lade_last_error()).replace(/\s*\n\s*/g, "; ");
+  const plain = collectiveMessage(message);
+  if (plain !== undefined) throw new CollectiveError(`${context}: ${plain}`, message);
   throw new TorchError(context, message || undefined);
+}
+
+/**
+ * A collective that failed or timed out: the message in lade's terms (which
+ * operation, which rank, the likely cause); the backend's own text (Gloo's
+ * file and line, its buffers) is the native message.
+ */
+export class CollectiveError extends TorchError {
+  /** Always "CollectiveError". */
+  override name = "CollectiveError";
+
+  /** `message`: what happened, in lade's terms; `nativeMessage`: the backend's text. */
+  constructor(message: string, nativeMessage: string) {
+    super(message, nativeMessage);
+    this.message = message;
+  }
+}
+
+/**
+ * A failed collective's message without the backend's internals: the
+ * native side writes "<op> timed out after 3 s on rank 0 of 2 (a peer rank
+ * hung or died): <Gloo's text>" or "<op> failed on rank 0 of 2 (a peer rank
+ * exited or the network failed): <Gloo's text>"; this keeps what happened,
+ * where, and the likely cause. Undefined for any other message.
+ */
+export function collectiveMessage(message: string): string | undefined {
+  const m = /^\S+ (timed out after \S+ s|failed) on (rank \d+ of \d+) \(([^)]*)\)/.exec(message);
+  if (m === null) return undefined;
+  return m[1].startsWith("timed out")
+    ? `${m[1]} on ${m[2]}: ${
+      m[3]
+    } (a rank that is stopped or stuck is noticed after the dist timeout)`
+    : `${m[1]} on ${m[2]}: ${m[3]}`;
 }
 
 function positiveInteger(name: string, value: number, min: number, max?: number): void {
@@ -157,13 +230,7 @@ export class ProcessGroup extends NativeHandle {
     positiveInteger("rank", o.rank, 0, o.worldSize - 1);
     positiveInteger("masterPort", o.masterPort, 1, 65535);
     if (o.masterAddr.trim() === "") throw new InputError("masterAddr", "is empty");
-    const timeout = o.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
-    if (!(timeout > 0) || !Number.isFinite(timeout)) {
-      throw new InputError(
-        "timeoutSeconds",
-        `must be a positive number of seconds (got ${timeout})`,
-      );
-    }
+    const timeout = checkTimeout(o.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS);
     checkBackend(backend);
     let deviceIndex = -1;
     if (backend === "nccl") {

@@ -29,6 +29,15 @@ function checkWorld(rank: number, worldSize: number): void {
 /**
  * Each rank's batch when the global batch is `batchSize`: batchSize /
  * worldSize, or an InputError when the world size does not divide it.
+ *
+ * @example The global batch over four ranks
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { localBatchSize } from "./mod.ts";
+ *
+ * assert.equal(localBatchSize(256, 4), 64);
+ * assert.throws(() => localBatchSize(10, 4), /does not divide among 4 ranks/);
+ * ```
  */
 export function localBatchSize(batchSize: number, worldSize: number): number {
   checkWorld(0, worldSize);
@@ -72,7 +81,17 @@ export function shareRange(n: number, rank: number, worldSize: number): {
   return { start, length: sizes[rank] };
 }
 
-/** Rank `rank`'s slice of a global batch (sample indices), a view of the same memory. */
+/**
+ * Rank `rank`'s slice of a global batch (sample indices), a view of the same memory.
+ *
+ * @example Rank 1's half of a global batch
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { rankShare } from "./mod.ts";
+ *
+ * assert.deepEqual([...rankShare(Int32Array.from([7, 1, 4, 9, 2, 5]), 1, 2)], [9, 2, 5]);
+ * ```
+ */
 export function rankShare(globalBatch: Int32Array, rank: number, worldSize: number): Int32Array {
   const { start, length } = shareRange(globalBatch.length, rank, worldSize);
   return globalBatch.subarray(start, start + length);

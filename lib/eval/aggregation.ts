@@ -77,6 +77,17 @@ function softmax(v: readonly number[]): number[] {
 /**
  * sum_e w_e f_e of multi-expert logits [N, E * C] with `weights` (length E):
  * the aggregated logits [N, C]. Equal weights give the plain average.
+ *
+ * @example Weighted sum of three experts' logits
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { aggregateLogits } from "./aggregation.ts";
+ * import { tensor } from "../torch/mod.ts";
+ *
+ * using logits = tensor([1, 2, 3, 4, 5, 6], [1, 6]); // experts [1, 2], [3, 4], [5, 6]
+ * using mixed = aggregateLogits(logits, [0.5, 0.5, 0]);
+ * assert.deepEqual(mixed.toList(), [2, 3]);
+ * ```
  */
 export function aggregateLogits(logits: Tensor, weights: readonly number[]): Tensor {
   const experts = weights.length;
@@ -94,6 +105,18 @@ export function aggregateLogits(logits: Tensor, weights: readonly number[]): Ten
  * The mean cosine similarity of softmax(sum_e w_e f_e) of two views'
  * logits [B, E * C], with w = softmax(v) for a v that may carry gradients:
  * the quantity SADE's test-time training maximises.
+ *
+ * @example Two identical views agree fully
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { viewSimilarity } from "./aggregation.ts";
+ * import { tensor, zeros } from "../torch/mod.ts";
+ *
+ * using view = tensor([2, 0, 1, 1, 0, 3], [1, 6]);
+ * using v = zeros([3]);
+ * using similarity = viewSimilarity(view, view, v);
+ * assert.ok(Math.abs(similarity.item() - 1) < 1e-6);
+ * ```
  */
 export function viewSimilarity(a: Tensor, b: Tensor, v: Tensor): Tensor {
   const experts = v.shape[0];
@@ -119,6 +142,20 @@ export function viewSimilarity(a: Tensor, b: Tensor, v: Tensor): Tensor {
  * Learns the aggregation weights from the experts' logits of two augmented
  * views per image and epoch, `views` [epochs, 2, N, E * C] (float, any
  * device): SGD on v maximising `viewSimilarity`, as SADE's test-time training.
+ *
+ * @example The expert that flips between views loses weight
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { learnAggregation } from "./aggregation.ts";
+ * import { tensor } from "../torch/mod.ts";
+ *
+ * // One epoch, two views of one image: expert 0 says [2, 0] in both, expert 1
+ * // [3, 0] then [0, 3], expert 2 nothing.
+ * using views = tensor([2, 0, 3, 0, 0, 0, 2, 0, 0, 3, 0, 0], [1, 2, 1, 6]);
+ * const { weights } = learnAggregation(views);
+ * assert.ok(weights[0] > 1 / 3 && weights[1] < 1 / 3);
+ * assert.ok(Math.abs(weights.reduce((a, b) => a + b) - 1) < 1e-9);
+ * ```
  */
 export function learnAggregation(views: Tensor, options: AggregationOptions = {}): Aggregation {
   const experts = options.experts ?? SADE_EXPERTS;

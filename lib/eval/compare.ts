@@ -12,11 +12,14 @@
  * or `none` (the prior ignored: argmax f, i.e. the training prior for
  * softmax models and the uniform one for LADE-like models). A variant counts
  * as `known` when the run also has an estimated form of it (`V+em`), or when
- * it is one of lade's own rules that use the target prior.
+ * it is one of lade's own rules that use the target prior. A product of
+ * experts' variants say their use in their names (`balpoe`, `balpoe_oracle`,
+ * `balpoe_em`: lib/eval/product.ts).
  *
  * @module
  */
 
+import { productVariantUse } from "./product.ts";
 import { RULES, usesTargetPrior } from "./rules.ts";
 
 /** The summary metrics of one variant on one shifted set (what `evaluate --json` prints). */
@@ -77,6 +80,8 @@ export function priorUseTitle(use: PriorUse): string {
 
 /** How `variant` uses the target prior, given all variant names of its run. */
 export function priorUseOf(variant: string, variants: readonly string[]): PriorUse {
+  const product = productVariantUse(variant);
+  if (product !== undefined) return product.use;
   const plus = variant.lastIndexOf("+");
   if (plus > 0) return variant.slice(plus + 1);
   if (variants.some((v) => v.startsWith(`${variant}+`))) return "known";
@@ -88,6 +93,8 @@ export function priorUseOf(variant: string, variants: readonly string[]): PriorU
 
 /** The variant's name without its estimator suffix. */
 export function baseVariant(variant: string): string {
+  const product = productVariantUse(variant);
+  if (product !== undefined) return product.base;
   const plus = variant.lastIndexOf("+");
   return plus > 0 ? variant.slice(0, plus) : variant;
 }
@@ -255,6 +262,49 @@ export function formatComparison(c: Comparison): string {
     out.push("", priorUseTitle(use), line(header), ...rows.map(line));
   }
   return out.join("\n");
+}
+
+/**
+ * One table of every entry (the prior sections side by side): columns
+ * `label/variant` in the groups' order, each group's known, estimated and
+ * prior-free variants in that order; rows the shifted sets, then the grid
+ * mean.
+ */
+function wideRows(c: Comparison): { header: string[]; rows: string[][] } {
+  const groupIndex = (label: string) => c.groups.findIndex((g) => g.label === label);
+  const entries = [...c.entries].sort((a, b) =>
+    groupIndex(a.label) - groupIndex(b.label) ||
+    priorUseOrder(a.prior) - priorUseOrder(b.prior) || a.prior.localeCompare(b.prior)
+  );
+  const header = ["shift", ...entries.map((e) => `${e.label}/${e.variant}`)];
+  const rows = c.shifts.map((shift) => [
+    shift,
+    ...entries.map((e) => formatSpread(e.cells[shift]?.top1)),
+  ]);
+  rows.push(["mean", ...entries.map((e) => formatSpread(e.gridMean))]);
+  return { header, rows };
+}
+
+/** The comparison as one table (`compare --wide`): text, or Markdown with `markdown`. */
+export function formatWideComparison(c: Comparison, markdown = false): string {
+  const { header, rows } = wideRows(c);
+  if (markdown) {
+    return [
+      `| ${header.join(" | ")} |`,
+      `| ${header.map((_, i) => (i === 0 ? "---" : "---:")).join(" | ")} |`,
+      ...rows.map((r) => `| ${r.join(" | ")} |`),
+    ].join("\n");
+  }
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (r: string[]) =>
+    r.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join("  ");
+  return [
+    "top-1 accuracy (%) across the shifted test sets: mean ± std over each group's runs",
+    ...describeGroups(c).map((l) => `  ${l}`),
+    "",
+    line(header),
+    ...rows.map(line),
+  ].join("\n");
 }
 
 /** The comparison as Markdown: a table per prior section. */

@@ -21,6 +21,13 @@ export interface Predictions {
   /** The training method (decides the prediction rules). */
   method: string;
   /**
+   * The prior the classifier was effectively trained under, which every rule
+   * compensates (lib/eval/rules.ts `logitPriorOf`): uniform for cRT, LWS,
+   * tau-norm and LADE, p_s for softmax on shuffled epochs. Default: the
+   * method's on shuffled epochs of `trainCounts`.
+   */
+  logitPrior?: number[];
+  /**
    * A multi-expert model's logits of two augmented views of every sample
    * per epoch, [epochs, 2, N, E * C]: with them, the evaluation adds SADE's
    * test-time aggregation (lib/eval/experts.ts).
@@ -30,7 +37,9 @@ export interface Predictions {
 
 /** Labelled source-distribution predictions, for BBSE's confusion matrix and EM's calibration. */
 export interface SourceData {
+  /** The model's logits [N, C] on labelled source data (a held-out validation split). */
   logits: Tensor;
+  /** Their labels [N]. */
   labels: Int32Array;
 }
 

@@ -35,15 +35,6 @@ export const AVERAGE_VARIANT = "sade_avg";
 /** The test-time aggregation's variant. */
 export const AGGREGATION_VARIANT = "sade_tta";
 
-/** The variants of a model of `experts` experts, with or without the aggregation. */
-export function expertVariants(experts: number, aggregation = true): string[] {
-  return [
-    ...Array.from({ length: experts }, (_, e) => expertVariant(e)),
-    AVERAGE_VARIANT,
-    ...(aggregation ? [AGGREGATION_VARIANT] : []),
-  ];
-}
-
 /**
  * Evaluates the samples `indices` of multi-expert logits [N, E * C]: each
  * expert, their average, and, with `views` ([epochs, 2, N, E * C], the

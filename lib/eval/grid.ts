@@ -6,7 +6,7 @@
  */
 
 import { parseShift, SHIFT_GRID, shiftIndices, type ShiftSet, shotGroups } from "../data/mod.ts";
-import { methodExperts } from "../losses/methods.ts";
+import { predictionExperts } from "../losses/methods.ts";
 import type { AggregationOptions } from "./aggregation.ts";
 import {
   type EmCalibrationMode,
@@ -116,7 +116,7 @@ export async function evaluateSetsAsync(
 function withSharedCalibration(preds: Predictions, options: ShiftOptions): ShiftOptions {
   // Multi-expert (SADE) models use no prior estimate.
   const wantEm = (options.prior === "em" || options.prior === "all") &&
-    methodExperts(preds.method) === 1;
+    predictionExperts(preds.method) === 1;
   const kind = options.emCalibration ?? "bcts";
   return wantEm && kind !== "none" && options.source && !options.sourceCalibration
     ? { ...options, sourceCalibration: fitSourceCalibration(preds, options.source, kind) }

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { InputError } from "../errors.ts";
 import { type LabelsLike, labelTensor } from "../data/labels.ts";
 import type { ShotGroups } from "../data/shots.ts";
 import { zeros } from "../torch/create.ts";
@@ -113,7 +114,7 @@ function accuracyOf(
  */
 export function accuracy(logits: Tensor, labels: LabelsLike, groups: ShotGroups): Accuracy {
   const [n, classes] = logits.shape;
-  if (n === 0) throw new RangeError("no samples to evaluate");
+  if (n === 0) throw new InputError("no samples to evaluate (the logits have no rows)");
   return scope(() => {
     const y = labelTensor(labels);
     return accuracyOf(y, logits.argmax(1).eq(y).to("float64"), classes, groups);
@@ -131,7 +132,7 @@ export function computeMetrics(
   options: { confusion?: boolean } = {},
 ): Metrics {
   const [n, classes] = logits.shape;
-  if (n === 0) throw new RangeError("no samples to evaluate");
+  if (n === 0) throw new InputError("no samples to evaluate (the logits have no rows)");
   return scope(() => {
     const y = labelTensor(labels);
     const probs = logits.to("float64").softmax(1);

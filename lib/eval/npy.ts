@@ -6,7 +6,8 @@
  */
 
 import { InputError } from "../errors.ts";
-import { writeFileAtomic } from "../fs.ts";
+import { writeFilesAtomic } from "../fs.ts";
+import { MAX_BINARY_BYTES, readInputFile } from "../input_file.ts";
 import type { DType, TypedArray } from "../torch/dtype.ts";
 
 /** An array read from or written to a .npy file (C order, little-endian). */
@@ -120,29 +121,25 @@ export function parseNpy(bytes: Uint8Array, name = "npy data"): NpyArray {
 
 /** Reads a .npy file; a missing or malformed file is an InputError naming it. */
 export async function readNpy(path: string): Promise<NpyArray> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (e) {
-    throw new InputError(`cannot read ${path}: ${(e as Error).message.split("\n")[0]}`);
-  }
-  return parseNpy(bytes, path);
+  return parseNpy(await readInputFile(path, { maxBytes: MAX_BINARY_BYTES }), path);
 }
 
 /** The bytes of a .npy v1.0 file holding `data` with `shape` (C order). */
 export function encodeNpy(array: NpyArray): Uint8Array {
   const descr = DESCR[array.dtype];
-  if (descr === undefined) throw new TypeError(`cannot write dtype ${array.dtype} as .npy`);
+  if (descr === undefined) {
+    throw new InputError("array", `cannot write dtype ${array.dtype} as .npy`);
+  }
   const n = array.shape.reduce((a, b) => a * b, 1);
   if (array.data.length !== n) {
-    throw new RangeError(`data has ${array.data.length} elements, shape needs ${n}`);
+    throw new InputError("array", `data has ${array.data.length} elements, shape needs ${n}`);
   }
   const shape = array.shape.length === 1 ? `(${array.shape[0]},)` : `(${array.shape.join(", ")})`;
   let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shape}, }`;
   // Pad with spaces so that magic + version + length + header (ending in \n) is a multiple of 64.
   const total = Math.ceil((10 + header.length + 1) / 64) * 64;
   header = header.padEnd(total - 10 - 1, " ") + "\n";
-  if (header.length > 65535) throw new RangeError("header too long for .npy v1.0");
+  if (header.length > 65535) throw new InputError("array", "shape too long for a .npy v1.0 header");
   const src = new Uint8Array(array.data.buffer, array.data.byteOffset, array.data.byteLength);
   const out = new Uint8Array(10 + header.length + src.length);
   out.set(MAGIC, 0);
@@ -154,7 +151,10 @@ export function encodeNpy(array: NpyArray): Uint8Array {
   return out;
 }
 
-/** Writes a .npy v1.0 file atomically (see lib/fs.ts). */
+/**
+ * Writes a .npy v1.0 file atomically (see lib/fs.ts); a failed write (a full
+ * disk) is an OutputWriteError naming the file, which is left as it was.
+ */
 export async function writeNpy(path: string, array: NpyArray): Promise<void> {
-  await writeFileAtomic(path, encodeNpy(array));
+  await writeFilesAtomic([[path, encodeNpy(array)]]);
 }

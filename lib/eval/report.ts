@@ -1,16 +1,17 @@
 /**
- * The run's evaluation report: runDir/report/ with results.json, SVG plots
- * (accuracy across the shift grid, reliability diagram with the samples of
- * each bin, per-class accuracy with class names, the confusion matrix),
- * per_class.csv and confusion_<variant>.csv, and an index.html that shows
- * them; and the report of a comparison of several runs (`compare --out`).
+ * The evaluation report (training's runDir/report/, an evaluation's
+ * runDir/report-<shift>-<prior>-<time>/, or a folder given): results.json,
+ * SVG plots (accuracy across the shift grid, reliability diagram with the
+ * samples of each bin, per-class accuracy with class names, the confusion
+ * matrix), per_class.csv and confusion_<variant>.csv, and an index.html that
+ * shows them; and the report of a comparison of several runs (`compare --out`).
  *
  * @module
  */
 
 import { join } from "node:path";
 import { InputError } from "../errors.ts";
-import { writeDirAtomic, writeFileAtomic } from "../fs.ts";
+import { type PutFile, writeDirAtomic } from "../fs.ts";
 import {
   accuracyGridSpec,
   compareGridSpec,
@@ -28,6 +29,7 @@ import {
   comparisonMarkdown,
   describeGroups,
   formatComparison,
+  formatWideComparison,
 } from "./compare.ts";
 import type { ShiftEvaluation } from "./shifted.ts";
 import { AGGREGATION_VARIANT, AVERAGE_VARIANT } from "./experts.ts";
@@ -40,17 +42,8 @@ export interface ReportContext {
   classNames: string[];
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function fmt(v: number | null, digits = 2): string {
-  return v === null ? "-" : v.toFixed(digits);
+  return v === null ? "n/a" : v.toFixed(digits);
 }
 
 /**
@@ -128,7 +121,36 @@ function fileSafe(name: string): string {
   return name.replace(/[^A-Za-z0-9_+.-]/g, "_");
 }
 
-/** Writes the report into `dir` (created if needed); returns the files written. */
+/**
+ * The files by which a folder is seen to hold a report already (writing
+ * another there needs --force); a report also writes confusion-matrix files
+ * named after its variants.
+ */
+export const REPORT_FILES: readonly string[] = [
+  "results.json",
+  "accuracy_grid.svg",
+  "reliability.svg",
+  "per_class.svg",
+  "per_class.csv",
+  "index.html",
+];
+
+/** The files `writeComparisonReport` writes. */
+export const COMPARISON_FILES: readonly string[] = [
+  "comparison.json",
+  "table.md",
+  "table.txt",
+  "accuracy_grid.svg",
+  "grid_mean.svg",
+  "index.html",
+];
+
+/**
+ * Writes the report into `dir` (created if needed); returns the files
+ * written. The folder is written whole or not at all (lib/fs.ts
+ * writeDirAtomic): on a full disk an OutputWriteError names the file that
+ * failed, and the folder keeps the report it had.
+ */
 export async function writeReport(
   dir: string,
   evals: readonly ShiftEvaluation[],
@@ -137,8 +159,8 @@ export async function writeReport(
   if (evals.length === 0) return [];
   await checkReplaceable(dir);
   // The whole folder at once: a report is never some new files among old ones.
-  return await writeDirAtomic(dir, async (tmp) => {
-    const names = await writeReportFiles(tmp, evals, ctx);
+  return await writeDirAtomic(dir, async (_tmp, put) => {
+    const names = await writeReportFiles(put, evals, ctx);
     return names.map((name) => join(dir, name));
   });
 }
@@ -180,15 +202,15 @@ async function checkReplaceable(
   }
 }
 
-/** Writes the report's files into `dir` (which exists); returns their names. */
+/** Writes the report's files with `putFile`; returns their names. */
 async function writeReportFiles(
-  dir: string,
+  putFile: PutFile,
   evals: readonly ShiftEvaluation[],
   ctx: ReportContext,
 ): Promise<string[]> {
   const written: string[] = [];
   const put = async (name: string, text: string) => {
-    await writeFileAtomic(join(dir, name), text);
+    await putFile(name, text);
     written.push(name);
   };
   // Confusion matrices go to their own CSV files, not into results.json (C x C numbers each).
@@ -258,25 +280,24 @@ ${
     ).join("\n")
   }
 </table>`;
-  // An online evaluation of the run (`evaluate --online`) writes online.html beside this page.
-  const online = await exists(join(dir, "online.html"))
-    ? '<p><a href="online.html">online label shift</a></p>\n'
-    : "";
   const html = `<!doctype html>
 <html><head><meta charset="utf-8"><title>lade report: ${ctx.dataset} ${ctx.method}</title>
 <style>body{font-family:sans-serif;margin:2em}td,th{padding:2px 8px;text-align:right}</style></head>
 <body><h1>${ctx.dataset}, ${ctx.method}</h1>
-<p>Accuracies and ECE in percent; NLL in nats; Brier = sum_c p_c^2 - 2 p_y + 1.</p>
+<p>Accuracies and ECE in percent; NLL in nats; Brier = sum_c p_c^2 - 2 p_y + 1.
+Top-1 and top-5 count samples; many, medium and few (classes with &gt; 100, 20 to 100 and
+&lt; 20 training images) are the mean of their classes' accuracies, each class counting once
+(n/a: no class of the group, or none with a test sample in the set).</p>
 ${plots.map(([name]) => `<p><img src="${name}"></p>`).join("\n")}
 <p>Tables (${focus.shift}): ${tables.map((t) => `<a href="${t}">${t}</a>`).join(", ")}${
     matrix !== undefined && classes > CONFUSION_PLOT_LIMIT
       ? ` (the confusion matrix of ${classes} classes is in the CSV only)`
       : ""
   }</p>
-<table><tr><th>shift</th><th>variant</th><th>top-1</th><th>top-5</th><th>many</th><th>medium</th><th>few</th><th>ECE</th><th>NLL</th><th>Brier</th></tr>
+<table><tr><th>shift</th><th>variant</th><th>top-1<br>(samples)</th><th>top-5<br>(samples)</th><th>many<br>(class mean)</th><th>medium<br>(class mean)</th><th>few<br>(class mean)</th><th>ECE</th><th>NLL</th><th>Brier</th></tr>
 ${rows}
 </table>
-${aggregation}${online}</body></html>
+${aggregation}</body></html>
 `;
   await put("index.html", html);
   return written;
@@ -286,27 +307,29 @@ ${aggregation}${online}</body></html>
  * Writes a comparison of several runs into `dir`: comparison.json, table.md,
  * table.txt, accuracy_grid.svg (every group's variant a line, a panel per
  * use of the target prior), grid_mean.svg and an index.html; returns the
- * files written.
+ * files written, all or nothing (see `writeReport`).
  */
 export async function writeComparisonReport(dir: string, c: Comparison): Promise<string[]> {
   await checkReplaceable(dir, "comparison.json", "out");
   // The whole folder at once, as a run's report.
-  return await writeDirAtomic(dir, async (tmp) => {
-    const names = await writeComparisonFiles(tmp, c);
+  return await writeDirAtomic(dir, async (_tmp, put) => {
+    const names = await writeComparisonFiles(put, c);
     return names.map((name) => join(dir, name));
   });
 }
 
-/** Writes the comparison's files into `dir` (which exists); returns their names. */
-async function writeComparisonFiles(dir: string, c: Comparison): Promise<string[]> {
+/** Writes the comparison's files with `putFile`; returns their names. */
+async function writeComparisonFiles(putFile: PutFile, c: Comparison): Promise<string[]> {
   const written: string[] = [];
   const put = async (name: string, text: string) => {
-    await writeFileAtomic(join(dir, name), text);
+    await putFile(name, text);
     written.push(name);
   };
   await put("comparison.json", JSON.stringify(comparisonJson(c), null, 1) + "\n");
   const md = comparisonMarkdown(c);
   await put("table.md", md);
+  // Every variant side by side (compare --wide).
+  await put("table_wide.md", formatWideComparison(c, true) + "\n");
   await put("table.txt", formatComparison(c) + "\n");
   const plots: [string, string][] = [
     ["accuracy_grid.svg", await renderSvg(compareGridSpec(c))],

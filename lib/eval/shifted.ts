@@ -5,7 +5,9 @@
  * source data, EM runs on posteriors recalibrated on that data (BCTS by
  * default; Alexandari et al. 2020), since raw network posteriors are too
  * miscalibrated for EM's re-weighting. A multi-expert (SADE) model has its
- * own variants, which need no target prior (lib/eval/experts.ts).
+ * own variants, which need no target prior (lib/eval/experts.ts); a product
+ * of experts (BalPoE) is evaluated as one network on its experts' mean, its
+ * variants named by their prior use (lib/eval/product.ts).
  *
  * @module
  */
@@ -27,16 +29,17 @@ import {
 import { emPrior } from "../priors/em.ts";
 import { tensor } from "../torch/create.ts";
 import { scope } from "../torch/memory.ts";
-import { methodExperts } from "../losses/methods.ts";
+import { predictionExperts } from "../losses/methods.ts";
 import type { AggregationOptions } from "./aggregation.ts";
 import { evaluateExperts } from "./experts.ts";
 import { computeMetrics, type Metrics } from "./metrics.ts";
+import { isProductMethod, variantName } from "./product.ts";
 import type { Predictions, PriorEstimate, ShiftEvaluation, SourceData } from "./evaluation.ts";
 
 export type { Predictions, PriorEstimate, ShiftEvaluation, SourceData } from "./evaluation.ts";
 import {
   adjustLogits,
-  calibratedPrior,
+  modelLogitPrior,
   rulesForMethod,
   sourcePosteriorLogits,
   usesTargetPrior,
@@ -79,14 +82,15 @@ export interface SourceCalibration {
  * shifted sets of a grid all reuse it.
  */
 export function fitSourceCalibration(
-  preds: Pick<Predictions, "method" | "trainCounts">,
+  preds: Pick<Predictions, "method" | "trainCounts" | "logitPrior">,
   source: SourceData,
   kind: CalibrationKind = "bcts",
 ): SourceCalibration {
   const classes = preds.trainCounts.length;
   const ps = countsToPrior(preds.trainCounts);
+  const pi = modelLogitPrior(preds);
   const calibration = scope(() =>
-    fitCalibration(sourcePosteriorLogits(source.logits, preds.method, ps), source.labels, { kind })
+    fitCalibration(sourcePosteriorLogits(source.logits, pi, ps), source.labels, { kind })
   );
   return { calibration, referencePrior: labelFrequencies(source.labels, classes) };
 }
@@ -131,7 +135,7 @@ export function evaluateSelection(
 ): ShiftEvaluation {
   const mode = options.prior ?? "known";
   const classes = preds.trainCounts.length;
-  const experts = methodExperts(preds.method);
+  const experts = predictionExperts(preds.method);
   if (preds.logits.ndim !== 2 || preds.logits.shape[1] !== experts * classes) {
     throw new InputError(
       `logits have shape [${preds.logits.shape}] but the training counts list ${classes} classes` +
@@ -162,6 +166,9 @@ export function evaluateSelection(
   for (const y of labels) counts[y]++;
   const targetPrior = countsToPrior(counts);
   const ps = countsToPrior(preds.trainCounts);
+  // What the classifier was effectively trained under (uniform for cRT, LWS
+  // and tau-norm): every rule compensates this, not the training counts.
+  const pi = modelLogitPrior(preds);
   const rules = rulesForMethod(preds.method);
 
   return scope(() => {
@@ -182,9 +189,9 @@ export function evaluateSelection(
       const cal = kind === "none" ? undefined : options.sourceCalibration ??
         (options.source ? fitSourceCalibration(preds, options.source, kind) : undefined);
       if (cal === undefined) {
-        record("em", emPrior(logits.softmax(1), calibratedPrior(preds.method, ps)).prior);
+        record("em", emPrior(logits.softmax(1), pi).prior);
       } else {
-        const z = sourcePosteriorLogits(logits, preds.method, ps).to("float64");
+        const z = sourcePosteriorLogits(logits, pi, ps).to("float64");
         const probs = applyCalibration(z, cal.calibration).softmax(1);
         const c = cal.calibration;
         record("em", emPrior(probs, cal.referencePrior).prior, {
@@ -196,20 +203,33 @@ export function evaluateSelection(
       record("bbse", bbsePrior(logits, options.source!.logits, options.source!.labels).prior);
     }
     const results: Record<string, Metrics> = {};
+    // A product of experts (BalPoE) names its variants by their prior use.
+    const product = isProductMethod(preds.method);
+    const name = (variant: string) => variantName(preds.method, variant);
+    if (product) {
+      // Its own prediction, without a prior: argmax f (the balanced product).
+      results[name("uniform")] = scope(() =>
+        computeMetrics(
+          adjustLogits(logits, "lade", pi, pi),
+          labels,
+          options.groups,
+        )
+      );
+    }
     for (const [suffix, prior] of Object.entries(priors)) {
       for (const rule of rules) {
         if (suffix !== "" && !usesTargetPrior(rule)) continue;
-        results[rule + suffix] = scope(() =>
-          computeMetrics(adjustLogits(logits, rule, ps, prior), labels, options.groups, {
+        results[name(rule + suffix)] = scope(() =>
+          computeMetrics(adjustLogits(logits, rule, pi, prior), labels, options.groups, {
             confusion: options.confusion,
           })
         );
       }
     }
-    if (options.uniformRule && rules.includes("lade")) {
+    if (options.uniformRule && rules.includes("lade") && !product) {
       results[UNIFORM_RULE_VARIANT] = scope(() =>
         computeMetrics(
-          adjustLogits(logits, "lade", ps, calibratedPrior(preds.method, ps)),
+          adjustLogits(logits, "lade", pi, ps.map(() => 1 / classes)),
           labels,
           options.groups,
         )

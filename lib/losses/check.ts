@@ -7,6 +7,10 @@
  */
 
 import { InputError } from "../errors.ts";
+import { isFloating } from "../torch/dtype.ts";
+import type { Tensor } from "../torch/tensor.ts";
+import { requireTensor } from "../priors/check.ts";
+import { checkPriorValues, type PriorLike } from "../priors/source_prior.ts";
 
 /** `value` unless it is not finite or fails `ok`; an InputError for `name` saying `rule` then. */
 export function checkHyper(
@@ -24,4 +28,45 @@ export function checkHyper(
 /** A weight that must be a finite number >= 0. */
 export function nonNegative(name: string, value: number): number {
   return checkHyper(name, value, (v) => v >= 0, "must be a finite number >= 0");
+}
+
+/**
+ * Checks logits: a floating-point Tensor of at least one dimension (integer
+ * logits made every loss NaN, a plain array an untyped TypeError).
+ */
+export function checkLogits(logits: Tensor, parameter = "logits"): void {
+  requireTensor(logits, parameter);
+  if (!isFloating(logits.dtype)) {
+    throw new InputError(
+      parameter,
+      `must be a floating-point tensor, got ${logits.dtype} (convert with .to("float32"))`,
+    );
+  }
+  if (logits.ndim < 1) throw new InputError(parameter, "must have a class dimension");
+}
+
+/**
+ * Checks a prior whose logarithm a loss adds to the logits: every class's
+ * value > 0 (a class of prior 0 has log 0 = -inf, and the loss is infinite
+ * or NaN). Host arrays and CPU tensors are checked; a GPU tensor is the
+ * caller's (reading it would synchronise the device).
+ */
+export function positivePrior(prior: PriorLike, parameter = "sourcePrior"): void {
+  let values: ArrayLike<number> | undefined;
+  if (Array.isArray(prior)) values = prior as readonly number[];
+  else if ((prior as Tensor)?.device === "cpu") {
+    values = Array.from((prior as Tensor).toArray() as ArrayLike<number>, Number);
+  }
+  if (values === undefined) return;
+  // Negative, NaN and all-zero priors get their own messages first.
+  checkPriorValues(Array.from(values), parameter);
+  for (let c = 0; c < values.length; c++) {
+    if (values[c] === 0) {
+      throw new InputError(
+        parameter,
+        `must be > 0 for every class, got 0 for class ${c} (a class without training samples: ` +
+          "log 0 makes the loss infinite)",
+      );
+    }
+  }
 }

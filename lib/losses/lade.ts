@@ -6,7 +6,7 @@
 
 import { scope } from "../torch/memory.ts";
 import type { Tensor } from "../torch/tensor.ts";
-import { nonNegative } from "./check.ts";
+import { checkLogits, nonNegative, positivePrior } from "./check.ts";
 import { laderLoss } from "./lader.ts";
 import { priorCELoss } from "./prior_ce.ts";
 import type { PriorLike } from "../priors/source_prior.ts";
@@ -19,7 +19,29 @@ export interface LadeOptions {
   lambda?: number;
 }
 
-/** The LADE objective of a batch: a scalar tensor with gradients. */
+/**
+ * The LADE objective of a batch: a scalar tensor with gradients.
+ *
+ * @example A training step's loss and gradient
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ladeLoss, priorCELoss } from "./mod.ts";
+ * import { tensor } from "../torch/mod.ts";
+ *
+ * using logits = tensor([2, 0.5, -1, 0.1, 1.2, 0.3], [2, 3]);
+ * logits.requiresGrad = true;
+ * using labels = tensor(new BigInt64Array([0n, 1n]));
+ * const prior = [0.7, 0.2, 0.1];
+ * using loss = ladeLoss(logits, labels, prior, { alpha: 0.1, lambda: 0.1 });
+ * loss.backward();
+ * using grad = logits.grad!;
+ * assert.deepEqual(grad.shape, [2, 3]);
+ * // alpha 0 leaves the prior cross-entropy alone.
+ * using plain = ladeLoss(logits, labels, prior, { alpha: 0 });
+ * using ce = priorCELoss(logits, labels, prior);
+ * assert.ok(Math.abs(plain.item() - ce.item()) < 1e-6);
+ * ```
+ */
 export function ladeLoss(
   logits: Tensor,
   labels: Tensor,
@@ -27,6 +49,9 @@ export function ladeLoss(
   options: LadeOptions = {},
 ): Tensor {
   const alpha = nonNegative("alpha", options.alpha ?? 0.1);
+  // Checked here too, so that the first error is about LADE's own arguments.
+  checkLogits(logits);
+  positivePrior(sourcePrior);
   return scope(() =>
     priorCELoss(logits, labels, sourcePrior).add(
       laderLoss(logits, labels, sourcePrior, { lambda: options.lambda }).mul(alpha),

@@ -12,7 +12,8 @@
 import { scope } from "../torch/memory.ts";
 import type { Tensor } from "../torch/tensor.ts";
 import { labelTensor } from "../data/labels.ts";
-import { nonNegative } from "./check.ts";
+import { checkLogits, nonNegative } from "./check.ts";
+import { InputError } from "../errors.ts";
 import { type PriorLike, priorTensor } from "../priors/source_prior.ts";
 
 /** Options of LADER. */
@@ -21,7 +22,23 @@ export interface LaderOptions {
   lambda?: number;
 }
 
-/** The LADER regulariser of a batch: a scalar tensor with gradients. */
+/**
+ * The LADER regulariser of a batch: a scalar tensor with gradients.
+ *
+ * @example By hand: two samples, two classes, lambda 0
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { laderLoss } from "./mod.ts";
+ * import { tensor } from "../torch/mod.ts";
+ *
+ * using logits = tensor([1, 0, 0, 0], [2, 2]);
+ * using labels = tensor(new BigInt64Array([0n, 1n]));
+ * using loss = laderLoss(logits, labels, [0.5, 0.5], { lambda: 0 });
+ * // Class 0: T1 = 1, T2 = log((e + 1) / 2); class 1: T1 = T2 = 0.
+ * const expected = -0.5 * (1 - Math.log((Math.E + 1) / 2));
+ * assert.ok(Math.abs(loss.item() - expected) < 1e-6);
+ * ```
+ */
 export function laderLoss(
   logits: Tensor,
   labels: Tensor,
@@ -29,6 +46,10 @@ export function laderLoss(
   options: LaderOptions = {},
 ): Tensor {
   const lambda = nonNegative("lambda", options.lambda ?? 0.1);
+  checkLogits(logits);
+  if (logits.ndim !== 2) {
+    throw new InputError("logits", `must be 2-D [N, C], got shape [${logits.shape.join(", ")}]`);
+  }
   return scope(() => {
     const [n, classes] = logits.shape;
     const ps = priorTensor(sourcePrior, logits);

@@ -20,7 +20,22 @@ export function ldamMargins(counts: readonly number[], maxMargin = 0.5): number[
   return raw.map((m) => (m * maxMargin) / top);
 }
 
-/** The LDAM loss of a batch, optionally class-weighted (`weight`, length C). */
+/**
+ * The LDAM loss of a batch, optionally class-weighted (`weight`, length C).
+ *
+ * @example The true class's logit lowered by its margin
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ldamLoss } from "./mod.ts";
+ * import { tensor } from "../torch/mod.ts";
+ *
+ * // 0.5 - margin 0.5 = 0: equal logits, loss log 2 (scale 1).
+ * using logits = tensor([0.5, 0], [1, 2]);
+ * using labels = tensor(new BigInt64Array([0n]));
+ * using loss = ldamLoss(logits, labels, [0.5, 0.5], 1);
+ * assert.ok(Math.abs(loss.item() - Math.log(2)) < 1e-6);
+ * ```
+ */
 export function ldamLoss(
   logits: Tensor,
   labels: Tensor,

@@ -20,7 +20,8 @@ import { ladeLoss } from "./lade.ts";
 import { ldamLoss, ldamMargins } from "./ldam.ts";
 import { logitAdjustedLoss } from "./logit_adjusted.ts";
 import { priorCELoss } from "./prior_ce.ts";
-import { inversePrior, SADE_EXPERTS, SADE_TAU, sadeLoss } from "./sade.ts";
+import { expertMean, inversePrior, SADE_EXPERTS, SADE_TAU, sadeLoss } from "./sade.ts";
+import { BALPOE_LAMBDAS, balpoeLoss, checkExpertLambdas } from "./balpoe.ts";
 
 /** Where training is, for losses that change over epochs (deferred re-weighting). */
 export interface LossContext {
@@ -69,6 +70,8 @@ export interface LossOptions {
   scale?: number;
   /** LDAM-DRW: epoch (0-based) from which the class-balanced weights apply. */
   drwEpoch?: number;
+  /** BalPoE: one logit-adjustment lambda per expert (default 0, 1, 2). */
+  expertLambdas?: readonly number[];
   /** Where the logits will be: the per-class constants are put there once (default cpu). */
   device?: Device;
 }
@@ -89,6 +92,28 @@ export type PredictionRule = "softmax" | "pc_softmax" | "lade";
  * uniform-prior posterior).
  */
 export type LogitPrior = "source" | "uniform";
+
+/**
+ * How the experts of a multi-expert method predict together:
+ * - `aggregation` (SADE): the evaluation reads every expert and learns
+ *   their test-time aggregation (lib/eval/aggregation.ts); no rules apply;
+ * - `product` (BalPoE): the experts' logits averaged (the product of their
+ *   softmax distributions, renormalised) are the model's logits, to which
+ *   the method's `rules` apply as to a single network's.
+ */
+export type ExpertCombination = "aggregation" | "product";
+
+/**
+ * Configuration values a method brings with it, applied beneath the recipe
+ * file and the flags (which win): SADE's and BalPoE's cosine heads, BalPoE's
+ * mixup. Keys as the configuration spells them (lib/config).
+ */
+export interface MethodDefaults {
+  /** model.head and model.scale (SADE's and BalPoE's cosine heads, scale 30). */
+  model?: { head?: "linear" | "cosine"; scale?: number };
+  /** train.mixup (BalPoE's calibration). */
+  train?: { mixup?: number };
+}
 
 /** One training method. */
 export interface Method {
@@ -119,6 +144,10 @@ export interface Method {
    * aggregations (lib/eval/aggregation.ts) instead of `rules`, which is empty.
    */
   readonly experts?: number;
+  /** How its experts predict together (multi-expert methods only; default aggregation). */
+  readonly combine?: ExpertCombination;
+  /** Configuration values it brings unless the recipe or the flags set them. */
+  readonly defaults?: MethodDefaults;
 }
 
 const SOURCE_RULES: readonly PredictionRule[] = ["softmax", "pc_softmax"];
@@ -202,17 +231,92 @@ export const METHOD_REGISTRY: readonly Method[] = [
     logitPrior: "uniform",
     rules: [],
     experts: SADE_EXPERTS,
+    combine: "aggregation",
+    // The official experts end in cosine classifiers of scale 30 (use_norm
+    // in every config of Vanint/SADE-AgnosticLT: NormedLinear, s = 30).
+    defaults: { model: { head: "cosine", scale: 30 } },
     create: (o, prior, constant) => {
       const tau = o.tau ?? SADE_TAU;
       const inverse = constant(inversePrior(countsToPrior(o.trainCounts)));
       return (logits, labels) => sadeLoss(logits, labels, prior, { tau, inversePrior: inverse });
     },
   },
+  {
+    name: "balpoe",
+    help: "BalPoE: three experts trained with logit-adjusted losses (lambdas 0, 1, 2), their " +
+      "logits averaged, calibrated by mixup (alpha 0.4) (Sanchez Aimar et al.)",
+    // The product of experts with lambdas of mean 1 models the uniform-prior posterior.
+    logitPrior: "uniform",
+    rules: UNIFORM_RULES,
+    experts: SADE_EXPERTS,
+    combine: "product",
+    // The official configs (emasa/BalPoE-CalibratedLT, configs/mixup/): cosine
+    // heads (use_norm, scale 30) and mixup, alpha 0.4 on CIFAR-100-LT.
+    defaults: { model: { head: "cosine", scale: 30 }, train: { mixup: 0.4 } },
+    create: (o, prior) => {
+      const lambdas = [...(o.expertLambdas ?? BALPOE_LAMBDAS)];
+      checkExpertLambdas(lambdas, SADE_EXPERTS);
+      return (logits, labels) => balpoeLoss(logits, labels, prior, lambdas);
+    },
+  },
 ];
 
-/** Experts of the networks `method` trains (1 but for multi-expert methods such as SADE). */
+/**
+ * Experts of the networks `method` trains (1 but for multi-expert methods such as SADE).
+ *
+ * @example One network or three experts
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { methodExperts } from "./mod.ts";
+ *
+ * assert.deepEqual([methodExperts("lade"), methodExperts("sade")], [1, 3]);
+ * ```
+ */
 export function methodExperts(method: string): number {
   return methodByName(method).experts ?? 1;
+}
+
+/**
+ * Experts in the predictions of a `method` model: [N, experts * C] logits.
+ * 1 for single networks and for products of experts (BalPoE), whose
+ * predictions are the experts' mean (`combineExperts`); SADE's 3.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { predictionExperts } from "./methods.ts";
+ * assert.deepEqual(
+ *   [predictionExperts("lade"), predictionExperts("sade"), predictionExperts("balpoe")],
+ *   [1, 3, 1],
+ * );
+ * ```
+ */
+export function predictionExperts(method: string): number {
+  const m = methodByName(method);
+  return m.combine === "product" ? 1 : m.experts ?? 1;
+}
+
+/**
+ * The predictions of a `method` model from its network's logits: for a
+ * product of experts (BalPoE), the experts' mean [N, C] of [N, E * C]; for
+ * every other method the logits themselves (a new handle either way; the latter shares its storage).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { tensor } from "../torch/create.ts";
+ * import { combineExperts } from "./methods.ts";
+ * // BalPoE's three experts, two classes: the mean of [1, 2], [3, 4] and [5, 6].
+ * using logits = tensor(new Float32Array([1, 2, 3, 4, 5, 6]), [1, 6]);
+ * using product = combineExperts(logits, "balpoe");
+ * assert.deepEqual(product.toList(), [3, 4]);
+ * ```
+ */
+export function combineExperts(logits: Tensor, method: string): Tensor {
+  const m = methodByName(method);
+  return m.combine === "product" && (m.experts ?? 1) > 1
+    ? expertMean(logits, m.experts)
+    : logits.share();
 }
 
 /** True once LDAM-DRW's deferred re-weighting applies. */
@@ -223,7 +327,18 @@ function drw(o: LossOptions, ctx: LossContext): boolean {
 /** The names of the training methods `createLoss` knows. */
 export const METHODS: readonly string[] = METHOD_REGISTRY.map((m) => m.name);
 
-/** The method called `name`; an InputError for `method` naming the known ones otherwise. */
+/**
+ * The method called `name`; an InputError for `method` naming the known ones otherwise.
+ *
+ * @example A method's prediction rules
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { methodByName } from "./mod.ts";
+ *
+ * assert.deepEqual(methodByName("softmax").rules, ["softmax", "pc_softmax"]);
+ * assert.throws(() => methodByName("nope"), /nope/);
+ * ```
+ */
 export function methodByName(name: string): Method {
   const method = METHOD_REGISTRY.find((m) => m.name === name);
   if (method === undefined) {
@@ -258,6 +373,19 @@ const OPTION_RANGES: readonly [keyof LossOptions, (v: number) => boolean, string
  * (naming the parameter) on an unknown method or an invalid value. Defaults:
  * alpha 0.1, lambda 0.1, tau 1 (SADE's 2), gamma 2, beta 0.9999, maxMargin 0.5,
  * scale 30, drwEpoch = floor(0.8 epochs) (160 of 200, as LDAM-DRW).
+ *
+ * @example A method's loss, its constants freed with it
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createLoss } from "./mod.ts";
+ * import { tensor, zeros } from "../torch/mod.ts";
+ *
+ * using loss = createLoss("prior-ce", { trainCounts: [300, 100] }); // prior [3/4, 1/4]
+ * using logits = zeros([1, 2]);
+ * using labels = tensor(new BigInt64Array([1n]));
+ * using value = loss(logits, labels, { epoch: 0, epochs: 1 });
+ * assert.ok(Math.abs(value.item() - Math.log(4)) < 1e-6);
+ * ```
  */
 export function createLoss(method: string, options: LossOptions): Loss {
   const spec = methodByName(method);

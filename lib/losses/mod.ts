@@ -6,6 +6,7 @@
  * @module
  */
 
+export { BALPOE_LAMBDAS, balpoeLoss, checkExpertLambdas } from "./balpoe.ts";
 export { classBalancedWeights } from "./class_balanced.ts";
 export { crossEntropyLoss, perSampleCE } from "./cross_entropy.ts";
 export { focalLoss } from "./focal.ts";
@@ -28,7 +29,9 @@ export {
 } from "./sade.ts";
 export { countsToPrior, type PriorLike, priorTensor } from "../priors/source_prior.ts";
 export {
+  combineExperts,
   createLoss,
+  type ExpertCombination,
   type LogitPrior,
   type Loss,
   type LossContext,
@@ -37,7 +40,9 @@ export {
   type Method,
   METHOD_REGISTRY,
   methodByName,
+  type MethodDefaults,
   methodExperts,
   METHODS,
+  predictionExperts,
   type PredictionRule,
 } from "./methods.ts";

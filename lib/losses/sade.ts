@@ -46,6 +46,15 @@ const LOG_EPS = 1e-9;
  * ranked by class index, lower index first (`torch.sort(stable=True)`), so
  * the result is deterministic; e.g. [0.5, 0.25, 0.25] inverts to
  * [0.25, 0.5, 0.25].
+ *
+ * @example The order of the classes reversed
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { inversePrior } from "./mod.ts";
+ *
+ * assert.deepEqual(inversePrior([0.7, 0.2, 0.1]), [0.1, 0.2, 0.7]);
+ * assert.deepEqual(inversePrior([0.5, 0.25, 0.25]), [0.25, 0.5, 0.25]);
+ * ```
  */
 export function inversePrior(prior: readonly number[]): number[] {
   if (prior.length === 0) throw new InputError("prior", "must list at least one class");
@@ -75,7 +84,20 @@ function expertWidth(logits: Tensor, experts: number): number {
   return width / experts;
 }
 
-/** Expert `e`'s logits [N, C] (0-based) of multi-expert logits [N, experts * C]: a view. */
+/**
+ * Expert `e`'s logits [N, C] (0-based) of multi-expert logits [N, experts * C]: a view.
+ *
+ * @example The second expert's columns
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { expertLogits } from "./mod.ts";
+ * import { tensor } from "../torch/mod.ts";
+ *
+ * using logits = tensor([1, 2, 3, 4, 5, 6], [1, 6]); // three experts of two classes
+ * using second = expertLogits(logits, 1);
+ * assert.deepEqual(second.toList(), [3, 4]);
+ * ```
+ */
 export function expertLogits(logits: Tensor, e: number, experts = SADE_EXPERTS): Tensor {
   const classes = expertWidth(logits, experts);
   if (!Number.isInteger(e) || e < 0 || e >= experts) {
@@ -84,7 +106,21 @@ export function expertLogits(logits: Tensor, e: number, experts = SADE_EXPERTS):
   return logits.narrow(1, e * classes, classes);
 }
 
-/** Every expert's logits [N, C] of multi-expert logits [N, experts * C] (views). */
+/**
+ * Every expert's logits [N, C] of multi-expert logits [N, experts * C] (views).
+ *
+ * @example Every expert's columns
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { splitExperts } from "./mod.ts";
+ * import { tensor } from "../torch/mod.ts";
+ *
+ * using logits = tensor([1, 2, 3, 4, 5, 6], [1, 6]);
+ * const experts = splitExperts(logits);
+ * assert.deepEqual(experts.map((e) => e.toList()), [[1, 2], [3, 4], [5, 6]]);
+ * experts.forEach((e) => e.dispose());
+ * ```
+ */
 export function splitExperts(logits: Tensor, experts = SADE_EXPERTS): Tensor[] {
   return Array.from({ length: experts }, (_, e) => expertLogits(logits, e, experts));
 }
@@ -93,6 +129,17 @@ export function splitExperts(logits: Tensor, experts = SADE_EXPERTS): Tensor[] {
  * The plain average of the experts' logits, [N, C] (the official network's
  * `output`, its prediction without test-time aggregation). With one expert,
  * a copy of the logits.
+ *
+ * @example The experts' average
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { expertMean } from "./mod.ts";
+ * import { tensor } from "../torch/mod.ts";
+ *
+ * using logits = tensor([1, 2, 3, 4, 5, 6], [1, 6]);
+ * using mean = expertMean(logits);
+ * assert.deepEqual(mean.toList(), [3, 4]);
+ * ```
  */
 export function expertMean(logits: Tensor, experts = SADE_EXPERTS): Tensor {
   const classes = expertWidth(logits, experts);
@@ -123,7 +170,21 @@ function logPrior(prior: PriorLike, logits: Tensor): Tensor {
   return scope(() => priorTensor(prior, logits).add(LOG_EPS).log());
 }
 
-/** Balanced softmax (SADE's uniform expert): mean cross-entropy of f + log(p_s + 1e-9). */
+/**
+ * Balanced softmax (SADE's uniform expert): mean cross-entropy of f + log(p_s + 1e-9).
+ *
+ * @example The rare class under the uniform expert
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { balancedSoftmaxLoss } from "./mod.ts";
+ * import { tensor, zeros } from "../torch/mod.ts";
+ *
+ * using logits = zeros([1, 2]);
+ * using rare = tensor(new BigInt64Array([1n]));
+ * using loss = balancedSoftmaxLoss(logits, rare, [0.75, 0.25]);
+ * assert.ok(Math.abs(loss.item() - Math.log(4)) < 1e-6);
+ * ```
+ */
 export function balancedSoftmaxLoss(
   logits: Tensor,
   labels: Tensor,
@@ -135,6 +196,19 @@ export function balancedSoftmaxLoss(
 /**
  * Inverse softmax (SADE's backward expert): mean cross-entropy of
  * f + log(p_s + 1e-9) - tau * log(p_inv + 1e-9).
+ *
+ * @example tau 0 is the balanced softmax
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { balancedSoftmaxLoss, inverseSoftmaxLoss } from "./mod.ts";
+ * import { tensor } from "../torch/mod.ts";
+ *
+ * using logits = tensor([0.3, -0.2, 1, 0.5], [2, 2]);
+ * using labels = tensor(new BigInt64Array([0n, 1n]));
+ * using inverse = inverseSoftmaxLoss(logits, labels, [0.75, 0.25], { tau: 0 });
+ * using balanced = balancedSoftmaxLoss(logits, labels, [0.75, 0.25]);
+ * assert.ok(Math.abs(inverse.item() - balanced.item()) < 1e-6);
+ * ```
  */
 export function inverseSoftmaxLoss(
   logits: Tensor,
@@ -154,6 +228,19 @@ export function inverseSoftmaxLoss(
  * SADE's training loss on three experts' logits [N, 3C]: softmax
  * cross-entropy of expert 1, balanced softmax of expert 2 and inverse
  * softmax of expert 3, summed.
+ *
+ * @example Three experts, each at log 2
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { sadeLoss } from "./mod.ts";
+ * import { tensor, zeros } from "../torch/mod.ts";
+ *
+ * // Zero logits and a uniform prior: each expert's loss is log 2.
+ * using logits = zeros([2, 6]);
+ * using labels = tensor(new BigInt64Array([0n, 1n]));
+ * using loss = sadeLoss(logits, labels, [0.5, 0.5]);
+ * assert.ok(Math.abs(loss.item() - 3 * Math.log(2)) < 1e-6);
+ * ```
  */
 export function sadeLoss(
   logits: Tensor,

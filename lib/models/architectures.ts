@@ -27,6 +27,7 @@ export const ARCHITECTURES = [
   "resnet10-sade",
   "resnet50-sade",
   "resnext50-sade",
+  "resnet152-sade",
 ] as const;
 
 /** An architecture name. */
@@ -55,6 +56,9 @@ export const ARCHITECTURE_HELP: Readonly<Record<Architecture, string>> = {
   "resnet50-sade": "ResNet-50 with three SADE experts (stages 3-4 per expert, 192 and 384 planes)",
   "resnext50-sade":
     "ResNeXt-50 with three SADE experts (SADE's ImageNet-LT network; stages 3-4 per expert)",
+  "resnet152-sade":
+    "ResNet-152 with three SADE experts at full width (SADE's Places-LT network: stages 3-4 " +
+    "per expert, 256 and 512 planes, each startable from an ImageNet ResNet-152's)",
 };
 
 /**

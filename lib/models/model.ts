@@ -9,6 +9,7 @@
 
 import { InputError } from "../errors.ts";
 import { writeFileAtomicSync } from "../fs.ts";
+import { MAX_BINARY_BYTES, readInputFileSync } from "../input_file.ts";
 import { type Device, parseDevice } from "../torch/device.ts";
 import { checkPtr, checkStatus } from "../torch/errors.ts";
 import { native } from "../torch/ffi.ts";
@@ -314,10 +315,14 @@ export class Model extends NativeHandle {
   }
 }
 
-/** The bytes of `path`; a file that cannot be read is an InputError saying `doing`. */
+/**
+ * The bytes of `path` (a regular file of at most 16 GiB: a FIFO or a device
+ * is refused without reading); a file that cannot be read is an InputError
+ * saying `doing`.
+ */
 export function readFileOrInputError(path: string, doing: string): Uint8Array {
   try {
-    return Deno.readFileSync(path);
+    return readInputFileSync(path, { maxBytes: MAX_BINARY_BYTES });
   } catch (e) {
     throw new InputError(`${doing} ${path}: ${(e as Error).message.split("\n")[0]}`);
   }

@@ -18,6 +18,17 @@ import type { Tensor } from "../torch/tensor.ts";
  * The soft confusion A [C, C] (row-major Float64Array, A[j * C + i] =
  * P(yhat = j | y = i)) of probabilities `probs` [M, C] with labels `labels`.
  * A class without labelled samples has a zero column (A is then singular).
+ *
+ * @example Each class's mean prediction, as a column
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { softConfusion } from "./confusion.ts";
+ * import { tensor } from "../torch/mod.ts";
+ *
+ * using probs = tensor([1, 0, 0.5, 0.5, 0.25, 0.75], [3, 2]);
+ * const a = softConfusion(probs, Int32Array.from([0, 0, 1]));
+ * assert.deepEqual([...a], [0.75, 0.25, 0.25, 0.75]);
+ * ```
  */
 export function softConfusion(probs: Tensor, labels: Int32Array): Float64Array {
   if (probs.ndim !== 2 || probs.shape[0] !== labels.length) {

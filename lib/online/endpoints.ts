@@ -22,7 +22,20 @@ import { uniformPrior } from "./simplex.ts";
 /** The named endpoints (`onehot:K` besides). */
 export const ENDPOINTS: readonly string[] = ["uniform", "train", "reversed", "onehot:K"];
 
-/** The marginal called `name` for a model trained on `trainCounts`; `parameter` names the option. */
+/**
+ * The marginal called `name` for a model trained on `trainCounts`; `parameter` names the option.
+ *
+ * @example Marginals by name
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { endpointPrior } from "./endpoints.ts";
+ *
+ * const trainCounts = [30, 10];
+ * assert.deepEqual(endpointPrior("train", trainCounts), [0.75, 0.25]);
+ * assert.deepEqual(endpointPrior("reversed", trainCounts), [0.25, 0.75]);
+ * assert.deepEqual(endpointPrior("onehot:1", trainCounts), [0, 1]);
+ * ```
+ */
 export function endpointPrior(
   name: string,
   trainCounts: readonly number[],

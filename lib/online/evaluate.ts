@@ -39,13 +39,13 @@ import { aggregateLogits } from "../eval/aggregation.ts";
 import type { SourceData } from "../eval/evaluation.ts";
 import {
   adjustLogitsByLogPrior,
-  calibratedPrior,
+  modelLogitPrior,
   priorRule,
   type Rule,
   sourcePosteriorLogits,
 } from "../eval/rules.ts";
 import { fitSourceCalibration } from "../eval/shifted.ts";
-import { methodExperts } from "../losses/methods.ts";
+import { predictionExperts, type PredictionRule } from "../losses/methods.ts";
 import { applyCalibration, type CalibrationKind } from "../priors/calibration.ts";
 import { countsToPrior } from "../priors/source_prior.ts";
 import { ones, tensor } from "../torch/create.ts";
@@ -69,6 +69,12 @@ export interface OnlineModel {
   trainCounts: number[];
   /** The training method (decides the prediction rule). */
   method: string;
+  /**
+   * The prior the model's classifier was trained under, as its run records
+   * it (uniform for a class-balanced second stage); default: the method's
+   * usual one (lib/eval/rules.ts `logitPriorOf`).
+   */
+  logitPrior?: number[];
 }
 
 /** The per-round estimators. */
@@ -136,7 +142,8 @@ function firstPerClass(labels: Int32Array, max: number): Int32Array {
 
 /** The experts' equal-weight aggregation for a multi-expert method, else the logits (a copy). */
 function modelLogits(logits: Tensor, method: string): Tensor {
-  const experts = methodExperts(method);
+  // (A product of experts, BalPoE, predicts with its experts' mean already.)
+  const experts = predictionExperts(method);
   return scope(() =>
     experts > 1
       ? aggregateLogits(logits, new Array<number>(experts).fill(1 / experts))
@@ -154,7 +161,7 @@ export class OnlineEvaluator {
   /** Classes. */
   readonly classes: number;
   /** The prediction rule. */
-  readonly rule: Rule;
+  readonly rule: PredictionRule;
   /** The training prior. */
   readonly sourcePrior: number[];
   /** The prior the model's logits assume (what `none` predicts with). */
@@ -178,7 +185,7 @@ export class OnlineEvaluator {
   /** Prepares `model`'s test predictions (and the source data's, if given). */
   constructor(model: OnlineModel, options: OnlineEvaluatorOptions = {}) {
     const classes = model.trainCounts.length;
-    const experts = methodExperts(model.method);
+    const experts = predictionExperts(model.method);
     if (model.logits.ndim !== 2 || model.logits.shape[1] !== experts * classes) {
       throw new InputError(
         "logits",
@@ -196,7 +203,7 @@ export class OnlineEvaluator {
     this.classes = classes;
     this.rule = priorRule(model.method);
     this.sourcePrior = countsToPrior(model.trainCounts);
-    this.basePrior = calibratedPrior(model.method, this.sourcePrior);
+    this.basePrior = modelLogitPrior(model);
     this.estimator = options.estimator ?? "em";
     if (this.estimator !== "em" && this.estimator !== "bbse") {
       throw new InputError(
@@ -232,7 +239,7 @@ export class OnlineEvaluator {
         );
         const calibrate = (x: Tensor) =>
           applyCalibration(
-            sourcePosteriorLogits(x, model.method, this.sourcePrior).to("float64"),
+            sourcePosteriorLogits(x, this.basePrior, this.sourcePrior).to("float64"),
             fitted.calibration,
           ).softmax(1);
         probs = calibrate(z);
@@ -327,7 +334,7 @@ export class OnlineEvaluator {
         rows,
         stream,
         this.rule,
-        this.sourcePrior,
+        this.basePrior,
       );
       for (const name of names) {
         const method = createOnlineMethod(name, ctx);
@@ -421,7 +428,8 @@ class Batch {
   /** Rounds evaluated per batch (bounds the [rounds, N, C] intermediates). */
   readonly chunk: number;
   readonly #rule: Rule;
-  readonly #sourcePrior: number[];
+  /** The prior the logits assume (the rules move it to each round's). */
+  readonly #logitPrior: number[];
   readonly #roundLogits: Tensor;
   readonly #roundLabels: Tensor;
   readonly #testLogits: Tensor;
@@ -436,14 +444,14 @@ class Batch {
     rows: Tensor,
     stream: Stream,
     rule: Rule,
-    sourcePrior: number[],
+    logitPrior: number[],
   ) {
     const [N, C] = logits.shape;
     const T = stream.rounds;
     const n = stream.perRound;
     this.#classes = C;
     this.#rule = rule;
-    this.#sourcePrior = sourcePrior;
+    this.#logitPrior = logitPrior;
     this.chunk = Math.max(1, Math.min(T, Math.floor(2e7 / (N * (C + 1)))));
     this.#roundLogits = logits.indexSelect(0, rows).reshape(T, n, C);
     this.#roundLabels = labelTensor(stream.labels).reshape(T, n);
@@ -475,11 +483,11 @@ class Batch {
       const rounds = this.#roundLogits.narrow(0, start, priors.length);
       return this.#score(
         start,
-        adjustLogitsByLogPrior(rounds, this.#rule, this.#sourcePrior, logPrior),
+        adjustLogitsByLogPrior(rounds, this.#rule, this.#logitPrior, logPrior),
         adjustLogitsByLogPrior(
           this.#testLogits.unsqueeze(0),
           this.#rule,
-          this.#sourcePrior,
+          this.#logitPrior,
           logPrior,
         ),
       );

@@ -58,6 +58,16 @@ function jsonRows(text: string, source: string): unknown[] {
  * The marginals of `text` (CSV unless `source` ends in .json or the text
  * starts with `[` or `{`), checked against `classes`: one distribution per
  * round. `source` names the file in messages.
+ *
+ * @example CSV with a header, or JSON
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseMarginals } from "./marginals_file.ts";
+ *
+ * assert.deepEqual(parseMarginals("a,b\n0.5,0.5\n0.75,0.25\n", "q.csv", 2), [[0.5, 0.5], [0.75, 0.25]]);
+ * assert.deepEqual(parseMarginals('{"marginals": [[1, 0]]}', "q.json", 2), [[1, 0]]);
+ * assert.throws(() => parseMarginals("0.5,0.5,0\n", "q.csv", 2));
+ * ```
  */
 export function parseMarginals(text: string, source: string, classes: number): number[][] {
   const trimmed = text.trimStart();
@@ -73,7 +83,20 @@ export function parseMarginals(text: string, source: string, classes: number): n
   });
 }
 
-/** Reads and checks a marginals file (see {@link parseMarginals}). */
+/**
+ * Reads and checks a marginals file (see {@link parseMarginals}).
+ *
+ * @example A file of three rounds
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readMarginalsFile } from "./marginals_file.ts";
+ *
+ * const path = await Deno.makeTempFile({ suffix: ".csv" });
+ * await Deno.writeTextFile(path, "# q_t\n1,0\n0.5,0.5\n0,1\n");
+ * assert.deepEqual(await readMarginalsFile(path, 2), [[1, 0], [0.5, 0.5], [0, 1]]);
+ * await Deno.remove(path);
+ * ```
+ */
 export async function readMarginalsFile(path: string, classes: number): Promise<number[][]> {
   let text: string;
   try {

@@ -93,7 +93,25 @@ export function checkMethodNames(names: readonly string[]): string[] {
   return out;
 }
 
-/** Makes the method `name` for a stream of `ctx.marginals.length` rounds. */
+/**
+ * Makes the method `name` for a stream of `ctx.marginals.length` rounds.
+ *
+ * @example Follow-the-history with MLLS round estimates
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createOnlineMethod } from "./methods.ts";
+ * import { mllsRoundEstimator } from "./round_estimate.ts";
+ *
+ * const fth = createOnlineMethod("fth", {
+ *   basePrior: [0.5, 0.5],
+ *   reference: [0.5, 0.5],
+ *   marginals: [[0.5, 0.5], [0.9, 0.1]],
+ *   roundEstimator: mllsRoundEstimator([0.5, 0.5]),
+ * });
+ * fth.update([[0.9, 0.1], [0.8, 0.2]]); // round 0's two samples
+ * assert.ok(fth.prior()![0] > 0.5); // the prior for round 1 leans to class 0
+ * ```
+ */
 export function createOnlineMethod(name: string, ctx: MethodContext): OnlineMethod {
   const o = ctx.options ?? {};
   const horizon = ctx.marginals.length;

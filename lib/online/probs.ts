@@ -32,6 +32,15 @@ function isRows(x: ProbsLike): x is ProbRows {
  * `probs` as {@link ProbRows} with `classes` columns (an InputError naming
  * `parameter` otherwise): a Tensor [n, C] is copied to the host, nested
  * arrays are copied, ProbRows pass through. Values must be finite and >= 0.
+ *
+ * @example Nested arrays as rows
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { probRows } from "./probs.ts";
+ *
+ * const rows = probRows([[0.25, 0.75], [1, 0]], 2);
+ * assert.deepEqual([rows.rows, rows.classes, [...rows.data]], [2, 2, [0.25, 0.75, 1, 0]]);
+ * ```
  */
 export function probRows(probs: ProbsLike, classes: number, parameter = "probs"): ProbRows {
   let out: ProbRows;

@@ -9,7 +9,7 @@
  */
 
 import { join } from "node:path";
-import { writeDirAtomic, writeFileAtomic } from "../fs.ts";
+import { type PutFile, writeDirAtomic, writeFileAtomic } from "../fs.ts";
 import { InputError } from "../errors.ts";
 import { renderSvg } from "../eval/plots.ts";
 import type { OnlineResult } from "./evaluate.ts";
@@ -55,7 +55,7 @@ export async function writeOnlineReport(
     throw new InputError("report", `${folder} holds other files than an online report`);
   }
   await Deno.mkdir(dir, { recursive: true });
-  const written = await writeDirAtomic(folder, (tmp) => writeOnlineFiles(tmp, results, ctx));
+  const written = await writeDirAtomic(folder, (_tmp, put) => writeOnlineFiles(put, results, ctx));
   await linkFromIndex(dir);
   return written.map((name) => join(folder, name));
 }
@@ -63,15 +63,15 @@ export async function writeOnlineReport(
 /** The folder of a report that holds the online report. */
 export const ONLINE_FOLDER = "online";
 
-/** Writes the online report's files into `dir` (which exists); returns their names. */
+/** Writes the online report's files with `putFile`; returns their names. */
 async function writeOnlineFiles(
-  dir: string,
+  putFile: PutFile,
   results: readonly OnlineResult[],
   ctx: OnlineReportContext,
 ): Promise<string[]> {
   const written: string[] = [];
   const put = async (name: string, text: string) => {
-    await writeFileAtomic(join(dir, name), text);
+    await putFile(name, text);
     written.push(name);
   };
   await put("online.json", JSON.stringify({ title: ctx.title, notes: ctx.notes, results }) + "\n");

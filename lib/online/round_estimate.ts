@@ -28,6 +28,18 @@ export const ROUND_ESTIMATORS: readonly string[] = ["em", "bbse"];
  * the soft confusion A (see confusion.ts; C x C, row-major). A singular A (a
  * class never predicted or never labelled) falls back to a ridge-regularised
  * least-squares solve.
+ *
+ * @example A^-1 times the round's mean prediction
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { bbseRoundEstimator } from "./round_estimate.ts";
+ * import { probRows } from "./probs.ts";
+ *
+ * // A[j * C + i] = P(yhat = j | y = i): right 80% of the time.
+ * const estimate = bbseRoundEstimator(Float64Array.from([0.8, 0.2, 0.2, 0.8]), 2);
+ * const q = estimate(probRows([[0.8, 0.2]], 2)); // the mean prediction of class 0 alone
+ * assert.ok(Math.abs(q[0] - 1) < 1e-9 && Math.abs(q[1]) < 1e-9);
+ * ```
  */
 export function bbseRoundEstimator(confusion: Float64Array, classes: number): RoundEstimator {
   if (confusion.length !== classes * classes) {
@@ -40,6 +52,17 @@ export function bbseRoundEstimator(confusion: Float64Array, classes: number): Ro
 /**
  * MLLS per round: EM on the round's posteriors, calibrated to `reference`,
  * started from `reference`.
+ *
+ * @example Certain predictions: their class mix
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { mllsRoundEstimator } from "./round_estimate.ts";
+ * import { probRows } from "./probs.ts";
+ *
+ * const estimate = mllsRoundEstimator([0.5, 0.5]);
+ * const q = estimate(probRows([[1, 0], [1, 0], [0, 1], [1, 0]], 2));
+ * assert.ok(Math.abs(q[0] - 0.75) < 1e-6);
+ * ```
  */
 export function mllsRoundEstimator(
   reference: readonly number[],

@@ -87,7 +87,22 @@ export function scheduleCoefficients(kind: ScheduleKind, options: ScheduleOption
   }
 }
 
-/** q_t = (1 - a_t) from + a_t to for every round of the schedule. */
+/**
+ * q_t = (1 - a_t) from + a_t to for every round of the schedule.
+ *
+ * @example A monotone shift over four rounds
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { scheduleMarginals } from "./schedules.ts";
+ *
+ * assert.deepEqual(scheduleMarginals("monotone", [1, 0], [0, 1], { rounds: 4 }), [
+ *   [1, 0],
+ *   [0.75, 0.25],
+ *   [0.5, 0.5],
+ *   [0.25, 0.75],
+ * ]);
+ * ```
+ */
 export function scheduleMarginals(
   kind: ScheduleKind,
   from: readonly number[],

@@ -16,6 +16,15 @@ export function uniformPrior(classes: number): number[] {
 /**
  * The point of the simplex nearest to `v` in Euclidean distance (Duchi et
  * al. 2008: sort, find the threshold theta, clip v - theta at 0).
+ *
+ * @example The nearest distribution
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { projectToSimplex } from "./simplex.ts";
+ *
+ * assert.deepEqual(projectToSimplex([1.5, -0.5]), [1, 0]);
+ * assert.deepEqual(projectToSimplex([0.75, 0.75]), [0.5, 0.5]);
+ * ```
  */
 export function projectToSimplex(v: ArrayLike<number>): number[] {
   const n = v.length;

@@ -49,6 +49,17 @@ export function checkPerRound(perRound: number): void {
 /**
  * Draws a stream from the test split with `labels`: round t has `perRound`
  * samples whose labels follow `marginals[t]`.
+ *
+ * @example Two rounds, each of one class
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { sampleStream } from "./stream.ts";
+ *
+ * const labels = Int32Array.from([0, 0, 0, 1, 1, 1]);
+ * const stream = sampleStream(labels, [[1, 0], [0, 1]], 2, 7);
+ * assert.deepEqual([...stream.labels], [0, 0, 1, 1]);
+ * assert.ok([...stream.indices].every((i, k) => labels[i] === stream.labels[k]));
+ * ```
  */
 export function sampleStream(
   labels: Int32Array,

@@ -17,18 +17,13 @@
  * @module
  */
 
-import { InputError } from "../errors.ts";
+import { InputError, TorchError } from "../errors.ts";
+import { MAX_TEXT_BYTES, readInputText } from "../input_file.ts";
 import { datasetInput, isImageFileDataset, parseDatasetName, prepareImage } from "../data/mod.ts";
-import { adjustLogits, sourcePosteriorLogits } from "../eval/rules.ts";
-import {
-  type Architecture,
-  type Head,
-  isArchitecture,
-  Model,
-  unknownArchitecture,
-} from "../models/mod.ts";
+import { adjustLogits, modelLogitPrior, sourcePosteriorLogits } from "../eval/rules.ts";
+import { type Head, isArchitecture, Model, unknownArchitecture } from "../models/mod.ts";
 import { emPrior } from "../priors/em.ts";
-import { countsToPrior } from "../priors/source_prior.ts";
+import { countsToPrior, normalisePrior } from "../priors/source_prior.ts";
 import type { Device } from "../torch/device.ts";
 import { cat, noGrad, scope, stack, type Tensor, tensor } from "../torch/mod.ts";
 import { loadWeights, readWeightsFile, type WeightsMetadata } from "../weights/model_weights.ts";
@@ -39,6 +34,8 @@ import {
   MANIFEST,
   readManifest,
 } from "../run/checkpoint.ts";
+import { manifestLogitPrior } from "../eval/logit_prior.ts";
+import { modelFromManifest } from "../run/run_model.ts";
 import { methodByName } from "../losses/methods.ts";
 import { expertMean } from "../losses/sade.ts";
 
@@ -54,8 +51,14 @@ export interface Predictor {
   std: number[];
   /** A name per class. */
   classNames: string[];
-  /** Per-class training counts, when known (a run, or lade's weights file). */
+  /** Per-class training counts, when known (a run, lade's weights file, or `--train-counts`). */
   trainCounts?: number[];
+  /**
+   * The prior the classifier was effectively trained under, which the rules
+   * compensate (lib/eval/logit_prior.ts; uniform for cRT, LWS and tau-norm);
+   * when absent, the method's on shuffled epochs of `trainCounts`.
+   */
+  logitPrior?: number[];
   /** Training method (decides the prediction rule); softmax when unknown. */
   method: string;
   /** The classifier head: linear or cosine, and the cosine head's scale. */
@@ -77,12 +80,13 @@ function defaultSize(arch: string): number {
 
 /** Class names from a `classes.txt` (one per line) when one exists. */
 async function classesFile(path: string, classes: number): Promise<string[] | undefined> {
-  let text: string;
   try {
-    text = await Deno.readTextFile(path);
+    await Deno.lstat(path);
   } catch {
     return undefined;
   }
+  // There is one: a regular file (a FIFO would block) of a sensible size.
+  const text = await readInputText(path, { maxBytes: MAX_TEXT_BYTES, what: "class names" });
   const names = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== "");
   if (names.length !== classes) {
     throw new InputError(`${path}: ${names.length} class names for ${classes} classes`);
@@ -107,14 +111,7 @@ export async function runPredictor(
     mean: m.config.dataset.mean,
     std: m.config.dataset.std,
   });
-  const model = Model.create({
-    arch: m.arch as Architecture,
-    classes: m.classes,
-    inChannels: m.inChannels,
-    head: m.config.model.head,
-    scale: m.config.model.scale,
-    device,
-  });
+  const model = modelFromManifest(m, device);
   try {
     await loadCheckpoint(runDir, model, undefined, false, which);
   } catch (e) {
@@ -137,6 +134,7 @@ export async function runPredictor(
         : await classesFile(`${m.config.dataset.root}/classes.txt`, m.classes)) ??
       [...m.classNames],
     trainCounts: [...m.trainCounts],
+    logitPrior: manifestLogitPrior(m),
     method: m.config.method.name,
     head: m.config.model.head,
     scale: m.config.model.scale,
@@ -158,15 +156,23 @@ export async function weightsPredictor(
   path: string,
   opts: WeightsPredictorOptions = {},
 ): Promise<Predictor> {
-  // A misspelt --arch is said before the (large) file is read.
+  // A misspelt architecture is said before the (large) file is read.
   if (opts.arch !== undefined && !isArchitecture(opts.arch)) {
     throw new InputError("arch", unknownArchitecture(opts.arch));
   }
   const file = await readWeightsFile(path);
   const meta: WeightsMetadata | undefined = file.metadata;
+  // The method decides the prediction rule: an unknown one is the file's fault, said so.
+  if (meta?.method !== undefined) {
+    try {
+      methodByName(meta.method);
+    } catch {
+      throw new InputError(`${path}: metadata 'method' names an unknown method '${meta.method}'`);
+    }
+  }
   const arch = opts.arch ?? meta?.arch;
   if (arch === undefined) {
-    throw new InputError("arch", `${path} does not name its architecture; pass --arch`);
+    throw new InputError("arch", `${path} does not name its architecture; pass \`arch\``);
   }
   if (!isArchitecture(arch)) {
     throw new InputError("arch", unknownArchitecture(arch));
@@ -175,7 +181,7 @@ export async function weightsPredictor(
     file.tensors.get("head.0.weight");
   const classes = opts.classes ?? meta?.classes ?? headWeight?.shape[0];
   if (classes === undefined) {
-    throw new InputError("classes", `cannot tell the class count of ${path}; pass --classes`);
+    throw new InputError("classes", `cannot tell the class count of ${path}; pass \`classes\``);
   }
   const firstConv = [...file.tensors.values()].find((t) => t.shape.length === 4);
   const channels = meta?.inChannels ?? firstConv?.shape[1] ?? 3;
@@ -205,9 +211,12 @@ export async function weightsPredictor(
     resizeTo: resizeFor(imageSize),
     mean: meta?.mean ?? fallback.mean,
     std: meta?.std ?? fallback.std,
-    classNames: meta?.classNames ?? (await classesFile(beside, classes)) ??
-      Array.from({ length: classes }, (_, i) => `${i}`),
+    // Names for exactly these classes (a --classes that differs from the
+    // metadata's count gets the classes' indices).
+    classNames: (meta?.classNames?.length === classes ? meta.classNames : undefined) ??
+      (await classesFile(beside, classes)) ?? Array.from({ length: classes }, (_, i) => `${i}`),
     trainCounts: meta?.trainCounts,
+    logitPrior: meta?.logitPrior,
     method: meta?.method ?? "softmax",
     head: (meta?.head ?? "linear") as Head,
     scale: meta?.scale,
@@ -304,7 +313,8 @@ class NoImagesError extends InputError {
  * Logits [N, classes] (float32, CPU) of a batch: uint8 pixels [N, C, S, S]
  * are normalised with the predictor's mean and std; float32 inputs are
  * taken as already normalised. Eval mode, no gradients, in chunks. A
- * multi-expert (SADE) network gives its experts' average.
+ * multi-expert network (SADE, BalPoE) gives its experts' average (BalPoE's
+ * own prediction; SADE's without its test-time aggregation).
  */
 export function predictBatch(p: Predictor, inputs: Tensor, chunk = 64): Tensor {
   const shape = inputs.shape;
@@ -316,6 +326,7 @@ export function predictBatch(p: Predictor, inputs: Tensor, chunk = 64): Tensor {
   if (inputs.dtype !== "uint8" && inputs.dtype !== "float32") {
     throw new InputError(`inputs of dtype ${inputs.dtype}: use uint8 pixels or float32`);
   }
+  if (shape[0] === 0) throw new InputError("inputs of shape [0, ...]: there is nothing to predict");
   p.model.eval();
   const parts: Tensor[] = [];
   try {
@@ -329,8 +340,8 @@ export function predictBatch(p: Predictor, inputs: Tensor, chunk = 64): Tensor {
               .sub(tensor(Float32Array.from(p.mean), [1, c, 1, 1]))
               .div(tensor(Float32Array.from(p.std), [1, c, 1, 1]));
           }
-          const logits = p.model.forward(x.to(p.model.device)).to("float32").to("cpu");
-          // A multi-expert network (SADE): the experts' plain average.
+          const logits = forwardChecked(p, x.to(p.model.device)).to("float32").to("cpu");
+          // A multi-expert network (SADE, BalPoE): the experts' plain average.
           return p.model.experts > 1 ? expertMean(logits, p.model.experts) : logits;
         })
       ));
@@ -338,6 +349,25 @@ export function predictBatch(p: Predictor, inputs: Tensor, chunk = 64): Tensor {
     return scope(() => (parts.length === 1 ? parts[0].clone() : cat(parts, 0)));
   } finally {
     for (const t of parts) t.dispose();
+  }
+}
+
+/**
+ * The model's forward pass, with libtorch's complaint about a size the
+ * network cannot take ("mat1 and mat2 shapes cannot be multiplied") said in
+ * the inputs' terms: the side it was given and the side it expects.
+ */
+function forwardChecked(p: Predictor, x: Tensor): Tensor {
+  try {
+    return p.model.forward(x);
+  } catch (e) {
+    if (!(e instanceof TorchError)) throw e;
+    const [, c, h, w] = x.shape;
+    throw new InputError(
+      `inputs of ${h}x${w} pixels (${c} channel(s)): ${p.model.arch} takes ` +
+        `${p.imageSize}x${p.imageSize} images (resize them, or give image files, which are ` +
+        "resized as evaluation does)",
+    );
   }
 }
 
@@ -357,24 +387,33 @@ export interface Prediction {
 
 /** The predictions of `logits` under a prior, and the prior used. */
 export function applyPrior(
-  p: Pick<Predictor, "trainCounts" | "method">,
+  p: Pick<Predictor, "trainCounts" | "method" | "logitPrior">,
   logits: Tensor,
   prior: PriorChoice,
   topk: number,
+  /** The prior as the user named it (a file's path), for messages. */
+  priorName?: string,
 ): { predictions: Prediction[]; targetPrior?: number[]; rule: string } {
   const [n, c] = logits.shape;
   const k = Math.max(1, Math.min(topk, c));
   if (p.trainCounts === undefined && prior !== "train") {
+    const name = priorName ?? (Array.isArray(prior) ? "the given prior" : prior);
     throw new InputError(
       "prior",
-      `'${Array.isArray(prior) ? "FILE" : prior}' needs the training class counts, which ` +
-        "this model does not carry (use a run, a weights file lade exported, or --prior train)",
+      `'${name}' needs the training class counts, which this model does not carry ` +
+        "(give them as `trainCounts`, use a run or a weights file lade exported, " +
+        "or `prior` train)",
     );
   }
   if (p.trainCounts !== undefined && p.trainCounts.length !== c) {
     throw new InputError(`${p.trainCounts.length} training counts for ${c} classes`);
   }
   const source = p.trainCounts ? countsToPrior(p.trainCounts) : undefined;
+  // What the classifier was trained under: the rules compensate it (not p_s
+  // for cRT, LWS or tau-norm, whose classifier is already balanced).
+  const trained = p.trainCounts
+    ? modelLogitPrior({ method: p.method, trainCounts: p.trainCounts, logitPrior: p.logitPrior })
+    : undefined;
   let target: number[] | undefined;
   if (prior === "uniform") target = new Array(c).fill(1 / c);
   else if (prior === "train") target = source;
@@ -388,26 +427,41 @@ export function applyPrior(
       );
     }
     target = scope(() => {
-      const probs = sourcePosteriorLogits(logits, p.method, source!).softmax(1);
+      const probs = sourcePosteriorLogits(logits, trained!, source!).softmax(1);
       return emPrior(probs, source!).prior;
     });
   } else {
-    if (prior.length !== c || !prior.every((v) => Number.isFinite(v) && v >= 0)) {
-      throw new InputError("prior", `needs ${c} non-negative numbers, got ${prior.length}`);
+    if (prior.length !== c) {
+      throw new InputError(
+        "prior",
+        `needs ${c} non-negative numbers (one per class), got ${prior.length}`,
+      );
     }
-    const total = prior.reduce((a, b) => a + b, 0);
-    if (!(total > 0)) throw new InputError("prior", "the target prior sums to 0");
-    target = prior.map((v) => v / total);
+    // Scaled by the largest first: ten values of 1e308 are a uniform prior.
+    target = normalisePrior(prior, "prior");
   }
   const uniformLogits = methodByName(p.method).logitPrior === "uniform";
   const rule = source === undefined ? "softmax" : uniformLogits ? "lade" : "pc_softmax";
+  // Logits that are NaN or infinite (damaged weights, damaged inputs) have no probabilities.
+  const rowBad = scope(() => logits.isfinite().logicalNot().any(1).toList());
+  const notFinite = rowBad.flatMap((bad, i) => (bad ? [i] : []));
+  if (notFinite.length > 0) {
+    throw new InputError(
+      `the model's outputs for input ${notFinite[0] + 1} are NaN or infinite` +
+        (notFinite.length > 1 ? ` (and for ${notFinite.length - 1} more)` : "") +
+        " (damaged weights or inputs); no probabilities to show",
+    );
+  }
   const [values, indices] = scope(() => {
+    // In float64, from log-softmax: logits near float32's largest (3e38) plus
+    // a log prior neither overflow nor give 0/0.
+    const wide = logits.to("float64");
     const adjusted = source === undefined
-      ? logits.clone()
-      : adjustLogits(logits, rule as "lade" | "pc_softmax", source, target!);
-    const [v, i] = adjusted.softmax(1).topk(k, 1);
+      ? wide
+      : adjustLogits(wide, rule as "lade" | "pc_softmax", trained!, target!);
+    const [v, i] = adjusted.logSoftmax(1).topk(k, 1);
     return [
-      Array.from(v.toArray() as Float32Array),
+      Array.from(v.exp().toArray() as Float64Array),
       Array.from(i.toArray() as BigInt64Array, Number),
     ];
   });

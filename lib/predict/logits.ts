@@ -12,6 +12,7 @@ import {
   BatchLoader,
   type DataSplits,
   epochSeed,
+  FileImageSet,
   type ImageSet,
   strongAugment,
   type StrongAugmentOptions,
@@ -81,7 +82,19 @@ export interface ViewOptions {
   seed?: number;
   /** The augmentation's strengths (default SADE's, scaled to the image side). */
   augment?: StrongAugmentOptions;
+  /**
+   * Image files: the random-resized crop's area scale [low, high] taken from
+   * each file (default [0.08, 1]; SADE's ImageNet-LT and Places-LT views
+   * [0.2, 1]).
+   */
+  cropScale?: readonly [number, number];
 }
+
+/**
+ * The official views' blur: sigma in [0.1, 2] pixels of the 224-pixel crop
+ * (SADE's GaussianBlur on the PIL image after RandomResizedCrop(224)).
+ */
+const FILE_VIEW_BLUR: readonly [number, number] = [0.1, 2];
 
 /**
  * Logits [epochs, 2, N, K] (float32, CPU) of two strongly augmented views
@@ -89,6 +102,13 @@ export interface ViewOptions {
  * eval mode, no gradients; the model is put back in its previous mode.
  * The draws of view v of epoch e come from a generator seeded by
  * (seed, 2e + v), so a seed and batch size give the same views anywhere.
+ *
+ * In-memory images (CIFAR, Fashion-MNIST) are augmented from the image as
+ * evaluated: SADE's CIFAR views (a padded random crop, colour jitter,
+ * grayscale, blur, flip). Image files follow SADE's ImageNet-scale views:
+ * a random-resized crop of the decoded file to the image size and a flip
+ * (the loader's, in file order), then the colour jitter, grayscale and blur
+ * of sigma 0.1 to 2 pixels on the crop.
  */
 export async function predictViews(
   model: Model,
@@ -102,12 +122,19 @@ export async function predictViews(
   }
   const wasTraining = model.training;
   model.eval();
+  const files = set instanceof FileImageSet;
   const loader = new BatchLoader(set, splits, {
     batchSize: opts.batchSize,
-    train: false,
+    // Files: crop and flip by the loader, from the file, in the set's order.
+    train: files,
+    ordered: true,
     device: opts.device,
-    seed: 0,
+    seed: Number(epochSeed(opts.seed ?? 0, 0x7669) & 0xffffffffn),
+    ...(files ? { cropScale: opts.cropScale } : {}),
   });
+  const augment: StrongAugmentOptions = files
+    ? { blurSigma: FILE_VIEW_BLUR, ...opts.augment, pad: 0, flipProbability: 0 }
+    : { ...opts.augment };
   const views: Tensor[] = [];
   try {
     for (let pass = 0; pass < 2 * epochs; pass++) {
@@ -119,7 +146,7 @@ export async function predictViews(
             parts.push(scope(() =>
               noGrad(() => {
                 const view = strongAugment(batch.images, {
-                  ...opts.augment,
+                  ...augment,
                   mean: splits.mean,
                   std: splits.std,
                   generator,

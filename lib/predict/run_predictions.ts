@@ -8,7 +8,7 @@
  */
 
 import { InputError } from "../errors.ts";
-import { type Architecture, Model, type Precision } from "../models/model.ts";
+import type { Precision } from "../models/model.ts";
 import { checkDevice, type Device } from "../torch/device.ts";
 import type { Tensor } from "../torch/tensor.ts";
 import { predictLogits, predictViews } from "./logits.ts";
@@ -20,23 +20,55 @@ import {
   type Manifest,
   readManifest,
 } from "../run/checkpoint.ts";
+import { modelFromManifest } from "../run/run_model.ts";
 import { loadConfigDataset } from "../config/dataset.ts";
+import { manifestLogitPrior } from "../eval/logit_prior.ts";
 import { useDevice } from "../torch/device.ts";
+import { combineExperts, predictionExperts } from "../losses/methods.ts";
+import type { AggregationOptions } from "../eval/aggregation.ts";
+import type { TrainConfig } from "../config/config.ts";
+
+/**
+ * The test-time aggregation's settings of a run's recipe (method.test_time),
+ * as the aggregation takes them; absent keys stay absent (its defaults).
+ */
+export function testTimeOptions(config: TrainConfig): AggregationOptions {
+  const t = config.method.test_time ?? {};
+  const o: AggregationOptions = {};
+  if (t.epochs !== undefined) o.epochs = t.epochs;
+  if (t.lr !== undefined) o.lr = t.lr;
+  if (t.momentum !== undefined) o.momentum = t.momentum;
+  if (t.weight_decay !== undefined) o.weightDecay = t.weight_decay;
+  if (t.nesterov !== undefined) o.nesterov = t.nesterov;
+  if (t.batch_size !== undefined) o.batchSize = t.batch_size;
+  return o;
+}
 
 /** A run's raw outputs on one split. */
 export interface RunPredictions {
-  /** float32 [N, C] on the CPU: raw model outputs ([N, E * C] for E experts). */
+  /**
+   * float32 [N, C] on the CPU: the model's outputs ([N, E * C] for SADE's E
+   * experts; a product of experts, BalPoE, gives their mean).
+   */
   logits: Tensor;
   /**
    * float32 [epochs, 2, N, E * C] on the CPU: the logits of two strongly
-   * augmented views of every sample per epoch, for a multi-expert (SADE)
-   * model when `views` was asked for (lib/eval/aggregation.ts learns from them).
+   * augmented views of every sample per epoch, for a model whose experts
+   * are aggregated at test time (SADE) when `views` was asked for
+   * (lib/eval/aggregation.ts learns from them).
    */
   views?: Tensor;
+  /**
+   * For a model whose experts are aggregated at test time (SADE): the
+   * aggregation's optimiser as the run's recipe sets it (method.test_time).
+   */
+  testTime?: AggregationOptions;
   /** Class index per sample, in the split's order. */
   labels: Int32Array;
   /** Per-class training counts of the run. */
   trainCounts: number[];
+  /** The prior its classifier was effectively trained under (lib/eval/logit_prior.ts). */
+  logitPrior: number[];
   /** The training method (softmax, lade, ...). */
   method: string;
   classes: number;
@@ -83,6 +115,8 @@ export async function readRunInfo(
   method: string;
   dataset: string;
   trainCounts: number[];
+  /** The prior its classifier was effectively trained under (lib/eval/logit_prior.ts). */
+  logitPrior: number[];
   config: Record<string, unknown>;
 }> {
   const m = await manifestOf(runDir);
@@ -90,6 +124,7 @@ export async function readRunInfo(
     method: m.config.method.name,
     dataset: m.config.dataset.name,
     trainCounts: m.trainCounts,
+    logitPrior: manifestLogitPrior(m),
     config: m.config as unknown as Record<string, unknown>,
   };
 }
@@ -119,9 +154,11 @@ export async function predictRun(
     /** Receives warnings of loading the dataset (default: ignored). */
     onWarning?: (message: string) => void;
     /**
-     * For a multi-expert (SADE) run, also the logits of augmented views for
-     * the test-time aggregation: `epochs` pairs per sample (default 5), drawn
-     * with `seed` (default 0). Ignored for other runs.
+     * For a run whose experts are aggregated at test time (SADE), also the
+     * logits of augmented views for the aggregation: `epochs` pairs per
+     * sample (default: the recipe's method.test_time.epochs, else 5), drawn
+     * with `seed` (default 0), as the recipe's test-time settings say
+     * (crop scale, blur). Ignored for other runs.
      */
     views?: { epochs?: number; seed?: number };
     /** The run's latest checkpoint (default) or its best by validation top-1. */
@@ -141,26 +178,38 @@ export async function predictRun(
     if (split === "val" && data.val === undefined) {
       throw new InputError(
         "split",
-        `${runDir} has no validation split (train with --val-per-class K, or dataset.val_list)`,
+        `${runDir} has no validation split (train with \`dataset.val_per_class\` K, or dataset.val_list)`,
       );
     }
     const set = split === "train" ? data.train : split === "val" ? data.val! : data.test;
-    using model = Model.create({
-      arch: m.arch as Architecture,
-      classes: m.classes,
-      inChannels: m.inChannels,
-      head: m.config.model.head,
-      scale: m.config.model.scale,
-      device,
-    });
+    using model = modelFromManifest(m, device);
     await loadCheckpoint(runDir, model, undefined, false, which);
     model.precision = precision;
     const batchSize = opts.batchSize ?? m.config.train.eval_batch_size;
-    const logits = await predictLogits(model, set, data, { device, batchSize });
+    const method = m.config.method.name;
+    const logits = await predictLogits(model, set, data, { device, batchSize }).then((raw) => {
+      // A product of experts predicts with their mean.
+      if (predictionExperts(method) === model.experts) return raw;
+      try {
+        return combineExperts(raw, method);
+      } finally {
+        raw.dispose();
+      }
+    });
     let views: Tensor | undefined;
     try {
-      if (opts.views !== undefined && model.experts > 1) {
-        views = await predictViews(model, set, data, { device, batchSize, ...opts.views });
+      if (opts.views !== undefined && predictionExperts(method) > 1) {
+        const tt = m.config.method.test_time ?? {};
+        views = await predictViews(model, set, data, {
+          device,
+          batchSize,
+          seed: opts.views.seed,
+          epochs: opts.views.epochs ?? tt.epochs,
+          cropScale: tt.crop_scale,
+          augment: tt.blur_probability === undefined
+            ? undefined
+            : { blurProbability: tt.blur_probability },
+        });
       }
     } catch (e) {
       logits.dispose();
@@ -169,9 +218,11 @@ export async function predictRun(
     return {
       logits,
       views,
+      ...(predictionExperts(method) > 1 ? { testTime: testTimeOptions(m.config) } : {}),
       labels: set.labels.slice(),
       trainCounts: [...m.trainCounts],
-      method: m.config.method.name,
+      logitPrior: manifestLogitPrior(m),
+      method,
       classes: m.classes,
       classNames: [...m.classNames],
       dataset: m.config.dataset.name,

@@ -41,6 +41,18 @@ export interface BbseResult {
 /**
  * Estimates the target prior from target scores [N, C] (any classifier's
  * scores: only their argmax is used) and labelled source scores and labels.
+ *
+ * @example A perfect source classifier: the target's prediction mix
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { bbsePrior } from "./mod.ts";
+ * import { tensor } from "../torch/mod.ts";
+ *
+ * using source = tensor([1, 0, 0, 1], [2, 2]); // predicts each labelled sample's class
+ * using target = tensor([0.9, 0.1, 0.8, 0.2, 0.7, 0.3, 0.2, 0.8], [4, 2]); // 3 x class 0, 1 x class 1
+ * const { prior } = bbsePrior(target, source, new Int32Array([0, 1]));
+ * assert.deepEqual(prior.map((p) => Math.round(p * 1e6) / 1e6), [0.75, 0.25]);
+ * ```
  */
 export function bbsePrior(
   targetScores: Tensor,

@@ -19,7 +19,7 @@
  * @module
  */
 
-import { InputError } from "../errors.ts";
+import { InputError, LadeError } from "../errors.ts";
 import { labelCount, type LabelsLike, labelTensor } from "../data/labels.ts";
 import { tensor, zeros } from "../torch/create.ts";
 import { scope } from "../torch/memory.ts";
@@ -145,7 +145,7 @@ export function fitCalibration(
     const mean = b.reduce((s, x) => s + x, 0) / classes;
     b = b.map((x) => x - mean);
     if (!Number.isFinite(temperature) || !b.every(Number.isFinite)) {
-      throw new RangeError("calibration diverged (non-finite temperature or bias)");
+      throw new LadeError("calibration diverged (non-finite temperature or bias)");
     }
     return { kind, temperature, bias: b, nllBefore, nllAfter, steps: taken };
   });
@@ -158,7 +158,8 @@ export function applyCalibration(
 ): Tensor {
   const classes = logits.shape[logits.ndim - 1];
   if (cal.bias.length !== classes) {
-    throw new RangeError(
+    throw new InputError(
+      "cal",
       `the calibration has ${cal.bias.length} classes but the logits ${classes}`,
     );
   }

@@ -9,7 +9,7 @@
 import { scope } from "../torch/memory.ts";
 import type { Tensor } from "../torch/tensor.ts";
 import { type PriorLike, priorTensor } from "./source_prior.ts";
-import { checkScores } from "./check.ts";
+import { checkProbabilities } from "./check.ts";
 
 /** Options of the EM estimate. */
 export interface EmOptions {
@@ -30,9 +30,20 @@ export interface EmResult {
 /**
  * Estimates the target prior from unlabelled posteriors `probs` [N, C] (rows
  * summing to 1, calibrated to `sourcePrior`).
+ *
+ * @example Certain posteriors: the prior is their class mix
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { emPrior } from "./mod.ts";
+ * import { tensor } from "../torch/mod.ts";
+ *
+ * using probs = tensor([1, 0, 1, 0, 1, 0, 0, 1], [4, 2]);
+ * const { prior } = emPrior(probs, [0.5, 0.5]);
+ * assert.deepEqual(prior.map((p) => Math.round(p * 1e6) / 1e6), [0.75, 0.25]);
+ * ```
  */
 export function emPrior(probs: Tensor, sourcePrior: PriorLike, options: EmOptions = {}): EmResult {
-  checkScores(probs, "probs");
+  checkProbabilities(probs, "probs");
   const maxIterations = options.maxIterations ?? 1000;
   const tolerance = options.tolerance ?? 1e-8;
   const p = scope(() => probs.to("float64"));

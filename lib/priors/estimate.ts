@@ -11,7 +11,7 @@ import type { PriorLike } from "./source_prior.ts";
 import { bbsePrior } from "./bbse.ts";
 import { calibratedEmPrior, CALIBRATION_KINDS, type CalibrationKind } from "./calibration.ts";
 import { emPrior } from "./em.ts";
-import { checkScores } from "./check.ts";
+import { checkProbabilities, checkScores } from "./check.ts";
 
 export { checkScores };
 import { scope } from "../torch/memory.ts";
@@ -51,6 +51,17 @@ export type EstimateOptions =
  * posteriors first recalibrates both on them (BCTS by default) and then refers
  * to the source labels' class frequencies instead of `sourcePrior`.
  * Returns a number array summing to 1.
+ *
+ * @example EM on unlabelled posteriors
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { estimateTargetPrior } from "./mod.ts";
+ * import { tensor } from "../torch/mod.ts";
+ *
+ * using probs = tensor([1, 0, 1, 0, 1, 0, 0, 1], [4, 2]);
+ * const prior = estimateTargetPrior(probs, [0.5, 0.5], { method: "em" });
+ * assert.ok(Math.abs(prior[0] - 0.75) < 1e-6 && Math.abs(prior[0] + prior[1] - 1) < 1e-12);
+ * ```
  */
 export function estimateTargetPrior(
   probs: Tensor,
@@ -68,6 +79,7 @@ export function estimateTargetPrior(
           `unknown calibration '${kind}' (expected none, ts or bcts)`,
         );
       }
+      checkProbabilities(probs, "probs");
       if (kind === "none" || !options.sourceProbs || !options.sourceLabels) {
         return emPrior(probs, sourcePrior, options).prior;
       }

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { InputError } from "../errors.ts";
 import { tensor } from "../torch/create.ts";
 import { scope } from "../torch/memory.ts";
 import { cat, type Tensor } from "../torch/tensor.ts";
@@ -17,7 +18,7 @@ import { cat, type Tensor } from "../torch/tensor.ts";
 export function solveLinear(a: Tensor, b: Tensor, tol = 1e-12): Tensor | null {
   const n = a.shape[0];
   if (a.ndim !== 2 || a.shape[1] !== n || b.numel !== n) {
-    throw new RangeError(`solveLinear needs a square matrix and a matching vector`);
+    throw new InputError("a", "solveLinear needs a square matrix and a matching vector");
   }
   let m = scope(() => cat([a.to("float64"), b.to("float64").reshape(n, 1)], 1));
   try {

@@ -9,7 +9,8 @@
 import { InputError } from "../errors.ts";
 import { tensor } from "../torch/create.ts";
 import { scope } from "../torch/memory.ts";
-import type { Tensor } from "../torch/tensor.ts";
+import { Tensor } from "../torch/tensor.ts";
+import { kindOf } from "./check.ts";
 
 /** A class prior as the losses accept it: a 1-D Tensor or a number array of length C. */
 export type PriorLike = Tensor | readonly number[];
@@ -19,6 +20,9 @@ export type PriorLike = Tensor | readonly number[];
  * handle owned by the caller (or the enclosing scope).
  */
 export function priorTensor(prior: PriorLike, logits: Tensor, parameter = "sourcePrior"): Tensor {
+  if (!Array.isArray(prior) && !(prior instanceof Tensor)) {
+    throw new InputError(parameter, `must be a number array or a Tensor, got ${kindOf(prior)}`);
+  }
   const classes = logits.shape[logits.ndim - 1];
   const length = Array.isArray(prior) ? prior.length : (prior as Tensor).numel;
   if (length !== classes) {
@@ -62,16 +66,39 @@ export function checkPriorValues(values: readonly number[], parameter = "sourceP
   if (!values.some((v) => v > 0)) throw new InputError(parameter, "must not be all zero");
 }
 
-/** The normalised prior p(c) = n_c / sum(n) of class counts. */
+/**
+ * The normalised prior p(c) = n_c / sum(n) of class counts.
+ *
+ * @example Training counts to a prior (mod.ts's sourcePrior)
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { countsToPrior } from "./mod.ts";
+ *
+ * assert.deepEqual(countsToPrior([300, 100]), [0.75, 0.25]);
+ * ```
+ */
 export function countsToPrior(counts: readonly number[]): number[] {
-  const bad = counts.findIndex((n) => !Number.isFinite(n) || n < 0);
+  return normalisePrior(counts, "trainCounts");
+}
+
+/**
+ * `values` (finite, >= 0, some positive) divided by their sum, computed
+ * without overflow: when the sum overflows, scaled by their largest first,
+ * so that ten values of 1e308 (whose sum is Infinity) give ten of 0.1, not
+ * ten zeros. (Only then: scaling rounds, and counts must give exactly
+ * count / total.)
+ */
+export function normalisePrior(values: readonly number[], parameter: string): number[] {
+  const bad = values.findIndex((n) => typeof n !== "number" || !Number.isFinite(n) || n < 0);
   if (bad >= 0) {
-    throw new InputError(
-      "trainCounts",
-      `must be finite and >= 0, got ${counts[bad]} for class ${bad}`,
-    );
+    throw new InputError(parameter, `must be finite and >= 0, got ${values[bad]} for class ${bad}`);
   }
-  const total = counts.reduce((a, b) => a + b, 0);
-  if (!(total > 0)) throw new InputError("trainCounts", "must sum to a positive number");
-  return counts.map((n) => n / total);
+  let largest = 0;
+  for (const v of values) largest = Math.max(largest, v);
+  if (!(largest > 0)) throw new InputError(parameter, "must sum to a positive number");
+  const sum = values.reduce((a, b) => a + b, 0);
+  if (Number.isFinite(sum)) return values.map((v) => v / sum);
+  const scaled = values.map((v) => v / largest);
+  const total = scaled.reduce((a, b) => a + b, 0);
+  return scaled.map((v) => v / total);
 }

@@ -30,10 +30,19 @@
  * @module
  */
 
+import { plural } from "../plural.ts";
 import { z } from "zod";
 import { decodeBase64, encodeBase64 } from "./base64.ts";
 import { InputError, LadeError } from "../errors.ts";
 import { writeFileAtomic } from "../fs.ts";
+import {
+  MAX_BINARY_BYTES,
+  MAX_JSON_DEPTH,
+  MAX_TEXT_BYTES,
+  nestedDeeperThan,
+  readInputFile,
+  readInputText,
+} from "../input_file.ts";
 import { ARCHITECTURES, type Model } from "../models/model.ts";
 import { checkPtr, checkStatus, TorchError } from "../torch/errors.ts";
 import { native } from "../torch/ffi.ts";
@@ -112,6 +121,14 @@ export interface CheckpointState {
   running: RunningSums;
   /** Per-class training counts. */
   trainCounts: number[];
+  /**
+   * The prior the classifier was effectively trained under, which the
+   * prediction rules compensate (lib/eval/logit_prior.ts: uniform for a
+   * class-balanced sampler and the second stages, the square-root prior for
+   * `sqrt`, the source prior for softmax on shuffled epochs). Absent in runs
+   * written before it was recorded: then derived from the config.
+   */
+  logitPrior?: number[];
   /** The resolved configuration. */
   config: TrainConfig;
   /** The architecture actually built (config.model.arch may be "auto"). */
@@ -334,6 +351,7 @@ const ManifestSchema = z.object({
     seconds: z.number().min(0),
   }),
   trainCounts: z.array(z.number().int().min(1, "must be positive")).min(2),
+  logitPrior: z.array(z.number().min(0, "must be >= 0").max(1, "must be <= 1")).optional(),
   config: z.record(z.string(), z.unknown()),
   arch: z.enum(ARCHITECTURES),
   inChannels: z.union([z.literal(1), z.literal(3)]),
@@ -365,6 +383,16 @@ const ManifestSchema = z.object({
       path: ["trainCounts"],
       message: `lists ${m.trainCounts.length} classes, not ${m.classes}`,
     });
+  }
+  if (m.logitPrior !== undefined) {
+    const total = m.logitPrior.reduce((a, b) => a + b, 0);
+    if (m.logitPrior.length !== m.classes || Math.abs(total - 1) > 1e-6) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["logitPrior"],
+        message: `must be ${m.classes} numbers summing to 1`,
+      });
+    }
   }
   if (m.classNames.length !== m.classes) {
     ctx.addIssue({
@@ -427,7 +455,9 @@ export function validateManifest(value: unknown, file: string): Manifest {
   const epochs = config.train.epochs;
   if (m.epoch > epochs || (m.epoch === epochs && m.step > 0)) {
     throw new InputError(
-      `${file} is damaged: epoch ${m.epoch}, step ${m.step} is past the run's ${epochs} epochs`,
+      `${file} is damaged: epoch ${m.epoch}, step ${m.step} is past the run's ${
+        plural(epochs, "epoch")
+      }`,
     );
   }
   let rng: Uint8Array;
@@ -443,18 +473,22 @@ export function validateManifest(value: unknown, file: string): Manifest {
 /** The run's manifest, or null when it has none. A damaged manifest is an InputError. */
 export async function readManifest(runDir: string): Promise<Manifest | null> {
   const file = `${runDir}/${MANIFEST}`;
-  let text: string;
   try {
-    text = await Deno.readTextFile(file);
+    await Deno.lstat(file);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) return null;
-    throw new InputError(`cannot read ${file}: ${(e as Error).message.split("\n")[0]}`);
   }
+  // A regular file of a sensible size (a FIFO or a device planted there is refused).
+  const text = await readInputText(file, { maxBytes: MAX_TEXT_BYTES });
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (e) {
     throw new InputError(`${file} is damaged: not JSON (${(e as Error).message.split("\n")[0]})`);
+  }
+  // Its configuration is merged and compared by code that recurses per level.
+  if (nestedDeeperThan(parsed, MAX_JSON_DEPTH)) {
+    throw new InputError(`${file} is damaged: nested more than ${MAX_JSON_DEPTH} levels deep`);
   }
   return validateManifest(parsed, file);
 }
@@ -462,15 +496,11 @@ export async function readManifest(runDir: string): Promise<Manifest | null> {
 /** The bytes of an archive, checked against the manifest's digest. */
 async function verified(runDir: string, rel: string, digest: string): Promise<Uint8Array> {
   const path = `${runDir}/${rel}`;
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      throw new InputError(`checkpoint file ${path} is missing`);
-    }
-    throw new InputError(`cannot read checkpoint file ${path}: ${(e as Error).message}`);
-  }
+  const bytes = await readInputFile(path, {
+    maxBytes: MAX_BINARY_BYTES,
+    what: "checkpoint file",
+    missing: `checkpoint file ${path} is missing`,
+  });
   if ((await sha256(bytes)) !== digest) {
     throw new InputError(`checkpoint file ${path} is damaged (SHA-256 mismatch)`);
   }
@@ -509,8 +539,8 @@ export function bestOf(m: Manifest, runDir: string): BestCheckpoint {
   if (m.best === undefined) {
     throw new InputError(
       "checkpoint",
-      `${runDir} kept no best checkpoint: train with --keep best,last and a validation ` +
-        "split (--val-per-class K)",
+      `${runDir} kept no best checkpoint: train with \`train.keep\` best,last and a ` +
+        "validation split (`dataset.val_per_class` K)",
     );
   }
   return m.best;

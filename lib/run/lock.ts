@@ -18,6 +18,8 @@
 
 import { hostname } from "node:os";
 import { InputError } from "../errors.ts";
+import { writeFileAtomicSync } from "../fs.ts";
+import { decodeText, readInputFileSync } from "../input_file.ts";
 
 /** The lock file's name inside a run directory. */
 export const LOCK_FILE = "lade.lock";
@@ -78,31 +80,21 @@ function parseHolder(text: string): LockHolder | undefined {
 }
 
 function readHolder(path: string): LockHolder | undefined | null {
+  let bytes: Uint8Array;
   try {
-    return parseHolder(Deno.readTextFileSync(path));
+    // A lock is a small regular file; anything else planted there is refused
+    // (a FIFO would block the read forever).
+    bytes = readInputFileSync(path, { maxBytes: 64 * 1024, what: "run lock" });
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return null;
+    if (e instanceof InputError && / not found$/.test(e.message)) return null;
     throw e;
   }
+  return parseHolder(decodeText(bytes));
 }
 
 /** Writes `text` to a new file at `path` only when there is none (atomically, complete). */
 function createExclusive(path: string, text: string): boolean {
-  const tmp = `${path}.${Deno.pid}.tmp`;
-  Deno.writeTextFileSync(tmp, text);
-  try {
-    Deno.linkSync(tmp, path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.AlreadyExists) return false;
-    throw e;
-  } finally {
-    try {
-      Deno.removeSync(tmp);
-    } catch {
-      // gone
-    }
-  }
+  return writeFileAtomicSync(path, text, { exclusive: true });
 }
 
 /** A held run lock; `release()` (or `using`) removes it. */
@@ -158,9 +150,7 @@ export class RunLock {
       try {
         const again = readHolder(path);
         if (again !== null && again !== undefined && !holderGone(again)) throw busy(runDir, again);
-        const tmp = `${path}.${Deno.pid}.tmp`;
-        Deno.writeTextFileSync(tmp, text);
-        Deno.renameSync(tmp, path);
+        writeFileAtomicSync(path, text);
         return new RunLock(path, me, holder);
       } finally {
         try {

@@ -8,6 +8,8 @@
  */
 
 import { writeFileAtomic } from "../fs.ts";
+import { MAX_TEXT_BYTES, readInputText } from "../input_file.ts";
+import { InputError } from "../errors.ts";
 
 /** The metrics file's name inside a run directory. */
 export const METRICS_FILE = "metrics.jsonl";
@@ -44,14 +46,20 @@ export interface EpochMetrics {
 
 /** The metrics of `runDir` (empty when there are none yet). */
 export async function readMetrics(runDir: string): Promise<EpochMetrics[]> {
-  let text: string;
+  const path = `${runDir}/${METRICS_FILE}`;
   try {
-    text = await Deno.readTextFile(`${runDir}/${METRICS_FILE}`);
+    await Deno.lstat(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return [];
-    throw e;
   }
-  return text.split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l));
+  const text = await readInputText(path, { maxBytes: MAX_TEXT_BYTES });
+  return text.split("\n").filter((l) => l.trim() !== "").map((l, i) => {
+    try {
+      return JSON.parse(l);
+    } catch {
+      throw new InputError(`${path} is damaged: line ${i + 1} is not JSON`);
+    }
+  });
 }
 
 /** The columns of metrics.csv: every field of EpochMetrics, in the order of metrics.jsonl. */

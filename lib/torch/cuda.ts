@@ -29,7 +29,19 @@ export interface BuildInfo {
   nccl: boolean;
 }
 
-/** The native library's build facts. */
+/**
+ * The native library's build facts.
+ *
+ * @example What the native library was built with
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { buildInfo } from "./mod.ts";
+ *
+ * const info = buildInfo();
+ * assert.equal(typeof info.torch, "string");
+ * assert.equal(typeof info.cuda, "boolean");
+ * ```
+ */
 export function buildInfo(): BuildInfo {
   return JSON.parse(cString(native().lade_build_info())) as BuildInfo;
 }
@@ -56,7 +68,18 @@ function cudaIndex(device: Device | number): number {
   return code.type === 1 ? code.index : -1;
 }
 
-/** Facts about a CUDA device (a TorchError when there is none). */
+/**
+ * Facts about a CUDA device (a TorchError when there is none).
+ *
+ * @example A GPU's name and memory; none without CUDA
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { cudaAvailable, cudaDeviceInfo, TorchError } from "./mod.ts";
+ *
+ * if (cudaAvailable()) assert.ok(cudaDeviceInfo(0).memory_total > 0);
+ * else assert.throws(() => cudaDeviceInfo(0), TorchError);
+ * ```
+ */
 export function cudaDeviceInfo(device: Device | number = 0): CudaDeviceInfo {
   const ptr = native().lade_cuda_device_info(cudaIndex(device));
   if (ptr === null) throwLastError("CUDA device");
@@ -75,7 +98,20 @@ export interface CudaMemory {
   free: number;
 }
 
-/** The memory of a CUDA device. */
+/**
+ * The memory of a CUDA device.
+ *
+ * @example What the tensors on a GPU hold
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { cudaAvailable, cudaMemory } from "./mod.ts";
+ *
+ * if (cudaAvailable()) {
+ *   const m = cudaMemory(0);
+ *   assert.ok(m.allocated <= m.reserved && m.allocated <= m.peakAllocated);
+ * }
+ * ```
+ */
 export function cudaMemory(device: Device | number = 0): CudaMemory {
   const out = new BigInt64Array(4);
   checkStatus(native().lade_cuda_memory_stats(cudaIndex(device), out), "CUDA memory");
@@ -91,12 +127,32 @@ export function cudaMemory(device: Device | number = 0): CudaMemory {
  * Sends this thread's work on a CUDA device to a dedicated stream (`on`), or
  * back to the default stream once the dedicated one has finished. CUDA graphs
  * cannot capture the default stream; a training run computes on its own.
+ *
+ * @example Work on a dedicated stream, then back
+ * ```ts
+ * import { cudaAvailable, useSideStream } from "./mod.ts";
+ *
+ * if (cudaAvailable()) {
+ *   useSideStream("cuda:0", true);
+ *   // ... capture or run work here ...
+ *   useSideStream("cuda:0", false);
+ * }
+ * ```
  */
 export function useSideStream(device: Device, on: boolean): void {
   checkStatus(native().lade_cuda_use_side_stream(cudaIndex(device), on ? 1 : 0), "CUDA stream");
 }
 
-/** Turns cuDNN's autotuner on or off (worth it when input shapes stay fixed). */
+/**
+ * Turns cuDNN's autotuner on or off (worth it when input shapes stay fixed).
+ *
+ * @example Autotuning for fixed input shapes
+ * ```ts
+ * import { cudaAvailable, setCudnnBenchmark } from "./mod.ts";
+ *
+ * if (cudaAvailable()) setCudnnBenchmark(true);
+ * ```
+ */
 export function setCudnnBenchmark(on: boolean): void {
   checkStatus(native().lade_set_cudnn_benchmark(on ? 1 : 0), "cuDNN benchmark");
 }

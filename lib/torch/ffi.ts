@@ -17,7 +17,7 @@ import { NativeLibraryError } from "../errors.ts";
 import { resolveLibraryPath } from "./library_path.ts";
 
 /** The `LADE_ABI_VERSION` of native/include/lade.h this code was written for. */
-export const ABI_VERSION = 3;
+export const ABI_VERSION = 4;
 
 /** The C ABI of `native/` as Deno FFI declarations, in lade.h's order. */
 export const symbols = {
@@ -58,7 +58,6 @@ export const symbols = {
   lade_tensor_shape: { parameters: ["pointer", "buffer"], result: "i32" },
   lade_tensor_dtype: { parameters: ["pointer"], result: "i32" },
   lade_tensor_device: { parameters: ["pointer"], result: "i32" },
-  lade_tensor_numel: { parameters: ["pointer"], result: "i64" },
   lade_tensor_copy_out: { parameters: ["pointer", "buffer", "i64"], result: "i32" },
   lade_tensor_item: { parameters: ["pointer", "buffer"], result: "i32" },
   lade_tensor_share: { parameters: ["pointer"], result: "pointer" },
@@ -97,6 +96,10 @@ export const symbols = {
   lade_pad: { parameters: ["pointer", "buffer", "i32", "f64"], result: "pointer" },
   lade_cat: { parameters: ["buffer", "i32", "i32"], result: "pointer" },
   lade_stack: { parameters: ["buffer", "i32", "i32"], result: "pointer" },
+  lade_affine_grid_sample: {
+    parameters: ["pointer", "pointer", "i32", "i32"],
+    result: "pointer",
+  },
 
   // ---- images: decoding, encoding, header probing (data_image.cpp) ----
   lade_image_read: { parameters: ["buffer", "i64"], result: "pointer" },
@@ -174,6 +177,7 @@ export const symbols = {
     parameters: ["pointer", "f32", "f32", "f32"],
     result: "i32",
   },
+  lade_data_loader_set_crop_scale: { parameters: ["pointer", "f64", "f64"], result: "i32" },
   lade_data_loader_submit: {
     parameters: ["pointer", "i64", "buffer", "i32", "i32", "i64"],
     result: "i32",
@@ -310,7 +314,17 @@ export function native(): Native {
   return (loaded ?? open()).lib.symbols;
 }
 
-/** The path of the opened native library. */
+/**
+ * The path of the opened native library.
+ *
+ * @example Where the native library was opened from
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { nativeLibraryPath } from "./mod.ts";
+ *
+ * assert.match(nativeLibraryPath(), /liblade\.(so|dylib)$/);
+ * ```
+ */
 export function nativeLibraryPath(): string {
   return (loaded ?? open()).path;
 }

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { DisposedError } from "../errors.ts";
+import { DisposedError, LadeError } from "../errors.ts";
 
 type Free = (ptr: Deno.PointerObject) => void;
 
@@ -53,7 +53,7 @@ export abstract class NativeHandle {
 
   /** Takes ownership of `ptr` (once, from the subclass's constructor). */
   protected adopt(ptr: Deno.PointerObject): void {
-    if (this.#ptr !== null) throw new TypeError(`${this.#kind} already owns a handle`);
+    if (this.#ptr !== null) throw new LadeError(`${this.#kind} already owns a handle`);
     this.#ptr = ptr;
     this.#finalizer.register(this, ptr, this);
   }

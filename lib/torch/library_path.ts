@@ -75,6 +75,13 @@ let notice: (line: string) => void = () => {};
  * Sets the receiver of the one-line notices the library loader gives (a
  * build of the native library for this machine's libtorch, which takes a
  * minute or two). Nothing is printed without one.
+ *
+ * @example Printing the loader's notices
+ * ```ts
+ * import { onNativeNotice } from "./mod.ts";
+ *
+ * onNativeNotice((line) => console.error(`lade: ${line}`));
+ * ```
  */
 export function onNativeNotice(handler: (line: string) => void): void {
   notice = handler;
@@ -354,6 +361,15 @@ let chosen: NativeLibraryChoice | undefined;
  * documentation for the order. Decided once per process; in a single binary
  * this may build the library (a minute or two, announced through
  * {@link onNativeNotice}).
+ *
+ * @example The library and the libtorch it serves
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { nativeLibraryChoice } from "./mod.ts";
+ *
+ * const choice = nativeLibraryChoice();
+ * assert.match(choice.path, /liblade\.(so|dylib)$/);
+ * ```
  */
 export function nativeLibraryChoice(): NativeLibraryChoice {
   return chosen ??= chooseLibrary();

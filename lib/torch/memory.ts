@@ -6,6 +6,7 @@
  * @module
  */
 
+import { InputError } from "../errors.ts";
 import { native } from "./ffi.ts";
 
 /** Something that owns a native handle and can free it. */
@@ -42,6 +43,17 @@ function collect(value: unknown, out: Set<unknown>, depth = 0): void {
  * Runs `fn` and frees every tensor made inside it, except those in its return
  * value (a tensor, or arrays and plain objects of tensors), which move to the
  * enclosing scope. Scopes nest. `fn` must be synchronous.
+ *
+ * @example Intermediates freed, the result kept
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { liveTensors, scope, tensor } from "./mod.ts";
+ *
+ * const before = liveTensors();
+ * using norm = scope(() => tensor([3, 4]).square().sum().sqrt());
+ * assert.equal(norm.item(), 5);
+ * assert.equal(liveTensors(), before + 1);
+ * ```
  */
 export function scope<T>(fn: () => T): T {
   const mine = new Set<Disposable>();
@@ -50,7 +62,7 @@ export function scope<T>(fn: () => T): T {
   try {
     result = fn();
     if (result instanceof Promise) {
-      throw new TypeError("scope() takes a synchronous function; await outside it");
+      throw new InputError("fn", "scope() takes a synchronous function; await outside it");
     }
   } catch (error) {
     scopes.pop();
@@ -67,7 +79,24 @@ export function scope<T>(fn: () => T): T {
   return result;
 }
 
-/** Moves `owner` out of the innermost scope (into the enclosing one, or none). */
+/**
+ * Moves `owner` out of the innermost scope (into the enclosing one, or none).
+ *
+ * @example A tensor that outlives its scope
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { keep, liveTensors, scope, tensor, type Tensor } from "./mod.ts";
+ *
+ * const before = liveTensors();
+ * const cache: Tensor[] = [];
+ * scope(() => {
+ *   cache.push(keep(tensor([1, 2]).mul(2))); // outlives the scope; the rest does not
+ * });
+ * assert.equal(liveTensors(), before + 1);
+ * assert.deepEqual(cache[0].toList(), [2, 4]);
+ * cache[0].dispose();
+ * ```
+ */
 export function keep<T extends Disposable>(owner: T): T {
   if (scopes.length > 0 && scopes[scopes.length - 1].delete(owner) && scopes.length > 1) {
     scopes[scopes.length - 2].add(owner);
@@ -75,7 +104,21 @@ export function keep<T extends Disposable>(owner: T): T {
   return owner;
 }
 
-/** Number of native tensor handles alive right now. */
+/**
+ * Number of native tensor handles alive right now.
+ *
+ * @example Counting native handles
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { liveTensors, tensor } from "./mod.ts";
+ *
+ * const before = liveTensors();
+ * const t = tensor([1]);
+ * assert.equal(liveTensors(), before + 1);
+ * t.dispose();
+ * assert.equal(liveTensors(), before);
+ * ```
+ */
 export function liveTensors(): number {
   return Number(native().lade_live_tensors());
 }

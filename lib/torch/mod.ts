@@ -4,7 +4,7 @@
  * @module
  */
 
-export { cat, type Operand, stack, Tensor, where } from "./tensor.ts";
+export { affineGridSample, cat, type Operand, stack, Tensor, where } from "./tensor.ts";
 export {
   arange,
   fromBytes,

@@ -163,7 +163,9 @@ export class Tensor extends NativeHandle {
 
   /** Assigning null clears the accumulated gradient. */
   set grad(value: null) {
-    if (value !== null) throw new TypeError("only null can be assigned to grad");
+    if (value !== null) {
+      throw new InputError("grad", "only null can be assigned (it clears the gradient)");
+    }
     checkStatus(native().lade_zero_grad(this.ptr), "grad");
   }
 
@@ -640,19 +642,95 @@ export class Tensor extends NativeHandle {
   }
 }
 
-/** Elementwise choice: `a` where `condition` holds, else `b` (broadcasting). */
+/**
+ * Elementwise choice: `a` where `condition` holds, else `b` (broadcasting).
+ *
+ * @example Clipping negatives to zero
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { tensor, where, zeros } from "./mod.ts";
+ *
+ * using x = tensor([-1, 2, -3]);
+ * using positive = x.gt(0);
+ * using z = zeros([3]);
+ * using y = where(positive, x, z);
+ * assert.deepEqual(y.toList(), [0, 2, 0]);
+ * ```
+ */
 export function where(condition: Tensor, a: Tensor, b: Tensor): Tensor {
   return new Tensor(checkPtr(native().lade_where(condition.ptr, a.ptr, b.ptr), "where"));
 }
 
-/** Joins tensors along an existing dimension. */
+/**
+ * Joins tensors along an existing dimension.
+ *
+ * @example Joining rows
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { cat, tensor } from "./mod.ts";
+ *
+ * using a = tensor([1, 2], [1, 2]);
+ * using b = tensor([3, 4, 5, 6], [2, 2]);
+ * using c = cat([a, b]);
+ * assert.deepEqual([c.shape, c.toList()], [[3, 2], [1, 2, 3, 4, 5, 6]]);
+ * ```
+ */
 export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
   const h = handleList(tensors);
   return new Tensor(checkPtr(native().lade_cat(h, h.length, dim), "cat"));
 }
 
-/** Joins tensors along a new dimension. */
+/**
+ * Joins tensors along a new dimension.
+ *
+ * @example Stacking vectors into a matrix
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { stack, tensor } from "./mod.ts";
+ *
+ * using a = tensor([1, 2]);
+ * using b = tensor([3, 4]);
+ * using m = stack([a, b], 1);
+ * assert.deepEqual([m.shape, m.toList()], [[2, 2], [1, 3, 2, 4]]);
+ * ```
+ */
 export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
   const h = handleList(tensors);
   return new Tensor(checkPtr(native().lade_stack(h, h.length, dim), "stack"));
+}
+
+/**
+ * `input` [N, C, H, W] resampled through one affine map per image, `theta`
+ * [N, 2, 3] in normalised coordinates: F.grid_sample(input,
+ * F.affine_grid(theta, input.shape)), zeros outside the image, nearest
+ * neighbour or bilinear, `alignCorners` as in PyTorch (default false).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { tensor } from "./create.ts";
+ * import { affineGridSample } from "./tensor.ts";
+ * // x -> -x: a horizontal flip; the sampling points fall on pixel centres.
+ * using image = tensor(new Float32Array([1, 2]), [1, 1, 1, 2]);
+ * using theta = tensor(new Float32Array([-1, 0, 0, 0, 1, 0]), [1, 2, 3]);
+ * using flipped = affineGridSample(image, theta);
+ * assert.deepEqual(flipped.toList(), [2, 1]);
+ * ```
+ */
+export function affineGridSample(
+  input: Tensor,
+  theta: Tensor,
+  options: { nearest?: boolean; alignCorners?: boolean } = {},
+): Tensor {
+  return new Tensor(
+    checkPtr(
+      native().lade_affine_grid_sample(
+        input.ptr,
+        theta.ptr,
+        options.nearest ? 1 : 0,
+        options.alignCorners ? 1 : 0,
+      ),
+      "affineGridSample",
+    ),
+  );
 }

@@ -22,13 +22,16 @@
  */
 
 import { BatchLoader } from "../data/mod.ts";
-import { InputError } from "../errors.ts";
+import { InputError, LadeError } from "../errors.ts";
 import { writeDirAtomic } from "../fs.ts";
 import { crossEntropyLoss } from "../losses/cross_entropy.ts";
-import { type Architecture, Model } from "../models/mod.ts";
+import type { Model } from "../models/mod.ts";
 import type { Device } from "../torch/device.ts";
 import { cat, noGrad, ones, scope, type Tensor, zeros } from "../torch/mod.ts";
 import { loadCheckpoint, type Manifest, readManifest, saveCheckpoint } from "../run/checkpoint.ts";
+import { managingRun } from "../run/managed.ts";
+import { runLogitPrior } from "../eval/logit_prior.ts";
+import { modelFromManifest } from "../run/run_model.ts";
 import { SGD } from "./optimizer.ts";
 import { loadConfigDataset } from "../config/dataset.ts";
 
@@ -63,13 +66,33 @@ export function tauNormalise(model: Model, tau: number): void {
     scope(() =>
       noGrad(() => {
         const norms = head.weight.pow(2).sum(1, true).sqrt().clamp(1e-12);
-        head.weight.copy_(head.weight.div(norms.pow(tau)));
+        const scaled = head.weight.div(norms.pow(tau));
+        // A huge tau overflows norm^tau (or underflows it to 0): the weights
+        // would be NaN, infinite or all zero. Checked before the head changes.
+        if (!allFinite(scaled) || scaled.abs().max().item() === 0) {
+          throw new StageDivergedError(
+            `tau-normalisation with tau ${tau} makes the classifier's weights NaN, infinite or ` +
+              "zero (|w_c|^tau overflows); use a tau of a few units at most (the grid tries 0 to 2)",
+          );
+        }
+        head.weight.copy_(scaled);
         head.bias.copy_(zeros([...head.bias.shape]));
       })
     );
   } finally {
     head.dispose();
   }
+}
+
+/** A second stage whose result is NaN or infinite: nothing of it is written. */
+export class StageDivergedError extends LadeError {
+  /** Always "StageDivergedError". */
+  override name = "StageDivergedError";
+}
+
+/** Whether every value of `t` is finite (counted in libtorch). */
+function allFinite(t: Tensor): boolean {
+  return scope(() => t.isfinite().all().item() !== 0);
 }
 
 /** Multiplies each class's weight vector and bias by `scales[c]`, in place. */
@@ -145,8 +168,8 @@ async function chooseTau(
     if (data.val === undefined) {
       throw new InputError(
         "tau",
-        `${opts.from} has no validation split to choose tau on (train with --val-per-class K, ` +
-          "or give --tau; never choose it on the test set)",
+        `${opts.from} has no validation split to choose tau on (train with ` +
+          "`dataset.val_per_class` K, or give `tau`; never choose it on the test set)",
       );
     }
     const val = data.val;
@@ -247,15 +270,19 @@ export async function runStage2(opts: Stage2Options): Promise<Stage2Record> {
   if (existing.length > 0) {
     throw new InputError("out", `${opts.out} is not empty; give a new or empty folder`);
   }
+  // Never inside what another run manages (its checkpoints/ folder, whose
+  // files that run deletes when it saves).
+  const managed = await managingRun(opts.out);
+  if (managed !== undefined) {
+    throw new InputError(
+      "out",
+      managed.file === "."
+        ? `${opts.out} is a run directory (in training, or a seed group)`
+        : `${opts.out} is ${managed.file} of the run ${managed.run}, which that run manages`,
+    );
+  }
   const device = opts.device ?? "cpu";
-  using model = Model.create({
-    arch: m.arch as Architecture,
-    classes: m.classes,
-    inChannels: m.inChannels,
-    head: m.config.model.head,
-    scale: m.config.model.scale,
-    device,
-  });
+  using model = modelFromManifest(m, device);
   await loadCheckpoint(opts.from, model);
   let record: Stage2Record;
   if (opts.method === "tau-norm") {
@@ -276,19 +303,32 @@ export async function runStage2(opts: Stage2Options): Promise<Stage2Record> {
   }
   using optimizer = new SGD(model, { lr: m.config.train.lr });
   const config: Manifest["config"] = { ...m.config, stage2: record };
-  await writeDirAtomic(opts.out, (dir) =>
-    saveCheckpoint(dir, model, optimizer, {
-      epoch: m.epoch,
-      step: 0,
-      running: { loss: 0, correct: 0, seen: 0, seconds: 0 },
-      trainCounts: m.trainCounts,
-      config,
-      arch: m.arch,
-      inChannels: m.inChannels,
-      classes: m.classes,
-      classNames: m.classNames,
-    }));
+  // Whole or not at all: a run that could not be written leaves no folder behind.
+  await writeDirAtomic(opts.out, (dir) => saveStageRun(dir, model, optimizer, m, config));
   return record;
+}
+
+/** Saves the new run (the first stage's state, the stage's config). */
+async function saveStageRun(
+  dir: string,
+  model: Model,
+  optimizer: SGD,
+  m: Manifest,
+  config: Manifest["config"],
+): Promise<void> {
+  await saveCheckpoint(dir, model, optimizer, {
+    epoch: m.epoch,
+    step: 0,
+    running: { loss: 0, correct: 0, seen: 0, seconds: 0 },
+    trainCounts: m.trainCounts,
+    // A rebalanced classifier: the rules compensate the uniform prior.
+    logitPrior: runLogitPrior(config, m.trainCounts),
+    config,
+    arch: m.arch,
+    inChannels: m.inChannels,
+    classes: m.classes,
+    classNames: m.classNames,
+  });
 }
 
 /** LWS: per-class scales on the frozen network, class-balanced batches. */
@@ -340,6 +380,13 @@ async function learnScales(
             velocity.dispose();
             scales = next;
             velocity = v;
+            // As train does: a loss (or scale) that is no longer finite stops at once.
+            if (!Number.isFinite(loss) || !allFinite(scales)) {
+              throw new StageDivergedError(
+                `lws diverged: the loss became NaN or infinite in epoch ${epoch + 1} ` +
+                  `(learning rate ${lr}); lower \`lr\``,
+              );
+            }
             total += loss * batch.labels.shape[0];
             seen += batch.labels.shape[0];
           } finally {
@@ -354,6 +401,16 @@ async function learnScales(
       );
     }
     scaleClasses(model, scales);
+    const head = linearHead(model);
+    try {
+      if (!allFinite(head.weight) || !allFinite(head.bias)) {
+        throw new StageDivergedError(
+          "lws made the classifier's weights NaN or infinite (scales too large); lower `lr`",
+        );
+      }
+    } finally {
+      head.dispose();
+    }
     return {
       method: "lws",
       from: opts.from,

@@ -20,13 +20,24 @@
  */
 
 import { expertMean, type Loss, type LossContext } from "../losses/mod.ts";
+import { mixedLoss } from "../losses/mixed.ts";
 import type { Model } from "../models/model.ts";
 import { full } from "../torch/create.ts";
 import { CudaGraph } from "../torch/cuda.ts";
 import type { Device } from "../torch/device.ts";
 import { scope, untrack } from "../torch/memory.ts";
-import type { Tensor } from "../torch/tensor.ts";
+import { stack, type Tensor, where } from "../torch/tensor.ts";
 import type { SGD } from "./optimizer.ts";
+
+/**
+ * A mixed batch's targets as a step takes them (lib/data/mix.ts): the second
+ * labels and the first labels' weight lambda, a 0-d float32 tensor on the
+ * training device (a captured step reads it from there).
+ */
+export interface StepMix {
+  labelsB: Tensor;
+  lambda: Tensor;
+}
 
 /** What DeviceSums hold, read back to the host. */
 export interface SumsRead {
@@ -136,6 +147,7 @@ export class TrainStep {
   #phase = "";
   #images: Tensor | null = null;
   #labels: Tensor | null = null;
+  #mix: StepMix | null = null;
 
   /** A step over `options.model` and `options.optimizer`. */
   constructor(options: TrainStepOptions) {
@@ -150,46 +162,75 @@ export class TrainStep {
     return this.#graph !== null;
   }
 
-  /** Queues one step on `images` [N, C, S, S] and `labels` [N]; returns without waiting. */
-  run(images: Tensor, labels: Tensor, ctx: LossContext): void {
-    if (!this.#graphs) return this.#eager(images, labels, ctx);
-    const phase = this.#o.loss.phase(ctx);
+  /**
+   * Queues one step on `images` [N, C, S, S] and `labels` [N] (with `mix`,
+   * a mixed batch's targets); returns without waiting.
+   */
+  run(images: Tensor, labels: Tensor, ctx: LossContext, mix?: StepMix): void {
+    if (!this.#graphs) return this.#eager(images, labels, ctx, mix);
+    // A batch with mixed targets runs another graph than one without.
+    const phase = this.#o.loss.phase(ctx) + (mix ? "/mixed" : "");
     const fits = this.#images !== null && sameShape(this.#images, images) &&
       sameShape(this.#labels!, labels);
     if (this.#graph !== null && phase === this.#phase && fits) {
       this.#images!.copy_(images);
       this.#labels!.copy_(labels);
+      if (mix) this.#copyMix(mix);
       this.#graph.replay();
       return;
     }
     if (this.#eagerSteps < this.#warmup || (this.#images !== null && !fits)) {
-      return this.#eager(images, labels, ctx);
+      return this.#eager(images, labels, ctx, mix);
     }
-    this.#capture(images, labels, ctx, phase);
+    this.#capture(images, labels, ctx, phase, mix);
   }
 
-  #eager(images: Tensor, labels: Tensor, ctx: LossContext): void {
-    this.#body(images, labels, ctx);
+  #eager(images: Tensor, labels: Tensor, ctx: LossContext, mix?: StepMix): void {
+    this.#body(images, labels, ctx, mix);
     this.#eagerSteps++;
   }
 
   /** The step itself: every tensor it makes is freed at its end. */
-  #body(images: Tensor, labels: Tensor, ctx: LossContext): void {
+  #body(images: Tensor, labels: Tensor, ctx: LossContext, mix?: StepMix): void {
     const { model, optimizer, loss, gather, afterBackward } = this.#o;
     scope(() => {
       optimizer.zeroGrad();
       const logits = model.forward(images);
-      const [l, y] = gather ? gather(logits, labels) : [logits, labels];
-      const value = loss(l, y, ctx);
+      // Mixed targets travel as a second column beside the labels (one gather).
+      const both = mix ? stack([labels, mix.labelsB], 1) : labels;
+      const [l, g] = gather ? gather(logits, both) : [logits, both];
+      const y = mix ? g.select(1, 0).contiguous() : g;
+      const yb = mix ? g.select(1, 1).contiguous() : g;
+      const value = mix
+        ? mixedLoss(loss, l, y, { labelsB: yb, lambda: mix.lambda }, ctx)
+        : loss(l, y, ctx);
       value.backward();
       afterBackward?.();
       optimizer.step();
-      // A multi-expert model's accuracy is that of its experts' average.
-      this.sums.add(value, model.experts === 1 ? l : expertMean(l, model.experts), y);
+      // A multi-expert model's accuracy is that of its experts' average; a
+      // mixed batch's counts against the label of the larger share.
+      const truth = mix ? where(mix.lambda.ge(0.5), y, yb) : y;
+      this.sums.add(value, model.experts === 1 ? l : expertMean(l, model.experts), truth);
     });
   }
 
-  #capture(images: Tensor, labels: Tensor, ctx: LossContext, phase: string): void {
+  /** Copies a mixed batch's targets into the tensors a captured step reads. */
+  #copyMix(mix: StepMix): void {
+    if (this.#mix === null) {
+      this.#mix = { labelsB: held(mix.labelsB.clone()), lambda: held(mix.lambda.clone()) };
+    } else {
+      this.#mix.labelsB.copy_(mix.labelsB);
+      this.#mix.lambda.copy_(mix.lambda);
+    }
+  }
+
+  #capture(
+    images: Tensor,
+    labels: Tensor,
+    ctx: LossContext,
+    phase: string,
+    mix?: StepMix,
+  ): void {
     this.#dropGraph();
     if (this.#images === null) {
       // The tensors a captured step reads its batch from (kept across replays).
@@ -199,11 +240,12 @@ export class TrainStep {
       this.#images.copy_(images);
       this.#labels!.copy_(labels);
     }
+    if (mix) this.#copyMix(mix);
     const graph = new CudaGraph();
     try {
       graph.captureBegin();
       try {
-        this.#body(this.#images, this.#labels!, ctx);
+        this.#body(this.#images, this.#labels!, ctx, mix ? this.#mix! : undefined);
       } catch (e) {
         graph.captureAbort();
         throw e;
@@ -217,7 +259,7 @@ export class TrainStep {
         `CUDA graph capture failed (${(e as Error).message.split("\n")[0]}); ` +
           `training continues without CUDA graphs`,
       );
-      return this.#eager(images, labels, ctx);
+      return this.#eager(images, labels, ctx, mix);
     }
     this.#graph = graph;
     this.#phase = phase;
@@ -235,7 +277,10 @@ export class TrainStep {
     this.#dropGraph();
     this.#images?.dispose();
     this.#labels?.dispose();
+    this.#mix?.labelsB.dispose();
+    this.#mix?.lambda.dispose();
     this.#images = this.#labels = null;
+    this.#mix = null;
     this.sums.dispose();
   }
 

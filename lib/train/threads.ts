@@ -24,25 +24,31 @@ export interface TrainingThreads {
 /**
  * The thread count of a training: `threads` (the recipe's or `--threads`;
  * 0 is the default), a rank's share of the cores for a distributed rank,
- * else the cores other processes leave free.
+ * else `OMP_NUM_THREADS` when set, else the cores other processes leave free.
  */
 export function trainingThreads(
   threads: number,
   rank: Pick<RankEnv, "localWorldSize"> | undefined,
 ): TrainingThreads {
   const cores = navigator.hardwareConcurrency;
-  if (threads > 0) return { threads, why: "fixed by --threads or the recipe" };
+  if (threads > 0) return { threads, why: "fixed by the threads setting" };
   if (rank) {
     return {
       threads: rankThreads(rank),
       why: `this rank's share of ${cores} cores among ${rank.localWorldSize ?? 1} local ranks`,
     };
   }
+  // OMP_NUM_THREADS fixes the default, as it does for the other commands
+  // (and libtorch's own default): a count that does not follow the load.
+  const omp = Deno.env.get("OMP_NUM_THREADS")?.trim();
+  if (omp !== undefined && /^[1-9][0-9]*$/.test(omp)) {
+    return { threads: Number(omp), why: `OMP_NUM_THREADS=${omp}` };
+  }
   const governor = new ThreadGovernor({ cores });
   const first = governor.initial();
   return {
     threads: first.threads,
-    why: `the default: ${first.why}; looked at again as the run goes; --threads N fixes it`,
+    why: `the default: ${first.why}; looked at again as the run goes; a threads setting fixes it`,
     governor,
   };
 }

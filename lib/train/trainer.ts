@@ -18,16 +18,19 @@ import {
   BatchLoader,
   type DataSplits,
   type ImageSet,
+  mixBatch,
   shiftIndices,
   shotGroups,
 } from "../data/mod.ts";
+import { mixes } from "../data/mix.ts";
+import { rotateImages, rotationAngles } from "../data/rotate.ts";
 import { accuracy } from "../eval/metrics.ts";
 import { createLoss, expertMean } from "../losses/mod.ts";
-import { type Architecture, Model, type Precision } from "../models/mod.ts";
+import { Model, type Precision } from "../models/mod.ts";
 import { setCudnnBenchmark, useSideStream } from "../torch/cuda.ts";
 import { type Device, manualSeed, setNumThreads } from "../torch/device.ts";
 import { type TrainingThreads, trainingThreads } from "./threads.ts";
-import { tensor } from "../torch/create.ts";
+import { full, tensor } from "../torch/create.ts";
 import type { Tensor } from "../torch/tensor.ts";
 import { predictLogits } from "../predict/logits.ts";
 import {
@@ -41,8 +44,14 @@ import {
   saveCheckpoint,
   type Selection,
 } from "../run/checkpoint.ts";
+import { modelFromManifest } from "../run/run_model.ts";
 import { initialSelection, updateSelection } from "./selection.ts";
-import { loadWeights, modelStateDict, readWeightsFile } from "../weights/model_weights.ts";
+import {
+  loadWeights,
+  modelStateDict,
+  readWeightsFile,
+  spreadOverExperts,
+} from "../weights/model_weights.ts";
 import type { RawTensor } from "../weights/safetensors.ts";
 import { configToYaml, type TrainConfig } from "../config/config.ts";
 import { loadConfigDataset, resolveArchitecture } from "../config/dataset.ts";
@@ -51,6 +60,8 @@ import { type EpochMetrics, readMetrics, writeMetrics } from "../run/metrics.ts"
 import { writeEventFile } from "../run/tensorboard.ts";
 import { SGD } from "./optimizer.ts";
 import { RunLock } from "../run/lock.ts";
+import { plural } from "../plural.ts";
+import { runLogitPrior } from "../eval/logit_prior.ts";
 import { formatDuration, Progress } from "./progress.ts";
 import { learningRate } from "./schedule.ts";
 import { TrainStep } from "./step.ts";
@@ -171,7 +182,14 @@ export interface TrainResult {
    * (float32, CPU; the caller disposes them) of the whole test split in file
    * order, with its labels, the training counts and the class names.
    */
-  test?: { logits: Tensor; labels: Int32Array; trainCounts: number[]; classNames: string[] };
+  test?: {
+    logits: Tensor;
+    labels: Int32Array;
+    trainCounts: number[];
+    /** The prior the classifier was effectively trained under (lib/eval/logit_prior.ts). */
+    logitPrior: number[];
+    classNames: string[];
+  };
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -202,7 +220,7 @@ const pct = (x: number | null | undefined) =>
   x === undefined || x === null || Number.isNaN(x) ? "  -  " : `${x.toFixed(1)}%`;
 
 /**
- * Takes the run directory's lock (see run_lock.ts); a stale lock taken over
+ * Takes the run directory's lock (see lib/run/lock.ts); a stale lock taken over
  * is a warning.
  */
 function lockRun(opts: TrainOptions): RunLock {
@@ -224,14 +242,10 @@ async function initTensors(path: string): Promise<Map<string, RawTensor>> {
   const isDir = await Deno.stat(path).then((s) => s.isDirectory, () => false);
   if (!isDir) return (await readWeightsFile(path)).tensors;
   const m = await readManifest(path);
-  if (m === null) throw new InputError(`--init ${path}: a directory without a run's ${MANIFEST}`);
-  using run = Model.create({
-    arch: m.arch as Architecture,
-    classes: m.classes,
-    inChannels: m.inChannels,
-    head: m.config.model.head,
-    scale: m.config.model.scale,
-  });
+  if (m === null) {
+    throw new InputError("model.init", `${path}: a directory without a run's ${MANIFEST}`);
+  }
+  using run = modelFromManifest(m);
   await loadCheckpoint(path, run);
   return new Map(modelStateDict(run));
 }
@@ -243,31 +257,90 @@ async function initTensors(path: string): Promise<Map<string, RawTensor>> {
  */
 async function initWeights(model: Model, config: TrainConfig, opts: TrainOptions): Promise<void> {
   const path = config.model.init!;
-  const tensors = await initTensors(path);
+  const read = await initTensors(path);
+  // A single network's weights start every expert of a SADE network built
+  // on it (SADE's Places-LT recipe: one ImageNet ResNet-152).
+  const tensors = spreadOverExperts(model, read) ?? read;
   const report = loadWeights(model, tensors, {
     source: path,
     skipHead: config.model.init_skip === "head",
     strict: config.model.init_strict,
-    flagHints: true,
+    configHints: true,
   });
   const list = (names: string[]) =>
     names.slice(0, 5).join(", ") + (names.length > 5 ? ` and ${names.length - 5} more` : "");
   if (report.missing.length > 0) {
     opts.onWarning?.(
-      `--init ${path}: not in the file (left as initialised): ${list(report.missing)}`,
+      `\`model.init\` ${path}: not in the file (left as initialised): ${list(report.missing)}`,
     );
   }
   if (report.unexpected.length > 0) {
-    opts.onWarning?.(`--init ${path}: not in the model (ignored): ${list(report.unexpected)}`);
+    opts.onWarning?.(
+      `\`model.init\` ${path}: not in the model (ignored): ${list(report.unexpected)}`,
+    );
   }
   if (report.mismatched.length > 0) {
     opts.onWarning?.(
-      `--init ${path}: other shapes (left as initialised): ${
+      `\`model.init\` ${path}: other shapes (left as initialised): ${
         list(report.mismatched.map((m) => m.name))
       }`,
     );
   }
 }
+
+/**
+ * The resolved configuration a run starts with, in a few lines: the data
+ * (images per class, imbalance), the network and method, the optimisation,
+ * and where it runs.
+ */
+function startLines(c: EpochsContext, arch: string, batches: number): string[] {
+  const { data, config, model, device, dp } = c;
+  const n = (x: number) => x.toLocaleString("en-US");
+  const counts = data.trainCounts;
+  const m = config.method;
+  const hyper = [
+    m.alpha !== undefined ? `alpha ${m.alpha}` : "",
+    m.lambda !== undefined ? `lambda ${m.lambda}` : "",
+    m.tau !== undefined ? `tau ${m.tau}` : "",
+  ].filter((x) => x !== "" && METHOD_HYPERS[m.name]?.includes(x.split(" ")[0]));
+  const t = config.train;
+  const s = t.schedule;
+  const lines = [
+    `dataset   ${data.name}: ${n(data.train.size)} training images in ${data.classes} classes, ` +
+    (Math.min(...counts) === Math.max(...counts)
+      ? `${n(counts[0])} a class `
+      : `${n(Math.min(...counts))} to ${n(Math.max(...counts))} a class `) +
+    `(imbalance ${data.imbalance.ratio}${
+      data.imbalance.ratio > 1 ? `, ${data.imbalance.type}` : ""
+    })` +
+    (data.val ? `, ${n(data.val.size)} more held out for validation` : "") +
+    `; ${n(data.test.size)} test images`,
+    `model     ${arch}, ${n(model.numParams)} parameters; method ${m.name}` +
+    (hyper.length > 0 ? ` (${hyper.join(", ")})` : "") +
+    (config.model.init !== undefined ? `; from ${config.model.init}` : "") +
+    (config.model.freeze !== "none" ? `; ${config.model.freeze} frozen` : ""),
+    `training  ${plural(t.epochs, "epoch")} of ${plural(batches, "batch", "batches")} of ` +
+    `${t.batch_size}, lr ${t.lr}` +
+    (t.backbone_lr !== undefined ? ` (backbone ${t.backbone_lr})` : "") +
+    ` (${s.type}${s.warmup_epochs > 0 ? `, ${plural(s.warmup_epochs, "epoch")} warm-up` : ""})` +
+    `, sampler ${t.sampler}, seed ${config.seed}`,
+    `device    ${device}` +
+    (device === "cpu" ? "" : ` (${c.precision}${c.cudaGraphs ? ", CUDA graphs" : ""})`) +
+    (device === "cpu" ? `, ${plural(c.threads.threads, "thread")} (${c.threads.why})` : "") +
+    (dp
+      ? `; ${dp.worldSize} ranks (${dp.pg.backend}), ` +
+        `${t.batch_size / dp.worldSize} samples of each batch of ${t.batch_size} a rank`
+      : ""),
+  ];
+  return lines;
+}
+
+/** The hyper-parameters each method reads (the others in a config are not shown). */
+const METHOD_HYPERS: Readonly<Record<string, readonly string[]>> = {
+  lade: ["alpha", "lambda"],
+  "logit-adjusted": ["tau"],
+  sade: ["tau"],
+};
 
 /** Trains (or continues) one run as `config` describes. */
 export async function train(config: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
@@ -313,7 +386,7 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   }
   const testSet = data.test.subset(uniform);
   try {
-    return await trainWith({ data, testSet, uniform, device, config, opts, dp, threads });
+    return await trainWith({ data, testSet, uniform, device, threads, config, opts, dp });
   } finally {
     testSet.dispose();
     data.dispose();
@@ -376,6 +449,7 @@ async function trainWith(s: SetUp): Promise<TrainResult> {
     maxMargin: m.max_margin,
     scale: m.scale,
     drwEpoch: m.drw_epoch,
+    expertLambdas: m.expert_lambdas,
     device,
   });
   using loader = new BatchLoader(data.train, data, {
@@ -394,7 +468,9 @@ async function trainWith(s: SetUp): Promise<TrainResult> {
   if (batches === 0) {
     throw new InputError(
       "train.batch_size",
-      `${config.train.batch_size} is larger than the training set (${data.train.size} images)`,
+      `${config.train.batch_size} is larger than the training set (${
+        plural(data.train.size, "image")
+      })`,
     );
   }
   if (onCuda) {
@@ -482,7 +558,6 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
   const { runDir } = opts;
   const { epochs } = resolved.train;
   const arch = resolved.model.arch;
-  const m = resolved.method;
   const batches = loader.batchesPerEpoch;
   const rank = dp?.rank ?? 0;
   const worldSize = dp?.worldSize ?? 1;
@@ -521,12 +596,13 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
     // and the global batch only, so another world size continues it.
     const manifest = await loadCheckpoint(runDir, model, optimizer, true);
     start = { epoch: manifest.epoch, step: manifest.step };
-    if (start.step >= batches) {
-      // The manifest's schema cannot know the epoch's length; replaying an
-      // empty rest of an epoch would report a loss of 0 / 0.
+    if (start.step > batches) {
+      // The manifest's schema cannot know the epoch's length. (A checkpoint
+      // at step == batches is an epoch whose steps are done and whose
+      // evaluation a stop cut short: resuming evaluates it.)
       throw new InputError(
         `${runDir}/checkpoint.json is damaged: step ${start.step} is past the end of an epoch ` +
-          `of ${batches} batches`,
+          `of ${plural(batches, "batch", "batches")}`,
       );
     }
     running = manifest.running;
@@ -545,11 +621,14 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
   }
   // Every rank starts from rank 0's weights and statistics.
   dp?.broadcastModel(model, "all");
+  // What the rules compensate at evaluation: uniform for a class-balanced sampler (cRT).
+  const logitPrior = runLogitPrior(resolved, data.trainCounts);
   const checkpointState = (epoch: number, step: number, sums: RunningSums) => ({
     epoch,
     step,
     running: sums,
     trainCounts: data.trainCounts,
+    logitPrior,
     config: resolved,
     arch,
     inChannels: data.train.channels,
@@ -559,23 +638,7 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
     ...(selecting && { selection }),
     ...(best && { best }),
   });
-  log(
-    `${data.name}: ${data.train.size} training images` +
-      (data.val ? ` (${data.val.size} more held out for validation)` : "") +
-      `, ${data.classes} classes; ${arch} ` +
-      `(${model.numParams.toLocaleString("en-US")} parameters) on ${device}` +
-      (device === "cpu"
-        ? ` with ${c.threads.threads} thread${
-          c.threads.threads === 1 ? "" : "s"
-        } (${c.threads.why})`
-        : ` (${c.precision}${c.cudaGraphs ? ", CUDA graphs" : ""})`) +
-      `; ${m.name}; ${epochs} epochs of ${batches} batches` +
-      (dp
-        ? `; ${worldSize} ranks (${dp.pg.backend}), ` +
-          `${config.train.batch_size / worldSize} samples of each batch of ` +
-          `${config.train.batch_size} a rank`
-        : ""),
-  );
+  for (const line of startLines(c, arch, batches)) log(line);
 
   // Logits of the test split (sharded over the ranks in a distributed run):
   // the uniform test set's, or with `full` the whole split's.
@@ -695,15 +758,51 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
       const globalBatch = config.train.batch_size;
       // Thread counts the default's governor changed in this epoch (said on the epoch's line).
       const threadChanges: string[] = [];
+      // Mixup / CutMix: drawn per (seed, epoch, step), so a resumed epoch mixes alike.
+      const mixOptions = { mixup: config.train.mixup, cutmix: config.train.cutmix };
+      const mixing = mixes(mixOptions);
+      // Random rotation (SADE's CIFAR loader): angles per global position,
+      // this rank's share of them; the corners black (0 before normalising).
+      const rotation = config.dataset.rotation ?? 0;
+      const share = dp ? dp.shard()(globalBatch) : { start: 0, length: globalBatch };
+      const black = data.mean.map((m, c) => -m / data.std[c]);
       let done = 0;
-      for await (const batch of loader.epoch(epoch)) {
+      // (An epoch whose steps were all done before a stop goes straight to its end.)
+      if (skip === batches) done = batches;
+      for await (const batch of skip === batches ? [] : loader.epoch(epoch)) {
         // A resumed epoch replays the same batches; those already done are skipped.
         if (done < skip) {
           batch.dispose();
           done++;
           continue;
         }
-        step.run(batch.images, batch.labels, ctx);
+        // The batch as the step sees it: rotated (a new tensor) or the loader's.
+        let images = batch.images;
+        try {
+          if (rotation > 0) {
+            const at = { seed: config.seed, epoch, step: done };
+            const angles = rotationAngles(rotation, at, globalBatch, share.start, share.length);
+            images = rotateImages(batch.images, angles, black);
+          }
+          if (mixing) {
+            const mixed = mixBatch(images, batch.labels, mixOptions, {
+              seed: config.seed,
+              epoch,
+              step: done,
+            })!;
+            try {
+              using lambda = full([], mixed.lambda, { dtype: "float32", device });
+              step.run(mixed.images, batch.labels, ctx, { labelsB: mixed.labelsB, lambda });
+            } finally {
+              mixed.images.dispose();
+              mixed.labelsB.dispose();
+            }
+          } else {
+            step.run(images, batch.labels, ctx);
+          }
+        } finally {
+          if (images !== batch.images) images.dispose();
+        }
         const revised = c.threads.governor?.revise();
         if (revised) {
           threadChanges.push(`threads ${c.threads.threads} -> ${revised.threads} (${revised.why})`);
@@ -756,23 +855,30 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
       let valTop1: number | undefined;
       // Stopped during the evaluation: the epoch is recorded and checkpointed without it.
       let evalStopped = false;
-      if (last || (every > 0 && (epoch + 1) % every === 0)) {
-        try {
+      try {
+        if (last || (every > 0 && (epoch + 1) % every === 0)) {
           test = await evaluateTest(last && keepLogits);
           valTop1 = await evaluateVal();
-        } catch (e) {
-          if (!(e instanceof StoppedError)) throw e;
-          test = valTop1 = undefined;
-          evalStopped = true;
-        }
-      } else if (selecting) {
-        try {
+        } else if (selecting) {
           valTop1 = await evaluateVal();
-        } catch (e) {
-          if (!(e instanceof StoppedError)) throw e;
-          valTop1 = undefined;
-          evalStopped = true;
         }
+      } catch (e) {
+        if (!(e instanceof StoppedError)) throw e;
+        evalStopped = true;
+      }
+      if (evalStopped) {
+        // A stop during the epoch's evaluation (one process only): the
+        // checkpoint is the epoch's steps done; a resumed run evaluates the
+        // epoch and records it as this run would have.
+        if (writer) {
+          await saveCheckpoint(runDir, model, optimizer, checkpointState(epoch, batches, running));
+          checkpointed = true;
+        }
+        progress.done(
+          `interrupted in epoch ${epoch + 1} after its last step, during its evaluation; ` +
+            "checkpoint written",
+        );
+        return result(true, epoch, batches);
       }
       // The best epoch and early stopping, decided alike on every rank (the
       // validation logits are gathered on all of them).
@@ -837,7 +943,7 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
         );
         break;
       }
-      if ((dp ? stopAgreed : stop.requested) && (!last || evalStopped)) {
+      if ((dp ? stopAgreed : stop.requested) && !last) {
         log(`interrupted after epoch ${epoch + 1}; checkpoint written`);
         return result(true, epoch + 1, 0);
       }
@@ -874,6 +980,7 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
         logits: kept,
         labels: data.test.labels.slice(),
         trainCounts: [...data.trainCounts],
+        logitPrior,
         classNames: [...data.classNames],
       };
     }

@@ -16,10 +16,16 @@ export {
   loadWeights,
   modelStateDict,
   readWeightsFile,
+  spreadOverExperts,
   type WeightsFile,
   type WeightsMetadata,
 } from "./model_weights.ts";
-export { externalName, TORCHVISION_ARCHITECTURES, usesTorchvisionNames } from "./names.ts";
+export {
+  externalName,
+  singleNetworkName,
+  TORCHVISION_ARCHITECTURES,
+  usesTorchvisionNames,
+} from "./names.ts";
 export { exportPytorch, type PytorchExportFiles, pytorchExportFiles } from "./pytorch_export.ts";
 export { pytorchModuleSource } from "./pytorch_module.ts";
 export { crc32, encodeTorchStateDict } from "./torch_save.ts";

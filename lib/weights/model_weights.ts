@@ -8,16 +8,18 @@
  * @module
  */
 
-import { InputError } from "../errors.ts";
+import { dirname } from "node:path";
+import { InputError, TorchError } from "../errors.ts";
 import type { Model } from "../models/model.ts";
 import { DTYPE_BYTES, isFloating } from "../torch/dtype.ts";
-import { fromBytes } from "../torch/mod.ts";
-import { externalName, isHeadName } from "./names.ts";
+import { fromBytes, type Tensor } from "../torch/mod.ts";
+import { externalName, isHeadName, singleNetworkName } from "./names.ts";
 import { parseTorchStateDict } from "./pytorch.ts";
+import { MAX_BINARY_BYTES, readInputRange } from "../input_file.ts";
 import {
-  parseSafetensors,
   quote,
   type RawTensor,
+  readSafetensors,
   readWholeFile,
   writeSafetensors,
 } from "./safetensors.ts";
@@ -44,6 +46,12 @@ export interface WeightsMetadata {
   classNames?: string[];
   /** Per-class training counts (the source prior). */
   trainCounts?: number[];
+  /**
+   * The prior the classifier was effectively trained under, which the
+   * prediction rules compensate (uniform for cRT, LWS, tau-norm; see
+   * lib/eval/logit_prior.ts). Absent: the method's on shuffled epochs.
+   */
+  logitPrior?: number[];
   /** Training method (lade, softmax, ...). */
   method?: string;
   /** Dataset name of the run. */
@@ -82,6 +90,7 @@ export function encodeMetadata(m: WeightsMetadata): Record<string, string> {
   if (m.scale !== undefined) out.scale = String(m.scale);
   if (m.classNames) out.class_names = JSON.stringify(m.classNames);
   if (m.trainCounts) out.train_counts = JSON.stringify(m.trainCounts);
+  if (m.logitPrior) out.logit_prior = JSON.stringify(m.logitPrior);
   if (m.method) out.method = m.method;
   if (m.dataset) out.dataset = m.dataset;
   if (m.epoch !== undefined) out.epoch = String(m.epoch);
@@ -91,53 +100,92 @@ export function encodeMetadata(m: WeightsMetadata): Record<string, string> {
   return out;
 }
 
-/** lade's metadata from a file's strings (undefined when lade did not write it). */
+/** The largest image side a weights file may declare (`image_size`). */
+export const MAX_IMAGE_SIZE = 4096;
+
+/** The most classes a weights file may declare. */
+export const MAX_CLASSES = 10_000_000;
+
+/**
+ * lade's metadata from a file's strings (undefined when lade did not write
+ * it). Every value is checked against what it can mean (a class count from
+ * 1 to 10^7, channels from 1 to 64, an image side from 8 to 4096, a mean
+ * and a positive std per channel, a name and a positive training count per
+ * class): a file that says otherwise is refused with a line naming the key,
+ * rather than allocating without bound or printing NaN.
+ */
 export function decodeMetadata(
   raw: Record<string, string>,
   source: string,
 ): WeightsMetadata | undefined {
   if (raw[FORMAT_KEY] !== FORMAT) return undefined;
-  const bad = (key: string): never => {
-    throw new InputError(`${source}: metadata '${key}' is malformed`);
+  const bad = (key: string, why = "is malformed"): never => {
+    throw new InputError(`${source}: metadata '${key}' ${why}`);
   };
-  const int = (key: string): number | undefined => {
+  const int = (key: string, min: number, max: number): number | undefined => {
     if (raw[key] === undefined) return undefined;
-    const v = Number(raw[key]);
-    return Number.isSafeInteger(v) && v >= 0 ? v : bad(key);
+    const v = raw[key].trim() === "" ? NaN : Number(raw[key]);
+    if (!Number.isSafeInteger(v)) return bad(key);
+    return v >= min && v <= max
+      ? v
+      : bad(key, `is ${v}, outside ${min}..${max.toLocaleString("en-US")}`);
   };
   const num = (key: string): number | undefined => {
     if (raw[key] === undefined) return undefined;
     const v = Number(raw[key]);
-    return Number.isFinite(v) ? v : bad(key);
+    return Number.isFinite(v) && v > 0 ? v : bad(key, `must be a positive number, got ${raw[key]}`);
   };
-  const json = <T>(key: string, ok: (v: unknown) => boolean): T | undefined => {
+  const json = <T>(key: string, ok: (v: unknown) => string | undefined): T | undefined => {
     if (raw[key] === undefined) return undefined;
+    let v: unknown;
     try {
-      const v = JSON.parse(raw[key]);
-      return ok(v) ? v as T : bad(key);
+      v = JSON.parse(raw[key]);
     } catch {
-      return bad(key);
+      return bad(key, "is not JSON");
     }
+    const problem = ok(v);
+    return problem === undefined ? v as T : bad(key, problem);
   };
-  const numbers = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === "number");
   if (typeof raw.arch !== "string" || raw.arch === "") bad("arch");
+  const classes = int("classes", 1, MAX_CLASSES) ?? bad("classes", "is missing");
+  const inChannels = int("in_channels", 1, 64) ?? bad("in_channels", "is missing");
+  const perClass = (what: string, each: (x: unknown) => boolean) => (v: unknown) =>
+    !Array.isArray(v) || !v.every(each)
+      ? `must be a list of ${what}`
+      : v.length !== classes
+      ? `lists ${v.length} values for ${classes} classes`
+      : undefined;
+  const perChannel = (positive: boolean) => (v: unknown) =>
+    !Array.isArray(v) ||
+      !v.every((x) => typeof x === "number" && Number.isFinite(x) && (!positive || x > 0))
+      ? `must be a list of ${positive ? "positive" : "finite"} numbers`
+      : v.length !== inChannels
+      ? `lists ${v.length} values for ${inChannels} channel(s)`
+      : undefined;
   return {
     arch: raw.arch,
-    classes: int("classes") ?? bad("classes"),
-    inChannels: int("in_channels") ?? bad("in_channels"),
+    classes,
+    inChannels,
     head: raw.head ?? "linear",
     scale: num("scale"),
-    classNames: json<string[]>(
-      "class_names",
-      (v) => Array.isArray(v) && v.every((x) => typeof x === "string"),
+    classNames: json<string[]>("class_names", perClass("names", (x) => typeof x === "string")),
+    trainCounts: json<number[]>(
+      "train_counts",
+      perClass("positive integers", (x) => Number.isSafeInteger(x) && (x as number) > 0),
     ),
-    trainCounts: json<number[]>("train_counts", numbers),
+    logitPrior: json<number[]>(
+      "logit_prior",
+      perClass(
+        "probabilities",
+        (x) => typeof x === "number" && Number.isFinite(x) && x >= 0 && x <= 1,
+      ),
+    ),
     method: raw.method,
     dataset: raw.dataset,
-    epoch: int("epoch"),
-    imageSize: int("image_size"),
-    mean: json<number[]>("mean", numbers),
-    std: json<number[]>("std", numbers),
+    epoch: int("epoch", 0, Number.MAX_SAFE_INTEGER),
+    imageSize: int("image_size", 8, MAX_IMAGE_SIZE),
+    mean: json<number[]>("mean", perChannel(false)),
+    std: json<number[]>("std", perChannel(true)),
   };
 }
 
@@ -150,7 +198,7 @@ export function modelStateDict(model: Model): [string, RawTensor][] {
   const tensors = model.stateTensors();
   try {
     if (names.length !== tensors.length) {
-      throw new RangeError(`${names.length} state names for ${tensors.length} tensors`);
+      throw new TorchError(`model state: ${names.length} names for ${tensors.length} tensors`);
     }
     return names.map((name, i) => {
       const t = tensors[i];
@@ -166,31 +214,57 @@ export function modelStateDict(model: Model): [string, RawTensor][] {
   }
 }
 
-/** Writes the model's weights as safetensors (atomically) with lade's metadata. */
+/** Writes the model's weights as safetensors (atomically) with lade's metadata, making the folder. */
 export async function exportWeights(
   model: Model,
   path: string,
   metadata: WeightsMetadata,
 ): Promise<void> {
+  // The folder is made as `torch.save` users expect of an output path.
+  const folder = dirname(path);
+  try {
+    await Deno.mkdir(folder, { recursive: true });
+  } catch (e) {
+    throw new InputError(
+      `cannot make the folder ${folder} for ${path}: ${(e as Error).message.split("\n")[0]}`,
+    );
+  }
   await writeSafetensors(path, modelStateDict(model), encodeMetadata(metadata));
 }
 
 /**
  * Reads a weights file: safetensors, or a PyTorch zip checkpoint (told apart
  * by their first bytes). Any problem is a one-line InputError naming the file.
+ * A safetensors file's header is validated before the rest is read.
+ *
+ * @example Either format, told apart by its bytes
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeTorchStateDict, readWeightsFile, writeSafetensors } from "./mod.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const w = { dtype: "float32" as const, shape: [1], data: new Uint8Array(4) };
+ * await writeSafetensors(`${dir}/a.bin`, [["w", w]]);
+ * await Deno.writeFile(`${dir}/b.bin`, encodeTorchStateDict([["w", w]]));
+ * const formats = [(await readWeightsFile(`${dir}/a.bin`)).format, (await readWeightsFile(`${dir}/b.bin`)).format];
+ * assert.deepEqual(formats, ["safetensors", "pytorch"]);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 export async function readWeightsFile(path: string): Promise<WeightsFile> {
-  const bytes = await readWholeFile(path);
-  if (isZip(bytes)) {
+  const opts = { maxBytes: MAX_BINARY_BYTES };
+  const first = await readInputRange(path, 0, 8, opts);
+  if (isZip(first)) {
+    const bytes = await readWholeFile(path);
     return { format: "pytorch", tensors: parseTorchStateDict(bytes, path), rawMetadata: {} };
   }
   let file;
   try {
-    file = parseSafetensors(bytes, path);
+    file = await readSafetensors(path);
   } catch (e) {
     // PyTorch's legacy format: a pickle (PROTO 2, then LONG1: its magic number).
-    if (bytes.length > 3 && bytes[0] === 0x80 && bytes[1] <= 5 && bytes[2] === 0x8a) {
-      parseTorchStateDict(bytes, path); // throws its one-line message
+    if (first.length > 3 && first[0] === 0x80 && first[1] <= 5 && first[2] === 0x8a) {
+      parseTorchStateDict(first, path); // throws its one-line message
     }
     throw e;
   }
@@ -200,6 +274,37 @@ export async function readWeightsFile(path: string): Promise<WeightsFile> {
     rawMetadata: file.metadata,
     metadata: decodeMetadata(file.metadata, path),
   };
+}
+
+/**
+ * `tensors` of a single network (torchvision's names) spread over the experts
+ * of `model`, a SADE network on the same architecture: each entry under the
+ * model's name of every place it starts (see `singleNetworkName`), the
+ * single network's classifier (`fc.*`) left out, since the experts' heads
+ * are new. Undefined when the model is no such network or `tensors` already
+ * holds a multi-expert network's entries.
+ */
+export function spreadOverExperts(
+  model: Model,
+  tensors: ReadonlyMap<string, RawTensor>,
+): Map<string, RawTensor> | undefined {
+  const names = model.stateNames();
+  const sources = names.map((n) => singleNetworkName(model.arch, n));
+  if (sources.every((s) => s === undefined)) return undefined;
+  if ([...tensors.keys()].some((k) => /(^|\.)experts\.\d+\./.test(k))) return undefined;
+  const out = new Map<string, RawTensor>();
+  const used = new Set<string>();
+  names.forEach((n, i) => {
+    const src = sources[i];
+    const t = src === undefined ? undefined : tensors.get(src);
+    if (t === undefined || src === undefined) return;
+    out.set(externalName(model.arch, n), t);
+    used.add(src);
+  });
+  for (const [k, t] of tensors) {
+    if (!used.has(k) && !k.startsWith("fc.")) out.set(k, t);
+  }
+  return out;
 }
 
 /** How loading went. */
@@ -224,11 +329,21 @@ export interface LoadOptions {
   skipHead?: boolean;
   /** Fail on the first missing, unexpected or mismatched key (default true). */
   strict?: boolean;
-  /** Name train's flags (--init-strict, --init-skip) in the messages' hints. */
-  flagHints?: boolean;
+  /**
+   * Say in the messages' hints how a training configuration loads what
+   * matches (`model.init_strict`, `model.init_skip`); default false.
+   */
+  configHints?: boolean;
 }
 
 const shapeText = (s: readonly number[]) => `[${s.join(", ")}]`;
+
+/** Whether every value of a floating-point tensor is finite (counted in libtorch). */
+function allFinite(t: Tensor): boolean {
+  using finite = t.isfinite();
+  using all = finite.all();
+  return all.item() !== 0;
+}
 
 /**
  * Copies `tensors` (external names) into `model`. Strict (the default): the
@@ -284,14 +399,14 @@ export function loadWeights(
         throw new InputError(
           `${opts.source}: missing key ${quote(report.missing[0])}${more(report.missing.length)} ` +
             `for ${model.arch}` +
-            (opts.flagHints ? " (use --init-strict false to load what matches)" : ""),
+            (opts.configHints ? " (use `model.init_strict` false to load what matches)" : ""),
         );
       }
       if (report.unexpected.length > 0) {
         throw new InputError(
           `${opts.source}: unexpected key ${quote(report.unexpected[0])}` +
             `${more(report.unexpected.length)} for ${model.arch}` +
-            (opts.flagHints ? " (use --init-strict false to ignore it)" : ""),
+            (opts.configHints ? " (use `model.init_strict` false to ignore it)" : ""),
         );
       }
       if (report.mismatched.length > 0) {
@@ -299,8 +414,8 @@ export function loadWeights(
         const src = tensors.get(m.name)!;
         const hint = !headNames.has(m.name)
           ? ""
-          : opts.flagHints
-          ? " (a different class count? use --init-skip head)"
+          : opts.configHints
+          ? " (a different class count? use `model.init_skip` head)"
           : " (a different class count?)";
         const sameShape = shapeText(m.file) === shapeText(m.model);
         throw new InputError(
@@ -316,12 +431,43 @@ export function loadWeights(
       }
     }
     const bad = new Set(report.mismatched.map((m) => m.name));
-    for (const [name, t] of byName) {
-      const src = tensors.get(name);
-      if (src === undefined || bad.has(name) || (opts.skipHead && headNames.has(name))) continue;
+    // Not strict, but nothing to load: training would silently start from scratch.
+    const matching = [...byName.keys()].filter((name) =>
+      tensors.has(name) && !bad.has(name) && !(opts.skipHead && headNames.has(name))
+    );
+    if (!strict && matching.length === 0) {
+      const fileFirst = tensors.keys().next().value;
+      const modelFirst = byName.keys().next().value;
+      throw new InputError(
+        `${opts.source}: no tensor of the file fits ${model.arch} (the file's first is ` +
+          `${fileFirst === undefined ? "none" : quote(fileFirst)}, the model's ` +
+          `${modelFirst === undefined ? "none" : quote(modelFirst)})` +
+          (opts.configHints
+            ? "; `model.init_strict` false loads what matches, and nothing does"
+            : ""),
+      );
+    }
+    const copied = [...byName].filter(([name]) =>
+      tensors.has(name) && !bad.has(name) && !(opts.skipHead && headNames.has(name))
+    );
+    // Every value is checked before the first is copied: a file with a NaN
+    // changes nothing.
+    for (const [name] of copied) {
+      const src = tensors.get(name)!;
       if (src.data.length !== src.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[src.dtype]) {
         throw new InputError(`${opts.source}: ${quote(name)} has the wrong number of bytes`);
       }
+      if (!isFloating(src.dtype)) continue;
+      using value = fromBytes(src.data, src.shape, src.dtype);
+      if (!allFinite(value)) {
+        throw new InputError(
+          `${opts.source}: ${quote(name)} holds NaN or infinite values (damaged or diverged ` +
+            "weights)",
+        );
+      }
+    }
+    for (const [name, t] of copied) {
+      const src = tensors.get(name)!;
       using value = fromBytes(src.data, src.shape, src.dtype);
       t.copy_(value);
       report.loaded.push(name);

@@ -50,3 +50,20 @@ export function externalName(arch: string, name: string): string {
 export function isHeadName(name: string): boolean {
   return name.startsWith("head.");
 }
+
+/**
+ * For a SADE network built on a torchvision architecture (`resnet152-sade`
+ * on ResNet-152), the single network's name (torchvision's) an entry takes
+ * its initial value from: the shared stem and stages 1-2 their own names,
+ * every expert's stages 3 and 4 the single network's stages 3 and 4 (as
+ * SADE's official `init_weights` starts Places-LT's experts from one
+ * pretrained ResNet-152). Undefined for the heads, which a single network's
+ * classifier cannot start, and for other architectures.
+ */
+export function singleNetworkName(arch: string, name: string): string | undefined {
+  if (!arch.endsWith("-sade") || !usesTorchvisionNames(arch.slice(0, -"-sade".length))) {
+    return undefined;
+  }
+  if (isHeadName(name)) return undefined;
+  return externalName(arch.slice(0, -"-sade".length), name.replace(/\.experts\.\d+\./, "."));
+}

@@ -58,6 +58,19 @@ const MARK = Symbol("mark");
 /** The most memo entries and stack depth a stream may use. */
 const LIMIT = 10_000_000;
 
+/**
+ * The longest integer a stream may hold, in bytes (LONG1, LONG4; a protocol
+ * 0 INT or LONG in decimal digits, 2.5 times as many): 4 KiB is a
+ * 32,768-bit integer, far beyond anything a state dict holds.
+ */
+export const MAX_INTEGER_BYTES = 4096;
+
+/**
+ * How deeply tuples used as dict keys may nest: such a key is turned into a
+ * string, and a valid state dict's keys are strings.
+ */
+export const MAX_KEY_DEPTH = 100;
+
 /** Reads the pickle `bytes` (see the module notes). */
 export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): PyValue {
   const fail = (why: string): never => {
@@ -82,16 +95,25 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): PyValue {
     return Number(v);
   };
   const take = (n: number) => (need(n), at += n, bytes.subarray(at - n, at));
+  // Short ASCII strings (names, module paths) without a decoder call each:
+  // a state dict of 300,000 tensors holds millions of them.
+  const ascii = (b: Uint8Array): string | undefined => {
+    if (b.length > 64) return undefined;
+    for (let i = 0; i < b.length; i++) if (b[i] >= 0x80) return undefined;
+    return String.fromCharCode(...b);
+  };
   const line = (): string => {
     const end = bytes.indexOf(0x0a, at);
     if (end < 0) fail(`truncated at byte ${at}`);
-    const s = latin1.decode(bytes.subarray(at, end));
+    const raw = bytes.subarray(at, end);
+    const s = ascii(raw) ?? latin1.decode(raw);
     at = end + 1;
     return s;
   };
   const text = (n: number): string => {
     try {
-      return utf8.decode(take(n));
+      const raw = take(n);
+      return ascii(raw) ?? utf8.decode(raw);
     } catch (e) {
       if (e instanceof InputError) throw e;
       return fail("a string is not UTF-8");
@@ -130,8 +152,13 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): PyValue {
   };
   const tuple = (items: unknown[]) => {
     const t = new PyTuple();
-    t.push(...items);
+    // A loop, not push(...items): a spread of a few hundred thousand items
+    // overflows the call stack.
+    for (const item of items) t.push(item);
     return t;
+  };
+  const extend = (list: unknown[], items: unknown[]) => {
+    for (const item of items) list.push(item);
   };
   const asDict = (v: unknown): Map<unknown, unknown> => {
     if (v instanceof Map) return v;
@@ -143,10 +170,37 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): PyValue {
   };
   const key = (k: unknown): unknown => {
     if (typeof k === "object" && k !== null) {
-      if (k instanceof PyTuple) return `(${k.map(String).join(", ")})`;
+      if (k instanceof PyTuple) return tupleKey(k);
       return fail("an unhashable dict key");
     }
     return k;
+  };
+  // A tuple key as text, "(a, (b, c))", built without recursion and with
+  // its nesting capped (String() of nested arrays recurses once per level).
+  const tupleKey = (t: PyTuple): string => {
+    const parts: string[] = [];
+    const work: { items: unknown[]; at: number }[] = [{ items: t, at: 0 }];
+    parts.push("(");
+    while (work.length > 0) {
+      const top = work[work.length - 1];
+      if (top.at === top.items.length) {
+        parts.push(")");
+        work.pop();
+        continue;
+      }
+      if (top.at > 0) parts.push(", ");
+      const item = top.items[top.at++];
+      if (Array.isArray(item)) {
+        if (work.length >= MAX_KEY_DEPTH) {
+          fail(`a dict key of tuples nested more than ${MAX_KEY_DEPTH} deep`);
+        }
+        parts.push("(");
+        work.push({ items: item, at: 0 });
+      } else {
+        parts.push(typeof item === "object" && item !== null ? "<object>" : String(item));
+      }
+    }
+    return parts.join("");
   };
   const call = (callable: unknown, args: unknown): unknown => {
     if (!Array.isArray(args)) fail("REDUCE arguments are not a tuple");
@@ -159,6 +213,10 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): PyValue {
   };
   const int = (s: string): number | bigint => {
     const t = s.trim().replace(/L$/, "");
+    // BigInt of decimal text costs more than linear time in its length.
+    if (t.length > MAX_INTEGER_BYTES * 2.5) {
+      fail(`an integer of ${t.length} digits (at most ${MAX_INTEGER_BYTES * 2.5})`);
+    }
     if (t === "00") return 0; // protocol 0's False
     if (t === "01") return 1;
     if (!/^[-+]?\d+$/.test(t)) fail(`'${t.slice(0, 20)}' is not an integer`);
@@ -167,10 +225,20 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): PyValue {
       ? Number(b)
       : b;
   };
+  // A little-endian two's-complement integer, built in linear time: its
+  // bytes as one hexadecimal string (a shift-and-or loop over BigInts costs
+  // more than the square of the length).
   const long = (raw: Uint8Array): number | bigint => {
-    let v = 0n;
-    for (let i = raw.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(raw[i]);
-    if (raw.length > 0 && raw[raw.length - 1] & 0x80) v -= 1n << BigInt(8 * raw.length);
+    if (raw.length > MAX_INTEGER_BYTES) {
+      fail(`an integer of ${raw.length} bytes (at most ${MAX_INTEGER_BYTES})`);
+    }
+    if (raw.length === 0) return 0;
+    const hex = new Array<string>(raw.length);
+    for (let i = 0; i < raw.length; i++) {
+      hex[raw.length - 1 - i] = raw[i].toString(16).padStart(2, "0");
+    }
+    let v = BigInt(`0x${hex.join("")}`);
+    if (raw[raw.length - 1] & 0x80) v -= 1n << BigInt(8 * raw.length);
     return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER)
       ? Number(v)
       : v;
@@ -231,6 +299,7 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): PyValue {
       case 0x8b: { // LONG4
         const n = i32();
         if (n < 0) fail("negative LONG4 length");
+        if (n > MAX_INTEGER_BYTES) fail(`an integer of ${n} bytes (at most ${MAX_INTEGER_BYTES})`);
         push(long(take(n)));
         break;
       }
@@ -343,12 +412,12 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): PyValue {
       }
       case 0x65: { // APPENDS
         const items = popMark();
-        asList(top()).push(...items);
+        extend(asList(top()), items);
         break;
       }
       case 0x90: { // ADDITEMS
         const items = popMark();
-        asList(top()).push(...items);
+        extend(asList(top()), items);
         break;
       }
       case 0x73: { // SETITEM

@@ -60,10 +60,34 @@ function isIntList(v: unknown): v is number[] {
 }
 
 /**
- * A tensor from `_rebuild_tensor_v2(storage, offset, size, stride, ...)`:
- * the viewed elements copied out in C order.
+ * How much the tensors of one checkpoint may copy out of their storages in
+ * total: twice the file's size, plus 64 MiB. A view that addresses its
+ * storage's elements more than once (a stride of 0, overlapping views) is
+ * copied element by element; without a bound, a file of a few hundred bytes
+ * could ask for terabytes.
  */
-function rebuildTensor(args: PyValue[], fail: (why: string) => never): RawTensor {
+export function expansionLimit(fileBytes: number): number {
+  return 2 * fileBytes + 64 * 2 ** 20;
+}
+
+/** The budget of bytes that non-contiguous views may still copy (see expansionLimit). */
+interface CopyBudget {
+  left: number;
+  readonly limit: number;
+}
+
+/**
+ * A tensor from `_rebuild_tensor_v2(storage, offset, size, stride, ...)`:
+ * the viewed elements in C order. The view is checked against its storage
+ * (every addressed element inside it) before any byte is touched; a
+ * C-contiguous view is a slice of the storage, any other is copied in runs
+ * of its contiguous innermost dimensions, within the file's copy budget.
+ */
+function rebuildTensor(
+  args: PyValue[],
+  budget: CopyBudget,
+  fail: (why: string) => never,
+): RawTensor {
   const [storage, offset, size, stride] = args;
   if (!(storage instanceof Storage)) return fail("a tensor without a storage");
   if (typeof offset !== "number" || !Number.isSafeInteger(offset) || offset < 0) {
@@ -72,40 +96,59 @@ function rebuildTensor(args: PyValue[], fail: (why: string) => never): RawTensor
   if (!isIntList(size) || !isIntList(stride) || size.length !== stride.length) {
     return fail("a tensor with bad sizes or strides");
   }
+  if (size.length > 64) return fail(`a tensor of ${size.length} dimensions (at most 64)`);
   if (size.some((d) => d < 0) || stride.some((s) => s < 0)) {
     return fail("a tensor with negative sizes or strides");
   }
   const item = ITEM_SIZE[storage.dtype]!;
-  const elements = size.reduce((a, b) => a * b, 1);
-  if (!Number.isSafeInteger(elements * item)) return fail("a tensor too large");
+  // Exact arithmetic: a product or a reach past 2^53 must not round into range.
+  const elementsBig = size.reduce((a, b) => a * BigInt(b), 1n);
+  if (elementsBig * BigInt(item) > BigInt(Number.MAX_SAFE_INTEGER)) {
+    return fail(`a tensor of shape [${size.join(", ")}] is too large`);
+  }
+  const elements = Number(elementsBig);
   const shape = [...size];
   if (elements === 0) return { dtype: storage.dtype, shape, data: new Uint8Array(0) };
   const available = storage.bytes.length / item;
-  let last = offset;
-  for (let i = 0; i < size.length; i++) last += (size[i] - 1) * stride[i];
-  if (last >= available) {
-    return fail(`a tensor reaches element ${last} of a storage of ${available}`);
+  let lastBig = BigInt(offset);
+  for (let i = 0; i < size.length; i++) lastBig += BigInt(size[i] - 1) * BigInt(stride[i]);
+  if (lastBig >= BigInt(available)) {
+    return fail(
+      `a tensor of shape [${size.join(", ")}] reaches element ${lastBig} of a storage of ` +
+        `${available} elements`,
+    );
   }
-  // C-contiguous: one slice.
-  let contiguous = true;
-  for (let i = size.length - 1, expect = 1; i >= 0; i--) {
-    if (size[i] !== 1 && stride[i] !== expect) contiguous = false;
-    expect *= size[i];
+  // The innermost dimensions that are C-contiguous form runs copied as one slice.
+  let inner = size.length, run = 1;
+  while (inner > 0 && (size[inner - 1] === 1 || stride[inner - 1] === run)) {
+    run *= size[inner - 1];
+    inner--;
   }
-  if (contiguous) {
+  if (inner === 0) {
     return {
       dtype: storage.dtype,
       shape,
       data: storage.bytes.subarray(offset * item, (offset + elements) * item),
     };
   }
-  const out = new Uint8Array(elements * item);
-  const index = new Array(size.length).fill(0);
-  for (let n = 0; n < elements; n++) {
-    let src = offset;
-    for (let i = 0; i < size.length; i++) src += index[i] * stride[i];
-    out.set(storage.bytes.subarray(src * item, src * item + item), n * item);
-    for (let i = size.length - 1; i >= 0; i--) {
+  const nbytes = elements * item;
+  if (nbytes > budget.left) {
+    return fail(
+      `its tensors would expand to more than ${budget.limit} bytes (twice the file, plus ` +
+        `64 MiB): a view of shape [${size.join(", ")}] addresses a storage of ${available} ` +
+        "elements repeatedly",
+    );
+  }
+  budget.left -= nbytes;
+  const out = new Uint8Array(nbytes);
+  const runBytes = run * item;
+  const index = new Array(inner).fill(0);
+  const src = storage.bytes;
+  for (let at = 0; at < nbytes; at += runBytes) {
+    let from = offset;
+    for (let i = 0; i < inner; i++) from += index[i] * stride[i];
+    out.set(src.subarray(from * item, from * item + runBytes), at);
+    for (let i = inner - 1; i >= 0; i--) {
       if (++index[i] < size[i]) break;
       index[i] = 0;
     }
@@ -152,13 +195,20 @@ export function readTorchPickle(bytes: Uint8Array, source: string): PyValue {
     if (!Array.isArray(pid) || pid.length < 5 || pid[0] !== "storage") {
       return fail("an unknown persistent id");
     }
-    const [, type, key, , numel] = pid;
+    // Indexing, not destructuring: a tuple is an Array subclass, whose
+    // iterator is slow over hundreds of thousands of tensors.
+    const type = pid[1], key = pid[2], numel = pid[4];
     if (
       !(type instanceof PyGlobal) || type.module !== "torch" || !Object.hasOwn(STORAGES, type.name)
     ) {
       return fail(`an unsupported storage type ${type instanceof PyGlobal ? type.qualified : "?"}`);
     }
-    if (typeof key !== "string" || typeof numel !== "number") return fail("a bad storage id");
+    if (
+      typeof key !== "string" || typeof numel !== "number" || !Number.isSafeInteger(numel) ||
+      numel < 0
+    ) {
+      return fail("a bad storage id");
+    }
     const dtype = STORAGES[type.name];
     const cached = storages.get(key);
     if (cached) return cached;
@@ -172,7 +222,9 @@ export function readTorchPickle(bytes: Uint8Array, source: string): PyValue {
     storages.set(key, storage);
     return storage;
   };
-  const rebuild = (args: PyValue[]) => rebuildTensor(args, fail);
+  const limit = expansionLimit(bytes.length);
+  const budget: CopyBudget = { left: limit, limit };
+  const rebuild = (args: PyValue[]) => rebuildTensor(args, budget, fail);
   return unpickle(entries.get(pkl[0])!.data, {
     source,
     persistentLoad,
@@ -283,7 +335,21 @@ function findIn(root: PyValue, source: string): Map<string, RawTensor> {
   return out;
 }
 
-/** The state dict of a PyTorch checkpoint's bytes (readTorchPickle, then findStateDict). */
+/**
+ * The state dict of a PyTorch checkpoint's bytes (readTorchPickle, then findStateDict).
+ *
+ * @example A torch.save checkpoint's state dict
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeTorchStateDict, parseTorchStateDict } from "./mod.ts";
+ *
+ * const data = new Uint8Array(new Float32Array([1, 2, 3, 4]).buffer);
+ * const bytes = encodeTorchStateDict([["fc.weight", { dtype: "float32", shape: [2, 2], data }]]);
+ * const sd = parseTorchStateDict(bytes, "model.pt");
+ * assert.deepEqual(sd.get("fc.weight")?.shape, [2, 2]);
+ * assert.deepEqual(new Float32Array(sd.get("fc.weight")!.data.slice().buffer), new Float32Array([1, 2, 3, 4]));
+ * ```
+ */
 export function parseTorchStateDict(bytes: Uint8Array, source: string): Map<string, RawTensor> {
   return findStateDict(readTorchPickle(bytes, source), source);
 }

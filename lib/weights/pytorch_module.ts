@@ -15,6 +15,7 @@
  * @module
  */
 
+import { InputError } from "../errors.ts";
 import { usesTorchvisionNames } from "./names.ts";
 
 /** What the module file needs to know of the network and its data. */
@@ -358,7 +359,7 @@ function py(value: unknown): string {
   if (typeof value === "boolean") return value ? "True" : "False";
   if (Array.isArray(value)) return `[${value.map(py).join(", ")}]`;
   if (typeof value === "number") {
-    if (!Number.isFinite(value)) throw new RangeError(`not a finite number: ${value}`);
+    if (!Number.isFinite(value)) throw new InputError(`not a finite number: ${value}`);
     return JSON.stringify(value);
   }
   // JSON's string escapes (\", \\, \n, \uXXXX) mean the same in Python.

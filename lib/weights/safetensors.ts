@@ -18,7 +18,8 @@
  */
 
 import { InputError } from "../errors.ts";
-import { writeFileAtomic } from "../fs.ts";
+import { writeFilesAtomic } from "../fs.ts";
+import { inputFileSize, MAX_BINARY_BYTES, readInputFile, readInputRange } from "../input_file.ts";
 import type { DType } from "../torch/dtype.ts";
 
 /** The safetensors dtype names lade reads and writes, and the torch dtype each is. */
@@ -127,20 +128,40 @@ function isCount(v: unknown): v is number {
  * notes). `source` names the file in messages. Throws a one-line InputError.
  */
 export function parseSafetensorsHeader(bytes: Uint8Array, source: string): SafetensorsHeader {
+  return parseHeaderOf(bytes, bytes.length, source);
+}
+
+/** The header length the first 8 bytes of a file of `fileSize` bytes declare, checked. */
+export function declaredHeaderLength(first: Uint8Array, fileSize: number, source: string): number {
   const fail = (why: string): never => {
     throw new InputError(`${source}: not a valid safetensors file: ${why}`);
   };
-  if (bytes.length < 8) fail(`${bytes.length} bytes, shorter than the 8-byte header length`);
-  const n = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
+  if (fileSize < 8 || first.length < 8) {
+    fail(`${fileSize} bytes, shorter than the 8-byte header length`);
+  }
+  const n = new DataView(first.buffer, first.byteOffset, 8).getBigUint64(0, true);
   if (n < 2n) fail(`header length ${n} is too small`);
   if (n > BigInt(MAX_HEADER_BYTES)) fail(`header length ${n} exceeds ${MAX_HEADER_BYTES} bytes`);
-  if (n > BigInt(bytes.length - 8)) {
-    fail(`header length ${n} runs past the end of the file (${bytes.length} bytes)`);
+  if (n > BigInt(fileSize - 8)) {
+    fail(`header length ${n} runs past the end of the file (${fileSize} bytes)`);
   }
-  const headerLength = Number(n);
+  return Number(n);
+}
+
+/**
+ * Validates the header in `head` (the file's first 8 + header-length bytes,
+ * or more) of a file of `fileSize` bytes: what the file must hold after the
+ * header is known before any of it is read.
+ */
+function parseHeaderOf(head: Uint8Array, fileSize: number, source: string): SafetensorsHeader {
+  const fail = (why: string): never => {
+    throw new InputError(`${source}: not a valid safetensors file: ${why}`);
+  };
+  const headerLength = declaredHeaderLength(head, fileSize, source);
+  if (head.length < 8 + headerLength) fail("truncated header");
   let text: string;
   try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + headerLength));
+    text = new TextDecoder("utf-8", { fatal: true }).decode(head.subarray(8, 8 + headerLength));
   } catch {
     return fail("the header is not UTF-8");
   }
@@ -153,7 +174,7 @@ export function parseSafetensorsHeader(bytes: Uint8Array, source: string): Safet
   }
   if (!isPlainObject(json)) return fail("the header is not a JSON object");
   const dataStart = 8 + headerLength;
-  const dataLength = bytes.length - dataStart;
+  const dataLength = fileSize - dataStart;
   const metadata: Record<string, string> = {};
   const entries: SafetensorsEntry[] = [];
   for (const [name, value] of Object.entries(json)) {
@@ -165,42 +186,48 @@ export function parseSafetensorsHeader(bytes: Uint8Array, source: string): Safet
       }
       continue;
     }
-    const at = `tensor ${quote(name)}`;
+    // Named only on failure: quoting 300,000 names that are fine costs seconds.
+    const at = () => `tensor ${quote(name)}`;
     if (name === "") fail("a tensor has an empty name");
-    if (!isPlainObject(value)) return fail(`${at} is not an object`);
-    const keys = Object.keys(value);
-    const extra = keys.find((k) => k !== "dtype" && k !== "shape" && k !== "data_offsets");
-    if (extra !== undefined) fail(`${at} has an unknown field ${quote(extra)}`);
+    if (!isPlainObject(value)) return fail(`${at()} is not an object`);
+    for (const k in value) {
+      if (k !== "dtype" && k !== "shape" && k !== "data_offsets") {
+        fail(`${at()} has an unknown field ${quote(k)}`);
+      }
+    }
     const { dtype, shape, data_offsets: offsets } = value as Record<string, unknown>;
-    if (typeof dtype !== "string") return fail(`${at} has no dtype`);
+    if (typeof dtype !== "string") return fail(`${at()} has no dtype`);
     if (!Object.hasOwn(DTYPE_SIZE, dtype)) {
       fail(
         UNSUPPORTED.has(dtype)
-          ? `${at} has dtype ${dtype}, which lade cannot hold`
-          : `${at} has an unknown dtype ${quote(dtype)}`,
+          ? `${at()} has dtype ${dtype}, which lade cannot hold`
+          : `${at()} has an unknown dtype ${quote(dtype)}`,
       );
     }
     if (!Array.isArray(shape) || !shape.every(isCount)) {
-      return fail(`${at} has a shape that is not a list of non-negative integers`);
+      return fail(`${at()} has a shape that is not a list of non-negative integers`);
     }
     if (
       !Array.isArray(offsets) || offsets.length !== 2 || !isCount(offsets[0]) ||
       !isCount(offsets[1])
     ) {
-      return fail(`${at} has data_offsets that are not two non-negative integers`);
+      return fail(`${at()} has data_offsets that are not two non-negative integers`);
     }
     const [begin, end] = offsets as [number, number];
-    if (begin > end) fail(`${at} has data_offsets [${begin}, ${end}] that run backwards`);
+    if (begin > end) fail(`${at()} has data_offsets [${begin}, ${end}] that run backwards`);
     if (end > dataLength) {
-      fail(`${at} has data_offsets [${begin}, ${end}] beyond the ${dataLength} data bytes`);
+      fail(`${at()} has data_offsets [${begin}, ${end}] beyond the ${dataLength} data bytes`);
     }
-    // The element count in BigInt: a product of huge dims must not wrap.
-    let elements = 1n;
-    for (const d of shape as number[]) elements *= BigInt(d);
-    const expected = elements * BigInt(DTYPE_SIZE[dtype]);
+    // The element count exactly: in numbers while they stay exact, else in
+    // BigInt (a product of huge dims must not round to the byte range).
+    let elements = 1;
+    for (const d of shape as number[]) elements *= d;
+    const expected = Number.isSafeInteger(elements * DTYPE_SIZE[dtype])
+      ? BigInt(elements * DTYPE_SIZE[dtype])
+      : (shape as number[]).reduce((a, d) => a * BigInt(d), 1n) * BigInt(DTYPE_SIZE[dtype]);
     if (expected !== BigInt(end - begin)) {
       fail(
-        `${at}: shape [${shape}] of ${dtype} needs ${expected} bytes but data_offsets ` +
+        `${at()}: shape [${shape}] of ${dtype} needs ${expected} bytes but data_offsets ` +
           `[${begin}, ${end}] hold ${end - begin}`,
       );
     }
@@ -208,9 +235,14 @@ export function parseSafetensorsHeader(bytes: Uint8Array, source: string): Safet
   }
   // The ranges tile the data section: sorted by start, each begins where the
   // previous ended, and the last ends at the end of the file.
-  const sorted = [...entries].sort((a, b) =>
-    a.offsets[0] - b.offsets[0] || a.offsets[1] - b.offsets[1]
+  // (Writers put them in order: sorted only when they are not.)
+  const inOrder = entries.every((e, i) =>
+    i === 0 || entries[i - 1].offsets[0] < e.offsets[0] ||
+    (entries[i - 1].offsets[0] === e.offsets[0] && entries[i - 1].offsets[1] <= e.offsets[1])
   );
+  const sorted = inOrder
+    ? entries
+    : [...entries].sort((a, b) => a.offsets[0] - b.offsets[0] || a.offsets[1] - b.offsets[1]);
   let cursor = 0;
   for (const e of sorted) {
     if (e.offsets[0] < cursor) {
@@ -230,9 +262,26 @@ export function parseSafetensorsHeader(bytes: Uint8Array, source: string): Safet
 /**
  * Reads safetensors `bytes` (a whole file): the header validated first, then
  * each tensor as a view of `bytes`. `source` names the file in messages.
+ *
+ * @example Bytes in, tensors and metadata out
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeSafetensors, parseSafetensors } from "./mod.ts";
+ *
+ * const data = new Uint8Array(new Float32Array([1, 2]).buffer);
+ * const bytes = encodeSafetensors([["w", { dtype: "float32", shape: [2], data }]], { note: "x" });
+ * const file = parseSafetensors(bytes, "w.safetensors");
+ * assert.deepEqual(file.metadata, { note: "x" });
+ * assert.deepEqual(file.tensors.get("w")?.shape, [2]);
+ * assert.throws(() => parseSafetensors(bytes.subarray(0, 12), "cut.safetensors"), /cut\.safetensors/);
+ * ```
  */
 export function parseSafetensors(bytes: Uint8Array, source: string): SafetensorsFile {
-  const header = parseSafetensorsHeader(bytes, source);
+  return tensorsOf(parseSafetensorsHeader(bytes, source), bytes);
+}
+
+/** The tensors a validated `header` describes, as views of the file's `bytes`. */
+function tensorsOf(header: SafetensorsHeader, bytes: Uint8Array): SafetensorsFile {
   const tensors = new Map<string, RawTensor>();
   for (const e of header.entries) {
     const start = header.dataStart + e.offsets[0];
@@ -245,26 +294,64 @@ export function parseSafetensors(bytes: Uint8Array, source: string): Safetensors
   return { metadata: header.metadata, tensors };
 }
 
-/** Reads a safetensors file; a missing, unreadable or invalid file is a one-line InputError. */
+/**
+ * Reads a safetensors file; a missing, unreadable or invalid file is a
+ * one-line InputError. The 8-byte length and the header it declares are
+ * read and validated first, and the rest of the file only when the header
+ * accounts for every byte of it: a huge (or sparse) file with a small or
+ * damaged header is refused after reading a few bytes.
+ *
+ * @example Reading back what writeSafetensors wrote
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readSafetensors, writeSafetensors } from "./mod.ts";
+ *
+ * const path = await Deno.makeTempFile({ suffix: ".safetensors" });
+ * const data = new Uint8Array(new Float32Array([0.5]).buffer);
+ * await writeSafetensors(path, [["bias", { dtype: "float32", shape: [1], data }]]);
+ * const file = await readSafetensors(path);
+ * assert.deepEqual([...file.tensors.keys()], ["bias"]);
+ * await Deno.remove(path);
+ * ```
+ */
 export async function readSafetensors(path: string): Promise<SafetensorsFile> {
-  return parseSafetensors(await readWholeFile(path), path);
+  const opts = { maxBytes: MAX_BINARY_BYTES };
+  const size = await inputFileSize(path, opts);
+  const first = await readInputRange(path, 0, 8, opts);
+  const length = declaredHeaderLength(first, size, path);
+  const head = await readInputRange(path, 0, 8 + length, opts);
+  const header = parseHeaderOf(head, size, path);
+  const bytes = await readWholeFile(path);
+  // A file that changed between the two reads is validated as it was read.
+  const same = bytes.length === size && head.every((b, i) => bytes[i] === b);
+  return same ? tensorsOf(header, bytes) : parseSafetensors(bytes, path);
 }
 
-/** The whole file as bytes; a missing or unreadable file is an InputError naming it. */
+/**
+ * The whole file as bytes: a regular file of at most 16 GiB (a folder, a
+ * FIFO or a device is refused without reading); a missing or unreadable
+ * file is an InputError naming it.
+ */
 export async function readWholeFile(path: string): Promise<Uint8Array> {
-  try {
-    return await Deno.readFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) throw new InputError(`${path} not found`);
-    if (e instanceof Deno.errors.IsADirectory) throw new InputError(`${path} is a directory`);
-    throw new InputError(`cannot read ${path}: ${(e as Error).message.split("\n")[0]}`);
-  }
+  return await readInputFile(path, { maxBytes: MAX_BINARY_BYTES });
 }
 
 /**
  * The bytes of a safetensors file holding `tensors` (in this order, packed
  * one after the other) and `metadata`. The header is padded with spaces to a
  * multiple of 8 bytes, as the safetensors library writes it.
+ *
+ * @example The header's length, then the header, then the data
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeSafetensors } from "./mod.ts";
+ *
+ * const data = new Uint8Array(new Float32Array([1, 2, 3]).buffer);
+ * const bytes = encodeSafetensors([["w", { dtype: "float32", shape: [3], data }]]);
+ * const headerLength = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+ * assert.equal(headerLength % 8, 0); // padded with spaces
+ * assert.equal(bytes.length, 8 + headerLength + 12);
+ * ```
  */
 export function encodeSafetensors(
   tensors: ReadonlyArray<readonly [string, RawTensor]>,
@@ -314,11 +401,27 @@ export function encodeSafetensors(
   return bytes;
 }
 
-/** Writes a safetensors file atomically (see `encodeSafetensors`). */
+/**
+ * Writes a safetensors file atomically (see `encodeSafetensors`); a failed
+ * write (a full disk) is an OutputWriteError naming the file, which is left
+ * as it was.
+ *
+ * @example A file written whole or not at all
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { writeSafetensors } from "./mod.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const data = new Uint8Array(new Float32Array([1]).buffer);
+ * await writeSafetensors(`${dir}/w.safetensors`, [["w", { dtype: "float32", shape: [], data }]]);
+ * assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["w.safetensors"]);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export async function writeSafetensors(
   path: string,
   tensors: ReadonlyArray<readonly [string, RawTensor]>,
   metadata: Record<string, string> = {},
 ): Promise<void> {
-  await writeFileAtomic(path, encodeSafetensors(tensors, metadata));
+  await writeFilesAtomic([[path, encodeSafetensors(tensors, metadata)]]);
 }

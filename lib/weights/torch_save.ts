@@ -99,7 +99,9 @@ class Pickler {
 
   /** A non-negative int: BININT1, BININT2, BININT or LONG1. */
   int(n: number): this {
-    if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`pickle int ${n}`);
+    if (!Number.isSafeInteger(n) || n < 0) {
+      throw new InputError(`pickle int ${n}: not a non-negative safe integer`);
+    }
     if (n < 0x100) return this.raw(0x4b, n);
     if (n < 0x10000) return this.raw(0x4d, n & 0xff, n >>> 8);
     if (n < 0x80000000) {
@@ -249,7 +251,7 @@ export function encodeTorchStateDict(
     }
     const numel = t.shape.reduce((a, b) => a * b, 1);
     if (t.data.length !== numel * size) {
-      throw new RangeError(`${name}: ${t.data.length} bytes for ${numel} ${t.dtype} values`);
+      throw new InputError(`${name}: ${t.data.length} bytes for ${numel} ${t.dtype} values`);
     }
   }
   const enc = new TextEncoder();

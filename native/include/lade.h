@@ -30,7 +30,7 @@
 #endif
 
 /* The version lade_abi_version() returns; lib/torch/ffi.ts expects the same. */
-#define LADE_ABI_VERSION 3
+#define LADE_ABI_VERSION 4
 
 /* ---- opaque handles (defined by the C++ implementation) ---- */
 
@@ -260,9 +260,6 @@ LADE_EXTERN int32_t lade_tensor_dtype(lade_tensor* t);
 /// Device as type * 1000 + index (CPU = 0, cuda:1 = 1001); -1 on failure.
 LADE_EXTERN int32_t lade_tensor_device(lade_tensor* t);
 
-/// Number of elements (-1 on failure).
-LADE_EXTERN int64_t lade_tensor_numel(lade_tensor* t);
-
 /// Copies the tensor's elements (C order) into `out`, which holds `nbytes` bytes.
 LADE_EXTERN int32_t lade_tensor_copy_out(lade_tensor* t, void* out, int64_t nbytes);
 
@@ -381,6 +378,13 @@ LADE_EXTERN lade_tensor* lade_cat(lade_tensor* const* hs, int32_t n, int32_t dim
 /// Joins tensors along a new dimension.
 LADE_EXTERN lade_tensor* lade_stack(lade_tensor* const* hs, int32_t n, int32_t dim);
 
+/// Resamples images [N, C, H, W] through an affine map per image, `theta`
+/// [N, 2, 3] in normalised coordinates (F.affine_grid, then F.grid_sample
+/// with zeros outside the image): nearest-neighbour when `nearest` != 0,
+/// else bilinear; `align_corners` as in PyTorch.
+LADE_EXTERN lade_tensor* lade_affine_grid_sample(lade_tensor* input, lade_tensor* theta,
+                                                 int32_t nearest, int32_t align_corners);
+
 /* ---- images: decoding, encoding, header probing (data_image.cpp) ---- */
 
 /// Decodes the JPEG or PNG file at `path` into a uint8 tensor [C, H, W]
@@ -482,6 +486,13 @@ LADE_EXTERN lade_data_loader* lade_data_loader_from_list(
 /// turns it off). Drops the batches queued so far.
 LADE_EXTERN int32_t lade_data_loader_set_color_jitter(lade_data_loader* loader, float brightness,
                                                       float contrast, float saturation);
+
+/// Sets the area scale range of an image-list loader's random-resized crops
+/// (torchvision's RandomResizedCrop `scale`; default 0.08..1): each crop
+/// covers between `low` and `high` of the image (0 < low <= high <= 1).
+/// Drops the batches queued so far.
+LADE_EXTERN int32_t lade_data_loader_set_crop_scale(lade_data_loader* loader, double low,
+                                                    double high);
 
 /// Queues batch number `seq` (unique until taken): the `n` sample indices in
 /// `indices`, augmented with draws keyed by (seed, `epoch`, `position` + i)

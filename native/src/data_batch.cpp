@@ -65,6 +65,8 @@ class Loader {
   /// Colour jitter strengths (brightness, contrast, saturation) of image-list
   /// training batches; all 0: none.
   float jitter[3] = {0, 0, 0};
+  /// Image-list training batches: RandomResizedCrop's area scale range.
+  double crop_scale[2] = {0.08, 1.0};
   float scale[3] = {1, 1, 1};  // x -> x * scale - shift == (x / 255 - mean) / std
   float shift[3] = {0, 0, 0};
   torch::Device device{torch::kCPU};
@@ -262,18 +264,22 @@ class Loader {
       return;
     }
     const std::string& path = paths[static_cast<size_t>(index)];
-    // Evaluation: resize the shorter side to size * 256 / 224, take the centre.
+    // Evaluation: torchvision's Resize(size * 256 / 224) + CenterCrop(size),
+    // on the image decoded at full size as PIL decodes it; training decodes
+    // with DCT scaling down to at least `size` (cheaper; it crops at random).
     const int resize_to = static_cast<int>(std::lround(size * 256.0 / 224.0));
     const Image img = decode_image(read_file(path, max_file_bytes(max_pixels)), path,
-                                   train ? size : resize_to, max_pixels);
+                                   train ? size : 0, max_pixels);
     const double W = img.width, H = img.height;
     double x0, y0, w, h;
     bool mirror = false;
     if (train) {
-      // torchvision's RandomResizedCrop: scale (0.08, 1), ratio (3/4, 4/3), ten tries.
+      // torchvision's RandomResizedCrop: scale (0.08, 1) unless set, ratio
+      // (3/4, 4/3), ten tries.
       bool found = false;
+      const double lo = crop_scale[0], hi = crop_scale[1];
       for (int attempt = 0; attempt < 10 && !found; attempt++) {
-        const double area = W * H * (0.08 + 0.92 * rng.uniform());
+        const double area = W * H * (lo + (hi - lo) * rng.uniform());
         const double ratio = std::exp(std::log(3.0 / 4.0) +
                                       (std::log(4.0 / 3.0) - std::log(3.0 / 4.0)) * rng.uniform());
         const double cw = std::round(std::sqrt(area * ratio));
@@ -477,6 +483,20 @@ LADE_EXTERN int32_t lade_data_loader_set_color_jitter(lade_data_loader* loader, 
     }
     l->cancel();  // no batch is prepared half with the old setting
     std::copy(s, s + 3, l->jitter);
+  });
+}
+
+LADE_EXTERN int32_t lade_data_loader_set_crop_scale(lade_data_loader* loader, double low,
+                                                    double high) {
+  return guard_status([&] {
+    Loader* l = as_loader(loader);
+    if (!l->from_list) throw std::invalid_argument("a crop scale needs an image-list loader");
+    if (!(low > 0 && low <= high && high <= 1)) {
+      throw std::invalid_argument("the crop scale must satisfy 0 < low <= high <= 1");
+    }
+    l->cancel();  // no batch is prepared half with the old setting
+    l->crop_scale[0] = low;
+    l->crop_scale[1] = high;
   });
 }
 

@@ -74,8 +74,10 @@ LADE_EXTERN lade_tensor* lade_image_prepare(const char* path, int32_t size, int3
     if (channels != 1 && channels != 3) {
       throw std::invalid_argument("image_prepare: channels must be 1 or 3");
     }
+    // Decoded at full size, as PIL decodes (no DCT scaling): the resize is
+    // then torchvision's, pixel for pixel.
     const Image img =
-        decode_image(read_file(path, max_file_bytes(max_pixels)), path, resize_to, max_pixels);
+        decode_image(read_file(path, max_file_bytes(max_pixels)), path, 0, max_pixels);
     auto out = torch::empty({channels, size, size}, torch::kUInt8);
     centre_crop(img, size, resize_to, channels, out.data_ptr<uint8_t>());
     return out;

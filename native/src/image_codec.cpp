@@ -18,8 +18,11 @@
 #include <jerror.h>
 #include <png.h>
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <csetjmp>
 #include <cstdio>
 #include <cstdlib>
@@ -33,7 +36,24 @@ int64_t max_file_bytes(int64_t max_pixels) {
   return max_pixels > 0 ? max_pixels * 4 + (int64_t{64} << 20) : 0;
 }
 
+// stat() before any open: a folder "opens" and reports a size of 2^63 - 1,
+// and a FIFO blocks open() until a writer comes, which may be never.
+static void check_regular_file(const std::string& path) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) {
+    throw std::runtime_error("cannot open image file " + path + ": " + std::strerror(errno));
+  }
+  if (S_ISDIR(info.st_mode)) {
+    throw std::runtime_error(path + " is a folder, not an image file");
+  }
+  if (!S_ISREG(info.st_mode)) {
+    throw std::runtime_error(
+        path + " is not a regular file (a FIFO, device or socket), not an image file");
+  }
+}
+
 std::vector<uint8_t> read_file(const std::string& path, int64_t max_bytes) {
+  check_regular_file(path);
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) throw std::runtime_error("cannot open image file " + path);
   const std::streamsize size = in.tellg();
@@ -370,6 +390,7 @@ ImageInfo probe_image(const std::string& path, int64_t max_pixels) {
 namespace {
 
 ImageInfo probe_header(const std::string& path) {
+  check_regular_file(path);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error("cannot open image file " + path);
   // Headers sit at the start; EXIF blocks rarely push the frame header past 256 KiB.

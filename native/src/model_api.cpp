@@ -44,8 +44,13 @@ class AutocastBf16 {
 
 CosineHead::CosineHead(int64_t in_features, int64_t classes, double scale) : scale(scale) {
   weight = register_parameter("weight", torch::empty({classes, in_features}));
-  // The same default as nn.Linear, so both heads start from comparable weights.
-  torch::nn::init::kaiming_uniform_(weight, std::sqrt(5.0));
+  // As the official cosine classifiers (LDAM-DRW's and SADE's NormedLinear:
+  // uniform(-1, 1), then each class's vector renormalised to length 1). The
+  // length matters although the logits ignore it: the gradient of w / |w|
+  // scales with 1 / |w|, and weight decay shrinks |w| from there.
+  torch::NoGradGuard no_grad;
+  weight.uniform_(-1.0, 1.0);
+  weight.div_(weight.norm(2, {1}, /*keepdim=*/true));
 }
 
 torch::Tensor CosineHead::forward(const torch::Tensor& x) {
@@ -140,6 +145,7 @@ const Architecture kArchitectures[] = {
     {"resnet10-sade", [](int64_t c) { return make_resnet_imagenet_experts("resnet10", c, 3); }},
     {"resnet50-sade", [](int64_t c) { return make_resnet_imagenet_experts("resnet50", c, 3); }},
     {"resnext50-sade", [](int64_t c) { return make_resnet_imagenet_experts("resnext50", c, 3); }},
+    {"resnet152-sade", [](int64_t c) { return make_resnet_imagenet_experts("resnet152", c, 3); }},
 };
 
 /// The architecture names, comma-separated.

@@ -107,14 +107,15 @@ nn::Sequential imagenet_stage(bool bottleneck, int64_t& in, int64_t planes, int 
   return stage;
 }
 
-/// One expert of the ImageNet SADE networks: stages 3 and 4 of its own, pooled.
+/// One expert of the ImageNet SADE networks: stages 3 and 4 of its own
+/// (`planes3`, `planes4` planes), pooled.
 struct ImagenetExpert : nn::Module {
   ImagenetExpert(bool bottleneck, int64_t in, const std::vector<int>& layers, int64_t groups,
-                 int64_t base_width, BnFolds& folds) {
+                 int64_t base_width, int64_t planes3, int64_t planes4, BnFolds& folds) {
     layer3 = register_module(
-        "layer3", imagenet_stage(bottleneck, in, 192, layers[2], 2, groups, base_width, folds));
+        "layer3", imagenet_stage(bottleneck, in, planes3, layers[2], 2, groups, base_width, folds));
     layer4 = register_module(
-        "layer4", imagenet_stage(bottleneck, in, 384, layers[3], 2, groups, base_width, folds));
+        "layer4", imagenet_stage(bottleneck, in, planes4, layers[3], 2, groups, base_width, folds));
   }
 
   torch::Tensor forward(const torch::Tensor& x) {
@@ -125,14 +126,15 @@ struct ImagenetExpert : nn::Module {
 };
 
 /// SADE's ImageNet networks (Vanint/SADE-AgnosticLT, model/fb_resnets/
-/// Expert_ResNet.py and Expert_ResNeXt.py with reduce_dimension): the stem
-/// and stages 1-2 shared, then per expert stages 3 and 4 of 192 and 384
-/// planes (256 and 512 in the single network); fan-out Kaiming-normal
-/// convolutions, as theirs.
+/// Expert_ResNet.py and Expert_ResNeXt.py): the stem and stages 1-2 shared,
+/// then per expert stages 3 and 4 (share_layer3 false) of 192 and 384 planes
+/// with reduce_dimension (ImageNet-LT, iNaturalist), or of the single
+/// network's 256 and 512 without it (`full_width`: Places-LT's ResNet-152);
+/// fan-out Kaiming-normal convolutions, as theirs.
 struct ExpertResNet : Backbone {
   ExpertResNet(bool bottleneck, std::vector<int> layers, int64_t groups, int64_t base_width,
-               int64_t in_channels, int64_t experts)
-      : n_experts(experts), expert_features(384 * (bottleneck ? 4 : 1)) {
+               int64_t in_channels, int64_t experts, bool full_width = false)
+      : n_experts(experts), expert_features((full_width ? 512 : 384) * (bottleneck ? 4 : 1)) {
     conv1 = register_module("conv1", conv(in_channels, 64, 7, 2));
     bn1 = register_module("bn1", nn::BatchNorm2d(64));
     int64_t in = 64;
@@ -141,9 +143,10 @@ struct ExpertResNet : Backbone {
     layer2 = register_module(
         "layer2", imagenet_stage(bottleneck, in, 128, layers[1], 2, groups, base_width, folds));
     branches = register_module("experts", nn::ModuleList());
+    const int64_t planes3 = full_width ? 256 : 192, planes4 = full_width ? 512 : 384;
     for (int64_t e = 0; e < experts; ++e) {
-      branches->push_back(
-          std::make_shared<ImagenetExpert>(bottleneck, in, layers, groups, base_width, folds));
+      branches->push_back(std::make_shared<ImagenetExpert>(bottleneck, in, layers, groups,
+                                                           base_width, planes3, planes4, folds));
     }
     init_resnet_weights(*this);
   }
@@ -182,6 +185,11 @@ std::shared_ptr<Backbone> make_resnet_imagenet_experts(const std::string& name, 
   if (name == "resnext50")
     return std::make_shared<ExpertResNet>(true, std::vector<int>{3, 4, 6, 3}, 32, 4, in_channels,
                                           experts);
+  // SADE's Places-LT network: reduce_dimension false, so its experts can
+  // start from an ImageNet ResNet-152's stages 3 and 4.
+  if (name == "resnet152")
+    return std::make_shared<ExpertResNet>(true, std::vector<int>{3, 8, 36, 3}, 1, 64, in_channels,
+                                          experts, /*full_width=*/true);
   throw std::invalid_argument("unknown ImageNet architecture '" + name + "'");
 }
 

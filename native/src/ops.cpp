@@ -278,3 +278,18 @@ LADE_EXTERN lade_tensor* lade_cat(lade_tensor* const* hs, int32_t n, int32_t dim
 LADE_EXTERN lade_tensor* lade_stack(lade_tensor* const* hs, int32_t n, int32_t dim) {
   return guard_tensor([&] { return torch::stack(handles(hs, n), dim); });
 }
+
+LADE_EXTERN lade_tensor* lade_affine_grid_sample(lade_tensor* input, lade_tensor* theta,
+                                                 int32_t nearest, int32_t align_corners) {
+  return guard_tensor([&] {
+    const auto& x = T(input);
+    const auto& t = T(theta);
+    if (x.dim() != 4) throw std::invalid_argument("affine_grid_sample takes images [N, C, H, W]");
+    if (t.dim() != 3 || t.size(0) != x.size(0) || t.size(1) != 2 || t.size(2) != 3) {
+      throw std::invalid_argument("affine_grid_sample takes one 2 x 3 matrix per image");
+    }
+    const auto grid = torch::affine_grid_generator(t.to(x.dtype()), x.sizes(), align_corners != 0);
+    // mode 0 bilinear, 1 nearest; padding mode 0: zeros outside the image.
+    return torch::grid_sampler(x, grid, nearest != 0 ? 1 : 0, 0, align_corners != 0);
+  });
+}

@@ -116,10 +116,6 @@ LADE_EXTERN int32_t lade_tensor_device(lade_tensor* t) {
   });
 }
 
-LADE_EXTERN int64_t lade_tensor_numel(lade_tensor* t) {
-  return guard_value<int64_t>(-1, [&] { return T(t).numel(); });
-}
-
 LADE_EXTERN int32_t lade_tensor_copy_out(lade_tensor* t, void* out, int64_t nbytes) {
   return guard_status([&] {
     auto host = T(t).detach().to(torch::kCPU).contiguous();

@@ -19,10 +19,11 @@ Deno.test("info --json reports versions, threads, CUDA and the library path", as
   assert.equal(typeof info.cuda.available, "boolean");
   assert.ok(Array.isArray(info.distributed.backends));
   for (const b of info.distributed.backends) assert.ok(["gloo", "nccl"].includes(b), b);
-  assert.ok(info.nativeLibrary.endsWith("liblade.so"));
-  // The libtorch the library was built against (build/native/torch.json).
-  assert.equal(info.native_library, info.nativeLibrary);
+  assert.ok(info.native_library.endsWith("liblade.so"));
+  // One name per fact, snake_case (it had camelCase twins: nativeLibrary).
+  assert.equal(info.nativeLibrary, undefined);
   assert.equal(info.native_library_origin, "checkout");
+  // The libtorch the library was built against (build/native/torch.json).
   assert.ok(info.torch.version.startsWith(info.libtorch), info.torch.version); // 2.11.0+cu130
   assert.ok(
     ["LADE_TORCH_DIR", "CMAKE_PREFIX_PATH", "python3", "system"].includes(info.torch.source),
@@ -40,9 +41,29 @@ Deno.test("a missing native library is one clear line and a non-zero exit", asyn
   assert.match(lines[0], /LADE_NATIVE_LIB/);
 });
 
-Deno.test("an unknown command is one line and a non-zero exit", async () => {
+Deno.test("an unknown command is one line and exit 2, as every usage error", async () => {
   const { code, stderr } = await lade(["frobnicate"]);
-  assert.notEqual(code, 0);
+  assert.equal(code, 2);
   assert.equal(stderr.trim().split("\n").length, 1, stderr);
   assert.match(stderr, /unknown command 'frobnicate'/);
+});
+
+Deno.test("a misspelled flag or command: commander's suggestion on the one line, exit 2", async () => {
+  const cases: [string[], RegExp][] = [
+    [
+      ["train", "--epoch", "3"],
+      /^lade: error: unknown option '--epoch' \(Did you mean --epochs\?\)$/,
+    ],
+    [["trian"], /^lade: error: unknown command 'trian' \(Did you mean train\?\)$/],
+    [["info", "--jsn"], /^lade: error: unknown option '--jsn' \(Did you mean --json\?\)$/],
+    [["evaluate", "--run"], /^lade: error: option '--run <dir>' argument missing$/],
+  ];
+  for (const [args, expected] of cases) {
+    const { code, stderr } = await lade(args);
+    assert.equal(code, 2, `${args.join(" ")}: ${stderr}`);
+    assert.match(stderr.trim(), expected);
+  }
+  // Help and the version are not errors.
+  assert.equal((await lade(["--version"])).code, 0);
+  assert.equal((await lade(["train", "--help"])).code, 0);
 });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { InputError } from "../../lib/errors.ts";
 import { strongAugment, type StrongAugmentOptions } from "../../lib/data/mod.ts";
+import { adjustHue } from "../../lib/data/augment.ts";
 import { Generator, rand, tensor } from "../../lib/torch/create.ts";
 import { liveTensors, scope } from "../../lib/torch/memory.ts";
 import type { Tensor } from "../../lib/torch/tensor.ts";
@@ -122,5 +123,46 @@ Deno.test("strong augmentation of colour images: grayscale makes the channels eq
     }
     assert.throws(() => augment(x, 0, {}, MEAN, STD), InputError);
     assert.throws(() => augment(x, 0, { jitter: 2 }, mean, std), InputError);
+  });
+});
+
+/** The hue of one RGB pixel turned by `shift` (colorsys's rgb_to_hsv and hsv_to_rgb, by hand). */
+function hueByHand([r, g, b]: number[], shift: number): number[] {
+  const maxc = Math.max(r, g, b), minc = Math.min(r, g, b);
+  const v = maxc;
+  if (maxc === minc) return [v, v, v];
+  const s = (maxc - minc) / maxc;
+  const [rc, gc, bc] = [r, g, b].map((c) => (maxc - c) / (maxc - minc));
+  let h = r === maxc ? bc - gc : g === maxc ? 2 + rc - bc : 4 + gc - rc;
+  h = (((h / 6) % 1) + 1) % 1;
+  h = (((h + shift) % 1) + 1) % 1;
+  const i = Math.floor(h * 6), f = h * 6 - i;
+  const p = v * (1 - s), q = v * (1 - s * f), t = v * (1 - s * (1 - f));
+  return [[v, t, p], [q, v, p], [p, v, t], [p, q, v], [t, p, v], [v, p, q]][i % 6];
+}
+
+Deno.test("hue shift of colour images: the HSV round trip by hand; a zero shift changes nothing", () => {
+  scope(() => {
+    const x = rand([2, 3, 4, 4], { generator: new Generator(9) });
+    const px = x.toArray() as Float32Array;
+    const shifts = [0.1, -0.35];
+    const out = adjustHue(x, shifts).toArray() as Float32Array;
+    for (let i = 0; i < 2; i++) {
+      for (let p = 0; p < 16; p++) {
+        const at = (c: number) => i * 48 + c * 16 + p;
+        const want = hueByHand([0, 1, 2].map((c) => px[at(c)]), shifts[i]);
+        for (let c = 0; c < 3; c++) {
+          assert.ok(
+            Math.abs(out[at(c)] - want[c]) < 1e-5,
+            `${i},${p},${c}: ${out[at(c)]} vs ${want[c]}`,
+          );
+        }
+      }
+    }
+    const same = adjustHue(x, [0, 0]).toArray() as Float32Array;
+    px.forEach((v, k) => assert.ok(Math.abs(same[k] - v) < 1e-5));
+    // A grey pixel has no hue: it stays grey.
+    const grey = adjustHue(tensor(new Array(3).fill(0.4), [1, 3, 1, 1]), [0.25]).toList();
+    grey.forEach((v) => assert.ok(Math.abs(v - 0.4) < 1e-6));
   });
 });

@@ -286,3 +286,35 @@ Deno.test("image sets and loaders: bad arguments are InputErrors naming them, no
   );
   set.dispose();
 });
+
+Deno.test("a folder or a FIFO where an image should be: said so, without blocking", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const fifo = join(dir, "pipe.png");
+    const made = await new Deno.Command("mkfifo", { args: [fifo] }).output();
+    assert.ok(made.success);
+    await Deno.mkdir(join(dir, "folder.jpg"));
+    using img = tensor(new Uint8Array(3 * 8 * 8).fill(9), [3, 8, 8]);
+    writeImage(img, join(dir, "ok.png"));
+    // Reading headers (image lists) and decoding: neither opens the FIFO.
+    const probe = probeImages([join(dir, "folder.jpg"), fifo, join(dir, "ok.png")], 1);
+    assert.equal(probe.bad, 2);
+    assert.deepEqual(probe.sizes[2], { width: 8, height: 8, channels: 3 });
+    assert.match(probe.firstError, /folder\.jpg is a folder, not an image file$/);
+    assert.throws(
+      () => readImage(join(dir, "folder.jpg")),
+      (e: unknown) =>
+        e instanceof InputError && /folder\.jpg is a folder, not an image file$/.test(e.message),
+    );
+    assert.throws(
+      () => readImage(fifo),
+      (e: unknown) =>
+        e instanceof InputError &&
+        /pipe\.png is not a regular file \(a FIFO, device or socket\), not an image file$/.test(
+          e.message,
+        ),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -199,7 +199,7 @@ Deno.test("data inspect and data verify take an image folder", async () => {
     );
     assert.equal(inspect.code, 0, inspect.stderr);
     const report = JSON.parse(inspect.stdout);
-    assert.deepEqual(report.classNames, ["Zebra", "ant", "cat", "élan"]);
+    assert.deepEqual(report.class_names, ["Zebra", "ant", "cat", "élan"]);
     assert.deepEqual(report.train.counts, [1, 4, 4, 2]);
     const table = await lade("data", "inspect", "--dataset", "image-folder", "--root", root);
     assert.match(table.stdout, /^ {4}2 {2}cat {4}/m);
@@ -269,7 +269,7 @@ Deno.test("train from an image folder through a YAML recipe", async () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(
       r.stdout,
-      /image-folder: 11 training images, 4 classes; resnet18 \(11,178,564 parameters\)/,
+      /image-folder: 11 training images in 4 classes, 1 to 4 a class \(imbalance 1\); 5 test images\nmodel +resnet18, 11,178,564 parameters/,
     );
     const manifest = JSON.parse(await Deno.readTextFile(join(out, "checkpoint.json")));
     assert.deepEqual(manifest.classNames, ["Zebra", "ant", "cat", "élan"]);

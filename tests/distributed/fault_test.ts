@@ -21,7 +21,9 @@ function startRanks(mode: string, timeout: number): Deno.ChildProcess[] {
 }
 
 Deno.test("a rank killed with SIGKILL: the other exits non-zero at once, with one line", async () => {
-  const timeout = 10;
+  // A timeout far beyond a loaded machine's start-up: ending before it is the
+  // closed connection noticed, not the timeout.
+  const timeout = 120;
   const start = Date.now();
   const [rank0, rank1] = startRanks("kill", timeout);
   const [out0, out1] = await Promise.all([rank0.output(), rank1.output()]);
@@ -32,10 +34,10 @@ Deno.test("a rank killed with SIGKILL: the other exits non-zero at once, with on
   assert.equal(lines.length, 1, lines.join("\n"));
   assert.match(
     lines[0],
-    /^error: distributed all-reduce: all-reduce failed on rank 0 of 2 \(a peer rank exited or the network failed\): /,
+    /^error: distributed all-reduce: failed on rank 0 of 2: a peer rank exited or the network failed$/,
   );
   // The closed connection is noticed long before the timeout.
-  assert.ok(seconds < timeout, `${seconds} s`);
+  assert.ok(seconds < timeout / 2, `${seconds} s`);
 });
 
 Deno.test("a rank that hangs: the other times out after --dist-timeout, with one line", async () => {
@@ -51,7 +53,8 @@ Deno.test("a rank that hangs: the other times out after --dist-timeout, with one
   assert.equal(lines.length, 1, lines.join("\n"));
   assert.match(
     lines[0],
-    /^error: distributed barrier: barrier timed out after 2 s on rank 0 of 2 \(a peer rank hung or died\): /,
+    /^error: distributed barrier: timed out after 2 s on rank 0 of 2: a peer rank hung or died \(a rank that is stopped or stuck is noticed after the dist timeout\)$/,
   );
-  assert.ok(seconds >= timeout && seconds < timeout + 8, `${seconds} s`);
+  // Not before the timeout; and it does give up (the margin is for a loaded machine).
+  assert.ok(seconds >= timeout && seconds < timeout + 30, `${seconds} s`);
 });

@@ -3,6 +3,7 @@ import {
   compareRuns,
   comparisonMarkdown,
   formatComparison,
+  formatWideComparison,
   priorUseOf,
   type RunGrid,
   spread,
@@ -39,6 +40,24 @@ Deno.test("how a variant uses the target prior, generically (SADE's variants inc
   assert.equal(priorUseOf("lade", ["lade"]), "known", "lade's own rule without estimates");
   const sade = ["sade_forward", "sade_tta", "sade_tta+em"];
   assert.deepEqual(sade.map((v) => priorUseOf(v, sade)), ["none", "known", "em"]);
+  // A product of experts says its prior use in its variants' names.
+  const balpoe = ["balpoe", "balpoe_oracle", "balpoe_em", "balpoe_bbse"];
+  assert.deepEqual(balpoe.map((v) => priorUseOf(v, balpoe)), ["none", "known", "em", "bbse"]);
+});
+
+Deno.test("compare --wide: every variant a column, each group's known, estimated and prior-free in turn", () => {
+  const runs = [0, 1].map((s) => run("lade", s, 85, ["lade", "lade+em", "lade_uniform"]));
+  runs.push(...[0, 1].map((s) => run("balpoe", s, 86, ["balpoe", "balpoe_oracle", "balpoe_em"])));
+  const c = compareRuns(runs);
+  const md = formatWideComparison(c, true).split("\n");
+  assert.equal(
+    md[0],
+    "| shift | lade/lade | lade/lade+em | lade/lade_uniform | balpoe/balpoe_oracle | balpoe/balpoe_em | balpoe/balpoe |",
+  );
+  // balpoe's seeds 0 and 1 on forward10: 86 + s + j, j the variant's place in its run.
+  assert.equal(md[2].split(" | ")[4], "87.50 ± 0.71");
+  assert.equal(md.length, 2 + 3 + 1, "header, rule, three shifts, the grid mean");
+  assert.match(formatWideComparison(c), /mean\s+86\.50 ± 0\.71/);
 });
 
 Deno.test("compareRuns: groups of seeds, mean ± std per cell and of the grid mean, sections by prior use", () => {

@@ -106,16 +106,24 @@ Deno.test("PC softmax with p_t = p_s predicts as softmax; the rules adjust by th
       adjustLogits(f, "pc_softmax", ps, ps).argmax(1).toList(),
       adjustLogits(f, "softmax", ps, pt).argmax(1).toList(),
     );
+    const uniform = ps.map(() => 1 / 6);
     const pc = adjustLogits(f, "pc_softmax", ps, pt).toList();
-    const lade = adjustLogits(f, "lade", ps, pt).toList();
+    // LADE's logits model the uniform-prior posterior: f + log p_t.
+    const lade = adjustLogits(f, "lade", uniform, pt).toList();
+    // One trained under another prior (LADE on class-balanced batches: 1 / p_s)
+    // is first brought back to uniform: f - log prior + log p_t.
+    const skewed = adjustLogits(f, "lade", ps, pt).toList();
     ROWS.flat().forEach((x, k) => {
       const c = k % 6;
       close(pc[k], x - Math.log(ps[c]) + Math.log(pt[c]), 1e-12);
       close(lade[k], x + Math.log(pt[c]), 1e-12);
+      close(skewed[k], x - Math.log(ps[c]) + Math.log(pt[c]), 1e-12);
     });
     // A LADE model with a uniform target predicts argmax f.
-    const uniform = ps.map(() => 1 / 6);
-    assert.deepEqual(adjustLogits(f, "lade", ps, uniform).argmax(1).toList(), f.argmax(1).toList());
+    assert.deepEqual(
+      adjustLogits(f, "lade", uniform, uniform).argmax(1).toList(),
+      f.argmax(1).toList(),
+    );
   });
   assert.deepEqual(rulesForMethod("softmax"), ["softmax", "pc_softmax"]);
   assert.deepEqual(rulesForMethod("lade"), ["lade"]);

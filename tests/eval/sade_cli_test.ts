@@ -36,13 +36,21 @@ Deno.test("train --method sade, then evaluate: experts, average and test-time ag
     `dataset:\n  name: mnist-lt\n  root: ${root}\n  imbalance: 3\n` +
       `train:\n  epochs: 1\n  batch_size: 16\n  eval_batch_size: 64\nthreads: 1\n`,
   );
+  // The recipe's test-time settings (method.test_time) are what evaluate runs by default.
+  const sadeYaml = `${root}/sade.yaml`;
+  await Deno.writeTextFile(
+    sadeYaml,
+    (await Deno.readTextFile(yaml)) + `method:\n  name: sade\n  test_time:\n    epochs: 1\n`,
+  );
   const run = `${root}/run`;
-  const t = await lade("train", "--config", yaml, "--method", "sade", "--out", run);
+  const t = await lade("train", "--config", sadeYaml, "--out", run);
   assert.equal(t.code, 0, t.stderr);
   assert.match(t.stdout, /cnn28-sade/);
   assert.match(t.stdout, /sade_expert1\s+sade_expert2\s+sade_expert3\s+sade_avg\s+sade_tta/);
   assert.match(t.stdout, /test-time aggregation weights/);
   assert.equal((await readManifest(run))!.arch, "cnn28-sade");
+  const trained = JSON.parse(await Deno.readTextFile(`${run}/report/results.json`));
+  for (const e of trained.evaluations) assert.equal(e.aggregation.epochs, 1);
 
   const all = await lade("evaluate", "--run", run, "--shift", "all", "--json", "--tta-epochs", "2");
   assert.equal(all.code, 0, all.stderr);
@@ -134,7 +142,7 @@ Deno.test("train --method sade, then evaluate: experts, average and test-time ag
   );
   assertOneLineError(
     await lade("train", "--config", await withArch("cnn28-sade"), "--out", `${root}/b`),
-    /cnn28-sade is a 3-expert network \(for method sade\); method lade trains one/,
+    /cnn28-sade is a 3-expert network \(for methods sade, balpoe\); method lade trains one/,
   );
   await Deno.remove(root, { recursive: true });
 });

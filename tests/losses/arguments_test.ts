@@ -143,3 +143,67 @@ Deno.test("the estimators, weights and counts exported beside them check their i
   assert.throws(() => countsToPrior([3, -1]), inputError("trainCounts", /-1 for class 1/));
   assert.throws(() => longTailCounts(10, 1e9, 10), inputError("classes", /1000000000/));
 });
+
+Deno.test("integer logits, a zero prior, non-tensors and non-probabilities are InputErrors, not NaN", () => {
+  scope(() => {
+    const labels = tensor([0, 2], [2], "int64");
+    for (const dtype of ["int64", "int32"] as const) {
+      const ints = tensor([1, 2, 3, 4, 5, 6], [2, 3], dtype);
+      for (const f of [ladeLoss, laderLoss, priorCELoss, logitAdjustedLoss]) {
+        assert.throws(
+          () => f(ints, labels, PRIOR),
+          inputError("logits", new RegExp(`must be a floating-point tensor, got ${dtype}`)),
+        );
+      }
+      assert.throws(() => crossEntropyLoss(ints, labels), inputError("logits", /floating-point/));
+    }
+    const logits = tensor([1, 2, 3, 4, 5, 6], [2, 3]);
+    // A class of prior 0: log 0 = -inf, an infinite loss (a NaN gradient) before.
+    for (const f of [ladeLoss, priorCELoss, logitAdjustedLoss]) {
+      assert.throws(
+        () => f(logits, tensor([1, 2], [2], "int64"), [0.5, 0, 0.5]),
+        inputError("sourcePrior", /must be > 0 for every class, got 0 for class 1/),
+      );
+    }
+    assert.throws(
+      () => ladeLoss([1, 2, 3] as unknown as ReturnType<typeof tensor>, labels, PRIOR),
+      inputError("logits", /must be a Tensor, got an array/),
+    );
+    assert.throws(
+      () => ladeLoss(logits, labels, null as unknown as number[]),
+      inputError("sourcePrior", /must be a number array or a Tensor, got null/),
+    );
+    assert.throws(
+      () => priorCELoss(logits, labels, "0.5" as unknown as number[]),
+      inputError("sourcePrior", /got a string/),
+    );
+    // EM takes probabilities: rows of [0.9, 0.9, 0.9] (sum 2.7) or logits are refused.
+    assert.throws(
+      () => emPrior(tensor([0.9, 0.9, 0.9, 0.1, 0.1, 0.1], [2, 3]), PRIOR),
+      inputError("probs", /rows must sum to 1 \(probabilities\), but one is off by 1\.70/),
+    );
+    assert.throws(
+      () => estimateTargetPrior(tensor([2, -1, 2, 2], [2, 2]), [0.5, 0.5], { method: "em" }),
+      inputError("probs", /must be probabilities in \[0, 1\], but 4 value\(s\) are not/),
+    );
+    assert.throws(
+      () => emPrior([[0.5, 0.5]] as unknown as ReturnType<typeof tensor>, [0.5, 0.5]),
+      inputError("probs", /must be a Tensor, got an array/),
+    );
+    assert.throws(
+      () => bbsePrior("x" as unknown as ReturnType<typeof tensor>, logits, [0, 1]),
+      inputError("targetScores", /must be a Tensor, got a string/),
+    );
+    // Valid probabilities still work: EM on the source's own posteriors returns about the source prior.
+    const probs = tensor([0.3, 0.3, 0.4, 0.3, 0.3, 0.4], [2, 3]);
+    const est = emPrior(probs, PRIOR).prior;
+    assert.ok(est.every((v, c) => Math.abs(v - PRIOR[c]) < 1e-6), String(est));
+  });
+});
+
+Deno.test("countsToPrior scales before it sums: ten counts of 1e308 are a uniform prior", () => {
+  const near = (a: number[], b: number[]) =>
+    assert.ok(a.length === b.length && a.every((v, i) => Math.abs(v - b[i]) < 1e-15), String(a));
+  near(countsToPrior(new Array(10).fill(1e308)), new Array(10).fill(0.1));
+  near(countsToPrior([3e307, 1e307]), [0.75, 0.25]);
+});

@@ -3,6 +3,7 @@ import { tensor } from "../../lib/torch/create.ts";
 import { liveTensors, scope } from "../../lib/torch/memory.ts";
 import type { Tensor } from "../../lib/torch/tensor.ts";
 import {
+  balpoeLoss,
   classBalancedWeights,
   createLoss,
   crossEntropyLoss,
@@ -230,6 +231,7 @@ Deno.test("createLoss builds every method, matches the direct losses, and frees 
     "ldam-drw": () => ldamLoss(logitsT(), labelsT(), ldamMargins(COUNTS), 30),
     // Three experts: the batch's logits, negated, and doubled, side by side.
     "sade": () => sadeLoss(logitsT(EXPERT_ROWS), labelsT(), PRIOR, { tau: 2 }),
+    "balpoe": () => balpoeLoss(logitsT(EXPERT_ROWS), labelsT(), PRIOR, [0, 1, 2]),
   };
   assert.deepEqual([...METHODS].sort(), Object.keys(direct).sort());
   for (const method of METHODS) {

@@ -29,6 +29,7 @@ Deno.test("SADE's networks have three experts and are the defaults for three exp
     "resnet10-sade",
     "resnet50-sade",
     "resnext50-sade",
+    "resnet152-sade",
   ]);
   assert.equal(architectureExperts("resnet32"), 1);
   assert.deepEqual([28, 32, 224].map((s) => defaultArchitecture(s, 3)), [

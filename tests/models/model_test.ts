@@ -191,6 +191,64 @@ Deno.test("cosine head: logits bounded by the scale", () => {
   });
 });
 
+Deno.test("cosine heads of a multi-expert network: 30 cos(features, w_c), unit-length classes at the start", () => {
+  manualSeed(3);
+  const classes = 4;
+  using m = Model.create({
+    arch: "cnn28-sade",
+    classes,
+    inChannels: 1,
+    head: "cosine",
+    scale: 30,
+  });
+  m.eval();
+  // The heads' weights [classes, d] per expert, by name, as host numbers.
+  const names = m.stateNames();
+  const tensors = m.stateTensors();
+  const heads: Float32Array[] = [];
+  try {
+    for (let e = 0; e < 3; e++) {
+      const i = names.indexOf(`head.${e}.weight`);
+      assert.ok(i >= 0, `head.${e}.weight in ${names.slice(-4)}`);
+      heads.push(tensors[i].toArray() as Float32Array);
+    }
+  } finally {
+    for (const t of tensors) t.dispose();
+  }
+  const d = heads[0].length / classes;
+  // As the official NormedLinear starts: every class vector of length 1.
+  for (const w of heads) {
+    for (let c = 0; c < classes; c++) {
+      let sq = 0;
+      for (let k = 0; k < d; k++) sq += w[c * d + k] ** 2;
+      assert.ok(Math.abs(Math.sqrt(sq) - 1) < 1e-5, `|w_c| = ${Math.sqrt(sq)}`);
+    }
+  }
+  const [features, logits] = scope(() => {
+    const out = noGrad(() => m.forwardFeatures(randn([3, 1, 28, 28])));
+    return [out.features.toArray() as Float32Array, out.logits.toArray() as Float32Array];
+  });
+  assert.equal(features.length, 3 * 3 * d);
+  // By hand: expert e reads its own d features; logit = 30 <x/|x|, w_c/|w_c|>.
+  for (let i = 0; i < 3; i++) {
+    for (let e = 0; e < 3; e++) {
+      const x = features.subarray(i * 3 * d + e * d, i * 3 * d + (e + 1) * d);
+      const nx = Math.sqrt(x.reduce((a, v) => a + v * v, 0));
+      for (let c = 0; c < classes; c++) {
+        const w = heads[e].subarray(c * d, (c + 1) * d);
+        const nw = Math.sqrt(w.reduce((a, v) => a + v * v, 0));
+        const dot = x.reduce((a, v, k) => a + v * w[k], 0);
+        const want = (30 * dot) / (nx * nw);
+        const got = logits[i * 3 * classes + e * classes + c];
+        assert.ok(
+          Math.abs(got - want) < 1e-4,
+          `sample ${i} expert ${e} class ${c}: ${got} vs ${want}`,
+        );
+      }
+    }
+  }
+});
+
 Deno.test("backward reaches the parameters; SGD step; save/load round trip", async () => {
   manualSeed(2);
   using model = Model.create({ arch: "cnn28", classes: 4, inChannels: 1 });

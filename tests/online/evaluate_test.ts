@@ -68,8 +68,9 @@ for (const method of ["lade", "softmax"]) {
         const [oracle, none] = scope(() => {
           const z = test.logits.indexSelect(0, tensor(rows, [8], "int64"));
           return [
-            adjustLogits(z, rule, ps, q[t]).toArray() as Float32Array,
-            adjustLogits(z, rule, ps, base).toArray() as Float32Array,
+            // (adjustLogits takes the prior the logits were trained under: `base`.)
+            adjustLogits(z, rule, base, q[t]).toArray() as Float32Array,
+            adjustLogits(z, rule, base, base).toArray() as Float32Array,
           ];
         });
         assert.equal(

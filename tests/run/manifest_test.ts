@@ -59,6 +59,14 @@ Deno.test("a manifest is validated whole, field by field", () => {
   damaged((m) => (m.arch = "resnet9000"), /arch: /);
   damaged((m) => ((m.config as { train: { lr: number } }).train.lr = -1), /train\.lr/);
   damaged((m) => (m.version = 2), /version: /);
+  // The prior the classifier was trained under: optional, one per class, summing to 1.
+  assert.deepEqual(
+    validateManifest({ ...good(), logitPrior: [0.5, 0.25, 0.25] }, "x").logitPrior,
+    [0.5, 0.25, 0.25],
+  );
+  damaged((m) => (m.logitPrior = [0.5, 0.5]), /logitPrior: must be 3 numbers summing to 1/);
+  damaged((m) => (m.logitPrior = [0.5, 0.2, 0.2]), /logitPrior: must be 3 numbers summing to 1/);
+  damaged((m) => (m.logitPrior = [1.5, -0.25, -0.25]), /logitPrior\.0: must be <= 1/);
 });
 
 Deno.test("readManifest: not JSON, not an object, or absent", async () => {

@@ -57,3 +57,30 @@ Deno.test("fuzz harness: mutants are seeded; a reader throwing a TypeError is a 
   const c = summary.counts.fragile;
   assert.equal(c.loaded + c.refused + summary.findings.length, 20);
 });
+
+Deno.test("deno task fuzz --help prints its usage; a bad flag is one line, exit 2", async () => {
+  const run = async (...args: string[]) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["task", "fuzz", ...args],
+      cwd: new URL("../..", import.meta.url).pathname,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const dec = new TextDecoder();
+    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  };
+  const help = await run("--help");
+  assert.equal(help.code, 0, help.stderr);
+  assert.match(help.stdout, /^deno task fuzz \[--seed N\]/);
+  // Every reader is named, the structure-aware ones among them.
+  for (const t of TARGETS) assert.ok(help.stdout.includes(t.name), t.name);
+  for (const name of ["pickle-ops", "tensor-views", "safetensors-header", "yaml-depth"]) {
+    assert.ok(TARGETS.some((t) => t.name === name && t.generate !== undefined), name);
+  }
+  const bad = await run("--bogus");
+  assert.equal(bad.code, 2);
+  assert.match(
+    bad.stderr.trim().split("\n").pop()!,
+    /^fuzz: Unknown option '--bogus' \(see --help\)$/,
+  );
+});

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   arange,
   cat,
+  fromBytes,
   full,
   ones,
   scope,
@@ -11,6 +12,7 @@ import {
   where,
   zeros,
 } from "../../lib/torch/mod.ts";
+import { InputError } from "../../lib/errors.ts";
 
 /** Asserts two number lists agree within `tol`. */
 function close(actual: number[], expected: number[], tol = 1e-5): void {
@@ -51,8 +53,25 @@ Deno.test("tensor() infers dtypes from typed arrays and round-trips data", () =>
   });
 });
 
-Deno.test("tensor() rejects data that does not fill the shape", () => {
-  assert.throws(() => tensor([1, 2, 3], [2, 2]), /TorchError|needs/);
+Deno.test("tensor() rejects data that does not fill the shape, in the caller's terms", () => {
+  assert.throws(
+    () => tensor([1, 2, 3], [2, 2]),
+    (e: unknown) =>
+      e instanceof InputError && e.parameter === "shape" &&
+      /^shape: \[2, 2\] holds 4 elements, but there are 3 values$/.test(e.message),
+  );
+  assert.throws(
+    () => fromBytes(new Uint8Array(8), [3], "float32"),
+    /shape: \[3\] holds 3 elements, but there are 2 float32 values/,
+  );
+  assert.throws(
+    () => fromBytes(new Uint8Array(7), [2], "float32"),
+    /7 bytes are not a whole number/,
+  );
+  assert.throws(
+    () => tensor("abc" as unknown as number[], [3]),
+    /data: must be a typed array or an array of numbers, got string/,
+  );
 });
 
 Deno.test("factories: zeros, ones, full, arange", () => {

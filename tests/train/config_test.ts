@@ -21,7 +21,12 @@ Deno.test("the embedded default: Fashion-MNIST-LT R=100, LADE alpha 0.1 lambda 0
   assert.equal(c.dataset.name, "fashion-mnist-lt");
   assert.equal(c.dataset.imbalance, 100);
   assert.deepEqual([c.method.name, c.method.alpha, c.method.lambda], ["lade", 0.1, 0.1]);
-  assert.deepEqual(c, validateConfig(DEFAULT_CONFIG, "default"));
+  // The default carries no imbalance of its own: its name's (100 for -lt) is filled in.
+  assert.equal(DEFAULT_CONFIG.dataset.imbalance, undefined);
+  assert.deepEqual(
+    c,
+    validateConfig({ ...DEFAULT_CONFIG, dataset: { ...DEFAULT_CONFIG.dataset, imbalance: 100 } }),
+  );
 });
 
 Deno.test("every recipe in configs/ validates; CIFAR-100-LT carries the paper's values", async () => {
@@ -82,6 +87,63 @@ Deno.test("a recipe merges onto the default; flags override the recipe", () => {
   assert.equal(c.train.lr, 0.3);
   assert.equal(c.method.name, "softmax");
   assert.equal(c.train.batch_size, DEFAULT_CONFIG.train.batch_size);
+});
+
+Deno.test("a method's own defaults (SADE's, BalPoE's cosine heads; BalPoE's mixup) sit beneath the recipe and the flags", () => {
+  const sade = resolveConfig(undefined, { method: "sade" });
+  assert.deepEqual([sade.model.head, sade.model.scale, sade.train.mixup], [
+    "cosine",
+    30,
+    undefined,
+  ]);
+  const balpoe = resolveConfig(undefined, { method: "balpoe" });
+  assert.deepEqual([balpoe.model.head, balpoe.model.scale, balpoe.train.mixup], [
+    "cosine",
+    30,
+    0.4,
+  ]);
+  // The method named by the file brings its defaults too; the file's own values win.
+  const file = fromText("method:\n  name: sade\nmodel:\n  head: linear\n");
+  assert.deepEqual([file.model.head, file.model.scale], ["linear", 30]);
+  // A flag's method beats the file's, and the flags beat the method's defaults.
+  const flagged = fromText("method:\n  name: lade\n", { method: "balpoe", mixup: 0 });
+  assert.deepEqual([flagged.method.name, flagged.model.head, flagged.train.mixup], [
+    "balpoe",
+    "cosine",
+    0,
+  ]);
+  // Methods without defaults keep the embedded default's linear head.
+  assert.equal(resolveConfig(undefined, { method: "lade" }).model.head, "linear");
+});
+
+Deno.test("expert lambdas: BalPoE's only, one per expert, finite; mixup and CutMix alphas >= 0", () => {
+  const c = resolveConfig(undefined, { method: "balpoe", expertLambdas: [-1, 1, 3] });
+  assert.deepEqual(c.method.expert_lambdas, [-1, 1, 3]);
+  assert.throws(
+    () => resolveConfig(undefined, { method: "balpoe", expertLambdas: [0, 2] }),
+    (e: unknown) =>
+      e instanceof InputError && e.parameter === "method.expert_lambdas" &&
+      /3 experts: give 3 lambdas, got 2/.test(e.message),
+  );
+  assert.throws(
+    () => resolveConfig(undefined, { method: "sade", expertLambdas: [0, 1, 2] }),
+    /only a product of experts \(balpoe\) has expert lambdas, not sade/,
+  );
+  assert.throws(
+    () => fromText("method:\n  name: balpoe\n  expert_lambdas: [0, 1, .inf]\n"),
+    (e: unknown) =>
+      e instanceof InputError &&
+      e.message === "r.yaml: method.expert_lambdas.2: must be a finite number, got Infinity",
+  );
+  assert.throws(
+    () => resolveConfig(undefined, { mixup: -0.2 }),
+    (e: unknown) => e instanceof InputError && e.parameter === "train.mixup",
+  );
+  assert.throws(
+    () => fromText("train:\n  cutmix: -1\n"),
+    (e: unknown) =>
+      e instanceof InputError && e.message === "r.yaml: train.cutmix: must be >= 0, got -1",
+  );
 });
 
 Deno.test("one-line messages: unknown keys, bad values, unknown names", () => {
@@ -147,6 +209,18 @@ Deno.test("a bad override is an InputError for its configuration key; the comman
       /^device: unknown device 'tpu'/,
       /^--device: unknown device 'tpu'/,
     ],
+    [
+      () => resolveConfig(undefined, { mixup: -1 }),
+      "train.mixup",
+      /^train\.mixup: must be >= 0, got -1$/,
+      /^--mixup: must be >= 0, got -1$/,
+    ],
+    [
+      () => resolveConfig(undefined, { method: "balpoe", expertLambdas: [1] }),
+      "method.expert_lambdas",
+      /^method\.expert_lambdas: the multi-expert networks have 3 experts: give 3 lambdas, got 1$/,
+      /^--expert-lambdas: the multi-expert networks have 3 experts/,
+    ],
   ];
   for (const [fn, parameter, library, cli] of cases) {
     assert.throws(fn, (e: unknown) => {
@@ -159,6 +233,18 @@ Deno.test("a bad override is an InputError for its configuration key; the comman
   }
 });
 
+Deno.test("--expert-lambdas, --mixup, --cutmix on the command line: numbers, one line when not", async () => {
+  const { parseFlags } = await import("../../lib/cli/train.ts");
+  const f = parseFlags({ expertLambdas: "-1, 1,3", mixup: "0.4", cutmix: "1" });
+  assert.deepEqual([f.expertLambdas, f.mixup, f.cutmix], [[-1, 1, 3], 0.4, 1]);
+  assert.throws(
+    () => parseFlags({ expertLambdas: "0,x,2" }),
+    /invalid --expert-lambdas '0,x,2': expected numbers separated by commas$/,
+  );
+  assert.throws(() => parseFlags({ expertLambdas: "0,,2" }), /--expert-lambdas/);
+  assert.throws(() => parseFlags({ mixup: "lots" }), /invalid --mixup 'lots': expected a number$/);
+});
+
 Deno.test("a missing config file is a usage error", async () => {
   await assert.rejects(() => readConfigFile("/nonexistent/x.yaml"), /config file .* not found/);
 });
@@ -166,10 +252,25 @@ Deno.test("a missing config file is a usage error", async () => {
 Deno.test("--dataset NAME takes its name's imbalance: balanced without -lt, unless the recipe sets one", () => {
   assert.equal(resolveConfig(undefined, {}).dataset.imbalance, 100);
   // Before: the default's R = 100 stayed, and fashion-mnist trained on the long tail.
-  assert.equal(resolveConfig(undefined, { dataset: "fashion-mnist" }).dataset.imbalance, undefined);
-  assert.equal(resolveConfig(undefined, { dataset: "cifar10-lt" }).dataset.imbalance, undefined);
+  assert.equal(resolveConfig(undefined, { dataset: "fashion-mnist" }).dataset.imbalance, 1);
+  assert.equal(resolveConfig(undefined, { dataset: "cifar10-lt" }).dataset.imbalance, 100);
   const file = { patch: { dataset: { name: "cifar10-lt", imbalance: 50 } }, path: "r.yaml" };
   assert.equal(resolveConfig(file, { dataset: "cifar10" }).dataset.imbalance, 50);
+  assert.equal(resolveConfig(file, { dataset: "cifar10", imbalance: 7 }).dataset.imbalance, 7);
+});
+
+Deno.test("a recipe naming a balanced dataset is balanced: defaults that follow the name come last", () => {
+  // Before: imbalance 100 from the embedded default (fashion-mnist-lt's), and
+  // fashion-mnist trained on 14,886 images instead of 60,000.
+  assert.equal(fromText("dataset:\n  name: fashion-mnist\n").dataset.imbalance, 1);
+  assert.equal(fromText("dataset:\n  name: image-list\n").dataset.imbalance, 1);
+  assert.equal(fromText("dataset:\n  name: cifar100-lt\n").dataset.imbalance, 100);
+  assert.equal(fromText("dataset:\n  name: cifar10\n  imbalance: 10\n").dataset.imbalance, 10);
+  // A recipe's -lt name, the flag's balanced one: the flag's name decides.
+  assert.equal(
+    fromText("dataset:\n  name: cifar10-lt\n", { dataset: "cifar10" }).dataset.imbalance,
+    1,
+  );
 });
 
 Deno.test("--checkpoint-every: steps or minutes", async () => {

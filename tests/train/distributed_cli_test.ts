@@ -169,7 +169,9 @@ Deno.test("a rank killed mid-epoch: the other exits at once with one line, the c
     const config = await recipe(root, 4);
     const out = `${root}/run`;
     const port = String(freePort());
-    const args = ["--config", config, "--out", out, "--dist-timeout", "20"];
+    // A timeout far beyond a loaded machine's start-up: ending before it is
+    // the dead peer noticed, not the timeout.
+    const args = ["--config", config, "--out", out, "--dist-timeout", "120"];
     const env = (rank: number) => ({
       RANK: String(rank),
       WORLD_SIZE: "2",
@@ -189,9 +191,9 @@ Deno.test("a rank killed mid-epoch: the other exits at once with one line, the c
     assert.equal(lines.length, 1, r0.stderr);
     assert.match(
       lines[0],
-      /^lade: error: distributed .*failed on rank 0 of 2 \(a peer rank exited or the network failed\)/,
+      /^lade: error: distributed [\w-]+: failed on rank 0 of 2: a peer rank exited or the network failed$/,
     );
-    assert.ok(seconds < 10, `${seconds} s`);
+    assert.ok(seconds < 60, `${seconds} s`);
     // The last complete checkpoint is intact and is what --resume continues.
     const m = (await readManifest(out))!;
     assert.ok(m.epoch >= 1 && m.epoch < 4, String(m.epoch));
@@ -233,17 +235,15 @@ Deno.test("a rank that hangs: rank 0 gives up after --dist-timeout with one line
     const seconds = (Date.now() - stopped) / 1000;
     assert.notEqual(r.code, 0);
     const lines = errorLines(r.stderr);
-    // Rank 0's line, then the launcher's.
-    assert.equal(lines.length, 2, r.stderr);
+    // Rank 0's line alone, in lade's terms (no Gloo file names or buffers);
+    // the launcher adds nothing to it.
+    assert.equal(lines.length, 1, r.stderr);
     assert.match(
       lines[0],
-      /^lade: error: distributed .*timed out after 3 s on rank 0 of 2 \(a peer rank hung or died\)/,
+      /^lade: error: distributed [\w-]+: timed out after 3 s on rank 0 of 2: a peer rank hung or died \(a rank that is stopped or stuck is noticed after the dist timeout\)$/,
     );
-    assert.match(
-      lines[1],
-      /^lade: error: rank 0 \(pid \d+\) exited with status 1; terminated the other ranks$/,
-    );
-    assert.ok(seconds >= 3 && seconds < 12, `${seconds} s`);
+    // Not before the timeout; and it does give up (the margin is for a loaded machine).
+    assert.ok(seconds >= 3 && seconds < 3 + 30, `${seconds} s`);
     assert.equal(count(r.stdout, /across the shift grid/), 0);
     // The stopped rank was ended too.
     await assert.rejects(() => Deno.stat(`/proc/${ranks.get(1)}/environ`), Deno.errors.NotFound);
@@ -298,13 +298,20 @@ Deno.test("bad distributed configurations: one line each, before any rank trains
       MASTER_PORT: port,
     });
     const cases: [Promise<Output>, RegExp, number][] = [
+      // The batch size comes from the recipe: said as its file and key.
       [
         lade(["--config", config, "--nproc-per-node", "3"]),
-        /^lade: error: --batch-size: the global batch 16 does not divide among 3 ranks \(use a multiple of 3, such as 15 or 18\)$/,
+        /^lade: error: .*recipe\.yaml: train\.batch_size: the global batch 16 does not divide among 3 ranks \(use a multiple of 3, such as 15 or 18\)$/,
         2,
       ],
       [
         lade(["--config", config], rank(0, 3)),
+        /^lade: error: .*recipe\.yaml: train\.batch_size: the global batch 16 does not divide among 3 ranks/,
+        2,
+      ],
+      // Given as a flag: said as the flag.
+      [
+        lade(["--config", config, "--batch-size", "16", "--nproc-per-node", "3"]),
         /^lade: error: --batch-size: the global batch 16 does not divide among 3 ranks/,
         2,
       ],
@@ -332,7 +339,7 @@ Deno.test("bad distributed configurations: one line each, before any rank trains
       ],
       [
         lade(["--config", config, "--nproc-per-node", "2", "--dist-timeout", "0"]),
-        /^lade: error: invalid --dist-timeout '0': expected seconds > 0$/,
+        /^lade: error: invalid --dist-timeout '0': expected seconds > 0, at most 604800 \(a week\)$/,
         2,
       ],
       [

@@ -57,7 +57,8 @@ Deno.test("a long tail that leaves a class with no training images is refused in
     // Before: "--train-counts: must be positive numbers, got 0" from the loss.
     assert.match(
       err,
-      /^lade: error: --imbalance: 100 leaves class \d+ with no training images \(the rarest classes keep n_max \/ R of n_max 24\); use at most 24$/,
+      // The ratio is the dataset name's default (no flag, no recipe key): said so.
+      /^lade: error: the default recipe: dataset\.imbalance: 100 leaves class \d+ with no training images \(the rarest classes keep n_max \/ R of n_max 24\); use at most 24 \(--imbalance sets it\)$/,
     );
     await assert.rejects(() => Deno.stat(`${root}/run`), Deno.errors.NotFound);
   } finally {

@@ -49,7 +49,9 @@ Deno.test("a run interrupted (mid-epoch, then at an epoch end) and resumed ends 
   assert.deepEqual([m1.epoch, m1.step], [1, 4]);
   assert.equal(m1.running.seen, 4 * 16);
 
-  // Resume, and stop again at the end of epoch 2 (its last step).
+  // Resume, and stop again at the end of epoch 2 (its last step): the stop
+  // comes before the epoch's evaluation, which is left to the resumed run
+  // (the checkpoint is the epoch's 9 steps done).
   const stop2 = { requested: false };
   const second = await train(config, {
     ...quiet,
@@ -61,7 +63,8 @@ Deno.test("a run interrupted (mid-epoch, then at an epoch end) and resumed ends 
     },
   });
   assert.equal(second.interrupted, true);
-  assert.deepEqual([second.epoch, second.step], [2, 0]);
+  assert.deepEqual([second.epoch, second.step], [1, 9]);
+  assert.deepEqual((await readMetrics(`${root}/cut`)).map((m) => m.epoch), [1]);
 
   const third = await train(config, { ...quiet, runDir: `${root}/cut`, resume: true });
   assert.equal(third.interrupted, false);

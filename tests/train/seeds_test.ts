@@ -58,7 +58,9 @@ Deno.test("train --seeds: a run per seed in one group, a validation split, and t
     const lade_ = c.entries.find((e: { variant: string }) => e.variant === "lade");
     assert.equal(lade_.cells.uniform.top1.n, 2);
     assert.equal(lade_.grid_mean.n, 2);
-    for (const f of ["accuracy_grid.svg", "grid_mean.svg", "table.md", "index.html"]) {
+    for (
+      const f of ["accuracy_grid.svg", "grid_mean.svg", "table.md", "table_wide.md", "index.html"]
+    ) {
       await Deno.stat(join(group, "compare", f));
     }
 

@@ -203,7 +203,7 @@ Deno.test("early stopping ends the run; resuming it trains no further; a run wit
     assert.equal((await readMetrics(out)).length, 2);
     assertOneLineError(
       await lade("evaluate", "--run", out, "--checkpoint", "best"),
-      /--checkpoint: .*run kept no best checkpoint: train with --keep best,last and a validation split/,
+      /--checkpoint: .*run kept no best checkpoint: train with --keep best,last and a validation split \(--val-per-class K\)$/,
     );
     assertOneLineError(
       await lade("predict", "--run", out, "--checkpoint", "best", "x.png"),

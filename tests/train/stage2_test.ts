@@ -105,7 +105,10 @@ Deno.test("stage2: tau-norm and LWS change only the classifier, as their formula
     // run's own validation predictions give the accuracy recorded.
     const noVal = await lade(["stage2", "--run", "s1", "--method", "tau-norm", "--out", "t0"], dir);
     assert.notEqual(noVal.code, 0);
-    assert.match(noVal.stderr.trim(), /^lade: error: .*has no validation split to choose tau on/);
+    assert.match(
+      noVal.stderr.trim(),
+      /^lade: error: .*has no validation split to choose tau on \(train with --val-per-class K, or give --tau;/,
+    );
     r = await lade(["train", "--config", "tiny.yaml", "--out", "v1", "--val-per-class", "3"], dir);
     assert.equal(r.code, 0, r.stderr);
     r = await lade(["stage2", "--run", "v1", "--method", "tau-norm", "--out", "tauv"], dir);
@@ -152,6 +155,29 @@ Deno.test("stage2: tau-norm and LWS change only the classifier, as their formula
       "t2",
     ], dir);
     assert.match(tauBad.stderr.trim(), /^lade: error: .*tau.*>= 0/);
+
+    // Divergence, as train detects it: one line, exit 1, nothing written (no folder).
+    const hugeTau = await lade(
+      ["stage2", "--run", "s1", "--method", "tau-norm", "--tau", "1e308", "--out", "t3"],
+      dir,
+    );
+    assert.equal(hugeTau.code, 1, hugeTau.stderr);
+    assert.equal(
+      hugeTau.stderr.trim(),
+      "lade: error: tau-normalisation with tau 1e+308 makes the classifier's weights NaN, " +
+        "infinite or zero (|w_c|^tau overflows); use a tau of a few units at most (the grid tries 0 to 2)",
+    );
+    await assert.rejects(() => Deno.stat(`${dir}/t3`), Deno.errors.NotFound);
+    const hugeLr = await lade(
+      ["stage2", "--run", "s1", "--method", "lws", "--lr", "1e308", "--epochs", "1", "--out", "l3"],
+      dir,
+    );
+    assert.equal(hugeLr.code, 1, hugeLr.stderr);
+    assert.match(
+      hugeLr.stderr.trim(),
+      /^lade: error: lws diverged: the loss became NaN or infinite in epoch 1 \(learning rate 1e\+308\); lower --lr$/,
+    );
+    await assert.rejects(() => Deno.stat(`${dir}/l3`), Deno.errors.NotFound);
   } finally {
     await Deno.remove(dir, { recursive: true });
     await Deno.remove(root, { recursive: true });

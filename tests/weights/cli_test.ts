@@ -4,6 +4,7 @@
  * PNG/JPEG files and on .npy batches.
  */
 import assert from "node:assert/strict";
+import { readWeightsFile } from "../../lib/weights/model_weights.ts";
 import { writeImage } from "../../lib/data/mod.ts";
 import { encodeNpy, parseNpy } from "../../lib/eval/npy.ts";
 import { Model } from "../../lib/models/mod.ts";
@@ -69,6 +70,13 @@ Deno.test("weights export / inspect, train --init, predict on images and .npy", 
     oneLineError(
       await lade(["weights", "export", "nowhere", "--out", "x.safetensors"], dir),
       /nowhere/,
+    );
+    // The output's folder is made (before: "No such file or directory").
+    r = await lade(["weights", "export", "run1", "--out", "new/folder/w.safetensors"], dir);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(
+      (await readWeightsFile(`${dir}/new/folder/w.safetensors`)).tensors.get("head.bias"),
+      (await readWeightsFile(`${dir}/w.safetensors`)).tensors.get("head.bias"),
     );
     oneLineError(
       await lade(["weights", "inspect", "tiny.yaml"], dir),

@@ -111,8 +111,8 @@ Deno.test("strict loading: the first missing, unexpected or mismatched key, in o
   const nine = new Map(modelStateDict(other));
   attempt(
     nine,
-    /"fc\.weight" has shape \[9, 512\] \(float32\) in the file but \[5, 512\].*--init-skip head/,
-    { flagHints: true },
+    /"fc\.weight" has shape \[9, 512\] \(float32\) in the file but \[5, 512\].*`model\.init_skip` head/,
+    { configHints: true },
   );
   attempt(nine, /but \[5, 512\] in resnet10 \(and 1 more\) \(a different class count\?\)$/);
   // Nothing was copied by the failed attempts; skipping the head loads the rest.

@@ -1,0 +1,48 @@
+/**
+ * The one way tests run lade's command line: `deno run -A main.ts ARGS` in a
+ * process of its own, its output collected. (Tests that need a process they
+ * steer, to signal it or read it as it prints, spawn it themselves.)
+ */
+
+/** main.ts, the command line. */
+export const MAIN: string = new URL("../main.ts", import.meta.url).pathname;
+
+/** What a run of the command line did. */
+export interface CliResult {
+  /** Exit status (128 + n when a signal ended it). */
+  code: number;
+  /** The signal that ended it, if one did (its default action: no listener). */
+  signal: Deno.Signal | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** How to run it. */
+export interface CliOptions {
+  /** The working directory (default: the test's). */
+  cwd?: string;
+  /** Environment variables added to (or, with `clearEnv`, instead of) the test's. */
+  env?: Record<string, string>;
+  /** Start from an empty environment. */
+  clearEnv?: boolean;
+}
+
+/** Runs `lade ARGS` (main.ts) and collects what it printed and how it ended. */
+export async function lade(args: readonly string[], options: CliOptions = {}): Promise<CliResult> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, ...args],
+    cwd: options.cwd,
+    env: options.env,
+    clearEnv: options.clearEnv,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return {
+    code: out.code,
+    signal: out.signal,
+    stdout: dec.decode(out.stdout),
+    stderr: dec.decode(out.stderr),
+  };
+}
