@@ -7,6 +7,7 @@
  */
 
 import { Command, type OptionValues } from "@commander-js/extra-typings";
+import { arrangeAllocator } from "./lib/cli/allocator.ts";
 import {
   commanderExitCode,
   exitWithError,
@@ -16,6 +17,7 @@ import {
 } from "./lib/cli/errors.ts";
 import { commandLineArgs } from "./lib/cli/argv.ts";
 import { checkFlags } from "./lib/cli/flag_checks.ts";
+import { startLoadMeasure, useDefaultThreads } from "./lib/cli/threads.ts";
 import {
   commandPhase,
   installSignalHandlers,
@@ -90,6 +92,8 @@ export function buildProgram(): Command {
         action.options.find((o) => o.attributeName() === key)?.long ?? `--${key}`;
       const raw = (_program as unknown as { rawArgs?: string[] }).rawArgs ?? commandLineArgs();
       checkFlags(action.opts(), raw, flagOf);
+      // Training chooses its threads itself (and revises them as it runs).
+      if (commandPath(action)[0] !== "train") useDefaultThreads();
       // What a signal says until the command says more (commands that write do).
       setPhase(commandPhase(commandPath(action)));
     });
@@ -332,10 +336,15 @@ export function buildProgram(): Command {
 }
 
 /**
- * Runs lade's command line on `args`: the signal listeners first (so that
- * Ctrl-C is answered from the first moment), then the command; then exits.
+ * Runs lade's command line on `args`: the allocator first (a re-execution
+ * in place, within milliseconds, before libtorch is loaded), the start of
+ * the load measure that chooses the threads, the signal listeners next (so
+ * that Ctrl-C is answered from the first moment), then the command; then
+ * exits.
  */
 export async function main(args: readonly string[]): Promise<never> {
+  arrangeAllocator();
+  startLoadMeasure();
   installSignalHandlers({ quiet: otherRank(), defaultTerm: launchedRank() });
   guardTerminalOutput();
   printNativeNotices();

@@ -4,11 +4,14 @@ The same networks as lade's native ones (bench/nets.py) in eval mode under
 torch.inference_mode(), large batches of random images prepared before
 timing, logits of each batch computed in full. `--format channels_last` (the
 default, PyTorch's best eager configuration on the CPU) puts the model and
-the batches in NHWC; `--format nchw` is plain PyTorch. Prints one JSON object:
-images per second of each repeat.
+the batches in NHWC; `--format nchw` is plain PyTorch. `--mode frozen` is PyTorch's own
+inference path: the model traced, frozen (`torch.jit.freeze`: batch norms
+folded into the convolutions) and optimized for inference
+(`torch.jit.optimize_for_inference`: oneDNN's blocked layout, prepacked
+weights). Prints one JSON object: images per second of each repeat.
 
 usage: eval_bench.py --model cnn28|resnet32|resnet32-proj --threads N [--format channels_last|nchw]
-                     [--batch B] [--steps S] [--warmup W] [--repeats R]
+                     [--mode eager|frozen] [--batch B] [--steps S] [--warmup W] [--repeats R]
 """
 import argparse
 import json
@@ -27,6 +30,7 @@ def main():
     p.add_argument("--model", choices=["cnn28", "resnet32", "resnet32-proj"], required=True)
     p.add_argument("--threads", type=int, required=True)
     p.add_argument("--format", choices=list(FORMATS), default="channels_last")
+    p.add_argument("--mode", choices=["eager", "frozen"], default="eager")
     p.add_argument("--batch", type=int, default=1024)
     p.add_argument("--steps", type=int, default=2)
     p.add_argument("--warmup", type=int, default=1)
@@ -42,6 +46,10 @@ def main():
             model(torch.randn(64, *shape).to(memory_format=fmt))
     model.eval()
     batches = [torch.randn(a.batch, *shape).to(memory_format=fmt) for _ in range(2)]
+    if a.mode == "frozen":
+        with torch.no_grad():
+            model = torch.jit.optimize_for_inference(
+                torch.jit.freeze(torch.jit.trace(model, batches[0])))
 
     def step(i):
         with torch.inference_mode():
@@ -55,7 +63,7 @@ def main():
         for i in range(a.steps):
             step(i)
         rates.append(a.steps * a.batch / (time.perf_counter() - t))
-    print(json.dumps({"torch": torch.__version__, "format": a.format, "rates": rates}))
+    print(json.dumps({"torch": torch.__version__, "format": a.format, "mode": a.mode, "rates": rates}))
 
 
 if __name__ == "__main__":

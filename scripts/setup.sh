@@ -5,13 +5,16 @@
 # clang-format is for the tests (native/'s formatting is checked).
 #
 #   bash scripts/setup.sh          # what train/test/evaluate need
-#   bash scripts/setup.sh --bench  # also python3-torch, for benchmarks
+#   bash scripts/setup.sh --bench  # also python3-torch and the other allocators, for benchmarks
+#
+# libtcmalloc-minimal4 is lade's default allocator (lib/torch/allocator.ts
+# preloads it); the benchmarks also measure jemalloc and mimalloc.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(libtorch-dev cmake g++ pkg-config dataset-fashion-mnist libopenblas0-openmp
-  libjpeg62-turbo-dev libpng-dev libgloo-dev clang-format strace)
-[[ "${1:-}" == "--bench" ]] && packages+=(python3-torch)
+  libjpeg62-turbo-dev libpng-dev libgloo-dev clang-format strace libtcmalloc-minimal4)
+[[ "${1:-}" == "--bench" ]] && packages+=(python3-torch libjemalloc2 libmimalloc2.0)
 
 missing=()
 for p in "${packages[@]}"; do

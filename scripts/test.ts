@@ -24,6 +24,7 @@
 
 import { parseArgs } from "node:util";
 import { join, relative } from "node:path";
+import { EXEC_MARKER_ENV, findAllocatorLibrary, planAllocator } from "../lib/torch/allocator.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const DURATIONS = join(ROOT, "tests/durations.json");
@@ -119,6 +120,34 @@ function duration(seconds: number): string {
   return `${Math.floor(seconds / 60)}m${Math.round(seconds % 60)}s`;
 }
 
+/**
+ * The environment of the shards: the allocator lade's entry would preload
+ * (lib/torch/allocator.ts) already in `LD_PRELOAD`, with the marker that it
+ * is lade's choice, so that the tests run as lade does and the many
+ * `deno run main.ts` children of the tests do not each start twice; and
+ * OMP_NUM_THREADS (1 unless set).
+ */
+function shardEnv(): Record<string, string> {
+  const plan = planAllocator({
+    env: (k) => Deno.env.get(k),
+    pid: Deno.pid,
+    find: findAllocatorLibrary,
+  });
+  // One libtorch thread a process unless a test asks for more (`--threads`):
+  // the shards share the cores, OpenMP threads that spin while another
+  // process holds the core only slow both down, and commands whose default
+  // follows the machine's load then compute the same numbers whatever the
+  // neighbours do.
+  const threads = Deno.env.get("OMP_NUM_THREADS") ?? "1";
+  if (plan.action !== "exec") return { OMP_NUM_THREADS: threads };
+  return {
+    LD_PRELOAD: plan.preload ?? "",
+    [EXEC_MARKER_ENV]: String(Deno.pid),
+    OMP_NUM_THREADS: threads,
+  };
+}
+const SHARD_ENV = shardEnv();
+
 /** Runs one `deno test` over `units`; resolves with its output and JUnit cases. */
 async function runShard(
   units: string[],
@@ -132,12 +161,9 @@ async function runShard(
   const proc = new Deno.Command(Deno.execPath(), {
     args,
     cwd: ROOT,
+    env: SHARD_ENV,
     stdout: "piped",
     stderr: "piped",
-    // One libtorch thread a process unless a test asks for more (`--threads`): the
-    // shards share the cores, and OpenMP threads that spin while another process holds
-    // the core only slow both down.
-    env: { OMP_NUM_THREADS: Deno.env.get("OMP_NUM_THREADS") ?? "1" },
   }).output();
   const out = await proc;
   const dec = new TextDecoder();

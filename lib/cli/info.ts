@@ -10,6 +10,8 @@ import type { TorchBuild } from "../torch/libtorch.ts";
 import { cString } from "../torch/strings.ts";
 import { cudaAvailable, cudaDeviceCount, getNumThreads } from "../torch/device.ts";
 import { buildInfo, type CudaDeviceInfo, cudaDeviceInfo } from "../torch/cuda.ts";
+import { type AllocatorStatus, allocatorStatus } from "../torch/allocator.ts";
+import { defaultThreads } from "../torch/threads.ts";
 
 /** CUDA as this process sees it: the build's support and every GPU. */
 function cudaFacts(): Info["cuda"] {
@@ -36,7 +38,16 @@ export interface Info {
   libtorch: string;
   abi: number;
   threads: number;
+  /** Why `threads` (the default: the cores other processes leave free; or OMP_NUM_THREADS). */
+  threads_why: string;
   cpus: number;
+  /**
+   * The memory allocator of this process (glibc, tcmalloc, jemalloc or
+   * mimalloc: the library mapped into it), its library, and why it is this
+   * one (lade's default, `LADE_ALLOCATOR`, the user's `LD_PRELOAD`, or the
+   * default's library missing).
+   */
+  allocator: AllocatorStatus;
   cuda: {
     available: boolean;
     devices: number;
@@ -75,7 +86,9 @@ export function gatherInfo(): Info {
     libtorch: cString(lib.lade_torch_version()),
     abi: lib.lade_abi_version(),
     threads: getNumThreads(),
+    threads_why: defaultThreads().why,
     cpus: navigator.hardwareConcurrency,
+    allocator: allocatorStatus(),
     cuda: cudaFacts(),
     distributed: { backends: availableBackends() },
     torch: choice.torch ?? null,
@@ -103,7 +116,13 @@ export function infoCommand(options: { json?: boolean }): void {
     ["lade", info.lade],
     ["deno", `${info.deno} (v8 ${info.v8}, typescript ${info.typescript})`],
     ["libtorch", describeTorch(info)],
-    ["threads", `${info.threads} of ${info.cpus} CPUs`],
+    ["threads", `${info.threads} of ${info.cpus} CPUs (${info.threads_why})`],
+    [
+      "allocator",
+      `${info.allocator.name}${
+        info.allocator.library ? ` (${info.allocator.library})` : ""
+      }: ${info.allocator.why}`,
+    ],
     [
       "cuda",
       info.cuda.available

@@ -256,6 +256,19 @@ export type Native = Deno.DynamicLibrary<typeof symbols>["symbols"];
 
 let loaded: { lib: Deno.DynamicLibrary<typeof symbols>; path: string } | undefined;
 
+/** What runs once the library is open (see onLibraryOpen). */
+const openHooks: (() => void)[] = [];
+
+/**
+ * Runs `hook` once the native library is open: at once when it is already,
+ * else right after it opens (the command line sets the default thread
+ * count there, so that a command that never loads libtorch never waits).
+ */
+export function onLibraryOpen(hook: () => void): void {
+  if (loaded) hook();
+  else openHooks.push(hook);
+}
+
 const HINT = "build it with 'deno task build' (or 'deno task setup'), or set LADE_NATIVE_LIB";
 
 /** The library's ABI version, read through a table of that one symbol (any version has it). */
@@ -292,6 +305,7 @@ function open(): { lib: Deno.DynamicLibrary<typeof symbols>; path: string } {
       `cannot open lade's native library ${path}: ${(e as Error).message} (${HINT})`,
     );
   }
+  for (const hook of openHooks.splice(0)) hook();
   return loaded;
 }
 

@@ -29,6 +29,7 @@ import { createLoss, expertMean } from "../losses/mod.ts";
 import { Model, type Precision } from "../models/mod.ts";
 import { setCudnnBenchmark, useSideStream } from "../torch/cuda.ts";
 import { type Device, manualSeed, setNumThreads } from "../torch/device.ts";
+import { type TrainingThreads, trainingThreads } from "./threads.ts";
 import { full, tensor } from "../torch/create.ts";
 import type { Tensor } from "../torch/tensor.ts";
 import { predictLogits } from "../predict/logits.ts";
@@ -69,7 +70,6 @@ import {
   DataParallel,
   type DistributedOptions,
   rankDevice,
-  rankThreads,
 } from "./data_parallel.ts";
 
 /** The resolved configuration's file name inside a run directory. */
@@ -326,7 +326,7 @@ function startLines(c: EpochsContext, arch: string, batches: number): string[] {
     `, sampler ${t.sampler}, seed ${config.seed}`,
     `device    ${device}` +
     (device === "cpu" ? "" : ` (${c.precision}${c.cudaGraphs ? ", CUDA graphs" : ""})`) +
-    `, ${plural(c.threads, "thread")}` +
+    (device === "cpu" ? `, ${plural(c.threads.threads, "thread")} (${c.threads.why})` : "") +
     (dp
       ? `; ${dp.worldSize} ranks (${dp.pg.backend}), ` +
         `${t.batch_size / dp.worldSize} samples of each batch of ${t.batch_size} a rank`
@@ -349,12 +349,8 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   // One writer per run directory: a resumed run's is locked before anything
   // (slow) is loaded; a fresh one's once it exists (runEpochs).
   using _lock = opts.resume && (dist?.env.rank ?? 0) === 0 ? lockRun(opts) : undefined;
-  const threads = config.threads > 0
-    ? config.threads
-    : dist
-    ? rankThreads(dist.env)
-    : navigator.hardwareConcurrency;
-  setNumThreads(threads);
+  const threads = trainingThreads(config.threads, dist?.env);
+  setNumThreads(threads.threads);
   const device = useDevice(dist ? rankDevice(config.device, dist.env) : config.device);
   // A distributed run joins its process group before the (slow) data: a
   // configuration every rank rejects fails on every rank at once.
@@ -404,12 +400,12 @@ interface SetUp {
   testSet: ImageSet;
   uniform: Int32Array;
   device: Device;
-  /** CPU threads of this process. */
-  threads: number;
   config: TrainConfig;
   opts: TrainOptions;
   /** This rank's side of a distributed job. */
   dp: DataParallel | undefined;
+  /** The CPU threads, why, and the governor that revises a default count. */
+  threads: TrainingThreads;
 }
 
 async function trainWith(s: SetUp): Promise<TrainResult> {
@@ -760,6 +756,8 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
       };
       // Samples a step adds: the global batch (every rank's loss sees all of it).
       const globalBatch = config.train.batch_size;
+      // Thread counts the default's governor changed in this epoch (said on the epoch's line).
+      const threadChanges: string[] = [];
       // Mixup / CutMix: drawn per (seed, epoch, step), so a resumed epoch mixes alike.
       const mixOptions = { mixup: config.train.mixup, cutmix: config.train.cutmix };
       const mixing = mixes(mixOptions);
@@ -804,6 +802,12 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
           }
         } finally {
           if (images !== batch.images) images.dispose();
+        }
+        const revised = c.threads.governor?.revise();
+        if (revised) {
+          threadChanges.push(`threads ${c.threads.threads} -> ${revised.threads} (${revised.why})`);
+          c.threads.threads = revised.threads;
+          setNumThreads(revised.threads);
         }
         running.seen += dp ? globalBatch : batch.labels.shape[0];
         batch.dispose();
@@ -927,7 +931,8 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
         `epoch ${epoch + 1}/${epochs}  loss ${record.loss.toFixed(4)}  lr ${lr.toPrecision(3)}  ` +
           `train ${pct(record.train_acc)}  test ${pct(test?.top1)}  ` +
           `${record.images_per_sec.toFixed(0)} img/s  ${formatDuration(record.seconds)}` +
-          (valTop1 === undefined ? "" : `  val ${pct(valTop1)}${newBest ? " (best)" : ""}`),
+          (valTop1 === undefined ? "" : `  val ${pct(valTop1)}${newBest ? " (best)" : ""}`) +
+          threadChanges.map((t) => `  ${t}`).join(""),
       );
       if (last) final = test;
       if (stopEarly) {

@@ -31,10 +31,11 @@ struct Cnn28 : Backbone {
       x = torch::max_pool2d(folds.conv_bn(x, convs[i], bns[i]), 2).relu_();
     }
     // The flattening assumes 28-pixel inputs (3x3 after three poolings).
-    return fc->forward(x.flatten(1)).relu_();
+    return fc->forward(dense(x).flatten(1)).relu_();
   }
 
   int64_t feature_dim() const override { return 256; }
+  bool blocked_inference() const override { return true; }
 
   nn::Conv2d convs[3] = {nullptr, nullptr, nullptr};
   nn::BatchNorm2d bns[3] = {nullptr, nullptr, nullptr};
@@ -53,7 +54,7 @@ struct Cnn28Expert : nn::Module {
 
   torch::Tensor forward(const torch::Tensor& x) {
     auto y = torch::max_pool2d(folds->conv_bn(x, conv, bn), 2).relu_();
-    return fc->forward(y.flatten(1)).relu_();
+    return fc->forward(dense(y).flatten(1)).relu_();
   }
 
   nn::Conv2d conv{nullptr};
@@ -95,6 +96,7 @@ struct Cnn28Experts : Backbone {
 
   int64_t feature_dim() const override { return n_experts * kHidden; }
   int64_t experts() const override { return n_experts; }
+  bool blocked_inference() const override { return true; }
 
   static constexpr int64_t kWidth = 96;
   static constexpr int64_t kHidden = 192;

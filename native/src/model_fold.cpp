@@ -34,7 +34,7 @@ torch::Tensor BnFolds::conv_bn(const torch::Tensor& x, torch::nn::Conv2d& conv,
   const bool foldable = !bn->is_training() && !torch::GradMode::is_enabled() &&
                         bn->options.track_running_stats() && bn->running_mean.defined() &&
                         torch::enumtype::get_enum_name(co.padding_mode()) == "kZeros";
-  if (!foldable) return bn->forward(conv->forward(x));
+  if (!foldable) return bn->forward(conv->forward(dense(x)));
 
   auto sources = fold_sources(conv, bn);
   auto& f = folded_[conv.get()];
@@ -59,11 +59,24 @@ torch::Tensor BnFolds::conv_bn(const torch::Tensor& x, torch::nn::Conv2d& conv,
     f.weight.copy_(w.to(torch::kFloat64) * scale.view({-1, 1, 1, 1}));
     f.bias = bias.to(w.scalar_type());
     f.eps = bn->options.eps();
+    f.blocked_weight = torch::Tensor();
     f.sources.clear();
     for (const auto& t : sources) f.sources.push_back(t.detach().clone());
   }
+  // A blocked (MKLDNN) input: the folded weight reordered once into the
+  // layout oneDNN chose for it, and the output stays blocked.
+  const auto* padding = c10::get_if<torch::ExpandingArray<2>>(&co.padding());
+  if (x.is_mkldnn() && padding) {
+    if (!f.blocked_weight.defined()) {
+      f.blocked_weight = at::mkldnn_reorder_conv2d_weight(f.weight.contiguous().to_mkldnn(),
+                                                          *padding, co.stride(), co.dilation(),
+                                                          co.groups());
+    }
+    return at::mkldnn_convolution(x, f.blocked_weight, f.bias, *padding, co.stride(),
+                                  co.dilation(), co.groups());
+  }
   namespace F = torch::nn::functional;
-  return F::conv2d(x, f.weight,
+  return F::conv2d(dense(x), f.weight,
                    F::Conv2dFuncOptions()
                        .bias(f.bias)
                        .stride(co.stride())
@@ -81,7 +94,11 @@ torch::Tensor Backbone::forward(torch::Tensor x) {
   torch::Tensor out;
   {
     c10::InferenceMode inference;
-    out = features(std::move(x));
+    if (blocked_inference() && x.device().is_cpu() && x.scalar_type() == torch::kFloat &&
+        x.dim() == 4) {
+      x = x.to_mkldnn();
+    }
+    out = dense(features(std::move(x)));
   }
   // An inference tensor cannot be saved for backward; a clone made here can.
   return out.clone();

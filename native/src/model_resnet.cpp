@@ -52,8 +52,7 @@ struct Block : nn::Module {
     out = folds->conv_bn(out, conv2, bn2);
     if (bottleneck) out = folds->conv_bn(torch::relu_(out), conv3, bn3);
     auto identity = down_conv ? folds->conv_bn(x, down_conv, down_bn) : x;
-    out += identity;
-    return torch::relu_(out);
+    return add_relu_(out, identity);
   }
 
   bool bottleneck;

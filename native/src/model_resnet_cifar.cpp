@@ -66,8 +66,16 @@ struct BasicBlock : nn::Module {
     // sum's backward passes do not need their outputs.
     auto out = folds->conv_bn(x, conv1, bn1).relu_();
     out = folds->conv_bn(out, conv2, bn2);
-    out += shortcut(x);
-    return torch::relu_(out);
+    if (subsample && c10::InferenceMode::is_enabled()) {
+      // Inference: the subsampled input added to the channels it lands on,
+      // with no zero-padded copy (adding zeros leaves the others as they are).
+      using torch::indexing::None;
+      using torch::indexing::Slice;
+      auto sub = x.index({Slice(), Slice(), Slice(None, None, 2), Slice(None, None, 2)});
+      out.narrow(1, pad_channels, sub.size(1)).add_(sub);
+      return torch::relu_(out);
+    }
+    return add_relu_(out, shortcut(x));
   }
 
   nn::Conv2d conv1{nullptr}, conv2{nullptr}, down_conv{nullptr};

@@ -1,0 +1,65 @@
+/**
+ * The fast inference path (eval mode, gradients off: batch norms folded,
+ * cnn28's networks in oneDNN's blocked layout with weights reordered once,
+ * ResNets' residual sum and ReLU as one pass, option-A shortcuts added in
+ * place) gives the logits of the unfused path (eval mode with gradients on:
+ * every module as it is) within 1e-4 (of the largest logit, when that is
+ * over 1), for every family of networks.
+ */
+
+import assert from "node:assert/strict";
+import { type Architecture, Model } from "../../lib/models/mod.ts";
+import { SGD } from "../../lib/train/optimizer.ts";
+import { manualSeed } from "../../lib/torch/device.ts";
+import { noGrad, randn } from "../../lib/torch/create.ts";
+import { liveTensors, scope } from "../../lib/torch/memory.ts";
+
+const SHAPES: [Architecture, number[]][] = [
+  ["cnn28", [1, 28, 28]],
+  ["cnn28-sade", [1, 28, 28]],
+  ["resnet32", [3, 32, 32]],
+  ["resnet32-proj", [3, 32, 32]],
+  ["resnet32-sade", [3, 32, 32]],
+  ["resnet18", [3, 48, 48]],
+  ["resnet50", [3, 48, 48]],
+];
+
+Deno.test("fast inference logits are the unfused path's within 1e-4", () => {
+  const before = liveTensors();
+  for (const [arch, shape] of SHAPES) {
+    manualSeed(3);
+    using model = Model.create({ arch, classes: 5, inChannels: shape[0] });
+    // Steps small enough that the deep torchvision networks stay in range.
+    using opt = new SGD(model, {
+      lr: arch === "resnet18" || arch === "resnet50" ? 0.01 : 0.1,
+      momentum: 0.9,
+    });
+    // A few steps on shifted, scaled inputs: batch norms far from the identity.
+    for (let i = 0; i < 2; i++) {
+      scope(() => {
+        opt.zeroGrad();
+        model.forward(randn([8, ...shape]).mul(2).add(0.5)).logSoftmax(1).mean().neg().backward();
+        opt.step();
+      });
+    }
+    model.eval();
+    scope(() => {
+      const n = arch.startsWith("resnet") && arch !== "resnet32" ? 12 : 40;
+      const x = randn([n, ...shape]).mul(2).add(0.5);
+      const unfused = model.forward(x).detach();
+      const fast = noGrad(() => model.forward(x));
+      const diff = fast.sub(unfused).abs().max().item();
+      const scale = unfused.abs().max().item();
+      assert.ok(scale > 0.1, `${arch}: logits too small to compare (${scale})`);
+      // 1e-4 of logits up to 1 in size, and as much relative to larger ones.
+      assert.ok(
+        diff <= 1e-4 * Math.max(1, scale),
+        `${arch}: fast path differs by ${diff} (logits up to ${scale})`,
+      );
+      // A second pass reuses the prepared weights: the same logits exactly.
+      const again = noGrad(() => model.forward(x));
+      assert.equal(again.sub(fast).abs().max().item(), 0, `${arch}: second pass`);
+    });
+  }
+  assert.equal(liveTensors(), before);
+});
