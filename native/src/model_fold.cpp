@@ -68,12 +68,11 @@ torch::Tensor BnFolds::conv_bn(const torch::Tensor& x, torch::nn::Conv2d& conv,
   const auto* padding = c10::get_if<torch::ExpandingArray<2>>(&co.padding());
   if (x.is_mkldnn() && padding) {
     if (!f.blocked_weight.defined()) {
-      f.blocked_weight = at::mkldnn_reorder_conv2d_weight(f.weight.contiguous().to_mkldnn(),
-                                                          *padding, co.stride(), co.dilation(),
-                                                          co.groups());
+      f.blocked_weight = at::mkldnn_reorder_conv2d_weight(
+          f.weight.contiguous().to_mkldnn(), *padding, co.stride(), co.dilation(), co.groups());
     }
-    return at::mkldnn_convolution(x, f.blocked_weight, f.bias, *padding, co.stride(),
-                                  co.dilation(), co.groups());
+    return at::mkldnn_convolution(x, f.blocked_weight, f.bias, *padding, co.stride(), co.dilation(),
+                                  co.groups());
   }
   namespace F = torch::nn::functional;
   return F::conv2d(dense(x), f.weight,

@@ -65,7 +65,7 @@ Deno.test("train --root --imbalance-type; a balanced recipe; errors name the fla
       lines[2],
       "training  1 epoch of 11 batches of 16, lr 0.05 (cosine, 1 epoch warm-up), sampler shuffle, seed 0",
     );
-    assert.equal(lines[3], "device    cpu, 1 thread");
+    assert.equal(lines[3], "device    cpu, 1 thread (fixed by the threads setting)");
     const yaml = await Deno.readTextFile(join(dir, "step", "config.yaml"));
     assert.match(yaml, /imbalance_type: step/);
     assert.match(yaml, new RegExp(`root: ${root}`));
