@@ -49,6 +49,12 @@ export function temporaryPath(path: string): string {
  * nothing half-written behind.
  */
 const underWay = new Set<string>();
+/**
+ * The folders writeDirAtomic has moved aside (`dir.PID.old`) while it puts
+ * the new one in place, by the folder: a stop in that moment puts the old
+ * one back when the new one is not in place yet.
+ */
+const movedAside = new Map<string, string>();
 
 /**
  * Removes the temporaries of every atomic write under way in this process
@@ -57,17 +63,52 @@ const underWay = new Set<string>();
  * nothing).
  */
 export function removeTemporariesSync(): string[] {
-  const removed: string[] = [];
-  for (const path of underWay) {
+  const paths = [...underWay];
+  underWay.clear();
+  const removed = new Set<string>();
+  // An asynchronous write runs on a thread of its own: one under way as the
+  // signal came may create the temporary again (or a file inside it, so
+  // that its removal fails) just after the first pass. So: passes until
+  // none of them exists, with a pause between (the thread finishes within
+  // milliseconds), a few at most.
+  let clean = 0;
+  for (let pass = 0; pass < 6 && clean < 2 && paths.length > 0; pass++) {
+    let present = false;
+    for (const path of paths) {
+      try {
+        Deno.removeSync(path, { recursive: true });
+        removed.add(path);
+      } catch (e) {
+        // never made, or already renamed into place; else still being written
+        if (!(e instanceof Deno.errors.NotFound)) present = true;
+      }
+    }
+    const pause = 5 * 2 ** pass;
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, pause);
+    clean = !present && paths.every((p) => !existsSync(p)) ? clean + 1 : 0;
+  }
+  // A folder moved aside: the new one in place, or the old one put back.
+  for (const [dir, old] of movedAside) {
     try {
-      Deno.removeSync(path, { recursive: true });
-      removed.push(path);
+      if (existsSync(dir)) {
+        Deno.removeSync(old, { recursive: true });
+        removed.add(old);
+      } else Deno.renameSync(old, dir);
     } catch {
-      // never made, or already renamed into place
+      // not moved yet, or already removed
     }
   }
-  underWay.clear();
-  return removed;
+  movedAside.clear();
+  return [...removed];
+}
+
+function existsSync(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function writeAll(path: string, bytes: Uint8Array): Promise<void> {
@@ -181,19 +222,24 @@ export async function writeDirAtomic<T>(
     };
     const out = await fill(tmp, put);
     let replaced = false;
+    // (Registered before the move: a stop during it puts the folder back.)
+    movedAside.set(dir, old);
     try {
       await Deno.rename(dir, old);
       replaced = true;
     } catch (e) {
+      movedAside.delete(dir);
       if (!(e instanceof Deno.errors.NotFound)) throw e;
     }
     try {
       await Deno.rename(tmp, dir);
     } catch (e) {
       if (replaced) await Deno.rename(old, dir).catch(() => {});
+      movedAside.delete(dir);
       throw e;
     }
     if (replaced) await Deno.remove(old, { recursive: true }).catch(() => {});
+    movedAside.delete(dir);
     await syncFolder(dir);
     return out;
   } catch (e) {

@@ -261,7 +261,15 @@ try {
   }
   if (flags.record) {
     const perFile: Record<string, number> = {};
-    for (const c of cases) {
+    // A test's time includes its steps' (`parent > step` cases in the report).
+    const names = new Set(cases.map((c) => `${c.file}\0${c.name}`));
+    const isStep = (c: Case) => {
+      const parts = c.name.split(" > ");
+      return parts.some((_, i) =>
+        i > 0 && names.has(`${c.file}\0${parts.slice(0, i).join(" > ")}`)
+      );
+    };
+    for (const c of cases.filter((c) => !isStep(c))) {
       const unit = unitOf(c.file, docs);
       perFile[unit] = Math.round(((perFile[unit] ?? 0) + c.seconds) * 10) / 10;
     }

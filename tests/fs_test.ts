@@ -123,6 +123,36 @@ Deno.test("removeTemporariesSync removes the temporaries of the writes under way
   }
 });
 
+Deno.test("a stop while writeDirAtomic has moved the old folder aside puts it back", async () => {
+  const root = await Deno.makeTempDir();
+  const rename = Deno.rename;
+  try {
+    await Deno.mkdir(`${root}/report`);
+    await Deno.writeTextFile(`${root}/report/index.html`, "old");
+    // The moment between the two renames: the old folder aside, the new one not in place.
+    let aside!: () => void;
+    const moved = new Promise<void>((r) => aside = r);
+    const hold = new Promise<void>(() => {});
+    Deno.rename = async (from: string | URL, to: string | URL) => {
+      await rename(from, to);
+      if (String(to).endsWith(".old")) {
+        aside();
+        await hold;
+      }
+    };
+    void writeDirAtomic(`${root}/report`, async (_tmp, put) => {
+      await put("index.html", "new");
+    });
+    await moved;
+    removeTemporariesSync();
+    assert.deepEqual((await Array.fromAsync(Deno.readDir(root))).map((e) => e.name), ["report"]);
+    assert.equal(await Deno.readTextFile(`${root}/report/index.html`), "old");
+  } finally {
+    Deno.rename = rename;
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
 Deno.test("removeStaleTemporaries removes the temporary folders of dead processes too", async () => {
   const root = await Deno.makeTempDir();
   try {

@@ -267,7 +267,7 @@ Deno.test({
       }
       assert.ok(stopped >= STOPS / 2, `only ${stopped} of ${STOPS} evaluations were stopped`);
       const left = (await tree(root)).filter((f) => /\.tmp$|\.old$/.test(f));
-      assert.deepEqual(left, [], "temporaries left behind");
+      assert.deepEqual(left, [], `temporaries left behind ${replay}`);
       // The run that was evaluated is untouched: its own report is its training's.
       const runFiles = await tree(base);
       assert.ok(runFiles.includes("report/index.html"));
