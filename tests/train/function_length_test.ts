@@ -234,7 +234,7 @@ export function functionSpans(src: string): FunctionSpan[] {
     if (open >= 0) add(m[1] || "(anonymous function)", m.index!, open);
   }
   // Methods: name(...) ... { where a class or object member starts.
-  for (const m of code.matchAll(/([\w$]+|\])\s*(?:<[^(;{}]*>)?\s*\(/g)) {
+  for (const m of code.matchAll(/(#?[\w$]+|\])\s*(?:<[^(;{}]*>)?\s*\(/g)) {
     let nameStart = m.index!;
     let name = m[1];
     if (name === "]") {
@@ -278,9 +278,9 @@ export function functionSpans(src: string): FunctionSpan[] {
     if (header < 0) header = m.index!;
     // Named after the variable or property it is assigned to, when there is one.
     const lineStart = code.lastIndexOf("\n", header) + 1;
-    const name = /(?:const|let|var)?\s*([\w$]+)\s*(?::[^=]*)?[=:]/.exec(
-      code.slice(lineStart, header),
-    )?.[1] ?? "(arrow function)";
+    const name =
+      /^\s*(?:export\s+)?(?:(?:const|let|var)\s+)?([\w$#]+)\s*(?::[^=]*)?[=:]\s*(?:async\s*)?$/
+        .exec(code.slice(lineStart, header))?.[1] ?? "(arrow function)";
     add(name, header, open);
   }
   return [...found.values()].sort((a, b) => a.line - b.line);
@@ -331,6 +331,9 @@ Deno.test("the scanner finds methods and arrows, and skips braces in strings, co
     "    return { c: s };",
     "  }",
     "  [Symbol.dispose](): void {}",
+    "  #hidden(): void {",
+    "    void this.run({ b: 1 }).catch(() => {});",
+    "  }",
     "}",
     "export const f = (x: number): number => {",
     "  if (x) {",
@@ -345,8 +348,10 @@ Deno.test("the scanner finds methods and arrows, and skips braces in strings, co
   assert.deepEqual(functionSpans(src).map((s) => [s.name, s.line, s.lines]), [
     ["run", 3, 5],
     ["[Symbol.dispose]", 8, 1],
-    ["f", 10, 6],
-    ["h", 16, 3],
+    ["#hidden", 9, 3],
+    ["(arrow function)", 10, 1],
+    ["f", 13, 6],
+    ["h", 19, 3],
   ]);
 });
 
