@@ -478,10 +478,7 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
   if (writer) await makeRunDir(runDir);
   using _lock = writer && !opts.resume ? lockRun(opts) : undefined;
   if (writer) await removeStaleTemporaries(runDir);
-  const run = await RunState.open({
-    ...{ runDir, writer, resume: opts.resume ?? false, config, data: c.data, model, optimizer },
-    ...{ batches, worldSize: dp?.worldSize ?? 1, log },
-  });
+  const run = await openRun(c, writer, log);
   // Every rank starts from rank 0's weights and statistics.
   dp?.broadcastModel(model, "all");
   for (const line of startLines(c, config.model.arch, batches)) log(line);
@@ -538,6 +535,27 @@ async function runEpochs(c: EpochsContext): Promise<TrainResult> {
     }
     throw e;
   }
+}
+
+/** The run: fresh (its config.yaml written), or the state of its checkpoint, restored. */
+function openRun(
+  c: EpochsContext,
+  writer: boolean,
+  log: (line: string) => void,
+): Promise<RunState> {
+  const { opts, config, data, model, optimizer, dp } = c;
+  return RunState.open({
+    runDir: opts.runDir,
+    writer,
+    resume: opts.resume ?? false,
+    config,
+    data,
+    model,
+    optimizer,
+    batches: c.loader.batchesPerEpoch,
+    worldSize: dp?.worldSize ?? 1,
+    log,
+  });
 }
 
 /** What the epochs work with: the step runner (one process or a rank), the evaluations. */
