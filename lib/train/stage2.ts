@@ -346,8 +346,8 @@ async function learnScales(
   if (!(lr > 0)) throw new InputError("lr", `must be > 0, got ${lr}`);
   linearHead(model).dispose(); // a linear head, or a one-line error before the data loads
   const data = await loadConfigDataset(m.config, { onWarning: opts.onWarning });
-  let scales = ones([m.classes]);
-  let velocity = scales.mul(0);
+  const scales = ones([m.classes]);
+  const state: ScaleState = { scales, velocity: scales.mul(0) };
   try {
     using loader = new BatchLoader(data.train, data, {
       batchSize: Math.min(opts.batchSize ?? m.config.train.batch_size, data.train.size),
@@ -363,35 +363,8 @@ async function learnScales(
       let total = 0, seen = 0;
       for await (const batch of loader.epoch(epoch)) {
         try {
-          const logits = scope(() =>
-            noGrad(() => model.forward(batch.images).to("float32").to("cpu"))
-          );
-          try {
-            const [next, v, loss] = scope(() => {
-              const s = scales.detach();
-              s.requiresGrad = true;
-              const l = crossEntropyLoss(logits.mul(s), batch.labels.to("cpu"));
-              l.backward();
-              // SGD with momentum 0.9, as the first stage's optimiser.
-              const vel = velocity.mul(0.9).add(s.grad!);
-              return [s.detach().sub(vel.mul(lr)), vel, l.item()] as const;
-            });
-            scales.dispose();
-            velocity.dispose();
-            scales = next;
-            velocity = v;
-            // As train does: a loss (or scale) that is no longer finite stops at once.
-            if (!Number.isFinite(loss) || !allFinite(scales)) {
-              throw new StageDivergedError(
-                `lws diverged: the loss became NaN or infinite in epoch ${epoch + 1} ` +
-                  `(learning rate ${lr}); lower \`lr\``,
-              );
-            }
-            total += loss * batch.labels.shape[0];
-            seen += batch.labels.shape[0];
-          } finally {
-            logits.dispose();
-          }
+          total += scaleStep(model, batch, state, lr, epoch) * batch.labels.shape[0];
+          seen += batch.labels.shape[0];
         } finally {
           batch.dispose();
         }
@@ -400,7 +373,7 @@ async function learnScales(
         `lws epoch ${epoch + 1}/${epochs}: loss ${(total / Math.max(1, seen)).toFixed(4)}`,
       );
     }
-    scaleClasses(model, scales);
+    scaleClasses(model, state.scales);
     const head = linearHead(model);
     try {
       if (!allFinite(head.weight) || !allFinite(head.bias)) {
@@ -416,11 +389,56 @@ async function learnScales(
       from: opts.from,
       epochs,
       lr,
-      scales: Array.from(scales.toArray() as Float32Array),
+      scales: Array.from(state.scales.toArray() as Float32Array),
     };
   } finally {
-    scales.dispose();
-    velocity.dispose();
+    state.scales.dispose();
+    state.velocity.dispose();
     data.dispose();
+  }
+}
+
+/** LWS's per-class scales and their SGD momentum (replaced at every step). */
+interface ScaleState {
+  scales: Tensor;
+  velocity: Tensor;
+}
+
+/**
+ * One LWS step on a batch: the frozen network's logits, the scaled
+ * cross-entropy and an SGD step of the scales; returns the batch's loss.
+ */
+function scaleStep(
+  model: Model,
+  batch: { images: Tensor; labels: Tensor },
+  state: ScaleState,
+  lr: number,
+  epoch: number,
+): number {
+  const logits = scope(() => noGrad(() => model.forward(batch.images).to("float32").to("cpu")));
+  try {
+    const [next, v, loss] = scope(() => {
+      const s = state.scales.detach();
+      s.requiresGrad = true;
+      const l = crossEntropyLoss(logits.mul(s), batch.labels.to("cpu"));
+      l.backward();
+      // SGD with momentum 0.9, as the first stage's optimiser.
+      const vel = state.velocity.mul(0.9).add(s.grad!);
+      return [s.detach().sub(vel.mul(lr)), vel, l.item()] as const;
+    });
+    state.scales.dispose();
+    state.velocity.dispose();
+    state.scales = next;
+    state.velocity = v;
+    // As train does: a loss (or scale) that is no longer finite stops at once.
+    if (!Number.isFinite(loss) || !allFinite(state.scales)) {
+      throw new StageDivergedError(
+        `lws diverged: the loss became NaN or infinite in epoch ${epoch + 1} ` +
+          `(learning rate ${lr}); lower \`lr\``,
+      );
+    }
+    return loss;
+  } finally {
+    logits.dispose();
   }
 }

@@ -1,51 +1,35 @@
 /**
  * The training loop. Read it top to bottom: set up (threads, device, data,
- * model, optimiser, loss, loader), optionally restore a checkpoint, then for
- * each epoch set the learning rate, run the batches (forward, loss, backward,
- * step, each inside scope() so no tensor handle outlives its step), evaluate,
- * write metrics and a checkpoint.
+ * model, optimiser, loss, loader), open the run (fresh, or restored from its
+ * checkpoint), then for each epoch (`runEpochs`) set the learning rate, run
+ * the steps (`runSteps`: forward, loss, backward, step, each inside scope()
+ * so no tensor handle outlives its step), evaluate, write metrics and a
+ * checkpoint (`endEpoch`).
  *
- * As one rank of a distributed job (`TrainOptions.distributed`), the same
- * loop runs on every rank over its share of each global batch, with the
- * collectives of data_parallel.ts; only rank 0 writes the run directory.
+ * What differs between one process and the ranks of a distributed job
+ * (`TrainOptions.distributed`) lives behind `StepRunner` (step_runner.ts,
+ * step_runner_dp.ts): every rank runs the same loop over its share of each
+ * global batch, with the collectives of data_parallel.ts, and only rank 0
+ * writes the run directory. CUDA-graph replay is the step's own (step.ts).
+ * The rest has a file each: the run's state and writes (run_state.ts), the
+ * evaluations (evaluation.ts), checkpoints inside an epoch
+ * (checkpoint_every.ts), the batch transforms (augment.ts) and the printed
+ * lines (lines.ts, progress.ts).
  *
  * @module
  */
 
-import { InputError, LadeError, StoppedError } from "../errors.ts";
-import { removeStaleTemporaries, writeFileAtomic } from "../fs.ts";
-import {
-  BatchLoader,
-  type DataSplits,
-  type ImageSet,
-  mixBatch,
-  shiftIndices,
-  shotGroups,
-} from "../data/mod.ts";
-import { mixes } from "../data/mix.ts";
-import { rotateImages, rotationAngles } from "../data/rotate.ts";
-import { accuracy } from "../eval/metrics.ts";
-import { createLoss, expertMean } from "../losses/mod.ts";
+import { InputError } from "../errors.ts";
+import { removeStaleTemporaries } from "../fs.ts";
+import { BatchLoader, type DataSplits, type ImageSet, shiftIndices } from "../data/mod.ts";
+import { createLoss, type Loss } from "../losses/mod.ts";
 import { Model, type Precision } from "../models/mod.ts";
 import { setCudnnBenchmark, useSideStream } from "../torch/cuda.ts";
 import { type Device, manualSeed, setNumThreads } from "../torch/device.ts";
 import { type TrainingThreads, trainingThreads } from "./threads.ts";
-import { full, tensor } from "../torch/create.ts";
 import type { Tensor } from "../torch/tensor.ts";
-import { predictLogits } from "../predict/logits.ts";
-import {
-  type BestCheckpoint,
-  loadCheckpoint,
-  MANIFEST,
-  readManifest,
-  removeUnreferenced,
-  type RunningSums,
-  runWriteFailure,
-  saveCheckpoint,
-  type Selection,
-} from "../run/checkpoint.ts";
+import { loadCheckpoint, MANIFEST, readManifest } from "../run/checkpoint.ts";
 import { modelFromManifest } from "../run/run_model.ts";
-import { initialSelection, updateSelection } from "./selection.ts";
 import {
   loadWeights,
   modelStateDict,
@@ -53,16 +37,14 @@ import {
   spreadOverExperts,
 } from "../weights/model_weights.ts";
 import type { RawTensor } from "../weights/safetensors.ts";
-import { configToYaml, type TrainConfig } from "../config/config.ts";
+import type { TrainConfig } from "../config/config.ts";
 import { loadConfigDataset, resolveArchitecture } from "../config/dataset.ts";
 import { useDevice } from "../torch/device.ts";
-import { type EpochMetrics, readMetrics, writeMetrics } from "../run/metrics.ts";
-import { writeEventFile } from "../run/tensorboard.ts";
+import type { EpochMetrics } from "../run/metrics.ts";
 import { SGD } from "./optimizer.ts";
 import { RunLock } from "../run/lock.ts";
 import { plural } from "../plural.ts";
-import { runLogitPrior } from "../eval/logit_prior.ts";
-import { formatDuration, Progress } from "./progress.ts";
+import { Progress } from "./progress.ts";
 import { learningRate } from "./schedule.ts";
 import { TrainStep } from "./step.ts";
 import {
@@ -71,36 +53,17 @@ import {
   type DistributedOptions,
   rankDevice,
 } from "./data_parallel.ts";
+import { type CheckpointEvery, PeriodicCheckpoints } from "./checkpoint_every.ts";
+import { Evaluator, type TestAccuracy } from "./evaluation.ts";
+import { earlyStopLine, epochLine, startLines } from "./lines.ts";
+import { epochRecord, RunState, zeroSums } from "./run_state.ts";
+import { SingleProcessRunner, type StepRunner } from "./step_runner.ts";
+import { DataParallelRunner } from "./step_runner_dp.ts";
+import { batchTransforms, stepTransformed } from "./augment.ts";
 
-/** The resolved configuration's file name inside a run directory. */
-export const CONFIG_FILE = "config.yaml";
-/** The final result's file name inside a run directory. */
-export const RESULT_FILE = "result.json";
-
-/** When train() writes checkpoints inside an epoch (see parseCheckpointEvery). */
-export interface CheckpointEvery {
-  /** Every this many training steps. */
-  steps?: number;
-  /** Every this many minutes. */
-  minutes?: number;
-}
-
-/**
- * `checkpointEvery` from text: a step count (`500`) or minutes (`10m`); an
- * InputError for `checkpointEvery` otherwise.
- */
-export function parseCheckpointEvery(text: string): CheckpointEvery {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(m|min)?\s*$/.exec(text);
-  const value = m ? Number(m[1]) : NaN;
-  if (m && m[2] !== undefined && value > 0 && value <= 1e6) return { minutes: value };
-  if (m && m[2] === undefined && Number.isInteger(value) && value >= 1 && value <= 2 ** 31 - 1) {
-    return { steps: value };
-  }
-  throw new InputError(
-    "checkpointEvery",
-    `expected a step count (500) or minutes (10m), got '${text}'`,
-  );
-}
+export { CONFIG_FILE, RESULT_FILE } from "./run_state.ts";
+export { type CheckpointEvery, parseCheckpointEvery } from "./checkpoint_every.ts";
+export type { TestAccuracy } from "./evaluation.ts";
 
 /** How to run train(). */
 export interface TrainOptions {
@@ -145,21 +108,6 @@ export interface TrainOptions {
   keepTestLogits?: boolean;
 }
 
-/**
- * Top-1 accuracy (percent) on the uniform test set: overall, and the mean
- * per-class accuracy of each shot group (null when the group has no class).
- */
-export interface TestAccuracy {
-  /** Over all test samples. */
-  top1: number;
-  /** Mean per-class accuracy of the many-shot classes. */
-  many: number | null;
-  /** Mean per-class accuracy of the medium-shot classes. */
-  medium: number | null;
-  /** Mean per-class accuracy of the few-shot classes. */
-  few: number | null;
-}
-
 /** What train() ends with. */
 export interface TrainResult {
   runDir: string;
@@ -200,24 +148,6 @@ async function exists(path: string): Promise<boolean> {
     return false;
   }
 }
-
-/**
- * Accuracy of test-set logits, as the training logs and result.json record
- * it; a multi-expert model's by the plain average of its experts.
- */
-function testAccuracy(
-  logits: Tensor,
-  labels: Int32Array,
-  trainCounts: number[],
-  experts: number,
-): TestAccuracy {
-  using mean = expertMean(logits, experts);
-  const { top1, many, medium, few } = accuracy(mean, labels, shotGroups(trainCounts));
-  return { top1, many, medium, few };
-}
-
-const pct = (x: number | null | undefined) =>
-  x === undefined || x === null || Number.isNaN(x) ? "  -  " : `${x.toFixed(1)}%`;
 
 /**
  * Takes the run directory's lock (see lib/run/lock.ts); a stale lock taken over
@@ -287,60 +217,6 @@ async function initWeights(model: Model, config: TrainConfig, opts: TrainOptions
     );
   }
 }
-
-/**
- * The resolved configuration a run starts with, in a few lines: the data
- * (images per class, imbalance), the network and method, the optimisation,
- * and where it runs.
- */
-function startLines(c: EpochsContext, arch: string, batches: number): string[] {
-  const { data, config, model, device, dp } = c;
-  const n = (x: number) => x.toLocaleString("en-US");
-  const counts = data.trainCounts;
-  const m = config.method;
-  const hyper = [
-    m.alpha !== undefined ? `alpha ${m.alpha}` : "",
-    m.lambda !== undefined ? `lambda ${m.lambda}` : "",
-    m.tau !== undefined ? `tau ${m.tau}` : "",
-  ].filter((x) => x !== "" && METHOD_HYPERS[m.name]?.includes(x.split(" ")[0]));
-  const t = config.train;
-  const s = t.schedule;
-  const lines = [
-    `dataset   ${data.name}: ${n(data.train.size)} training images in ${data.classes} classes, ` +
-    (Math.min(...counts) === Math.max(...counts)
-      ? `${n(counts[0])} a class `
-      : `${n(Math.min(...counts))} to ${n(Math.max(...counts))} a class `) +
-    `(imbalance ${data.imbalance.ratio}${
-      data.imbalance.ratio > 1 ? `, ${data.imbalance.type}` : ""
-    })` +
-    (data.val ? `, ${n(data.val.size)} more held out for validation` : "") +
-    `; ${n(data.test.size)} test images`,
-    `model     ${arch}, ${n(model.numParams)} parameters; method ${m.name}` +
-    (hyper.length > 0 ? ` (${hyper.join(", ")})` : "") +
-    (config.model.init !== undefined ? `; from ${config.model.init}` : "") +
-    (config.model.freeze !== "none" ? `; ${config.model.freeze} frozen` : ""),
-    `training  ${plural(t.epochs, "epoch")} of ${plural(batches, "batch", "batches")} of ` +
-    `${t.batch_size}, lr ${t.lr}` +
-    (t.backbone_lr !== undefined ? ` (backbone ${t.backbone_lr})` : "") +
-    ` (${s.type}${s.warmup_epochs > 0 ? `, ${plural(s.warmup_epochs, "epoch")} warm-up` : ""})` +
-    `, sampler ${t.sampler}, seed ${config.seed}`,
-    `device    ${device}` +
-    (device === "cpu" ? "" : ` (${c.precision}${c.cudaGraphs ? ", CUDA graphs" : ""})`) +
-    (device === "cpu" ? `, ${plural(c.threads.threads, "thread")} (${c.threads.why})` : "") +
-    (dp
-      ? `; ${dp.worldSize} ranks (${dp.pg.backend}), ` +
-        `${t.batch_size / dp.worldSize} samples of each batch of ${t.batch_size} a rank`
-      : ""),
-  ];
-  return lines;
-}
-
-/** The hyper-parameters each method reads (the others in a config are not shown). */
-const METHOD_HYPERS: Readonly<Record<string, readonly string[]>> = {
-  lade: ["alpha", "lambda"],
-  "logit-adjusted": ["tau"],
-  sade: ["tau"],
-};
 
 /** Trains (or continues) one run as `config` describes. */
 export async function train(config: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
@@ -438,32 +314,8 @@ async function trainWith(s: SetUp): Promise<TrainResult> {
     model.freeze("backbone");
     optimizer.setFrozen("backbone");
   }
-  const m = config.method;
-  using lossFn = createLoss(m.name, {
-    trainCounts: data.trainCounts,
-    alpha: m.alpha,
-    lambda: m.lambda,
-    tau: m.tau,
-    gamma: m.gamma,
-    beta: m.beta,
-    maxMargin: m.max_margin,
-    scale: m.scale,
-    drwEpoch: m.drw_epoch,
-    expertLambdas: m.expert_lambdas,
-    device,
-  });
-  using loader = new BatchLoader(data.train, data, {
-    batchSize: config.train.batch_size,
-    train: true,
-    device,
-    seed: config.seed,
-    sampler: config.train.sampler,
-    // A last batch of one sample would break batch norm; the epoch order changes every epoch.
-    dropLast: true,
-    // Each rank prepares its share of every global batch.
-    ...(dp ? { shard: dp.shard() } : {}),
-    colorJitter: config.dataset.color_jitter,
-  });
+  using lossFn = lossFor(config, data, device);
+  using loader = loaderFor(config, data, device, dp);
   const batches = loader.batchesPerEpoch;
   if (batches === 0) {
     throw new InputError(
@@ -502,6 +354,45 @@ async function trainWith(s: SetUp): Promise<TrainResult> {
   } finally {
     if (onCuda) useSideStream(device, false);
   }
+}
+
+/** The loss `config.method` names, for the training counts of `data`. */
+function lossFor(config: TrainConfig, data: DataSplits, device: Device): Loss {
+  const m = config.method;
+  return createLoss(m.name, {
+    trainCounts: data.trainCounts,
+    alpha: m.alpha,
+    lambda: m.lambda,
+    tau: m.tau,
+    gamma: m.gamma,
+    beta: m.beta,
+    maxMargin: m.max_margin,
+    scale: m.scale,
+    drwEpoch: m.drw_epoch,
+    expertLambdas: m.expert_lambdas,
+    device,
+  });
+}
+
+/** The training batches (with ranks, this rank's share of every global batch). */
+function loaderFor(
+  config: TrainConfig,
+  data: DataSplits,
+  device: Device,
+  dp: DataParallel | undefined,
+): BatchLoader {
+  return new BatchLoader(data.train, data, {
+    batchSize: config.train.batch_size,
+    train: true,
+    device,
+    seed: config.seed,
+    sampler: config.train.sampler,
+    // A last batch of one sample would break batch norm; the epoch order changes every epoch.
+    dropLast: true,
+    // Each rank prepares its share of every global batch.
+    ...(dp ? { shard: dp.shard() } : {}),
+    colorJitter: config.dataset.color_jitter,
+  });
 }
 
 /** The precision a config asks for on this device; bf16 needs CUDA. */
@@ -550,465 +441,295 @@ interface EpochsContext extends SetUp {
   cudaGraphs: boolean;
 }
 
+/** What every epoch of a run works with. */
+interface Loop {
+  c: EpochsContext;
+  /** Where the run stands, and its writes. */
+  run: RunState;
+  /** One process or one rank of several. */
+  runner: StepRunner;
+  /** Checkpoints inside an epoch (`checkpointEvery`). */
+  saves: PeriodicCheckpoints;
+  evaluator: Evaluator;
+  /** Keep the whole test split's logits after the last epoch (`keepTestLogits`). */
+  keepLogits: boolean;
+  log: (line: string) => void;
+}
+
+/**
+ * The epoch loop: for each epoch, set the learning rate, run the steps,
+ * evaluate, record the metrics and write a checkpoint; a stop (Ctrl-C) is
+ * answered with a checkpoint after the current step.
+ */
 async function runEpochs(c: EpochsContext): Promise<TrainResult> {
-  const { data, testSet, device, config: resolved, opts, model, optimizer, step, loader, dp } = c;
-  const config = resolved;
+  const { opts, dp, model, optimizer, config } = c;
   const log = opts.log ?? (() => {});
-  const stop = opts.stop ?? { requested: false };
   const { runDir } = opts;
-  const { epochs } = resolved.train;
-  const arch = resolved.model.arch;
-  const batches = loader.batchesPerEpoch;
-  const rank = dp?.rank ?? 0;
-  const worldSize = dp?.worldSize ?? 1;
+  const { epochs } = config.train;
+  const batches = c.loader.batchesPerEpoch;
   // Only rank 0 writes the run directory.
-  const writer = rank === 0;
+  const writer = (dp?.rank ?? 0) === 0;
 
   // ---- a fresh run, or the state of the checkpoint
   // A fresh run's directory that this call makes is removed again when the
   // run fails before its first checkpoint: no folder holding only config.yaml.
   const madeDir = writer && !opts.resume && !(await exists(runDir));
   opts.onStart?.();
-  if (writer) {
-    try {
-      await Deno.mkdir(runDir, { recursive: true });
-    } catch (e) {
-      throw new InputError(
-        `cannot make the run folder ${runDir}: ${(e as Error).message.split("\n")[0]}`,
-      );
-    }
-  }
-  let checkpointed = opts.resume ?? false;
+  if (writer) await makeRunDir(runDir);
   using _lock = writer && !opts.resume ? lockRun(opts) : undefined;
   if (writer) await removeStaleTemporaries(runDir);
-  let start = { epoch: 0, step: 0 };
-  let running: RunningSums = { loss: 0, correct: 0, seen: 0, seconds: 0 };
-  let metrics: EpochMetrics[] = [];
-  // Model selection on the validation split (the best checkpoint, early stopping).
-  const keepBest = resolved.train.keep.includes("best");
-  const earlyStop = resolved.train.early_stop;
-  const selecting = keepBest || earlyStop !== undefined;
-  let selection: Selection = initialSelection();
-  let best: BestCheckpoint | undefined;
-  if (opts.resume) {
-    // Every rank reads the checkpoint (the run directory must be visible to
-    // all of them). The global sample order depends on the seed, the epoch
-    // and the global batch only, so another world size continues it.
-    const manifest = await loadCheckpoint(runDir, model, optimizer, true);
-    start = { epoch: manifest.epoch, step: manifest.step };
-    if (start.step > batches) {
-      // The manifest's schema cannot know the epoch's length. (A checkpoint
-      // at step == batches is an epoch whose steps are done and whose
-      // evaluation a stop cut short: resuming evaluates it.)
-      throw new InputError(
-        `${runDir}/checkpoint.json is damaged: step ${start.step} is past the end of an epoch ` +
-          `of ${plural(batches, "batch", "batches")}`,
-      );
-    }
-    running = manifest.running;
-    selection = manifest.selection ?? selection;
-    best = manifest.best;
-    // What a killed checkpoint write left in checkpoints/ (the lock is held).
-    if (writer) await removeUnreferenced(runDir, manifest);
-    metrics = (await readMetrics(runDir)).filter((x) => x.epoch <= manifest.epoch);
-    const before = manifest.worldSize ?? 1;
-    log(
-      `resuming ${runDir} at epoch ${start.epoch + 1}, step ${start.step}` +
-        (before !== worldSize ? ` (written by ${before} rank(s), continued by ${worldSize})` : ""),
-    );
-  } else if (writer) {
-    await writeFileAtomic(`${runDir}/${CONFIG_FILE}`, configToYaml(resolved));
-  }
+  const run = await openRun(c, writer, log);
   // Every rank starts from rank 0's weights and statistics.
   dp?.broadcastModel(model, "all");
-  // What the rules compensate at evaluation: uniform for a class-balanced sampler (cRT).
-  const logitPrior = runLogitPrior(resolved, data.trainCounts);
-  const checkpointState = (epoch: number, step: number, sums: RunningSums) => ({
-    epoch,
-    step,
-    running: sums,
-    trainCounts: data.trainCounts,
-    logitPrior,
-    config: resolved,
-    arch,
-    inChannels: data.train.channels,
-    classes: data.classes,
-    classNames: data.classNames,
-    worldSize,
-    ...(selecting && { selection }),
-    ...(best && { best }),
-  });
-  for (const line of startLines(c, arch, batches)) log(line);
-
-  // Logits of the test split (sharded over the ranks in a distributed run):
-  // the uniform test set's, or with `full` the whole split's.
-  // In one process a stop ends an evaluation between batches (StoppedError):
-  // a large test set would hold it up for long. Ranks finish theirs (their
-  // collectives must match; they agree on stopping at the next step).
-  const evalStop = dp ? undefined : stop;
-  const predictTest = (full: boolean): Promise<Tensor> => {
-    const set = full ? data.test : testSet;
-    const o = { device, batchSize: config.train.eval_batch_size, stop: evalStop };
-    return dp ? dp.predictLogits(model, set, data, o) : predictLogits(model, set, data, o);
-  };
-  // The held-out validation split's top-1: what model selection looks at
-  // (the best checkpoint, early stopping).
-  const evaluateVal = async (): Promise<number | undefined> => {
-    if (!data.val) return undefined;
-    const o = { device, batchSize: config.train.eval_batch_size, stop: evalStop };
-    using v = dp
-      ? await dp.predictLogits(model, data.val, data, o)
-      : await predictLogits(model, data.val, data, o);
-    return testAccuracy(v, data.val.labels, data.trainCounts, model.experts).top1;
-  };
-  // The uniform accuracy, and with `keepTestLogits` after the last epoch the
-  // whole split's logits (whose uniform rows give the same accuracy).
-  let kept: Tensor | undefined;
-  const evaluateTest = async (keep: boolean): Promise<TestAccuracy> => {
-    if (!keep) {
-      using logits = await predictTest(false);
-      return testAccuracy(logits, testSet.labels, data.trainCounts, model.experts);
-    }
-    kept?.dispose();
-    kept = await predictTest(true);
-    using rows = tensor(c.uniform, [c.uniform.length], "int64");
-    using logits = kept.indexSelect(0, rows);
-    return testAccuracy(logits, testSet.labels, data.trainCounts, model.experts);
-  };
-  const keepLogits = opts.keepTestLogits ?? false;
-  // Checkpoints inside epochs (`checkpointEvery`): steps and time since the last one.
-  const saveEvery = opts.checkpointEvery ?? {};
-  let stepsSinceSave = 0;
-  let lastSave = performance.now();
+  for (const line of startLines(c, config.model.arch, batches)) log(line);
+  const l = startLoop(c, run, log);
+  const { runner, evaluator } = l;
+  using _evaluator = evaluator;
 
   try {
     let final: TestAccuracy | undefined;
-    if (selection.stopped) {
+    if (run.selection.stopped) {
       log(
-        `the run stopped early after epoch ${start.epoch} (early stopping); nothing left to train`,
+        `the run stopped early after epoch ${run.start.epoch} (early stopping); nothing left to train`,
       );
     }
-    for (let epoch = start.epoch; epoch < epochs && !selection.stopped; epoch++) {
-      // ---- one epoch
-      const lr = learningRate(config.train.schedule, config.train.lr, epoch, epochs);
-      optimizer.lr = lr;
-      if (config.train.backbone_lr !== undefined) {
-        // The backbone's own rate, on the same schedule.
-        optimizer.setGroupLr(
-          "backbone",
-          learningRate(config.train.schedule, config.train.backbone_lr, epoch, epochs),
-        );
-      }
+    for (let epoch = run.start.epoch; epoch < epochs && !run.selection.stopped; epoch++) {
+      // ---- one epoch: the learning rate, then the steps
+      const lr = setLearningRate(optimizer, config, epoch);
       model.train();
-      const skip = epoch === start.epoch ? start.step : 0;
-      if (skip === 0) running = { loss: 0, correct: 0, seen: 0, seconds: 0 };
-      // The step sums loss and accuracy on the device; they are read (which
-      // waits for the device) about once a second and at the end of the epoch.
-      step.sums.set(running);
       const progress = new Progress(
         `epoch ${epoch + 1}/${epochs}`,
         batches,
         opts.tty ?? false,
         log,
       );
-      const ctx = { epoch, epochs };
-      const begun = performance.now();
-      const before = { seen: running.seen, seconds: running.seconds };
-      let lastRead = begun;
-      const readSums = (stepsDone: number): void => {
-        const sums = step.sums.read();
-        const now = performance.now();
-        if (sums.nonFinite > 0) {
-          throw new LadeError(
-            `training diverged: the loss became NaN or infinite in epoch ${epoch + 1} ` +
-              `(by step ${stepsDone} of ${batches}); ` +
-              (checkpointed
-                ? "the last checkpoint is intact (nothing of the diverged steps was saved)"
-                : "nothing was saved"),
-          );
-        }
-        running.loss = sums.loss;
-        running.correct = sums.correct;
-        running.seconds = before.seconds + (now - begun) / 1000;
-        lastRead = now;
-        progress.update(
-          stepsDone,
-          running.loss / running.seen,
-          (running.seen - before.seen) / ((now - begun) / 1000),
-          (now - begun) / 1000 / Math.max(1, stepsDone - skip),
-        );
-      };
-      // With several ranks, the sums are read and a stop is settled at steps
-      // every rank agrees on (about once a second, at least 8 times an epoch,
-      // and at its end): every rank stops after the same step.
-      let nextAgreement = skip + 1;
-      let stopAgreed = false;
-      const agree = (stepsDone: number): void => {
-        readSums(stepsDone);
-        const perStep = (performance.now() - begun) / Math.max(1, stepsDone - skip);
-        const proposal = Math.min(
-          Math.ceil(batches / 8),
-          Math.max(1, Math.round(1000 / Math.max(perStep, 0.01))),
-        );
-        const a = dp!.agree(stop.requested, proposal);
-        stopAgreed = a.stop;
-        nextAgreement = stepsDone + a.every;
-      };
-      // Samples a step adds: the global batch (every rank's loss sees all of it).
-      const globalBatch = config.train.batch_size;
       // Thread counts the default's governor changed in this epoch (said on the epoch's line).
       const threadChanges: string[] = [];
-      // Mixup / CutMix: drawn per (seed, epoch, step), so a resumed epoch mixes alike.
-      const mixOptions = { mixup: config.train.mixup, cutmix: config.train.cutmix };
-      const mixing = mixes(mixOptions);
-      // Random rotation (SADE's CIFAR loader): angles per global position,
-      // this rank's share of them; the corners black (0 before normalising).
-      const rotation = config.dataset.rotation ?? 0;
-      const share = dp ? dp.shard()(globalBatch) : { start: 0, length: globalBatch };
-      const black = data.mean.map((m, c) => -m / data.std[c]);
-      let done = 0;
-      // (An epoch whose steps were all done before a stop goes straight to its end.)
-      if (skip === batches) done = batches;
-      for await (const batch of skip === batches ? [] : loader.epoch(epoch)) {
-        // A resumed epoch replays the same batches; those already done are skipped.
-        if (done < skip) {
-          batch.dispose();
-          done++;
-          continue;
-        }
-        // The batch as the step sees it: rotated (a new tensor) or the loader's.
-        let images = batch.images;
-        try {
-          if (rotation > 0) {
-            const at = { seed: config.seed, epoch, step: done };
-            const angles = rotationAngles(rotation, at, globalBatch, share.start, share.length);
-            images = rotateImages(batch.images, angles, black);
-          }
-          if (mixing) {
-            const mixed = mixBatch(images, batch.labels, mixOptions, {
-              seed: config.seed,
-              epoch,
-              step: done,
-            })!;
-            try {
-              using lambda = full([], mixed.lambda, { dtype: "float32", device });
-              step.run(mixed.images, batch.labels, ctx, { labelsB: mixed.labelsB, lambda });
-            } finally {
-              mixed.images.dispose();
-              mixed.labelsB.dispose();
-            }
-          } else {
-            step.run(images, batch.labels, ctx);
-          }
-        } finally {
-          if (images !== batch.images) images.dispose();
-        }
-        const revised = c.threads.governor?.revise();
-        if (revised) {
-          threadChanges.push(`threads ${c.threads.threads} -> ${revised.threads} (${revised.why})`);
-          c.threads.threads = revised.threads;
-          setNumThreads(revised.threads);
-        }
-        running.seen += dp ? globalBatch : batch.labels.shape[0];
-        batch.dispose();
-        done++;
-        stepsSinceSave++;
-        let agreed = false;
-        if (dp) {
-          if (done === nextAgreement || done === batches) agree(done), agreed = true;
-        } else if (done === batches || performance.now() - lastRead >= 1000) {
-          readSums(done);
-        }
-        // A periodic checkpoint inside the epoch (the epoch's end writes its own).
-        // With several ranks, only where the sums were just read and agreed on.
-        const due = (saveEvery.steps !== undefined && stepsSinceSave >= saveEvery.steps) ||
-          (saveEvery.minutes !== undefined &&
-            performance.now() - lastSave >= saveEvery.minutes * 60_000);
-        if (due && done < batches && (!dp || agreed) && !(dp ? stopAgreed : stop.requested)) {
-          if (!dp) readSums(done); // also checks the loss is finite before it is saved
-          if (writer) {
-            await saveCheckpoint(runDir, model, optimizer, checkpointState(epoch, done, running));
-            checkpointed = true;
-          }
-          stepsSinceSave = 0;
-          lastSave = performance.now();
-        }
-        opts.onStep?.(epoch, done - 1);
-        const stopNow = dp ? stopAgreed : stop.requested;
-        if (stopNow && done < batches) {
-          if (!dp) readSums(done);
-          if (writer) {
-            await saveCheckpoint(runDir, model, optimizer, checkpointState(epoch, done, running));
-            checkpointed = true;
-          }
-          progress.done(
-            `interrupted in epoch ${epoch + 1} after step ${done}; checkpoint written`,
-          );
-          return result(true, epoch, done);
-        }
+      const stoppedAfter = await runSteps(l, epoch, progress, threadChanges);
+      if (stoppedAfter !== undefined) {
+        progress.done(
+          `interrupted in epoch ${epoch + 1} after step ${stoppedAfter}; checkpoint written`,
+        );
+        return result(l, true, epoch, stoppedAfter);
       }
 
       // ---- end of epoch: evaluate, record, checkpoint
+      const end = await endEpoch(l, epoch, lr, progress, threadChanges);
+      if (end.interrupted) return end.interrupted;
       const last = epoch === epochs - 1;
-      const every = config.train.eval_every;
-      let test: TestAccuracy | undefined;
-      let valTop1: number | undefined;
-      // Stopped during the evaluation: the epoch is recorded and checkpointed without it.
-      let evalStopped = false;
-      try {
-        if (last || (every > 0 && (epoch + 1) % every === 0)) {
-          test = await evaluateTest(last && keepLogits);
-          valTop1 = await evaluateVal();
-        } else if (selecting) {
-          valTop1 = await evaluateVal();
-        }
-      } catch (e) {
-        if (!(e instanceof StoppedError)) throw e;
-        evalStopped = true;
-      }
-      if (evalStopped) {
-        // A stop during the epoch's evaluation (one process only): the
-        // checkpoint is the epoch's steps done; a resumed run evaluates the
-        // epoch and records it as this run would have.
-        if (writer) {
-          await saveCheckpoint(runDir, model, optimizer, checkpointState(epoch, batches, running));
-          checkpointed = true;
-        }
-        progress.done(
-          `interrupted in epoch ${epoch + 1} after its last step, during its evaluation; ` +
-            "checkpoint written",
-        );
-        return result(true, epoch, batches);
-      }
-      // The best epoch and early stopping, decided alike on every rank (the
-      // validation logits are gathered on all of them).
-      let newBest = false;
-      let stopEarly = false;
-      if (selecting && valTop1 !== undefined) {
-        const decided = updateSelection(selection, valTop1, epoch + 1, earlyStop);
-        selection = decided.next;
-        newBest = decided.best;
-        stopEarly = decided.stop;
-      }
-      const record: EpochMetrics = {
-        epoch: epoch + 1,
-        loss: running.loss / running.seen,
-        lr,
-        train_acc: (100 * running.correct) / running.seen,
-        images_per_sec: running.seen / running.seconds,
-        seconds: running.seconds,
-        ...(test && {
-          test_top1: test.top1,
-          test_many: test.many,
-          test_medium: test.medium,
-          test_few: test.few,
-        }),
-        ...(valTop1 !== undefined && { val_top1: valTop1 }),
-        time: new Date().toISOString(),
-      };
-      metrics.push(record);
-      if (writer) {
-        try {
-          await writeMetrics(runDir, metrics);
-          if (config.logs.tensorboard) await writeEventFile(runDir, metrics);
-        } catch (e) {
-          // Atomic: the previous metrics stay, and so does the checkpoint.
-          throw await runWriteFailure(runDir, `the metrics of epoch ${epoch + 1}`, e);
-        }
-        const saved = await saveCheckpoint(
-          runDir,
-          model,
-          optimizer,
-          checkpointState(epoch + 1, 0, { loss: 0, correct: 0, seen: 0, seconds: 0 }),
-          keepBest && newBest ? { markBest: { valTop1: valTop1! } } : {},
-        );
-        best = saved.best;
-        checkpointed = true;
-      }
-      stepsSinceSave = 0;
-      lastSave = performance.now();
-      progress.done(
-        `epoch ${epoch + 1}/${epochs}  loss ${record.loss.toFixed(4)}  lr ${lr.toPrecision(3)}  ` +
-          `train ${pct(record.train_acc)}  test ${pct(test?.top1)}  ` +
-          `${record.images_per_sec.toFixed(0)} img/s  ${formatDuration(record.seconds)}` +
-          (valTop1 === undefined ? "" : `  val ${pct(valTop1)}${newBest ? " (best)" : ""}`) +
-          threadChanges.map((t) => `  ${t}`).join(""),
-      );
-      if (last) final = test;
-      if (stopEarly) {
-        log(
-          `early stopping: validation top-1 has not improved by more than ` +
-            `${earlyStop!.min_delta} for ${earlyStop!.patience} epoch(s); the best was ` +
-            `${pct(selection.best)} after epoch ${selection.bestEpoch}`,
-        );
-        break;
-      }
-      if ((dp ? stopAgreed : stop.requested) && !last) {
+      if (last) final = end.test;
+      if (end.stopEarly) break;
+      if (runner.stopping() && !last) {
         log(`interrupted after epoch ${epoch + 1}; checkpoint written`);
-        return result(true, epoch + 1, 0);
+        return result(l, true, epoch + 1, 0);
       }
     }
 
     // A run resumed after its last epoch evaluates again rather than reporting nothing.
-    if (final === undefined) final = await evaluateTest(keepLogits);
-    if (writer) {
-      const selected = {
-        ...(keepBest && best && { best: { epoch: best.epoch, val_top1: best.valTop1 } }),
-        ...(selection.stopped && {
-          early_stop: {
-            epoch: metrics.at(-1)?.epoch ?? start.epoch,
-            best_epoch: selection.bestEpoch,
-            best_val_top1: selection.best,
-          },
-        }),
-      };
-      await writeFileAtomic(
-        `${runDir}/${RESULT_FILE}`,
-        JSON.stringify(
-          { uniform: final, test_images: testSet.size, epochs, ...selected },
-          null,
-          1,
-        ) +
-          "\n",
-      ).catch(async (e) => {
-        throw await runWriteFailure(runDir, `the result (${RESULT_FILE})`, e);
-      });
-    }
-    const out = result(false, epochs, 0, final);
-    if (kept !== undefined) {
-      out.test = {
-        logits: kept,
-        labels: data.test.labels.slice(),
-        trainCounts: [...data.trainCounts],
-        logitPrior,
-        classNames: [...data.classNames],
-      };
-    }
-    kept = undefined;
-    return out;
+    if (final === undefined) final = await evaluator.test(l.keepLogits);
+    await run.writeResult(final, c.testSet.size);
+    return finalResult(l, final, evaluator.takeKept());
   } catch (e) {
-    if (madeDir && !checkpointed) await Deno.remove(runDir, { recursive: true }).catch(() => {});
+    if (madeDir && !run.checkpointed) {
+      await Deno.remove(runDir, { recursive: true }).catch(() => {});
+    }
     throw e;
-  } finally {
-    kept?.dispose();
   }
+}
 
-  function result(
-    interrupted: boolean,
-    epoch: number,
-    stepDone: number,
-    final?: TestAccuracy,
-  ): TrainResult {
-    return {
-      runDir,
-      interrupted,
-      epoch,
-      step: stepDone,
-      metrics,
-      ...(final ? { final } : {}),
-      params: model.numParams,
-      rank,
-      worldSize,
+/** The run: fresh (its config.yaml written), or the state of its checkpoint, restored. */
+function openRun(
+  c: EpochsContext,
+  writer: boolean,
+  log: (line: string) => void,
+): Promise<RunState> {
+  const { opts, config, data, model, optimizer, dp } = c;
+  return RunState.open({
+    runDir: opts.runDir,
+    writer,
+    resume: opts.resume ?? false,
+    config,
+    data,
+    model,
+    optimizer,
+    batches: c.loader.batchesPerEpoch,
+    worldSize: dp?.worldSize ?? 1,
+    log,
+  });
+}
+
+/** What the epochs work with: the step runner (one process or a rank), the evaluations. */
+function startLoop(c: EpochsContext, run: RunState, log: (line: string) => void): Loop {
+  const { opts, dp, config } = c;
+  const stop = opts.stop ?? { requested: false };
+  const runner = dp
+    ? new DataParallelRunner(c.step, dp, stop, config.train.batch_size)
+    : new SingleProcessRunner(c.step, stop, c.device);
+  const evaluator = new Evaluator({ ...c, runner, batchSize: config.train.eval_batch_size });
+  const saves = new PeriodicCheckpoints(opts.checkpointEvery ?? {});
+  const keepLogits = opts.keepTestLogits ?? false;
+  return { c, run, runner, saves, evaluator, keepLogits, log };
+}
+
+/**
+ * The end of 0-based `epoch`: its evaluation, its metrics and checkpoint,
+ * its line, and model selection's verdict (`stopEarly`, said in a line). A
+ * stop during the evaluation is answered with a checkpoint at the epoch's
+ * last step (`interrupted`).
+ */
+async function endEpoch(
+  l: Loop,
+  epoch: number,
+  lr: number,
+  progress: Progress,
+  threadChanges: string[],
+): Promise<{ interrupted?: TrainResult; test?: TestAccuracy; stopEarly?: boolean }> {
+  const { c, run } = l;
+  const { epochs, eval_every: every } = c.config.train;
+  const last = epoch === epochs - 1;
+  const plan = { last, every, selecting: run.selecting, keepLogits: l.keepLogits };
+  const ev = await l.evaluator.epoch(epoch, plan);
+  if (ev === undefined) {
+    // A stop during the epoch's evaluation (one process only): the
+    // checkpoint is the epoch's steps done; a resumed run evaluates the
+    // epoch and records it as this run would have.
+    const batches = c.loader.batchesPerEpoch;
+    await run.checkpoint(epoch, batches, run.running);
+    progress.done(
+      `interrupted in epoch ${epoch + 1} after its last step, during its evaluation; ` +
+        "checkpoint written",
+    );
+    return { interrupted: result(l, true, epoch, batches) };
+  }
+  const { newBest, stopEarly } = run.select(epoch, ev.valTop1);
+  const record = epochRecord(epoch, lr, run.running, ev);
+  await run.recordEpoch(record, epoch, newBest);
+  l.saves.reset();
+  progress.done(epochLine(epochs, record, ev, newBest, threadChanges));
+  if (stopEarly) l.log(earlyStopLine(c.config, run.selection));
+  return { test: ev.test, stopEarly };
+}
+
+/**
+ * The steps of 0-based `epoch` (those of a resumed epoch not done yet), with
+ * the checkpoints `checkpointEvery` asks for inside it. A stop is answered
+ * after the current step with a checkpoint: the steps done then are
+ * returned; undefined when the epoch's steps are all done.
+ */
+async function runSteps(
+  l: Loop,
+  epoch: number,
+  progress: Progress,
+  threadChanges: string[],
+): Promise<number | undefined> {
+  const { c, run, runner, saves } = l;
+  const batches = c.loader.batchesPerEpoch;
+  const skip = epoch === run.start.epoch ? run.start.step : 0;
+  if (skip === 0) run.running = zeroSums();
+  const checkpointed = () => run.checkpointed;
+  runner.beginEpoch({ epoch, batches, skip, running: run.running, progress, checkpointed });
+  const ctx = { epoch, epochs: c.config.train.epochs };
+  const transforms = batchTransforms(c.config, c.data, runner, c.device);
+  // (An epoch whose steps were all done before a stop goes straight to its end.)
+  if (skip === batches) return undefined;
+  let done = 0;
+  for await (const batch of c.loader.epoch(epoch)) {
+    // A resumed epoch replays the same batches; those already done are skipped.
+    if (done < skip) {
+      batch.dispose();
+      done++;
+      continue;
+    }
+    stepTransformed(transforms, runner, batch, { epoch, step: done }, ctx);
+    reviseThreads(c.threads, threadChanges);
+    batch.dispose();
+    done++;
+    saves.stepped();
+    const settled = runner.afterStep(done);
+    // A periodic checkpoint inside the epoch (the epoch's end writes its own);
+    // with several ranks, only where the sums were just read and agreed on.
+    if (saves.due() && done < batches && settled && !runner.stopping()) {
+      runner.settle(done); // also checks the loss is finite before it is saved
+      await run.checkpoint(epoch, done, run.running);
+      saves.reset();
+    }
+    c.opts.onStep?.(epoch, done - 1);
+    if (runner.stopping() && done < batches) {
+      runner.settle(done);
+      await run.checkpoint(epoch, done, run.running);
+      return done;
+    }
+  }
+  return undefined;
+}
+
+/** Makes the run folder (an InputError naming it when that fails). */
+async function makeRunDir(runDir: string): Promise<void> {
+  try {
+    await Deno.mkdir(runDir, { recursive: true });
+  } catch (e) {
+    throw new InputError(
+      `cannot make the run folder ${runDir}: ${(e as Error).message.split("\n")[0]}`,
+    );
+  }
+}
+
+/** Sets the optimiser's learning rates for 0-based `epoch`; returns the base rate. */
+function setLearningRate(optimizer: SGD, config: TrainConfig, epoch: number): number {
+  const { schedule, lr: base, backbone_lr, epochs } = config.train;
+  const lr = learningRate(schedule, base, epoch, epochs);
+  optimizer.lr = lr;
+  if (backbone_lr !== undefined) {
+    // The backbone's own rate, on the same schedule.
+    optimizer.setGroupLr("backbone", learningRate(schedule, backbone_lr, epoch, epochs));
+  }
+  return lr;
+}
+
+/** Lets the default thread count's governor revise it after a step (noted in `changes`). */
+function reviseThreads(threads: TrainingThreads, changes: string[]): void {
+  const revised = threads.governor?.revise();
+  if (revised) {
+    changes.push(`threads ${threads.threads} -> ${revised.threads} (${revised.why})`);
+    threads.threads = revised.threads;
+    setNumThreads(revised.threads);
+  }
+}
+
+/** What train() returns, where the run stands (`epoch` and `stepDone` next). */
+function result(
+  l: Loop,
+  interrupted: boolean,
+  epoch: number,
+  stepDone: number,
+  final?: TestAccuracy,
+): TrainResult {
+  const { dp } = l.c;
+  return {
+    runDir: l.c.opts.runDir,
+    interrupted,
+    epoch,
+    step: stepDone,
+    metrics: l.run.metrics,
+    ...(final ? { final } : {}),
+    params: l.c.model.numParams,
+    rank: dp?.rank ?? 0,
+    worldSize: dp?.worldSize ?? 1,
+  };
+}
+
+/** A finished run's result, with the whole test split's logits when they were kept. */
+function finalResult(l: Loop, final: TestAccuracy, kept: Tensor | undefined): TrainResult {
+  const out = result(l, false, l.c.config.train.epochs, 0, final);
+  const { data } = l.c;
+  if (kept !== undefined) {
+    out.test = {
+      logits: kept,
+      labels: data.test.labels.slice(),
+      trainCounts: [...data.trainCounts],
+      logitPrior: l.run.logitPrior,
+      classNames: [...data.classNames],
     };
   }
+  return out;
 }
