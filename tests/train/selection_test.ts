@@ -5,21 +5,42 @@
  */
 
 import assert from "node:assert/strict";
+import { describeError } from "../../lib/cli/errors.ts";
+import { evaluateCommand } from "../../lib/cli/evaluate.ts";
+import { predictCommand } from "../../lib/cli/predict.ts";
+import { weightsExportCommand } from "../../lib/cli/weights.ts";
+import { InputError } from "../../lib/errors.ts";
 import { readManifest } from "../../lib/run/checkpoint.ts";
 import { readMetrics } from "../../lib/run/metrics.ts";
 import { initialSelection, updateSelection } from "../../lib/train/selection.ts";
+import { lade as runLade } from "../cli.ts";
 import { writeFixture } from "./fixture.ts";
 
-const main = new URL("../../main.ts", import.meta.url).pathname;
+/** `lade ARGS` (tests/cli.ts). */
+const lade = (...args: string[]) => runLade(args);
 
-async function lade(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", main, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+/** What `fn` prints with console.log (console.error silenced too). */
+async function printed(fn: () => Promise<unknown>): Promise<string> {
+  const log = console.log, error = console.error;
+  const lines: string[] = [];
+  console.log = (...a: unknown[]) => lines.push(a.join(" "));
+  console.error = () => {};
+  try {
+    await fn();
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
+  return lines.join("\n");
+}
+
+/** `fn` fails with bad input (exit 2 at the command line) whose message matches `re`. */
+async function refused(fn: () => Promise<unknown>, re: RegExp): Promise<void> {
+  await assert.rejects(() => printed(fn), (e: unknown) => {
+    assert.ok(e instanceof InputError, String(e));
+    assert.match(describeError(e), re);
+    return true;
+  });
 }
 
 function assertOneLineError(r: { code: number; stderr: string }, re: RegExp): void {
@@ -128,19 +149,13 @@ Deno.test("--keep best,last: the best epoch's weights beside the last; --checkpo
     assert.deepEqual(result.best, { epoch: bestEpoch, val_top1: Math.max(...vals) });
 
     // evaluate on the uniform set: LADE's uniform-prior rule is the argmax of
-    // the logits, the accuracy the training log recorded for that epoch.
+    // the logits, the accuracy the training log recorded for that epoch (in
+    // this process; `evaluate --checkpoint` at the command line below).
     const uniformTop1 = async (which: string) => {
-      const e = await lade(
-        "evaluate",
-        "--run",
-        out,
-        "--checkpoint",
-        which,
-        "--json",
-        "--no-report",
+      const e = await printed(() =>
+        evaluateCommand({ run: out, checkpoint: which, json: true, report: false })
       );
-      assert.equal(e.code, 0, e.stderr);
-      const json = JSON.parse(e.stdout);
+      const json = JSON.parse(e);
       return (Array.isArray(json) ? json[0] : json).results.lade.top1;
     };
     assert.ok(Math.abs((await uniformTop1("best")) - metrics[bestEpoch - 1].test_top1!) < 1e-9);
@@ -148,18 +163,11 @@ Deno.test("--keep best,last: the best epoch's weights beside the last; --checkpo
     const text = await lade("evaluate", "--run", out, "--checkpoint", "best", "--no-report");
     assert.match(text.stdout, new RegExp(`checkpoint: best \\(epoch ${bestEpoch}, validation`));
 
-    // weights export and predict take the same choice.
-    const exp = await lade(
-      "weights",
-      "export",
-      out,
-      "--checkpoint",
-      "best",
-      "--out",
-      `${root}/best.safetensors`,
+    // weights export and predict take the same choice (export in this process).
+    const exp = await printed(() =>
+      weightsExportCommand(out, { checkpoint: "best", out: `${root}/best.safetensors` })
     );
-    assert.equal(exp.code, 0, exp.stderr);
-    assert.match(exp.stdout, new RegExp(`epoch ${bestEpoch} \\(the best by validation top-1\\)`));
+    assert.match(exp, new RegExp(`epoch ${bestEpoch} \\(the best by validation top-1\\)`));
     assertOneLineError(
       await lade("evaluate", "--run", out, "--checkpoint", "first"),
       /--checkpoint: must be best or last, got 'first'/,
@@ -205,8 +213,9 @@ Deno.test("early stopping ends the run; resuming it trains no further; a run wit
       await lade("evaluate", "--run", out, "--checkpoint", "best"),
       /--checkpoint: .*run kept no best checkpoint: train with --keep best,last and a validation split \(--val-per-class K\)$/,
     );
-    assertOneLineError(
-      await lade("predict", "--run", out, "--checkpoint", "best", "x.png"),
+    // predict's refusal in this process (its one line at the command line: evaluate's above).
+    await refused(
+      () => predictCommand(["x.png"], { run: out, checkpoint: "best" }),
       /kept no best checkpoint/,
     );
   } finally {
