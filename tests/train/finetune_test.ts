@@ -9,7 +9,9 @@
  * tests/train/selection_test.ts).
  */
 import assert from "node:assert/strict";
+import { describeError } from "../../lib/cli/errors.ts";
 import { evaluateCommand } from "../../lib/cli/evaluate.ts";
+import { trainEntry, type TrainEntryOptions } from "../../lib/cli/train_seeds.ts";
 import { weightsExportCommand } from "../../lib/cli/weights.ts";
 import { readWeightsFile } from "../../lib/weights/model_weights.ts";
 import { lade } from "../cli.ts";
@@ -29,6 +31,20 @@ async function printed(fn: () => Promise<unknown>): Promise<string> {
     console.error = error;
   }
   return lines.join("\n");
+}
+
+/** `lade train ARGS` (as `options`) in this process fails with one line matching `re`. */
+async function refusedInProcess(
+  args: string[],
+  options: TrainEntryOptions,
+  re: RegExp,
+): Promise<void> {
+  await assert.rejects(() => printed(() => trainEntry(options)), (e: unknown) => {
+    const line = `lade: error: ${describeError(e, ["train", ...args])}`;
+    assert.equal(line.split("\n").length, 1, line);
+    assert.match(line, re);
+    return true;
+  });
 }
 
 /** Tensor bytes by name, split into the backbone's parameters, its buffers, and the head's. */
@@ -144,20 +160,19 @@ Deno.test("--freeze backbone and --backbone-lr 0 keep the initial backbone; Step
     );
     const results = JSON.parse(evaluated).results;
     assert.ok("softmax" in results && "pc_softmax" in results);
-    const notRun = await lade(["train", "--config", "tiny.yaml", "--out", "y", "--init", "."], {
-      cwd: dir,
-    });
-    assert.equal(notRun.stderr.trim().split("\n").length, 1, notRun.stderr);
-    assert.match(notRun.stderr, /a directory without a run's checkpoint\.json/);
-
-    const bad = await lade(
-      ["train", "--config", "tiny.yaml", "--out", "x", "--freeze", "head"],
-      { cwd: dir },
+    // The refusals in this process, as the one line lade prints (flag errors at
+    // the command line: tests/train/cli_test.ts).
+    await refusedInProcess(
+      ["--config", `${dir}/tiny.yaml`, "--out", `${dir}/y`, "--init", dir],
+      { config: `${dir}/tiny.yaml`, out: `${dir}/y`, init: dir },
+      /a directory without a run's checkpoint\.json/,
     );
-    assert.notEqual(bad.code, 0);
-    assert.equal(bad.stderr.trim().split("\n").length, 1, bad.stderr);
     // (The value came from the flag: the flag is named.)
-    assert.match(bad.stderr, /^lade: error: --freeze: .*"head"/);
+    await refusedInProcess(
+      ["--config", `${dir}/tiny.yaml`, "--out", `${dir}/x`, "--freeze", "head"],
+      { config: `${dir}/tiny.yaml`, out: `${dir}/x`, freeze: "head" },
+      /^lade: error: --freeze: .*"head"/,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
     await Deno.remove(root, { recursive: true });
