@@ -209,16 +209,17 @@ async function refused(fn: () => Promise<unknown>, re: RegExp): Promise<void> {
 
 Deno.test("data inspect and data verify take an image folder", async () => {
   await withTree(async (root) => {
-    // --json in this process; the table and verify at the command line.
+    // inspect in this process (at the command line: data_inspect_cli_test.ts); verify at
+    // the command line.
     const inspect = await printed(() =>
       dataInspectCommand({ dataset: "image-folder", root, json: true })
     );
     const report = JSON.parse(inspect);
     assert.deepEqual(report.class_names, ["Zebra", "ant", "cat", "élan"]);
     assert.deepEqual(report.train.counts, [1, 4, 4, 2]);
-    const table = await lade("data", "inspect", "--dataset", "image-folder", "--root", root);
-    assert.match(table.stdout, /^ {4}2 {2}cat {4}/m);
-    assert.match(table.stdout, /headers checked only/);
+    const table = await printed(() => dataInspectCommand({ dataset: "image-folder", root }));
+    assert.match(table, /^ {4}2 {2}cat {4}/m);
+    assert.match(table, /headers checked only/);
     // A JPEG cut short: its header is intact, its data is not.
     const jpg = await Deno.readFile(join(root, "train/cat/a.jpg"));
     await Deno.writeFile(join(root, "train/cat/a.jpg"), jpg.subarray(0, jpg.length >> 1));
@@ -271,17 +272,17 @@ Deno.test("train from an image folder through a YAML recipe", async () => {
         "threads: 1",
       ].join("\n") + "\n",
     );
-    // Refused in this process (the training that follows is at the command line).
+    // In this process, as `lade train --config RECIPE --out OUT` runs it (lade
+    // train at the command line: tests/train/cli_test.ts).
     await refused(
       () => trainCommand({ config: recipe, out }),
       /^lade: error: image-folder: the test split has no images of class 3 \(élan\); /,
     );
     await Deno.mkdir(join(root, "test/élan"));
     writeFlatImage(join(root, "test/élan/t5.png"), [9, 9, 9], 24, 24);
-    const r = await lade("train", "--config", recipe, "--out", out);
-    assert.equal(r.code, 0, r.stderr);
+    const stdout = await printed(() => trainCommand({ config: recipe, out }));
     assert.match(
-      r.stdout,
+      stdout,
       /image-folder: 11 training images in 4 classes, 1 to 4 a class \(imbalance 1\); 5 test images\nmodel +resnet18, 11,178,564 parameters/,
     );
     const manifest = JSON.parse(await Deno.readTextFile(join(out, "checkpoint.json")));
