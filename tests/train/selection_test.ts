@@ -173,8 +173,10 @@ Deno.test("--keep best,last: the best epoch's weights beside the last; --checkpo
     };
     assert.ok(Math.abs((await uniformTop1("best")) - metrics[bestEpoch - 1].test_top1!) < 1e-9);
     assert.ok(Math.abs((await uniformTop1("last")) - metrics[3].test_top1!) < 1e-9);
-    const text = await lade("evaluate", "--run", out, "--checkpoint", "best", "--no-report");
-    assert.match(text.stdout, new RegExp(`checkpoint: best \\(epoch ${bestEpoch}, validation`));
+    const text = await printed(() =>
+      evaluateCommand({ run: out, checkpoint: "best", report: false })
+    );
+    assert.match(text, new RegExp(`checkpoint: best \\(epoch ${bestEpoch}, validation`));
 
     // weights export and predict take the same choice (export in this process).
     const exp = await printed(() =>
@@ -215,10 +217,10 @@ Deno.test("early stopping ends the run; resuming it trains no further; a run wit
     const result = JSON.parse(await Deno.readTextFile(`${out}/result.json`));
     assert.equal(result.early_stop.epoch, 2);
     assert.equal(result.early_stop.best_epoch, 1);
-    const again = await lade("train", "--resume", out);
-    assert.equal(again.code, 0, again.stderr);
+    // In this process, as `lade train --resume OUT` runs it.
+    const again = await printed(() => trainEntry({ resume: out }));
     assert.match(
-      again.stdout,
+      again,
       /stopped early after epoch 2 \(early stopping\); nothing left to train/,
     );
     assert.equal((await readMetrics(out)).length, 2);
