@@ -12,7 +12,7 @@ import { hostname } from "node:os";
 import { compareCommand } from "../../lib/cli/compare.ts";
 import { describeError } from "../../lib/cli/errors.ts";
 import { checkFlags } from "../../lib/cli/flag_checks.ts";
-import { trainEntry } from "../../lib/cli/train_seeds.ts";
+import { trainEntry, type TrainEntryOptions } from "../../lib/cli/train_seeds.ts";
 import { InputError } from "../../lib/errors.ts";
 import { readManifest } from "../../lib/run/checkpoint.ts";
 import { LOCK_FILE } from "../../lib/run/lock.ts";
@@ -43,6 +43,32 @@ async function refusedInProcess(
     console.log = log;
   }
   assert.deepEqual(printed, [], "nothing printed");
+}
+
+/**
+ * `lade train ARGS` (as `options`) run in this process: what it printed on
+ * stdout and stderr, its error as the one line lade prints, and the exit
+ * status (2 for bad input, 1 for another error).
+ */
+async function trainInProcess(
+  args: string[],
+  options: TrainEntryOptions,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const log = console.log, error = console.error;
+  const stdout: string[] = [], stderr: string[] = [];
+  console.log = (...a: unknown[]) => stdout.push(a.join(" "));
+  console.error = (...a: unknown[]) => stderr.push(a.join(" "));
+  let code = 0;
+  try {
+    await trainEntry(options);
+  } catch (e) {
+    code = e instanceof InputError ? 2 : 1;
+    stderr.push(`lade: error: ${describeError(e, ["train", ...args])}`);
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
+  return { code, stdout: stdout.join("\n"), stderr: stderr.join("\n") };
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -81,10 +107,10 @@ Deno.test({
       await new Promise((r) => setTimeout(r, 20));
     }
     assert.ok(first.epoch > 0 || first.step % 2 === 0 && first.step > 0, JSON.stringify(first));
-    // A second writer of the same run is refused, naming the holder.
+    // A second writer of the same run is refused, naming the holder (this process).
     const holder = JSON.parse(await Deno.readTextFile(`${out}/${LOCK_FILE}`));
     assert.equal(holder.pid, proc.pid);
-    const second = await lade(["--resume", out]);
+    const second = await trainInProcess(["--resume", out], { resume: out });
     assert.equal(second.code, 2, second.stderr);
     assert.match(
       second.stderr.trim(),
@@ -112,7 +138,11 @@ Deno.test({
     // And what an interrupted write left behind is removed at the next start.
     await Deno.writeTextFile(`${out}/checkpoint.json.${dead.pid}.tmp`, "partial");
     await Deno.writeTextFile(`${out}/checkpoints/model-partial.pt.${dead.pid}.tmp`, "partial");
-    const resumed = await lade(["--resume", out, "--epochs", String(m.epoch + 1)]);
+    // (In this process: the signal and its exit above are the command line's.)
+    const resumed = await trainInProcess(
+      ["--resume", out, "--epochs", String(m.epoch + 1)],
+      { resume: out, epochs: String(m.epoch + 1) },
+    );
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.match(
       resumed.stderr,
