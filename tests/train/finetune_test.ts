@@ -1,11 +1,11 @@
 /**
  * Fine-tuning from the command line: --init with --freeze backbone trains
  * the head alone; --backbone-lr 0 leaves the backbone's parameters where
- * --init put them; --lr-step/--lr-gamma give StepLR. The trainings run
- * through the command line (their flags are what is tested; the first stage
- * they start from is trained in this process); the weights
- * are exported and the cRT run evaluated in this process (`weights export`
- * and `evaluate --json` at the command line: tests/weights/cli_test.ts,
+ * --init put them; --lr-step/--lr-gamma give StepLR. The cRT training runs
+ * at the command line; the others in this process (trainEntry, given the
+ * options commander would parse; the first stage through the library); the
+ * weights are exported and the cRT run evaluated in this process (`weights
+ * export` and `evaluate --json` at the command line: tests/weights/cli_test.ts,
  * tests/train/selection_test.ts).
  */
 import assert from "node:assert/strict";
@@ -84,38 +84,33 @@ Deno.test("--freeze backbone and --backbone-lr 0 keep the initial backbone; Step
     await exportWeights("base");
     const base = await parts(`${dir}/base.safetensors`);
 
-    await ok([
-      "train",
-      "--config",
-      "tiny.yaml",
-      "--out",
-      "frozen",
-      "--init",
-      "base.safetensors",
-      "--freeze",
-      "backbone",
-    ]);
+    // In this process, as `lade train --config tiny.yaml --out frozen --init
+    // base.safetensors --freeze backbone` runs it (cRT's below at the command line).
+    await printed(() =>
+      trainEntry({
+        config: `${dir}/tiny.yaml`,
+        out: `${dir}/frozen`,
+        init: `${dir}/base.safetensors`,
+        freeze: "backbone",
+      })
+    );
     await exportWeights("frozen");
     const frozen = await parts(`${dir}/frozen.safetensors`);
     assert.deepEqual(frozen.params, base.params, "frozen backbone parameters unchanged");
     assert.deepEqual(frozen.buffers, base.buffers, "frozen batch-norm statistics unchanged");
     assert.notDeepEqual(frozen.head, base.head, "the head trained");
 
-    await ok([
-      "train",
-      "--config",
-      "tiny.yaml",
-      "--out",
-      "slow",
-      "--init",
-      "base.safetensors",
-      "--backbone-lr",
-      "0",
-      "--lr-step",
-      "1",
-      "--lr-gamma",
-      "0.5",
-    ]);
+    // (In this process too: --backbone-lr 0 --lr-step 1 --lr-gamma 0.5.)
+    await printed(() =>
+      trainEntry({
+        config: `${dir}/tiny.yaml`,
+        out: `${dir}/slow`,
+        init: `${dir}/base.safetensors`,
+        backboneLr: "0",
+        lrStep: "1",
+        lrGamma: "0.5",
+      })
+    );
     await exportWeights("slow");
     const slow = await parts(`${dir}/slow.safetensors`);
     assert.deepEqual(slow.params, base.params, "a zero backbone rate moves no backbone parameter");
