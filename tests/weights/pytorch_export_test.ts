@@ -10,6 +10,9 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { describeError } from "../../lib/cli/errors.ts";
+import { weightsExportCommand } from "../../lib/cli/weights.ts";
+import { InputError } from "../../lib/errors.ts";
 import { type Architecture, Model } from "../../lib/models/mod.ts";
 import { manualSeed } from "../../lib/torch/device.ts";
 import { noGrad, tensor } from "../../lib/torch/mod.ts";
@@ -277,11 +280,17 @@ Deno.test("weights export RUN --format pytorch from a trained run", async () => 
     assert.match(source, /^METHOD = "lade"$/m);
     const back = await readWeightsFile(`${root}/x/y/model.pt`);
     assert.ok(back.tensors.has("head.weight"));
-    const bad = await lade(["weights", "export", `${root}/run`, "--format", "onnx", "--out", "z"]);
-    assert.equal(bad.code, 2);
-    assert.match(
-      bad.stderr,
-      /^lade: error: --format: must be safetensors or pytorch, got 'onnx'\n$/,
+    // An unknown format: bad input (exit 2), lade's one line (in this process).
+    await assert.rejects(
+      () => weightsExportCommand(`${root}/run`, { format: "onnx", out: "z" }),
+      (e: unknown) => {
+        assert.ok(e instanceof InputError, String(e));
+        assert.match(
+          `lade: error: ${describeError(e)}\n`,
+          /^lade: error: --format: must be safetensors or pytorch, got 'onnx'\n$/,
+        );
+        return true;
+      },
     );
     // With python3 and torch, the exported module is imported and loaded by
     // the test above, in its one Python process.
