@@ -6,7 +6,7 @@
  * options commander would parse; the first stage through the library); the
  * weights are exported and the cRT run evaluated in this process (`weights
  * export` and `evaluate --json` at the command line: tests/weights/cli_test.ts,
- * tests/train/selection_test.ts).
+ * tests/train/stage2_test.ts).
  */
 import assert from "node:assert/strict";
 import { describeError } from "../../lib/cli/errors.ts";
