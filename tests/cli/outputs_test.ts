@@ -5,8 +5,8 @@
  * (RLIMIT_FSIZE, which fails write() as ENOSPC does; see
  * tests/train/disk_full_test.ts) each writer names the file it could not
  * write and what is intact, and leaves nothing half-written. One tiny run
- * is trained for the whole file; the checks that need no full disk run the
- * commands in this process.
+ * is trained for the whole file, in this process; the checks that need no
+ * full disk run the commands in this process too.
  */
 
 import assert from "node:assert/strict";
@@ -19,7 +19,8 @@ import { stage2Command } from "../../lib/cli/stage2.ts";
 import { InputError } from "../../lib/errors.ts";
 import { encodeNpy } from "../../lib/eval/npy.ts";
 import { readManifest } from "../../lib/run/checkpoint.ts";
-import { writeFixture } from "../train/fixture.ts";
+import { train } from "../../lib/train/trainer.ts";
+import { fixtureConfig, writeFixture } from "../train/fixture.ts";
 
 const main = new URL("../../main.ts", import.meta.url).pathname;
 
@@ -73,7 +74,12 @@ function files(dir: string): string[] {
   return out.sort();
 }
 
-/** One trained run (1 epoch of the tiny fixture) shared by the tests, in its own folder. */
+/**
+ * One trained run (1 epoch of the tiny fixture) shared by the tests, in its
+ * own folder: trained and evaluated over the shift grid into its report/ in
+ * this process, as `lade train` does (what is tested is where the other
+ * commands write). tiny.yaml is the seed group's recipe of the last test.
+ */
 let shared: Promise<{ dir: string; run: string }> | undefined;
 function trainedRun(): Promise<{ dir: string; run: string }> {
   shared ??= (async () => {
@@ -83,9 +89,13 @@ function trainedRun(): Promise<{ dir: string; run: string }> {
       `dataset:\n  name: mnist-lt\n  root: ${root}\n  imbalance: 3\n` +
         `train:\n  epochs: 1\n  batch_size: 16\n  eval_batch_size: 64\nthreads: 1\n`,
     );
-    const r = await lade(["train", "--config", "tiny.yaml", "--out", "run"], root);
-    assert.equal(r.code, 0, r.stderr);
-    return { dir: root, run: `${root}/run` };
+    const run = `${root}/run`;
+    const result = await train(fixtureConfig(root, { train: { epochs: 1 } }), { runDir: run });
+    result.test?.logits.dispose();
+    await quietly(() =>
+      evaluateCommand({ run, shift: "all", report: join(run, "report"), force: true })
+    );
+    return { dir: root, run };
   })();
   return shared;
 }

@@ -1,11 +1,16 @@
 import assert from "node:assert/strict";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { describeError } from "../../lib/cli/errors.ts";
+import { dataInspectCommand } from "../../lib/cli/data_inspect.ts";
+import { dataVerifyCommand } from "../../lib/cli/data_verify.ts";
+import { trainCommand } from "../../lib/cli/train.ts";
 import { InputError } from "../../lib/errors.ts";
 import { loadDataset } from "../../lib/data/datasets.ts";
 import { compareCodePoints, imageFolderFiles } from "../../lib/data/image_folder.ts";
 import { FileImageSet } from "../../lib/data/image_set.ts";
 import { writeFlatImage } from "./fixtures.ts";
+import { lade as runLade } from "../cli.ts";
 import { findPython, runPythonCode } from "../python.ts";
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -175,35 +180,46 @@ Deno.test("image folder: bad layouts and images lade does not decode are one-lin
   }, { bmp: true });
 });
 
-async function lade(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", join(repo, "main.ts"), ...args],
-    cwd: repo,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+/** `lade ARGS` in the repository (tests/cli.ts). */
+const lade = (...args: string[]) => runLade(args, { cwd: repo });
+
+/** What `fn` prints with console.log (console.error silenced too). */
+async function printed(fn: () => Promise<unknown>): Promise<string> {
+  const log = console.log, error = console.error;
+  const lines: string[] = [];
+  console.log = (...a: unknown[]) => lines.push(a.join(" "));
+  console.error = () => {};
+  try {
+    await fn();
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
+  return lines.join("\n");
+}
+
+/** `fn` fails with bad input (exit 2 at the command line), its one line matching `re`. */
+async function refused(fn: () => Promise<unknown>, re: RegExp): Promise<void> {
+  await assert.rejects(() => printed(fn), (e: unknown) => {
+    assert.ok(e instanceof InputError, String(e));
+    assert.match(`lade: error: ${describeError(e)}`, re);
+    return true;
+  });
 }
 
 Deno.test("data inspect and data verify take an image folder", async () => {
   await withTree(async (root) => {
-    const inspect = await lade(
-      "data",
-      "inspect",
-      "--dataset",
-      "image-folder",
-      "--root",
-      root,
-      "--json",
+    // inspect in this process (at the command line: data_inspect_cli_test.ts); verify at
+    // the command line.
+    const inspect = await printed(() =>
+      dataInspectCommand({ dataset: "image-folder", root, json: true })
     );
-    assert.equal(inspect.code, 0, inspect.stderr);
-    const report = JSON.parse(inspect.stdout);
+    const report = JSON.parse(inspect);
     assert.deepEqual(report.class_names, ["Zebra", "ant", "cat", "élan"]);
     assert.deepEqual(report.train.counts, [1, 4, 4, 2]);
-    const table = await lade("data", "inspect", "--dataset", "image-folder", "--root", root);
-    assert.match(table.stdout, /^ {4}2 {2}cat {4}/m);
-    assert.match(table.stdout, /headers checked only/);
+    const table = await printed(() => dataInspectCommand({ dataset: "image-folder", root }));
+    assert.match(table, /^ {4}2 {2}cat {4}/m);
+    assert.match(table, /headers checked only/);
     // A JPEG cut short: its header is intact, its data is not.
     const jpg = await Deno.readFile(join(root, "train/cat/a.jpg"));
     await Deno.writeFile(join(root, "train/cat/a.jpg"), jpg.subarray(0, jpg.length >> 1));
@@ -211,31 +227,30 @@ Deno.test("data inspect and data verify take an image folder", async () => {
     assert.equal(verify.code, 2, verify.stderr);
     assert.match(verify.stdout, /^cannot decode JPEG image .*train\/cat\/a\.jpg/m);
     assert.match(verify.stdout, /image-folder: 15 images decoded, 14 readable, 1 unreadable\n$/);
-    const json = await lade(
-      "data",
-      "verify",
-      "--dataset",
-      "image-folder",
-      "--root",
-      root,
-      "--json",
-    );
-    const bad = JSON.parse(json.stdout).unreadable;
+    // --json in this process: the report printed, then the refusal (exit 2 above).
+    const json: string[] = [];
+    const log = console.log;
+    console.log = (line: string) => json.push(line);
+    try {
+      await assert.rejects(
+        () => dataVerifyCommand({ dataset: "image-folder", root, json: true }),
+        (e: unknown) => {
+          assert.ok(e instanceof InputError, String(e));
+          assert.match(describeError(e), /^1 of 15 images cannot be decoded; /);
+          return true;
+        },
+      );
+    } finally {
+      console.log = log;
+    }
+    const bad = JSON.parse(json.join("\n")).unreadable;
     assert.equal(bad.length, 1);
     assert.equal(bad[0].list, join(root, "train"));
     assert.equal(bad[0].line, undefined);
-    const listFlag = await lade(
-      "data",
-      "inspect",
-      "--dataset",
-      "image-folder",
-      "--root",
-      root,
-      "--train-list",
-      "x.txt",
+    await refused(
+      () => dataInspectCommand({ dataset: "image-folder", root, trainList: "x.txt" }),
+      /^lade: error: .*is for image-list; image-folder takes none/,
     );
-    assert.equal(listFlag.code, 2);
-    assert.match(listFlag.stderr, /^lade: error: .*is for image-list; image-folder takes none/);
   });
 });
 
@@ -257,18 +272,17 @@ Deno.test("train from an image folder through a YAML recipe", async () => {
         "threads: 1",
       ].join("\n") + "\n",
     );
-    const noTest = await lade("train", "--config", recipe, "--out", out);
-    assert.equal(noTest.code, 2);
-    assert.match(
-      noTest.stderr,
+    // In this process, as `lade train --config RECIPE --out OUT` runs it (lade
+    // train at the command line: tests/train/cli_test.ts).
+    await refused(
+      () => trainCommand({ config: recipe, out }),
       /^lade: error: image-folder: the test split has no images of class 3 \(élan\); /,
     );
     await Deno.mkdir(join(root, "test/élan"));
     writeFlatImage(join(root, "test/élan/t5.png"), [9, 9, 9], 24, 24);
-    const r = await lade("train", "--config", recipe, "--out", out);
-    assert.equal(r.code, 0, r.stderr);
+    const stdout = await printed(() => trainCommand({ config: recipe, out }));
     assert.match(
-      r.stdout,
+      stdout,
       /image-folder: 11 training images in 4 classes, 1 to 4 a class \(imbalance 1\); 5 test images\nmodel +resnet18, 11,178,564 parameters/,
     );
     const manifest = JSON.parse(await Deno.readTextFile(join(out, "checkpoint.json")));

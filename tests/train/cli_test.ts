@@ -1,20 +1,37 @@
 import assert from "node:assert/strict";
+import { describeError } from "../../lib/cli/errors.ts";
+import { trainEntry, type TrainEntryOptions } from "../../lib/cli/train_seeds.ts";
+import { InputError } from "../../lib/errors.ts";
 import { Model } from "../../lib/models/model.ts";
 import { loadCheckpoint, readManifest } from "../../lib/run/checkpoint.ts";
 import { readMetrics } from "../../lib/run/metrics.ts";
 import { cudaAvailable } from "../../lib/torch/device.ts";
+import { lade as runLade, MAIN } from "../cli.ts";
 import { writeFixture } from "./fixture.ts";
 
-const main = new URL("../../main.ts", import.meta.url).pathname;
+const main = MAIN;
 
-async function lade(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", main, "train", ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+/** `lade train ARGS` (tests/cli.ts). */
+const lade = (args: string[]) => runLade(["train", ...args]);
+
+/**
+ * `lade train ARGS` run in this process (as `options`, commander's parse of
+ * ARGS) for a refusal: bad input (exit 2), whose one line, as lade prints
+ * it, matches `re`. The one-line shape and exit status at the command line
+ * are checked by the spawned cases.
+ */
+async function refusedInProcess(
+  args: string[],
+  options: TrainEntryOptions,
+  re: RegExp,
+): Promise<void> {
+  await assert.rejects(() => trainEntry(options), (e: unknown) => {
+    assert.ok(e instanceof InputError, String(e));
+    const line = `lade: error: ${describeError(e, ["train", ...args])}`;
+    assert.equal(line.split("\n").length, 1, line);
+    assert.match(line, re);
+    return true;
+  });
 }
 
 async function fixtureYaml(root: string, epochs: number): Promise<string> {
@@ -53,61 +70,87 @@ Deno.test("train --epochs 1 writes a run directory with a loadable checkpoint an
   assert.equal(m.epoch, 1);
   using model = Model.create({ arch: "cnn28", classes: 10, inChannels: 1 });
   await loadCheckpoint(out, model);
-  // A second run into the same directory is refused rather than overwriting it.
-  const again = await lade(["--config", `${root}/tiny.yaml`, "--out", out]);
-  assertOneLineError(again, /already holds a run; continue it with --resume/);
+  // A second run into the same directory is refused rather than overwriting it
+  // (in this process, as the next).
+  await refusedInProcess(
+    ["--config", `${root}/tiny.yaml`, "--out", out],
+    { config: `${root}/tiny.yaml`, out },
+    /already holds a run; continue it with --resume/,
+  );
   // The trainer's parameter (train.batch_size) is said as the flag that sets it.
-  const big = await lade([
-    "--config",
-    `${root}/tiny.yaml`,
-    "--batch-size",
-    "100000",
-    "--out",
-    `${root}/big`,
-  ]);
-  assertOneLineError(big, /--batch-size: 100000 is larger than the training set \(\d+ images\)$/);
-  assert.equal(big.code, 2);
+  await refusedInProcess(
+    ["--config", `${root}/tiny.yaml`, "--batch-size", "100000", "--out", `${root}/big`],
+    { config: `${root}/tiny.yaml`, batchSize: "100000", out: `${root}/big` },
+    /--batch-size: 100000 is larger than the training set \(\d+ images\)$/,
+  );
   await Deno.remove(root, { recursive: true });
 });
 
 Deno.test("invalid configs and flags: one-line errors and a non-zero exit", async () => {
   const root = await Deno.makeTempDir();
   await Deno.writeTextFile(`${root}/bad.yaml`, "train:\n  epochz: 3\n");
-  assertOneLineError(await lade(["--config", `${root}/bad.yaml`]), /unknown key 'train\.epochz'/);
+  // At the command line: a config's value named as the flag that gave it, and a
+  // thread count that would hang starting threads (exit 2, nothing written).
   assertOneLineError(
     await lade(["--epochs", "-3"]),
     /--epochs: must be a positive integer, got -3$/,
   );
-  assertOneLineError(
-    await lade(["--epochs", "many"]),
+  const r = await lade(["--threads", "5000", "--out", `${root}/threads`]);
+  assertOneLineError(r, /--threads: 5000 is more than this machine can use/);
+  assert.equal(r.code, 2);
+  // The rest in this process: the same one line, from the same code.
+  await refusedInProcess(
+    ["--config", `${root}/bad.yaml`],
+    { config: `${root}/bad.yaml` },
+    /unknown key 'train\.epochz'/,
+  );
+  await refusedInProcess(
+    ["--epochs", "many"],
+    { epochs: "many" },
     /invalid --epochs 'many': expected a number/,
   );
-  assertOneLineError(await lade(["--dataset", "imagenet"]), /unknown dataset 'imagenet'/);
-  // A thread count that would hang starting threads, or not fit an i32.
-  for (const n of ["5000", "3e9"]) {
-    const r = await lade(["--threads", n, "--out", `${root}/threads`]);
-    assertOneLineError(r, new RegExp(`--threads: ${Number(n)} is more than this machine can use`));
-    assert.equal(r.code, 2);
-  }
+  await refusedInProcess(
+    ["--dataset", "imagenet"],
+    { dataset: "imagenet" },
+    /unknown dataset 'imagenet'/,
+  );
+  // ... or one that does not fit an i32.
+  await refusedInProcess(
+    ["--threads", "3e9", "--out", `${root}/threads`],
+    { threads: "3e9", out: `${root}/threads` },
+    /--threads: 3000000000 is more than this machine can use/,
+  );
   await assert.rejects(() => Deno.stat(`${root}/threads`), Deno.errors.NotFound);
   // A device index past libtorch's int8 ("Invalid FFI i32 type" before); 5000 local ranks.
-  assertOneLineError(
-    await lade(["--device", "cuda:99999999999", "--out", `${root}/dev`]),
+  await refusedInProcess(
+    ["--device", "cuda:99999999999", "--out", `${root}/dev`],
+    { device: "cuda:99999999999", out: `${root}/dev` },
     /--device: unknown device 'cuda:99999999999' \(use cpu, cuda or cuda:N, N from 0 to 127\)$/,
   );
-  assertOneLineError(
-    await lade(["--nproc-per-node", "5000", "--batch-size", "5000", "--out", `${root}/ranks`]),
+  await refusedInProcess(
+    ["--nproc-per-node", "5000", "--batch-size", "5000", "--out", `${root}/ranks`],
+    { nprocPerNode: "5000", batchSize: "5000", out: `${root}/ranks` },
     /invalid --nproc-per-node 5000: the limit is 64 ranks on one machine/,
   );
-  assertOneLineError(await lade(["--config", `${root}/none.yaml`]), /config file .* not found/);
-  assertOneLineError(await lade(["--resume", `${root}/nothing`]), /no checkpoint there/);
-  assertOneLineError(
-    await lade(["--resume", root, "--lr", "1"]),
+  await refusedInProcess(
+    ["--config", `${root}/none.yaml`],
+    { config: `${root}/none.yaml` },
+    /config file .* not found/,
+  );
+  await refusedInProcess(
+    ["--resume", `${root}/nothing`],
+    { resume: `${root}/nothing` },
+    /no checkpoint there/,
+  );
+  await refusedInProcess(
+    ["--resume", root, "--lr", "1"],
+    { resume: root, lr: "1" },
     /--lr cannot be combined with --resume/,
   );
   if (!cudaAvailable()) {
-    assertOneLineError(
-      await lade(["--device", "cuda:0", "--out", `${root}/gpu`]),
+    await refusedInProcess(
+      ["--device", "cuda:0", "--out", `${root}/gpu`],
+      { device: "cuda:0", out: `${root}/gpu` },
       /--device: cannot use cuda:0: CUDA is not available/,
     );
   }
@@ -135,9 +178,17 @@ Deno.test("Ctrl-C writes a checkpoint and exits; --resume finishes the run", asy
   assert.match(stdout, /continue with: lade train --resume/);
   const m = (await readManifest(out))!;
   assert.ok(m.epoch >= 1 && m.epoch < 200);
-  const r = await lade(["--resume", out, "--epochs", String(m.epoch + 1)]);
-  assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /resuming/);
+  // The resume in this process, as `lade train --resume OUT --epochs N` runs it
+  // (train --resume at the command line: tests/train/disk_full_test.ts).
+  const log = console.log;
+  const resumed: string[] = [];
+  console.log = (...a: unknown[]) => resumed.push(a.join(" "));
+  try {
+    await trainEntry({ resume: out, epochs: String(m.epoch + 1) });
+  } finally {
+    console.log = log;
+  }
+  assert.match(resumed.join("\n"), /resuming/);
   assert.equal((await readManifest(out))!.epoch, m.epoch + 1);
   assert.equal((await readMetrics(out)).length, m.epoch + 1);
   await Deno.remove(root, { recursive: true });

@@ -1,22 +1,50 @@
 /**
  * Fine-tuning from the command line: --init with --freeze backbone trains
  * the head alone; --backbone-lr 0 leaves the backbone's parameters where
- * --init put them; --lr-step/--lr-gamma give StepLR.
+ * --init put them; --lr-step/--lr-gamma give StepLR. The cRT training runs
+ * at the command line; the others in this process (trainEntry, given the
+ * options commander would parse; the first stage through the library); the
+ * weights are exported and the cRT run evaluated in this process (`weights
+ * export` and `evaluate --json` at the command line: tests/weights/cli_test.ts,
+ * tests/train/stage2_test.ts).
  */
 import assert from "node:assert/strict";
+import { describeError } from "../../lib/cli/errors.ts";
+import { evaluateCommand } from "../../lib/cli/evaluate.ts";
+import { trainEntry, type TrainEntryOptions } from "../../lib/cli/train_seeds.ts";
+import { weightsExportCommand } from "../../lib/cli/weights.ts";
 import { readWeightsFile } from "../../lib/weights/model_weights.ts";
-import { writeFixture } from "./fixture.ts";
+import { lade } from "../cli.ts";
+import { train } from "../../lib/train/trainer.ts";
+import { fixtureConfig, writeFixture } from "./fixture.ts";
 
-const main = new URL("../../main.ts", import.meta.url).pathname;
+/** What `fn` prints with console.log (console.error silenced too). */
+async function printed(fn: () => Promise<unknown>): Promise<string> {
+  const log = console.log, error = console.error;
+  const lines: string[] = [];
+  console.log = (...a: unknown[]) => lines.push(a.join(" "));
+  console.error = () => {};
+  try {
+    await fn();
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
+  return lines.join("\n");
+}
 
-async function lade(args: string[], cwd: string) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", main, ...args],
-    cwd,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+/** `lade train ARGS` (as `options`) in this process fails with one line matching `re`. */
+async function refusedInProcess(
+  args: string[],
+  options: TrainEntryOptions,
+  re: RegExp,
+): Promise<void> {
+  await assert.rejects(() => printed(() => trainEntry(options)), (e: unknown) => {
+    const line = `lade: error: ${describeError(e, ["train", ...args])}`;
+    assert.equal(line.split("\n").length, 1, line);
+    assert.match(line, re);
+    return true;
+  });
 }
 
 /** Tensor bytes by name, split into the backbone's parameters, its buffers, and the head's. */
@@ -37,7 +65,7 @@ async function parts(path: string) {
 }
 
 Deno.test("--freeze backbone and --backbone-lr 0 keep the initial backbone; StepLR from flags", async () => {
-  const root = await writeFixture();
+  const root = await writeFixture(12, 4);
   const dir = await Deno.makeTempDir({ prefix: "lade-finetune-" });
   try {
     await Deno.writeTextFile(
@@ -46,46 +74,44 @@ Deno.test("--freeze backbone and --backbone-lr 0 keep the initial backbone; Step
         `train:\n  epochs: 1\n  batch_size: 16\n  eval_batch_size: 64\nthreads: 1\n`,
     );
     const ok = async (args: string[]) => {
-      const r = await lade(args, dir);
+      const r = await lade(args, { cwd: dir });
       assert.equal(r.code, 0, r.stderr);
     };
-    await ok(["train", "--config", "tiny.yaml", "--out", "base"]);
-    await ok(["weights", "export", "base", "--out", "base.safetensors"]);
+    const exportWeights = (run: string) =>
+      printed(() => weightsExportCommand(`${dir}/${run}`, { out: `${dir}/${run}.safetensors` }));
+    // The first stage, in this process: what is tested is the fine-tuning flags.
+    await train(fixtureConfig(root, { train: { epochs: 1 } }), { runDir: `${dir}/base` });
+    await exportWeights("base");
     const base = await parts(`${dir}/base.safetensors`);
 
-    await ok([
-      "train",
-      "--config",
-      "tiny.yaml",
-      "--out",
-      "frozen",
-      "--init",
-      "base.safetensors",
-      "--freeze",
-      "backbone",
-    ]);
-    await ok(["weights", "export", "frozen", "--out", "frozen.safetensors"]);
+    // In this process, as `lade train --config tiny.yaml --out frozen --init
+    // base.safetensors --freeze backbone` runs it (cRT's below at the command line).
+    await printed(() =>
+      trainEntry({
+        config: `${dir}/tiny.yaml`,
+        out: `${dir}/frozen`,
+        init: `${dir}/base.safetensors`,
+        freeze: "backbone",
+      })
+    );
+    await exportWeights("frozen");
     const frozen = await parts(`${dir}/frozen.safetensors`);
     assert.deepEqual(frozen.params, base.params, "frozen backbone parameters unchanged");
     assert.deepEqual(frozen.buffers, base.buffers, "frozen batch-norm statistics unchanged");
     assert.notDeepEqual(frozen.head, base.head, "the head trained");
 
-    await ok([
-      "train",
-      "--config",
-      "tiny.yaml",
-      "--out",
-      "slow",
-      "--init",
-      "base.safetensors",
-      "--backbone-lr",
-      "0",
-      "--lr-step",
-      "1",
-      "--lr-gamma",
-      "0.5",
-    ]);
-    await ok(["weights", "export", "slow", "--out", "slow.safetensors"]);
+    // (In this process too: --backbone-lr 0 --lr-step 1 --lr-gamma 0.5.)
+    await printed(() =>
+      trainEntry({
+        config: `${dir}/tiny.yaml`,
+        out: `${dir}/slow`,
+        init: `${dir}/base.safetensors`,
+        backboneLr: "0",
+        lrStep: "1",
+        lrGamma: "0.5",
+      })
+    );
+    await exportWeights("slow");
     const slow = await parts(`${dir}/slow.safetensors`);
     assert.deepEqual(slow.params, base.params, "a zero backbone rate moves no backbone parameter");
     assert.notDeepEqual(slow.buffers, base.buffers, "but batch norm still updates its statistics");
@@ -115,7 +141,7 @@ Deno.test("--freeze backbone and --backbone-lr 0 keep the initial backbone; Step
       "--method",
       "softmax",
     ]);
-    await ok(["weights", "export", "crt", "--out", "crt.safetensors"]);
+    await exportWeights("crt");
     const crt = await parts(`${dir}/crt.safetensors`);
     assert.deepEqual(crt.params, base.params);
     assert.deepEqual(crt.buffers, base.buffers);
@@ -124,27 +150,24 @@ Deno.test("--freeze backbone and --backbone-lr 0 keep the initial backbone; Step
     assert.match(crtConfig, /sampler: balanced\n/);
     assert.match(crtConfig, /init: base\n/);
     assert.match(crtConfig, /freeze: backbone\n/);
-    const evaluated = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", main, "evaluate", "--run", "crt", "--json", "--no-report"],
-      cwd: dir,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.equal(evaluated.code, 0, new TextDecoder().decode(evaluated.stderr));
-    const results = JSON.parse(new TextDecoder().decode(evaluated.stdout)).results;
-    assert.ok("softmax" in results && "pc_softmax" in results);
-    const notRun = await lade(["train", "--config", "tiny.yaml", "--out", "y", "--init", "."], dir);
-    assert.equal(notRun.stderr.trim().split("\n").length, 1, notRun.stderr);
-    assert.match(notRun.stderr, /a directory without a run's checkpoint\.json/);
-
-    const bad = await lade(
-      ["train", "--config", "tiny.yaml", "--out", "x", "--freeze", "head"],
-      dir,
+    const evaluated = await printed(() =>
+      evaluateCommand({ run: `${dir}/crt`, json: true, report: false })
     );
-    assert.notEqual(bad.code, 0);
-    assert.equal(bad.stderr.trim().split("\n").length, 1, bad.stderr);
+    const results = JSON.parse(evaluated).results;
+    assert.ok("softmax" in results && "pc_softmax" in results);
+    // The refusals in this process, as the one line lade prints (flag errors at
+    // the command line: tests/train/cli_test.ts).
+    await refusedInProcess(
+      ["--config", `${dir}/tiny.yaml`, "--out", `${dir}/y`, "--init", dir],
+      { config: `${dir}/tiny.yaml`, out: `${dir}/y`, init: dir },
+      /a directory without a run's checkpoint\.json/,
+    );
     // (The value came from the flag: the flag is named.)
-    assert.match(bad.stderr, /^lade: error: --freeze: .*"head"/);
+    await refusedInProcess(
+      ["--config", `${dir}/tiny.yaml`, "--out", `${dir}/x`, "--freeze", "head"],
+      { config: `${dir}/tiny.yaml`, out: `${dir}/x`, freeze: "head" },
+      /^lade: error: --freeze: .*"head"/,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
     await Deno.remove(root, { recursive: true });

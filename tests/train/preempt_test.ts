@@ -9,20 +9,66 @@
 
 import assert from "node:assert/strict";
 import { hostname } from "node:os";
+import { compareCommand } from "../../lib/cli/compare.ts";
+import { describeError } from "../../lib/cli/errors.ts";
+import { checkFlags } from "../../lib/cli/flag_checks.ts";
+import { trainEntry, type TrainEntryOptions } from "../../lib/cli/train_seeds.ts";
+import { InputError } from "../../lib/errors.ts";
 import { readManifest } from "../../lib/run/checkpoint.ts";
 import { LOCK_FILE } from "../../lib/run/lock.ts";
+import { lade as runLade, MAIN } from "../cli.ts";
 import { writeFixture } from "./fixture.ts";
 
-const main = new URL("../../main.ts", import.meta.url).pathname;
+const main = MAIN;
 
-async function lade(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", main, "train", ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+/** `lade train ARGS` (tests/cli.ts). */
+const lade = (args: string[]) => runLade(["train", ...args]);
+
+/** `fn` refuses bad input (exit 2 at the command line); its one line as lade prints it matches `re`. */
+async function refusedInProcess(
+  fn: () => unknown,
+  given: string[],
+  re: RegExp,
+): Promise<void> {
+  const log = console.log;
+  const printed: string[] = [];
+  console.log = (...a: unknown[]) => printed.push(a.join(" "));
+  try {
+    await assert.rejects(async () => await fn(), (e: unknown) => {
+      assert.ok(e instanceof InputError, String(e));
+      assert.match(`lade: error: ${describeError(e, given)}`, re);
+      return true;
+    });
+  } finally {
+    console.log = log;
+  }
+  assert.deepEqual(printed, [], "nothing printed");
+}
+
+/**
+ * `lade train ARGS` (as `options`) run in this process: what it printed on
+ * stdout and stderr, its error as the one line lade prints, and the exit
+ * status (2 for bad input, 1 for another error).
+ */
+async function trainInProcess(
+  args: string[],
+  options: TrainEntryOptions,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const log = console.log, error = console.error;
+  const stdout: string[] = [], stderr: string[] = [];
+  console.log = (...a: unknown[]) => stdout.push(a.join(" "));
+  console.error = (...a: unknown[]) => stderr.push(a.join(" "));
+  let code = 0;
+  try {
+    await trainEntry(options);
+  } catch (e) {
+    code = e instanceof InputError ? 2 : 1;
+    stderr.push(`lade: error: ${describeError(e, ["train", ...args])}`);
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
+  return { code, stdout: stdout.join("\n"), stderr: stderr.join("\n") };
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -61,10 +107,10 @@ Deno.test({
       await new Promise((r) => setTimeout(r, 20));
     }
     assert.ok(first.epoch > 0 || first.step % 2 === 0 && first.step > 0, JSON.stringify(first));
-    // A second writer of the same run is refused, naming the holder.
+    // A second writer of the same run is refused, naming the holder (this process).
     const holder = JSON.parse(await Deno.readTextFile(`${out}/${LOCK_FILE}`));
     assert.equal(holder.pid, proc.pid);
-    const second = await lade(["--resume", out]);
+    const second = await trainInProcess(["--resume", out], { resume: out });
     assert.equal(second.code, 2, second.stderr);
     assert.match(
       second.stderr.trim(),
@@ -92,7 +138,11 @@ Deno.test({
     // And what an interrupted write left behind is removed at the next start.
     await Deno.writeTextFile(`${out}/checkpoint.json.${dead.pid}.tmp`, "partial");
     await Deno.writeTextFile(`${out}/checkpoints/model-partial.pt.${dead.pid}.tmp`, "partial");
-    const resumed = await lade(["--resume", out, "--epochs", String(m.epoch + 1)]);
+    // (In this process: the signal and its exit above are the command line's.)
+    const resumed = await trainInProcess(
+      ["--resume", out, "--epochs", String(m.epoch + 1)],
+      { resume: out, epochs: String(m.epoch + 1) },
+    );
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.match(
       resumed.stderr,
@@ -111,47 +161,59 @@ Deno.test({
 Deno.test("empty paths and contradicting flags are refused before anything is written", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    for (const args of [["--out", ""], ["--out="], ["--resume", " "], ["--config", ""]]) {
-      const r = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", main, "train", ...args],
-        cwd: dir,
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const err = new TextDecoder().decode(r.stderr).trim();
+    // At the command line: an empty value of `--flag=` and a blank one, and a contradiction.
+    for (const args of [["--out="], ["--resume", " "]]) {
+      const r = await runLade(["train", ...args], { cwd: dir });
+      const err = r.stderr.trim();
       assert.equal(r.code, 2, err);
       assert.match(
         err,
         /^lade: error: --(out|resume|config): empty value; give a name or leave the flag out$/,
       );
     }
+    const r = await runLade(
+      ["evaluate", "--run", `${dir}/none`, "--report", `${dir}/r`, "--no-report"],
+      { cwd: dir },
+    );
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr.trim(), /--report cannot be combined with --no-report$/);
+    assert.deepEqual([...Deno.readDirSync(dir)], [], "nothing written");
+    // The other cases in this process, through the same check (commander's parse as options).
+    const flagOf = (key: string) => `--${key}`;
     for (
-      const [args, re] of [
-        [["--report", ""], /--report: empty value/],
-        [["--report", `${dir}/r`, "--no-report"], /--report cannot be combined with --no-report$/],
-        [["--no-report", "--report", `${dir}/r`], /--report cannot be combined with --no-report$/],
+      const [options, args] of [
+        [{ out: "" }, ["--out", ""]],
+        [{ config: "" }, ["--config", ""]],
       ] as const
     ) {
-      const r = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", main, "evaluate", "--run", `${dir}/none`, ...args],
-        cwd: dir,
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const err = new TextDecoder().decode(r.stderr).trim();
-      assert.equal(r.code, 2, err);
-      assert.match(err, re);
+      await refusedInProcess(
+        () => checkFlags(options, ["train", ...args], flagOf),
+        ["train", ...args],
+        /^lade: error: --(out|resume|config): empty value; give a name or leave the flag out$/,
+      );
     }
-    assert.deepEqual([...Deno.readDirSync(dir)], [], "nothing written");
-    // --out naming a file, or a folder under one.
+    for (
+      const [options, args, re] of [
+        [{ report: "" }, ["--report", ""], /--report: empty value/],
+        [
+          { report: `${dir}/r` },
+          ["--no-report", "--report", `${dir}/r`],
+          /--report cannot be combined with --no-report$/,
+        ],
+      ] as const
+    ) {
+      const given = ["evaluate", "--run", `${dir}/none`, ...args];
+      await refusedInProcess(() => checkFlags(options, given, flagOf), given, re);
+    }
+    // --out naming a file, or a folder under one (this one at the command line).
     await Deno.writeTextFile(`${dir}/file`, "");
     const file = await lade(["--out", `${dir}/file`]);
     assert.match(file.stderr.trim(), /^lade: error: --out .*file: exists and is not a folder$/);
     assert.equal(file.code, 2);
     await Deno.remove(`${dir}/file`);
-    const bad = await lade(["--checkpoint-every", "10x", "--out", `${dir}/x`]);
-    assert.match(
-      bad.stderr.trim(),
+    await refusedInProcess(
+      () => trainEntry({ checkpointEvery: "10x", out: `${dir}/x` }),
+      ["train", "--checkpoint-every", "10x", "--out", `${dir}/x`],
       /^lade: error: --checkpoint-every: expected a step count \(500\) or minutes \(10m\), got '10x'$/,
     );
   } finally {
@@ -240,16 +302,11 @@ Deno.test({
         new TextDecoder().decode(res.stdout),
         new RegExp(`continue the seed group with: lade train --resume ${group}\\n`),
       );
+      // compare --out naming a file, in this process: one refusal, nothing printed.
       await Deno.writeTextFile(`${root}/file`, "");
-      const r = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", main, "compare", `${group}/seed0`, "--out", `${root}/file`],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      assert.equal(r.code, 2);
-      assert.equal(new TextDecoder().decode(r.stdout), "");
-      assert.match(
-        new TextDecoder().decode(r.stderr).trim(),
+      await refusedInProcess(
+        () => compareCommand([`${group}/seed0`], { out: `${root}/file` }),
+        ["compare", `${group}/seed0`, "--out", `${root}/file`],
         /^lade: error: --out .*file: exists and is not a folder$/,
       );
     } finally {

@@ -5,21 +5,43 @@
  */
 
 import assert from "node:assert/strict";
+import { describeError } from "../../lib/cli/errors.ts";
+import { evaluateCommand } from "../../lib/cli/evaluate.ts";
+import { predictCommand } from "../../lib/cli/predict.ts";
+import { trainEntry, type TrainEntryOptions } from "../../lib/cli/train_seeds.ts";
+import { weightsExportCommand } from "../../lib/cli/weights.ts";
+import { InputError } from "../../lib/errors.ts";
 import { readManifest } from "../../lib/run/checkpoint.ts";
 import { readMetrics } from "../../lib/run/metrics.ts";
 import { initialSelection, updateSelection } from "../../lib/train/selection.ts";
+import { lade as runLade } from "../cli.ts";
 import { writeFixture } from "./fixture.ts";
 
-const main = new URL("../../main.ts", import.meta.url).pathname;
+/** `lade ARGS` (tests/cli.ts). */
+const lade = (...args: string[]) => runLade(args);
 
-async function lade(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", main, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+/** What `fn` prints with console.log (console.error silenced too). */
+async function printed(fn: () => Promise<unknown>): Promise<string> {
+  const log = console.log, error = console.error;
+  const lines: string[] = [];
+  console.log = (...a: unknown[]) => lines.push(a.join(" "));
+  console.error = () => {};
+  try {
+    await fn();
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
+  return lines.join("\n");
+}
+
+/** `fn` fails with bad input (exit 2 at the command line) whose message matches `re`. */
+async function refused(fn: () => Promise<unknown>, re: RegExp): Promise<void> {
+  await assert.rejects(() => printed(fn), (e: unknown) => {
+    assert.ok(e instanceof InputError, String(e));
+    assert.match(describeError(e), re);
+    return true;
+  });
 }
 
 function assertOneLineError(r: { code: number; stderr: string }, re: RegExp): void {
@@ -69,16 +91,28 @@ Deno.test("flags and recipes: best and early stopping need a validation split; b
     await lade("train", "--keep", "best,last"),
     /^lade: error: --keep: the best checkpoint \(by validation top-1\) needs a validation split: hold one out with --val-per-class K/,
   );
-  assertOneLineError(
-    await lade("train", "--early-stop", "3"),
+  // The rest in this process, as the one line lade prints (bad input: exit 2).
+  const refusedTrain = (args: string[], options: TrainEntryOptions, re: RegExp) =>
+    assert.rejects(() => printed(() => trainEntry(options)), (e: unknown) => {
+      assert.ok(e instanceof InputError, String(e));
+      const line = `lade: error: ${describeError(e, ["train", ...args])}`;
+      assert.equal(line.split("\n").length, 1, line);
+      assert.match(line, re);
+      return true;
+    });
+  await refusedTrain(
+    ["--early-stop", "3"],
+    { earlyStop: "3" },
     /^lade: error: --early-stop: early stopping needs a validation split/,
   );
-  assertOneLineError(
-    await lade("train", "--keep", "worst", "--val-per-class", "2"),
+  await refusedTrain(
+    ["--keep", "worst", "--val-per-class", "2"],
+    { keep: "worst", valPerClass: "2" },
     /^lade: error: --keep: must be best or last, got "worst"$/,
   );
-  assertOneLineError(
-    await lade("train", "--early-stop", "0", "--val-per-class", "2"),
+  await refusedTrain(
+    ["--early-stop", "0", "--val-per-class", "2"],
+    { earlyStop: "0", valPerClass: "2" },
     /--early-stop.*must be a positive integer, got 0/,
   );
 });
@@ -128,38 +162,27 @@ Deno.test("--keep best,last: the best epoch's weights beside the last; --checkpo
     assert.deepEqual(result.best, { epoch: bestEpoch, val_top1: Math.max(...vals) });
 
     // evaluate on the uniform set: LADE's uniform-prior rule is the argmax of
-    // the logits, the accuracy the training log recorded for that epoch.
+    // the logits, the accuracy the training log recorded for that epoch (in
+    // this process; `evaluate --checkpoint` at the command line below).
     const uniformTop1 = async (which: string) => {
-      const e = await lade(
-        "evaluate",
-        "--run",
-        out,
-        "--checkpoint",
-        which,
-        "--json",
-        "--no-report",
+      const e = await printed(() =>
+        evaluateCommand({ run: out, checkpoint: which, json: true, report: false })
       );
-      assert.equal(e.code, 0, e.stderr);
-      const json = JSON.parse(e.stdout);
+      const json = JSON.parse(e);
       return (Array.isArray(json) ? json[0] : json).results.lade.top1;
     };
     assert.ok(Math.abs((await uniformTop1("best")) - metrics[bestEpoch - 1].test_top1!) < 1e-9);
     assert.ok(Math.abs((await uniformTop1("last")) - metrics[3].test_top1!) < 1e-9);
-    const text = await lade("evaluate", "--run", out, "--checkpoint", "best", "--no-report");
-    assert.match(text.stdout, new RegExp(`checkpoint: best \\(epoch ${bestEpoch}, validation`));
-
-    // weights export and predict take the same choice.
-    const exp = await lade(
-      "weights",
-      "export",
-      out,
-      "--checkpoint",
-      "best",
-      "--out",
-      `${root}/best.safetensors`,
+    const text = await printed(() =>
+      evaluateCommand({ run: out, checkpoint: "best", report: false })
     );
-    assert.equal(exp.code, 0, exp.stderr);
-    assert.match(exp.stdout, new RegExp(`epoch ${bestEpoch} \\(the best by validation top-1\\)`));
+    assert.match(text, new RegExp(`checkpoint: best \\(epoch ${bestEpoch}, validation`));
+
+    // weights export and predict take the same choice (export in this process).
+    const exp = await printed(() =>
+      weightsExportCommand(out, { checkpoint: "best", out: `${root}/best.safetensors` })
+    );
+    assert.match(exp, new RegExp(`epoch ${bestEpoch} \\(the best by validation top-1\\)`));
     assertOneLineError(
       await lade("evaluate", "--run", out, "--checkpoint", "first"),
       /--checkpoint: must be best or last, got 'first'/,
@@ -194,10 +217,10 @@ Deno.test("early stopping ends the run; resuming it trains no further; a run wit
     const result = JSON.parse(await Deno.readTextFile(`${out}/result.json`));
     assert.equal(result.early_stop.epoch, 2);
     assert.equal(result.early_stop.best_epoch, 1);
-    const again = await lade("train", "--resume", out);
-    assert.equal(again.code, 0, again.stderr);
+    // In this process, as `lade train --resume OUT` runs it.
+    const again = await printed(() => trainEntry({ resume: out }));
     assert.match(
-      again.stdout,
+      again,
       /stopped early after epoch 2 \(early stopping\); nothing left to train/,
     );
     assert.equal((await readMetrics(out)).length, 2);
@@ -205,8 +228,9 @@ Deno.test("early stopping ends the run; resuming it trains no further; a run wit
       await lade("evaluate", "--run", out, "--checkpoint", "best"),
       /--checkpoint: .*run kept no best checkpoint: train with --keep best,last and a validation split \(--val-per-class K\)$/,
     );
-    assertOneLineError(
-      await lade("predict", "--run", out, "--checkpoint", "best", "x.png"),
+    // predict's refusal in this process (its one line at the command line: evaluate's above).
+    await refused(
+      () => predictCommand(["x.png"], { run: out, checkpoint: "best" }),
       /kept no best checkpoint/,
     );
   } finally {

@@ -3,11 +3,16 @@
  * file that needs only torch. Without Python: the .pt is read back by lade's
  * own PyTorch reader (the same tensors, the same logits after loading), and
  * the ZIP members are checked (aligned data, CRC-32). With python3 and torch:
- * `torch.load(weights_only=True)` + the module file give lade's logits.
+ * `torch.load(weights_only=True)` + the module file give lade's logits, and
+ * the module exported from a trained run imports and loads (all in one
+ * Python process).
  */
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { describeError } from "../../lib/cli/errors.ts";
+import { weightsExportCommand } from "../../lib/cli/weights.ts";
+import { InputError } from "../../lib/errors.ts";
 import { type Architecture, Model } from "../../lib/models/mod.ts";
 import { manualSeed } from "../../lib/torch/device.ts";
 import { noGrad, tensor } from "../../lib/torch/mod.ts";
@@ -17,7 +22,9 @@ import { crc32 } from "../../lib/weights/torch_save.ts";
 import { readZip } from "../../lib/weights/zip.ts";
 import type { RawTensor } from "../../lib/weights/safetensors.ts";
 import { findPython, runPythonCode } from "../python.ts";
-import { writeFixture } from "../train/fixture.ts";
+import { train } from "../../lib/train/trainer.ts";
+import { lade } from "../cli.ts";
+import { fixtureConfig, writeFixture } from "../train/fixture.ts";
 
 /** The networks exported, with their input shapes and heads. */
 const CASES: { arch: Architecture; input: number[]; head?: "cosine" }[] = [
@@ -164,11 +171,32 @@ Deno.test("the .pt reads back through lade's PyTorch reader: the same tensors an
 
 const python = await findPython(["torch"]);
 
+/**
+ * A trained run (1 epoch of the small fixture, trained in this process)
+ * exported with `lade weights export RUN --format pytorch --out ROOT/x/y`;
+ * shared by the python3 test (one Python process for all the PyTorch checks)
+ * and the command-line test, which removes it.
+ */
+let runExport: Promise<{ root: string; stdout: string }> | undefined;
+function exportedRun(): Promise<{ root: string; stdout: string }> {
+  runExport ??= (async () => {
+    const root = await writeFixture(12, 4);
+    await train(fixtureConfig(root, { train: { epochs: 1 } }), { runDir: `${root}/run` });
+    const e = await lade(
+      ["weights", "export", `${root}/run`, "--format", "pytorch", "--out", `${root}/x/y`],
+    );
+    assert.equal(e.code, 0, e.stderr);
+    return { root, stdout: e.stdout };
+  })();
+  return runExport;
+}
+
 Deno.test({
   name: "torch.load(weights_only=True) and the module file give lade's logits (python3 torch)",
   ignore: python === undefined,
   fn: async () => {
     const dir = await Deno.makeTempDir();
+    const { root } = await exportedRun();
     try {
       const expected: Record<string, Float32Array> = {};
       const jobs: {
@@ -211,11 +239,18 @@ Deno.test({
           "dtype=torch.float32).reshape(j['shape'])",
           "    with torch.no_grad():",
           "        res[j['key']] = net(x).flatten().tolist()",
-          "print(json.dumps(res))",
+          "# The module exported from a trained run, imported by its name as a user would.",
+          "sys.path.insert(0, sys.argv[2])",
+          "import model",
+          "net = model.load()",
+          "run = [model.ARCH, model.CLASSES, len(model.CLASS_NAMES), type(net).__name__]",
+          "print(json.dumps({'res': res, 'run': run}))",
         ].join("\n"),
-        [join(dir, "jobs.json")],
+        [join(dir, "jobs.json"), `${root}/x/y`],
       );
-      const got = JSON.parse(out) as Record<string, number[]>;
+      const parsed = JSON.parse(out) as { res: Record<string, number[]>; run: unknown[] };
+      assert.deepEqual(parsed.run, ["cnn28", 10, 10, "LadeNet"]);
+      const got = parsed.res;
       for (const [key, want] of Object.entries(expected)) {
         const g = got[key];
         assert.equal(g.length, want.length, key);
@@ -236,61 +271,29 @@ Deno.test({
 });
 
 Deno.test("weights export RUN --format pytorch from a trained run", async () => {
-  const root = await writeFixture(12, 4);
-  const main = new URL("../../main.ts", import.meta.url).pathname;
-  const lade = async (...args: string[]) => {
-    const r = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", main, ...args],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const dec = new TextDecoder();
-    return { code: r.code, stdout: dec.decode(r.stdout), stderr: dec.decode(r.stderr) };
-  };
+  const { root, stdout } = await exportedRun();
   try {
-    await Deno.writeTextFile(
-      `${root}/r.yaml`,
-      `dataset: {name: mnist-lt, root: ${root}, imbalance: 3}\ntrain: {epochs: 1, batch_size: 16}\n` +
-        "threads: 1\n",
-    );
-    const t = await lade("train", "--config", `${root}/r.yaml`, "--out", `${root}/run`);
-    assert.equal(t.code, 0, t.stderr);
-    const e = await lade(
-      "weights",
-      "export",
-      `${root}/run`,
-      "--format",
-      "pytorch",
-      "--out",
-      `${root}/x/y`,
-    );
-    assert.equal(e.code, 0, e.stderr);
-    assert.match(e.stdout, /wrote .*\/x\/y\/model\.pt and .*\/x\/y\/model\.py: cnn28, 10 classes/);
+    assert.match(stdout, /wrote .*\/x\/y\/model\.pt and .*\/x\/y\/model\.py: cnn28, 10 classes/);
     const source = await Deno.readTextFile(`${root}/x/y/model.py`);
     assert.match(source, /^CLASS_NAMES = \["0", "1", "2", /m);
     assert.match(source, /^MEAN = \[0\.1307\]$/m);
     assert.match(source, /^METHOD = "lade"$/m);
     const back = await readWeightsFile(`${root}/x/y/model.pt`);
     assert.ok(back.tensors.has("head.weight"));
-    const bad = await lade("weights", "export", `${root}/run`, "--format", "onnx", "--out", "z");
-    assert.equal(bad.code, 2);
-    assert.match(
-      bad.stderr,
-      /^lade: error: --format: must be safetensors or pytorch, got 'onnx'\n$/,
+    // An unknown format: bad input (exit 2), lade's one line (in this process).
+    await assert.rejects(
+      () => weightsExportCommand(`${root}/run`, { format: "onnx", out: "z" }),
+      (e: unknown) => {
+        assert.ok(e instanceof InputError, String(e));
+        assert.match(
+          `lade: error: ${describeError(e)}\n`,
+          /^lade: error: --format: must be safetensors or pytorch, got 'onnx'\n$/,
+        );
+        return true;
+      },
     );
-    if (python !== undefined) {
-      const run = await runPythonCode(
-        python,
-        [
-          "import sys; sys.path.insert(0, sys.argv[1])",
-          "import model, torch",
-          "net = model.load()",
-          "print(model.ARCH, model.CLASSES, len(model.CLASS_NAMES), type(net).__name__)",
-        ].join("\n"),
-        [`${root}/x/y`],
-      );
-      assert.equal(run.trim(), "cnn28 10 10 LadeNet");
-    }
+    // With python3 and torch, the exported module is imported and loaded by
+    // the test above, in its one Python process.
   } finally {
     await Deno.remove(root, { recursive: true });
   }
