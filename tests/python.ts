@@ -17,15 +17,28 @@ async function run(
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
+/** findPython's answers in this process, by module list (a shard runs many files). */
+const found = new Map<string, Promise<string | undefined>>();
+
 /**
- * The first of LADE_TEST_PYTHON, /usr/bin/python3 and python3 that imports
- * `modules` (default torch), or undefined.
+ * The first of LADE_TEST_PYTHON, /usr/bin/python3 and python3 that has
+ * `modules` (default torch), or undefined. It looks them up without
+ * importing them (importlib's find_spec: importing torch costs a CPU-second
+ * a time), once per process.
  */
-export async function findPython(modules = ["torch"]): Promise<string | undefined> {
+export function findPython(modules = ["torch"]): Promise<string | undefined> {
+  const key = modules.join(",");
+  if (!found.has(key)) found.set(key, lookUp(modules));
+  return found.get(key)!;
+}
+
+async function lookUp(modules: string[]): Promise<string | undefined> {
   const env = Deno.env.get("LADE_TEST_PYTHON");
+  const code = "import importlib.util, sys\n" +
+    "sys.exit(0 if all(importlib.util.find_spec(m) for m in sys.argv[1:]) else 1)";
   for (const python of env ? [env] : ["/usr/bin/python3", "python3"]) {
     try {
-      const r = await run(python, ["-c", `import ${modules.join(", ")}`]);
+      const r = await run(python, ["-c", code, ...modules]);
       if (r.code === 0) return python;
     } catch {
       // not installed: the next
