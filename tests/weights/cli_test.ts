@@ -4,6 +4,8 @@
  * PNG/JPEG files and on .npy batches. Each command's one-line refusal is seen
  * through the command line once; its other refusals call the command
  * in-process and check the line main.ts would print (lib/cli/errors.ts).
+ * Each command and output kind runs through the command line at least once;
+ * further runs of them are called in-process and their printed output read.
  */
 import assert from "node:assert/strict";
 import { readWeightsFile } from "../../lib/weights/model_weights.ts";
@@ -15,7 +17,11 @@ import { tensor } from "../../lib/torch/mod.ts";
 import { exportWeights } from "../../lib/weights/model_weights.ts";
 import { InputError } from "../../lib/errors.ts";
 import { describeError } from "../../lib/cli/errors.ts";
-import { weightsConvertCommand, weightsInspectCommand } from "../../lib/cli/weights.ts";
+import {
+  weightsConvertCommand,
+  weightsExportCommand,
+  weightsInspectCommand,
+} from "../../lib/cli/weights.ts";
 import { predictCommand } from "../../lib/cli/predict.ts";
 import { trainEntry } from "../../lib/cli/train_seeds.ts";
 import { writeFixture } from "../train/fixture.ts";
@@ -45,6 +51,22 @@ function oneLineError(r: { code: number; stderr: string }, re: RegExp): void {
   assert.equal(lines.length, 1, r.stderr);
   assert.match(lines[0], /^lade: error: /);
   assert.match(lines[0], re);
+}
+
+/**
+ * What `run` (a command called in-process) prints with console.log: the
+ * stdout of the same command run as `lade ...`.
+ */
+async function printed(run: () => Promise<unknown>): Promise<string> {
+  const lines: string[] = [];
+  const log = console.log;
+  console.log = (...data: unknown[]) => lines.push(data.join(" "));
+  try {
+    await run();
+  } finally {
+    console.log = log;
+  }
+  return lines.join("\n");
 }
 
 /** A 28x28 grey image of the fixture's class `c`: a bright bar on row 2 + 2c. */
@@ -86,8 +108,10 @@ Deno.test("weights export / inspect, train --init, predict on images and .npy", 
       /nowhere/,
     );
     // The output's folder is made (before: "No such file or directory").
-    r = await lade(["weights", "export", "run1", "--out", "new/folder/w.safetensors"], dir);
-    assert.equal(r.code, 0, r.stderr);
+    // (in-process: weights export run1 --out new/folder/w.safetensors)
+    await printed(() =>
+      weightsExportCommand(`${dir}/run1`, { out: `${dir}/new/folder/w.safetensors` })
+    );
     assert.deepEqual(
       (await readWeightsFile(`${dir}/new/folder/w.safetensors`)).tensors.get("head.bias"),
       (await readWeightsFile(`${dir}/w.safetensors`)).tensors.get("head.bias"),
@@ -153,9 +177,10 @@ Deno.test("weights export / inspect, train --init, predict on images and .npy", 
 
     // ---- inspect a PyTorch file; convert (a file through a lade model)
     const fixtures = new URL("./fixtures/", import.meta.url).pathname;
-    r = await lade(["weights", "inspect", `${fixtures}lade_layout.pth`, "--json"], dir);
-    assert.equal(r.code, 0, r.stderr);
-    const pth = JSON.parse(r.stdout);
+    // (in-process, its printed JSON: weights inspect lade_layout.pth --json)
+    const pth = JSON.parse(
+      await printed(() => weightsInspectCommand(`${fixtures}lade_layout.pth`, { json: true })),
+    );
     assert.equal(pth.format, "pytorch");
     assert.deepEqual(pth.tensors.map((t: { name: string }) => t.name), [
       "conv1.weight",
@@ -171,7 +196,7 @@ Deno.test("weights export / inspect, train --init, predict on images and .npy", 
     r = await lade(["weights", "convert", "w.safetensors", "--out", "again.safetensors"], dir);
     assert.equal(r.code, 0, r.stderr);
     const again = JSON.parse(
-      (await lade(["weights", "inspect", "again.safetensors", "--json"], dir)).stdout,
+      await printed(() => weightsInspectCommand(`${dir}/again.safetensors`, { json: true })),
     );
     assert.deepEqual(again.tensors, info.tensors);
     assert.equal(again.metadata.arch, "cnn28");
@@ -280,16 +305,14 @@ Deno.test("weights export / inspect, train --init, predict on images and .npy", 
       `${dir}/f32.npy`,
       encodeNpy({ dtype: "float32", shape: [n, 1, 28, 28], data: normalised }),
     );
-    r = await lade([
-      "predict",
-      "--weights",
-      "w.safetensors",
-      "--npy",
-      "f32.npy",
-      "--save-logits",
-      "f32_logits.npy",
-    ], dir);
-    assert.equal(r.code, 0, r.stderr);
+    // (in-process: predict --weights w.safetensors --npy f32.npy --save-logits f32_logits.npy)
+    await printed(() =>
+      predictCommand([], {
+        weights: `${dir}/w.safetensors`,
+        npy: `${dir}/f32.npy`,
+        saveLogits: `${dir}/f32_logits.npy`,
+      })
+    );
     const f32 = parseNpy(await Deno.readFile(`${dir}/f32_logits.npy`));
     const maxDiff = Math.max(
       ...Array.from(f32.data as Float32Array, (v, i) => Math.abs(v - (u8.data as Float32Array)[i])),
@@ -297,12 +320,17 @@ Deno.test("weights export / inspect, train --init, predict on images and .npy", 
     assert.ok(maxDiff < 1e-4, `max difference ${maxDiff}`);
 
     // ---- priors: em from the inputs (enough of them), a JSON file, train
-    r = await lade(
-      ["predict", "--run", "run2", "--npy", "batch.npy", "--prior", "em", "--json"],
-      dir,
+    // (in-process, its printed JSON: predict --run run2 --npy batch.npy --prior em --json)
+    const em = JSON.parse(
+      await printed(() =>
+        predictCommand([], {
+          run: `${dir}/run2`,
+          npy: `${dir}/batch.npy`,
+          prior: "em",
+          json: true,
+        })
+      ),
     );
-    assert.equal(r.code, 0, r.stderr);
-    const em = JSON.parse(r.stdout);
     assert.equal(em.target_prior.length, 10);
     assert.ok(Math.abs(em.target_prior.reduce((a: number, b: number) => a + b, 0) - 1) < 1e-6);
     await refused(
