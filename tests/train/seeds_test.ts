@@ -5,6 +5,7 @@ import { readMetrics } from "../../lib/run/metrics.ts";
 import { InputError } from "../../lib/errors.ts";
 import { describeError } from "../../lib/cli/errors.ts";
 import { estimatePriorCommand } from "../../lib/cli/estimate_prior.ts";
+import { compareCommand } from "../../lib/cli/compare.ts";
 import { evaluateCommand } from "../../lib/cli/evaluate.ts";
 import { trainEntry } from "../../lib/cli/train_seeds.ts";
 import { writeFixture } from "./fixture.ts";
@@ -117,24 +118,20 @@ Deno.test("train --seeds: a run per seed in one group, a validation split, and t
     assert.equal(p.code, 0, p.stderr);
     const evPlain = await printed(() => evaluateCommand({ run: plain, prior: "bbse", json: true }));
     assert.equal(JSON.parse(evPlain).source.split, "train");
-    const estPlain = await lade(
-      "estimate-prior",
-      "--run",
-      plain,
-      "--shift",
-      "forward10",
-      "--method",
-      "bbse",
+    // (in-process, its printed text: estimate-prior --run plain --shift forward10 --method bbse)
+    const estPlain = await printed(() =>
+      estimatePriorCommand({ run: plain, shift: "forward10", method: "bbse" })
     );
     assert.match(
-      estPlain.stdout,
+      estPlain,
       /labelled source data: the training split \(\d+ images, seen in training/,
     );
 
     // compare: two groups, labelled by method; JSON.
-    const cmp = await lade("compare", group, plain, "--json", "--prior", "known");
-    assert.equal(cmp.code, 0, cmp.stderr);
-    const cj = JSON.parse(cmp.stdout);
+    // (in-process, its printed JSON: compare GROUP PLAIN --json --prior known)
+    const cj = JSON.parse(
+      await printed(() => compareCommand([group, plain], { json: true, prior: "known" })),
+    );
     assert.deepEqual(cj.groups.map((g: { label: string }) => g.label), ["lade", "softmax"]);
     assert.deepEqual(
       cj.entries.map((e: { series: string; prior: string }) => `${e.prior}:${e.series}`),
