@@ -20,6 +20,22 @@ function assertOneLineError(r: { code: number; stderr: string }, re: RegExp): vo
 }
 
 /**
+ * What `run` (a command called in-process) prints with console.log: the
+ * stdout of the same command run as `lade ...`.
+ */
+async function printed(run: () => Promise<unknown>): Promise<string> {
+  const lines: string[] = [];
+  const log = console.log;
+  console.log = (...data: unknown[]) => lines.push(data.join(" "));
+  try {
+    await run();
+  } finally {
+    console.log = log;
+  }
+  return lines.join("\n");
+}
+
+/**
  * A command run in-process that must refuse its input (the in-process form
  * of `lade ARGS`): bad input (exit 2), and the one line main.ts's
  * exitWithError prints matches `re`.
@@ -103,21 +119,18 @@ Deno.test("train --method sade, then evaluate: experts, average and test-time ag
   const one = JSON.parse(plain.stdout) as EvalJson;
   assert.equal(one.aggregation, undefined);
   assert.equal(one.results.sade_tta, undefined);
-  const external = await lade(
-    "evaluate",
-    "--logits",
-    `${npy}/logits.npy`,
-    "--labels",
-    `${npy}/labels.npy`,
-    "--train-counts",
-    `${npy}/train_counts.npy`,
-    "--model-method",
-    "sade",
-    "--json",
+  // (in-process, its printed JSON: evaluate --logits ... --model-method sade --json)
+  const external = await printed(() =>
+    evaluateCommand({
+      logits: `${npy}/logits.npy`,
+      labels: `${npy}/labels.npy`,
+      trainCounts: `${npy}/train_counts.npy`,
+      modelMethod: "sade",
+      json: true,
+    })
   );
-  assert.equal(external.code, 0, external.stderr);
   assert.deepEqual(
-    (JSON.parse(external.stdout) as EvalJson).results.sade_avg.top1,
+    (JSON.parse(external) as EvalJson).results.sade_avg.top1,
     one.results.sade_avg.top1,
   );
   const prior = await lade("evaluate", "--run", run, "--prior", "all", "--no-report");
