@@ -119,24 +119,27 @@ Deno.test("train --method sade, then evaluate: experts, average and test-time ag
   const one = JSON.parse(plain.stdout) as EvalJson;
   assert.equal(one.aggregation, undefined);
   assert.equal(one.results.sade_tta, undefined);
-  // (in-process, its printed JSON: evaluate --logits ... --model-method sade --json)
-  const external = await printed(() =>
-    evaluateCommand({
-      logits: `${npy}/logits.npy`,
-      labels: `${npy}/labels.npy`,
-      trainCounts: `${npy}/train_counts.npy`,
-      modelMethod: "sade",
-      json: true,
-    })
+  const external = await lade(
+    "evaluate",
+    "--logits",
+    `${npy}/logits.npy`,
+    "--labels",
+    `${npy}/labels.npy`,
+    "--train-counts",
+    `${npy}/train_counts.npy`,
+    "--model-method",
+    "sade",
+    "--json",
   );
+  assert.equal(external.code, 0, external.stderr);
   assert.deepEqual(
-    (JSON.parse(external) as EvalJson).results.sade_avg.top1,
+    (JSON.parse(external.stdout) as EvalJson).results.sade_avg.top1,
     one.results.sade_avg.top1,
   );
-  const prior = await lade("evaluate", "--run", run, "--prior", "all", "--no-report");
-  assert.equal(prior.code, 0, prior.stderr);
-  assert.match(prior.stdout, /use no target prior/);
-  assert.match(prior.stdout, /test-time aggregation weights \(experts 1-3\)/);
+  // (in-process, its printed text: evaluate --run RUN --prior all --no-report)
+  const prior = await printed(() => evaluateCommand({ run, prior: "all", report: false }));
+  assert.match(prior, /use no target prior/);
+  assert.match(prior, /test-time aggregation weights \(experts 1-3\)/);
 
   // In-process: the one line main.ts would print for the command line's.
   await assertRefused(
