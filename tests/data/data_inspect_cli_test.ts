@@ -1,22 +1,29 @@
+/**
+ * `data inspect` and `data verify` end to end. Each flag and each kind of
+ * output is seen through the command line (tests/cli.ts) at least once; the
+ * other refusals and reports call the commands in-process (lib/cli/data_inspect.ts)
+ * and check the one line main.ts would print, which spares a process each.
+ */
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { tensor } from "../../lib/torch/create.ts";
 import { writeImage } from "../../lib/data/image_io.ts";
+import { InputError } from "../../lib/errors.ts";
+import { describeError } from "../../lib/cli/errors.ts";
+import {
+  dataInspectCommand,
+  formatReport,
+  inspectDataset,
+  type InspectOptions,
+} from "../../lib/cli/data_inspect.ts";
+import { lade as ladeIn } from "../cli.ts";
 import { cifarRecords, idxBytes, makeImages, writeFlatImage, writeIdxDataset } from "./fixtures.ts";
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
-async function lade(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", join(repo, "main.ts"), ...args],
-    cwd: repo,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+/** `lade ARGS` from the repository's root. */
+const lade = (...args: string[]) => ladeIn(args, { cwd: repo });
 
 /** Asserts a one-line error on stderr matching `pattern`, a non-zero exit, nothing on stdout. */
 function assertOneLineError(r: { code: number; stdout: string; stderr: string }, pattern: RegExp) {
@@ -28,10 +35,26 @@ function assertOneLineError(r: { code: number; stdout: string; stderr: string },
   assert.match(lines[0], pattern);
 }
 
+/**
+ * `data inspect` with `options`, in-process, refused: asserts the line
+ * main.ts's exitWithError would print for it (for `lade data inspect ARGS`)
+ * matches `pattern`, and a non-zero exit (2: bad input). It prints nothing
+ * on stdout: the command prints only once the dataset is read.
+ */
+async function assertRefused(options: InspectOptions, args: string[], pattern: RegExp) {
+  const error = await dataInspectCommand(options).then(
+    () => assert.fail(`data inspect ${args.join(" ")} succeeded`),
+    (e: unknown) => e,
+  );
+  assert.ok(error instanceof InputError, String(error));
+  const line = `lade: error: ${describeError(error, ["data", "inspect", ...args])}`;
+  assert.match(line, /^lade: error: /);
+  assert.match(line, pattern);
+}
+
 Deno.test("data inspect --dataset fashion-mnist-lt --json (Debian's install, no configuration)", async () => {
-  const r = await lade("data", "inspect", "--dataset", "fashion-mnist-lt", "--json");
-  assert.equal(r.code, 0, r.stderr);
-  const report = JSON.parse(r.stdout);
+  // In-process (the report --json prints); the next test reads --json through the command line.
+  const report = JSON.parse(JSON.stringify(await inspectDataset({ dataset: "fashion-mnist-lt" })));
   assert.equal(report.dataset, "fashion-mnist-lt");
   assert.equal(report.classes, 10);
   assert.deepEqual(report.train.counts, [6000, 3596, 2156, 1292, 774, 464, 278, 166, 100, 60]);
@@ -85,8 +108,9 @@ Deno.test("data inspect: bad input ends with one line and a non-zero exit", asyn
     const bad = idxBytes([10], new Uint8Array(10));
     bad[1] = 3;
     await Deno.writeFile(join(dir, "t10k-labels-idx1-ubyte"), bad);
-    assertOneLineError(
-      await lade("data", "inspect", "--dataset", "fashion-mnist", "--root", dir),
+    await assertRefused(
+      { dataset: "fashion-mnist", root: dir },
+      ["--dataset", "fashion-mnist", "--root", dir],
       /t10k-labels-idx1-ubyte is not an IDX file \(wrong magic number\)/,
     );
     // A label outside the class range.
@@ -94,15 +118,17 @@ Deno.test("data inspect: bad input ends with one line and a non-zero exit", asyn
       join(dir, "t10k-labels-idx1-ubyte"),
       idxBytes([10], new Uint8Array(10).fill(12)),
     );
-    assertOneLineError(
-      await lade("data", "inspect", "--dataset", "fashion-mnist", "--root", dir),
+    await assertRefused(
+      { dataset: "fashion-mnist", root: dir },
+      ["--dataset", "fashion-mnist", "--root", dir],
       /label 12 of sample 0 outside the class range 0\.\.9/,
     );
     // A CIFAR file whose length is not a whole number of records.
     await Deno.writeFile(join(dir, "train.bin"), cifarRecords(2, 2, () => [0, 0]).subarray(1));
     await Deno.writeFile(join(dir, "test.bin"), cifarRecords(2, 2, () => [0, 0]));
-    assertOneLineError(
-      await lade("data", "inspect", "--dataset", "cifar100", "--root", dir),
+    await assertRefused(
+      { dataset: "cifar100", root: dir },
+      ["--dataset", "cifar100", "--root", dir],
       /train\.bin: truncated or corrupted CIFAR file/,
     );
     // An unreadable image in a list; skipped with a warning on request.
@@ -110,8 +136,9 @@ Deno.test("data inspect: bad input ends with one line and a non-zero exit", asyn
     await Deno.writeTextFile(join(dir, "bad.jpg"), "GIF89a, not a JPEG");
     await Deno.writeTextFile(join(dir, "train.txt"), "a.png 0\nbad.jpg 1\na.png 1\n");
     await Deno.writeTextFile(join(dir, "test.txt"), "a.png 0\na.png 1\n");
-    assertOneLineError(
-      await lade("data", "inspect", "--dataset", "image-list", "--root", dir),
+    await assertRefused(
+      { dataset: "image-list", root: dir },
+      ["--dataset", "image-list", "--root", dir],
       /bad\.jpg: not a JPEG or PNG file .*--skip-bad-images/,
     );
     const skipped = await lade(
@@ -128,25 +155,30 @@ Deno.test("data inspect: bad input ends with one line and a non-zero exit", asyn
     assert.deepEqual(JSON.parse(skipped.stdout).train.counts, [1, 1]);
     assert.match(skipped.stderr, /warning: skipping 1 unreadable image/);
     // Bad flag values.
-    assertOneLineError(
-      await lade("data", "inspect", "--dataset", "fashion-mnist", "--imbalance", "abc"),
+    await assertRefused(
+      { dataset: "fashion-mnist", imbalance: "abc" },
+      ["--dataset", "fashion-mnist", "--imbalance", "abc"],
       /--imbalance expects a number, got 'abc'/,
     );
-    assertOneLineError(
-      await lade("data", "inspect", "--dataset", "fashion-mnist", "--shift", "sideways3"),
+    await assertRefused(
+      { dataset: "fashion-mnist", shift: "sideways3" },
+      ["--dataset", "fashion-mnist", "--shift", "sideways3"],
       /unknown shift 'sideways3'/,
     );
-    assertOneLineError(
-      await lade("data", "inspect", "--dataset", "svhn"),
+    await assertRefused(
+      { dataset: "svhn" },
+      ["--dataset", "svhn"],
       /--dataset: unknown dataset 'svhn'/,
     );
     // The library's parameters are said as flags.
-    assertOneLineError(
-      await lade("data", "inspect", "--dataset", "mnist"),
+    await assertRefused(
+      { dataset: "mnist" },
+      ["--dataset", "mnist"],
       /--root: mnist needs a folder with train-images-idx3-ubyte/,
     );
-    assertOneLineError(
-      await lade("data", "inspect", "--dataset", "fashion-mnist", "--imbalance", "0.5"),
+    await assertRefused(
+      { dataset: "fashion-mnist", imbalance: "0.5" },
+      ["--dataset", "fashion-mnist", "--imbalance", "0.5"],
       /--imbalance: must be a number >= 1, got 0\.5$/,
     );
   } finally {
@@ -166,43 +198,23 @@ Deno.test("data inspect on image lists: pixel limit, outside paths, --classes as
     await Deno.writeTextFile(join(dir, "d/test.txt"), lines.join("\n") + "\n");
     await Deno.writeTextFile(join(dir, "d/train.txt"), lines.join("\n") + "\n");
     const root = join(dir, "d");
-    const small = await lade(
-      "data",
-      "inspect",
-      "--dataset",
-      "image-list",
-      "--root",
-      root,
-      "--max-image-pixels",
-      "1000",
-    );
-    assertOneLineError(
-      small,
+    await assertRefused(
+      { dataset: "image-list", root, maxImagePixels: "1000" },
+      ["--dataset", "image-list", "--root", root, "--max-image-pixels", "1000"],
       /img\/0\.png: 40x30 is 1200 pixels, over the limit of 1000 pixels .*--max-image-pixels.*--skip-bad-images/,
     );
-    assert.equal(small.code, 2);
-    const ok = await lade(
-      "data",
-      "inspect",
-      "--dataset",
-      "image-list",
-      "--root",
-      root,
-      "--classes",
-      "2",
-      "--json",
-    );
-    assert.equal(ok.code, 0, ok.stderr);
-    assert.equal(JSON.parse(ok.stdout).classes, 2);
-    assertOneLineError(
-      await lade("data", "inspect", "--dataset", "image-list", "--root", root, "--classes", "5"),
+    await assertRefused(
+      { dataset: "image-list", root, classes: "5" },
+      ["--dataset", "image-list", "--root", root, "--classes", "5"],
       /--classes: .*3 of the 5 declared classes have no training images|declared classes have no training images/,
     );
     await Deno.writeTextFile(join(dir, "d/train.txt"), lines.join("\n") + "\n../d/img/1.png 1\n");
-    assertOneLineError(
-      await lade("data", "inspect", "--dataset", "image-list", "--root", root),
+    await assertRefused(
+      { dataset: "image-list", root },
+      ["--dataset", "image-list", "--root", root],
       /^lade: error: --image-root: .*train\.txt:3: '\.\.\/d\/img\/1\.png' leads outside the image root .*; pass --allow-outside-root if that is meant$/,
     );
+    // The flags through the command line, in one run (a limit of exactly 1200 pixels admits 40x30).
     const allowed = await lade(
       "data",
       "inspect",
@@ -211,9 +223,14 @@ Deno.test("data inspect on image lists: pixel limit, outside paths, --classes as
       "--root",
       root,
       "--allow-outside-root",
+      "--classes",
+      "2",
+      "--max-image-pixels",
+      "1200",
       "--json",
     );
     assert.equal(allowed.code, 0, allowed.stderr);
+    assert.equal(JSON.parse(allowed.stdout).classes, 2);
     assert.deepEqual(JSON.parse(allowed.stdout).train.counts, [1, 2]);
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -244,9 +261,10 @@ Deno.test("data verify decodes every image; inspect says it read headers only", 
       join(dir, "train.txt"),
       lines.join("\n") + "\nimg/noisy.jpg 0\nimg/cut.jpg 1\n",
     );
-    const inspect = await lade("data", "inspect", "--dataset", "image-list", "--root", dir);
-    assert.equal(inspect.code, 0, inspect.stderr);
-    assert.match(inspect.stdout, /headers checked only .*`lade data verify` decodes every image/);
+    // inspect's table in-process (the command prints formatReport's text; the table is
+    // read through the command line above).
+    const inspect = formatReport(await inspectDataset({ dataset: "image-list", root: dir }));
+    assert.match(inspect, /headers checked only .*`lade data verify` decodes every image/);
     const verify = await lade("data", "verify", "--dataset", "image-list", "--root", dir);
     assert.equal(verify.code, 2, verify.stderr);
     assert.match(verify.stdout, /train\.txt:4: cannot decode JPEG image .*cut\.jpg: /);

@@ -1,9 +1,20 @@
+/**
+ * `evaluate` and `estimate-prior` on external logits, end to end. The
+ * successful runs and one refusal of each command go through the command
+ * line (tests/cli.ts); the other refusals call the commands in-process and
+ * check the one line main.ts would print for them (lib/cli/errors.ts), which
+ * spares a process (and a libtorch load) each.
+ */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { encodeNpy, readNpy } from "../../lib/eval/npy.ts";
 import { SHIFT_GRID, shiftedCounts, shiftIndices } from "../../lib/data/mod.ts";
+import { InputError } from "../../lib/errors.ts";
+import { describeError } from "../../lib/cli/errors.ts";
+import { evaluateCommand, type EvaluateOptions } from "../../lib/cli/evaluate.ts";
+import { estimatePriorCommand, type EstimatePriorOptions } from "../../lib/cli/estimate_prior.ts";
+import { lade } from "../cli.ts";
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const C = 6;
 const PER_CLASS = 40;
 const TRAIN = [400, 150, 60, 30, 12, 5];
@@ -19,16 +30,6 @@ function fixture() {
     for (let c = 0; c < C; c++) logits[i * C + c] = rnd() * 2 + (c === labels[i] ? 1.2 : 0);
   }
   return { labels, logits };
-}
-
-async function lade(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
 async function writeFixtures(dir: string) {
@@ -57,11 +58,70 @@ function fixtureFlags(dir: string): string[] {
   ];
 }
 
+/** The same, as the commands' options. */
+function fixtureOptions(dir: string) {
+  return {
+    logits: join(dir, "logits.npy"),
+    labels: join(dir, "labels.npy"),
+    trainCounts: join(dir, "counts.json"),
+  };
+}
+
+/**
+ * How `lade ARGS` ends when `command` (the same command, in-process) fails:
+ * the exit status and the one line of main.ts's exitWithError.
+ */
+async function refusal(
+  command: () => Promise<unknown>,
+  args: string[],
+): Promise<{ code: number; line: string }> {
+  try {
+    await command();
+  } catch (error) {
+    const code = error instanceof InputError ? 2 : 1;
+    return { code, line: `lade: error: ${describeError(error, args)}` };
+  }
+  throw new assert.AssertionError({ message: `lade ${args.join(" ")} succeeded` });
+}
+
+/** `evaluate` with `options`, in-process (see `refusal`). */
+const evaluate = (options: EvaluateOptions) => () => evaluateCommand(options);
+/** `estimate-prior` with `options`, in-process (see `refusal`). */
+const estimatePrior = (options: EstimatePriorOptions) => () => estimatePriorCommand(options);
+
+/**
+ * One `evaluate --shift all --prior em --json --report rep --export-npy out`
+ * on the fixtures, shared by the tests that read it (run on first use).
+ */
+let shared: Promise<{ dir: string; stdout: string }> | undefined;
+function gridRun(): Promise<{ dir: string; stdout: string }> {
+  shared ??= (async () => {
+    const dir = await Deno.makeTempDir();
+    await writeFixtures(dir);
+    const all = await lade([
+      "evaluate",
+      ...fixtureFlags(dir),
+      "--shift",
+      "all",
+      "--prior",
+      "em",
+      "--json",
+      "--report",
+      join(dir, "rep"),
+      "--export-npy",
+      join(dir, "out"),
+    ]);
+    assert.equal(all.code, 0, all.stderr);
+    return { dir, stdout: all.stdout };
+  })();
+  return shared;
+}
+
 Deno.test("evaluate --logits ... --shift forward10 --json prints the contract's JSON", async () => {
   const dir = await Deno.makeTempDir();
   const { labels, logits } = await writeFixtures(dir);
   const files = fixtureFlags(dir);
-  const r = await lade("evaluate", ...files, "--shift", "forward10", "--json");
+  const r = await lade(["evaluate", ...files, "--shift", "forward10", "--json"]);
   assert.equal(r.code, 0, r.stderr);
   const json = JSON.parse(r.stdout);
   assert.equal(json.shift, "forward10");
@@ -82,19 +142,8 @@ Deno.test("evaluate --logits ... --shift forward10 --json prints the contract's 
   assert.ok(Math.abs(json.results.softmax.top1 - (100 * correct) / idx.length) < 1e-9);
 
   // --shift all: one object per grid entry; and a report with plots when asked.
-  const all = await lade(
-    "evaluate",
-    ...files,
-    "--shift",
-    "all",
-    "--prior",
-    "em",
-    "--json",
-    "--report",
-    join(dir, "rep"),
-  );
-  assert.equal(all.code, 0, all.stderr);
-  const arr = JSON.parse(all.stdout);
+  const grid = await gridRun();
+  const arr = JSON.parse(grid.stdout);
   assert.deepEqual(arr.map((e: { shift: string }) => e.shift), [...SHIFT_GRID]);
   assert.ok("pc_softmax+em" in arr[0].results);
   for (
@@ -106,16 +155,19 @@ Deno.test("evaluate --logits ... --shift forward10 --json prints the contract's 
       "index.html",
     ]
   ) {
-    const text = await Deno.readTextFile(join(dir, "rep", f));
+    const text = await Deno.readTextFile(join(grid.dir, "rep", f));
     if (f.endsWith(".svg")) assert.match(text, /^<svg/);
   }
   // A report replaces its folder whole, so never a folder of other things.
   await Deno.mkdir(join(dir, "mine"));
   await Deno.writeTextFile(join(dir, "mine", "notes.txt"), "keep me");
-  const refused = await lade("evaluate", ...files, "--report", join(dir, "mine"));
-  assert.equal(refused.code, 2, refused.stderr);
+  const refused = await refusal(
+    evaluate({ ...fixtureOptions(dir), report: join(dir, "mine") }),
+    ["evaluate", ...files, "--report", join(dir, "mine")],
+  );
+  assert.equal(refused.code, 2);
   assert.match(
-    refused.stderr.trim(),
+    refused.line,
     /^lade: error: --report: .*mine holds other files than a report \(notes\.txt\); give a new or empty folder$/,
   );
   assert.equal(await Deno.readTextFile(join(dir, "mine", "notes.txt")), "keep me");
@@ -126,7 +178,7 @@ Deno.test("estimate-prior and --export-npy through the command line", async () =
   const dir = await Deno.makeTempDir();
   await writeFixtures(dir);
   const files = fixtureFlags(dir);
-  const r = await lade("estimate-prior", ...files, "--shift", "backward5", "--json");
+  const r = await lade(["estimate-prior", ...files, "--shift", "backward5", "--json"]);
   assert.equal(r.code, 0, r.stderr);
   const rep = JSON.parse(r.stdout);
   const truth = shiftedCounts(TRAIN, PER_CLASS, "backward5");
@@ -136,9 +188,9 @@ Deno.test("estimate-prior and --export-npy through the command line", async () =
   assert.ok(Math.abs(rep.estimate.reduce((a: number, b: number) => a + b) - 1) < 1e-9);
   assert.ok(rep.l1 >= 0 && rep.kl >= 0 && typeof rep.accuracy.estimated === "number");
 
-  const x = await lade("evaluate", ...files, "--export-npy", join(dir, "out"), "--json");
-  assert.equal(x.code, 0, x.stderr);
-  const back = await readNpy(join(dir, "out", "logits.npy"));
+  // The shared run exported its logits (--export-npy beside --shift all and --report).
+  const grid = await gridRun();
+  const back = await readNpy(join(grid.dir, "out", "logits.npy"));
   assert.deepEqual(back.shape, [C * PER_CLASS, C]);
   assert.deepEqual([...back.data.subarray(0, 12)], [...fixture().logits.subarray(0, 12)]);
   await Deno.remove(dir, { recursive: true });
@@ -152,32 +204,56 @@ Deno.test("bad input ends in one line and a non-zero exit", async () => {
     encodeNpy({ dtype: "int64", shape: [5], data: new BigInt64Array(5) }),
   );
   await Deno.writeTextFile(join(dir, "bad.npy"), "not numpy at all");
+  // Through the command line: one line on stderr, a non-zero exit.
+  const r = await lade(["evaluate", "--run", join(dir, "no-such-run")]);
+  assert.notEqual(r.code, 0);
+  const lines = r.stderr.trim().split("\n");
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0], /run directory .* does not exist/);
+  // In-process: the line main.ts prints.
   const base = ["--logits", join(dir, "logits.npy"), "--train-counts", join(dir, "counts.json")];
-  const cases: [string[], RegExp][] = [
+  const opts = { logits: join(dir, "logits.npy"), trainCounts: join(dir, "counts.json") };
+  const cases: [() => Promise<unknown>, string[], RegExp][] = [
     [
+      evaluate({ ...opts, labels: join(dir, "labels.npy"), shift: "sideways3" }),
       ["evaluate", ...base, "--labels", join(dir, "labels.npy"), "--shift", "sideways3"],
       /unknown shift 'sideways3'/,
     ],
-    [["evaluate", "--run", join(dir, "no-such-run")], /run directory .* does not exist/],
-    [["evaluate", ...base, "--labels", join(dir, "short.npy")], /rows of logits but 5 labels/],
-    [["evaluate", ...base, "--labels", join(dir, "bad.npy")], /not a valid \.npy file/],
-    [[
-      "estimate-prior",
-      ...base,
-      "--labels",
-      join(dir, "labels.npy"),
-      "--shift",
-      "uniform",
-      "--method",
-      "guess",
-    ], /unknown --method/],
+    [
+      evaluate({ ...opts, labels: join(dir, "short.npy") }),
+      ["evaluate", ...base, "--labels", join(dir, "short.npy")],
+      /rows of logits but 5 labels/,
+    ],
+    [
+      evaluate({ ...opts, labels: join(dir, "bad.npy") }),
+      ["evaluate", ...base, "--labels", join(dir, "bad.npy")],
+      /not a valid \.npy file/,
+    ],
+    [
+      estimatePrior({
+        ...opts,
+        labels: join(dir, "labels.npy"),
+        shift: "uniform",
+        method: "guess",
+      }),
+      [
+        "estimate-prior",
+        ...base,
+        "--labels",
+        join(dir, "labels.npy"),
+        "--shift",
+        "uniform",
+        "--method",
+        "guess",
+      ],
+      /unknown --method/,
+    ],
   ];
-  for (const [args, pattern] of cases) {
-    const r = await lade(...args);
-    assert.notEqual(r.code, 0, args.join(" "));
-    const lines = r.stderr.trim().split("\n");
-    assert.equal(lines.length, 1, r.stderr);
-    assert.match(lines[0], pattern);
+  for (const [command, args, pattern] of cases) {
+    const e = await refusal(command, args);
+    assert.notEqual(e.code, 0, args.join(" "));
+    assert.match(e.line, /^lade: error: /);
+    assert.match(e.line, pattern);
   }
   await Deno.remove(dir, { recursive: true });
 });
@@ -194,17 +270,23 @@ Deno.test("NaN logits, --model-method with --run, 2-D training counts: one line 
       encodeNpy({ dtype: "float32", shape: [labels.length, C], data: nan }),
     );
     const flags = fixtureFlags(dir).map((f) => f.endsWith("logits.npy") ? join(dir, "nan.npy") : f);
-    for (const command of [["evaluate"], ["estimate-prior", "--shift", "forward10"]]) {
-      const r = await lade(...command, ...flags);
-      assert.equal(r.code, 2, r.stderr);
-      assert.match(
-        r.stderr.trim(),
-        /^lade: error: .*nan\.npy: the logits hold 2 NaN or infinite value\(s\) \(a diverged model, or a damaged file\)$/,
-      );
-    }
-    const r = await lade("evaluate", "--run", dir, "--model-method", "magic");
+    const nanMessage =
+      /^lade: error: .*nan\.npy: the logits hold 2 NaN or infinite value\(s\) \(a diverged model, or a damaged file\)$/;
+    // estimate-prior through the command line, evaluate in-process.
+    const r = await lade(["estimate-prior", "--shift", "forward10", ...flags]);
     assert.equal(r.code, 2, r.stderr);
-    assert.match(r.stderr.trim(), /--model-method applies to --logits only/);
+    assert.match(r.stderr.trim(), nanMessage);
+    const nanOptions = { ...fixtureOptions(dir), logits: join(dir, "nan.npy") };
+    const e = await refusal(evaluate(nanOptions), ["evaluate", ...flags]);
+    assert.equal(e.code, 2, e.line);
+    assert.match(e.line, nanMessage);
+
+    const m = await refusal(
+      evaluate({ run: dir, modelMethod: "magic" }),
+      ["evaluate", "--run", dir, "--model-method", "magic"],
+    );
+    assert.equal(m.code, 2, m.line);
+    assert.match(m.line, /--model-method applies to --logits only/);
     await Deno.writeFile(
       join(dir, "counts2d.npy"),
       encodeNpy({ dtype: "int64", shape: [2, 3], data: BigInt64Array.from(TRAIN, BigInt) }),
@@ -212,12 +294,12 @@ Deno.test("NaN logits, --model-method with --run, 2-D training counts: one line 
     const counts = fixtureFlags(dir).map((f) =>
       f.endsWith("counts.json") ? join(dir, "counts2d.npy") : f
     );
-    const c2 = await lade("evaluate", ...counts);
-    assert.equal(c2.code, 2, c2.stderr);
-    assert.match(
-      c2.stderr.trim(),
-      /counts2d\.npy: training counts must be 1-D, got shape \(2, 3\)$/,
+    const c2 = await refusal(
+      evaluate({ ...fixtureOptions(dir), trainCounts: join(dir, "counts2d.npy") }),
+      ["evaluate", ...counts],
     );
+    assert.equal(c2.code, 2, c2.line);
+    assert.match(c2.line, /counts2d\.npy: training counts must be 1-D, got shape \(2, 3\)$/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -233,12 +315,13 @@ Deno.test("labels that do not fit a class index are refused, not wrapped", async
       join(dir, "labels.npy"),
       encodeNpy({ dtype: "int64", shape: [labels.length], data: wrapped }),
     );
-    const r = await lade("evaluate", ...fixtureFlags(dir));
-    assert.equal(r.code, 2, r.stderr);
-    assert.match(r.stderr.trim(), /labels\.npy: label 4294967297 at index 3 is not a class index$/);
+    const args = ["evaluate", ...fixtureFlags(dir)];
+    const r = await refusal(evaluate(fixtureOptions(dir)), args);
+    assert.equal(r.code, 2, r.line);
+    assert.match(r.line, /labels\.npy: label 4294967297 at index 3 is not a class index$/);
     await Deno.writeTextFile(join(dir, "counts.json"), JSON.stringify([1e300, 5, 3, 2, 2, 1]));
-    const c = await lade("evaluate", ...fixtureFlags(dir));
-    assert.match(c.stderr.trim(), /training counts must be at least two positive integers$/);
+    const c = await refusal(evaluate(fixtureOptions(dir)), args);
+    assert.match(c.line, /training counts must be at least two positive integers$/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -249,25 +332,30 @@ Deno.test("--report or --export-npy naming a file: one line before any predictio
   try {
     await writeFixtures(dir);
     await Deno.writeTextFile(join(dir, "file"), "");
-    for (const flag of ["--report", "--export-npy"]) {
-      const r = await lade("evaluate", ...fixtureFlags(dir), flag, join(dir, "file"));
-      assert.equal(r.code, 2, r.stderr);
-      assert.equal(r.stdout, "");
-      assert.match(
-        r.stderr.trim(),
-        new RegExp(`^lade: error: ${flag} .*file: exists and is not a folder$`),
-      );
-    }
+    // --report through the command line (nothing printed on stdout), --export-npy in-process.
+    const r = await lade(["evaluate", ...fixtureFlags(dir), "--report", join(dir, "file")]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stdout, "");
+    assert.match(r.stderr.trim(), /^lade: error: --report .*file: exists and is not a folder$/);
+    const x = await refusal(
+      evaluate({ ...fixtureOptions(dir), exportNpy: join(dir, "file") }),
+      ["evaluate", ...fixtureFlags(dir), "--export-npy", join(dir, "file")],
+    );
+    assert.equal(x.code, 2, x.line);
+    assert.match(x.line, /^lade: error: --export-npy .*file: exists and is not a folder$/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
 
 Deno.test("evaluate --shift-file reproduces the built-in sets: counts, indices, and its own --json output", async () => {
+  // The built-in sets' results: the shared run's (--shift all --prior em --json).
+  const { dir: shared, stdout } = await gridRun();
+  const grid = JSON.parse(stdout) as { shift: string; counts: number[]; results: unknown }[];
   const dir = await Deno.makeTempDir();
   try {
-    const { labels } = await writeFixtures(dir);
-    const files = fixtureFlags(dir);
+    const { labels } = fixture();
+    const files = fixtureFlags(shared);
     const counts = join(dir, "counts_f10.json");
     await Deno.writeTextFile(counts, JSON.stringify(shiftedCounts(TRAIN, PER_CLASS, "forward10")));
     const indices = join(dir, "indices_b5.json");
@@ -276,8 +364,8 @@ Deno.test("evaluate --shift-file reproduces the built-in sets: counts, indices, 
       JSON.stringify({ name: "backward5", indices: [...shiftIndices(labels, TRAIN, "backward5")] }),
     );
     for (const [file, shift] of [[counts, "forward10"], [indices, "backward5"]]) {
-      const builtIn = await lade("evaluate", ...files, "--shift", shift, "--json", "--prior", "em");
-      const fromFile = await lade(
+      const a = grid.find((e) => e.shift === shift)!;
+      const fromFile = await lade([
         "evaluate",
         ...files,
         "--shift-file",
@@ -285,33 +373,42 @@ Deno.test("evaluate --shift-file reproduces the built-in sets: counts, indices, 
         "--json",
         "--prior",
         "em",
-      );
+      ]);
       assert.equal(fromFile.code, 0, fromFile.stderr);
-      const a = JSON.parse(builtIn.stdout), b = JSON.parse(fromFile.stdout);
+      const b = JSON.parse(fromFile.stdout);
       assert.deepEqual(b.counts, a.counts);
       assert.deepEqual(b.results, a.results);
     }
     // The grid's JSON is a shift file of all eleven sets, with the same results.
-    const grid = await lade("evaluate", ...files, "--shift", "all", "--json");
-    await Deno.writeTextFile(join(dir, "grid.json"), grid.stdout);
-    const again = await lade(
+    await Deno.writeTextFile(join(dir, "grid.json"), stdout);
+    const again = await lade([
       "evaluate",
       ...files,
       "--shift-file",
       join(dir, "grid.json"),
+      "--prior",
+      "em",
       "--json",
-    );
+    ]);
     assert.equal(again.code, 0, again.stderr);
-    assert.deepEqual(JSON.parse(again.stdout), JSON.parse(grid.stdout));
-    const text = await lade("evaluate", ...files, "--shift-file", counts);
+    assert.deepEqual(JSON.parse(again.stdout), grid);
+    const text = await lade(["evaluate", ...files, "--shift-file", counts]);
     assert.match(text.stdout, /shifted sets from .*counts_f10\.json: counts_f10/);
-    const both = await lade("evaluate", ...files, "--shift", "uniform", "--shift-file", counts);
+    const both = await refusal(
+      evaluate({ ...fixtureOptions(shared), shift: "uniform", shiftFile: counts }),
+      ["evaluate", ...files, "--shift", "uniform", "--shift-file", counts],
+    );
     assert.notEqual(both.code, 0);
-    assert.match(both.stderr, /either --shift or --shift-file/);
-    const bad = await lade("evaluate", ...files, "--shift-file", join(dir, "none.json"));
+    assert.match(both.line, /either --shift or --shift-file/);
+    const none = join(dir, "none.json");
+    const bad = await refusal(
+      evaluate({ ...fixtureOptions(shared), shiftFile: none }),
+      ["evaluate", ...files, "--shift-file", none],
+    );
     assert.notEqual(bad.code, 0);
-    assert.match(bad.stderr.trim(), /^lade: error: shift file .*none\.json not found$/);
+    assert.match(bad.line, /^lade: error: shift file .*none\.json not found$/);
   } finally {
     await Deno.remove(dir, { recursive: true });
+    await Deno.remove(shared, { recursive: true });
   }
 });

@@ -1,25 +1,52 @@
 import assert from "node:assert/strict";
 import { SHIFT_GRID } from "../../lib/data/mod.ts";
 import { readManifest } from "../../lib/run/checkpoint.ts";
+import { InputError } from "../../lib/errors.ts";
+import { describeError } from "../../lib/cli/errors.ts";
+import { evaluateCommand } from "../../lib/cli/evaluate.ts";
+import { estimatePriorCommand } from "../../lib/cli/estimate_prior.ts";
+import { trainEntry } from "../../lib/cli/train_seeds.ts";
 import { writeFixture } from "../train/fixture.ts";
+import { lade as ladeIn } from "../cli.ts";
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
-
-async function lade(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+/** `lade ARGS`. */
+const lade = (...args: string[]) => ladeIn(args);
 
 function assertOneLineError(r: { code: number; stderr: string }, re: RegExp): void {
   assert.notEqual(r.code, 0);
   const lines = r.stderr.trim().split("\n");
   assert.equal(lines.length, 1, r.stderr);
   assert.match(lines[0], re);
+}
+
+/**
+ * What `run` (a command called in-process) prints with console.log: the
+ * stdout of the same command run as `lade ...`.
+ */
+async function printed(run: () => Promise<unknown>): Promise<string> {
+  const lines: string[] = [];
+  const log = console.log;
+  console.log = (...data: unknown[]) => lines.push(data.join(" "));
+  try {
+    await run();
+  } finally {
+    console.log = log;
+  }
+  return lines.join("\n");
+}
+
+/**
+ * A command run in-process that must refuse its input (the in-process form
+ * of `lade ARGS`): bad input (exit 2), and the one line main.ts's
+ * exitWithError prints matches `re`.
+ */
+async function assertRefused(command: Promise<unknown>, args: string[], re: RegExp) {
+  const error = await command.then(
+    () => assert.fail(`lade ${args.join(" ")} succeeded`),
+    (e: unknown) => e,
+  );
+  assert.ok(error instanceof InputError, String(error));
+  assert.match(describeError(error, args), re);
 }
 
 interface EvalJson {
@@ -29,7 +56,8 @@ interface EvalJson {
 }
 
 Deno.test("train --method sade, then evaluate: experts, average and test-time aggregation per shift", async () => {
-  const root = await writeFixture();
+  // A trained SADE model, not a good one: a small fixture, one epoch.
+  const root = await writeFixture(12, 6);
   const yaml = `${root}/tiny.yaml`;
   await Deno.writeTextFile(
     yaml,
@@ -74,24 +102,23 @@ Deno.test("train --method sade, then evaluate: experts, average and test-time ag
   assert.match(await Deno.readTextFile(`${run}/report/index.html`), /transductive/);
 
   // Without the aggregation; --prior is accepted and said to change nothing.
-  const plain = await lade("evaluate", "--run", run, "--tta-epochs", "0", "--json", "--no-report");
-  assert.equal(plain.code, 0, plain.stderr);
-  const one = JSON.parse(plain.stdout) as EvalJson;
-  assert.equal(one.aggregation, undefined);
-  assert.equal(one.results.sade_tta, undefined);
   // Exported logits [N, 3C] evaluate as a SADE model's (without views: no aggregation).
   const npy = `${root}/npy`;
-  const exported = await lade(
+  const plain = await lade(
     "evaluate",
     "--run",
     run,
     "--tta-epochs",
     "0",
+    "--json",
     "--no-report",
     "--export-npy",
     npy,
   );
-  assert.equal(exported.code, 0, exported.stderr);
+  assert.equal(plain.code, 0, plain.stderr);
+  const one = JSON.parse(plain.stdout) as EvalJson;
+  assert.equal(one.aggregation, undefined);
+  assert.equal(one.results.sade_tta, undefined);
   const external = await lade(
     "evaluate",
     "--logits",
@@ -109,17 +136,20 @@ Deno.test("train --method sade, then evaluate: experts, average and test-time ag
     (JSON.parse(external.stdout) as EvalJson).results.sade_avg.top1,
     one.results.sade_avg.top1,
   );
-  const prior = await lade("evaluate", "--run", run, "--prior", "all", "--no-report");
-  assert.equal(prior.code, 0, prior.stderr);
-  assert.match(prior.stdout, /use no target prior/);
-  assert.match(prior.stdout, /test-time aggregation weights \(experts 1-3\)/);
+  // (in-process, its printed text: evaluate --run RUN --prior all --no-report)
+  const prior = await printed(() => evaluateCommand({ run, prior: "all", report: false }));
+  assert.match(prior, /use no target prior/);
+  assert.match(prior, /test-time aggregation weights \(experts 1-3\)/);
 
-  assertOneLineError(
-    await lade("estimate-prior", "--run", run, "--shift", "forward10"),
+  // In-process: the one line main.ts would print for the command line's.
+  await assertRefused(
+    estimatePriorCommand({ run, shift: "forward10" }),
+    ["estimate-prior", "--run", run, "--shift", "forward10"],
     /use no target prior; estimate-prior needs a single-expert model/,
   );
-  assertOneLineError(
-    await lade("evaluate", "--run", run, "--tta-epochs", "-1"),
+  await assertRefused(
+    evaluateCommand({ run, ttaEpochs: "-1" }),
+    ["evaluate", "--run", run, "--tta-epochs", "-1"],
     /--tta-epochs '-1': expected a non-negative integer/,
   );
   // A network whose experts do not match the method's.
@@ -128,16 +158,10 @@ Deno.test("train --method sade, then evaluate: experts, average and test-time ag
     await Deno.writeTextFile(path, (await Deno.readTextFile(yaml)) + `model:\n  arch: ${arch}\n`);
     return path;
   };
-  assertOneLineError(
-    await lade(
-      "train",
-      "--config",
-      await withArch("cnn28"),
-      "--method",
-      "sade",
-      "--out",
-      `${root}/a`,
-    ),
+  const cnn28 = await withArch("cnn28");
+  await assertRefused(
+    trainEntry({ config: cnn28, method: "sade", out: `${root}/a` }),
+    ["train", "--config", cnn28, "--method", "sade", "--out", `${root}/a`],
     /method sade trains 3 experts but cnn28 has one \(use auto or .*cnn28-sade\)/,
   );
   assertOneLineError(

@@ -6,7 +6,10 @@
  * f - log(1/C) + log p_t and EM starts from and re-weights against uniform.
  * The expected values are computed here, in JS, from the run's own exported
  * logits; `evaluate`, `compare` and `predict` must agree with them, also for
- * a run written before the prior was recorded.
+ * a run written before the prior was recorded. The runs, the grid's
+ * evaluation, compare and predict --run go through the command line
+ * (tests/cli.ts); the other commands are called in-process and their printed
+ * output read, which spares a process each.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -14,25 +17,33 @@ import { readNpy } from "../../lib/eval/npy.ts";
 import { encodeNpy } from "../../lib/eval/npy.ts";
 import { shiftIndices } from "../../lib/data/mod.ts";
 import { MANIFEST } from "../../lib/run/checkpoint.ts";
+import { evaluateCommand } from "../../lib/cli/evaluate.ts";
+import { predictCommand } from "../../lib/cli/predict.ts";
+import { stage2Command } from "../../lib/cli/stage2.ts";
+import { weightsExportCommand } from "../../lib/cli/weights.ts";
 import { writeFixture } from "../train/fixture.ts";
-
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
-
-async function lade(args: string[], cwd: string) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    cwd,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+import { lade } from "../cli.ts";
 
 async function ok(args: string[], cwd: string): Promise<string> {
-  const r = await lade(args, cwd);
+  const r = await lade(args, { cwd });
   assert.equal(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
   return r.stdout;
+}
+
+/**
+ * What `run` (a command called in-process) prints with console.log: the
+ * stdout of the same command run as `lade ...`.
+ */
+async function printed(run: () => Promise<unknown>): Promise<string> {
+  const lines: string[] = [];
+  const log = console.log;
+  console.log = (...data: unknown[]) => lines.push(data.join(" "));
+  try {
+    await run();
+  } finally {
+    console.log = log;
+  }
+  return lines.join("\n");
 }
 
 /** Rows of a float32 [N, C] .npy file. */
@@ -87,7 +98,8 @@ function em(f: number[][], idx: Int32Array, trained: number[]): number[] {
 }
 
 Deno.test("cRT and tau-norm runs: evaluate, compare and predict compensate the uniform prior", async () => {
-  const root = await writeFixture();
+  // The compensation holds for any trained model: a small fixture.
+  const root = await writeFixture(12, 6);
   const dir = await Deno.makeTempDir({ prefix: "lade-logit-prior-" });
   try {
     await Deno.writeTextFile(
@@ -179,9 +191,8 @@ Deno.test("cRT and tau-norm runs: evaluate, compare and predict compensate the u
     delete raw.logitPrior;
     await Deno.writeTextFile(manifestPath, JSON.stringify(raw));
     const old = JSON.parse(
-      await ok(
-        ["evaluate", "--run", "crt", "--shift", "forward10", "--json", "--no-report"],
-        dir,
+      await printed(() =>
+        evaluateCommand({ run: join(dir, "crt"), shift: "forward10", json: true, report: false })
       ),
     );
     const fwd = grid.find((e) => e.shift === "forward10")!;
@@ -228,38 +239,46 @@ Deno.test("cRT and tau-norm runs: evaluate, compare and predict compensate the u
     });
 
     // Its exported weights carry the prior: predict --weights says the same.
-    await ok(["weights", "export", "crt", "--out", "crt.safetensors"], dir);
-    const viaWeights = JSON.parse(
-      await ok([
-        "predict",
-        "--weights",
-        "crt.safetensors",
-        "--npy",
-        "x.npy",
-        "--prior",
-        "uniform",
-        "--topk",
-        "1",
-        "--json",
-      ], dir),
+    // (in-process: weights export, then predict --weights crt.safetensors --npy x.npy ...)
+    await printed(() =>
+      weightsExportCommand(join(dir, "crt"), { out: join(dir, "crt.safetensors") })
     );
+    const viaWeights = JSON.parse(
+      await printed(() =>
+        predictCommand([], {
+          weights: join(dir, "crt.safetensors"),
+          npy: join(dir, "x.npy"),
+          prior: "uniform",
+          topk: "1",
+          json: true,
+        })
+      ),
+    );
+    // The inputs are named as given.
+    for (const p of viaWeights.predictions) p.input = p.input.replace(`${dir}/`, "");
     assert.deepEqual(viaWeights.predictions, pred.predictions);
 
     // tau-norm (no bias, unit class vectors) is scored as a balanced classifier.
-    await ok(["stage2", "--run", "s1", "--method", "tau-norm", "--tau", "1", "--out", "tau"], dir);
+    // (in-process: stage2 --run s1 --method tau-norm --tau 1 --out tau, then evaluate)
+    await printed(() =>
+      stage2Command({
+        run: join(dir, "s1"),
+        method: "tau-norm",
+        tau: "1",
+        out: join(dir, "tau"),
+      })
+    );
     assert.deepEqual((await manifest("tau")).logitPrior, uniform);
     const tau = JSON.parse(
-      await ok([
-        "evaluate",
-        "--run",
-        "tau",
-        "--shift",
-        "backward10",
-        "--json",
-        "--no-report",
-        "--export-npy",
-        "tnpy",
-      ], dir),
+      await printed(() =>
+        evaluateCommand({
+          run: join(dir, "tau"),
+          shift: "backward10",
+          json: true,
+          report: false,
+          exportNpy: join(dir, "tnpy"),
+        })
+      ),
     );
     const ft = await rows(join(dir, "tnpy", "logits.npy"));
     const idx = shiftIndices(labels, counts, "backward10");

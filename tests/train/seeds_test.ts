@@ -2,19 +2,36 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { readManifest } from "../../lib/run/checkpoint.ts";
 import { readMetrics } from "../../lib/run/metrics.ts";
+import { InputError } from "../../lib/errors.ts";
+import { describeError } from "../../lib/cli/errors.ts";
+import { estimatePriorCommand } from "../../lib/cli/estimate_prior.ts";
+import { compareCommand } from "../../lib/cli/compare.ts";
+import { evaluateCommand } from "../../lib/cli/evaluate.ts";
+import { trainEntry } from "../../lib/cli/train_seeds.ts";
 import { writeFixture } from "./fixture.ts";
+import { lade as ladeIn } from "../cli.ts";
 
-const main = new URL("../../main.ts", import.meta.url).pathname;
+/** `lade ARGS`. */
+const lade = (...args: string[]) => ladeIn(args);
 
-async function lade(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", main, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+/**
+ * What `run` (a command called in-process) prints with console.log: the
+ * stdout of the same command run as `lade ...`.
+ */
+async function printed(run: () => Promise<unknown>): Promise<string> {
+  const lines: string[] = [];
+  const log = console.log;
+  console.log = (...data: unknown[]) => lines.push(data.join(" "));
+  try {
+    await run();
+  } finally {
+    console.log = log;
+  }
+  return lines.join("\n");
 }
+
+/** 12 training images per class (before the imbalance), 8 test images. */
+const TRAIN_PER_CLASS = 12;
 
 async function tinyRecipe(root: string): Promise<string> {
   const path = join(root, "tiny.yaml");
@@ -27,7 +44,7 @@ async function tinyRecipe(root: string): Promise<string> {
 }
 
 Deno.test("train --seeds: a run per seed in one group, a validation split, and the group's comparison", async () => {
-  const root = await writeFixture(30, 8);
+  const root = await writeFixture(TRAIN_PER_CLASS, 8);
   try {
     const recipe = await tinyRecipe(root);
     const group = join(root, "g");
@@ -65,9 +82,11 @@ Deno.test("train --seeds: a run per seed in one group, a validation split, and t
     }
 
     // BBSE and EM's calibration use the held-out split, and say so.
-    const ev = await lade("evaluate", "--run", join(group, "seed0"), "--prior", "bbse", "--json");
-    assert.equal(ev.code, 0, ev.stderr);
-    assert.deepEqual(JSON.parse(ev.stdout).source, { split: "val", samples: 30 });
+    // evaluate --json in-process (its text, through the command line, next).
+    const ev = await printed(() =>
+      evaluateCommand({ run: join(group, "seed0"), prior: "bbse", json: true })
+    );
+    assert.deepEqual(JSON.parse(ev).source, { split: "val", samples: 30 });
     const text = await lade(
       "evaluate",
       "--run",
@@ -80,25 +99,25 @@ Deno.test("train --seeds: a run per seed in one group, a validation split, and t
       text.stdout,
       /labelled source data \(EM's calibration, BBSE\): the held-out validation split \(30 images: 3 per class held out/,
     );
-    const est = await lade(
-      "estimate-prior",
-      "--run",
-      join(group, "seed0"),
-      "--shift",
-      "forward10",
-      "--method",
-      "bbse",
-      "--json",
+    // estimate-prior in-process (the report its --json prints; its text is read below).
+    const est = JSON.parse(
+      await printed(() =>
+        estimatePriorCommand({
+          run: join(group, "seed0"),
+          shift: "forward10",
+          method: "bbse",
+          json: true,
+        })
+      ),
     );
-    assert.equal(est.code, 0, est.stderr);
-    assert.equal(JSON.parse(est.stdout).source.split, "val");
+    assert.equal(est.source.split, "val");
 
     // A run without one falls back to its training split, and says so.
     const plain = join(root, "plain");
     const p = await lade("train", "--config", recipe, "--method", "softmax", "--out", plain);
     assert.equal(p.code, 0, p.stderr);
-    const evPlain = await lade("evaluate", "--run", plain, "--prior", "bbse", "--json");
-    assert.equal(JSON.parse(evPlain.stdout).source.split, "train");
+    const evPlain = await printed(() => evaluateCommand({ run: plain, prior: "bbse", json: true }));
+    assert.equal(JSON.parse(evPlain).source.split, "train");
     const estPlain = await lade(
       "estimate-prior",
       "--run",
@@ -114,9 +133,10 @@ Deno.test("train --seeds: a run per seed in one group, a validation split, and t
     );
 
     // compare: two groups, labelled by method; JSON.
-    const cmp = await lade("compare", group, plain, "--json", "--prior", "known");
-    assert.equal(cmp.code, 0, cmp.stderr);
-    const cj = JSON.parse(cmp.stdout);
+    // (in-process, its printed JSON: compare GROUP PLAIN --json --prior known)
+    const cj = JSON.parse(
+      await printed(() => compareCommand([group, plain], { json: true, prior: "known" })),
+    );
     assert.deepEqual(cj.groups.map((g: { label: string }) => g.label), ["lade", "softmax"]);
     assert.deepEqual(
       cj.entries.map((e: { series: string; prior: string }) => `${e.prior}:${e.series}`),
@@ -139,7 +159,7 @@ Deno.test("train --seeds: a run per seed in one group, a validation split, and t
 });
 
 Deno.test("train --seeds / --repeat / --val-per-class: one-line errors", async () => {
-  const root = await writeFixture(30, 8);
+  const root = await writeFixture(TRAIN_PER_CLASS, 8);
   try {
     const recipe = await tinyRecipe(root);
     const cases: [string[], RegExp][] = [
@@ -148,17 +168,36 @@ Deno.test("train --seeds / --repeat / --val-per-class: one-line errors", async (
       [["--seeds", "0", "--repeat", "2"], /give --seeds or --repeat, not both/],
       [["--repeat", "0"], /invalid --repeat '0'/],
       [
-        ["--val-per-class", "30"],
-        /--val-per-class: class 0 has 30 training image\(s\); holding out 30 would leave none/,
+        ["--val-per-class", `${TRAIN_PER_CLASS}`],
+        new RegExp(
+          `--val-per-class: class 0 has ${TRAIN_PER_CLASS} training image\\(s\\); ` +
+            `holding out ${TRAIN_PER_CLASS} would leave none`,
+        ),
       ],
       [["--val-per-class", "2.5"], /--val-per-class: must be a whole number of images per class/],
     ];
-    for (const [args, re] of cases) {
-      const r = await lade("train", "--config", recipe, "--out", join(root, "x"), ...args);
-      assert.notEqual(r.code, 0, args.join(" "));
-      const lines = r.stderr.trim().split("\n");
-      assert.equal(lines.length, 1, r.stderr);
-      assert.match(lines[0], re);
+    // --repeat 0 through the command line (one line, a non-zero exit); the
+    // rest in-process: the line main.ts's exitWithError prints, and bad input (exit 2).
+    const [[firstArgs, firstRe]] = cases.splice(3, 1);
+    assert.deepEqual(firstArgs, ["--repeat", "0"]);
+    const rest = cases;
+    const r = await lade("train", "--config", recipe, "--out", join(root, "x"), ...firstArgs);
+    assert.notEqual(r.code, 0, firstArgs.join(" "));
+    const lines = r.stderr.trim().split("\n");
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0], firstRe);
+    for (const [args, re] of rest) {
+      const flags: Record<string, string> = {};
+      for (let i = 0; i < args.length; i += 2) {
+        flags[args[i].slice(2).replace(/-(.)/g, (_, c: string) => c.toUpperCase())] = args[i + 1];
+      }
+      const error = await trainEntry({ config: recipe, out: join(root, "x"), ...flags }).then(
+        () => assert.fail(`train ${args.join(" ")} succeeded`),
+        (e: unknown) => e,
+      );
+      assert.ok(error instanceof InputError, String(error));
+      const given = ["train", "--config", recipe, "--out", join(root, "x"), ...args];
+      assert.match(`lade: error: ${describeError(error, given)}`, re);
     }
   } finally {
     await Deno.remove(root, { recursive: true });

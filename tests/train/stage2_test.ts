@@ -2,30 +2,62 @@
  * The decoupled second stages on a tiny first-stage run: tau-normalisation
  * (unit-norm class vectors for tau 1, no bias) and LWS (each class vector
  * and bias scaled by a learned factor); the backbone untouched, the results
- * runs that evaluate.
+ * runs that evaluate. The runs are made through the command line (tests/cli.ts);
+ * their weights are exported, and the refusals but one checked, in-process
+ * (lib/cli/weights.ts, lib/cli/stage2.ts), which spares a process each.
  */
 import assert from "node:assert/strict";
 import { readWeightsFile } from "../../lib/weights/model_weights.ts";
 import { readManifest } from "../../lib/run/checkpoint.ts";
 import { predictRun } from "../../lib/predict/run_predictions.ts";
+import { InputError } from "../../lib/errors.ts";
+import { describeError } from "../../lib/cli/errors.ts";
+import { evaluateCommand } from "../../lib/cli/evaluate.ts";
+import { stage2Command, type Stage2CommandOptions } from "../../lib/cli/stage2.ts";
+import { weightsExportCommand } from "../../lib/cli/weights.ts";
 import { writeFixture } from "./fixture.ts";
+import { lade as ladeIn } from "../cli.ts";
 
-const main = new URL("../../main.ts", import.meta.url).pathname;
+/** `lade ARGS` in `cwd`. */
+const lade = (args: string[], cwd: string) => ladeIn(args, { cwd });
 
-async function lade(args: string[], cwd: string) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", main, ...args],
-    cwd,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+/**
+ * What `run` (a command called in-process) prints with console.log: the
+ * stdout of the same command run as `lade ...`.
+ */
+async function printed(run: () => Promise<unknown>): Promise<string> {
+  const lines: string[] = [];
+  const log = console.log;
+  console.log = (...data: unknown[]) => lines.push(data.join(" "));
+  try {
+    await run();
+  } finally {
+    console.log = log;
+  }
+  return lines.join("\n");
 }
 
+/**
+ * `lade stage2 ARGS` in-process (`options`, paths in `dir`), refused: the
+ * exit status main.ts's exitWithError gives (2: bad input) and its one line.
+ */
+async function stage2Refused(
+  dir: string,
+  options: Stage2CommandOptions,
+  args: string[],
+): Promise<{ code: number; line: string }> {
+  const withPaths = { ...options, run: `${dir}/${options.run}`, out: `${dir}/${options.out}` };
+  const error = await stage2Command(withPaths).then(
+    () => assert.fail(`stage2 ${args.join(" ")} succeeded`),
+    (e: unknown) => e,
+  );
+  const code = error instanceof InputError ? 2 : 1;
+  return { code, line: `lade: error: ${describeError(error, ["stage2", ...args])}` };
+}
+
+/** The run's weights, exported as `weights export` does (in-process). */
 async function weights(dir: string, run: string) {
-  const r = await lade(["weights", "export", run, "--out", `${run}.safetensors`], dir);
-  assert.equal(r.code, 0, r.stderr);
+  await printed(() => weightsExportCommand(`${dir}/${run}`, { out: `${dir}/${run}.safetensors` }));
   const file = await readWeightsFile(`${dir}/${run}.safetensors`);
   const f32 = (name: string) => {
     const t = file.tensors.get(name)!;
@@ -37,14 +69,15 @@ async function weights(dir: string, run: string) {
 }
 
 Deno.test("stage2: tau-norm and LWS change only the classifier, as their formulas say", async () => {
-  const root = await writeFixture();
+  // The formulas hold for any trained classifier: a small fixture, one epoch.
+  const root = await writeFixture(12, 6);
   const dir = await Deno.makeTempDir({ prefix: "lade-stage2-" });
   try {
     await Deno.writeTextFile(
       `${dir}/tiny.yaml`,
       `dataset:\n  name: mnist-lt\n  root: ${root}\n  imbalance: 3\n` +
         `method:\n  name: softmax\n` +
-        `train:\n  epochs: 2\n  batch_size: 16\n  eval_batch_size: 64\nthreads: 1\n`,
+        `train:\n  epochs: 1\n  batch_size: 16\n  eval_batch_size: 64\nthreads: 1\n`,
     );
     let r = await lade(["train", "--config", "tiny.yaml", "--out", "s1"], dir);
     assert.equal(r.code, 0, r.stderr);
@@ -96,17 +129,23 @@ Deno.test("stage2: tau-norm and LWS change only the classifier, as their formula
       }
       assert.ok(Math.abs(lws.b[c] - s1.b[c] * scales[c]) <= 1e-5);
     }
-    r = await lade(["evaluate", "--run", "lws", "--json", "--no-report"], dir);
-    assert.equal(r.code, 0, r.stderr);
-    assert.ok("pc_softmax" in JSON.parse(r.stdout).results);
+    // evaluate in-process (its printed JSON); tauv's evaluation below is a command line's.
+    const ev = await printed(() =>
+      evaluateCommand({ run: `${dir}/lws`, json: true, report: false })
+    );
+    assert.ok("pc_softmax" in JSON.parse(ev).results);
 
     // tau chosen on the validation split, never the test set: a run without
     // one is refused; with one, the choice is the grid's best, and the new
     // run's own validation predictions give the accuracy recorded.
-    const noVal = await lade(["stage2", "--run", "s1", "--method", "tau-norm", "--out", "t0"], dir);
+    const noVal = await stage2Refused(
+      dir,
+      { run: "s1", method: "tau-norm", out: "t0" },
+      ["--run", "s1", "--method", "tau-norm", "--out", "t0"],
+    );
     assert.notEqual(noVal.code, 0);
     assert.match(
-      noVal.stderr.trim(),
+      noVal.line,
       /^lade: error: .*has no validation split to choose tau on \(train with --val-per-class K, or give --tau;/,
     );
     r = await lade(["train", "--config", "tiny.yaml", "--out", "v1", "--val-per-class", "3"], dir);
@@ -140,21 +179,19 @@ Deno.test("stage2: tau-norm and LWS change only the classifier, as their formula
       val.logits.dispose();
     }
 
-    const bad = await lade(["stage2", "--run", "s1", "--method", "lws", "--out", "lws"], dir);
+    const bad = await stage2Refused(
+      dir,
+      { run: "s1", method: "lws", out: "lws" },
+      ["--run", "s1", "--method", "lws", "--out", "lws"],
+    );
     assert.notEqual(bad.code, 0);
-    assert.match(bad.stderr.trim(), /^lade: error: .*already holds a run$/);
-    const tauBad = await lade([
-      "stage2",
-      "--run",
-      "s1",
-      "--method",
-      "tau-norm",
-      "--tau",
-      "-1",
-      "--out",
-      "t2",
-    ], dir);
-    assert.match(tauBad.stderr.trim(), /^lade: error: .*tau.*>= 0/);
+    assert.match(bad.line, /^lade: error: .*already holds a run$/);
+    const tauBad = await stage2Refused(
+      dir,
+      { run: "s1", method: "tau-norm", tau: "-1", out: "t2" },
+      ["--run", "s1", "--method", "tau-norm", "--tau", "-1", "--out", "t2"],
+    );
+    assert.match(tauBad.line, /^lade: error: .*tau.*>= 0/);
 
     // Divergence, as train detects it: one line, exit 1, nothing written (no folder).
     const hugeTau = await lade(
@@ -168,13 +205,15 @@ Deno.test("stage2: tau-norm and LWS change only the classifier, as their formula
         "infinite or zero (|w_c|^tau overflows); use a tau of a few units at most (the grid tries 0 to 2)",
     );
     await assert.rejects(() => Deno.stat(`${dir}/t3`), Deno.errors.NotFound);
-    const hugeLr = await lade(
-      ["stage2", "--run", "s1", "--method", "lws", "--lr", "1e308", "--epochs", "1", "--out", "l3"],
+    // (in-process: the one line and the status main.ts would give)
+    const hugeLr = await stage2Refused(
       dir,
+      { run: "s1", method: "lws", lr: "1e308", epochs: "1", out: "l3" },
+      ["--run", "s1", "--method", "lws", "--lr", "1e308", "--epochs", "1", "--out", "l3"],
     );
-    assert.equal(hugeLr.code, 1, hugeLr.stderr);
+    assert.equal(hugeLr.code, 1, hugeLr.line);
     assert.match(
-      hugeLr.stderr.trim(),
+      hugeLr.line,
       /^lade: error: lws diverged: the loss became NaN or infinite in epoch 1 \(learning rate 1e\+308\); lower --lr$/,
     );
     await assert.rejects(() => Deno.stat(`${dir}/l3`), Deno.errors.NotFound);
