@@ -46,3 +46,23 @@ export async function lade(args: readonly string[], options: CliOptions = {}): P
     stderr: dec.decode(out.stderr),
   };
 }
+
+/**
+ * What `run` (a command's function called in the test process, as main.ts
+ * calls it) prints on stdout, that is with console.log; what it prints on
+ * stderr (progress, warnings) is dropped. For checks that are not about the
+ * command line itself: a child process costs a libtorch start-up each.
+ */
+export async function printed(run: () => Promise<unknown>): Promise<string> {
+  const lines: string[] = [];
+  const { log, error } = console;
+  console.log = (...data: unknown[]) => lines.push(data.join(" "));
+  console.error = () => {};
+  try {
+    await run();
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
+  return lines.join("\n");
+}

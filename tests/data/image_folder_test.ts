@@ -10,7 +10,7 @@ import { loadDataset } from "../../lib/data/datasets.ts";
 import { compareCodePoints, imageFolderFiles } from "../../lib/data/image_folder.ts";
 import { FileImageSet } from "../../lib/data/image_set.ts";
 import { writeFlatImage } from "./fixtures.ts";
-import { lade as runLade } from "../cli.ts";
+import { lade as runLade, printed } from "../cli.ts";
 import { findPython, runPythonCode } from "../python.ts";
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -182,21 +182,6 @@ Deno.test("image folder: bad layouts and images lade does not decode are one-lin
 
 /** `lade ARGS` in the repository (tests/cli.ts). */
 const lade = (...args: string[]) => runLade(args, { cwd: repo });
-
-/** What `fn` prints with console.log (console.error silenced too). */
-async function printed(fn: () => Promise<unknown>): Promise<string> {
-  const log = console.log, error = console.error;
-  const lines: string[] = [];
-  console.log = (...a: unknown[]) => lines.push(a.join(" "));
-  console.error = () => {};
-  try {
-    await fn();
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-  return lines.join("\n");
-}
 
 /** `fn` fails with bad input (exit 2 at the command line), its one line matching `re`. */
 async function refused(fn: () => Promise<unknown>, re: RegExp): Promise<void> {

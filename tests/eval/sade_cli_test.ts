@@ -7,7 +7,7 @@ import { evaluateCommand } from "../../lib/cli/evaluate.ts";
 import { estimatePriorCommand } from "../../lib/cli/estimate_prior.ts";
 import { trainEntry } from "../../lib/cli/train_seeds.ts";
 import { writeFixture } from "../train/fixture.ts";
-import { lade as ladeIn } from "../cli.ts";
+import { lade as ladeIn, printed } from "../cli.ts";
 
 /** `lade ARGS`. */
 const lade = (...args: string[]) => ladeIn(args);
@@ -17,22 +17,6 @@ function assertOneLineError(r: { code: number; stderr: string }, re: RegExp): vo
   const lines = r.stderr.trim().split("\n");
   assert.equal(lines.length, 1, r.stderr);
   assert.match(lines[0], re);
-}
-
-/**
- * What `run` (a command called in-process) prints with console.log: the
- * stdout of the same command run as `lade ...`.
- */
-async function printed(run: () => Promise<unknown>): Promise<string> {
-  const lines: string[] = [];
-  const log = console.log;
-  console.log = (...data: unknown[]) => lines.push(data.join(" "));
-  try {
-    await run();
-  } finally {
-    console.log = log;
-  }
-  return lines.join("\n");
 }
 
 /**

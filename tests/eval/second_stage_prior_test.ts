@@ -22,28 +22,12 @@ import { predictCommand } from "../../lib/cli/predict.ts";
 import { stage2Command } from "../../lib/cli/stage2.ts";
 import { weightsExportCommand } from "../../lib/cli/weights.ts";
 import { writeFixture } from "../train/fixture.ts";
-import { lade } from "../cli.ts";
+import { lade, printed } from "../cli.ts";
 
 async function ok(args: string[], cwd: string): Promise<string> {
   const r = await lade(args, { cwd });
   assert.equal(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
   return r.stdout;
-}
-
-/**
- * What `run` (a command called in-process) prints with console.log: the
- * stdout of the same command run as `lade ...`.
- */
-async function printed(run: () => Promise<unknown>): Promise<string> {
-  const lines: string[] = [];
-  const log = console.log;
-  console.log = (...data: unknown[]) => lines.push(data.join(" "));
-  try {
-    await run();
-  } finally {
-    console.log = log;
-  }
-  return lines.join("\n");
 }
 
 /** Rows of a float32 [N, C] .npy file. */

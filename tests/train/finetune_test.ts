@@ -14,24 +14,9 @@ import { evaluateCommand } from "../../lib/cli/evaluate.ts";
 import { trainEntry, type TrainEntryOptions } from "../../lib/cli/train_seeds.ts";
 import { weightsExportCommand } from "../../lib/cli/weights.ts";
 import { readWeightsFile } from "../../lib/weights/model_weights.ts";
-import { lade } from "../cli.ts";
+import { lade, printed } from "../cli.ts";
 import { train } from "../../lib/train/trainer.ts";
 import { fixtureConfig, writeFixture } from "./fixture.ts";
-
-/** What `fn` prints with console.log (console.error silenced too). */
-async function printed(fn: () => Promise<unknown>): Promise<string> {
-  const log = console.log, error = console.error;
-  const lines: string[] = [];
-  console.log = (...a: unknown[]) => lines.push(a.join(" "));
-  console.error = () => {};
-  try {
-    await fn();
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-  return lines.join("\n");
-}
 
 /** `lade train ARGS` (as `options`) in this process fails with one line matching `re`. */
 async function refusedInProcess(

@@ -9,26 +9,10 @@ import { compareCommand } from "../../lib/cli/compare.ts";
 import { evaluateCommand } from "../../lib/cli/evaluate.ts";
 import { trainEntry } from "../../lib/cli/train_seeds.ts";
 import { writeFixture } from "./fixture.ts";
-import { lade as ladeIn } from "../cli.ts";
+import { lade as ladeIn, printed } from "../cli.ts";
 
 /** `lade ARGS`. */
 const lade = (...args: string[]) => ladeIn(args);
-
-/**
- * What `run` (a command called in-process) prints with console.log: the
- * stdout of the same command run as `lade ...`.
- */
-async function printed(run: () => Promise<unknown>): Promise<string> {
-  const lines: string[] = [];
-  const log = console.log;
-  console.log = (...data: unknown[]) => lines.push(data.join(" "));
-  try {
-    await run();
-  } finally {
-    console.log = log;
-  }
-  return lines.join("\n");
-}
 
 /** 12 training images per class (before the imbalance), 8 test images. */
 const TRAIN_PER_CLASS = 12;

@@ -14,26 +14,11 @@ import { InputError } from "../../lib/errors.ts";
 import { readManifest } from "../../lib/run/checkpoint.ts";
 import { readMetrics } from "../../lib/run/metrics.ts";
 import { initialSelection, updateSelection } from "../../lib/train/selection.ts";
-import { lade as runLade } from "../cli.ts";
+import { lade as runLade, printed } from "../cli.ts";
 import { writeFixture } from "./fixture.ts";
 
 /** `lade ARGS` (tests/cli.ts). */
 const lade = (...args: string[]) => runLade(args);
-
-/** What `fn` prints with console.log (console.error silenced too). */
-async function printed(fn: () => Promise<unknown>): Promise<string> {
-  const log = console.log, error = console.error;
-  const lines: string[] = [];
-  console.log = (...a: unknown[]) => lines.push(a.join(" "));
-  console.error = () => {};
-  try {
-    await fn();
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-  return lines.join("\n");
-}
 
 /** `fn` fails with bad input (exit 2 at the command line) whose message matches `re`. */
 async function refused(fn: () => Promise<unknown>, re: RegExp): Promise<void> {

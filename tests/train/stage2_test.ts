@@ -16,26 +16,10 @@ import { evaluateCommand } from "../../lib/cli/evaluate.ts";
 import { stage2Command, type Stage2CommandOptions } from "../../lib/cli/stage2.ts";
 import { weightsExportCommand } from "../../lib/cli/weights.ts";
 import { writeFixture } from "./fixture.ts";
-import { lade as ladeIn } from "../cli.ts";
+import { lade as ladeIn, printed } from "../cli.ts";
 
 /** `lade ARGS` in `cwd`. */
 const lade = (args: string[], cwd: string) => ladeIn(args, { cwd });
-
-/**
- * What `run` (a command called in-process) prints with console.log: the
- * stdout of the same command run as `lade ...`.
- */
-async function printed(run: () => Promise<unknown>): Promise<string> {
-  const lines: string[] = [];
-  const log = console.log;
-  console.log = (...data: unknown[]) => lines.push(data.join(" "));
-  try {
-    await run();
-  } finally {
-    console.log = log;
-  }
-  return lines.join("\n");
-}
 
 /**
  * `lade stage2 ARGS` in-process (`options`, paths in `dir`), refused: the

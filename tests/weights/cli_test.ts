@@ -25,7 +25,7 @@ import {
 import { predictCommand } from "../../lib/cli/predict.ts";
 import { trainEntry } from "../../lib/cli/train_seeds.ts";
 import { writeFixture } from "../train/fixture.ts";
-import { lade as ladeIn } from "../cli.ts";
+import { lade as ladeIn, printed } from "../cli.ts";
 
 /** `lade ARGS` in `cwd`. */
 const lade = (args: string[], cwd: string) => ladeIn(args, { cwd });
@@ -51,22 +51,6 @@ function oneLineError(r: { code: number; stderr: string }, re: RegExp): void {
   assert.equal(lines.length, 1, r.stderr);
   assert.match(lines[0], /^lade: error: /);
   assert.match(lines[0], re);
-}
-
-/**
- * What `run` (a command called in-process) prints with console.log: the
- * stdout of the same command run as `lade ...`.
- */
-async function printed(run: () => Promise<unknown>): Promise<string> {
-  const lines: string[] = [];
-  const log = console.log;
-  console.log = (...data: unknown[]) => lines.push(data.join(" "));
-  try {
-    await run();
-  } finally {
-    console.log = log;
-  }
-  return lines.join("\n");
 }
 
 /** A 28x28 grey image of the fixture's class `c`: a bright bar on row 2 + 2c. */
