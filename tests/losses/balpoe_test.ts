@@ -1,49 +1,21 @@
 import assert from "node:assert/strict";
 import { InputError } from "../../lib/errors.ts";
-import {
-  balpoeLoss,
-  combineExperts,
-  countsToPrior,
-  createLoss,
-  predictionExperts,
-} from "../../lib/losses/mod.ts";
-import { tensor } from "../../lib/torch/create.ts";
+import { balpoeLoss, combineExperts, createLoss, predictionExperts } from "../../lib/losses/mod.ts";
 import { liveTensors, scope } from "../../lib/torch/memory.ts";
-import type { Tensor } from "../../lib/torch/tensor.ts";
+import {
+  close,
+  COUNTS,
+  EXPERTS,
+  LABELS,
+  labelsOf,
+  logits,
+  PRIOR,
+  ROWS,
+  softCE,
+  value,
+} from "./batch.ts";
 
-// 5 samples, 4 classes (the batch of sade_test.ts).
-const ROWS = [
-  [1.2, -0.3, 0.5, 2.0],
-  [0.1, 0.9, -1.1, 0.4],
-  [-0.7, 0.2, 1.5, -0.2],
-  [2.2, 0.0, -0.4, 0.3],
-  [0.3, -1.2, 0.8, 1.1],
-];
-const LABELS = [3, 1, 0, 0, 3];
-const COUNTS = [500, 120, 30, 5];
-const PRIOR = countsToPrior(COUNTS);
-// Three experts side by side [5, 12]: the rows, negated, and doubled.
-const EXPERTS = ROWS.map((r) => [...r, ...r.map((x) => -x), ...r.map((x) => 2 * x)]);
-
-function lse(xs: number[]): number {
-  const m = Math.max(...xs);
-  return m + Math.log(xs.reduce((s, x) => s + Math.exp(x - m), 0));
-}
-/** Mean cross-entropy of rows + offset against soft targets [N][C]. */
-function softCE(rows: number[][], targets: number[][], offset: number[] = [0, 0, 0, 0]): number {
-  return rows.reduce((s, r, i) => {
-    const z = r.map((x, c) => x + offset[c]);
-    const l = lse(z);
-    return s + targets[i].reduce((a, t, c) => a + t * (l - z[c]), 0);
-  }, 0) / rows.length;
-}
 const oneHot = (ys: number[]) => ys.map((y) => [0, 1, 2, 3].map((c) => (c === y ? 1 : 0)));
-const logits = (rows: number[][]) => tensor(rows.flat(), [rows.length, rows[0].length], "float64");
-const labelsOf = (ys: number[]) => tensor(BigInt64Array.from(ys.map(BigInt)), [ys.length]);
-const value = (fn: () => Tensor) => scope(() => fn().item());
-function close(actual: number, expected: number, tol = 1e-12, msg = ""): void {
-  assert.ok(Math.abs(actual - expected) <= tol, `${msg} ${actual} vs ${expected}`);
-}
 
 Deno.test("BalPoE's loss: the experts' mean of CE(f_e + lambda_e log(p_s + 1e-9))", () => {
   const live = liveTensors();

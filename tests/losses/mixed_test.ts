@@ -1,39 +1,8 @@
-import assert from "node:assert/strict";
-import { countsToPrior, crossEntropyLoss, ladeLoss } from "../../lib/losses/mod.ts";
+import { crossEntropyLoss, ladeLoss } from "../../lib/losses/mod.ts";
 import { mixedLoss } from "../../lib/losses/mixed.ts";
 import { tensor } from "../../lib/torch/create.ts";
-import { scope } from "../../lib/torch/memory.ts";
 import type { Tensor } from "../../lib/torch/tensor.ts";
-
-// 5 samples, 4 classes (the batch of sade_test.ts).
-const ROWS = [
-  [1.2, -0.3, 0.5, 2.0],
-  [0.1, 0.9, -1.1, 0.4],
-  [-0.7, 0.2, 1.5, -0.2],
-  [2.2, 0.0, -0.4, 0.3],
-  [0.3, -1.2, 0.8, 1.1],
-];
-const LABELS = [3, 1, 0, 0, 3];
-const PRIOR = countsToPrior([500, 120, 30, 5]);
-
-function lse(xs: number[]): number {
-  const m = Math.max(...xs);
-  return m + Math.log(xs.reduce((s, x) => s + Math.exp(x - m), 0));
-}
-/** Mean cross-entropy of rows + offset against soft targets [N][C]. */
-function softCE(rows: number[][], targets: number[][], offset: number[] = [0, 0, 0, 0]): number {
-  return rows.reduce((s, r, i) => {
-    const z = r.map((x, c) => x + offset[c]);
-    const l = lse(z);
-    return s + targets[i].reduce((a, t, c) => a + t * (l - z[c]), 0);
-  }, 0) / rows.length;
-}
-const logits = (rows: number[][]) => tensor(rows.flat(), [rows.length, rows[0].length], "float64");
-const labelsOf = (ys: number[]) => tensor(BigInt64Array.from(ys.map(BigInt)), [ys.length]);
-const value = (fn: () => Tensor) => scope(() => fn().item());
-function close(actual: number, expected: number, tol = 1e-12, msg = ""): void {
-  assert.ok(Math.abs(actual - expected) <= tol, `${msg} ${actual} vs ${expected}`);
-}
+import { close, LABELS, labelsOf, logits, lse, PRIOR, ROWS, softCE, value } from "./batch.ts";
 
 Deno.test("mixed targets: lambda L(y) + (1 - lambda) L(y[perm]) is the soft-target cross-entropy", () => {
   const perm = [2, 0, 4, 1, 3];

@@ -15,38 +15,26 @@ import {
 } from "../../lib/losses/mod.ts";
 import { tensor } from "../../lib/torch/create.ts";
 import { liveTensors, scope } from "../../lib/torch/memory.ts";
-import type { Tensor } from "../../lib/torch/tensor.ts";
+import {
+  close,
+  COUNTS,
+  EXPERTS,
+  LABELS,
+  labelsOf,
+  logits,
+  lse,
+  PRIOR,
+  ROWS,
+  value,
+} from "./batch.ts";
 
-// The batch of losses_test.ts: 5 samples, 4 classes.
-const ROWS = [
-  [1.2, -0.3, 0.5, 2.0],
-  [0.1, 0.9, -1.1, 0.4],
-  [-0.7, 0.2, 1.5, -0.2],
-  [2.2, 0.0, -0.4, 0.3],
-  [0.3, -1.2, 0.8, 1.1],
-];
-const LABELS = [3, 1, 0, 0, 3];
-const COUNTS = [500, 120, 30, 5];
-const PRIOR = countsToPrior(COUNTS);
-// Three experts side by side [5, 12]: the rows, negated, and doubled.
-const EXPERTS = ROWS.map((r) => [...r, ...r.map((x) => -x), ...r.map((x) => 2 * x)]);
-
-function lse(xs: number[]): number {
-  const m = Math.max(...xs);
-  return m + Math.log(xs.reduce((s, x) => s + Math.exp(x - m), 0));
-}
 function refCE(rows: number[][], labels: number[], offset: number[] = rows[0].map(() => 0)) {
   return rows.reduce((s, r, i) => {
     const z = r.map((x, c) => x + offset[c]);
     return s + lse(z) - z[labels[i]];
   }, 0) / rows.length;
 }
-const logits = (rows: number[][]) => tensor(rows.flat(), [rows.length, rows[0].length], "float64");
-const labels = () => tensor(BigInt64Array.from(LABELS.map(BigInt)), [LABELS.length]);
-const value = (fn: () => Tensor) => scope(() => fn().item());
-function close(actual: number, expected: number, tol = 1e-12, msg = ""): void {
-  assert.ok(Math.abs(actual - expected) <= tol, `${msg} ${actual} vs ${expected}`);
-}
+const labels = () => labelsOf(LABELS);
 
 Deno.test("inversePrior reverses the prior by rank", () => {
   assert.deepEqual(inversePrior([0.5, 0.3, 0.2]), [0.2, 0.3, 0.5]);
