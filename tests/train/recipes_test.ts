@@ -10,10 +10,8 @@
  */
 
 import assert from "node:assert/strict";
-import { readConfigFile, resolveConfig, type TrainConfig } from "../../lib/config/config.ts";
+import { CONFIGS_DIR, recipe, valueAt } from "./recipe_files.ts";
 import { learningRate } from "../../lib/train/schedule.ts";
-
-const configsDir = new URL("../../configs/", import.meta.url).pathname;
 
 const IMAGENET_MEAN = [0.485, 0.456, 0.406]; // data/dataloader.py RGB_statistics['default']
 const IMAGENET_STD = [0.229, 0.224, 0.225];
@@ -169,26 +167,6 @@ const LADE_ONLY = [
   "train.eval_batch_size",
 ];
 
-/** The leaf keys a recipe file sets (schedule as one value). */
-function leafKeys(patch: Record<string, unknown>, prefix = ""): string[] {
-  return Object.entries(patch).flatMap(([k, v]) => {
-    const key = prefix ? `${prefix}.${k}` : k;
-    if (key === "train.schedule") return [key];
-    return typeof v === "object" && v !== null && !Array.isArray(v)
-      ? leafKeys(v as Record<string, unknown>, key)
-      : [key];
-  });
-}
-
-function valueAt(c: TrainConfig, key: string): unknown {
-  return key.split(".").reduce<unknown>((o, k) => (o as Record<string, unknown>)?.[k], c);
-}
-
-async function recipe(name: string): Promise<{ config: TrainConfig; keys: string[] }> {
-  const patch = await readConfigFile(configsDir + name);
-  return { config: resolveConfig({ patch, path: name }, {}), keys: leafKeys(patch) };
-}
-
 Deno.test("every recipe value equals the official code's, or is lade's own setting, or is a declared difference", async () => {
   for (const [name, table] of Object.entries(OFFICIAL)) {
     const { config, keys } = await recipe(name);
@@ -219,7 +197,7 @@ Deno.test("every recipe value equals the official code's, or is lade's own setti
 
 Deno.test("every value line of a recipe names its source in a comment", async () => {
   for (const name of Object.keys(OFFICIAL)) {
-    const text = await Deno.readTextFile(configsDir + name);
+    const text = await Deno.readTextFile(CONFIGS_DIR + name);
     for (const [i, line] of text.split("\n").entries()) {
       const m = /^\s+([a-z_]+):\s*(\S.*)$/.exec(line);
       if (!m || m[2].startsWith("#")) continue; // a mapping's header, or a comment

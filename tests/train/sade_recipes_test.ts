@@ -11,10 +11,8 @@
  */
 
 import assert from "node:assert/strict";
-import { readConfigFile, resolveConfig, type TrainConfig } from "../../lib/config/config.ts";
+import { CONFIGS_DIR, recipe, valueAt } from "./recipe_files.ts";
 import { learningRate } from "../../lib/train/schedule.ts";
-
-const configsDir = new URL("../../configs/", import.meta.url).pathname;
 
 const IMAGENET_MEAN = [0.485, 0.456, 0.406]; // data_loader/imagenet_lt_data_loaders.py, places_loader.py
 const IMAGENET_STD = [0.229, 0.224, 0.225];
@@ -186,25 +184,6 @@ const LADE_ONLY = [
   "train.schedule",
 ];
 
-function leafKeys(patch: Record<string, unknown>, prefix = ""): string[] {
-  return Object.entries(patch).flatMap(([k, v]) => {
-    const key = prefix ? `${prefix}.${k}` : k;
-    if (key === "train.schedule") return [key];
-    return typeof v === "object" && v !== null && !Array.isArray(v)
-      ? leafKeys(v as Record<string, unknown>, key)
-      : [key];
-  });
-}
-
-function valueAt(c: TrainConfig, key: string): unknown {
-  return key.split(".").reduce<unknown>((o, k) => (o as Record<string, unknown>)?.[k], c);
-}
-
-async function recipe(name: string): Promise<{ config: TrainConfig; keys: string[] }> {
-  const patch = await readConfigFile(configsDir + name);
-  return { config: resolveConfig({ patch, path: name }, {}), keys: leafKeys(patch) };
-}
-
 Deno.test("SADE recipes: every value equals the official code's, or is lade's own, or a declared difference", async () => {
   for (const [name, { values }] of Object.entries(OFFICIAL)) {
     const { config, keys } = await recipe(name);
@@ -247,7 +226,7 @@ Deno.test("SADE recipes: the learning rate of every epoch is the official schedu
 
 Deno.test("SADE recipes: every value line names its source in a comment", async () => {
   for (const name of Object.keys(OFFICIAL)) {
-    const text = await Deno.readTextFile(configsDir + name);
+    const text = await Deno.readTextFile(CONFIGS_DIR + name);
     for (const [i, line] of text.split("\n").entries()) {
       const m = /^\s+([a-z_]+):\s*(\S.*)$/.exec(line);
       if (!m || m[2].startsWith("#")) continue; // a mapping's header, or a comment
