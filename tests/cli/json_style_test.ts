@@ -11,19 +11,12 @@ import { Model } from "../../lib/models/mod.ts";
 import { manualSeed } from "../../lib/torch/device.ts";
 import { exportWeights } from "../../lib/weights/model_weights.ts";
 import { writeFixture } from "../train/fixture.ts";
-
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+import { lade } from "../cli.ts";
 
 async function json(args: string[], cwd: string): Promise<unknown> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    cwd,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  assert.equal(out.code, 0, `${args.join(" ")}: ${dec.decode(out.stderr)}`);
-  return JSON.parse(dec.decode(out.stdout));
+  const out = await lade(args, { cwd });
+  assert.equal(out.code, 0, `${args.join(" ")}: ${out.stderr}`);
+  return JSON.parse(out.stdout);
 }
 
 /**

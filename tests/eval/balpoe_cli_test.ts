@@ -3,18 +3,10 @@ import { SHIFT_GRID, shiftIndices } from "../../lib/data/mod.ts";
 import { readNpy } from "../../lib/eval/npy.ts";
 import { readManifest } from "../../lib/run/checkpoint.ts";
 import { writeFixture } from "../train/fixture.ts";
+import { lade as ladeIn } from "../cli.ts";
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
-
-async function lade(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+/** `lade ARGS`. */
+const lade = (...args: string[]) => ladeIn(args);
 
 interface EvalJson {
   shift: string;

@@ -7,19 +7,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { writeFixture } from "../train/fixture.ts";
+import { lade as ladeIn } from "../cli.ts";
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
-
-async function lade(args: string[], cwd: string) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    cwd,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+/** `lade ARGS` in `cwd`. */
+const lade = (args: string[], cwd: string) => ladeIn(args, { cwd });
 
 async function files(dir: string): Promise<string[]> {
   return (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name).sort();

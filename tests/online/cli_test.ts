@@ -9,18 +9,10 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { encodeNpy } from "../../lib/eval/npy.ts";
 import { gaussianArrays } from "./fixture.ts";
+import { lade as ladeIn } from "../cli.ts";
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
-
-async function lade(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+/** `lade ARGS`. */
+const lade = (...args: string[]) => ladeIn(args);
 
 async function writePair(dir: string, name: string, perClass: number, seed: number) {
   const { labels, logits } = gaussianArrays(perClass, seed);

@@ -12,19 +12,10 @@ import { Model } from "../../lib/models/mod.ts";
 import { manualSeed } from "../../lib/torch/device.ts";
 import { tensor } from "../../lib/torch/mod.ts";
 import { exportWeights } from "../../lib/weights/model_weights.ts";
+import { lade as ladeIn } from "../cli.ts";
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
-
-async function lade(args: string[], cwd: string) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    cwd,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+/** `lade ARGS` in `cwd`. */
+const lade = (args: string[], cwd: string) => ladeIn(args, { cwd });
 
 /** A 28x28 grey PNG with a bright bar on row `row`. */
 function bar(path: string, row: number) {
