@@ -6,6 +6,8 @@
 
 import { DEFAULT_CONFIG } from "../../lib/config/config.ts";
 import { mergeConfig, type TrainConfig, validateConfig } from "../../lib/config/config.ts";
+import { Model } from "../../lib/models/model.ts";
+import { loadCheckpoint, readManifest } from "../../lib/run/checkpoint.ts";
 
 function idx(dims: number[], data: Uint8Array): Uint8Array {
   const header = new Uint8Array(4 + 4 * dims.length);
@@ -63,4 +65,16 @@ export function fixtureConfig(root: string, patch: Record<string, unknown> = {})
     threads: 1,
   });
   return validateConfig(mergeConfig(base, patch), "test");
+}
+
+/** Options for lib/train's train() that print nothing. */
+export const quiet = { log: () => {}, tty: false };
+
+/** A cnn28 run's latest checkpoint as one vector (parameters and buffers). */
+export async function weights(runDir: string): Promise<Float32Array> {
+  const m = (await readManifest(runDir))!;
+  using model = Model.create({ arch: "cnn28", classes: m.classes, inChannels: m.inChannels });
+  await loadCheckpoint(runDir, model);
+  using v = model.stateVector(true);
+  return v.toArray() as Float32Array;
 }

@@ -1,20 +1,8 @@
 import assert from "node:assert/strict";
-import { Model } from "../../lib/models/model.ts";
-import { loadCheckpoint, readManifest } from "../../lib/run/checkpoint.ts";
 import { readMetrics } from "../../lib/run/metrics.ts";
 import { train } from "../../lib/train/trainer.ts";
 import { liveTensors } from "../../lib/torch/memory.ts";
-import { fixtureConfig, writeFixture } from "./fixture.ts";
-
-const quiet = { log: () => {}, tty: false };
-
-async function weights(runDir: string): Promise<Float32Array> {
-  const m = (await readManifest(runDir))!;
-  using model = Model.create({ arch: "cnn28", classes: m.classes, inChannels: m.inChannels });
-  await loadCheckpoint(runDir, model);
-  using v = model.stateVector(true);
-  return v.toArray() as Float32Array;
-}
+import { fixtureConfig, quiet, weights, writeFixture } from "./fixture.ts";
 
 Deno.test("mixup, CutMix and rotation (LADE's loss on mixed targets): a resumed run ends bit for bit as an uninterrupted one, and mixing changes training", async () => {
   const root = await writeFixture();

@@ -1,23 +1,12 @@
 import assert from "node:assert/strict";
-import { Model } from "../../lib/models/model.ts";
-import { loadCheckpoint, readManifest } from "../../lib/run/checkpoint.ts";
+import { readManifest } from "../../lib/run/checkpoint.ts";
 import { readMetrics } from "../../lib/run/metrics.ts";
 import { predictRun, readRunInfo } from "../../lib/predict/run_predictions.ts";
 import { train } from "../../lib/train/trainer.ts";
 import { accuracy } from "../../lib/eval/metrics.ts";
 import { shotGroups } from "../../lib/data/shots.ts";
 import { liveTensors, scope } from "../../lib/torch/memory.ts";
-import { fixtureConfig, writeFixture } from "./fixture.ts";
-
-const quiet = { log: () => {}, tty: false };
-
-async function weights(runDir: string): Promise<Float32Array> {
-  const m = (await readManifest(runDir))!;
-  using model = Model.create({ arch: "cnn28", classes: m.classes, inChannels: m.inChannels });
-  await loadCheckpoint(runDir, model);
-  using v = model.stateVector(true);
-  return v.toArray() as Float32Array;
-}
+import { fixtureConfig, quiet, weights, writeFixture } from "./fixture.ts";
 
 Deno.test("a run interrupted (mid-epoch, then at an epoch end) and resumed ends with the same weights", async () => {
   const root = await writeFixture();
