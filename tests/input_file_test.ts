@@ -7,7 +7,6 @@
  */
 
 import assert from "node:assert/strict";
-import { InputError } from "../lib/errors.ts";
 import {
   decodeText,
   formatBytes,
@@ -25,6 +24,7 @@ import { readEvaluationsJson } from "../lib/cli/compare.ts";
 import { readNpy } from "../lib/eval/npy.ts";
 import { readManifest } from "../lib/run/checkpoint.ts";
 import { gunzip } from "../lib/data/files.ts";
+import { refuses } from "./refusal.ts";
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "lade-input-" });
@@ -33,15 +33,6 @@ async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
-}
-
-async function refuses(fn: () => Promise<unknown>, re: RegExp): Promise<void> {
-  await assert.rejects(fn, (e: unknown) => {
-    assert.ok(e instanceof InputError, String(e));
-    assert.ok(!e.message.includes("\n"));
-    assert.match(e.message, re);
-    return true;
-  });
 }
 
 async function mkfifo(path: string): Promise<void> {

@@ -7,9 +7,9 @@
  */
 
 import assert from "node:assert/strict";
-import { InputError } from "../../lib/errors.ts";
 import { buildComparison, distinctRuns, readEvaluationsJson } from "../../lib/cli/compare.ts";
 import { DEFAULT_CONFIG } from "../../lib/config/config.ts";
+import { refuses } from "../refusal.ts";
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "lade-compare-" });
@@ -18,14 +18,6 @@ async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
-}
-
-async function refuses(fn: () => Promise<unknown>, re: RegExp): Promise<void> {
-  await assert.rejects(fn, (e: unknown) => {
-    assert.ok(e instanceof InputError, String(e));
-    assert.match(e.message, re);
-    return true;
-  });
 }
 
 const evaluation = (shift: string, top1: unknown, extra = "") =>

@@ -16,11 +16,11 @@ import { predictCommand } from "../../lib/cli/predict.ts";
 import { evaluateCommand } from "../../lib/cli/evaluate.ts";
 import { compareCommand } from "../../lib/cli/compare.ts";
 import { stage2Command } from "../../lib/cli/stage2.ts";
-import { InputError } from "../../lib/errors.ts";
 import { encodeNpy } from "../../lib/eval/npy.ts";
 import { readManifest } from "../../lib/run/checkpoint.ts";
 import { train } from "../../lib/train/trainer.ts";
 import { fixtureConfig, writeFixture } from "../train/fixture.ts";
+import { refuses as refused } from "../refusal.ts";
 
 const main = new URL("../../main.ts", import.meta.url).pathname;
 
@@ -51,14 +51,6 @@ async function quietly<T>(fn: () => Promise<T>): Promise<T> {
     console.log = log;
     console.error = error;
   }
-}
-
-async function refused(fn: () => Promise<unknown>, re: RegExp): Promise<void> {
-  await assert.rejects(() => quietly(fn), (e: unknown) => {
-    assert.ok(e instanceof InputError, String(e));
-    assert.match(e.message, re);
-    return true;
-  });
 }
 
 /** The files under `dir`, relative, sorted (temporaries included). */
@@ -132,7 +124,7 @@ Deno.test("no output lands on a file a run manages, --force or not", async () =>
   // A second stage may not become a run inside the first's checkpoints/.
   await refused(
     () => stage2Command({ run, method: "tau-norm", tau: "1", out: `${run}/checkpoints/tau` }),
-    /^out: \S+checkpoints\/tau is checkpoints\/tau of the run \S+run, which that run manages$/,
+    /^--out: \S+checkpoints\/tau is checkpoints\/tau of the run \S+run, which that run manages$/,
   );
   assert.deepEqual(await Deno.readFile(`${run}/checkpoint.json`), manifestBefore);
   assert.ok(files(run).includes(m.model));

@@ -7,7 +7,6 @@
  */
 
 import assert from "node:assert/strict";
-import { InputError } from "../../lib/errors.ts";
 import {
   DEFAULT_CONFIG,
   MAX_RECIPE_DEPTH,
@@ -17,14 +16,7 @@ import {
   yamlTooDeep,
 } from "../../lib/config/config.ts";
 import { nestedYaml } from "../../scripts/fuzz_structured.ts";
-
-function refuses(fn: () => unknown, re: RegExp): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof InputError, String(e));
-    assert.match(e.message, re);
-    return true;
-  });
-}
+import { refusesSync as refuses } from "../refusal.ts";
 
 Deno.test("nesting past the limit is one line with its place; within it, recipes parse", () => {
   // dataset (1) > mean (2) > the nested collections.
@@ -58,7 +50,7 @@ Deno.test("a run name is a plain name: no path, no control characters", () => {
   for (const name of ["../../x", "a/b", "..", ".", "x\u001b[2J"]) {
     refuses(
       () => validateConfig(mergeConfig(DEFAULT_CONFIG, { name }), "r.yaml"),
-      /^r\.yaml: name: must be a plain name \(no '\/', no '\.\.', no control characters\): the run goes to runs\/<name>; use `out` DIR for another place/,
+      /^r\.yaml: name: must be a plain name \(no '\/', no '\.\.', no control characters\): the run goes to runs\/<name>; use --out DIR for another place/,
     );
   }
   assert.equal(validateConfig(mergeConfig(DEFAULT_CONFIG, { name: "my-run_2" })).name, "my-run_2");

@@ -12,6 +12,7 @@ import { FileImageSet } from "../../lib/data/image_set.ts";
 import { writeFlatImage } from "./fixtures.ts";
 import { lade as runLade, printed } from "../cli.ts";
 import { findPython, runPythonCode } from "../python.ts";
+import { refuses as refused } from "../refusal.ts";
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
@@ -183,15 +184,6 @@ Deno.test("image folder: bad layouts and images lade does not decode are one-lin
 /** `lade ARGS` in the repository (tests/cli.ts). */
 const lade = (...args: string[]) => runLade(args, { cwd: repo });
 
-/** `fn` fails with bad input (exit 2 at the command line), its one line matching `re`. */
-async function refused(fn: () => Promise<unknown>, re: RegExp): Promise<void> {
-  await assert.rejects(() => printed(fn), (e: unknown) => {
-    assert.ok(e instanceof InputError, String(e));
-    assert.match(`lade: error: ${describeError(e)}`, re);
-    return true;
-  });
-}
-
 Deno.test("data inspect and data verify take an image folder", async () => {
   await withTree(async (root) => {
     // inspect in this process (at the command line: data_inspect_cli_test.ts); verify at
@@ -234,7 +226,7 @@ Deno.test("data inspect and data verify take an image folder", async () => {
     assert.equal(bad[0].line, undefined);
     await refused(
       () => dataInspectCommand({ dataset: "image-folder", root, trainList: "x.txt" }),
-      /^lade: error: .*is for image-list; image-folder takes none/,
+      /^--train-list: is for image-list; image-folder takes none/,
     );
   });
 });
@@ -261,7 +253,7 @@ Deno.test("train from an image folder through a YAML recipe", async () => {
     // train at the command line: tests/train/cli_test.ts).
     await refused(
       () => trainCommand({ config: recipe, out }),
-      /^lade: error: image-folder: the test split has no images of class 3 \(élan\); /,
+      /^image-folder: the test split has no images of class 3 \(élan\); /,
     );
     await Deno.mkdir(join(root, "test/élan"));
     writeFlatImage(join(root, "test/élan/t5.png"), [9, 9, 9], 24, 24);

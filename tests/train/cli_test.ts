@@ -1,38 +1,21 @@
 import assert from "node:assert/strict";
-import { describeError } from "../../lib/cli/errors.ts";
 import { trainEntry, type TrainEntryOptions } from "../../lib/cli/train_seeds.ts";
-import { InputError } from "../../lib/errors.ts";
 import { Model } from "../../lib/models/model.ts";
 import { loadCheckpoint, readManifest } from "../../lib/run/checkpoint.ts";
 import { readMetrics } from "../../lib/run/metrics.ts";
 import { cudaAvailable } from "../../lib/torch/device.ts";
 import { lade as runLade, MAIN } from "../cli.ts";
 import { writeFixture } from "./fixture.ts";
+import { refuses } from "../refusal.ts";
 
 const main = MAIN;
 
 /** `lade train ARGS` (tests/cli.ts). */
 const lade = (args: string[]) => runLade(["train", ...args]);
 
-/**
- * `lade train ARGS` run in this process (as `options`, commander's parse of
- * ARGS) for a refusal: bad input (exit 2), whose one line, as lade prints
- * it, matches `re`. The one-line shape and exit status at the command line
- * are checked by the spawned cases.
- */
-async function refusedInProcess(
-  args: string[],
-  options: TrainEntryOptions,
-  re: RegExp,
-): Promise<void> {
-  await assert.rejects(() => trainEntry(options), (e: unknown) => {
-    assert.ok(e instanceof InputError, String(e));
-    const line = `lade: error: ${describeError(e, ["train", ...args])}`;
-    assert.equal(line.split("\n").length, 1, line);
-    assert.match(line, re);
-    return true;
-  });
-}
+/** `lade train ARGS` (as `options`), run in this process, refuses them with one line matching `re`. */
+const refusedInProcess = (args: string[], options: TrainEntryOptions, re: RegExp) =>
+  refuses(() => trainEntry(options), re, ["train", ...args]);
 
 async function fixtureYaml(root: string, epochs: number): Promise<string> {
   const path = `${root}/tiny.yaml`;

@@ -18,31 +18,16 @@ import { readManifest } from "../../lib/run/checkpoint.ts";
 import { LOCK_FILE } from "../../lib/run/lock.ts";
 import { lade as runLade, MAIN } from "../cli.ts";
 import { writeFixture } from "./fixture.ts";
+import { refuses } from "../refusal.ts";
 
 const main = MAIN;
 
 /** `lade train ARGS` (tests/cli.ts). */
 const lade = (args: string[]) => runLade(["train", ...args]);
 
-/** `fn` refuses bad input (exit 2 at the command line); its one line as lade prints it matches `re`. */
-async function refusedInProcess(
-  fn: () => unknown,
-  given: string[],
-  re: RegExp,
-): Promise<void> {
-  const log = console.log;
-  const printed: string[] = [];
-  console.log = (...a: unknown[]) => printed.push(a.join(" "));
-  try {
-    await assert.rejects(async () => await fn(), (e: unknown) => {
-      assert.ok(e instanceof InputError, String(e));
-      assert.match(`lade: error: ${describeError(e, given)}`, re);
-      return true;
-    });
-  } finally {
-    console.log = log;
-  }
-  assert.deepEqual(printed, [], "nothing printed");
+/** `fn` refuses bad input, its one line as lade prints it (`given`) matching `re`, printing nothing. */
+async function refusedInProcess(fn: () => unknown, given: string[], re: RegExp): Promise<void> {
+  assert.deepEqual(await refuses(fn, re, given), [], "nothing printed");
 }
 
 /**
@@ -189,7 +174,7 @@ Deno.test("empty paths and contradicting flags are refused before anything is wr
       await refusedInProcess(
         () => checkFlags(options, ["train", ...args], flagOf),
         ["train", ...args],
-        /^lade: error: --(out|resume|config): empty value; give a name or leave the flag out$/,
+        /^--(out|resume|config): empty value; give a name or leave the flag out$/,
       );
     }
     for (
@@ -214,7 +199,7 @@ Deno.test("empty paths and contradicting flags are refused before anything is wr
     await refusedInProcess(
       () => trainEntry({ checkpointEvery: "10x", out: `${dir}/x` }),
       ["train", "--checkpoint-every", "10x", "--out", `${dir}/x`],
-      /^lade: error: --checkpoint-every: expected a step count \(500\) or minutes \(10m\), got '10x'$/,
+      /^--checkpoint-every: expected a step count \(500\) or minutes \(10m\), got '10x'$/,
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -307,7 +292,7 @@ Deno.test({
       await refusedInProcess(
         () => compareCommand([`${group}/seed0`], { out: `${root}/file` }),
         ["compare", `${group}/seed0`, "--out", `${root}/file`],
-        /^lade: error: --out .*file: exists and is not a folder$/,
+        /^--out .*file: exists and is not a folder$/,
       );
     } finally {
       await Deno.remove(root, { recursive: true });

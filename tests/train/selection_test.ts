@@ -16,18 +16,10 @@ import { readMetrics } from "../../lib/run/metrics.ts";
 import { initialSelection, updateSelection } from "../../lib/train/selection.ts";
 import { lade as runLade, printed } from "../cli.ts";
 import { writeFixture } from "./fixture.ts";
+import { refuses as refused } from "../refusal.ts";
 
 /** `lade ARGS` (tests/cli.ts). */
 const lade = (...args: string[]) => runLade(args);
-
-/** `fn` fails with bad input (exit 2 at the command line) whose message matches `re`. */
-async function refused(fn: () => Promise<unknown>, re: RegExp): Promise<void> {
-  await assert.rejects(() => printed(fn), (e: unknown) => {
-    assert.ok(e instanceof InputError, String(e));
-    assert.match(describeError(e), re);
-    return true;
-  });
-}
 
 function assertOneLineError(r: { code: number; stderr: string }, re: RegExp): void {
   assert.equal(r.code, 2, r.stderr);

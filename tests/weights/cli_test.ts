@@ -15,8 +15,6 @@ import { Model } from "../../lib/models/mod.ts";
 import { manualSeed } from "../../lib/torch/device.ts";
 import { tensor } from "../../lib/torch/mod.ts";
 import { exportWeights } from "../../lib/weights/model_weights.ts";
-import { InputError } from "../../lib/errors.ts";
-import { describeError } from "../../lib/cli/errors.ts";
 import {
   weightsConvertCommand,
   weightsExportCommand,
@@ -26,24 +24,14 @@ import { predictCommand } from "../../lib/cli/predict.ts";
 import { trainEntry } from "../../lib/cli/train_seeds.ts";
 import { writeFixture } from "../train/fixture.ts";
 import { lade as ladeIn, printed } from "../cli.ts";
+import { refuses } from "../refusal.ts";
 
 /** `lade ARGS` in `cwd`. */
 const lade = (args: string[], cwd: string) => ladeIn(args, { cwd });
 
-/**
- * A command run in-process that must refuse its input: asserts it is bad
- * input (exit 2) and that the one line main.ts's exitWithError prints for
- * `lade ARGS` matches `re`.
- */
-async function refused(command: Promise<unknown>, args: string[], re: RegExp): Promise<void> {
-  const error = await command.then(
-    () => assert.fail(`lade ${args.join(" ")} succeeded`),
-    (e: unknown) => e,
-  );
-  assert.ok(error instanceof InputError, String(error));
-  const line = `lade: error: ${describeError(error, args)}`;
-  assert.match(line, re);
-}
+/** `command` (lade ARGS, in-process) refuses them with one line matching `re`. */
+const refused = (command: Promise<unknown>, args: string[], re: RegExp) =>
+  refuses(() => command, re, args);
 
 function oneLineError(r: { code: number; stderr: string }, re: RegExp): void {
   assert.notEqual(r.code, 0);

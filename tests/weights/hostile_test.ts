@@ -9,7 +9,6 @@
  */
 
 import assert from "node:assert/strict";
-import { InputError } from "../../lib/errors.ts";
 import { Model } from "../../lib/models/mod.ts";
 import {
   decodeMetadata,
@@ -24,6 +23,7 @@ import { encodeSafetensors, type RawTensor } from "../../lib/weights/safetensors
 import { weightsPredictor } from "../../lib/predict/inputs.ts";
 import { weightsInspectCommand } from "../../lib/cli/weights.ts";
 import { Pickle, safetensorsFile, torchCheckpoint } from "../../scripts/fuzz_structured.ts";
+import { refuses as refusesAsync, refusesSync as refuses } from "../refusal.ts";
 
 const main = new URL("../../main.ts", import.meta.url).pathname;
 
@@ -44,24 +44,6 @@ async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
-}
-
-function refuses(fn: () => unknown, re: RegExp): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof InputError, String(e));
-    assert.ok(!e.message.includes("\n"), e.message);
-    assert.match(e.message, re);
-    return true;
-  });
-}
-
-async function refusesAsync(fn: () => Promise<unknown>, re: RegExp): Promise<void> {
-  await assert.rejects(fn, (e: unknown) => {
-    assert.ok(e instanceof InputError, String(e));
-    assert.ok(!e.message.includes("\n"), e.message);
-    assert.match(e.message, re);
-    return true;
-  });
 }
 
 const floats = (t: RawTensor) => Array.from(new Float32Array(t.data.slice().buffer));
@@ -342,7 +324,7 @@ Deno.test("loading that matches nothing is refused even when not strict", () => 
   ]);
   refuses(
     () => loadWeights(model, foreign, { source: "bert.pth", strict: false, configHints: true }),
-    /^bert\.pth: no tensor of the file fits cnn28 \(the file's first is "encoder\.layer\.0\.weight", the model's "backbone\..*"\); `model\.init_strict` false loads what matches, and nothing does$/,
+    /^bert\.pth: no tensor of the file fits cnn28 \(the file's first is "encoder\.layer\.0\.weight", the model's "backbone\..*"\); --init-strict false loads what matches, and nothing does$/,
   );
   // One match is enough: loaded, the rest reported.
   const [name, t] = modelStateDict(model)[0];
