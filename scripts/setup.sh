@@ -4,7 +4,8 @@
 # (cached). Safe to run again: a second run does nothing but check.
 # clang-format is for the tests (native/'s formatting is checked).
 #
-#   bash scripts/setup.sh          # what train/test/evaluate need
+#   bash scripts/setup.sh          # what train/evaluate need
+#   bash scripts/setup.sh --test   # also what the tests compare against: PyTorch and torchvision
 #   bash scripts/setup.sh --bench  # also python3-torch and the other allocators, for benchmarks
 #
 # libtcmalloc-minimal4 is lade's default allocator (lib/torch/allocator.ts
@@ -14,7 +15,11 @@ cd "$(dirname "$0")/.."
 
 packages=(libtorch-dev cmake g++ pkg-config dataset-fashion-mnist libopenblas0-openmp
   libjpeg62-turbo-dev libpng-dev libgloo-dev clang-format strace libtcmalloc-minimal4)
-[[ "${1:-}" == "--bench" ]] && packages+=(python3-torch libjemalloc2 libmimalloc2.0)
+# The tests' independent references (PyTorch's and torchvision's own
+# results for lade's networks, weights files and folder datasets): Debian's
+# packages share libtorch with lade's build, so they add about 50 MB.
+[[ "${1:-}" == "--test" ]] && packages+=(python3-torch python3-torchvision)
+[[ "${1:-}" == "--bench" ]] && packages+=(python3-torch python3-torchvision libjemalloc2 libmimalloc2.0)
 
 missing=()
 for p in "${packages[@]}"; do

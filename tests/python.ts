@@ -1,8 +1,10 @@
 /**
  * The Python with PyTorch that some tests compare against when it is there
- * (Debian's python3-torch; LADE_TEST_PYTHON names another). Tests that need
- * it are skipped where it is missing (CI installs no Python); each such test
- * has a check beside it that needs no Python.
+ * (Debian's python3-torch; LADE_TEST_PYTHON names another). `deno task test`
+ * installs it (scripts/setup.sh --test), so these run in CI; a test that
+ * needs it is skipped where it is missing (tests run by hand on a machine
+ * set up for training only), and each has a check beside it that needs no
+ * Python.
  *
  * @module
  */
