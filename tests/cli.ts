@@ -4,6 +4,8 @@
  * steer, to signal it or read it as it prints, spawn it themselves.)
  */
 
+import assert from "node:assert/strict";
+
 /** main.ts, the command line. */
 export const MAIN: string = new URL("../main.ts", import.meta.url).pathname;
 
@@ -65,4 +67,24 @@ export async function printed(run: () => Promise<unknown>): Promise<string> {
     console.error = error;
   }
   return lines.join("\n");
+}
+
+/**
+ * `r` (a run of the command line) failed as lade fails on bad input: a
+ * non-zero exit (`code` when given), nothing on stdout, and on stderr one
+ * line, `lade: error: ` then a message matching `re`, with no stack trace.
+ */
+export function assertOneLineError(
+  r: { code: number; stdout?: string; stderr: string },
+  re: RegExp,
+  code?: number,
+): void {
+  if (code === undefined) assert.notEqual(r.code, 0, r.stderr);
+  else assert.equal(r.code, code, r.stderr);
+  if (r.stdout !== undefined) assert.equal(r.stdout, "", "nothing on stdout");
+  const lines = r.stderr.trim().split("\n");
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0], /^lade: error: /);
+  assert.match(lines[0], re);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
 }

@@ -17,23 +17,13 @@ import {
   inspectDataset,
   type InspectOptions,
 } from "../../lib/cli/data_inspect.ts";
-import { lade as ladeIn } from "../cli.ts";
+import { assertOneLineError, lade as ladeIn } from "../cli.ts";
 import { cifarRecords, idxBytes, makeImages, writeFlatImage, writeIdxDataset } from "./fixtures.ts";
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
 /** `lade ARGS` from the repository's root. */
 const lade = (...args: string[]) => ladeIn(args, { cwd: repo });
-
-/** Asserts a one-line error on stderr matching `pattern`, a non-zero exit, nothing on stdout. */
-function assertOneLineError(r: { code: number; stdout: string; stderr: string }, pattern: RegExp) {
-  assert.notEqual(r.code, 0);
-  assert.equal(r.stdout, "");
-  const lines = r.stderr.trimEnd().split("\n");
-  assert.equal(lines.length, 1, r.stderr);
-  assert.match(lines[0], /^lade: error: /);
-  assert.match(lines[0], pattern);
-}
 
 /**
  * `data inspect` with `options`, in-process, refused: asserts the line

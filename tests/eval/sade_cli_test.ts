@@ -7,17 +7,10 @@ import { evaluateCommand } from "../../lib/cli/evaluate.ts";
 import { estimatePriorCommand } from "../../lib/cli/estimate_prior.ts";
 import { trainEntry } from "../../lib/cli/train_seeds.ts";
 import { writeFixture } from "../train/fixture.ts";
-import { lade as ladeIn, printed } from "../cli.ts";
+import { assertOneLineError, lade as ladeIn, printed } from "../cli.ts";
 
 /** `lade ARGS`. */
 const lade = (...args: string[]) => ladeIn(args);
-
-function assertOneLineError(r: { code: number; stderr: string }, re: RegExp): void {
-  assert.notEqual(r.code, 0);
-  const lines = r.stderr.trim().split("\n");
-  assert.equal(lines.length, 1, r.stderr);
-  assert.match(lines[0], re);
-}
 
 /**
  * A command run in-process that must refuse its input (the in-process form

@@ -4,7 +4,7 @@ import { Model } from "../../lib/models/model.ts";
 import { loadCheckpoint, readManifest } from "../../lib/run/checkpoint.ts";
 import { readMetrics } from "../../lib/run/metrics.ts";
 import { cudaAvailable } from "../../lib/torch/device.ts";
-import { lade as runLade, MAIN } from "../cli.ts";
+import { assertOneLineError, lade as runLade, MAIN } from "../cli.ts";
 import { writeFixture } from "./fixture.ts";
 import { refuses } from "../refusal.ts";
 
@@ -25,15 +25,6 @@ async function fixtureYaml(root: string, epochs: number): Promise<string> {
       `train:\n  epochs: ${epochs}\n  batch_size: 16\n  eval_batch_size: 64\nthreads: 1\n`,
   );
   return path;
-}
-
-function assertOneLineError(r: { code: number; stderr: string }, re: RegExp): void {
-  assert.notEqual(r.code, 0);
-  const lines = r.stderr.trim().split("\n");
-  assert.equal(lines.length, 1, r.stderr);
-  assert.match(lines[0], /^lade: error: /);
-  assert.match(lines[0], re);
-  assert.doesNotMatch(r.stderr, /\s+at /, "no stack trace");
 }
 
 Deno.test("train --epochs 1 writes a run directory with a loadable checkpoint and metrics", async () => {

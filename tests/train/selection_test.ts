@@ -14,20 +14,12 @@ import { InputError } from "../../lib/errors.ts";
 import { readManifest } from "../../lib/run/checkpoint.ts";
 import { readMetrics } from "../../lib/run/metrics.ts";
 import { initialSelection, updateSelection } from "../../lib/train/selection.ts";
-import { lade as runLade, printed } from "../cli.ts";
+import { assertOneLineError, lade as runLade, printed } from "../cli.ts";
 import { writeFixture } from "./fixture.ts";
 import { refuses as refused } from "../refusal.ts";
 
 /** `lade ARGS` (tests/cli.ts). */
 const lade = (...args: string[]) => runLade(args);
-
-function assertOneLineError(r: { code: number; stderr: string }, re: RegExp): void {
-  assert.equal(r.code, 2, r.stderr);
-  const lines = r.stderr.trim().split("\n");
-  assert.equal(lines.length, 1, r.stderr);
-  assert.match(lines[0], /^lade: error: /);
-  assert.match(lines[0], re);
-}
 
 /** Runs a sequence of validation results through the selection; the epochs that were best and where it stopped. */
 function decide(

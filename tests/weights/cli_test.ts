@@ -23,7 +23,7 @@ import {
 import { predictCommand } from "../../lib/cli/predict.ts";
 import { trainEntry } from "../../lib/cli/train_seeds.ts";
 import { writeFixture } from "../train/fixture.ts";
-import { lade as ladeIn, printed } from "../cli.ts";
+import { assertOneLineError, lade as ladeIn, printed } from "../cli.ts";
 import { refuses } from "../refusal.ts";
 
 /** `lade ARGS` in `cwd`. */
@@ -32,14 +32,6 @@ const lade = (args: string[], cwd: string) => ladeIn(args, { cwd });
 /** `command` (lade ARGS, in-process) refuses them with one line matching `re`. */
 const refused = (command: Promise<unknown>, args: string[], re: RegExp) =>
   refuses(() => command, re, args);
-
-function oneLineError(r: { code: number; stderr: string }, re: RegExp): void {
-  assert.notEqual(r.code, 0);
-  const lines = r.stderr.trim().split("\n");
-  assert.equal(lines.length, 1, r.stderr);
-  assert.match(lines[0], /^lade: error: /);
-  assert.match(lines[0], re);
-}
 
 /** A 28x28 grey image of the fixture's class `c`: a bright bar on row 2 + 2c. */
 function barImage(c: number): Uint8Array {
@@ -75,7 +67,7 @@ Deno.test("weights export / inspect, train --init, predict on images and .npy", 
     assert.deepEqual(info.tensors.at(-1), { name: "head.bias", dtype: "float32", shape: [10] });
     r = await lade(["weights", "inspect", "w.safetensors"], dir);
     assert.match(r.stdout, /^head\.weight\s+float32\s+\[10, 256\]$/m);
-    oneLineError(
+    assertOneLineError(
       await lade(["weights", "export", "nowhere", "--out", "x.safetensors"], dir),
       /nowhere/,
     );
@@ -110,7 +102,7 @@ Deno.test("weights export / inspect, train --init, predict on images and .npy", 
       inChannels: 1,
       head: "linear",
     });
-    oneLineError(
+    assertOneLineError(
       await lade(
         ["train", "--config", "tiny.yaml", "--out", "run3", "--init", "five.safetensors"],
         dir,
@@ -208,7 +200,7 @@ Deno.test("weights export / inspect, train --init, predict on images and .npy", 
       probs.slice(1).forEach((q: number, i: number) => assert.ok(probs[i] >= q));
       assert.ok(probs.reduce((a: number, b: number) => a + b, 0) <= 1 + 1e-6);
     }
-    oneLineError(
+    assertOneLineError(
       await lade(["predict", "--run", "run2", "bar1.png", "broken.png"], dir),
       /broken\.png/,
     );
