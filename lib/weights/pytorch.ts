@@ -18,7 +18,7 @@
  */
 
 import { InputError } from "../errors.ts";
-import type { DType } from "../torch/dtype.ts";
+import { type DType, DTYPE_BYTES } from "../torch/dtype.ts";
 import { PyGlobal, PyObject, PyTuple, type PyValue, unpickle } from "./pickle.ts";
 import type { RawTensor } from "./safetensors.ts";
 import { isZip, readZip } from "./zip.ts";
@@ -35,19 +35,6 @@ const STORAGES: Readonly<Record<string, DType>> = {
   CharStorage: "int8",
   ByteStorage: "uint8",
   BoolStorage: "bool",
-};
-
-const ITEM_SIZE: Readonly<Partial<Record<DType, number>>> = {
-  float32: 4,
-  float64: 8,
-  float16: 2,
-  bfloat16: 2,
-  int64: 8,
-  int32: 4,
-  int16: 2,
-  int8: 1,
-  uint8: 1,
-  bool: 1,
 };
 
 /** A storage a persistent id named: its dtype and bytes. */
@@ -100,7 +87,7 @@ function rebuildTensor(
   if (size.some((d) => d < 0) || stride.some((s) => s < 0)) {
     return fail("a tensor with negative sizes or strides");
   }
-  const item = ITEM_SIZE[storage.dtype]!;
+  const item = DTYPE_BYTES[storage.dtype]!;
   // Exact arithmetic: a product or a reach past 2^53 must not round into range.
   const elementsBig = size.reduce((a, b) => a * BigInt(b), 1n);
   if (elementsBig * BigInt(item) > BigInt(Number.MAX_SAFE_INTEGER)) {
@@ -214,7 +201,7 @@ export function readTorchPickle(bytes: Uint8Array, source: string): PyValue {
     if (cached) return cached;
     const member = entries.get(`${prefix}data/${key}`);
     if (!member) return fail(`storage '${key}' is missing from the archive`);
-    const nbytes = numel * ITEM_SIZE[dtype]!;
+    const nbytes = numel * DTYPE_BYTES[dtype]!;
     if (member.data.length < nbytes) {
       return fail(`storage '${key}' holds ${member.data.length} bytes, needs ${nbytes}`);
     }

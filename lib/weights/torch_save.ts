@@ -20,7 +20,7 @@
  */
 
 import { InputError } from "../errors.ts";
-import type { DType } from "../torch/dtype.ts";
+import { type DType, DTYPE_BYTES } from "../torch/dtype.ts";
 import type { RawTensor } from "./safetensors.ts";
 
 /** The storage class of each dtype, as `torch.save` names it. */
@@ -35,20 +35,6 @@ const STORAGE_CLASS: Readonly<Partial<Record<DType, string>>> = {
   int8: "CharStorage",
   uint8: "ByteStorage",
   bool: "BoolStorage",
-};
-
-/** Bytes per element of each dtype. */
-const ITEM_SIZE: Readonly<Partial<Record<DType, number>>> = {
-  float32: 4,
-  float64: 8,
-  float16: 2,
-  bfloat16: 2,
-  int64: 8,
-  int32: 4,
-  int16: 2,
-  int8: 1,
-  uint8: 1,
-  bool: 1,
 };
 
 /** The table of the standard CRC-32 (zlib's, reflected polynomial 0xEDB88320). */
@@ -245,7 +231,7 @@ export function encodeTorchStateDict(
   archive = "archive",
 ): Uint8Array {
   for (const [name, t] of entries) {
-    const size = ITEM_SIZE[t.dtype];
+    const size = DTYPE_BYTES[t.dtype];
     if (size === undefined || STORAGE_CLASS[t.dtype] === undefined) {
       throw new InputError(`${name}: no PyTorch storage for dtype ${t.dtype}`);
     }
