@@ -52,8 +52,8 @@ function named(path: string, what?: string): string {
   return what ? `${what} ${path}` : path;
 }
 
-/** The kind of a file that is not regular, in words. */
-function kindOf(info: Deno.FileInfo): string {
+/** The kind of a file that is not regular, in words ("a FIFO (named pipe)"). */
+export function kindOf(info: Deno.FileInfo): string {
   if (info.isDirectory) return "a folder";
   if (info.isFifo) return "a FIFO (named pipe)";
   if (info.isCharDevice) return "a character device";

@@ -2,14 +2,16 @@
  * Where a command may write the files a user names (`weights export --out`,
  * `predict --save-logits`, `evaluate --export-npy`, `compare --out`, ...):
  * never over a file a run directory manages (its manifest, checkpoints,
- * configuration, metrics; see lib/run/managed.ts), whatever the flags say,
- * and never over any other existing file unless `--force` asks for it.
+ * configuration, metrics; see lib/run/managed.ts) or over anything but a
+ * regular file (a device, a FIFO), whatever the flags say, and never over
+ * any other existing file unless `--force` asks for it.
  * Checked before the command's (slow) work, so a refusal costs nothing.
  *
  * @module
  */
 
 import { join } from "node:path";
+import { kindOf } from "../input_file.ts";
 import { managingRun } from "../run/managed.ts";
 import { UsageError } from "./errors.ts";
 
@@ -49,7 +51,19 @@ export async function checkOutputFile(path: string, check: OutputCheck): Promise
   }
   const info = await lstat(path);
   if (info === undefined) return;
-  if (info.isDirectory) throw new UsageError(`${check.flag} ${path} is a folder; give a file name`);
+  // A symbolic link is judged by what it points at (a dangling one is replaced).
+  const target = info.isSymlink ? await Deno.stat(path).catch(() => undefined) : info;
+  if (target?.isDirectory) {
+    throw new UsageError(`${check.flag} ${path} is a folder; give a file name`);
+  }
+  // Replacing a device or a FIFO with a file would break whatever uses it
+  // (as root, /dev/null itself): only regular files are ever replaced.
+  if (target !== undefined && !target.isFile) {
+    throw new UsageError(
+      `${check.flag} ${path} is ${kindOf(target)}, not a regular file: choose another path ` +
+        "(--force does not override this)",
+    );
+  }
   if (!check.force) {
     throw new UsageError(`${check.flag} ${path} exists; use --force to replace it`);
   }

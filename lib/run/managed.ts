@@ -1,8 +1,9 @@
 /**
  * Which files a run directory manages: its manifest, configuration,
- * metrics, result, lock and every file under `checkpoints/` (older archives
- * there are deleted when a newer checkpoint is saved), and a seed group's
- * `seeds.json` and `config.yaml`. A command that writes a file the user
+ * metrics (JSON lines and CSV), result, lock and every file under
+ * `checkpoints/` (older archives there are deleted when a newer checkpoint
+ * is saved) and `tensorboard/`, and a seed group's `seeds.json` and
+ * `config.yaml`. A command that writes a file the user
  * names (`weights export --out`, `predict --save-logits`, ...) asks
  * `managingRun` first, so that no output ever lands on one of them: a run
  * that loses its manifest or checkpoint no longer loads.
@@ -17,7 +18,8 @@
 import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import { CHECKPOINT_DIR, MANIFEST } from "./checkpoint.ts";
 import { LOCK_FILE } from "./lock.ts";
-import { METRICS_FILE } from "./metrics.ts";
+import { METRICS_CSV, METRICS_FILE } from "./metrics.ts";
+import { TENSORBOARD_DIR } from "./tensorboard.ts";
 
 /** The run's configuration file (lib/train/trainer.ts writes it). */
 export const RUN_CONFIG_FILE = "config.yaml";
@@ -32,9 +34,17 @@ export const MANAGED_FILES: readonly string[] = [
   RUN_CONFIG_FILE,
   RUN_RESULT_FILE,
   METRICS_FILE,
+  METRICS_CSV,
   LOCK_FILE,
   GROUP_SEEDS_FILE,
 ];
+
+/**
+ * The folders of a run directory whose every file it manages: checkpoints
+ * (older archives are deleted when a newer one is saved) and TensorBoard's
+ * event files (appended to by a resumed run).
+ */
+export const MANAGED_DIRS: readonly string[] = [CHECKPOINT_DIR, TENSORBOARD_DIR];
 
 /** A file a run manages: the run directory and the file's path inside it. */
 export interface ManagedFile {
@@ -89,7 +99,7 @@ export async function managingRun(path: string): Promise<ManagedFile | undefined
     if (await isRunDirectory(dir)) {
       const file = relative(dir, target);
       const top = file.split(sep)[0];
-      if (MANAGED_FILES.includes(file) || top === CHECKPOINT_DIR) return { run: dir, file };
+      if (MANAGED_FILES.includes(file) || MANAGED_DIRS.includes(top)) return { run: dir, file };
     }
     if (dirname(dir) === dir) return undefined;
   }

@@ -105,6 +105,10 @@ Deno.test("no output lands on a file a run manages, --force or not", async () =>
     );
     await refused(() => weightsExportCommand(run, { out: `${run}/${m.model}`, force }), managed);
     await refused(() => weightsExportCommand(run, { out: `${run}/config.yaml`, force }), managed);
+    await refused(
+      () => predictCommand(["nothing.png"], { run, saveLogits: `${run}/metrics.csv`, force }),
+      /is metrics\.csv of the run \S+run, which the run needs/,
+    );
     // Refused before the image is read or the model loaded.
     await refused(
       () => predictCommand(["nothing.png"], { run, saveLogits: `${run}/checkpoint.json`, force }),
@@ -158,6 +162,38 @@ Deno.test("an existing file is replaced only with --force", async () => {
     /^--out \S+cmp already holds comparison\.json, table\.md, table\.txt and 3 more; use --force/,
   );
   await quietly(() => compareCommand([`${run}/report/results.json`], { out: cmp, force: true }));
+});
+
+Deno.test("only regular files are replaced: a FIFO or a device stays, --force or not", async () => {
+  const { dir, run } = await trainedRun();
+  const fifo = `${dir}/pipe.npy`;
+  const made = await new Deno.Command("mkfifo", { args: [fifo] }).output();
+  assert.ok(made.success, "mkfifo");
+  await Deno.symlink(fifo, `${dir}/to-pipe.npy`);
+  for (const force of [false, true]) {
+    for (const out of [fifo, `${dir}/to-pipe.npy`]) {
+      await refused(
+        () => weightsExportCommand(run, { out, force }),
+        /^--out \S+pipe\.npy is a FIFO \(named pipe\), not a regular file: choose another path \(--force does not override this\)$/,
+      );
+    }
+    await refused(
+      () => predictCommand(["nothing.png"], { run, saveLogits: "/dev/null", force }),
+      /^--save-logits \/dev\/null is a character device, not a regular file: /,
+    );
+    // In a folder of outputs too: a FIFO where logits.npy would go.
+    const npy = `${dir}/npy-fifo`;
+    await Deno.mkdir(npy, { recursive: true });
+    await Deno.remove(`${npy}/logits.npy`).catch(() => {});
+    await new Deno.Command("mkfifo", { args: [`${npy}/logits.npy`] }).output();
+    await refused(
+      () => evaluateCommand({ run, exportNpy: npy, report: false, force }),
+      /logits\.npy is a FIFO \(named pipe\), not a regular file/,
+    );
+    assert.ok((await Deno.lstat(`${npy}/logits.npy`)).isFifo);
+  }
+  assert.ok((await Deno.lstat(fifo)).isFifo, "the FIFO is still one");
+  assert.ok((await Deno.lstat("/dev/null")).isCharDevice);
 });
 
 Deno.test({

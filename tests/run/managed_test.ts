@@ -49,6 +49,10 @@ Deno.test("managingRun: a run's files, through links and groups; nobody's elsewh
       file: "metrics.jsonl",
     });
     assert.deepEqual(await managingRun(run), { run, file: "." });
+    // The CSV twin of the metrics, and TensorBoard's event files (a resume appends to them).
+    for (const file of ["metrics.csv", "tensorboard/events.out.tfevents.1.host"]) {
+      assert.deepEqual(await managingRun(join(run, file)), { run, file });
+    }
     await Deno.symlink(join(run, "checkpoint.json"), join(dir, "link.json"));
     assert.deepEqual(await managingRun(join(dir, "link.json")), { run, file: "checkpoint.json" });
     // Not managed: other names in a run, the group's comparison, paths outside.
