@@ -19,6 +19,7 @@
  * @module
  */
 
+import { escapeHtml } from "./html.ts";
 import { productVariantUse } from "./product.ts";
 import { RULES, usesTargetPrior } from "./rules.ts";
 
@@ -322,14 +323,6 @@ export function comparisonMarkdown(c: Comparison): string {
     );
   }
   return out.join("\n");
-}
-
-/** HTML-escapes text. */
-function escapeHtml(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(
-    /"/g,
-    "&quot;",
-  );
 }
 
 /**

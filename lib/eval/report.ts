@@ -33,6 +33,7 @@ import {
 } from "./compare.ts";
 import type { ShiftEvaluation } from "./shifted.ts";
 import { AGGREGATION_VARIANT, AVERAGE_VARIANT } from "./experts.ts";
+import { escapeHtml } from "./html.ts";
 
 /** What the report describes besides the evaluations. */
 export interface ReportContext {
@@ -259,7 +260,9 @@ async function writeReportFiles(
 
   const rows = evals.flatMap((e) =>
     Object.entries(e.results).map(([v, m]) =>
-      `<tr><td>${e.shift}</td><td>${v}</td><td>${fmt(m.top1)}</td><td>${fmt(m.top5)}</td>` +
+      `<tr><td>${escapeHtml(e.shift)}</td><td>${escapeHtml(v)}</td><td>${fmt(m.top1)}</td><td>${
+        fmt(m.top5)
+      }</td>` +
       `<td>${fmt(m.many)}</td><td>${fmt(m.medium)}</td><td>${fmt(m.few)}</td>` +
       `<td>${fmt(m.ece)}</td><td>${fmt(m.nll, 4)}</td><td>${fmt(m.brier, 4)}</td></tr>`
     )
@@ -274,22 +277,26 @@ labels) and then used to classify them, as EM's prior estimate is.</p>
   }<th>epochs</th></tr>
 ${
     aggregated.map((e) =>
-      `<tr><td>${e.shift}</td>${
+      `<tr><td>${escapeHtml(e.shift)}</td>${
         e.aggregation!.weights.map((w) => `<td>${w.toFixed(3)}</td>`).join("")
       }<td>${e.aggregation!.epochs}</td></tr>`
     ).join("\n")
   }
 </table>`;
   const html = `<!doctype html>
-<html><head><meta charset="utf-8"><title>lade report: ${ctx.dataset} ${ctx.method}</title>
+<html><head><meta charset="utf-8"><title>lade report: ${escapeHtml(ctx.dataset)} ${
+    escapeHtml(ctx.method)
+  }</title>
 <style>body{font-family:sans-serif;margin:2em}td,th{padding:2px 8px;text-align:right}</style></head>
-<body><h1>${ctx.dataset}, ${ctx.method}</h1>
+<body><h1>${escapeHtml(ctx.dataset)}, ${escapeHtml(ctx.method)}</h1>
 <p>Accuracies and ECE in percent; NLL in nats; Brier = sum_c p_c^2 - 2 p_y + 1.
 Top-1 and top-5 count samples; many, medium and few (classes with &gt; 100, 20 to 100 and
 &lt; 20 training images) are the mean of their classes' accuracies, each class counting once
 (n/a: no class of the group, or none with a test sample in the set).</p>
 ${plots.map(([name]) => `<p><img src="${name}"></p>`).join("\n")}
-<p>Tables (${focus.shift}): ${tables.map((t) => `<a href="${t}">${t}</a>`).join(", ")}${
+<p>Tables (${escapeHtml(focus.shift)}): ${
+    tables.map((t) => `<a href="${escapeHtml(t)}">${escapeHtml(t)}</a>`).join(", ")
+  }${
     matrix !== undefined && classes > CONFUSION_PLOT_LIMIT
       ? ` (the confusion matrix of ${classes} classes is in the CSV only)`
       : ""
@@ -336,7 +343,6 @@ async function writeComparisonFiles(putFile: PutFile, c: Comparison): Promise<st
     ["grid_mean.svg", await renderSvg(compareMeanSpec(c))],
   ];
   for (const [name, svg] of plots) await put(name, svg);
-  const escape = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;");
   const html = `<!doctype html>
 <html><head><meta charset="utf-8"><title>lade comparison</title>
 <style>body{font-family:sans-serif;margin:2em;max-width:1336px}img{max-width:100%}
@@ -345,7 +351,7 @@ table.grid td,table.grid th{padding:2px 8px;text-align:right;border-bottom:1px s
 table.grid tr:first-child th{max-width:14em;white-space:normal;overflow-wrap:anywhere;vertical-align:bottom}
 table.grid td{white-space:nowrap}</style></head>
 <body><h1>Comparison of ${c.groups.length} group(s) of runs</h1>
-<ul>${describeGroups(c).map((l) => `<li>${escape(l)}</li>`).join("")}</ul>
+<ul>${describeGroups(c).map((l) => `<li>${escapeHtml(l)}</li>`).join("")}</ul>
 ${plots.map(([name]) => `<p><img src="${name}"></p>`).join("\n")}
 <h2>Top-1 accuracy (%) per shifted set</h2>
 ${comparisonHtml(c)}

@@ -11,6 +11,7 @@
 import { join } from "node:path";
 import { type PutFile, writeDirAtomic, writeFileAtomic } from "../fs.ts";
 import { InputError } from "../errors.ts";
+import { escapeHtml } from "../eval/html.ts";
 import { renderSvg } from "../eval/plots.ts";
 import type { OnlineResult } from "./evaluate.ts";
 import { onlineSpec } from "./plot.ts";
@@ -19,10 +20,6 @@ import { onlineSpec } from "./plot.ts";
 export function scheduleFileName(schedule: string): string {
   const base = schedule.split(/[\\/]/).pop() ?? schedule;
   return `online_${base.replace(/[^A-Za-z0-9_.-]+/g, "_")}.svg`;
-}
-
-function escape(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
 function cell(v: number | null, digits: number): string {
@@ -80,11 +77,11 @@ async function writeOnlineFiles(
     const svg = scheduleFileName(r.schedule);
     await put(svg, await renderSvg(onlineSpec(r, ctx.classNames)));
     const rows = Object.entries(r.methods).map(([name, m]) =>
-      `<tr><td>${escape(name)}</td><td>${cell(m.accuracy, 2)}</td><td>${
+      `<tr><td>${escapeHtml(name)}</td><td>${cell(m.accuracy, 2)}</td><td>${
         cell(m.priorL1, 4)
       }</td><td>${cell(m.regret, 2)}</td></tr>`
     ).join("\n");
-    sections.push(`<h2>${escape(r.schedule)}: ${r.rounds} rounds of ${r.perRound}</h2>
+    sections.push(`<h2>${escapeHtml(r.schedule)}: ${r.rounds} rounds of ${r.perRound}</h2>
 <p><img src="${svg}"></p>
 <table><tr><th>method</th><th>accuracy (%)</th><th>prior L1</th><th>regret</th></tr>
 ${rows}
@@ -93,10 +90,10 @@ ${rows}
   await put(
     "online.html",
     `<!doctype html>
-<html><head><meta charset="utf-8"><title>lade online label shift: ${escape(ctx.title)}</title>
+<html><head><meta charset="utf-8"><title>lade online label shift: ${escapeHtml(ctx.title)}</title>
 <style>body{font-family:sans-serif;margin:2em}td,th{padding:2px 8px;text-align:right}</style></head>
-<body><h1>Online label shift: ${escape(ctx.title)}</h1>
-${ctx.notes.map((l) => `<p>${escape(l)}</p>`).join("\n")}
+<body><h1>Online label shift: ${escapeHtml(ctx.title)}</h1>
+${ctx.notes.map((l) => `<p>${escapeHtml(l)}</p>`).join("\n")}
 <p>Accuracy: the mean over rounds of the accuracy on each round's samples, predicting round t
 with what the method knew after round t - 1. Prior L1: |prior used - q_t|_1. Regret: the mean
 over rounds of the method's expected error under q_t (on the whole test split) minus the

@@ -131,6 +131,31 @@ Deno.test("writeReport: confusion plot and CSVs, per-class CSV with names, names
   }
 });
 
+Deno.test("names from the user's files are text in index.html, never markup", async () => {
+  const { preds, classNames } = predictions(["a", "b", "c", "d"]);
+  const dir = await Deno.makeTempDir();
+  try {
+    // A shift set named in a user's shift file, and a dataset name, both markup.
+    const evals = evaluateGrid(preds, {}, ["uniform"]).map((e) => ({
+      ...e,
+      shift: "<script>alert(1)</script>",
+    }));
+    await writeReport(dir, evals, {
+      method: "softmax",
+      dataset: `<img src=x onerror="alert(2)">`,
+      trainCounts: preds.trainCounts,
+      classNames,
+    });
+    const html = await Deno.readTextFile(join(dir, "index.html"));
+    assert.doesNotMatch(html, /<script|<img src=x/);
+    assert.match(html, /<td>&lt;script&gt;alert\(1\)&lt;\/script&gt;<\/td>/);
+    assert.match(html, /<h1>&lt;img src=x onerror=&quot;alert\(2\)&quot;&gt;, softmax<\/h1>/);
+  } finally {
+    preds.logits.dispose();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("the confusion matrix is drawn up to 100 classes; beyond, it is in the CSV only", async () => {
   const matrix = Array.from({ length: 3 }, (_, t) => [0, 1, 2].map((p) => (p === t ? 5 : 1)));
   const svg = await renderSvg(confusionSpec(matrix, ["a", "b", "c"], "lade", "uniform"));
