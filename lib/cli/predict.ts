@@ -10,6 +10,7 @@
 
 import { dirname, isAbsolute, join } from "node:path";
 import { InputError } from "../errors.ts";
+import { folderEntries } from "../data/files.ts";
 import { readNpy, writeNpy } from "../eval/npy.ts";
 import { checkDevice, type Device } from "../torch/device.ts";
 import { type Tensor, tensor } from "../torch/mod.ts";
@@ -72,7 +73,7 @@ export async function imagesInFolder(dir: string): Promise<string[]> {
   if (!info.isDirectory) throw new UsageError(`--dir ${dir}: not a folder`);
   const out: string[] = [];
   const walk = async (folder: string) => {
-    const entries = (await Array.fromAsync(Deno.readDir(folder)))
+    const entries = (await folderEntries(folder))
       .filter((e) => !e.name.startsWith("."))
       .sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true }));
     for (const e of entries) {

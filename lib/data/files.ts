@@ -89,3 +89,27 @@ export async function firstExisting(candidates: readonly string[]): Promise<stri
   }
   return undefined;
 }
+
+/**
+ * The entries of the folder `dir`. Deno decodes entry names as UTF-8,
+ * replacing bytes that are not by U+FFFD, and a name decoded so opens
+ * nothing: such an entry is an InputError naming it, with the ways that
+ * keep a name's bytes (the command line, a list file). An unreadable
+ * folder is an InputError too.
+ */
+export async function folderEntries(dir: string): Promise<Deno.DirEntry[]> {
+  let list: Deno.DirEntry[];
+  try {
+    list = await Array.fromAsync(Deno.readDir(dir));
+  } catch (e) {
+    throw new InputError(`cannot read the folder ${dir}: ${(e as Error).message.split("\n")[0]}`);
+  }
+  const lossy = list.find((e) => e.name.includes("\ufffd"));
+  if (lossy !== undefined) {
+    throw new InputError(
+      `${dir} holds '${lossy.name}', a name that is not UTF-8, which a folder listing cannot ` +
+        "open: rename it, or name its images on the command line or in a list file",
+    );
+  }
+  return list;
+}

@@ -16,6 +16,7 @@
 
 import { join } from "node:path";
 import { InputError } from "../errors.ts";
+import { folderEntries } from "./files.ts";
 import type { ImageFileGroup, ImageListFiles } from "./image_list.ts";
 
 /** torchvision's IMG_EXTENSIONS: the files ImageFolder takes as images. */
@@ -62,22 +63,13 @@ async function isFolder(path: string): Promise<boolean> {
   }
 }
 
-/** The entries of a folder; an unreadable one is an InputError naming it. */
-async function entries(dir: string): Promise<Deno.DirEntry[]> {
-  try {
-    return await Array.fromAsync(Deno.readDir(dir));
-  } catch (e) {
-    throw new InputError(`cannot read the folder ${dir}: ${(e as Error).message.split("\n")[0]}`);
-  }
-}
-
 /**
  * The class names of a split folder: its subfolders, sorted as torchvision's
  * find_classes sorts them.
  */
 export async function findClasses(dir: string): Promise<string[]> {
   const names: string[] = [];
-  for (const e of await entries(dir)) {
+  for (const e of await folderEntries(dir)) {
     if (e.isDirectory || (e.isSymlink && await isFolder(join(dir, e.name)))) names.push(e.name);
   }
   return names.sort(compareCodePoints);
@@ -97,7 +89,7 @@ async function walkFiles(dir: string): Promise<string[]> {
     seen.add(real);
     const files: string[] = [];
     const subfolders: string[] = [];
-    for (const e of await entries(path)) {
+    for (const e of await folderEntries(path)) {
       const full = join(path, e.name);
       if (e.isDirectory || (e.isSymlink && await isFolder(full))) subfolders.push(full);
       else files.push(e.name);

@@ -311,7 +311,7 @@ export function allocatorStatus(): AllocatorStatus {
  */
 export function execWithEnv(
   path: string,
-  argv: readonly string[],
+  argv: readonly (string | Uint8Array)[],
   env: Readonly<Record<string, string>>,
 ): string {
   let libc: Deno.DynamicLibrary<{
@@ -326,13 +326,14 @@ export function execWithEnv(
   }
   const enc = new TextEncoder();
   const keep: Uint8Array[] = [];
-  const cString = (s: string) => {
-    const b = enc.encode(`${s}\0`);
+  // An argument given as bytes is passed as it is (a file name that is not UTF-8).
+  const cString = (s: string | Uint8Array) => {
+    const b = typeof s === "string" ? enc.encode(`${s}\0`) : new Uint8Array([...s, 0]);
     keep.push(b);
     return b;
   };
   // NULL-terminated arrays of pointers to the NUL-terminated strings.
-  const pointers = (xs: readonly string[]) => {
+  const pointers = (xs: readonly (string | Uint8Array)[]) => {
     const out = new BigUint64Array(xs.length + 1);
     xs.forEach((x, i) => {
       out[i] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(cString(x))));
@@ -347,12 +348,21 @@ export function execWithEnv(
   return `execve ${path} returned ${rc}`;
 }
 
-/** This process's command line as the kernel holds it (/proc/self/cmdline), or undefined. */
-export function ownCommandLine(): string[] | undefined {
+/**
+ * This process's command line as the kernel holds it (/proc/self/cmdline),
+ * each argument's exact bytes (a file name need not be UTF-8, and decoding
+ * it would lose the bytes the re-executed process must open), or undefined.
+ */
+export function ownCommandLine(): Uint8Array[] | undefined {
   try {
-    const raw = new TextDecoder().decode(Deno.readFileSync("/proc/self/cmdline"));
-    const argv = raw.split("\0");
-    if (argv[argv.length - 1] === "") argv.pop();
+    const raw = Deno.readFileSync("/proc/self/cmdline");
+    const argv: Uint8Array[] = [];
+    let start = 0;
+    for (let i = raw.indexOf(0); i !== -1; i = raw.indexOf(0, start)) {
+      argv.push(raw.slice(start, i));
+      start = i + 1;
+    }
+    if (start < raw.length) argv.push(raw.slice(start));
     return argv.length > 0 ? argv : undefined;
   } catch {
     return undefined;

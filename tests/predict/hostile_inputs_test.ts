@@ -9,6 +9,7 @@
  */
 
 import assert from "node:assert/strict";
+import { EXEC_MARKER_ENV } from "../../lib/torch/allocator.ts";
 import { InputError } from "../../lib/errors.ts";
 import { writeImage } from "../../lib/data/mod.ts";
 import { Model } from "../../lib/models/mod.ts";
@@ -19,9 +20,17 @@ import { exportWeights } from "../../lib/weights/model_weights.ts";
 const main = new URL("../../main.ts", import.meta.url).pathname;
 
 /** Runs lade through bash, so that arguments can be raw bytes (`$(printf ...)`). */
+/**
+ * `lade ARGS` through bash (so that ARGS may hold bytes that are not UTF-8),
+ * started as a user starts it: without the allocator the test runner
+ * preloads, so lade re-executes itself to preload it, as it does for users.
+ */
 async function ladeSh(args: string, cwd: string) {
   const out = await new Deno.Command("bash", {
-    args: ["-c", `exec "${Deno.execPath()}" run -A "${main}" ${args}`],
+    args: [
+      "-c",
+      `unset LD_PRELOAD ${EXEC_MARKER_ENV}; exec "${Deno.execPath()}" run -A "${main}" ${args}`,
+    ],
     cwd,
     stdout: "piped",
     stderr: "piped",
@@ -160,6 +169,14 @@ Deno.test("a folder, a FIFO, a name that is not UTF-8, and escapes in class name
     const names = json.predictions[0].top.map((t: { name: string }) => t.name).sort();
     assert.deepEqual(names, ["\u001b[2Jwipe", "evil\u202egpj.exe", "plain"].sort());
 
+    // A folder listing decodes names lossily: said, not "cannot open caf\ufffd.png".
+    r = await ladeSh(`predict --weights w.safetensors --dir .`, dir);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(
+      r.stderr.trim(),
+      "lade: error: . holds 'caf\ufffd.png', a name that is not UTF-8, which a folder listing " +
+        "cannot open: rename it, or name its images on the command line or in a list file",
+    );
     r = await ladeSh(`predict --weights w.safetensors folder.png`, dir);
     assert.equal(r.code, 2);
     assert.equal(
