@@ -10,7 +10,7 @@ import { InputError } from "../errors.ts";
 import { isFloating } from "../torch/dtype.ts";
 import type { Tensor } from "../torch/tensor.ts";
 import { requireTensor } from "../priors/check.ts";
-import { checkPriorValues, type PriorLike } from "../priors/source_prior.ts";
+import { checkPositivePrior, type PriorLike } from "../priors/source_prior.ts";
 
 /** `value` unless it is not finite or fails `ok`; an InputError for `name` saying `rule` then. */
 export function checkHyper(
@@ -52,21 +52,5 @@ export function checkLogits(logits: Tensor, parameter = "logits"): void {
  * caller's (reading it would synchronise the device).
  */
 export function positivePrior(prior: PriorLike, parameter = "sourcePrior"): void {
-  let values: ArrayLike<number> | undefined;
-  if (Array.isArray(prior)) values = prior as readonly number[];
-  else if ((prior as Tensor)?.device === "cpu") {
-    values = Array.from((prior as Tensor).toArray() as ArrayLike<number>, Number);
-  }
-  if (values === undefined) return;
-  // Negative, NaN and all-zero priors get their own messages first.
-  checkPriorValues(Array.from(values), parameter);
-  for (let c = 0; c < values.length; c++) {
-    if (values[c] === 0) {
-      throw new InputError(
-        parameter,
-        `must be > 0 for every class, got 0 for class ${c} (a class without training samples: ` +
-          "log 0 makes the loss infinite)",
-      );
-    }
-  }
+  checkPositivePrior(prior, parameter, "log 0 makes the loss infinite");
 }

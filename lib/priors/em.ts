@@ -8,7 +8,7 @@
 
 import { scope } from "../torch/memory.ts";
 import type { Tensor } from "../torch/tensor.ts";
-import { type PriorLike, priorTensor } from "./source_prior.ts";
+import { checkPositivePrior, type PriorLike, priorTensor } from "./source_prior.ts";
 import { checkProbabilities } from "./check.ts";
 
 /** Options of the EM estimate. */
@@ -29,7 +29,8 @@ export interface EmResult {
 
 /**
  * Estimates the target prior from unlabelled posteriors `probs` [N, C] (rows
- * summing to 1, calibrated to `sourcePrior`).
+ * summing to 1, calibrated to `sourcePrior`, which must be > 0 for every
+ * class: EM divides by it).
  *
  * @example Certain posteriors: the prior is their class mix
  * ```ts
@@ -44,6 +45,7 @@ export interface EmResult {
  */
 export function emPrior(probs: Tensor, sourcePrior: PriorLike, options: EmOptions = {}): EmResult {
   checkProbabilities(probs, "probs");
+  checkPositivePrior(sourcePrior, "sourcePrior", "EM divides the posteriors by it");
   const maxIterations = options.maxIterations ?? 1000;
   const tolerance = options.tolerance ?? 1e-8;
   const p = scope(() => probs.to("float64"));

@@ -67,6 +67,36 @@ export function checkPriorValues(values: readonly number[], parameter = "sourceP
 }
 
 /**
+ * Checks a prior that a computation divides by or takes the logarithm of:
+ * every class's value > 0 (with `consequence` saying what a 0 would do, for
+ * the message), after checkPriorValues' checks. Host arrays and CPU tensors
+ * are checked; a GPU tensor is the caller's (reading it would synchronise
+ * the device).
+ */
+export function checkPositivePrior(
+  prior: PriorLike,
+  parameter: string,
+  consequence: string,
+): void {
+  let values: number[] | undefined;
+  if (Array.isArray(prior)) values = [...prior as readonly number[]];
+  else if ((prior as Tensor)?.device === "cpu") {
+    values = Array.from((prior as Tensor).toArray() as ArrayLike<number>, Number);
+  }
+  if (values === undefined) return;
+  // Negative, NaN and all-zero priors get their own messages first.
+  checkPriorValues(values, parameter);
+  const c = values.indexOf(0);
+  if (c >= 0) {
+    throw new InputError(
+      parameter,
+      `must be > 0 for every class, got 0 for class ${c} (a class without training samples: ` +
+        `${consequence})`,
+    );
+  }
+}
+
+/**
  * The normalised prior p(c) = n_c / sum(n) of class counts.
  *
  * @example Training counts to a prior (mod.ts's sourcePrior)

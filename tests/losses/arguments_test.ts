@@ -182,6 +182,14 @@ Deno.test("integer logits, a zero prior, non-tensors and non-probabilities are I
       () => emPrior(tensor([0.9, 0.9, 0.9, 0.1, 0.1, 0.1], [2, 3]), PRIOR),
       inputError("probs", /rows must sum to 1 \(probabilities\), but one is off by 1\.70/),
     );
+    // A source prior of 0 for a class: EM would divide by it (it used to clamp it silently).
+    assert.throws(
+      () => emPrior(tensor([0.2, 0.3, 0.5, 0.6, 0.3, 0.1], [2, 3]), [1, 0, 0]),
+      inputError(
+        "sourcePrior",
+        /must be > 0 for every class, got 0 for class 1 \(.*EM divides the posteriors by it\)$/,
+      ),
+    );
     assert.throws(
       () => estimateTargetPrior(tensor([2, -1, 2, 2], [2, 2]), [0.5, 0.5], { method: "em" }),
       inputError("probs", /must be probabilities in \[0, 1\], but 4 value\(s\) are not/),
