@@ -340,8 +340,9 @@ async function learnScales(
 ): Promise<Stage2Record> {
   const epochs = opts.epochs ?? 10;
   const lr = opts.lr ?? m.config.train.lr;
-  if (!Number.isInteger(epochs) || epochs < 1) {
-    throw new InputError("epochs", `must be a positive integer, got ${epochs}`);
+  // Safe integers only, as train's epochs (1e20 is an integer, but no count of epochs).
+  if (!Number.isSafeInteger(epochs) || epochs < 1) {
+    throw new InputError("epochs", `must be a positive integer (at most 2^53 - 1), got ${epochs}`);
   }
   if (!(lr > 0)) throw new InputError("lr", `must be > 0, got ${lr}`);
   linearHead(model).dispose(); // a linear head, or a one-line error before the data loads

@@ -201,6 +201,17 @@ Deno.test("stage2: tau-norm and LWS change only the classifier, as their formula
       /^lade: error: lws diverged: the loss became NaN or infinite in epoch 1 \(learning rate 1e\+308\); lower --lr$/,
     );
     await assert.rejects(() => Deno.stat(`${dir}/l3`), Deno.errors.NotFound);
+    // An epoch count no run could reach is refused before any data loads.
+    const hugeEpochs = await stage2Refused(
+      dir,
+      { run: "s1", method: "lws", epochs: "1e20", out: "l4" },
+      ["--run", "s1", "--method", "lws", "--epochs", "1e20", "--out", "l4"],
+    );
+    assert.equal(hugeEpochs.code, 2, hugeEpochs.line);
+    assert.match(
+      hugeEpochs.line,
+      /^lade: error: --epochs: must be a positive integer \(at most 2\^53 - 1\), got 100000000000000000000$/,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
     await Deno.remove(root, { recursive: true });
