@@ -27,7 +27,7 @@ import {
 import { evaluateGridAsync, evaluateSetsAsync } from "../eval/grid.ts";
 import { setPhase } from "./signals.ts";
 import { predictionExperts } from "../losses/methods.ts";
-import { COMPARISON_FILES, writeComparisonReport } from "../eval/report.ts";
+import { checkReplaceable, COMPARISON_FILES, writeComparisonReport } from "../eval/report.ts";
 import { evaluationJson, parseEmCalibration } from "../eval/shifted.ts";
 import { readManifest } from "../run/checkpoint.ts";
 import { readRunInfo } from "../predict/run_predictions.ts";
@@ -405,6 +405,7 @@ export async function compareCommand(args: string[], options: CompareOptions): P
   // The output folder is checked before the (slow) evaluations.
   if (options.out !== undefined) {
     await checkOutputFiles(options.out, COMPARISON_FILES, { flag: "--out", force: options.force });
+    await checkReplaceable(options.out, "comparison.json", "out");
   }
   const c = await buildComparison(args, options, (line) => console.error(line));
   if (options.json) console.log(JSON.stringify(comparisonJson(c)));

@@ -32,7 +32,7 @@ import { checkOutputFiles } from "./outputs.ts";
 import { evaluateOnlineCommand, type OnlineOptions } from "./evaluate_online.ts";
 import { formatAggregation, formatGrid } from "../eval/grid_table.ts";
 import { predictionExperts } from "../losses/methods.ts";
-import { REPORT_FILES, reportFocus, writeReport } from "../eval/report.ts";
+import { checkReplaceable, REPORT_FILES, reportFocus, writeReport } from "../eval/report.ts";
 import { logitPriorName } from "../eval/logit_prior.ts";
 import { logitPriorOf } from "../eval/rules.ts";
 import {
@@ -285,6 +285,7 @@ export async function evaluateCommand(
   const force = options.force;
   if (typeof options.report === "string") {
     await checkOutputFiles(options.report, REPORT_FILES, { flag: "--report", force });
+    await checkReplaceable(options.report);
   }
   if (options.exportNpy !== undefined) {
     await checkOutputFiles(options.exportNpy, EXPORT_NPY_FILES, { flag: "--export-npy", force });

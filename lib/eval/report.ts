@@ -174,9 +174,10 @@ const REPORT_FILE = /\.(json|html|svg|csv|png|md|txt)$/;
  * empty, or an earlier report (its `marker` file, results.json or
  * comparison.json, and index.html, and only the kinds of file a report
  * holds): never a folder of other things. `parameter`: the option that
- * named the folder, for the message.
+ * named the folder, for the message. (The writers check again; commands
+ * call it first too, so that a refusal comes before the slow work.)
  */
-async function checkReplaceable(
+export async function checkReplaceable(
   dir: string,
   marker = "results.json",
   parameter = "report",

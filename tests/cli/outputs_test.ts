@@ -162,6 +162,26 @@ Deno.test("an existing file is replaced only with --force", async () => {
     /^--out \S+cmp already holds comparison\.json, table\.md, table\.txt and 3 more; use --force/,
   );
   await quietly(() => compareCommand([`${run}/report/results.json`], { out: cmp, force: true }));
+  // A folder of other things is never a report's, --force or not: said before any evaluation.
+  const mine = `${dir}/mine`;
+  await Deno.mkdir(mine, { recursive: true });
+  await Deno.writeTextFile(`${mine}/notes.txt`, "mine");
+  const other =
+    /^--(report|out): \S+mine holds other files than a report \(notes\.txt\); give a new or empty folder$/;
+  for (const force of [false, true]) {
+    assert.deepEqual(
+      await refused(() => evaluateCommand({ run, shift: "all", report: mine, force }), other),
+      [],
+    );
+    assert.deepEqual(
+      await refused(
+        () => compareCommand([`${run}/report/results.json`], { out: mine, force }),
+        other,
+      ),
+      [],
+    );
+  }
+  assert.deepEqual([...Deno.readDirSync(mine)].map((e) => e.name), ["notes.txt"]);
 });
 
 Deno.test("only regular files are replaced: a FIFO or a device stays, --force or not", async () => {
