@@ -225,7 +225,23 @@ export async function exportNpy(
   labels: Int32Array,
   trainCounts: number[],
 ): Promise<void> {
+  const made = !(await Deno.stat(dir).then(() => true, () => false));
   await Deno.mkdir(dir, { recursive: true });
+  try {
+    await writeNpyFiles(dir, logits, labels, trainCounts);
+  } catch (e) {
+    // All or nothing: a folder made for the files goes with them.
+    if (made) await Deno.remove(dir).catch(() => {});
+    throw e;
+  }
+}
+
+async function writeNpyFiles(
+  dir: string,
+  logits: Tensor,
+  labels: Int32Array,
+  trainCounts: number[],
+): Promise<void> {
   let logitsBytes: Uint8Array;
   {
     using f = logits.to("float32");
