@@ -6,7 +6,7 @@
  * @module
  */
 
-import { InputError } from "../errors.ts";
+import { InputError, TorchError } from "../errors.ts";
 import { isFloating } from "../torch/dtype.ts";
 import type { Tensor } from "../torch/tensor.ts";
 import { requireTensor } from "../priors/check.ts";
@@ -53,4 +53,38 @@ export function checkLogits(logits: Tensor, parameter = "logits"): void {
  */
 export function positivePrior(prior: PriorLike, parameter = "sourcePrior"): void {
   checkPositivePrior(prior, parameter, "log 0 makes the loss infinite");
+}
+
+/**
+ * Runs `compute` (a loss that picks each sample's class by its `labels`)
+ * and says a label outside the `classes` classes in the caller's terms:
+ * libtorch finds it inside its gather or one-hot ("gather: index 5 is out
+ * of bounds for dimension 1 with size 3") only when it runs, and reading
+ * the labels first would synchronise a GPU every step. (Once it failed,
+ * the labels are read to name the value.)
+ */
+export function withLabelsInRange<T>(classes: number, labels: Tensor, compute: () => T): T {
+  try {
+    return compute();
+  } catch (e) {
+    if (
+      e instanceof TorchError &&
+      /index -?\d+ is out of bounds for dimension \d+ with size \d+|Class values must be/.test(
+        e.message,
+      )
+    ) {
+      let bad: number | undefined;
+      try {
+        const values = Array.from(labels.toArray() as ArrayLike<number | bigint>, Number);
+        bad = values.find((y) => !(y >= 0 && y < classes));
+      } catch {
+        // unreadable labels: the message without the value
+      }
+      throw new InputError(
+        "labels",
+        `must be class indices in [0, ${classes})${bad !== undefined ? `, got ${bad}` : ""}`,
+      );
+    }
+    throw e;
+  }
 }

@@ -9,14 +9,15 @@ import { scope } from "../torch/memory.ts";
 import type { Tensor } from "../torch/tensor.ts";
 import { labelTensor } from "../data/labels.ts";
 import { type PriorLike, priorTensor } from "../priors/source_prior.ts";
-import { checkLogits } from "./check.ts";
+import { checkLogits, withLabelsInRange } from "./check.ts";
 
 /** Per-sample negative log-likelihood -log softmax(logits)_y, shape [N]. */
 export function perSampleCE(logits: Tensor, labels: Tensor): Tensor {
-  return scope(() => {
-    const y = labelTensor(labels).unsqueeze(1);
-    return logits.logSoftmax(1).gather(1, y).squeeze(1).neg();
-  });
+  return withLabelsInRange(logits.shape[logits.ndim - 1], labels, () =>
+    scope(() => {
+      const y = labelTensor(labels).unsqueeze(1);
+      return logits.logSoftmax(1).gather(1, y).squeeze(1).neg();
+    }));
 }
 
 /**

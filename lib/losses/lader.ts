@@ -12,7 +12,7 @@
 import { scope } from "../torch/memory.ts";
 import type { Tensor } from "../torch/tensor.ts";
 import { labelTensor } from "../data/labels.ts";
-import { checkLogits, nonNegative } from "./check.ts";
+import { checkLogits, nonNegative, withLabelsInRange } from "./check.ts";
 import { InputError } from "../errors.ts";
 import { type PriorLike, priorTensor } from "../priors/source_prior.ts";
 
@@ -54,7 +54,8 @@ export function laderLoss(
     const [n, classes] = logits.shape;
     const ps = priorTensor(sourcePrior, logits);
     // One-hot membership [N, C] in the logits' dtype: the masked sum gives T1 in one matmul-free op.
-    const member = labelTensor(labels).oneHot(classes).to(logits.dtype);
+    const member = withLabelsInRange(classes, labels, () => labelTensor(labels).oneHot(classes))
+      .to(logits.dtype);
     const perClass = member.sum(0);
     const t1 = logits.mul(member).sum(0).div(perClass.add(1e-8));
     const shifted = logits.sub(ps.add(1e-9).log()).add(Math.log(1 / classes));

@@ -9,6 +9,7 @@
 
 import { scope } from "../torch/memory.ts";
 import type { Tensor } from "../torch/tensor.ts";
+import { withLabelsInRange } from "./check.ts";
 import { crossEntropyLoss } from "./cross_entropy.ts";
 import { labelTensor } from "../data/labels.ts";
 import { type PriorLike, priorTensor } from "../priors/source_prior.ts";
@@ -47,7 +48,8 @@ export function ldamLoss(
     const classes = logits.shape[1];
     const y = labelTensor(labels);
     // m_y on the true class only: the one-hot rows times the margin vector.
-    const m = y.oneHot(classes).to(logits.dtype).mul(priorTensor(margins, logits, "margins"));
+    const m = withLabelsInRange(classes, y, () => y.oneHot(classes)).to(logits.dtype)
+      .mul(priorTensor(margins, logits, "margins"));
     return crossEntropyLoss(logits.sub(m).mul(scale), y, weight);
   });
 }

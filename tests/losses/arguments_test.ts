@@ -64,7 +64,24 @@ Deno.test("losses: priors, hyper-parameters and labels are checked", () => {
         () => f(logits, labels, tensor([0.5, -0.2, 0.7])),
         inputError("sourcePrior", /-0\.2/),
       );
+      // A label past the classes, or below 0: said as the labels', not libtorch's gather.
+      for (const bad of [3, -1]) {
+        assert.throws(
+          () => f(logits, tensor([0, bad], [2], "int64"), PRIOR),
+          inputError("labels", new RegExp(`must be class indices in \\[0, 3\\), got ${bad}$`)),
+        );
+      }
     }
+    for (const f of [crossEntropyLoss, focalLoss]) {
+      assert.throws(
+        () => f(logits, tensor([7, 0], [2], "int64")),
+        inputError("labels", /must be class indices in \[0, 3\), got 7$/),
+      );
+    }
+    assert.throws(
+      () => ldamLoss(logits, tensor([0, 9], [2], "int64"), [0.1, 0.2, 0.3]),
+      inputError("labels", /must be class indices in \[0, 3\)/),
+    );
     assert.throws(
       () => ladeLoss(logits, labels, PRIOR, { alpha: -1 }),
       inputError("alpha", /must be a finite number >= 0, got -1/),
