@@ -10,11 +10,13 @@
 #
 # libtcmalloc-minimal4 is lade's default allocator (lib/torch/allocator.ts
 # preloads it); the benchmarks also measure jemalloc and mimalloc.
+# libdnnl-dev: oneDNN's headers, for ResNet-32's inference on oneDNN directly
+# (native/src/infer_dnnl.cpp; the library is the one libtorch already links).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(libtorch-dev cmake g++ pkg-config dataset-fashion-mnist libopenblas0-openmp
-  libjpeg62-turbo-dev libpng-dev libgloo-dev clang-format strace libtcmalloc-minimal4)
+  libjpeg62-turbo-dev libpng-dev libgloo-dev libdnnl-dev clang-format strace libtcmalloc-minimal4)
 # The tests' independent references (PyTorch's and torchvision's own
 # results for lade's networks, weights files and folder datasets): Debian's
 # packages share libtorch with lade's build, so they add about 50 MB.

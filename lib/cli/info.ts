@@ -61,6 +61,12 @@ export interface Info {
   /** The process-group backends (gloo, nccl) the native library was built with. */
   distributed: { backends: string[] };
   /**
+   * Whether ResNet-32's inference on the CPU runs its 32- and 64-channel
+   * stages on oneDNN directly (this build found oneDNN's headers; LADE_DNNL=0
+   * turns it off).
+   */
+  onednn_inference: boolean;
+  /**
    * The libtorch the native library was built against (its torch.json):
    * version, root folder, how it was found (`LADE_TORCH_DIR`, `python3`,
    * `system`, or `carried` when a single binary found none and uses its own
@@ -91,6 +97,7 @@ export function gatherInfo(): Info {
     allocator: allocatorStatus(),
     cuda: cudaFacts(),
     distributed: { backends: availableBackends() },
+    onednn_inference: buildInfo().onednn && Deno.env.get("LADE_DNNL") !== "0",
     torch: choice.torch ?? null,
     native_library: nativeLibraryPath(),
     native_library_origin: choice.origin,
@@ -134,6 +141,12 @@ export function infoCommand(options: { json?: boolean }): void {
         : "no (a CPU build of libtorch)",
     ],
     ["distributed", info.distributed.backends.join(", ") || "none"],
+    [
+      "inference",
+      info.onednn_inference
+        ? "ResNet-32's wider stages on oneDNN (Winograd; LADE_DNNL=0: libtorch's path)"
+        : "libtorch",
+    ],
     ["native library", `${info.native_library} (${info.native_library_origin})`],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));

@@ -89,6 +89,11 @@ LADE_EXTERN const char* lade_build_info(void) {
     const int32_t backends = lade_dist_backends();
     s << ",\"gloo\":" << ((backends & (1 << LADE_DIST_GLOO)) ? "true" : "false");
     s << ",\"nccl\":" << ((backends & (1 << LADE_DIST_NCCL)) ? "true" : "false");
+#ifdef LADE_WITH_DNNL
+    s << ",\"onednn\":true";
+#else
+    s << ",\"onednn\":false";
+#endif
     s << "}";
     return s.str();
   }();

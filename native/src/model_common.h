@@ -30,6 +30,11 @@ class BnFolds {
   /// on) the two modules run as they are.
   torch::Tensor conv_bn(const torch::Tensor& x, torch::nn::Conv2d& conv,
                         torch::nn::BatchNorm2d& bn);
+  /// The folded (weight, bias) of a conv-BN pair in eval mode, computed or
+  /// refreshed as conv_bn() does; false (and nothing set) where conv_bn()
+  /// would not fold (training, gradients on, no running statistics).
+  bool folded(torch::nn::Conv2d& conv, torch::nn::BatchNorm2d& bn, torch::Tensor& weight,
+              torch::Tensor& bias);
   /// Drops every folded pair (the next eval pass folds again).
   void clear();
 
@@ -42,8 +47,37 @@ class BnFolds {
     /// The folded weight reordered once into oneDNN's blocked layout, for
     /// inputs in that layout (Backbone::blocked_inference); made on first use.
     torch::Tensor blocked_weight;
+    /// Counts the foldings, so that a user of the weights knows when they changed.
+    uint64_t version = 0;
   };
+  Folded& fold(torch::nn::Conv2d& conv, torch::nn::BatchNorm2d& bn);
   std::unordered_map<const torch::nn::Conv2dImpl*, Folded> folded_;
+};
+
+/// Option-A basic blocks run straight on oneDNN for inference, in its
+/// blocked layout with Winograd convolutions where they pay
+/// (native/src/infer_dnnl.cpp; builds with oneDNN's headers only).
+class DnnlBlocks {
+ public:
+  /// A block's folded convolutions (3x3, padding 1): relu(conv2(relu(conv1(x))) + shortcut(x)).
+  struct Block {
+    torch::Tensor w1, b1, w2, b2;
+    int64_t stride = 1;
+    /// Option A: zero channels on each side of the subsampled input (0: the identity).
+    int64_t pad_channels = 0;
+  };
+  /// The blocks in turn on `x` (CPU float [N, C, H, W]), the result
+  /// channels-last; an undefined tensor where this build or oneDNN cannot
+  /// (the caller then runs its own path).
+  torch::Tensor run(const torch::Tensor& x, const std::vector<Block>& blocks);
+  /// Drops the primitives and reordered weights.
+  void clear();
+  /// Whether this build has the path (and LADE_DNNL is not 0).
+  static bool available();
+
+ private:
+  struct State;
+  std::shared_ptr<State> state_;
 };
 
 /// A network from images [N, C, S, S] to features [N, feature_dim()].

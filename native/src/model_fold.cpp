@@ -28,14 +28,20 @@ std::vector<torch::Tensor> fold_sources(torch::nn::Conv2d& conv, torch::nn::Batc
 
 }  // namespace
 
-torch::Tensor BnFolds::conv_bn(const torch::Tensor& x, torch::nn::Conv2d& conv,
-                               torch::nn::BatchNorm2d& bn) {
+bool BnFolds::folded(torch::nn::Conv2d& conv, torch::nn::BatchNorm2d& bn, torch::Tensor& weight,
+                     torch::Tensor& bias) {
   const auto& co = conv->options;
   const bool foldable = !bn->is_training() && !torch::GradMode::is_enabled() &&
                         bn->options.track_running_stats() && bn->running_mean.defined() &&
                         torch::enumtype::get_enum_name(co.padding_mode()) == "kZeros";
-  if (!foldable) return bn->forward(conv->forward(dense(x)));
+  if (!foldable) return false;
+  auto& f = fold(conv, bn);
+  weight = f.weight;
+  bias = f.bias;
+  return true;
+}
 
+BnFolds::Folded& BnFolds::fold(torch::nn::Conv2d& conv, torch::nn::BatchNorm2d& bn) {
   auto sources = fold_sources(conv, bn);
   auto& f = folded_[conv.get()];
   bool fresh =
@@ -62,7 +68,17 @@ torch::Tensor BnFolds::conv_bn(const torch::Tensor& x, torch::nn::Conv2d& conv,
     f.blocked_weight = torch::Tensor();
     f.sources.clear();
     for (const auto& t : sources) f.sources.push_back(t.detach().clone());
+    ++f.version;
   }
+  return f;
+}
+
+torch::Tensor BnFolds::conv_bn(const torch::Tensor& x, torch::nn::Conv2d& conv,
+                               torch::nn::BatchNorm2d& bn) {
+  const auto& co = conv->options;
+  torch::Tensor weight, bias;
+  if (!folded(conv, bn, weight, bias)) return bn->forward(conv->forward(dense(x)));
+  auto& f = folded_[conv.get()];
   // A blocked (MKLDNN) input: the folded weight reordered once into the
   // layout oneDNN chose for it, and the output stays blocked.
   const auto* padding = c10::get_if<torch::ExpandingArray<2>>(&co.padding());

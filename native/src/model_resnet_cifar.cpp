@@ -124,7 +124,15 @@ struct ResNet32 : Backbone {
 
   torch::Tensor features(torch::Tensor x) override {
     x = folds.conv_bn(x, conv1, bn1).relu_();
-    for (auto& stage : stages) x = stage->forward(x);
+    x = stages[0]->forward(x);
+    // Inference on the CPU: the 32- and 64-channel stages on oneDNN directly
+    // where this build has it (DnnlBlocks), else through libtorch.
+    auto fast = c10::InferenceMode::is_enabled() ? dnnl_stages(x) : torch::Tensor();
+    if (fast.defined()) {
+      x = fast;
+    } else {
+      for (int s = 1; s < 3; ++s) x = stages[s]->forward(x);
+    }
     if (!two_branch) return torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
     auto a = torch::adaptive_avg_pool2d(cb_block->forward(x), {1, 1}).flatten(1);
     auto b = torch::adaptive_avg_pool2d(rb_block->forward(x), {1, 1}).flatten(1);
@@ -133,7 +141,35 @@ struct ResNet32 : Backbone {
 
   int64_t feature_dim() const override { return two_branch ? 128 : 64; }
 
+  void train(bool on = true) override {
+    Backbone::train(on);
+    if (on) dnnl.clear();
+  }
+
+  /// Stages 2 and 3 of `x` through DnnlBlocks, or undefined (option-B
+  /// projections, a model not folded, a build without oneDNN: libtorch's path).
+  torch::Tensor dnnl_stages(const torch::Tensor& x) {
+    if (!DnnlBlocks::available() || !x.device().is_cpu()) return torch::Tensor();
+    std::vector<DnnlBlocks::Block> blocks;
+    for (int s = 1; s < 3; ++s) {
+      for (const auto& m : stages[s]->children()) {
+        auto* b = m->as<BasicBlock>();
+        if (b == nullptr || b->down_conv) return torch::Tensor();
+        DnnlBlocks::Block d;
+        if (!folds.folded(b->conv1, b->bn1, d.w1, d.b1) ||
+            !folds.folded(b->conv2, b->bn2, d.w2, d.b2)) {
+          return torch::Tensor();
+        }
+        d.stride = b->conv1->options.stride()->at(0);
+        d.pad_channels = b->subsample ? b->pad_channels : 0;
+        blocks.push_back(std::move(d));
+      }
+    }
+    return dnnl.run(x, blocks);
+  }
+
   bool two_branch;
+  DnnlBlocks dnnl;
   nn::Conv2d conv1{nullptr};
   nn::BatchNorm2d bn1{nullptr};
   nn::Sequential stages[3];

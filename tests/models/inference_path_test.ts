@@ -2,9 +2,10 @@
  * The fast inference path (eval mode, gradients off: batch norms folded,
  * cnn28's networks in oneDNN's blocked layout with weights reordered once,
  * ResNets' residual sum and ReLU as one pass, option-A shortcuts added in
- * place) gives the logits of the unfused path (eval mode with gradients on:
- * every module as it is) within 1e-4 (of the largest logit, when that is
- * over 1), for every family of networks.
+ * place, ResNet-32's wider stages on oneDNN where the build has it) gives
+ * the logits of the unfused path (eval mode with gradients on: every module
+ * as it is) within 1e-4 (of the largest logit, when that is over 1), for
+ * every family of networks.
  */
 
 import assert from "node:assert/strict";
@@ -13,11 +14,14 @@ import { SGD } from "../../lib/train/optimizer.ts";
 import { manualSeed } from "../../lib/torch/device.ts";
 import { noGrad, randn } from "../../lib/torch/create.ts";
 import { liveTensors, scope } from "../../lib/torch/memory.ts";
+import { buildInfo } from "../../lib/torch/cuda.ts";
+import type { Tensor } from "../../lib/torch/tensor.ts";
 
 const SHAPES: [Architecture, number[]][] = [
   ["cnn28", [1, 28, 28]],
   ["cnn28-sade", [1, 28, 28]],
   ["resnet32", [3, 32, 32]],
+  ["resnet32-2branch", [3, 32, 32]],
   ["resnet32-proj", [3, 32, 32]],
   ["resnet32-sade", [3, 32, 32]],
   ["resnet18", [3, 48, 48]],
@@ -44,7 +48,7 @@ Deno.test("fast inference logits are the unfused path's within 1e-4", () => {
     }
     model.eval();
     scope(() => {
-      const n = arch.startsWith("resnet") && arch !== "resnet32" ? 12 : 40;
+      const n = arch.startsWith("resnet") && !arch.startsWith("resnet32") ? 12 : 40;
       const x = randn([n, ...shape]).mul(2).add(0.5);
       const unfused = model.forward(x).detach();
       const fast = noGrad(() => model.forward(x));
@@ -62,4 +66,69 @@ Deno.test("fast inference logits are the unfused path's within 1e-4", () => {
     });
   }
   assert.equal(liveTensors(), before);
+});
+
+/** `model`'s eval-mode logits of `x` with gradients off, under LADE_DNNL=`dnnl`. */
+function logitsWith(model: Model, x: Tensor, env: Record<string, string>): Tensor {
+  const before = Object.fromEntries(Object.keys(env).map((k) => [k, Deno.env.get(k)]));
+  for (const [k, v] of Object.entries(env)) Deno.env.set(k, v);
+  try {
+    return noGrad(() => model.forward(x));
+  } finally {
+    for (const [k, v] of Object.entries(before)) {
+      if (v === undefined) Deno.env.delete(k);
+      else Deno.env.set(k, v);
+    }
+  }
+}
+
+Deno.test({
+  name:
+    "ResNet-32 on oneDNN: libtorch's logits (exactly with direct convolutions), any batch, fresh weights",
+  ignore: !buildInfo().onednn,
+  fn: () => {
+    const before = liveTensors();
+    manualSeed(5);
+    for (const arch of ["resnet32", "resnet32-2branch"] as const) {
+      using model = Model.create({ arch, classes: 7, inChannels: 3 });
+      using opt = new SGD(model, { lr: 0.1, momentum: 0.9 });
+      const train = () =>
+        scope(() => {
+          opt.zeroGrad();
+          model.forward(randn([8, 3, 32, 32]).mul(2).add(0.5)).logSoftmax(1).mean().neg()
+            .backward();
+          opt.step();
+        });
+      train();
+      model.eval();
+      // Odd batches and a batch size that changes between passes (the primitives are remade).
+      for (const n of [1, 37, 64, 37]) {
+        scope(() => {
+          const x = randn([n, 3, 32, 32]).mul(2).add(0.5);
+          const torch = logitsWith(model, x, { LADE_DNNL: "0" });
+          const direct = logitsWith(model, x, { LADE_WINOGRAD: "0" });
+          const winograd = logitsWith(model, x, {});
+          const scale = torch.abs().max().item();
+          assert.ok(scale > 0.1, `${arch}: logits too small to compare (${scale})`);
+          // oneDNN's direct convolutions are the ones libtorch calls: the same sums.
+          assert.ok(direct.sub(torch).abs().max().item() <= 1e-5 * Math.max(1, scale), arch);
+          const diff = winograd.sub(torch).abs().max().item();
+          assert.ok(diff <= 1e-4 * Math.max(1, scale), `${arch}, ${n}: Winograd off by ${diff}`);
+          assert.ok(diff > 0 || n === 1, `${arch}: the oneDNN path did not run (no difference)`);
+        });
+      }
+      // Training changes the weights: the next pass uses the new ones.
+      model.train();
+      train();
+      model.eval();
+      scope(() => {
+        const x = randn([16, 3, 32, 32]);
+        const torch = logitsWith(model, x, { LADE_DNNL: "0" });
+        const fast = logitsWith(model, x, {});
+        const scale = torch.abs().max().item();
+        assert.ok(fast.sub(torch).abs().max().item() <= 1e-4 * Math.max(1, scale), arch);
+      });
+    }
+    assert.equal(liveTensors(), before);
+  },
 });
