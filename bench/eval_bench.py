@@ -33,7 +33,7 @@ def main():
     p.add_argument("--mode", choices=["eager", "frozen"], default="eager")
     p.add_argument("--batch", type=int, default=1024)
     p.add_argument("--steps", type=int, default=2)
-    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--repeats", type=int, default=5)
     a = p.parse_args()
     torch.set_num_threads(a.threads)

@@ -16,7 +16,7 @@
  * Both models have batch-norm statistics from two batches first, so eval
  * mode is not the identity.
  *
- * usage: deno run -A bench/eval_bench.ts [--threads N] [--batch B] [--steps S] [--repeats R]
+ * usage: deno run -A bench/eval_bench.ts [--threads N] [--batch B] [--steps S] [--warmup 3] [--repeats R]
  *          [--models cnn28,resnet32] [--rounds 3] [--lade-only] [--json]
  * The reference needs /usr/bin/python3 with python3-torch (LADE_BENCH_PYTHON overrides).
  * `--worker` (with one model) is lade's side: it prints its samples as JSON.
@@ -52,7 +52,9 @@ const { values } = parseArgs({
     threads: { type: "string", default: String(navigator.hardwareConcurrency) },
     batch: { type: "string", default: "1024" },
     steps: { type: "string", default: "2" },
-    warmup: { type: "string", default: "1" },
+    // Three passes before timing, for every side: oneDNN's primitives and
+    // TorchScript's profiling executor both settle over the first few.
+    warmup: { type: "string", default: "3" },
     repeats: { type: "string", default: "3" },
     rounds: { type: "string", default: "3" },
     models: { type: "string", default: "cnn28,resnet32" },

@@ -61,9 +61,9 @@ export interface Info {
   /** The process-group backends (gloo, nccl) the native library was built with. */
   distributed: { backends: string[] };
   /**
-   * Whether ResNet-32's inference on the CPU runs its 32- and 64-channel
-   * stages on oneDNN directly (this build found oneDNN's headers; LADE_DNNL=0
-   * turns it off).
+   * Whether inference on the CPU runs cnn28 and ResNet-32's 32- and
+   * 64-channel stages on oneDNN directly (this build found oneDNN's headers;
+   * LADE_DNNL=0 turns it off).
    */
   onednn_inference: boolean;
   /**
@@ -144,7 +144,7 @@ export function infoCommand(options: { json?: boolean }): void {
     [
       "inference",
       info.onednn_inference
-        ? "ResNet-32's wider stages on oneDNN (Winograd; LADE_DNNL=0: libtorch's path)"
+        ? "cnn28 and ResNet-32's wider stages on oneDNN (Winograd; LADE_DNNL=0: libtorch's path)"
         : "libtorch",
     ],
     ["native library", `${info.native_library} (${info.native_library_origin})`],

@@ -28,8 +28,8 @@ export interface BuildInfo {
   /** Whether the NCCL process group is built in. */
   nccl: boolean;
   /**
-   * Whether ResNet-32's inference runs its 32- and 64-channel stages on
-   * oneDNN directly (Winograd convolutions; native/src/infer_dnnl.cpp): a
+   * Whether inference runs cnn28 and ResNet-32's 32- and 64-channel stages
+   * on oneDNN directly (Winograd convolutions; native/src/infer_dnnl.cpp): a
    * CPU libtorch built beside oneDNN's headers (Debian's libdnnl-dev).
    */
   onednn: boolean;

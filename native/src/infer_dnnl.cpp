@@ -1,14 +1,12 @@
 // Inference of option-A basic blocks (ResNet-32's second and third stages)
-// straight on oneDNN, in its blocked layout, when this build found oneDNN's
-// headers (LADE_WITH_DNNL: Debian's libdnnl-dev, the library Debian's
-// libtorch itself calls). Measured on a 2-core AVX-512 machine, batch 256:
-// oneDNN's Winograd convolution (jit_wino_4x3) is 1.4x faster than the
-// direct one at 32 channels and 1.9x at 64 (slower at 16, so the 16-channel
-// stage stays on libtorch); each convolution's ReLU and the block's residual
-// sum run as the convolution's post-ops (no pass of their own), and the
-// activations stay in one layout from the first block to the last. Where
-// oneDNN refuses a Winograd primitive (a CPU without AVX-512) the direct one
-// runs, and where it refuses anything the caller's libtorch path runs.
+// and of conv-ReLU-maxpool stages (cnn28) straight on oneDNN, in its blocked layout, when this
+// build found oneDNN's headers (LADE_WITH_DNNL: Debian's libdnnl-dev, the library Debian's libtorch
+// itself calls). Measured on a 2-core AVX-512 machine, batch 256: oneDNN's Winograd convolution
+// (jit_wino_4x3) is 1.4x faster than the direct one at 32 channels and 1.9x at 64 (slower at 16, so
+// the 16-channel stage stays on libtorch); each convolution's ReLU and the block's residual sum run
+// as the convolution's post-ops (no pass of their own), and the activations stay in one layout from
+// the first block to the last. Where oneDNN refuses a Winograd primitive (a CPU without AVX-512)
+// the direct one runs, and where it refuses anything the caller's libtorch path runs.
 #include "model_common.h"
 
 #ifdef LADE_WITH_DNNL
@@ -86,8 +84,16 @@ Buffer to_layout(Buffer from, const memory::desc& desc, dnnl::stream& stream) {
 
 }  // namespace
 
+/// A 2x2 max pooling (stride 2) for a source layout.
+struct DnnlPool {
+  dnnl::memory::desc src;
+  dnnl::pooling_forward primitive;
+  dnnl::pooling_forward::primitive_desc pd;
+};
+
 struct DnnlBlocks::State {
-  std::map<std::pair<size_t, int>, DnnlConv> convs;  // (block, 1 or 2)
+  std::map<std::pair<size_t, int>, DnnlConv> convs;  // (block, 1 or 2); (stage, 0) for ConvPool
+  std::map<size_t, DnnlPool> pools;                  // by ConvPool stage
 };
 
 namespace {
@@ -237,6 +243,57 @@ torch::Tensor DnnlBlocks::run(const torch::Tensor& x, const std::vector<Block>& 
   }
 }
 
+torch::Tensor DnnlBlocks::run_conv_pool(const torch::Tensor& x,
+                                        const std::vector<ConvPool>& stages) {
+  if (stages.empty() || !x.device().is_cpu() || x.scalar_type() != torch::kFloat || x.dim() != 4) {
+    return torch::Tensor();
+  }
+  try {
+    if (!state_) state_ = std::make_shared<State>();
+    dnnl::stream stream(cpu_engine());
+    auto input = dense(x).contiguous();
+    memory::dims dims{x.size(0), x.size(1), x.size(2), x.size(3)};
+    Buffer cur;
+    cur.storage = input;
+    cur.mem = memory(memory::desc(dims, dt::f32, tag::nchw), cpu_engine(), input.data_ptr());
+    for (size_t i = 0; i < stages.size(); ++i) {
+      const auto& st = stages[i];
+      // relu(maxpool(conv)) is maxpool(relu(conv)): the ReLU is the convolution's post-op.
+      auto& c = conv_for(state_->convs, i, 0, dims, st.w, st.b, 1, /*sum=*/false, stream);
+      Buffer src = to_layout(cur, c.pd.src_desc(), stream);
+      Buffer t = make_buffer(c.pd.dst_desc());
+      c.primitive.execute(stream, {{DNNL_ARG_SRC, src.mem},
+                                   {DNNL_ARG_WEIGHTS, c.weights.mem},
+                                   {DNNL_ARG_BIAS, c.bias_mem},
+                                   {DNNL_ARG_DST, t.mem}});
+      auto& p = state_->pools[i];
+      if (!(p.src == c.pd.dst_desc())) {
+        const auto& td = c.pd.dst_desc().dims();
+        memory::dims out{td[0], td[1], (td[2] - 2) / 2 + 1, (td[3] - 2) / 2 + 1};
+        dnnl::pooling_forward::desc d(
+            dnnl::prop_kind::forward_inference, dnnl::algorithm::pooling_max, c.pd.dst_desc(),
+            memory::desc(out, dt::f32, tag::any), {2, 2}, {2, 2}, {0, 0}, {0, 0});
+        p.pd = dnnl::pooling_forward::primitive_desc(d, cpu_engine());
+        p.primitive = dnnl::pooling_forward(p.pd);
+        p.src = c.pd.dst_desc();
+      }
+      Buffer pooled = make_buffer(p.pd.dst_desc());
+      p.primitive.execute(stream, {{DNNL_ARG_SRC, t.mem}, {DNNL_ARG_DST, pooled.mem}});
+      cur = pooled;
+      const auto& pd = p.pd.dst_desc().dims();
+      dims = memory::dims(pd.begin(), pd.end());
+    }
+    // Back to a plain NCHW libtorch tensor (flattened by the caller as (C, H, W)).
+    auto result = torch::empty({dims[0], dims[1], dims[2], dims[3]}, torch::kFloat);
+    memory dst(memory::desc(dims, dt::f32, tag::nchw), cpu_engine(), result.data_ptr());
+    dnnl::reorder(cur.mem, dst).execute(stream, cur.mem, dst);
+    stream.wait();
+    return result;
+  } catch (const dnnl::error&) {
+    return torch::Tensor();  // the caller's path
+  }
+}
+
 void DnnlBlocks::clear() { state_.reset(); }
 
 bool DnnlBlocks::available() {
@@ -247,6 +304,10 @@ bool DnnlBlocks::available() {
 #else
 
 torch::Tensor DnnlBlocks::run(const torch::Tensor&, const std::vector<Block>&) {
+  return torch::Tensor();
+}
+
+torch::Tensor DnnlBlocks::run_conv_pool(const torch::Tensor&, const std::vector<ConvPool>&) {
   return torch::Tensor();
 }
 

@@ -54,9 +54,10 @@ class BnFolds {
   std::unordered_map<const torch::nn::Conv2dImpl*, Folded> folded_;
 };
 
-/// Option-A basic blocks run straight on oneDNN for inference, in its
-/// blocked layout with Winograd convolutions where they pay
-/// (native/src/infer_dnnl.cpp; builds with oneDNN's headers only).
+/// Option-A basic blocks (ResNet-32) and conv-ReLU-pool stages (cnn28) run
+/// straight on oneDNN for inference, in its blocked layout with Winograd
+/// convolutions where they pay (native/src/infer_dnnl.cpp; builds with
+/// oneDNN's headers only).
 class DnnlBlocks {
  public:
   /// A block's folded convolutions (3x3, padding 1): relu(conv2(relu(conv1(x))) + shortcut(x)).
@@ -70,6 +71,13 @@ class DnnlBlocks {
   /// channels-last; an undefined tensor where this build or oneDNN cannot
   /// (the caller then runs its own path).
   torch::Tensor run(const torch::Tensor& x, const std::vector<Block>& blocks);
+  /// A folded 3x3 convolution (padding 1), its ReLU, then 2x2 max pooling.
+  struct ConvPool {
+    torch::Tensor w, b;
+  };
+  /// The stages in turn on `x` (CPU float [N, C, H, W], blocked or not),
+  /// the result NCHW; undefined where this build or oneDNN cannot.
+  torch::Tensor run_conv_pool(const torch::Tensor& x, const std::vector<ConvPool>& stages);
   /// Drops the primitives and reordered weights.
   void clear();
   /// Whether this build has the path (and LADE_DNNL is not 0).

@@ -84,18 +84,23 @@ function logitsWith(model: Model, x: Tensor, env: Record<string, string>): Tenso
 
 Deno.test({
   name:
-    "ResNet-32 on oneDNN: libtorch's logits (exactly with direct convolutions), any batch, fresh weights",
+    "ResNet-32 and cnn28 on oneDNN: libtorch's logits (exactly with direct convolutions), any batch, fresh weights",
   ignore: !buildInfo().onednn,
   fn: () => {
     const before = liveTensors();
     manualSeed(5);
-    for (const arch of ["resnet32", "resnet32-2branch"] as const) {
-      using model = Model.create({ arch, classes: 7, inChannels: 3 });
+    const shapes: [Architecture, number[]][] = [
+      ["resnet32", [3, 32, 32]],
+      ["resnet32-2branch", [3, 32, 32]],
+      ["cnn28", [1, 28, 28]],
+    ];
+    for (const [arch, shape] of shapes) {
+      using model = Model.create({ arch, classes: 7, inChannels: shape[0] });
       using opt = new SGD(model, { lr: 0.1, momentum: 0.9 });
       const train = () =>
         scope(() => {
           opt.zeroGrad();
-          model.forward(randn([8, 3, 32, 32]).mul(2).add(0.5)).logSoftmax(1).mean().neg()
+          model.forward(randn([8, ...shape]).mul(2).add(0.5)).logSoftmax(1).mean().neg()
             .backward();
           opt.step();
         });
@@ -104,7 +109,7 @@ Deno.test({
       // Odd batches and a batch size that changes between passes (the primitives are remade).
       for (const n of [1, 37, 64, 37]) {
         scope(() => {
-          const x = randn([n, 3, 32, 32]).mul(2).add(0.5);
+          const x = randn([n, ...shape]).mul(2).add(0.5);
           const torch = logitsWith(model, x, { LADE_DNNL: "0" });
           const direct = logitsWith(model, x, { LADE_WINOGRAD: "0" });
           const winograd = logitsWith(model, x, {});
@@ -122,7 +127,7 @@ Deno.test({
       train();
       model.eval();
       scope(() => {
-        const x = randn([16, 3, 32, 32]);
+        const x = randn([16, ...shape]);
         const torch = logitsWith(model, x, { LADE_DNNL: "0" });
         const fast = logitsWith(model, x, {});
         const scale = torch.abs().max().item();
