@@ -1,12 +1,16 @@
-// Inference of option-A basic blocks (ResNet-32's second and third stages)
-// and of conv-ReLU-maxpool stages (cnn28) straight on oneDNN, in its blocked layout, when this
-// build found oneDNN's headers (LADE_WITH_DNNL: Debian's libdnnl-dev, the library Debian's libtorch
-// itself calls). Measured on a 2-core AVX-512 machine, batch 256: oneDNN's Winograd convolution
-// (jit_wino_4x3) is 1.4x faster than the direct one at 32 channels and 1.9x at 64 (slower at 16, so
-// the 16-channel stage stays on libtorch); each convolution's ReLU and the block's residual sum run
-// as the convolution's post-ops (no pass of their own), and the activations stay in one layout from
-// the first block to the last. Where oneDNN refuses a Winograd primitive (a CPU without AVX-512)
-// the direct one runs, and where it refuses anything the caller's libtorch path runs.
+// Inference straight on oneDNN, in its blocked layout: ResNet-32's option-A
+// basic blocks of 32 and 64 channels (DnnlBlocks::run) and cnn28's
+// conv-ReLU-maxpool stages (DnnlBlocks::run_conv_pool). Built when oneDNN's
+// headers are found and the libtorch links that same shared oneDNN
+// (LADE_WITH_DNNL; Debian's libtorch with libdnnl-dev), never with a CUDA
+// libtorch. Measured on a 2-core AVX-512 machine, batch 256: oneDNN's
+// Winograd convolution (jit_wino_4x3) is 1.4x faster than the direct one at
+// 32 channels and 1.9x at 64 (slower at 16: ResNet-32's 16-channel stage
+// stays on libtorch). Each convolution's ReLU and a block's residual sum run
+// as the convolution's post-ops (no pass of their own), and the activations
+// stay in one layout from the first stage to the last. Where oneDNN refuses
+// a Winograd primitive (a CPU without AVX-512) the direct one runs; where it
+// refuses anything, the caller's libtorch path runs.
 #include "model_common.h"
 
 #ifdef LADE_WITH_DNNL
