@@ -86,6 +86,25 @@ Buffer to_layout(Buffer from, const memory::desc& desc, dnnl::stream& stream) {
   return out;
 }
 
+/// A libtorch tensor of `dims` in the plain layout `layout` (its own memory, held).
+Buffer wrap(const torch::Tensor& t, const memory::dims& dims, tag layout) {
+  Buffer b;
+  b.storage = t;
+  b.mem = memory(memory::desc(dims, dt::f32, layout), cpu_engine(), t.data_ptr());
+  return b;
+}
+
+/// `from` copied into a new libtorch tensor of `dims`, `format` as oneDNN's `layout`.
+torch::Tensor to_torch(Buffer from, const memory::dims& dims, tag layout, at::MemoryFormat format,
+                       dnnl::stream& stream) {
+  auto result = torch::empty({dims[0], dims[1], dims[2], dims[3]},
+                             torch::TensorOptions().dtype(torch::kFloat).memory_format(format));
+  memory dst(memory::desc(dims, dt::f32, layout), cpu_engine(), result.data_ptr());
+  dnnl::reorder(from.mem, dst).execute(stream, from.mem, dst);
+  stream.wait();
+  return result;
+}
+
 }  // namespace
 
 /// A 2x2 max pooling (stride 2) for a source layout.
@@ -170,6 +189,15 @@ DnnlConv& conv_for(std::map<std::pair<size_t, int>, DnnlConv>& convs, size_t blo
   return c;
 }
 
+/// Runs `c` on `src` (reordered into its source layout first when needed) into `dst`.
+void execute(DnnlConv& c, const Buffer& src, const Buffer& dst, dnnl::stream& stream) {
+  Buffer in = to_layout(src, c.pd.src_desc(), stream);
+  c.primitive.execute(stream, {{DNNL_ARG_SRC, in.mem},
+                               {DNNL_ARG_WEIGHTS, c.weights.mem},
+                               {DNNL_ARG_BIAS, c.bias_mem},
+                               {DNNL_ARG_DST, dst.mem}});
+}
+
 }  // namespace
 
 torch::Tensor DnnlBlocks::run(const torch::Tensor& x, const std::vector<Block>& blocks) {
@@ -180,21 +208,14 @@ torch::Tensor DnnlBlocks::run(const torch::Tensor& x, const std::vector<Block>& 
     if (!state_) state_ = std::make_shared<State>();
     dnnl::stream stream(cpu_engine());
     // The input as NHWC (channels-last), as libtorch's convolutions left it.
-    auto input = x.contiguous(at::MemoryFormat::ChannelsLast);
     memory::dims dims{x.size(0), x.size(1), x.size(2), x.size(3)};
-    Buffer cur;
-    cur.storage = input;
-    cur.mem = memory(memory::desc(dims, dt::f32, tag::nhwc), cpu_engine(), input.data_ptr());
+    Buffer cur = wrap(x.contiguous(at::MemoryFormat::ChannelsLast), dims, tag::nhwc);
     bool cur_is_input = true;  // never written: it is the caller's
     for (size_t i = 0; i < blocks.size(); ++i) {
       const auto& b = blocks[i];
       auto& c1 = conv_for(state_->convs, i, 1, dims, b.w1, b.b1, b.stride, /*sum=*/false, stream);
-      Buffer src = to_layout(cur, c1.pd.src_desc(), stream);
       Buffer t = make_buffer(c1.pd.dst_desc());
-      c1.primitive.execute(stream, {{DNNL_ARG_SRC, src.mem},
-                                    {DNNL_ARG_WEIGHTS, c1.weights.mem},
-                                    {DNNL_ARG_BIAS, c1.bias_mem},
-                                    {DNNL_ARG_DST, t.mem}});
+      execute(c1, cur, t, stream);
       const auto& td = c1.pd.dst_desc().dims();
       memory::dims tdims(td.begin(), td.end());
       auto& c2 = conv_for(state_->convs, i, 2, tdims, b.w2, b.b2, 1, /*sum=*/true, stream);
@@ -219,29 +240,15 @@ torch::Tensor DnnlBlocks::run(const torch::Tensor& x, const std::vector<Block>& 
         auto sub = in4.index({Slice(), Slice(None, None, 2), Slice(None, None, 2), Slice()});
         auto padded = torch::zeros({tdims[0], tdims[2], tdims[3], tdims[1]}, torch::kFloat);
         padded.narrow(3, b.pad_channels, dims[1]).copy_(sub);
-        Buffer shortcut;
-        shortcut.storage = padded;
-        shortcut.mem =
-            memory(memory::desc(tdims, dt::f32, tag::nhwc), cpu_engine(), padded.data_ptr());
-        out = to_layout(shortcut, c2.pd.dst_desc(), stream);
+        out = to_layout(wrap(padded, tdims, tag::nhwc), c2.pd.dst_desc(), stream);
       }
-      Buffer t2 = to_layout(t, c2.pd.src_desc(), stream);
-      c2.primitive.execute(stream, {{DNNL_ARG_SRC, t2.mem},
-                                    {DNNL_ARG_WEIGHTS, c2.weights.mem},
-                                    {DNNL_ARG_BIAS, c2.bias_mem},
-                                    {DNNL_ARG_DST, out.mem}});
+      execute(c2, t, out, stream);
       cur = out;
       cur_is_input = false;
       dims = tdims;
     }
     // Back to a channels-last libtorch tensor.
-    auto result = torch::empty(
-        {dims[0], dims[1], dims[2], dims[3]},
-        torch::TensorOptions().dtype(torch::kFloat).memory_format(at::MemoryFormat::ChannelsLast));
-    memory dst(memory::desc(dims, dt::f32, tag::nhwc), cpu_engine(), result.data_ptr());
-    dnnl::reorder(cur.mem, dst).execute(stream, cur.mem, dst);
-    stream.wait();
-    return result;
+    return to_torch(cur, dims, tag::nhwc, at::MemoryFormat::ChannelsLast, stream);
   } catch (const dnnl::error&) {
     return torch::Tensor();  // the caller's path
   }
@@ -255,21 +262,14 @@ torch::Tensor DnnlBlocks::run_conv_pool(const torch::Tensor& x,
   try {
     if (!state_) state_ = std::make_shared<State>();
     dnnl::stream stream(cpu_engine());
-    auto input = dense(x).contiguous();
     memory::dims dims{x.size(0), x.size(1), x.size(2), x.size(3)};
-    Buffer cur;
-    cur.storage = input;
-    cur.mem = memory(memory::desc(dims, dt::f32, tag::nchw), cpu_engine(), input.data_ptr());
+    Buffer cur = wrap(dense(x).contiguous(), dims, tag::nchw);
     for (size_t i = 0; i < stages.size(); ++i) {
       const auto& st = stages[i];
       // relu(maxpool(conv)) is maxpool(relu(conv)): the ReLU is the convolution's post-op.
       auto& c = conv_for(state_->convs, i, 0, dims, st.w, st.b, 1, /*sum=*/false, stream);
-      Buffer src = to_layout(cur, c.pd.src_desc(), stream);
       Buffer t = make_buffer(c.pd.dst_desc());
-      c.primitive.execute(stream, {{DNNL_ARG_SRC, src.mem},
-                                   {DNNL_ARG_WEIGHTS, c.weights.mem},
-                                   {DNNL_ARG_BIAS, c.bias_mem},
-                                   {DNNL_ARG_DST, t.mem}});
+      execute(c, cur, t, stream);
       auto& p = state_->pools[i];
       if (!(p.src == c.pd.dst_desc())) {
         const auto& td = c.pd.dst_desc().dims();
@@ -288,11 +288,7 @@ torch::Tensor DnnlBlocks::run_conv_pool(const torch::Tensor& x,
       dims = memory::dims(pd.begin(), pd.end());
     }
     // Back to a plain NCHW libtorch tensor (flattened by the caller as (C, H, W)).
-    auto result = torch::empty({dims[0], dims[1], dims[2], dims[3]}, torch::kFloat);
-    memory dst(memory::desc(dims, dt::f32, tag::nchw), cpu_engine(), result.data_ptr());
-    dnnl::reorder(cur.mem, dst).execute(stream, cur.mem, dst);
-    stream.wait();
-    return result;
+    return to_torch(cur, dims, tag::nchw, at::MemoryFormat::Contiguous, stream);
   } catch (const dnnl::error&) {
     return torch::Tensor();  // the caller's path
   }

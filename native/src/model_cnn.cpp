@@ -51,13 +51,6 @@ struct Cnn28 : Backbone {
     return dnnl.run_conv_pool(x, stages);
   }
 
-  void train(bool on = true) override {
-    Backbone::train(on);
-    if (on) dnnl.clear();
-  }
-
-  DnnlBlocks dnnl;
-
   int64_t feature_dim() const override { return 256; }
   // oneDNN's own path takes the plain input (no blocked copy made first).
   bool blocked_inference() const override { return !DnnlBlocks::available(); }

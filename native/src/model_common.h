@@ -47,10 +47,12 @@ class BnFolds {
     /// The folded weight reordered once into oneDNN's blocked layout, for
     /// inputs in that layout (Backbone::blocked_inference); made on first use.
     torch::Tensor blocked_weight;
-    /// Counts the foldings, so that a user of the weights knows when they changed.
-    uint64_t version = 0;
   };
+  /// The folded pair, computed or refreshed (see conv_bn()).
   Folded& fold(torch::nn::Conv2d& conv, torch::nn::BatchNorm2d& bn);
+  /// fold() where conv_bn() folds (eval mode, gradients off, running
+  /// statistics, zero padding); nullptr elsewhere.
+  Folded* foldable(torch::nn::Conv2d& conv, torch::nn::BatchNorm2d& bn);
   std::unordered_map<const torch::nn::Conv2dImpl*, Folded> folded_;
 };
 
@@ -113,6 +115,9 @@ struct Backbone : torch::nn::Module {
   virtual bool blocked_inference() const { return false; }
   /// The folded weights (the backbone's blocks run their pairs through it).
   BnFolds folds;
+  /// oneDNN's own inference path, for backbones that use it (its primitives
+  /// and reordered weights; dropped with the folds in train mode).
+  DnnlBlocks dnnl;
 
  protected:
   /// The network itself; conv-BN pairs go through folds.conv_bn().

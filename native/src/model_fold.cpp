@@ -28,16 +28,19 @@ std::vector<torch::Tensor> fold_sources(torch::nn::Conv2d& conv, torch::nn::Batc
 
 }  // namespace
 
+BnFolds::Folded* BnFolds::foldable(torch::nn::Conv2d& conv, torch::nn::BatchNorm2d& bn) {
+  const bool eval = !bn->is_training() && !torch::GradMode::is_enabled() &&
+                    bn->options.track_running_stats() && bn->running_mean.defined() &&
+                    torch::enumtype::get_enum_name(conv->options.padding_mode()) == "kZeros";
+  return eval ? &fold(conv, bn) : nullptr;
+}
+
 bool BnFolds::folded(torch::nn::Conv2d& conv, torch::nn::BatchNorm2d& bn, torch::Tensor& weight,
                      torch::Tensor& bias) {
-  const auto& co = conv->options;
-  const bool foldable = !bn->is_training() && !torch::GradMode::is_enabled() &&
-                        bn->options.track_running_stats() && bn->running_mean.defined() &&
-                        torch::enumtype::get_enum_name(co.padding_mode()) == "kZeros";
-  if (!foldable) return false;
-  auto& f = fold(conv, bn);
-  weight = f.weight;
-  bias = f.bias;
+  const auto* f = foldable(conv, bn);
+  if (f == nullptr) return false;
+  weight = f->weight;
+  bias = f->bias;
   return true;
 }
 
@@ -68,7 +71,6 @@ BnFolds::Folded& BnFolds::fold(torch::nn::Conv2d& conv, torch::nn::BatchNorm2d& 
     f.blocked_weight = torch::Tensor();
     f.sources.clear();
     for (const auto& t : sources) f.sources.push_back(t.detach().clone());
-    ++f.version;
   }
   return f;
 }
@@ -76,9 +78,9 @@ BnFolds::Folded& BnFolds::fold(torch::nn::Conv2d& conv, torch::nn::BatchNorm2d& 
 torch::Tensor BnFolds::conv_bn(const torch::Tensor& x, torch::nn::Conv2d& conv,
                                torch::nn::BatchNorm2d& bn) {
   const auto& co = conv->options;
-  torch::Tensor weight, bias;
-  if (!folded(conv, bn, weight, bias)) return bn->forward(conv->forward(dense(x)));
-  auto& f = folded_[conv.get()];
+  auto* pair = foldable(conv, bn);
+  if (pair == nullptr) return bn->forward(conv->forward(dense(x)));
+  auto& f = *pair;
   // A blocked (MKLDNN) input: the folded weight reordered once into the
   // layout oneDNN chose for it, and the output stays blocked.
   const auto* padding = c10::get_if<torch::ExpandingArray<2>>(&co.padding());
@@ -121,7 +123,10 @@ torch::Tensor Backbone::forward(torch::Tensor x) {
 
 void Backbone::train(bool on) {
   torch::nn::Module::train(on);
-  if (on) folds.clear();
+  if (on) {
+    folds.clear();
+    dnnl.clear();
+  }
 }
 
 }  // namespace lade

@@ -141,11 +141,6 @@ struct ResNet32 : Backbone {
 
   int64_t feature_dim() const override { return two_branch ? 128 : 64; }
 
-  void train(bool on = true) override {
-    Backbone::train(on);
-    if (on) dnnl.clear();
-  }
-
   /// Stages 2 and 3 of `x` through DnnlBlocks, or undefined (option-B
   /// projections, a model not folded, a build without oneDNN: libtorch's path).
   torch::Tensor dnnl_stages(const torch::Tensor& x) {
@@ -169,7 +164,6 @@ struct ResNet32 : Backbone {
   }
 
   bool two_branch;
-  DnnlBlocks dnnl;
   nn::Conv2d conv1{nullptr};
   nn::BatchNorm2d bn1{nullptr};
   nn::Sequential stages[3];
