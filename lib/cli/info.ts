@@ -67,6 +67,13 @@ export interface Info {
    */
   onednn_inference: boolean;
   /**
+   * Whether training runs the 3x3 convolutions of 32 channels and more
+   * (cnn28's second and third, ResNet-32's stages 2 and 3) on oneDNN's
+   * Winograd kernels, forward and backward, where the CPU has them (AVX-512);
+   * LADE_WINOGRAD=0 or LADE_DNNL=0 turns it off.
+   */
+  winograd_training: boolean;
+  /**
    * The libtorch the native library was built against (its torch.json):
    * version, root folder, how it was found (`LADE_TORCH_DIR`, `python3`,
    * `system`, or `carried` when a single binary found none and uses its own
@@ -98,6 +105,8 @@ export function gatherInfo(): Info {
     cuda: cudaFacts(),
     distributed: { backends: availableBackends() },
     onednn_inference: buildInfo().onednn && Deno.env.get("LADE_DNNL") !== "0",
+    winograd_training: buildInfo().onednn && Deno.env.get("LADE_DNNL") !== "0" &&
+      Deno.env.get("LADE_WINOGRAD") !== "0",
     torch: choice.torch ?? null,
     native_library: nativeLibraryPath(),
     native_library_origin: choice.origin,
@@ -145,6 +154,12 @@ export function infoCommand(options: { json?: boolean }): void {
       "inference",
       info.onednn_inference
         ? "cnn28 and ResNet-32's wider stages on oneDNN (Winograd; LADE_DNNL=0: libtorch's path)"
+        : "libtorch",
+    ],
+    [
+      "training",
+      info.winograd_training
+        ? "3x3 convolutions of 32+ channels on oneDNN's Winograd kernels where the CPU has them (LADE_WINOGRAD=0: libtorch's)"
         : "libtorch",
     ],
     ["native library", `${info.native_library} (${info.native_library_origin})`],

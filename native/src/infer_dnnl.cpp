@@ -13,9 +13,7 @@
 // refuses anything, the caller's libtorch path runs.
 #include "model_common.h"
 
-#ifdef LADE_WITH_DNNL
-#include <oneapi/dnnl/dnnl.hpp>
-#endif
+#include "dnnl_common.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -28,11 +26,7 @@ namespace lade {
 // The types the backbone's state holds (named, so that it may hold them).
 namespace dnnl_path {
 
-/// A float buffer of a desc's size from libtorch's allocator, and a oneDNN memory over it.
-struct Buffer {
-  torch::Tensor storage;
-  dnnl::memory mem;
-};
+using dnnl_util::Buffer;
 
 /// One convolution of a block: its primitive for a batch shape, and its
 /// weights reordered once into the layout the primitive chose.
@@ -46,45 +40,25 @@ struct DnnlConv {
   bool winograd = false;
   /// LADE_WINOGRAD as it was when the primitive was made (a change remakes it).
   bool winograd_asked = false;
+  /// The threads it was made for: oneDNN sizes a primitive's work split and
+  /// scratchpad for them, and running it with more writes past them.
+  int threads = 0;
 };
 
 }  // namespace dnnl_path
 
-using dnnl_path::Buffer;
 using dnnl_path::DnnlConv;
+using dnnl_util::Buffer;
+using dnnl_util::cpu_engine;
+using dnnl_util::make_buffer;
+using dnnl_util::to_layout;
+using dnnl_util::winograd_allowed;
 
 namespace {
 
 using dnnl::memory;
 using tag = dnnl::memory::format_tag;
 using dt = dnnl::memory::data_type;
-
-dnnl::engine& cpu_engine() {
-  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
-  return engine;
-}
-
-/// LADE_WINOGRAD=0 keeps the direct convolutions (a check of the Winograd ones).
-bool winograd_allowed() {
-  const char* v = std::getenv("LADE_WINOGRAD");
-  return v == nullptr || std::strcmp(v, "0") != 0;
-}
-
-Buffer make_buffer(const memory::desc& desc) {
-  auto floats = static_cast<int64_t>((desc.get_size() + sizeof(float) - 1) / sizeof(float));
-  Buffer b;
-  b.storage = torch::empty({std::max<int64_t>(floats, 1)}, torch::kFloat);
-  b.mem = memory(desc, cpu_engine(), b.storage.data_ptr());
-  return b;
-}
-
-/// `from` in the layout `desc` (itself when it already is).
-Buffer to_layout(Buffer from, const memory::desc& desc, dnnl::stream& stream) {
-  if (from.mem.get_desc() == desc) return from;
-  Buffer out = make_buffer(desc);
-  dnnl::reorder(from.mem, out.mem).execute(stream, from.mem, out.mem);
-  return out;
-}
 
 /// A libtorch tensor of `dims` in the plain layout `layout` (its own memory, held).
 Buffer wrap(const torch::Tensor& t, const memory::dims& dims, tag layout) {
@@ -110,6 +84,7 @@ torch::Tensor to_torch(Buffer from, const memory::dims& dims, tag layout, at::Me
 /// A 2x2 max pooling (stride 2) for a source layout.
 struct DnnlPool {
   dnnl::memory::desc src;
+  int threads = 0;  // as DnnlConv::threads
   dnnl::pooling_forward primitive;
   dnnl::pooling_forward::primitive_desc pd;
 };
@@ -136,6 +111,10 @@ dnnl::convolution_forward::primitive_desc conv_pd(const memory::dims& src, int64
   ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
   dnnl::primitive_attr attr;
   attr.set_post_ops(ops);
+  // Scratch memory from libtorch's allocator at each run, as libtorch's own
+  // oneDNN calls do (see train_dnnl.cpp: the library's shared scratchpad
+  // once wrote through a null pointer).
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   const memory::dims strides{stride, stride}, padding{1, 1};
   if (winograd && stride == 1 && src[1] >= 32 && out_channels >= 32) {
     try {
@@ -165,13 +144,14 @@ DnnlConv& conv_for(std::map<std::pair<size_t, int>, DnnlConv>& convs, size_t blo
                    const memory::dims& src, const torch::Tensor& weight, const torch::Tensor& bias,
                    int64_t stride, bool sum, dnnl::stream& stream) {
   auto& c = convs[{block, which}];
-  const bool same = c.weight.defined() &&
-                    c.weight.unsafeGetTensorImpl() == weight.unsafeGetTensorImpl() &&
-                    c.bias.unsafeGetTensorImpl() == bias.unsafeGetTensorImpl() &&
-                    c.src_dims == src && c.winograd_asked == winograd_allowed();
+  const bool same =
+      c.weight.defined() && c.weight.unsafeGetTensorImpl() == weight.unsafeGetTensorImpl() &&
+      c.bias.unsafeGetTensorImpl() == bias.unsafeGetTensorImpl() && c.src_dims == src &&
+      c.winograd_asked == winograd_allowed() && c.threads == at::get_num_threads();
   if (same) return c;
   c = DnnlConv();
   c.winograd_asked = c.winograd = winograd_allowed();
+  c.threads = at::get_num_threads();
   c.pd = conv_pd(src, weight.size(0), stride, sum, c.winograd);
   c.primitive = dnnl::convolution_forward(c.pd);
   c.weight = weight;
@@ -192,7 +172,9 @@ DnnlConv& conv_for(std::map<std::pair<size_t, int>, DnnlConv>& convs, size_t blo
 /// Runs `c` on `src` (reordered into its source layout first when needed) into `dst`.
 void execute(DnnlConv& c, const Buffer& src, const Buffer& dst, dnnl::stream& stream) {
   Buffer in = to_layout(src, c.pd.src_desc(), stream);
+  Buffer scratch = make_buffer(c.pd.scratchpad_desc());
   c.primitive.execute(stream, {{DNNL_ARG_SRC, in.mem},
+                               {DNNL_ARG_SCRATCHPAD, scratch.mem},
                                {DNNL_ARG_WEIGHTS, c.weights.mem},
                                {DNNL_ARG_BIAS, c.bias_mem},
                                {DNNL_ARG_DST, dst.mem}});
@@ -271,18 +253,24 @@ torch::Tensor DnnlBlocks::run_conv_pool(const torch::Tensor& x,
       Buffer t = make_buffer(c.pd.dst_desc());
       execute(c, cur, t, stream);
       auto& p = state_->pools[i];
-      if (!(p.src == c.pd.dst_desc())) {
+      if (!(p.src == c.pd.dst_desc()) || p.threads != at::get_num_threads()) {
         const auto& td = c.pd.dst_desc().dims();
         memory::dims out{td[0], td[1], (td[2] - 2) / 2 + 1, (td[3] - 2) / 2 + 1};
         dnnl::pooling_forward::desc d(
             dnnl::prop_kind::forward_inference, dnnl::algorithm::pooling_max, c.pd.dst_desc(),
             memory::desc(out, dt::f32, tag::any), {2, 2}, {2, 2}, {0, 0}, {0, 0});
-        p.pd = dnnl::pooling_forward::primitive_desc(d, cpu_engine());
+        dnnl::primitive_attr attr;
+        attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+        p.pd = dnnl::pooling_forward::primitive_desc(d, attr, cpu_engine());
         p.primitive = dnnl::pooling_forward(p.pd);
         p.src = c.pd.dst_desc();
+        p.threads = at::get_num_threads();
       }
       Buffer pooled = make_buffer(p.pd.dst_desc());
-      p.primitive.execute(stream, {{DNNL_ARG_SRC, t.mem}, {DNNL_ARG_DST, pooled.mem}});
+      Buffer scratch = make_buffer(p.pd.scratchpad_desc());
+      p.primitive.execute(
+          stream,
+          {{DNNL_ARG_SRC, t.mem}, {DNNL_ARG_DST, pooled.mem}, {DNNL_ARG_SCRATCHPAD, scratch.mem}});
       cur = pooled;
       const auto& pd = p.pd.dst_desc().dims();
       dims = memory::dims(pd.begin(), pd.end());

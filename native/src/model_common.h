@@ -27,7 +27,8 @@ class BnFolds {
   /// each later use compares them with that copy (exactly) and folds again
   /// when anything changed, however it was changed (an optimiser writing
   /// through .data(), loading, moving). Otherwise (training, or gradients
-  /// on) the two modules run as they are.
+  /// on) the two modules run as they are, the wider 3x3 convolutions on
+  /// Winograd's kernels where this build has them (winograd_train_conv).
   torch::Tensor conv_bn(const torch::Tensor& x, torch::nn::Conv2d& conv,
                         torch::nn::BatchNorm2d& bn);
   /// The folded (weight, bias) of a conv-BN pair in eval mode, computed or
@@ -89,6 +90,13 @@ class DnnlBlocks {
   struct State;
   std::shared_ptr<State> state_;
 };
+
+/// conv(x) for training on oneDNN's Winograd kernels, forward and backward
+/// (native/src/train_dnnl.cpp), where it pays and this build has them: a 3x3
+/// convolution, stride 1, padding 1, no bias, 32 channels and more in whole
+/// blocks of 16, CPU float, gradients on. Undefined elsewhere: the caller
+/// runs conv->forward(x).
+torch::Tensor winograd_train_conv(const torch::Tensor& x, torch::nn::Conv2d& conv);
 
 /// A network from images [N, C, S, S] to features [N, feature_dim()].
 struct Backbone : torch::nn::Module {

@@ -79,7 +79,11 @@ torch::Tensor BnFolds::conv_bn(const torch::Tensor& x, torch::nn::Conv2d& conv,
                                torch::nn::BatchNorm2d& bn) {
   const auto& co = conv->options;
   auto* pair = foldable(conv, bn);
-  if (pair == nullptr) return bn->forward(conv->forward(dense(x)));
+  if (pair == nullptr) {
+    // Training: the wider 3x3 convolutions on Winograd's kernels where they can.
+    auto y = winograd_train_conv(dense(x), conv);
+    return bn->forward(y.defined() ? y : conv->forward(dense(x)));
+  }
   auto& f = *pair;
   // A blocked (MKLDNN) input: the folded weight reordered once into the
   // layout oneDNN chose for it, and the output stays blocked.

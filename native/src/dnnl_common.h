@@ -1,0 +1,68 @@
+// What lade's two oneDNN paths share (native/src/infer_dnnl.cpp for
+// inference, native/src/train_dnnl.cpp for training convolutions): the CPU
+// engine, the LADE_WINOGRAD switch and oneDNN memory over libtorch storage.
+// Only for builds with LADE_WITH_DNNL (Debian's libtorch beside libdnnl-dev).
+#pragma once
+#ifdef LADE_WITH_DNNL
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <cstdlib>
+#include <cstring>
+
+#include "common.h"
+
+namespace lade::dnnl_util {
+
+using dnnl::memory;
+using tag = dnnl::memory::format_tag;
+using dt = dnnl::memory::data_type;
+
+/// The one CPU engine of the process.
+inline dnnl::engine& cpu_engine() {
+  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+/// LADE_WINOGRAD=0 keeps the direct convolutions (a check of the Winograd ones).
+inline bool winograd_allowed() {
+  const char* v = std::getenv("LADE_WINOGRAD");
+  return v == nullptr || std::strcmp(v, "0") != 0;
+}
+
+/// A float buffer from libtorch's allocator, and a oneDNN memory over it.
+struct Buffer {
+  torch::Tensor storage;
+  dnnl::memory mem;
+};
+
+/// A new buffer of `desc`'s size.
+inline Buffer make_buffer(const memory::desc& desc) {
+  auto floats = static_cast<int64_t>((desc.get_size() + sizeof(float) - 1) / sizeof(float));
+  Buffer b;
+  b.storage = torch::empty({std::max<int64_t>(floats, 1)}, torch::kFloat);
+  b.mem = memory(desc, cpu_engine(), b.storage.data_ptr());
+  return b;
+}
+
+/// `from` in the layout `desc` (itself when it already is).
+inline Buffer to_layout(Buffer from, const memory::desc& desc, dnnl::stream& stream) {
+  if (from.mem.get_desc() == desc) return from;
+  Buffer out = make_buffer(desc);
+  dnnl::reorder(from.mem, out.mem).execute(stream, from.mem, out.mem);
+  return out;
+}
+
+/// A dense float libtorch tensor as oneDNN memory of its own sizes and
+/// strides (any plain layout: NCHW, NHWC, a weight's OIHW or OHWI), held.
+inline Buffer wrap_strided(const torch::Tensor& t) {
+  Buffer b;
+  b.storage = t;
+  memory::dims dims(t.sizes().begin(), t.sizes().end());
+  memory::dims strides(t.strides().begin(), t.strides().end());
+  b.mem = memory(memory::desc(dims, dt::f32, strides), cpu_engine(), t.data_ptr());
+  return b;
+}
+
+}  // namespace lade::dnnl_util
+
+#endif
