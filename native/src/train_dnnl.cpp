@@ -3,20 +3,22 @@
 //
 // libtorch runs every training convolution on oneDNN's direct kernels
 // (channels-last). For the wider 3x3, stride-1 layers Winograd needs fewer
-// multiplications; measured on a 2-core AVX-512 machine, batch 128 (ms,
-// direct channels-last -> Winograd, the reorders in and out included):
-// cnn28's 32->64 at 14 pixels 5.1 -> 4.6, its 64->128 at 7 pixels 4.9 ->
-// 3.8; ResNet-32's 32-channel layers 3.3 -> 2.8 and 64-channel ones 3.2 ->
-// 2.1 (forward, backward by data and by weights together). Winograd's
-// backward by weights loses below 64 input channels, so there the direct
-// kernel runs on the channels-last tensors as libtorch's would.
+// multiplications. Measured with oneDNN alone on a 2-core AVX-512 machine
+// (ms for forward, backward by data and backward by weights together,
+// direct channels-last -> Winograd): at batch 128, cnn28's 32->64 at 14
+// pixels 5.1 -> 4.6 and its 64->128 at 7 pixels 4.9 -> 3.7, ResNet-32's
+// 32-channel layers 3.3 -> 2.9 and its 64-channel ones 3.2 -> 2.0; at batch
+// 32 and ImageNet sizes, ResNet's 64 channels at 56 pixels 47.6 -> 22.5 and
+// 512 at 7 pixels 40.0 -> 24.3. Winograd's backward by weights loses below
+// 64 input channels, so there the direct kernel runs on the channels-last
+// tensors as libtorch's would; below 7 pixels Winograd loses altogether.
 //
 // The activations stay libtorch tensors (channels-last) between layers: each
 // convolution reorders its input, output and gradients into oneDNN's
-// 16-channel blocks and back (about 0.03 ms each at these sizes). Built with
-// oneDNN's headers only (LADE_WITH_DNNL); LADE_WINOGRAD=0 or LADE_DNNL=0 keeps
-// libtorch's convolutions; where oneDNN has no Winograd kernel (a CPU
-// without AVX-512) libtorch's run.
+// 16-channel blocks and back (0.02 to 0.06 ms each at ResNet-32's sizes).
+// Built with oneDNN's headers only (LADE_WITH_DNNL); LADE_WINOGRAD=0 or
+// LADE_DNNL=0 keeps libtorch's convolutions; where oneDNN has no Winograd
+// kernel (a CPU without AVX-512) libtorch's run.
 #include <array>
 #include <map>
 #include <mutex>
@@ -236,7 +238,10 @@ torch::Tensor winograd_train_conv(const torch::Tensor& x, torch::nn::Conv2d& con
   const int64_t in = w.size(1), out = w.size(0);
   // oneDNN's Winograd wants whole 16-channel blocks; below 32 channels the
   // direct kernel is faster anyway.
-  if (in < 32 || out < 32 || in % 16 != 0 || out % 16 != 0 || x.size(1) != in) {
+  // Below 7 pixels its 4x4 output tiles are mostly padding: ResNet-18's
+  // 512 channels at 2 pixels (64-pixel inputs) take 12.0 ms against 2.7.
+  if (in < 32 || out < 32 || in % 16 != 0 || out % 16 != 0 || x.size(1) != in || x.size(2) < 7 ||
+      x.size(3) < 7) {
     return torch::Tensor();
   }
   const std::vector<int64_t> key{x.size(0), in, out, x.size(2), x.size(3), at::get_num_threads()};
