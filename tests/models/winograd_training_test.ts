@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { type Architecture, Model } from "../../lib/models/mod.ts";
 import { SGD } from "../../lib/train/optimizer.ts";
-import { manualSeed } from "../../lib/torch/device.ts";
+import { getNumThreads, manualSeed, setNumThreads } from "../../lib/torch/device.ts";
 import { randint, randn } from "../../lib/torch/create.ts";
 import { liveTensors, scope } from "../../lib/torch/memory.ts";
 import { buildInfo } from "../../lib/torch/cuda.ts";
@@ -102,6 +102,37 @@ Deno.test({
         );
         assert.ok(diff > 0, `${arch}: the Winograd path did not run (no difference)`);
       }
+    }
+    assert.equal(liveTensors(), before);
+  },
+});
+
+Deno.test({
+  name: "Winograd training convolutions: the thread count may change between steps and mid-step",
+  ignore: !buildInfo().onednn,
+  fn: () => {
+    // oneDNN sizes a primitive's scratch memory and work split for the
+    // threads at its creation; lade makes one per thread count (this
+    // crashed in a process whose thread count changed between primitives).
+    const before = liveTensors();
+    const threads = getNumThreads();
+    try {
+      manualSeed(2);
+      using model = Model.create({ arch: "cnn28", classes: 4, inChannels: 1 });
+      using opt = new SGD(model, { lr: 0.05, momentum: 0.9 });
+      for (const [forward, backward] of [[1, 2], [2, 1], [2, 2], [1, 1], [3, 1]]) {
+        scope(() => {
+          opt.zeroGrad();
+          setNumThreads(forward);
+          const loss = model.forward(randn([20, 1, 28, 28])).logSoftmax(1).mean().neg();
+          setNumThreads(backward);
+          loss.backward();
+          opt.step();
+          assert.ok(Number.isFinite(loss.item()));
+        });
+      }
+    } finally {
+      setNumThreads(threads);
     }
     assert.equal(liveTensors(), before);
   },
