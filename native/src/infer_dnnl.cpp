@@ -41,7 +41,7 @@ struct DnnlConv {
   /// LADE_WINOGRAD as it was when the primitive was made (a change remakes it).
   bool winograd_asked = false;
   /// The threads it was made for: oneDNN sizes a primitive's work split and
-  /// scratchpad for them, and running it with more writes past them.
+  /// scratchpad for them, and asks for the same number when it runs.
   int threads = 0;
 };
 
@@ -112,8 +112,8 @@ dnnl::convolution_forward::primitive_desc conv_pd(const memory::dims& src, int64
   dnnl::primitive_attr attr;
   attr.set_post_ops(ops);
   // Scratch memory from libtorch's allocator at each run, as libtorch's own
-  // oneDNN calls do (see train_dnnl.cpp: the library's shared scratchpad
-  // once wrote through a null pointer).
+  // oneDNN calls do (see train_dnnl.cpp: with the library's own scratchpad
+  // a Winograd primitive once wrote through a null pointer).
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   const memory::dims strides{stride, stride}, padding{1, 1};
   if (winograd && stride == 1 && src[1] >= 32 && out_channels >= 32) {

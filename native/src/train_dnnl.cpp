@@ -53,11 +53,10 @@ struct WinogradPrimitives {
   bool winograd_weights = false;
 };
 
-/// Primitives whose scratch memory the caller passes (scratch_for), from
-/// libtorch's allocator, as libtorch's own oneDNN calls do. The library's
-/// own scratchpad (a buffer shared by the primitives of a thread) ended in a
-/// write through a null pointer in a process where libtorch's primitives had
-/// run first.
+/// Primitives whose scratch memory the caller passes at each run (a buffer
+/// from libtorch's allocator), as libtorch's own oneDNN calls do. With the
+/// library's own scratchpad, a Winograd forward pass wrote through a null
+/// pointer in a test process where libtorch's primitives had run first.
 dnnl::primitive_attr user_scratchpad() {
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
@@ -65,8 +64,8 @@ dnnl::primitive_attr user_scratchpad() {
 }
 
 /// (batch, in, out, height, width, threads): oneDNN sizes a primitive's
-/// work split and scratchpad for the threads at its creation, and running it
-/// with more writes past them (seen: a crash after set_num_threads).
+/// work split and scratchpad for the threads at its creation, and its
+/// documentation asks for the same number when it runs.
 using ShapeKey = std::array<int64_t, 6>;
 
 ShapeKey shape_key(const std::vector<int64_t>& v) {
@@ -124,6 +123,9 @@ std::shared_ptr<WinogradPrimitives> winograd_primitives(const ShapeKey& key) {
   } catch (const dnnl::error&) {
     p = nullptr;  // no Winograd kernel here: libtorch's convolution
   }
+  // Each batch shape (and thread count) has its primitives and their
+  // compiled kernels; a process that sees many starts again past 64.
+  if (cache.size() >= 64) cache.clear();
   cache[key] = p;
   return p;
 }
@@ -144,6 +146,7 @@ struct WinogradConv : torch::autograd::Function<WinogradConv> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& input,
                                const torch::Tensor& weight, const std::vector<int64_t>& key) {
     auto p = winograd_primitives(shape_key(key));
+    if (!p) throw std::runtime_error("no Winograd convolution for this shape");
     dnnl::stream stream(cpu_engine());
     auto x = input.contiguous(at::MemoryFormat::ChannelsLast);
     Buffer src = to_layout(wrap_strided(x), p->fwd_pd.src_desc(), stream);
@@ -169,8 +172,8 @@ struct WinogradConv : torch::autograd::Function<WinogradConv> {
     auto saved = ctx->get_saved_variables();
     const auto& saved_src = saved[0];
     const auto& weight = saved[1];
-    // The cached primitives of the shape (made by the forward pass).
-    // (for the threads of now: they may have changed since the forward pass).
+    // The shape's primitives for the threads of now (the count may have
+    // changed since the forward pass; the layouts do not depend on it).
     auto key = ctx->saved_data["shape"].toIntVector();
     key.at(5) = at::get_num_threads();
     auto p = winograd_primitives(shape_key(key));
