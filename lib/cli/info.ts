@@ -91,6 +91,8 @@ export interface Info {
 export function gatherInfo(): Info {
   const lib = native();
   const choice = nativeLibraryChoice();
+  // oneDNN's own paths: this build has them and LADE_DNNL does not turn them off.
+  const onednn = buildInfo().onednn && Deno.env.get("LADE_DNNL") !== "0";
   return {
     lade: VERSION,
     deno: Deno.version.deno,
@@ -104,9 +106,8 @@ export function gatherInfo(): Info {
     allocator: allocatorStatus(),
     cuda: cudaFacts(),
     distributed: { backends: availableBackends() },
-    onednn_inference: buildInfo().onednn && Deno.env.get("LADE_DNNL") !== "0",
-    winograd_training: buildInfo().onednn && Deno.env.get("LADE_DNNL") !== "0" &&
-      Deno.env.get("LADE_WINOGRAD") !== "0",
+    onednn_inference: onednn,
+    winograd_training: onednn && Deno.env.get("LADE_WINOGRAD") !== "0",
     torch: choice.torch ?? null,
     native_library: nativeLibraryPath(),
     native_library_origin: choice.origin,

@@ -8,6 +8,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <unordered_map>
 
 #include "common.h"
 
@@ -61,6 +62,39 @@ inline Buffer wrap_strided(const torch::Tensor& t) {
   memory::dims strides(t.strides().begin(), t.strides().end());
   b.mem = memory(memory::desc(dims, dt::f32, strides), cpu_engine(), t.data_ptr());
   return b;
+}
+
+/// `from` (a [N, C, H, W] memory, any layout) copied into a new libtorch
+/// tensor of memory format `format`.
+inline torch::Tensor to_tensor(Buffer from, at::MemoryFormat format, dnnl::stream& stream) {
+  const auto dims = from.mem.get_desc().dims();
+  auto out = torch::empty({dims[0], dims[1], dims[2], dims[3]},
+                          torch::TensorOptions().dtype(torch::kFloat).memory_format(format));
+  auto target = wrap_strided(out);
+  dnnl::reorder(from.mem, target.mem).execute(stream, from.mem, target.mem);
+  stream.wait();
+  return out;
+}
+
+/// Attributes of a primitive whose scratch memory the caller passes at each
+/// run (run_with_scratchpad), from libtorch's allocator, as libtorch's own
+/// oneDNN calls do. With the library's own scratchpad, a Winograd forward
+/// pass wrote through a null pointer in a test process where libtorch's
+/// primitives had run first.
+inline dnnl::primitive_attr user_scratchpad() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+/// Runs `primitive` (made with user_scratchpad()) on `args`, with a scratch
+/// buffer of the size its descriptor `pd` asks for.
+inline void run_with_scratchpad(const dnnl::primitive& primitive,
+                                const dnnl::primitive_desc_base& pd,
+                                std::unordered_map<int, memory> args, dnnl::stream& stream) {
+  Buffer scratch = make_buffer(pd.scratchpad_desc());
+  args.emplace(DNNL_ARG_SCRATCHPAD, scratch.mem);
+  primitive.execute(stream, args);
 }
 
 }  // namespace lade::dnnl_util

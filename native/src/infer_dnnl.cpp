@@ -51,33 +51,18 @@ using dnnl_path::DnnlConv;
 using dnnl_util::Buffer;
 using dnnl_util::cpu_engine;
 using dnnl_util::make_buffer;
+using dnnl_util::run_with_scratchpad;
 using dnnl_util::to_layout;
+using dnnl_util::to_tensor;
+using dnnl_util::user_scratchpad;
 using dnnl_util::winograd_allowed;
+using dnnl_util::wrap_strided;
 
 namespace {
 
 using dnnl::memory;
 using tag = dnnl::memory::format_tag;
 using dt = dnnl::memory::data_type;
-
-/// A libtorch tensor of `dims` in the plain layout `layout` (its own memory, held).
-Buffer wrap(const torch::Tensor& t, const memory::dims& dims, tag layout) {
-  Buffer b;
-  b.storage = t;
-  b.mem = memory(memory::desc(dims, dt::f32, layout), cpu_engine(), t.data_ptr());
-  return b;
-}
-
-/// `from` copied into a new libtorch tensor of `dims`, `format` as oneDNN's `layout`.
-torch::Tensor to_torch(Buffer from, const memory::dims& dims, tag layout, at::MemoryFormat format,
-                       dnnl::stream& stream) {
-  auto result = torch::empty({dims[0], dims[1], dims[2], dims[3]},
-                             torch::TensorOptions().dtype(torch::kFloat).memory_format(format));
-  memory dst(memory::desc(dims, dt::f32, layout), cpu_engine(), result.data_ptr());
-  dnnl::reorder(from.mem, dst).execute(stream, from.mem, dst);
-  stream.wait();
-  return result;
-}
 
 }  // namespace
 
@@ -109,12 +94,8 @@ dnnl::convolution_forward::primitive_desc conv_pd(const memory::dims& src, int64
   dnnl::post_ops ops;
   if (sum) ops.append_sum(1.f);
   ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
-  dnnl::primitive_attr attr;
+  auto attr = user_scratchpad();
   attr.set_post_ops(ops);
-  // Scratch memory from libtorch's allocator at each run, as libtorch's own
-  // oneDNN calls do (see train_dnnl.cpp: with the library's own scratchpad
-  // a Winograd primitive once wrote through a null pointer).
-  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   const memory::dims strides{stride, stride}, padding{1, 1};
   if (winograd && stride == 1 && src[1] >= 32 && out_channels >= 32) {
     try {
@@ -172,12 +153,12 @@ DnnlConv& conv_for(std::map<std::pair<size_t, int>, DnnlConv>& convs, size_t blo
 /// Runs `c` on `src` (reordered into its source layout first when needed) into `dst`.
 void execute(DnnlConv& c, const Buffer& src, const Buffer& dst, dnnl::stream& stream) {
   Buffer in = to_layout(src, c.pd.src_desc(), stream);
-  Buffer scratch = make_buffer(c.pd.scratchpad_desc());
-  c.primitive.execute(stream, {{DNNL_ARG_SRC, in.mem},
-                               {DNNL_ARG_SCRATCHPAD, scratch.mem},
-                               {DNNL_ARG_WEIGHTS, c.weights.mem},
-                               {DNNL_ARG_BIAS, c.bias_mem},
-                               {DNNL_ARG_DST, dst.mem}});
+  run_with_scratchpad(c.primitive, c.pd,
+                      {{DNNL_ARG_SRC, in.mem},
+                       {DNNL_ARG_WEIGHTS, c.weights.mem},
+                       {DNNL_ARG_BIAS, c.bias_mem},
+                       {DNNL_ARG_DST, dst.mem}},
+                      stream);
 }
 
 }  // namespace
@@ -191,7 +172,7 @@ torch::Tensor DnnlBlocks::run(const torch::Tensor& x, const std::vector<Block>& 
     dnnl::stream stream(cpu_engine());
     // The input as NHWC (channels-last), as libtorch's convolutions left it.
     memory::dims dims{x.size(0), x.size(1), x.size(2), x.size(3)};
-    Buffer cur = wrap(x.contiguous(at::MemoryFormat::ChannelsLast), dims, tag::nhwc);
+    Buffer cur = wrap_strided(x.contiguous(at::MemoryFormat::ChannelsLast));
     bool cur_is_input = true;  // never written: it is the caller's
     for (size_t i = 0; i < blocks.size(); ++i) {
       const auto& b = blocks[i];
@@ -222,7 +203,7 @@ torch::Tensor DnnlBlocks::run(const torch::Tensor& x, const std::vector<Block>& 
         auto sub = in4.index({Slice(), Slice(None, None, 2), Slice(None, None, 2), Slice()});
         auto padded = torch::zeros({tdims[0], tdims[2], tdims[3], tdims[1]}, torch::kFloat);
         padded.narrow(3, b.pad_channels, dims[1]).copy_(sub);
-        out = to_layout(wrap(padded, tdims, tag::nhwc), c2.pd.dst_desc(), stream);
+        out = to_layout(wrap_strided(padded.permute({0, 3, 1, 2})), c2.pd.dst_desc(), stream);
       }
       execute(c2, t, out, stream);
       cur = out;
@@ -230,7 +211,7 @@ torch::Tensor DnnlBlocks::run(const torch::Tensor& x, const std::vector<Block>& 
       dims = tdims;
     }
     // Back to a channels-last libtorch tensor.
-    return to_torch(cur, dims, tag::nhwc, at::MemoryFormat::ChannelsLast, stream);
+    return to_tensor(cur, at::MemoryFormat::ChannelsLast, stream);
   } catch (const dnnl::error&) {
     return torch::Tensor();  // the caller's path
   }
@@ -245,7 +226,7 @@ torch::Tensor DnnlBlocks::run_conv_pool(const torch::Tensor& x,
     if (!state_) state_ = std::make_shared<State>();
     dnnl::stream stream(cpu_engine());
     memory::dims dims{x.size(0), x.size(1), x.size(2), x.size(3)};
-    Buffer cur = wrap(dense(x).contiguous(), dims, tag::nchw);
+    Buffer cur = wrap_strided(dense(x).contiguous());
     for (size_t i = 0; i < stages.size(); ++i) {
       const auto& st = stages[i];
       // relu(maxpool(conv)) is maxpool(relu(conv)): the ReLU is the convolution's post-op.
@@ -259,24 +240,20 @@ torch::Tensor DnnlBlocks::run_conv_pool(const torch::Tensor& x,
         dnnl::pooling_forward::desc d(
             dnnl::prop_kind::forward_inference, dnnl::algorithm::pooling_max, c.pd.dst_desc(),
             memory::desc(out, dt::f32, tag::any), {2, 2}, {2, 2}, {0, 0}, {0, 0});
-        dnnl::primitive_attr attr;
-        attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-        p.pd = dnnl::pooling_forward::primitive_desc(d, attr, cpu_engine());
+        p.pd = dnnl::pooling_forward::primitive_desc(d, user_scratchpad(), cpu_engine());
         p.primitive = dnnl::pooling_forward(p.pd);
         p.src = c.pd.dst_desc();
         p.threads = at::get_num_threads();
       }
       Buffer pooled = make_buffer(p.pd.dst_desc());
-      Buffer scratch = make_buffer(p.pd.scratchpad_desc());
-      p.primitive.execute(
-          stream,
-          {{DNNL_ARG_SRC, t.mem}, {DNNL_ARG_DST, pooled.mem}, {DNNL_ARG_SCRATCHPAD, scratch.mem}});
+      run_with_scratchpad(p.primitive, p.pd, {{DNNL_ARG_SRC, t.mem}, {DNNL_ARG_DST, pooled.mem}},
+                          stream);
       cur = pooled;
       const auto& pd = p.pd.dst_desc().dims();
       dims = memory::dims(pd.begin(), pd.end());
     }
     // Back to a plain NCHW libtorch tensor (flattened by the caller as (C, H, W)).
-    return to_torch(cur, dims, tag::nchw, at::MemoryFormat::Contiguous, stream);
+    return to_tensor(cur, at::MemoryFormat::Contiguous, stream);
   } catch (const dnnl::error&) {
     return torch::Tensor();  // the caller's path
   }

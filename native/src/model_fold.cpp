@@ -81,8 +81,9 @@ torch::Tensor BnFolds::conv_bn(const torch::Tensor& x, torch::nn::Conv2d& conv,
   auto* pair = foldable(conv, bn);
   if (pair == nullptr) {
     // Training: the wider 3x3 convolutions on Winograd's kernels where they can.
-    auto y = winograd_train_conv(dense(x), conv);
-    return bn->forward(y.defined() ? y : conv->forward(dense(x)));
+    const auto in = dense(x);
+    auto y = winograd_train_conv(in, conv);
+    return bn->forward(y.defined() ? y : conv->forward(in));
   }
   auto& f = *pair;
   // A blocked (MKLDNN) input: the folded weight reordered once into the

@@ -36,7 +36,10 @@ using dnnl::memory;
 using dnnl_util::Buffer;
 using dnnl_util::cpu_engine;
 using dnnl_util::make_buffer;
+using dnnl_util::run_with_scratchpad;
 using dnnl_util::to_layout;
+using dnnl_util::to_tensor;
+using dnnl_util::user_scratchpad;
 using dnnl_util::wrap_strided;
 using dt = dnnl::memory::data_type;
 
@@ -52,16 +55,6 @@ struct WinogradPrimitives {
   /// the forward pass keeps) or the direct one (on the channels-last tensors).
   bool winograd_weights = false;
 };
-
-/// Primitives whose scratch memory the caller passes at each run (a buffer
-/// from libtorch's allocator), as libtorch's own oneDNN calls do. With the
-/// library's own scratchpad, a Winograd forward pass wrote through a null
-/// pointer in a test process where libtorch's primitives had run first.
-dnnl::primitive_attr user_scratchpad() {
-  dnnl::primitive_attr attr;
-  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-  return attr;
-}
 
 /// (batch, in, out, height, width, threads): oneDNN sizes a primitive's
 /// work split and scratchpad for the threads at its creation, and its
@@ -130,17 +123,6 @@ std::shared_ptr<WinogradPrimitives> winograd_primitives(const ShapeKey& key) {
   return p;
 }
 
-/// A new channels-last libtorch tensor holding `from` (a [N, C, H, W] memory).
-torch::Tensor to_channels_last(Buffer from, dnnl::stream& stream) {
-  const auto dims = from.mem.get_desc().dims();
-  auto out = torch::empty(
-      {dims[0], dims[1], dims[2], dims[3]},
-      torch::TensorOptions().dtype(torch::kFloat).memory_format(at::MemoryFormat::ChannelsLast));
-  auto target = wrap_strided(out);
-  dnnl::reorder(from.mem, target.mem).execute(stream, from.mem, target.mem);
-  return out;
-}
-
 /// conv2d(x, weight, padding 1) on Winograd's kernels, with its backward.
 struct WinogradConv : torch::autograd::Function<WinogradConv> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& input,
@@ -152,13 +134,10 @@ struct WinogradConv : torch::autograd::Function<WinogradConv> {
     Buffer src = to_layout(wrap_strided(x), p->fwd_pd.src_desc(), stream);
     Buffer wei = to_layout(wrap_strided(weight), p->fwd_pd.weights_desc(), stream);
     Buffer dst = make_buffer(p->fwd_pd.dst_desc());
-    Buffer scratch = make_buffer(p->fwd_pd.scratchpad_desc());
-    p->fwd.execute(stream, {{DNNL_ARG_SRC, src.mem},
-                            {DNNL_ARG_WEIGHTS, wei.mem},
-                            {DNNL_ARG_DST, dst.mem},
-                            {DNNL_ARG_SCRATCHPAD, scratch.mem}});
-    auto y = to_channels_last(dst, stream);
-    stream.wait();
+    run_with_scratchpad(
+        p->fwd, p->fwd_pd,
+        {{DNNL_ARG_SRC, src.mem}, {DNNL_ARG_WEIGHTS, wei.mem}, {DNNL_ARG_DST, dst.mem}}, stream);
+    auto y = to_tensor(dst, at::MemoryFormat::ChannelsLast, stream);
     // The backward by weights reads the source in the layout it was given
     // here (blocked for Winograd's, channels-last for the direct one).
     auto saved_src = p->winograd_weights ? src.storage : x;
@@ -187,12 +166,12 @@ struct WinogradConv : torch::autograd::Function<WinogradConv> {
       g_blocked = to_layout(g_plain, p->data_pd.diff_dst_desc(), stream);
       Buffer wei = to_layout(wrap_strided(weight), p->data_pd.weights_desc(), stream);
       Buffer diff_src = make_buffer(p->data_pd.diff_src_desc());
-      Buffer scratch = make_buffer(p->data_pd.scratchpad_desc());
-      p->data.execute(stream, {{DNNL_ARG_DIFF_DST, g_blocked.mem},
-                               {DNNL_ARG_WEIGHTS, wei.mem},
-                               {DNNL_ARG_SCRATCHPAD, scratch.mem},
-                               {DNNL_ARG_DIFF_SRC, diff_src.mem}});
-      grad_input = to_channels_last(diff_src, stream);
+      run_with_scratchpad(p->data, p->data_pd,
+                          {{DNNL_ARG_DIFF_DST, g_blocked.mem},
+                           {DNNL_ARG_WEIGHTS, wei.mem},
+                           {DNNL_ARG_DIFF_SRC, diff_src.mem}},
+                          stream);
+      grad_input = to_tensor(diff_src, at::MemoryFormat::ChannelsLast, stream);
     }
     if (ctx->needs_input_grad(1)) {
       const auto& wpd = p->weights_pd;
@@ -206,11 +185,11 @@ struct WinogradConv : torch::autograd::Function<WinogradConv> {
               ? g_blocked
               : to_layout(g_plain, wpd.diff_dst_desc(), stream);
       Buffer diff_wei = make_buffer(wpd.diff_weights_desc());
-      Buffer scratch = make_buffer(wpd.scratchpad_desc());
-      p->weights.execute(stream, {{DNNL_ARG_SRC, src.mem},
-                                  {DNNL_ARG_SCRATCHPAD, scratch.mem},
-                                  {DNNL_ARG_DIFF_DST, diff_dst.mem},
-                                  {DNNL_ARG_DIFF_WEIGHTS, diff_wei.mem}});
+      run_with_scratchpad(p->weights, wpd,
+                          {{DNNL_ARG_SRC, src.mem},
+                           {DNNL_ARG_DIFF_DST, diff_dst.mem},
+                           {DNNL_ARG_DIFF_WEIGHTS, diff_wei.mem}},
+                          stream);
       // In the weight's own strides (channels-last or not), as autograd accumulates it.
       grad_weight = torch::empty_like(weight);
       auto target = wrap_strided(grad_weight);
