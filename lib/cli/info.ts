@@ -67,6 +67,12 @@ export interface Info {
    */
   onednn_inference: boolean;
   /**
+   * Whether inference on the CPU runs 16-channel 3x3 convolutions
+   * (ResNet-32's first stage) on lade's own Winograd kernel: this build has
+   * it and the CPU AVX-512F; LADE_WINOGRAD=0 turns it off.
+   */
+  winograd16_inference: boolean;
+  /**
    * Whether training runs the 3x3 convolutions of 32 channels and more
    * (cnn28's second and third, ResNet-32's stages 2 and 3) on oneDNN's
    * Winograd kernels, forward and backward, where the CPU has them (AVX-512);
@@ -107,6 +113,7 @@ export function gatherInfo(): Info {
     cuda: cudaFacts(),
     distributed: { backends: availableBackends() },
     onednn_inference: onednn,
+    winograd16_inference: buildInfo().winograd16 && Deno.env.get("LADE_WINOGRAD") !== "0",
     winograd_training: onednn && Deno.env.get("LADE_WINOGRAD") !== "0",
     torch: choice.torch ?? null,
     native_library: nativeLibraryPath(),
@@ -153,9 +160,14 @@ export function infoCommand(options: { json?: boolean }): void {
     ["distributed", info.distributed.backends.join(", ") || "none"],
     [
       "inference",
-      info.onednn_inference
-        ? "cnn28 and ResNet-32's wider stages on oneDNN (Winograd; LADE_DNNL=0: libtorch's path)"
-        : "libtorch",
+      [
+        info.onednn_inference
+          ? "cnn28 and ResNet-32's wider stages on oneDNN (Winograd; LADE_DNNL=0: libtorch's path)"
+          : "",
+        info.winograd16_inference
+          ? "16-channel convolutions on lade's Winograd kernel (LADE_WINOGRAD=0: libtorch's)"
+          : "",
+      ].filter((s) => s).join("; ") || "libtorch",
     ],
     [
       "training",

@@ -33,6 +33,13 @@ export interface BuildInfo {
    * CPU libtorch built beside oneDNN's headers (Debian's libdnnl-dev).
    */
   onednn: boolean;
+  /**
+   * Whether inference runs 16-channel 3x3 convolutions (ResNet-32's first
+   * stage) on lade's own Winograd kernel (native/src/winograd16.cpp): built
+   * for x86-64 against a libtorch on the system's libgomp, and this CPU has
+   * AVX-512F. LADE_WINOGRAD=0 turns it off at run time.
+   */
+  winograd16: boolean;
 }
 
 /**

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "common.h"
+#include "model_common.h"
 
 #ifdef LADE_WITH_CUDA
 #include <ATen/cuda/CUDAContext.h>
@@ -94,6 +95,7 @@ LADE_EXTERN const char* lade_build_info(void) {
 #else
     s << ",\"onednn\":false";
 #endif
+    s << ",\"winograd16\":" << (winograd16::supported() ? "true" : "false");
     s << "}";
     return s.str();
   }();

@@ -36,6 +36,14 @@ class BnFolds {
   /// would not fold (training, gradients on, no running statistics).
   bool folded(torch::nn::Conv2d& conv, torch::nn::BatchNorm2d& bn, torch::Tensor& weight,
               torch::Tensor& bias);
+  /// relu(bn(conv(x)) + residual) (no residual when undefined) in eval mode
+  /// with gradients off on lade's 16-channel Winograd kernel
+  /// (winograd16::conv_relu), the transformed weight made once per fold;
+  /// undefined where that does not apply (not folding, not a 16 -> 16 3x3
+  /// convolution of stride 1 and padding 1, x not a CPU float tensor,
+  /// winograd16::available() false): the caller runs conv_bn().
+  torch::Tensor conv_bn_relu16(const torch::Tensor& x, torch::nn::Conv2d& conv,
+                               torch::nn::BatchNorm2d& bn, const torch::Tensor& residual);
   /// Drops every folded pair (the next eval pass folds again).
   void clear();
 
@@ -48,6 +56,9 @@ class BnFolds {
     /// The folded weight reordered once into oneDNN's blocked layout, for
     /// inputs in that layout (Backbone::blocked_inference); made on first use.
     torch::Tensor blocked_weight;
+    /// The folded weight's Winograd transform ([36, 16, 16]) for
+    /// conv_bn_relu16; made on first use.
+    torch::Tensor winograd16;
   };
   /// The folded pair, computed or refreshed (see conv_bn()).
   Folded& fold(torch::nn::Conv2d& conv, torch::nn::BatchNorm2d& bn);
@@ -97,6 +108,23 @@ class DnnlBlocks {
 /// blocks of 16, CPU float, gradients on. Undefined elsewhere: the caller
 /// runs conv->forward(x).
 torch::Tensor winograd_train_conv(const torch::Tensor& x, torch::nn::Conv2d& conv);
+
+/// Inference's 16-channel 3x3 convolutions (stride 1, padding 1: ResNet-32's
+/// first stage) on lade's own Winograd F(4x4, 3x3) kernel for AVX-512
+/// (native/src/winograd16.cpp).
+namespace winograd16 {
+/// Whether this build has the kernel (x86-64, libtorch's OpenMP) and the CPU AVX-512F.
+bool supported();
+/// supported(), and LADE_WINOGRAD is not 0.
+bool available();
+/// The [36, 16 in, 16 out] transform of a 16x16x3x3 weight (computed in double).
+torch::Tensor transform_weight(const torch::Tensor& weight);
+/// relu(conv(x) + bias + residual) (no residual when undefined) for x
+/// channels-last CPU float [N, 16, H, W], `u` from transform_weight; the
+/// result channels-last. Throws where !supported().
+torch::Tensor conv_relu(const torch::Tensor& x, const torch::Tensor& u, const torch::Tensor& bias,
+                        const torch::Tensor& residual);
+}  // namespace winograd16
 
 /// A network from images [N, C, S, S] to features [N, feature_dim()].
 struct Backbone : torch::nn::Module {

@@ -69,6 +69,7 @@ BnFolds::Folded& BnFolds::fold(torch::nn::Conv2d& conv, torch::nn::BatchNorm2d& 
     f.bias = bias.to(w.scalar_type());
     f.eps = bn->options.eps();
     f.blocked_weight = torch::Tensor();
+    f.winograd16 = torch::Tensor();
     f.sources.clear();
     for (const auto& t : sources) f.sources.push_back(t.detach().clone());
   }
@@ -105,6 +106,27 @@ torch::Tensor BnFolds::conv_bn(const torch::Tensor& x, torch::nn::Conv2d& conv,
                        .padding(co.padding())
                        .dilation(co.dilation())
                        .groups(co.groups()));
+}
+
+torch::Tensor BnFolds::conv_bn_relu16(const torch::Tensor& x, torch::nn::Conv2d& conv,
+                                      torch::nn::BatchNorm2d& bn, const torch::Tensor& residual) {
+  const auto& co = conv->options;
+  const auto* padding = c10::get_if<torch::ExpandingArray<2>>(&co.padding());
+  const auto one = [](const auto& a) { return (*a)[0] == 1 && (*a)[1] == 1; };
+  const bool shape = co.in_channels() == 16 && co.out_channels() == 16 &&
+                     (*co.kernel_size())[0] == 3 && (*co.kernel_size())[1] == 3 &&
+                     one(co.stride()) && one(co.dilation()) && co.groups() == 1 && padding &&
+                     one(*padding);
+  if (!shape || x.dim() != 4 || x.is_mkldnn() || !x.device().is_cpu() ||
+      x.scalar_type() != torch::kFloat || !winograd16::available()) {
+    return torch::Tensor();
+  }
+  auto* f = foldable(conv, bn);
+  if (f == nullptr) return torch::Tensor();
+  if (!f->winograd16.defined()) f->winograd16 = winograd16::transform_weight(f->weight);
+  const auto cl = at::MemoryFormat::ChannelsLast;
+  return winograd16::conv_relu(x.contiguous(cl), f->winograd16, f->bias.contiguous(),
+                               residual.defined() ? residual.contiguous(cl) : residual);
 }
 
 void BnFolds::clear() { folded_.clear(); }
