@@ -67,16 +67,18 @@ export interface Info {
    */
   onednn_inference: boolean;
   /**
-   * Whether inference on the CPU runs 16-channel 3x3 convolutions
-   * (ResNet-32's first stage) on lade's own Winograd kernel: this build has
-   * it and the CPU AVX-512F; LADE_WINOGRAD=0 turns it off.
+   * Whether 16-channel 3x3 convolutions on the CPU (ResNet-32's first
+   * stage) run on lade's own Winograd kernel, in inference and in training
+   * (forward and backward by data): this build has it and the CPU
+   * AVX-512F; LADE_WINOGRAD=0 turns it off.
    */
-  winograd16_inference: boolean;
+  winograd16: boolean;
   /**
    * Whether training runs the 3x3 convolutions of 32 channels and more
    * (cnn28's second and third, ResNet-32's stages 2 and 3) on oneDNN's
    * Winograd kernels, forward and backward, where the CPU has them (AVX-512);
-   * LADE_WINOGRAD=0 or LADE_DNNL=0 turns it off.
+   * LADE_WINOGRAD=0 or LADE_DNNL=0 turns it off. (The 16-channel ones follow
+   * winograd16: the same kernel runs in training.)
    */
   winograd_training: boolean;
   /**
@@ -113,7 +115,7 @@ export function gatherInfo(): Info {
     cuda: cudaFacts(),
     distributed: { backends: availableBackends() },
     onednn_inference: onednn,
-    winograd16_inference: buildInfo().winograd16 && Deno.env.get("LADE_WINOGRAD") !== "0",
+    winograd16: buildInfo().winograd16 && Deno.env.get("LADE_WINOGRAD") !== "0",
     winograd_training: onednn && Deno.env.get("LADE_WINOGRAD") !== "0",
     torch: choice.torch ?? null,
     native_library: nativeLibraryPath(),
@@ -164,16 +166,19 @@ export function infoCommand(options: { json?: boolean }): void {
         info.onednn_inference
           ? "cnn28 and ResNet-32's wider stages on oneDNN (Winograd; LADE_DNNL=0: libtorch's path)"
           : "",
-        info.winograd16_inference
+        info.winograd16
           ? "16-channel convolutions on lade's Winograd kernel (LADE_WINOGRAD=0: libtorch's)"
           : "",
       ].filter((s) => s).join("; ") || "libtorch",
     ],
     [
       "training",
-      info.winograd_training
-        ? "3x3 convolutions of 32+ channels on oneDNN's Winograd kernels where the CPU has them (LADE_WINOGRAD=0: libtorch's)"
-        : "libtorch",
+      [
+        info.winograd_training
+          ? "3x3 convolutions of 32+ channels on oneDNN's Winograd kernels where the CPU has them (LADE_WINOGRAD=0: libtorch's)"
+          : "",
+        info.winograd16 ? "16-channel ones on lade's Winograd kernel" : "",
+      ].filter((s) => s).join("; ") || "libtorch",
     ],
     ["native library", `${info.native_library} (${info.native_library_origin})`],
   ];

@@ -34,8 +34,9 @@ export interface BuildInfo {
    */
   onednn: boolean;
   /**
-   * Whether inference runs 16-channel 3x3 convolutions (ResNet-32's first
-   * stage) on lade's own Winograd kernel (native/src/winograd16.cpp): built
+   * Whether 16-channel 3x3 convolutions (ResNet-32's first stage) run on
+   * lade's own Winograd kernel in inference and training (forward and
+   * backward by data; native/src/winograd16.cpp): built
    * for x86-64 against a libtorch on the system's libgomp, and this CPU has
    * AVX-512F. LADE_WINOGRAD=0 turns it off at run time.
    */

@@ -117,13 +117,21 @@ namespace winograd16 {
 bool supported();
 /// supported(), and LADE_WINOGRAD is not 0.
 bool available();
+/// Whether a convolution is one the kernel runs: 16 -> 16 channels, 3x3,
+/// stride 1, padding 1 (zeros), no dilation, one group.
+bool fits(const torch::nn::detail::ConvNdOptions<2>& options);
 /// The [36, 16 in, 16 out] transform of a 16x16x3x3 weight (computed in double).
 torch::Tensor transform_weight(const torch::Tensor& weight);
-/// relu(conv(x) + bias + residual) (no residual when undefined) for x
-/// channels-last CPU float [N, 16, H, W], `u` from transform_weight; the
-/// result channels-last. Throws where !supported().
-torch::Tensor conv_relu(const torch::Tensor& x, const torch::Tensor& u, const torch::Tensor& bias,
-                        const torch::Tensor& residual);
+/// conv(x) + bias + residual, its ReLU where `relu` (bias, residual: none
+/// when undefined), for x channels-last CPU float [N, 16, H, W] and `u` from
+/// transform_weight; the result channels-last. Throws where !supported().
+torch::Tensor conv(const torch::Tensor& x, const torch::Tensor& u, const torch::Tensor& bias,
+                   const torch::Tensor& residual, bool relu);
+/// conv(x) for training (gradients on): a 16 -> 16 3x3 convolution of
+/// stride 1, padding 1 and no bias on this kernel forward and backward by
+/// data (the flipped, transposed weight), libtorch's backward by weights;
+/// undefined where that does not apply or !available().
+torch::Tensor train_conv(const torch::Tensor& x, torch::nn::Conv2d& conv);
 }  // namespace winograd16
 
 /// A network from images [N, C, S, S] to features [N, feature_dim()].

@@ -84,6 +84,7 @@ torch::Tensor BnFolds::conv_bn(const torch::Tensor& x, torch::nn::Conv2d& conv,
     // Training: the wider 3x3 convolutions on Winograd's kernels where they can.
     const auto in = dense(x);
     auto y = winograd_train_conv(in, conv);
+    if (!y.defined()) y = winograd16::train_conv(in, conv);
     return bn->forward(y.defined() ? y : conv->forward(in));
   }
   auto& f = *pair;
@@ -110,14 +111,7 @@ torch::Tensor BnFolds::conv_bn(const torch::Tensor& x, torch::nn::Conv2d& conv,
 
 torch::Tensor BnFolds::conv_bn_relu16(const torch::Tensor& x, torch::nn::Conv2d& conv,
                                       torch::nn::BatchNorm2d& bn, const torch::Tensor& residual) {
-  const auto& co = conv->options;
-  const auto* padding = c10::get_if<torch::ExpandingArray<2>>(&co.padding());
-  const auto one = [](const auto& a) { return (*a)[0] == 1 && (*a)[1] == 1; };
-  const bool shape = co.in_channels() == 16 && co.out_channels() == 16 &&
-                     (*co.kernel_size())[0] == 3 && (*co.kernel_size())[1] == 3 &&
-                     one(co.stride()) && one(co.dilation()) && co.groups() == 1 && padding &&
-                     one(*padding);
-  if (!shape || x.dim() != 4 || x.is_mkldnn() || !x.device().is_cpu() ||
+  if (!winograd16::fits(conv->options) || x.dim() != 4 || x.is_mkldnn() || !x.device().is_cpu() ||
       x.scalar_type() != torch::kFloat || !winograd16::available()) {
     return torch::Tensor();
   }
@@ -125,8 +119,8 @@ torch::Tensor BnFolds::conv_bn_relu16(const torch::Tensor& x, torch::nn::Conv2d&
   if (f == nullptr) return torch::Tensor();
   if (!f->winograd16.defined()) f->winograd16 = winograd16::transform_weight(f->weight);
   const auto cl = at::MemoryFormat::ChannelsLast;
-  return winograd16::conv_relu(x.contiguous(cl), f->winograd16, f->bias.contiguous(),
-                               residual.defined() ? residual.contiguous(cl) : residual);
+  return winograd16::conv(x.contiguous(cl), f->winograd16, f->bias.contiguous(),
+                          residual.defined() ? residual.contiguous(cl) : residual, /*relu=*/true);
 }
 
 void BnFolds::clear() { folded_.clear(); }

@@ -1,7 +1,8 @@
-// Inference's 16-channel 3x3 convolutions (stride 1, padding 1: ResNet-32's
-// first stage, shared by resnet32-sade's experts) on a Winograd F(4x4, 3x3)
-// kernel of lade's own, with the folded bias, the block's residual sum and
-// the ReLU in its output loop.
+// 16-channel 3x3 convolutions (stride 1, padding 1: ResNet-32's first
+// stage, shared by resnet32-sade's experts) on a Winograd F(4x4, 3x3) kernel
+// of lade's own: in inference with the folded bias, the block's residual sum
+// and the ReLU in its output loop; in training forward and backward by data
+// (train_conv; the backward by weights stays libtorch's).
 //
 // Why our own: libtorch runs these layers on oneDNN's direct brgconv kernel
 // at about 85% of the CPU's peak, and they were 46% of ResNet-32's
@@ -16,9 +17,10 @@
 //
 // The transforms are Lavin and Gray's (Fast Algorithms for Convolutional
 // Neural Networks, 2016): Y = A^T [(G g G^T) . (B^T d B)] A with the
-// matrices written out below; the weights' transform runs once per folded
-// weight, in double. Results differ from the direct sums by rounding
-// (relative L2 below 1e-6 at these sizes; the tests hold logits to 1e-4).
+// matrices written out below; the weights' transform is computed in double.
+// Results differ from the direct sums by rounding (relative L2 below 1e-6
+// per layer at these sizes; the tests hold logits to 1e-4). Each tile is
+// computed whole by one thread, so the thread count does not change a result.
 //
 // Built for x86-64 when libtorch's intra-op threads are the libgomp this
 // build links (LADE_TORCH_OPENMP: Debian's libtorch): at::parallel_for then
@@ -58,20 +60,39 @@ void require(bool ok, const char* what) {
 
 torch::Tensor transform_weight(const torch::Tensor& weight) {
   require(weight.dim() == 4 && weight.size(0) == kC && weight.size(1) == kC &&
-              weight.size(2) == 3 && weight.size(3) == 3,
-          "winograd16: the weight must be 16x16x3x3");
-  // G of F(4x4, 3x3): U = G g G^T, a 6x6 matrix from each 3x3 filter.
+              weight.size(2) == 3 && weight.size(3) == 3 && weight.scalar_type() == torch::kFloat,
+          "winograd16: the weight must be float 16x16x3x3");
+  // G of F(4x4, 3x3): U = G g G^T, a 6x6 matrix from each 3x3 filter; in
+  // double, rounded once. A loop, not tensor ops: training transforms every
+  // layer's weight at every step (about 20 µs each).
   static const double kG[6][3] = {{1.0 / 4, 0, 0},
                                   {-1.0 / 6, -1.0 / 6, -1.0 / 6},
                                   {-1.0 / 6, 1.0 / 6, -1.0 / 6},
                                   {1.0 / 24, 1.0 / 12, 1.0 / 6},
                                   {1.0 / 24, -1.0 / 12, 1.0 / 6},
                                   {0, 0, 1}};
-  auto g = weight.detach().to(torch::kCPU, torch::kFloat64).contiguous();
-  auto gt = torch::from_blob(const_cast<double*>(&kG[0][0]), {6, 3}, torch::kFloat64);
-  // [o, k, 6, 6] = G g[o, k] G^T, then laid out [position, in, out].
-  auto u = torch::matmul(torch::matmul(gt, g), gt.t());
-  return u.permute({2, 3, 1, 0}).reshape({36, kC, kC}).to(torch::kFloat).contiguous();
+  const auto w = weight.detach().to(torch::kCPU).contiguous();  // OIHW
+  const float* g = w.data_ptr<float>();
+  auto u = torch::empty({36, kC, kC}, torch::kFloat);  // [position, in, out]
+  float* up = u.data_ptr<float>();
+  for (int o = 0; o < kC; ++o) {
+    for (int k = 0; k < kC; ++k) {
+      const float* f = g + (o * kC + k) * 9;
+      double gf[6][3];  // G f
+      for (int i = 0; i < 6; ++i) {
+        for (int b = 0; b < 3; ++b) {
+          gf[i][b] = kG[i][0] * f[b] + kG[i][1] * f[3 + b] + kG[i][2] * f[6 + b];
+        }
+      }
+      for (int i = 0; i < 6; ++i) {
+        for (int j = 0; j < 6; ++j) {
+          const double v = gf[i][0] * kG[j][0] + gf[i][1] * kG[j][1] + gf[i][2] * kG[j][2];
+          up[((i * 6 + j) * kC + k) * kC + o] = static_cast<float>(v);
+        }
+      }
+    }
+  }
+  return u;
 }
 
 #ifdef LADE_WINOGRAD16
@@ -111,10 +132,11 @@ struct Shape {
 
 /// Tiles [first, first + kTiles) of the batch (numbered image by image, row
 /// by row): input transform, the 36 products, output transform with bias,
-/// residual and ReLU. x, y, residual: [N, H, W, 16]; u: [36][16 in][16 out].
+/// residual and ReLU where asked (bias, residual: none when null). x, y, residual: [N, H, W, 16];
+/// u: [36][16 in][16 out].
 __attribute__((target("avx512f"))) void run_group(const float* x, float* y, const float* residual,
-                                                  const float* u, const float* bias, const Shape& s,
-                                                  int64_t first) {
+                                                  const float* u, const float* bias, bool relu,
+                                                  const Shape& s, int64_t first) {
   alignas(64) float v[36][kTiles][kC];  // transformed inputs, then products (in place)
   alignas(64) float tmp[6][6][kC];
   const __m512 zero = _mm512_setzero_ps();
@@ -174,8 +196,8 @@ __attribute__((target("avx512f"))) void run_group(const float* x, float* y, cons
 #pragma GCC unroll 16
     for (int t = 0; t < kTiles; ++t) _mm512_store_ps(v[p][t], acc[t]);
   }
-  // A^T m A, plus bias (and residual), ReLU; outputs past the edge dropped.
-  const __m512 b = _mm512_loadu_ps(bias);
+  // A^T m A, plus bias and residual, ReLU (each where asked); outputs past the edge dropped.
+  const __m512 b = bias != nullptr ? _mm512_loadu_ps(bias) : zero;
   for (int t = 0; t < count; ++t) {
     const int64_t id = first + t, n = id / (s.tiles_h * s.tiles_w);
     const int64_t r0 = (id / s.tiles_w) % s.tiles_h * 4, c0 = id % s.tiles_w * 4;
@@ -204,7 +226,7 @@ __attribute__((target("avx512f"))) void run_group(const float* x, float* y, cons
         const int64_t at = base + (r * s.W + c) * kC;
         __m512 out = _mm512_add_ps(o[col], b);
         if (residual != nullptr) out = _mm512_add_ps(out, _mm512_loadu_ps(residual + at));
-        _mm512_storeu_ps(y + at, _mm512_max_ps(out, zero));
+        _mm512_storeu_ps(y + at, relu ? _mm512_max_ps(out, zero) : out);
       }
     }
   }
@@ -217,14 +239,17 @@ bool supported() {
   return cpu;
 }
 
-torch::Tensor conv_relu(const torch::Tensor& x, const torch::Tensor& u, const torch::Tensor& bias,
-                        const torch::Tensor& residual) {
+torch::Tensor conv(const torch::Tensor& x, const torch::Tensor& u, const torch::Tensor& bias,
+                   const torch::Tensor& residual, bool relu) {
   require(x.dim() == 4 && x.size(1) == kC && x.scalar_type() == torch::kFloat &&
               x.device().is_cpu() && x.is_contiguous(at::MemoryFormat::ChannelsLast),
           "winograd16: x must be channels-last CPU float with 16 channels");
   require(u.sizes() == torch::IntArrayRef({36, kC, kC}) && u.is_contiguous() &&
-              bias.numel() == kC && bias.is_contiguous(),
-          "winograd16: transformed weight [36, 16, 16] and bias [16] expected");
+              u.scalar_type() == torch::kFloat,
+          "winograd16: a transformed weight [36, 16, 16] expected");
+  require(!bias.defined() || (bias.numel() == kC && bias.is_contiguous() &&
+                              bias.scalar_type() == torch::kFloat && bias.device().is_cpu()),
+          "winograd16: the bias must be 16 floats");
   require(!residual.defined() ||
               (residual.sizes() == x.sizes() && residual.scalar_type() == torch::kFloat &&
                residual.is_contiguous(at::MemoryFormat::ChannelsLast)),
@@ -241,11 +266,11 @@ torch::Tensor conv_relu(const torch::Tensor& x, const torch::Tensor& u, const to
   const float* xp = x.data_ptr<float>();
   const float* rp = residual.defined() ? residual.data_ptr<float>() : nullptr;
   const float* up = u.data_ptr<float>();
-  const float* bp = bias.data_ptr<float>();
+  const float* bp = bias.defined() ? bias.data_ptr<float>() : nullptr;
   float* yp = y.data_ptr<float>();
   // A group is ~60 µs of work at 32x32: 4 groups a task keeps the split fine.
   at::parallel_for(0, groups, 4, [&](int64_t begin, int64_t end) {
-    for (int64_t g = begin; g < end; ++g) run_group(xp, yp, rp, up, bp, s, g * kTiles);
+    for (int64_t g = begin; g < end; ++g) run_group(xp, yp, rp, up, bp, relu, s, g * kTiles);
   });
   return y;
 }
@@ -254,12 +279,71 @@ torch::Tensor conv_relu(const torch::Tensor& x, const torch::Tensor& u, const to
 
 bool supported() { return false; }
 
-torch::Tensor conv_relu(const torch::Tensor&, const torch::Tensor&, const torch::Tensor&,
-                        const torch::Tensor&) {
+torch::Tensor conv(const torch::Tensor&, const torch::Tensor&, const torch::Tensor&,
+                   const torch::Tensor&, bool) {
   throw std::runtime_error("winograd16: not in this build");
 }
 
 #endif
+
+bool fits(const torch::nn::detail::ConvNdOptions<2>& o) {
+  const auto* padding = c10::get_if<torch::ExpandingArray<2>>(&o.padding());
+  const auto ones = [](const torch::ExpandingArray<2>& a) {
+    return a->at(0) == 1 && a->at(1) == 1;
+  };
+  return o.in_channels() == kC && o.out_channels() == kC && o.kernel_size()->at(0) == 3 &&
+         o.kernel_size()->at(1) == 3 && ones(o.stride()) && ones(o.dilation()) && o.groups() == 1 &&
+         padding != nullptr && ones(*padding) &&
+         torch::enumtype::get_enum_name(o.padding_mode()) == "kZeros";
+}
+
+namespace {
+
+/// conv(x, weight) in training: forward and backward by data on the
+/// kernel, backward by weights on libtorch's (oneDNN's direct) kernel.
+struct TrainConv : torch::autograd::Function<TrainConv> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                               const torch::Tensor& weight) {
+    const auto cl = at::MemoryFormat::ChannelsLast;
+    auto input = x.contiguous(cl);
+    ctx->save_for_backward({input, weight});
+    return conv(input, transform_weight(weight), {}, {}, /*relu=*/false);
+  }
+
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                               torch::autograd::tensor_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const auto& input = saved[0];
+    const auto& weight = saved[1];
+    const auto g = grads[0].contiguous(at::MemoryFormat::ChannelsLast);
+    torch::Tensor grad_input, grad_weight;
+    if (ctx->needs_input_grad(0)) {
+      // The gradient by data of a stride-1, padding-1 3x3 convolution is the
+      // convolution of the output's gradient with the weight flipped in
+      // both spatial axes and its in and out channels swapped.
+      const auto flipped = weight.detach().flip({2, 3}).transpose(0, 1);
+      grad_input = conv(g, transform_weight(flipped), {}, {}, /*relu=*/false);
+    }
+    if (ctx->needs_input_grad(1)) {
+      grad_weight = std::get<1>(at::convolution_backward(g, input, weight.detach(), c10::nullopt,
+                                                         {1, 1}, {1, 1}, {1, 1}, false, {0, 0}, 1,
+                                                         {false, true, false}));
+    }
+    return {grad_input, grad_weight};
+  }
+};
+
+}  // namespace
+
+torch::Tensor train_conv(const torch::Tensor& x, torch::nn::Conv2d& c) {
+  const auto& w = c->weight;
+  if (!fits(c->options) || c->bias.defined() || !torch::GradMode::is_enabled() || x.dim() != 4 ||
+      x.is_mkldnn() || !x.device().is_cpu() || x.scalar_type() != torch::kFloat ||
+      !w.device().is_cpu() || w.scalar_type() != torch::kFloat || !available()) {
+    return torch::Tensor();
+  }
+  return TrainConv::apply(x, w);
+}
 
 bool available() {
   const char* v = std::getenv("LADE_WINOGRAD");

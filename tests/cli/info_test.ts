@@ -31,13 +31,13 @@ Deno.test("info --json reports versions, threads, CUDA and the library path", as
   assert.equal(typeof info.torch.cuda, "boolean");
   assert.ok(Array.isArray(info.torch.cuda_archs));
   assert.equal(typeof info.winograd_training, "boolean");
-  assert.equal(typeof info.winograd16_inference, "boolean");
+  assert.equal(typeof info.winograd16, "boolean");
 });
 
 Deno.test("info --json: LADE_WINOGRAD=0 turns the Winograd paths off", async () => {
   const off = JSON.parse((await lade(["info", "--json"], { LADE_WINOGRAD: "0" })).stdout);
   assert.equal(off.winograd_training, false);
-  assert.equal(off.winograd16_inference, false);
+  assert.equal(off.winograd16, false);
   assert.equal(
     off.onednn_inference,
     JSON.parse((await lade(["info", "--json"])).stdout).onednn_inference,
