@@ -67,18 +67,18 @@ export interface Info {
    */
   onednn_inference: boolean;
   /**
-   * Whether 16-channel 3x3 convolutions on the CPU (ResNet-32's first
-   * stage) run on lade's own Winograd kernel, in inference and in training
-   * (forward and backward by data): this build has it and the CPU
-   * AVX-512F; LADE_WINOGRAD=0 turns it off.
+   * Whether 3x3 convolutions of 16, 32 and 64 channels on the CPU
+   * (ResNet-32's stages) run on lade's own Winograd kernel, in inference
+   * and (16 and 32 channels) in training, forward and backward by data:
+   * this build has it and the CPU AVX-512F; LADE_WINOGRAD=0 turns it off.
    */
   winograd16: boolean;
   /**
    * Whether training runs the 3x3 convolutions of 32 channels and more
    * (cnn28's second and third, ResNet-32's stages 2 and 3) on oneDNN's
    * Winograd kernels, forward and backward, where the CPU has them (AVX-512);
-   * LADE_WINOGRAD=0 or LADE_DNNL=0 turns it off. (The 16-channel ones follow
-   * winograd16: the same kernel runs in training.)
+   * LADE_WINOGRAD=0 or LADE_DNNL=0 turns it off. (Where winograd16 is
+   * true, lade's own kernel runs those of 16 and 32 channels instead.)
    */
   winograd_training: boolean;
   /**
@@ -164,10 +164,12 @@ export function infoCommand(options: { json?: boolean }): void {
       "inference",
       [
         info.onednn_inference
-          ? "cnn28 and ResNet-32's wider stages on oneDNN (Winograd; LADE_DNNL=0: libtorch's path)"
+          ? `${
+            info.winograd16 ? "cnn28" : "cnn28 and ResNet-32's wider stages"
+          } on oneDNN (Winograd; LADE_DNNL=0: libtorch's path)`
           : "",
         info.winograd16
-          ? "16-channel convolutions on lade's Winograd kernel (LADE_WINOGRAD=0: libtorch's)"
+          ? "ResNet-32's 3x3 convolutions on lade's Winograd kernel (LADE_WINOGRAD=0: libtorch's)"
           : "",
       ].filter((s) => s).join("; ") || "libtorch",
     ],
@@ -177,7 +179,7 @@ export function infoCommand(options: { json?: boolean }): void {
         info.winograd_training
           ? "3x3 convolutions of 32+ channels on oneDNN's Winograd kernels where the CPU has them (LADE_WINOGRAD=0: libtorch's)"
           : "",
-        info.winograd16 ? "16-channel ones on lade's Winograd kernel" : "",
+        info.winograd16 ? "those of 16 and 32 channels on lade's Winograd kernel" : "",
       ].filter((s) => s).join("; ") || "libtorch",
     ],
     ["native library", `${info.native_library} (${info.native_library_origin})`],

@@ -34,9 +34,10 @@ export interface BuildInfo {
    */
   onednn: boolean;
   /**
-   * Whether 16-channel 3x3 convolutions (ResNet-32's first stage) run on
-   * lade's own Winograd kernel in inference and training (forward and
-   * backward by data; native/src/winograd16.cpp): built
+   * Whether 3x3 convolutions of 16, 32 and 64 channels (ResNet-32's
+   * stages) run on lade's own Winograd kernel in inference, and those of 16
+   * and 32 in training (forward and backward by data;
+   * native/src/winograd16.cpp): built
    * for x86-64 against a libtorch on the system's libgomp, and this CPU has
    * AVX-512F. LADE_WINOGRAD=0 turns it off at run time.
    */

@@ -37,11 +37,10 @@ class BnFolds {
   bool folded(torch::nn::Conv2d& conv, torch::nn::BatchNorm2d& bn, torch::Tensor& weight,
               torch::Tensor& bias);
   /// relu(bn(conv(x)) + residual) (no residual when undefined) in eval mode
-  /// with gradients off on lade's 16-channel Winograd kernel
-  /// (winograd16::conv_relu), the transformed weight made once per fold;
-  /// undefined where that does not apply (not folding, not a 16 -> 16 3x3
-  /// convolution of stride 1 and padding 1, x not a CPU float tensor,
-  /// winograd16::available() false): the caller runs conv_bn().
+  /// with gradients off on lade's Winograd kernel (winograd16::conv), the
+  /// transformed weight made once per fold; undefined where that does not
+  /// apply (not folding, not a convolution winograd16::fits(), x not a CPU
+  /// float tensor, winograd16::available() false): the caller runs conv_bn().
   torch::Tensor conv_bn_relu16(const torch::Tensor& x, torch::nn::Conv2d& conv,
                                torch::nn::BatchNorm2d& bn, const torch::Tensor& residual);
   /// Drops every folded pair (the next eval pass folds again).
@@ -109,28 +108,30 @@ class DnnlBlocks {
 /// runs conv->forward(x).
 torch::Tensor winograd_train_conv(const torch::Tensor& x, torch::nn::Conv2d& conv);
 
-/// Inference's 16-channel 3x3 convolutions (stride 1, padding 1: ResNet-32's
-/// first stage) on lade's own Winograd F(4x4, 3x3) kernel for AVX-512
-/// (native/src/winograd16.cpp).
+/// 3x3 convolutions (stride 1, padding 1) of 16, 32 or 64 channels in and
+/// out, in whole AVX-512 registers of 16 channels, on lade's own Winograd
+/// F(4x4, 3x3) kernel (native/src/winograd16.cpp): ResNet-32's stages in
+/// inference, its 16- and 32-channel ones in training.
 namespace winograd16 {
 /// Whether this build has the kernel (x86-64, libtorch's OpenMP) and the CPU AVX-512F.
 bool supported();
 /// supported(), and LADE_WINOGRAD is not 0.
 bool available();
-/// Whether a convolution is one the kernel runs: 16 -> 16 channels, 3x3,
-/// stride 1, padding 1 (zeros), no dilation, one group.
+/// Whether a convolution is one the kernel runs: C -> C channels (C = 16,
+/// 32 or 64), 3x3, stride 1, padding 1 (zeros), no dilation, one group.
 bool fits(const torch::nn::detail::ConvNdOptions<2>& options);
-/// The [36, 16 in, 16 out] transform of a 16x16x3x3 weight (computed in double).
+/// The [36, in, out] transform of an [out, in, 3, 3] weight (computed in double).
 torch::Tensor transform_weight(const torch::Tensor& weight);
 /// conv(x) + bias + residual, its ReLU where `relu` (bias, residual: none
-/// when undefined), for x channels-last CPU float [N, 16, H, W] and `u` from
-/// transform_weight; the result channels-last. Throws where !supported().
+/// when undefined), for x channels-last CPU float [N, C, H, W] (C = 16, 32
+/// or 64) and `u` from transform_weight; the result channels-last. Throws
+/// where !supported().
 torch::Tensor conv(const torch::Tensor& x, const torch::Tensor& u, const torch::Tensor& bias,
                    const torch::Tensor& residual, bool relu);
-/// conv(x) for training (gradients on): a 16 -> 16 3x3 convolution of
-/// stride 1, padding 1 and no bias on this kernel forward and backward by
-/// data (the flipped, transposed weight), libtorch's backward by weights;
-/// undefined where that does not apply or !available().
+/// conv(x) for training (gradients on): a convolution that fits(), of 16 or
+/// 32 channels and no bias, on this kernel forward and backward by data (the
+/// flipped, transposed weight), libtorch's backward by weights; undefined
+/// where that does not apply or !available().
 torch::Tensor train_conv(const torch::Tensor& x, torch::nn::Conv2d& conv);
 }  // namespace winograd16
 

@@ -83,8 +83,8 @@ torch::Tensor BnFolds::conv_bn(const torch::Tensor& x, torch::nn::Conv2d& conv,
   if (pair == nullptr) {
     // Training: the wider 3x3 convolutions on Winograd's kernels where they can.
     const auto in = dense(x);
-    auto y = winograd_train_conv(in, conv);
-    if (!y.defined()) y = winograd16::train_conv(in, conv);
+    auto y = winograd16::train_conv(in, conv);
+    if (!y.defined()) y = winograd_train_conv(in, conv);
     return bn->forward(y.defined() ? y : conv->forward(in));
   }
   auto& f = *pair;

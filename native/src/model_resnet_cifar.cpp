@@ -62,15 +62,19 @@ struct BasicBlock : nn::Module {
   }
 
   torch::Tensor forward(const torch::Tensor& x) {
-    if (!subsample && !down_conv && c10::InferenceMode::is_enabled()) {
-      // Inference at 16 channels: both convolutions on the Winograd kernel,
-      // the second with the identity shortcut's sum and the ReLU.
-      auto t = folds->conv_bn_relu16(x, conv1, bn1, torch::Tensor());
+    if (!down_conv && c10::InferenceMode::is_enabled()) {
+      // Inference on lade's Winograd kernel (16, 32 or 64 channels): the
+      // second convolution adds the shortcut and takes the ReLU; the first
+      // of a stage (stride 2) stays libtorch's.
+      auto t = subsample ? torch::Tensor() : folds->conv_bn_relu16(x, conv1, bn1, torch::Tensor());
+      if (subsample && winograd16::fits(conv2->options) && winograd16::available()) {
+        t = folds->conv_bn(x, conv1, bn1).relu_();
+      }
       if (t.defined()) {
-        auto y = folds->conv_bn_relu16(t, conv2, bn2, x);
+        auto y = folds->conv_bn_relu16(t, conv2, bn2, subsample ? shortcut(x) : x);
         if (y.defined()) return y;
         y = folds->conv_bn(t, conv2, bn2);
-        return add_relu_(y, x);
+        return add_relu_(y, subsample ? shortcut(x) : x);
       }
     }
     // In-place ReLUs and sum as torchvision's blocks: batch norm's and the
@@ -138,7 +142,9 @@ struct ResNet32 : Backbone {
     x = stages[0]->forward(x);
     // Inference on the CPU: the 32- and 64-channel stages on oneDNN directly
     // where this build has it (DnnlBlocks), else through libtorch.
-    auto fast = c10::InferenceMode::is_enabled() ? dnnl_stages(x) : torch::Tensor();
+    // lade's Winograd kernel, where it runs, is faster still (BasicBlock::forward).
+    auto fast = c10::InferenceMode::is_enabled() && !winograd16::available() ? dnnl_stages(x)
+                                                                             : torch::Tensor();
     if (fast.defined()) {
       x = fast;
     } else {

@@ -2,8 +2,8 @@
  * The fast inference path (eval mode, gradients off: batch norms folded,
  * cnn28's networks in oneDNN's blocked layout with weights reordered once,
  * ResNets' residual sum and ReLU as one pass, option-A shortcuts added in
- * place, ResNet-32's wider stages on oneDNN where the build has it, its
- * 16-channel stage on lade's Winograd kernel where the CPU has AVX-512) gives
+ * place, ResNet-32's stages on lade's Winograd kernel where the CPU has
+ * AVX-512, else its wider ones on oneDNN where the build has it) gives
  * the logits of the unfused path (eval mode with gradients on: every module
  * as it is) within 1e-4 (of the largest logit, when that is over 1), for
  * every family of networks.
@@ -121,7 +121,7 @@ Deno.test({
           assert.ok(direct.sub(torch).abs().max().item() <= 1e-5 * Math.max(1, scale), arch);
           const diff = winograd.sub(torch).abs().max().item();
           assert.ok(diff <= 1e-4 * Math.max(1, scale), `${arch}, ${n}: Winograd off by ${diff}`);
-          assert.ok(diff > 0 || n === 1, `${arch}: the oneDNN path did not run (no difference)`);
+          assert.ok(diff > 0 || n === 1, `${arch}: the fast path did not run (no difference)`);
         });
       }
       // Training changes the weights: the next pass uses the new ones.

@@ -1,8 +1,8 @@
 /**
- * 16-channel convolutions on lade's own Winograd kernel
- * (native/src/winograd16.cpp: ResNet-32's first stage, shared by
- * resnet32-sade's experts) give libtorch's logits in inference and its
- * losses and gradients in training: the same passes with LADE_WINOGRAD=0
+ * 3x3 convolutions of 16, 32 and 64 channels on lade's own Winograd kernel
+ * (native/src/winograd16.cpp: ResNet-32's stages, and resnet32-sade's
+ * shared 16-channel stage) give libtorch's logits in inference and its
+ * losses and gradients in training (the 16- and 32-channel layers): the same passes with LADE_WINOGRAD=0
  * (libtorch's direct convolutions) are the reference, and LADE_DNNL=0 on
  * both sides keeps the wider stages on libtorch too, so that only this
  * kernel differs. Image sizes whose tiles overhang the edge (18, 30) and
@@ -128,9 +128,9 @@ Deno.test({
 
 /**
  * Losses of seeded batches of 24 and 37 with the gradients of the stem's
- * and the 16-channel stage's convolutions (those the kernel's backward by
- * data reaches, and those its layers' backward by weights gives), then the
- * losses of 2 SGD steps.
+ * and the 16- and 32-channel 3x3 convolutions' weights (those the kernel's
+ * backward by data reaches, and those its layers' backward by weights
+ * gives), then the losses of 2 SGD steps.
  */
 function trainSteps(arch: Architecture): { losses: number[]; grads: Map<string, Float32Array>[] } {
   manualSeed(12);
@@ -150,7 +150,8 @@ function trainSteps(arch: Architecture): { losses: number[]; grads: Map<string, 
         opt.step();
         return;
       }
-      // The stem's and the 16-channel stage's weights ([16, 3 or 16, 3, 3]),
+      // The stem's and the 16- and 32-channel stages' weights ([16, 3 or
+      // 16, 3, 3], [32, 16 or 32, 3, 3]; SADE's experts have 24 channels),
       // sliced from the flat gradient (the parameters in order, end to end).
       const batch = new Map<string, Float32Array>();
       const flat = opt.flatGrad().toArray() as Float32Array;
@@ -159,7 +160,8 @@ function trainSteps(arch: Architecture): { losses: number[]; grads: Map<string, 
       params.forEach((p, i) => {
         const [o, c, h] = p.shape;
         const n = p.shape.reduce((a, b) => a * b, 1);
-        if (p.shape.length === 4 && o === 16 && (c === 16 || c === 3) && h === 3) {
+        const stem16 = o === 16 && (c === 16 || c === 3);
+        if (p.shape.length === 4 && h === 3 && (stem16 || (o === 32 && c >= 16))) {
           batch.set(`parameter ${i}`, flat.slice(offset, offset + n));
         }
         offset += n;
@@ -204,7 +206,9 @@ Deno.test({
       // gradients amplify that; a wrong backward by data (the weight not
       // flipped) puts the stem's off by 1.4.
       for (let b = 0; b < torch.grads.length; b++) {
-        assert.equal(torch.grads[b].size, 11, `${arch}: the stem and 10 stage-1 convolutions`);
+        // The stem and 10 stage-1 convolutions, and ResNet-32's 10 of stage 2.
+        const layers = arch === "resnet32" ? 21 : 11;
+        assert.equal(torch.grads[b].size, layers, `${arch}: the layers compared`);
         for (const [name, t] of torch.grads[b]) {
           const k = kernel.grads[b].get(name)!;
           let diff = 0, norm = 0;
