@@ -17,6 +17,7 @@ import { noGrad, randn } from "../../lib/torch/create.ts";
 import { liveTensors, scope } from "../../lib/torch/memory.ts";
 import { buildInfo } from "../../lib/torch/cuda.ts";
 import type { Tensor } from "../../lib/torch/tensor.ts";
+import { withEnv } from "./compare.ts";
 
 const SHAPES: [Architecture, number[]][] = [
   ["cnn28", [1, 28, 28]],
@@ -71,16 +72,7 @@ Deno.test("fast inference logits are the unfused path's within 1e-4", () => {
 
 /** `model`'s eval-mode logits of `x` with gradients off, with the variables of `env` set. */
 function logitsWith(model: Model, x: Tensor, env: Record<string, string>): Tensor {
-  const before = Object.fromEntries(Object.keys(env).map((k) => [k, Deno.env.get(k)]));
-  for (const [k, v] of Object.entries(env)) Deno.env.set(k, v);
-  try {
-    return noGrad(() => model.forward(x));
-  } finally {
-    for (const [k, v] of Object.entries(before)) {
-      if (v === undefined) Deno.env.delete(k);
-      else Deno.env.set(k, v);
-    }
-  }
+  return withEnv(env, () => noGrad(() => model.forward(x)));
 }
 
 Deno.test({

@@ -17,19 +17,11 @@ import { noGrad, randint, randn } from "../../lib/torch/create.ts";
 import { liveTensors, scope } from "../../lib/torch/memory.ts";
 import { buildInfo } from "../../lib/torch/cuda.ts";
 import type { Tensor } from "../../lib/torch/tensor.ts";
+import { l2Diff, withEnv } from "./compare.ts";
 
 /** Eval-mode logits of `x` with gradients off, with the variables of `env` set. */
 function logitsWith(model: Model, x: Tensor, env: Record<string, string>): Tensor {
-  const before = Object.fromEntries(Object.keys(env).map((k) => [k, Deno.env.get(k)]));
-  for (const [k, v] of Object.entries(env)) Deno.env.set(k, v);
-  try {
-    return noGrad(() => model.forward(x));
-  } finally {
-    for (const [k, v] of Object.entries(before)) {
-      if (v === undefined) Deno.env.delete(k);
-      else Deno.env.set(k, v);
-    }
-  }
+  return withEnv(env, () => noGrad(() => model.forward(x)));
 }
 
 const LIBTORCH = { LADE_DNNL: "0", LADE_WINOGRAD: "0" };
@@ -64,7 +56,7 @@ function assertClose(model: Model, x: Tensor, what: string): void {
 
 Deno.test({
   name:
-    "16-channel Winograd inference: libtorch's logits for ResNet-32's networks, any batch and size",
+    "lade's Winograd kernel in inference: libtorch's logits for ResNet-32's networks, any batch and size",
   ignore: !buildInfo().winograd16,
   fn: () => {
     const before = liveTensors();
@@ -94,7 +86,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "16-channel Winograd inference: the same logits on any thread count, new weights used",
+  name:
+    "lade's Winograd kernel in inference: the same logits on any thread count, new weights used",
   ignore: !buildInfo().winograd16,
   fn: () => {
     const before = liveTensors();
@@ -174,22 +167,8 @@ function trainSteps(arch: Architecture): { losses: number[]; grads: Map<string, 
   return { losses, grads };
 }
 
-/** Runs `fn` with the variables of `env` set, then restores them. */
-function withEnv<T>(env: Record<string, string>, fn: () => T): T {
-  const before = Object.fromEntries(Object.keys(env).map((k) => [k, Deno.env.get(k)]));
-  for (const [k, v] of Object.entries(env)) Deno.env.set(k, v);
-  try {
-    return fn();
-  } finally {
-    for (const [k, v] of Object.entries(before)) {
-      if (v === undefined) Deno.env.delete(k);
-      else Deno.env.set(k, v);
-    }
-  }
-}
-
 Deno.test({
-  name: "16-channel Winograd training: libtorch's losses and gradients",
+  name: "lade's Winograd kernel in training: libtorch's losses and gradients",
   ignore: !buildInfo().winograd16,
   fn: () => {
     const before = liveTensors();
@@ -210,13 +189,7 @@ Deno.test({
         const layers = arch === "resnet32" ? 21 : 11;
         assert.equal(torch.grads[b].size, layers, `${arch}: the layers compared`);
         for (const [name, t] of torch.grads[b]) {
-          const k = kernel.grads[b].get(name)!;
-          let diff = 0, norm = 0;
-          for (let i = 0; i < t.length; i++) {
-            diff += (t[i] - k[i]) ** 2;
-            norm += t[i] ** 2;
-          }
-          [diff, norm] = [Math.sqrt(diff), Math.sqrt(norm)];
+          const { diff, norm } = l2Diff(t, kernel.grads[b].get(name)!);
           assert.ok(norm > 1e-4, `${arch}: ${name}'s gradient too small to compare (${norm})`);
           assert.ok(
             diff <= 2e-2 * norm,

@@ -14,20 +14,7 @@ import { getNumThreads, manualSeed, setNumThreads } from "../../lib/torch/device
 import { randint, randn } from "../../lib/torch/create.ts";
 import { liveTensors, scope } from "../../lib/torch/memory.ts";
 import { buildInfo } from "../../lib/torch/cuda.ts";
-
-/** Runs `fn` with the environment variables of `env` set, then restores them. */
-function withEnv<T>(env: Record<string, string>, fn: () => T): T {
-  const before = Object.fromEntries(Object.keys(env).map((k) => [k, Deno.env.get(k)]));
-  for (const [k, v] of Object.entries(env)) Deno.env.set(k, v);
-  try {
-    return fn();
-  } finally {
-    for (const [k, v] of Object.entries(before)) {
-      if (v === undefined) Deno.env.delete(k);
-      else Deno.env.set(k, v);
-    }
-  }
-}
+import { l2Diff, withEnv } from "./compare.ts";
 
 /**
  * Losses and gradients of seeded batches of 24, 37 and 24 on the same
@@ -88,13 +75,7 @@ Deno.test({
         assert.ok(d <= 1e-3 * Math.max(1, torch.losses[i]), `${arch}: loss ${i} off by ${d}`);
       }
       for (let b = 0; b < torch.grads.length; b++) {
-        const [t, w] = [torch.grads[b], winograd.grads[b]];
-        let diff = 0, norm = 0;
-        for (let i = 0; i < t.length; i++) {
-          diff += (t[i] - w[i]) ** 2;
-          norm += t[i] ** 2;
-        }
-        [diff, norm] = [Math.sqrt(diff), Math.sqrt(norm)];
+        const { diff, norm } = l2Diff(torch.grads[b], winograd.grads[b]);
         assert.ok(norm > 1e-3, `${arch}: gradients too small to compare (${norm})`);
         assert.ok(
           diff <= tolerance * norm,
