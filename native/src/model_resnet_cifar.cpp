@@ -62,20 +62,18 @@ struct BasicBlock : nn::Module {
   }
 
   torch::Tensor forward(const torch::Tensor& x) {
-    if (!down_conv && c10::InferenceMode::is_enabled()) {
+    if (!down_conv && c10::InferenceMode::is_enabled() && winograd16::available() &&
+        winograd16::fits(conv2->options)) {
       // Inference on lade's Winograd kernel (16, 32 or 64 channels): the
       // second convolution adds the shortcut and takes the ReLU; the first
       // of a stage (stride 2) stays libtorch's.
-      auto t = subsample ? torch::Tensor() : folds->conv_bn_relu16(x, conv1, bn1, torch::Tensor());
-      if (subsample && winograd16::fits(conv2->options) && winograd16::available()) {
-        t = folds->conv_bn(x, conv1, bn1).relu_();
-      }
-      if (t.defined()) {
-        auto y = folds->conv_bn_relu16(t, conv2, bn2, subsample ? shortcut(x) : x);
-        if (y.defined()) return y;
-        y = folds->conv_bn(t, conv2, bn2);
-        return add_relu_(y, subsample ? shortcut(x) : x);
-      }
+      auto t = folds->conv_bn_relu16(x, conv1, bn1, torch::Tensor());
+      if (!t.defined()) t = folds->conv_bn(x, conv1, bn1).relu_();
+      const auto residual = subsample ? shortcut(x) : x;
+      auto y = folds->conv_bn_relu16(t, conv2, bn2, residual);
+      if (y.defined()) return y;
+      y = folds->conv_bn(t, conv2, bn2);
+      return add_relu_(y, residual);
     }
     // In-place ReLUs and sum as torchvision's blocks: batch norm's and the
     // sum's backward passes do not need their outputs.
