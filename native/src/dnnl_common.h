@@ -1,13 +1,11 @@
 // What lade's two oneDNN paths share (native/src/infer_dnnl.cpp for
 // inference, native/src/train_dnnl.cpp for training convolutions): the CPU
-// engine, the LADE_WINOGRAD switch and oneDNN memory over libtorch storage.
+// engine and oneDNN memory over libtorch storage.
 // Only for builds with LADE_WITH_DNNL (Debian's libtorch beside libdnnl-dev).
 #pragma once
 #ifdef LADE_WITH_DNNL
 #include <oneapi/dnnl/dnnl.hpp>
 
-#include <cstdlib>
-#include <cstring>
 #include <unordered_map>
 
 #include "common.h"
@@ -22,12 +20,6 @@ using dt = dnnl::memory::data_type;
 inline dnnl::engine& cpu_engine() {
   static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
   return engine;
-}
-
-/// LADE_WINOGRAD=0 keeps the direct convolutions (a check of the Winograd ones).
-inline bool winograd_allowed() {
-  const char* v = std::getenv("LADE_WINOGRAD");
-  return v == nullptr || std::strcmp(v, "0") != 0;
 }
 
 /// A float buffer from libtorch's allocator, and a oneDNN memory over it.

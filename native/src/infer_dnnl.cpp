@@ -55,7 +55,6 @@ using dnnl_util::run_with_scratchpad;
 using dnnl_util::to_layout;
 using dnnl_util::to_tensor;
 using dnnl_util::user_scratchpad;
-using dnnl_util::winograd_allowed;
 using dnnl_util::wrap_strided;
 
 namespace {

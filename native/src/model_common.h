@@ -2,6 +2,8 @@
 // optimiser (native/src/optim.cpp): a backbone maps images to a feature
 // vector, a head maps features to logits, and a Model handle owns both.
 #pragma once
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -107,6 +109,13 @@ class DnnlBlocks {
 /// blocks of 16, CPU float, gradients on. Undefined elsewhere: the caller
 /// runs conv->forward(x).
 torch::Tensor winograd_train_conv(const torch::Tensor& x, torch::nn::Conv2d& conv);
+
+/// Whether the Winograd convolutions may run (oneDNN's and lade's own):
+/// LADE_WINOGRAD=0 keeps the direct ones (a check of the Winograd ones).
+inline bool winograd_allowed() {
+  const char* v = std::getenv("LADE_WINOGRAD");
+  return v == nullptr || std::strcmp(v, "0") != 0;
+}
 
 /// 3x3 convolutions (stride 1, padding 1) of 16, 32 or 64 channels in and
 /// out, in whole AVX-512 registers of 16 channels, on lade's own Winograd

@@ -212,7 +212,7 @@ torch::Tensor winograd_train_conv(const torch::Tensor& x, torch::nn::Conv2d& con
       o.stride()->at(0) == 1 && o.stride()->at(1) == 1 && o.dilation()->at(0) == 1 &&
       o.dilation()->at(1) == 1 && torch::enumtype::get_enum_name(o.padding_mode()) == "kZeros";
   if (!shape_ok || !torch::GradMode::is_enabled() || !DnnlBlocks::available() ||
-      !dnnl_util::winograd_allowed() || !x.device().is_cpu() || x.is_mkldnn() ||
+      !winograd_allowed() || !x.device().is_cpu() || x.is_mkldnn() ||
       x.scalar_type() != torch::kFloat || x.dim() != 4 || w.scalar_type() != torch::kFloat ||
       !w.device().is_cpu() || !w.is_non_overlapping_and_dense()) {
     return torch::Tensor();

@@ -36,8 +36,6 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
-#include <cstdlib>
-#include <cstring>
 
 #if defined(__x86_64__) && defined(LADE_TORCH_OPENMP) && defined(_OPENMP)
 #define LADE_WINOGRAD16 1
@@ -416,10 +414,7 @@ torch::Tensor train_conv(const torch::Tensor& x, torch::nn::Conv2d& c) {
   return TrainConv::apply(x, w);
 }
 
-bool available() {
-  const char* v = std::getenv("LADE_WINOGRAD");
-  return supported() && (v == nullptr || std::strcmp(v, "0") != 0);
-}
+bool available() { return supported() && winograd_allowed(); }
 
 }  // namespace lade::winograd16
 
